@@ -1,0 +1,346 @@
+"""Blocked Cholesky factorisation of the penalised cross-product matrix.
+
+The matrix ``[Lambda'Z'  X'  y']' W [Z Lambda  X  y] + diag(I, 0, 0)`` is factored
+in blocks. The first random-effects term (the one with the most levels) owns a
+block-diagonal leading block: one ``k x k`` block per level, factored for all
+levels at once. Everything after it (the other random-effects terms, then the
+fixed effects, then the response) forms the "rest": its coupling with the first
+block is stored sparse when that pays, and its Schur complement is dense.
+
+All work that grows with the number of rows happens once, in
+:func:`cross_products`; a factorisation for a new ``theta`` costs nothing that
+grows with the number of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+__all__ = [
+    "TermLayout",
+    "CrossProducts",
+    "BlockedFactor",
+    "cross_products",
+    "factorize",
+    "lambda_template",
+    "theta_lower_bounds",
+]
+
+# Coupling blocks denser than this, or this small, are kept dense.
+_SPARSE_MAX_DENSITY = 0.25
+_SPARSE_MIN_SIZE = 40_000
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Position of one random-effects term (in internal order) in the Z columns.
+
+    Attributes
+    ----------
+    codes : ndarray of int
+        Level of each row.
+    z : ndarray, shape (n, k)
+        The term's per-row model matrix.
+    n_levels : int
+        Number of levels of its grouping factor.
+    """
+
+    codes: np.ndarray
+    z: np.ndarray
+    n_levels: int
+
+    @property
+    def k(self) -> int:
+        """Columns of the term's model matrix."""
+        return self.z.shape[1]
+
+    @property
+    def q(self) -> int:
+        """Columns the term contributes to Z."""
+        return self.n_levels * self.k
+
+
+def lambda_template(theta_segment: np.ndarray, k: int) -> np.ndarray:
+    """The lower-triangular k x k template filled column-major from theta."""
+    template = np.zeros((k, k))
+    cols, rows = np.triu_indices(k)
+    template[rows, cols] = theta_segment
+    return template
+
+
+def theta_lower_bounds(ks: list[int]) -> np.ndarray:
+    """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
+    bounds = []
+    for k in ks:
+        cols, rows = np.triu_indices(k)
+        bounds.append(np.where(rows == cols, 0.0, -np.inf))
+    return np.concatenate(bounds) if bounds else np.zeros(0)
+
+
+def _term_matrix(term: TermLayout) -> sp.csr_matrix:
+    """The term's sparse n x q block of Z (level-major columns)."""
+    n, k = term.z.shape
+    cols = (term.codes[:, None] * k + np.arange(k)[None, :]).ravel()
+    rows = np.repeat(np.arange(n), k)
+    return sp.csr_matrix((term.z.ravel(), (rows, cols)), shape=(n, term.q))
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """The blocks of [Z X y]' W [Z X y] that a factorisation needs.
+
+    Attributes
+    ----------
+    a11 : ndarray, shape (l1, k1, k1)
+        Diagonal blocks of Z1' W Z1 (Z1: the first term).
+    a_r1 : ndarray or scipy sparse matrix, shape (m, q1)
+        [Z2 .. Zk X y]' W Z1.
+    a_rr : ndarray, shape (m, m)
+        [Z2 .. Zk X y]' W [Z2 .. Zk X y], lower triangle valid.
+    ks : list of int
+        Columns per term, internal order.
+    n_levels : list of int
+        Levels per term, internal order.
+    p : int
+        Columns of X.
+    """
+
+    a11: np.ndarray
+    a_r1: np.ndarray | sp.spmatrix
+    a_rr: np.ndarray
+    ks: list[int]
+    n_levels: list[int]
+    p: int
+
+    @property
+    def q_rest(self) -> int:
+        """Random-effects columns after the first term."""
+        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+
+
+def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
+                   weights: np.ndarray | None = None) -> CrossProducts:
+    """Form the cross-product blocks from the rows (the only pass over the data).
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        Random-effects terms in internal order (first: most levels).
+    X : ndarray, shape (n, p)
+        Fixed-effects matrix.
+    y : ndarray, shape (n,)
+        Response, offset already subtracted.
+    weights : ndarray, shape (n,), optional
+        Prior weights.
+
+    Returns
+    -------
+    CrossProducts
+    """
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    first = terms[0]
+    k1 = first.k
+    wz1 = first.z * w[:, None]
+    a11 = np.empty((first.n_levels, k1, k1))
+    for r in range(k1):
+        for s in range(r + 1):
+            a11[:, r, s] = a11[:, s, r] = np.bincount(first.codes, weights=wz1[:, r] * first.z[:, s],
+                                                      minlength=first.n_levels)
+    z1 = _term_matrix(first)
+    xy = np.column_stack([X, y])
+    wxy = xy * w[:, None]
+    xy_z1 = (z1.T @ wxy).T  # (p+1, q1)
+    xy_xy = xy.T @ wxy
+    if len(terms) > 1:
+        zr = sp.hstack([_term_matrix(t) for t in terms[1:]], format="csr")
+        wzr = sp.csr_matrix(zr.multiply(w[:, None]))
+        zr_z1 = (wzr.T @ z1).tocsr()
+        zr_zr = (zr.T @ wzr).toarray()
+        zr_xy = wzr.T @ xy
+        a_rr = np.block([[zr_zr, zr_xy], [zr_xy.T, xy_xy]])
+        a_r1 = _coupling_block(zr_z1, xy_z1)
+    else:
+        a_rr = xy_xy
+        a_r1 = xy_z1
+    return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, ks=[t.k for t in terms],
+                         n_levels=[t.n_levels for t in terms], p=X.shape[1])
+
+
+def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """Stack the random-effects and dense rows of the coupling block in the cheaper form."""
+    size = (zr_z1.shape[0] + xy_z1.shape[0]) * zr_z1.shape[1]
+    nnz = zr_z1.nnz + xy_z1.size
+    if size >= _SPARSE_MIN_SIZE and nnz <= _SPARSE_MAX_DENSITY * size:
+        return sp.vstack([zr_z1, sp.csr_matrix(xy_z1)], format="csr")
+    return np.vstack([zr_z1.toarray(), xy_z1])
+
+
+def _block_diagonal(blocks: np.ndarray) -> sp.bsr_matrix:
+    """A sparse block-diagonal matrix from an (l, k, k) stack of blocks."""
+    n_blocks, k, _ = blocks.shape
+    return sp.bsr_matrix((blocks, np.arange(n_blocks), np.arange(n_blocks + 1)),
+                         shape=(n_blocks * k, n_blocks * k))
+
+
+@dataclass(frozen=True)
+class BlockedFactor:
+    """The Cholesky factor L for one theta, in blocks.
+
+    ``L = [[L11, 0], [L_r1, L_rr]]`` where L11 is block diagonal (``l11``, one
+    k1 x k1 block per level of the first term), L_r1 is the coupling block and
+    L_rr is the dense lower factor of the rest, ordered as [other random-effects
+    terms, fixed effects, response].
+    """
+
+    l11: np.ndarray
+    l_r1: np.ndarray | sp.spmatrix
+    l_rr: np.ndarray
+    ks: list[int]
+    n_levels: list[int]
+    p: int
+
+    @property
+    def q_rest(self) -> int:
+        """Random-effects columns after the first term."""
+        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+
+    @property
+    def logdet_re(self) -> float:
+        """log |L_Z|^2: the random-effects part of the log-determinant."""
+        diag11 = np.diagonal(self.l11, axis1=1, axis2=2)
+        rest = np.diagonal(self.l_rr)[: self.q_rest]
+        return 2.0 * (np.log(diag11).sum() + np.log(rest).sum())
+
+    @property
+    def logdet_x(self) -> float:
+        """log |R_X|^2: the fixed-effects part of the log-determinant."""
+        return 2.0 * np.log(np.diagonal(self.l_rr)[self.q_rest: self.q_rest + self.p]).sum()
+
+    @property
+    def pwrss(self) -> float:
+        """Penalised weighted residual sum of squares (last diagonal element squared)."""
+        return float(self.l_rr[-1, -1] ** 2)
+
+    @property
+    def r_x(self) -> np.ndarray:
+        """The lower-triangular fixed-effects block of L (R_X transposed)."""
+        s = slice(self.q_rest, self.q_rest + self.p)
+        return self.l_rr[s, s]
+
+    def solve_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed effects and spherical random effects at this theta.
+
+        Returns
+        -------
+        beta : ndarray, shape (p,)
+        u : ndarray, shape (q,)
+            Spherical random effects, internal column order (term by term,
+            level-major within a term).
+        """
+        lx = self.l_rr[:-1, :-1]
+        v = sla.solve_triangular(lx, self.l_rr[-1, :-1], lower=True, trans="T", check_finite=False)
+        u_rest, beta = v[: self.q_rest], v[self.q_rest:]
+        c1 = _dense_row(self.l_r1, -1)
+        rhs = c1 - np.asarray(self.l_r1[:-1].T @ v).ravel()
+        u1 = _block_solve_transposed(self.l11, rhs)
+        return beta, np.concatenate([u1, u_rest])
+
+    def conditional_covariance_blocks(self) -> list[np.ndarray]:
+        """Per-level k x k diagonal blocks of (L_Z L_Z')^-1, one stack per term.
+
+        Returns
+        -------
+        list of ndarray
+            One (levels, k, k) stack per term, internal order.
+        """
+        l11_inv = np.linalg.inv(self.l11)
+        blocks1 = np.einsum("lji,ljk->lik", l11_inv, l11_inv)
+        qr = self.q_rest
+        if not qr:
+            return [blocks1]
+        lzz_inv = sla.solve_triangular(self.l_rr[:qr, :qr], np.eye(qr), lower=True, check_finite=False)
+        g = lzz_inv @ _as_dense(self.l_r1[:qr] @ _block_diagonal(l11_inv))
+        g3 = g.reshape(qr, self.n_levels[0], self.ks[0])
+        out = [blocks1 + np.einsum("rli,rlj->lij", g3, g3)]
+        start = 0
+        for k, n_levels in zip(self.ks[1:], self.n_levels[1:]):
+            cols = lzz_inv[:, start: start + k * n_levels].reshape(qr, n_levels, k)
+            out.append(np.einsum("rli,rlj->lij", cols, cols))
+            start += k * n_levels
+        return out
+
+
+def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
+    """Factor the penalised cross-product matrix for one theta.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks formed once from the data.
+    theta : ndarray
+        Covariance parameters, term by term in internal order, each term's
+        lower-triangular template column-major.
+
+    Returns
+    -------
+    BlockedFactor
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the rest block is not positive definite (a rank-deficient X).
+    """
+    templates = _templates(theta, cp.ks)
+    t1 = templates[0]
+    k1 = cp.ks[0]
+    scaled11 = np.swapaxes(t1, 0, 1) @ cp.a11 @ t1
+    scaled11 += np.eye(k1)
+    l11 = np.linalg.cholesky(scaled11)
+    # right factor of the coupling: blockdiag(T1 L11_i^-T)
+    right = t1 @ np.swapaxes(np.linalg.inv(l11), 1, 2)
+    left = _rest_lambda_transposed(templates[1:], cp.n_levels[1:], cp.p + 1)
+    l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
+    rest = left @ (left @ cp.a_rr).T
+    rest = rest - _as_dense(l_r1 @ l_r1.T)
+    qr = cp.q_rest
+    rest[np.arange(qr), np.arange(qr)] += 1.0
+    l_rr = sla.cholesky(rest, lower=True, check_finite=False)
+    return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, ks=cp.ks, n_levels=cp.n_levels, p=cp.p)
+
+
+def _templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
+    """Split theta into one lower-triangular template per term."""
+    out, start = [], 0
+    for k in ks:
+        size = k * (k + 1) // 2
+        out.append(lambda_template(theta[start: start + size], k))
+        start += size
+    return out
+
+
+def _rest_lambda_transposed(templates: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:
+    """Lambda' for the rest: the other terms' block-diagonal templates, identity for X and y."""
+    blocks = [_block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(templates, n_levels)]
+    blocks.append(sp.identity(n_dense, format="csr"))
+    return sp.block_diag(blocks, format="csr")
+
+
+def _as_dense(a: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """A dense array from a dense or sparse matrix."""
+    return a.toarray() if sp.issparse(a) else np.asarray(a)
+
+
+def _dense_row(a: np.ndarray | sp.spmatrix, row: int) -> np.ndarray:
+    """One row of a dense or sparse matrix as a dense vector."""
+    return _as_dense(a[row]).ravel()
+
+
+def _block_solve_transposed(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve blockdiag(L11)' x = rhs for all levels at once."""
+    n_blocks, k, _ = l11.shape
+    b = rhs.reshape(n_blocks, k, 1)
+    return np.linalg.solve(np.swapaxes(l11, 1, 2), b).reshape(-1)
