@@ -22,6 +22,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "TermLayout",
+    "BlockLayout",
     "CrossProducts",
     "BlockedFactor",
     "cross_products",
@@ -90,6 +91,20 @@ def _term_matrix(term: TermLayout) -> sp.csr_matrix:
 
 
 @dataclass(frozen=True)
+class BlockLayout:
+    """Sizes of the blocks: columns and levels per term (internal order), columns of X."""
+
+    ks: list[int]
+    n_levels: list[int]
+    p: int
+
+    @property
+    def q_rest(self) -> int:
+        """Random-effects columns after the first term."""
+        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+
+
+@dataclass(frozen=True)
 class CrossProducts:
     """The blocks of [Z X y]' W [Z X y] that a factorisation needs.
 
@@ -100,26 +115,15 @@ class CrossProducts:
     a_r1 : ndarray or scipy sparse matrix, shape (m, q1)
         [Z2 .. Zk X y]' W Z1.
     a_rr : ndarray, shape (m, m)
-        [Z2 .. Zk X y]' W [Z2 .. Zk X y], lower triangle valid.
-    ks : list of int
-        Columns per term, internal order.
-    n_levels : list of int
-        Levels per term, internal order.
-    p : int
-        Columns of X.
+        [Z2 .. Zk X y]' W [Z2 .. Zk X y] (symmetric).
+    layout : BlockLayout
+        Sizes of the blocks.
     """
 
     a11: np.ndarray
     a_r1: np.ndarray | sp.spmatrix
     a_rr: np.ndarray
-    ks: list[int]
-    n_levels: list[int]
-    p: int
-
-    @property
-    def q_rest(self) -> int:
-        """Random-effects columns after the first term."""
-        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+    layout: BlockLayout
 
 
 def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
@@ -166,8 +170,8 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     else:
         a_rr = xy_xy
         a_r1 = xy_z1
-    return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, ks=[t.k for t in terms],
-                         n_levels=[t.n_levels for t in terms], p=X.shape[1])
+    layout = BlockLayout(ks=[t.k for t in terms], n_levels=[t.n_levels for t in terms], p=X.shape[1])
+    return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
 
 
 def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
@@ -199,14 +203,17 @@ class BlockedFactor:
     l11: np.ndarray
     l_r1: np.ndarray | sp.spmatrix
     l_rr: np.ndarray
-    ks: list[int]
-    n_levels: list[int]
-    p: int
+    layout: BlockLayout
 
     @property
     def q_rest(self) -> int:
         """Random-effects columns after the first term."""
-        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+        return self.layout.q_rest
+
+    @property
+    def p(self) -> int:
+        """Columns of X."""
+        return self.layout.p
 
     @property
     def logdet_re(self) -> float:
@@ -264,10 +271,11 @@ class BlockedFactor:
             return [blocks1]
         lzz_inv = sla.solve_triangular(self.l_rr[:qr, :qr], np.eye(qr), lower=True, check_finite=False)
         g = lzz_inv @ _as_dense(self.l_r1[:qr] @ _block_diagonal(l11_inv))
-        g3 = g.reshape(qr, self.n_levels[0], self.ks[0])
+        ks, n_levels_all = self.layout.ks, self.layout.n_levels
+        g3 = g.reshape(qr, n_levels_all[0], ks[0])
         out = [blocks1 + np.einsum("rli,rlj->lij", g3, g3)]
         start = 0
-        for k, n_levels in zip(self.ks[1:], self.n_levels[1:]):
+        for k, n_levels in zip(ks[1:], n_levels_all[1:]):
             cols = lzz_inv[:, start: start + k * n_levels].reshape(qr, n_levels, k)
             out.append(np.einsum("rli,rlj->lij", cols, cols))
             start += k * n_levels
@@ -294,22 +302,23 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     numpy.linalg.LinAlgError
         When the rest block is not positive definite (a rank-deficient X).
     """
-    templates = _templates(theta, cp.ks)
+    layout = cp.layout
+    templates = _templates(theta, layout.ks)
     t1 = templates[0]
-    k1 = cp.ks[0]
+    k1 = layout.ks[0]
     scaled11 = np.swapaxes(t1, 0, 1) @ cp.a11 @ t1
     scaled11 += np.eye(k1)
     l11 = np.linalg.cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
     right = t1 @ np.swapaxes(np.linalg.inv(l11), 1, 2)
-    left = _rest_lambda_transposed(templates[1:], cp.n_levels[1:], cp.p + 1)
+    left = _rest_lambda_transposed(templates[1:], layout.n_levels[1:], layout.p + 1)
     l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
     rest = left @ (left @ cp.a_rr).T
     rest = rest - _as_dense(l_r1 @ l_r1.T)
-    qr = cp.q_rest
+    qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
     l_rr = sla.cholesky(rest, lower=True, check_finite=False)
-    return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, ks=cp.ks, n_levels=cp.n_levels, p=cp.p)
+    return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, layout=layout)
 
 
 def _templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:

@@ -1,0 +1,158 @@
+"""The linear mixed model: profiled deviance over theta and its optimisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import copy
+
+import numpy as np
+
+from mixedfx.design import ModelMatrices, ReTerm
+from mixedfx.linalg import BlockedFactor, TermLayout, cross_products, factorize, theta_lower_bounds
+from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
+
+__all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order", "SINGULAR_MESSAGE"]
+
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class LmerControl:
+    """Optimiser settings for :func:`mixedfx.lmer` (lme4's ``lmerControl``).
+
+    Attributes
+    ----------
+    xtol_abs, ftol_abs : float
+        BOBYQA's absolute tolerances (lme4's nloptwrap defaults).
+    maxeval : int
+        Most deviance evaluations.
+    restart_edge : bool
+        Restart when a variance parameter on its bound would gain by moving inward.
+    boundary_tol : float
+        Parameters this close to their bound are set onto it when that does not
+        raise the deviance (0 turns it off).
+    singular_tol : float
+        ``is_singular`` holds when a diagonal theta is below this.
+    theta0 : sequence of float, optional
+        Starting theta in lme4's order; lme4's defaults when omitted.
+    """
+
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+    restart_edge: bool = True
+    boundary_tol: float = 1e-5
+    singular_tol: float = 1e-4
+    theta0: tuple[float, ...] | None = field(default=None)
+
+
+def lme4_term_order(n_levels: list[int]) -> list[int]:
+    """lme4's order of random-effects terms (mkReTrms).
+
+    When the level counts ever increase along the formula, terms are sorted by
+    decreasing number of levels, ties coming out in reverse formula order
+    (``rev(order(nl))``); otherwise the formula order stands.
+    """
+    nl = np.asarray(n_levels)
+    if len(nl) < 2 or not np.any(np.diff(nl) > 0):
+        return list(range(len(nl)))
+    return list(np.argsort(nl, kind="stable")[::-1])
+
+
+class LinearMixedModel:
+    """A linear mixed model ready to evaluate its profiled deviance.
+
+    Building it forms the cross-product blocks (the one pass over the rows);
+    :meth:`objective` then costs nothing that grows with the number of rows.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The model's matrices from :func:`mixedfx.design.build_model_matrices`.
+    reml : bool
+        Optimise the REML criterion (True) or the deviance (False).
+    """
+
+    def __init__(self, matrices: ModelMatrices, reml: bool = True) -> None:
+        self.matrices = matrices
+        self.reml = reml
+        order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
+        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in order]
+        self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
+        self.n, self.p = matrices.X.shape
+        layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
+                              n_levels=len(t.levels)) for t in self.terms]
+        self.cross = cross_products(layouts, matrices.X, self.y, matrices.weights)
+        self.ks = [t.z.shape[1] for t in self.terms]
+        self.lower = theta_lower_bounds(self.ks)
+        w = matrices.weights
+        self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
+
+    def with_criterion(self, reml: bool) -> LinearMixedModel:
+        """The same model (sharing its cross-products) optimising REML or ML."""
+        other = copy.copy(self)
+        other.reml = reml
+        return other
+
+    def factor(self, theta: np.ndarray) -> BlockedFactor:
+        """The blocked Cholesky factor at ``theta`` (lme4's order)."""
+        return factorize(self.cross, np.asarray(theta, dtype=float))
+
+    def deviance_from_factor(self, factor: BlockedFactor, reml: bool | None = None) -> float:
+        """Profiled deviance (ML) or REML criterion from a factorisation."""
+        reml = self.reml if reml is None else reml
+        dof = self.n - self.p if reml else self.n
+        value = factor.logdet_re + dof * (1.0 + _LOG_2PI + np.log(factor.pwrss / dof)) - self.log_det_weights
+        return float(value + factor.logdet_x) if reml else float(value)
+
+    def objective(self, theta: np.ndarray) -> float:
+        """The criterion the fit minimises; ``inf`` where the factorisation fails."""
+        try:
+            return self.deviance_from_factor(self.factor(theta))
+        except np.linalg.LinAlgError:
+            return np.inf
+
+    def start_theta(self) -> np.ndarray:
+        """lme4's starting values (mkLmerDevfun).
+
+        When every term is ``(1 | f)`` on distinct factors, theta_i =
+        sqrt(v_i / (var(y) - sum v)), v_i the variance over the rows of the group
+        means of the response by the i-th factor; otherwise (or when the
+        denominator is not positive) 1 on the diagonal and 0 below it.
+        """
+        default = np.where(self.lower == 0.0, 1.0, 0.0)
+        scalar = all(list(t.z_names) == ["(Intercept)"] for t in self.terms)
+        distinct = len({t.group for t in self.terms}) == len(self.terms)
+        if not (scalar and distinct):
+            return default
+        y = np.asarray(self.matrices.y, dtype=float)
+        spreads = []
+        for term in self.terms:
+            codes = np.asarray(term.codes)
+            sums = np.bincount(codes, weights=y, minlength=len(term.levels))
+            counts = np.bincount(codes, minlength=len(term.levels))
+            spreads.append(np.var((sums / np.maximum(counts, 1))[codes], ddof=1))
+        residual = np.var(y, ddof=1) - sum(spreads)
+        if not residual > 0:
+            return default
+        return np.sqrt(np.asarray(spreads) / residual)
+
+    def optimize(self, control: LmerControl) -> OptSummary:
+        """Minimise the criterion over theta as lme4's ``optimizeLmer`` does."""
+        x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
+        if x0.shape != self.lower.shape:
+            raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
+                             f"covariance parameters")
+        options = dict(xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+        summary = bobyqa(self.objective, x0, self.lower, **options)
+        if control.restart_edge:
+            summary = restart_from_edge(summary, self.objective, self.lower, **options)
+        if control.boundary_tol > 0:
+            summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
+        return summary
+
+    def is_singular(self, theta: np.ndarray, tol: float = 1e-4) -> bool:
+        """lme4's isSingular: a diagonal theta below ``tol``."""
+        return bool(np.any(np.asarray(theta)[self.lower == 0.0] < tol))

@@ -1,0 +1,159 @@
+"""Bound-constrained optimisation of the profiled deviance (BOBYQA through nlopt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import nlopt
+import numpy as np
+
+__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary"]
+
+# nlopt's return codes and lme4's wording for them
+_NLOPT_RESULTS = {
+    1: "NLOPT_SUCCESS",
+    2: "NLOPT_STOPVAL_REACHED",
+    3: "NLOPT_FTOL_REACHED",
+    4: "NLOPT_XTOL_REACHED",
+    5: "NLOPT_MAXEVAL_REACHED",
+    6: "NLOPT_MAXTIME_REACHED",
+}
+
+
+@dataclass(frozen=True)
+class OptSummary:
+    """What the optimiser did: start, end, evaluations and return code.
+
+    Attributes
+    ----------
+    optimizer : str
+        lme4's name for it ("nloptwrap" for BOBYQA through nlopt).
+    x0 : ndarray
+        Starting point.
+    x : ndarray
+        Final point.
+    fval : float
+        Objective at ``x``.
+    feval : int
+        Objective evaluations, restarts included.
+    return_code : int
+        nlopt's return code (positive on success).
+    messages : list of str
+        Optimiser warnings (empty when it stopped on a tolerance).
+    """
+
+    optimizer: str
+    x0: np.ndarray
+    x: np.ndarray
+    fval: float
+    feval: int
+    return_code: int
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def convergence_code(self) -> int:
+        """lme4's convergence code: 0 when the optimiser stopped on a tolerance."""
+        return 0 if self.return_code in (1, 3, 4) else self.return_code
+
+    @property
+    def result_text(self) -> str:
+        """nlopt's name for its return code."""
+        return _NLOPT_RESULTS.get(self.return_code, f"NLOPT_FAILURE ({self.return_code})")
+
+
+def bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+           initial_step: np.ndarray | None = None) -> OptSummary:
+    """Minimise ``objective`` from ``x0`` subject to ``x >= lower`` with nlopt's BOBYQA.
+
+    Parameters
+    ----------
+    objective : callable
+        Maps a parameter vector to a float; ``inf`` marks an infeasible point.
+    x0 : ndarray
+        Starting point (moved inside the bounds if needed).
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    xtol_abs, ftol_abs : float
+        lme4's defaults for ``nloptwrap``.
+    maxeval : int
+        Most objective evaluations.
+    initial_step : ndarray, optional
+        First trust-region step per coordinate; nlopt's default when omitted.
+
+    Returns
+    -------
+    OptSummary
+    """
+    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+    n = len(x0)
+    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
+    opt.set_lower_bounds(lower.tolist())
+    opt.set_xtol_abs(xtol_abs)
+    opt.set_ftol_abs(ftol_abs)
+    opt.set_maxeval(maxeval)
+    if initial_step is not None:
+        opt.set_initial_step(np.asarray(initial_step, dtype=float).tolist())
+    best = {"x": x0.copy(), "f": np.inf}
+
+    def wrapped(x: np.ndarray, grad: np.ndarray) -> float:
+        value = float(objective(np.asarray(x)))
+        if value < best["f"]:
+            best["x"], best["f"] = np.array(x, dtype=float), value
+        return value
+
+    opt.set_min_objective(wrapped)
+    messages = []
+    try:
+        x = np.asarray(opt.optimize(x0.tolist()))
+        code = opt.last_optimize_result()
+    except nlopt.RoundoffLimited:
+        x, code = best["x"], -4
+        messages.append("nlopt stopped: roundoff errors limited progress")
+    fval = float(objective(x))
+    if best["f"] < fval:
+        x, fval = best["x"], best["f"]
+    if code == 5:
+        messages.append(f"maximum number of function evaluations ({maxeval}) reached")
+    return OptSummary(optimizer="nloptwrap", x0=x0, x=x, fval=fval, feval=opt.get_numevals(),
+                      return_code=code, messages=messages)
+
+
+def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
+                      step: float = 1e-5, **options) -> OptSummary:
+    """Restart the optimiser where a parameter on its bound would gain by stepping inward.
+
+    lme4 (``optimizeLmer``'s ``restart_edge``) takes a forward difference of size
+    ``step`` from each parameter sitting on its lower bound; if any is negative it
+    optimises again from the current point.
+    """
+    on_bound = np.flatnonzero(summary.x == lower)
+    if not len(on_bound):
+        return summary
+    f0 = objective(summary.x)
+    slopes = []
+    for i in on_bound:
+        x = summary.x.copy()
+        x[i] = lower[i] + step
+        slopes.append((objective(x) - f0) / step)
+    if min(slopes) >= 0:
+        return summary
+    again = bobyqa(objective, summary.x, lower, **options)
+    return replace(again, x0=summary.x0, feval=summary.feval + again.feval + len(on_bound) + 1)
+
+
+def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
+                     tol: float = 1e-5) -> OptSummary:
+    """Set parameters within ``tol`` of their bound onto it when that does not raise the objective.
+
+    lme4's ``check.boundary`` does the same after ``optimizeLmer``.
+    """
+    near = (summary.x - lower < tol) & (summary.x != lower)
+    if not near.any():
+        return summary
+    x = np.where(near, lower, summary.x)
+    fval = float(objective(x))
+    if fval > summary.fval:
+        return summary
+    return replace(summary, x=x, fval=fval, feval=summary.feval + 1)

@@ -1,0 +1,57 @@
+"""Linear mixed model internals: lme4's term order, start values and the deviance."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.design import build_model_matrices
+from mixedfx.lmm import LinearMixedModel, lme4_term_order
+
+
+def test_term_order_keeps_non_increasing_levels():
+    assert lme4_term_order([30, 10]) == [0, 1]
+    assert lme4_term_order([10, 10, 3]) == [0, 1, 2]
+
+
+def test_term_order_sorts_decreasing_with_ties_reversed():
+    # rev(order(nl)): ties come out in reverse formula order
+    assert lme4_term_order([10, 30]) == [1, 0]
+    assert lme4_term_order([5, 20, 20]) == [2, 1, 0]
+
+
+def test_objective_cost_does_not_touch_rows():
+    data = mfx.datasets.load("sleepstudy")
+    model = LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", data))
+    # the deviance depends on the data only through the cross-products formed once
+    model.y = None
+    model.matrices = None
+    assert np.isfinite(model.objective(np.array([1.0, 0.0, 1.0])))
+
+
+def test_ml_and_reml_criteria_differ_by_the_fixed_effects_terms():
+    data = mfx.datasets.load("Dyestuff")
+    reml = LinearMixedModel(build_model_matrices("Yield ~ 1 + (1 | Batch)", data), reml=True)
+    ml = reml.with_criterion(reml=False)
+    theta = np.array([0.8])
+    f = reml.factor(theta)
+    n, p = reml.n, reml.p
+    expected_reml = f.logdet_re + f.logdet_x + (n - p) * (1 + np.log(2 * np.pi * f.pwrss / (n - p)))
+    expected_ml = f.logdet_re + n * (1 + np.log(2 * np.pi * f.pwrss / n))
+    assert reml.objective(theta) == pytest.approx(expected_reml, rel=1e-12)
+    assert ml.objective(theta) == pytest.approx(expected_ml, rel=1e-12)
+
+
+def test_all_scalar_start_values_follow_group_mean_spread():
+    data = mfx.datasets.load("Penicillin")
+    model = LinearMixedModel(build_model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", data))
+    y = data["diameter"].to_numpy(float)
+    spread = [np.var(data.groupby(g, observed=True)["diameter"].transform("mean").to_numpy(), ddof=1)
+              for g in ("plate", "sample")]
+    expected = np.sqrt(np.array(spread) / (np.var(y, ddof=1) - sum(spread)))
+    np.testing.assert_allclose(model.start_theta(), expected)
+
+
+def test_vector_terms_start_at_identity():
+    data = mfx.datasets.load("sleepstudy")
+    model = LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", data))
+    np.testing.assert_array_equal(model.start_theta(), [1.0, 0.0, 1.0])

@@ -1,0 +1,53 @@
+"""BOBYQA wrapper, lme4's edge restart and boundary snapping."""
+
+import numpy as np
+import pytest
+
+from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
+
+
+def test_bobyqa_finds_interior_minimum():
+    result = bobyqa(lambda x: float(((x - [0.3, -2.0]) ** 2).sum()), np.array([1.0, 1.0]), np.array([0.0, -np.inf]))
+    np.testing.assert_allclose(result.x, [0.3, -2.0], atol=1e-5)
+    assert result.convergence_code == 0
+    assert result.feval > 0
+    assert result.optimizer == "nloptwrap"
+
+
+def test_bobyqa_respects_lower_bound():
+    result = bobyqa(lambda x: float((x[0] + 1.0) ** 2), np.array([2.0]), np.array([0.0]))
+    assert result.x[0] == pytest.approx(0.0, abs=1e-8)
+    assert result.fval == pytest.approx(1.0, abs=1e-6)
+
+
+def test_maxeval_reported():
+    result = bobyqa(lambda x: float(((x - 3.0) ** 2).sum()), np.zeros(3), np.full(3, -np.inf), maxeval=5)
+    assert result.convergence_code != 0
+    assert any("maximum number of function evaluations" in m for m in result.messages)
+
+
+def _summary(x, f):
+    return OptSummary("nloptwrap", np.array(x), np.array(x, dtype=float), f(np.array(x, dtype=float)), 1, 4)
+
+
+def test_restart_from_edge_when_moving_inward_helps():
+    f = lambda x: float((x[0] - 0.5) ** 2)  # noqa: E731
+    lower = np.array([0.0])
+    restarted = restart_from_edge(_summary([0.0], f), f, lower)
+    assert restarted.x[0] == pytest.approx(0.5, abs=1e-5)
+    assert restarted.feval > 1
+
+
+def test_no_restart_when_bound_is_optimal():
+    f = lambda x: float((x[0] + 0.5) ** 2)  # noqa: E731
+    start = _summary([0.0], f)
+    assert restart_from_edge(start, f, np.array([0.0])) is start
+
+
+def test_snap_to_boundary_only_when_not_worse():
+    flat = lambda x: 1.0  # noqa: E731
+    snapped = snap_to_boundary(_summary([3e-6], flat), flat, np.array([0.0]))
+    assert snapped.x[0] == 0.0
+    rising = lambda x: float(-x[0])  # noqa: E731
+    kept = snap_to_boundary(_summary([3e-6], rising), rising, np.array([0.0]))
+    assert kept.x[0] == 3e-6
