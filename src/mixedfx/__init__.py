@@ -1,6 +1,15 @@
-"""mixedfx: linear and generalized linear mixed-effects models with lme4's syntax and numbers."""
+"""mixedfx: linear mixed-effects models with lme4's formula syntax, numbers and summaries.
+
+>>> import mixedfx as mfx
+>>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=mfx.datasets.load("sleepstudy"))
+>>> print(fit.summary())  # doctest: +SKIP
+"""
 
 from mixedfx import datasets
+from mixedfx.anova import AnovaTable, anova
+from mixedfx.api import lmer
+from mixedfx.lmm import LmerControl
+from mixedfx.results import LmerFit, LmerSummary
 
-__all__ = ["datasets"]
+__all__ = ["datasets", "lmer", "anova", "AnovaTable", "LmerControl", "LmerFit", "LmerSummary"]
 __version__ = "0.1.0"

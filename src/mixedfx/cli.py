@@ -1,0 +1,95 @@
+"""The ``mixedfx`` command: fit a model to a data set and print lme4's summary or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from mixedfx import datasets
+
+__all__ = ["main", "fit_to_json"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixedfx", description="Linear mixed-effects models with lme4's syntax.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("fit", help="fit a model and print lme4's summary (or JSON)")
+    fit.add_argument("formula", help='lme4 formula, e.g. "Reaction ~ Days + (Days | Subject)"')
+    fit.add_argument("--data", required=True,
+                     help="a bundled data set's name, or a CSV, TSV, Parquet or whitespace-separated file")
+    fit.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
+    fit.add_argument("--weights", help="column holding prior weights")
+    fit.add_argument("--json", action="store_true", help="print the fit's numbers as one JSON object")
+    commands.add_parser("datasets", help="list the bundled data sets")
+    return parser
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
+
+
+def fit_to_json(fit) -> dict[str, Any]:
+    """The fit's numbers as a JSON-ready dict (the CLI's ``--json`` output)."""
+    se = fit.vcov.to_numpy().diagonal() ** 0.5
+    varcorr = [
+        {"grp": row.grp, "var1": None if row.var1 is None or row.var1 != row.var1 else row.var1,
+         "var2": None if row.var2 is None or row.var2 != row.var2 else row.var2,
+         "vcov": _number(row.vcov), "sdcor": _number(row.sdcor)}
+        for row in fit.varcorr().itertuples(index=False)
+    ]
+    return {
+        "formula": fit.formula_text,
+        "method": fit.method,
+        "nobs": fit.nobs,
+        "ngrps": dict(fit.ngrps),
+        "fixef": {k: _number(v) for k, v in fit.fixef.items()},
+        "se": {k: _number(v) for k, v in zip(fit.fixef.index, se)},
+        "theta": [_number(v) for v in fit.theta],
+        "sigma": _number(fit.sigma),
+        "loglik": _number(fit.loglik),
+        "aic": _number(fit.aic),
+        "bic": _number(fit.bic),
+        "deviance": _number(fit.deviance),
+        "reml_criterion": _number(fit.reml_criterion),
+        "df_resid": fit.df_resid,
+        "varcorr": varcorr,
+        "messages": list(fit.messages),
+    }
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from mixedfx.api import lmer
+    from mixedfx.readers import read_data
+
+    data = read_data(args.data)
+    fit = lmer(args.formula, data, REML=not args.ml, weights=args.weights)
+    if args.json:
+        print(json.dumps(fit_to_json(fit), indent=2))
+    else:
+        print(fit.summary())
+    return 0
+
+
+def _datasets() -> int:
+    for name in datasets.names():
+        info = datasets.describe(name)
+        print(f"{name:<12} {info['nrow']:>6} rows  {info['description']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _fit(args) if args.command == "fit" else _datasets()
+    except (ValueError, TypeError, OSError) as exc:
+        message = str(exc).strip() or type(exc).__name__
+        print(f"mixedfx: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The command line, through a subprocess as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "mixedfx.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_fit_prints_lme4_summary_for_dyestuff():
+    out = run("fit", "Yield ~ 1 + (1 | Batch)", "--data", "Dyestuff")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Linear mixed model fit by REML ['lmerMod']" in text
+    assert "REML criterion at convergence: 319.7" in text
+    batch = next(line for line in text.splitlines() if line.strip().startswith("Batch"))
+    resid = next(line for line in text.splitlines() if line.strip().startswith("Residual"))
+    assert batch.split()[2] == "1764" and resid.split()[1] == "2451"
+    intercept = next(line for line in text.splitlines() if line.startswith("(Intercept)"))
+    assert intercept.split()[1:3] == ["1527.50", "19.38"]
+
+
+def test_fit_json_from_a_csv_file(tmp_path):
+    import mixedfx as mfx
+
+    path = tmp_path / "sleep.csv"
+    mfx.datasets.load("sleepstudy").to_csv(path, index=False)
+    out = run("fit", "Reaction ~ Days + (Days | Subject)", "--data", str(path), "--ml", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["method"] == "ML" and result["nobs"] == 180 and result["ngrps"] == {"Subject": 18}
+    assert result["loglik"] == pytest.approx(-875.9697, abs=2e-3)
+    assert result["reml_criterion"] is None
+    assert set(result["fixef"]) == {"(Intercept)", "Days"} == set(result["se"])
+    assert [row["grp"] for row in result["varcorr"]] == ["Subject", "Subject", "Subject", "Residual"]
+    assert result["varcorr"][2]["var2"] == "Days"
+    assert len(result["theta"]) == 3 and result["messages"] == []
+    assert {"sigma", "aic", "bic", "deviance", "df_resid", "formula"} <= set(result)
+
+
+def test_datasets_lists_bundled_sets():
+    out = run("datasets")
+    assert out.returncode == 0
+    names = [line.split()[0] for line in out.stdout.splitlines()]
+    assert "sleepstudy" in names and "InstEval" in names
+
+
+def test_bad_input_gives_one_line_error_without_traceback():
+    out = run("fit", "Yield ~ 1 + (1 | Batch)", "--data", "NoSuchData")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("mixedfx: error:") and len(out.stderr.strip().splitlines()) <= 2
