@@ -133,3 +133,16 @@ def test_control_accepts_dict_and_rejects_unknown_settings(sleep):
     assert fit.opt_summary.x0.tolist() == [0.5]
     with pytest.raises(ValueError, match="unknown control setting"):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, control={"tolerance": 1})
+
+
+def test_predict_with_some_terms_uses_only_those():
+    d = mfx.datasets.load("Penicillin")
+    fit = mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data=d)
+    rows = d.iloc[:5]
+    plate_only = fit.predict(rows, re_form="~(1 | plate)")
+    expected = fit.fixef["(Intercept)"] + fit.ranef()["plate"].loc[rows["plate"].astype(str), "(Intercept)"].to_numpy()
+    np.testing.assert_allclose(plate_only, expected)
+    np.testing.assert_allclose(fit.predict(rows), fit.fitted()[:5])
+    np.testing.assert_allclose(fit.predict(re_form="~(1 | plate)")[:5], plate_only)
+    with pytest.raises(ValueError, match="does not have: 1 \\| batch"):
+        fit.predict(re_form="~(1 | batch)")

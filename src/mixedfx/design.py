@@ -369,7 +369,21 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
 _POPULATION = {"", "NA", "~0", "0", "~-1", "-1", "~NULL", "NULL"}
 
 
-def _selected(mm: ModelMatrices, re_form: str | None) -> list[int]:
+def selected_terms(mm: ModelMatrices, re_form: str | None) -> list[int]:
+    """Positions in ``mm.re_terms`` of the terms ``re_form`` keeps.
+
+    Parameters
+    ----------
+    mm : ModelMatrices
+        The fitted model's matrices.
+    re_form : str or None
+        None for every term; ``"~0"`` or ``"NA"`` for none; a formula of bar
+        terms (``"~(1 | g)"``) for those terms.
+
+    Returns
+    -------
+    list of int
+    """
     if re_form is None:
         return list(range(len(mm.re_terms)))
     if not isinstance(re_form, str):
@@ -438,7 +452,7 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
     if not isinstance(newdata, pd.DataFrame):
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     spec = mm.spec
-    chosen = _selected(mm, re_form)
+    chosen = selected_terms(mm, re_form)
     values = _new_values([spec.fixed, *(spec.slopes[i] for i in chosen)], newdata)
     n = len(newdata)
     X = _columns(spec.fixed, values, n)[:, list(spec.keep)]

@@ -78,8 +78,8 @@ class LinearMixedModel:
     def __init__(self, matrices: ModelMatrices, reml: bool = True) -> None:
         self.matrices = matrices
         self.reml = reml
-        order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
-        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in order]
+        self.order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
+        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in self.order]
         self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
         layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),

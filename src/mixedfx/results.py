@@ -9,15 +9,12 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
-from mixedfx.design import new_data_matrices
+from mixedfx.design import new_data_matrices, selected_terms
 from mixedfx.linalg import BlockedFactor, lambda_template
 from mixedfx.lmm import SINGULAR_MESSAGE, LinearMixedModel, LmerControl
 from mixedfx.optimize import OptSummary
 
 __all__ = ["LmerFit", "LmerSummary"]
-
-_POPULATION_LEVEL = {"~0", "~ 0", "NA", "~-1", "~ -1"}
-
 
 def _unique_names(names: list[str]) -> list[str]:
     """R's make.unique: later duplicates become name.1, name.2, ..."""
@@ -296,18 +293,23 @@ class LmerFit:
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
     # --- fitted values and predictions --------------------------------------
-    def _random_part(self, re_terms) -> np.ndarray:
-        total = 0.0
-        for effects, new in zip(self._term_effects(), re_terms):
-            codes = np.asarray(new.codes)
-            b = np.where((codes >= 0)[:, None], effects[np.maximum(codes, 0)], 0.0)
-            total = total + np.einsum("ij,ij->i", np.asarray(new.z, dtype=float), b)
-        return np.asarray(total)
+    def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
+        """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
+        effects = self._term_effects()
+        total = np.zeros(len(re_terms[0].codes)) if re_terms else 0.0
+        for term, position in zip(re_terms, positions):
+            codes = np.asarray(term.codes)
+            b = np.where((codes >= 0)[:, None], effects[position][np.maximum(codes, 0)], 0.0)
+            total = total + np.einsum("ij,ij->i", np.asarray(term.z, dtype=float), b)
+        return total
+
+    def _fitted_random_part(self) -> np.ndarray:
+        return self._random_part(self._model.terms, list(range(len(self._model.terms))))
 
     def fitted(self) -> np.ndarray:
         """Fitted values: X beta + offset + Z b."""
         mm = self._model.matrices
-        return mm.X @ self._beta + mm.offset + self._random_part(self._model.terms)
+        return mm.X @ self._beta + mm.offset + self._fitted_random_part()
 
     def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 - lme4's argument name
         """Residuals.
@@ -339,7 +341,8 @@ class LmerFit:
         newdata : DataFrame, optional
             New rows; the fitted values when omitted.
         re_form : str, optional
-            None to include every random effect, ``"~0"`` for the population level.
+            None to include every random effect, ``"~0"`` for the population level,
+            or a formula of bar terms (``"~(1 | g)"``) for some of them (with newdata).
         allow_new_levels : bool
             Predict unseen levels at the population level instead of raising.
 
@@ -347,19 +350,18 @@ class LmerFit:
         -------
         ndarray
         """
-        population = re_form is not None and re_form.strip() in _POPULATION_LEVEL
-        if re_form is not None and not population:
-            raise ValueError(f"re_form must be None (all random effects) or '~0' (none), not {re_form!r}")
         if newdata is None:
             mm = self._model.matrices
-            fixed = mm.X @ self._beta + mm.offset
-            return fixed if population else fixed + self._random_part(self._model.terms)
-        new = new_data_matrices(self._model.matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
-        fixed = new.X @ self._beta + new.offset
-        if population:
-            return fixed
-        by_term = {id(t): nt for t, nt in zip(self._model.matrices.re_terms, new.re_terms)}
-        return fixed + self._random_part([by_term[id(t)] for t in self._model.terms])
+            kept = selected_terms(mm, re_form)
+            chosen = [mm.re_terms[i] for i in kept]
+            positions = [self._model.order.index(i) for i in kept]
+        else:
+            new = new_data_matrices(self._model.matrices, newdata, re_form=re_form,
+                                    allow_new_levels=allow_new_levels)
+            mm, chosen = new, new.re_terms
+            positions = [self._model.order.index(term.index) for term in new.re_terms]
+        fixed = mm.X @ self._beta + mm.offset
+        return fixed + self._random_part(chosen, positions) if chosen else fixed
 
     def refit_ml(self) -> LmerFit:
         """This model refitted by maximum likelihood from the current theta (lme4's ``refitML``)."""
