@@ -28,6 +28,9 @@ __all__ = [
     "cross_products",
     "factorize",
     "lambda_template",
+    "templates",
+    "term_effects",
+    "random_part",
     "theta_lower_bounds",
 ]
 
@@ -303,15 +306,15 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         When the rest block is not positive definite (a rank-deficient X).
     """
     layout = cp.layout
-    templates = _templates(theta, layout.ks)
-    t1 = templates[0]
+    tmpls = templates(theta, layout.ks)
+    t1 = tmpls[0]
     k1 = layout.ks[0]
     scaled11 = np.swapaxes(t1, 0, 1) @ cp.a11 @ t1
     scaled11 += np.eye(k1)
     l11 = np.linalg.cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
     right = t1 @ np.swapaxes(np.linalg.inv(l11), 1, 2)
-    left = _rest_lambda_transposed(templates[1:], layout.n_levels[1:], layout.p + 1)
+    left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
     l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
     rest = left @ (left @ cp.a_rr).T
     rest = rest - _as_dense(l_r1 @ l_r1.T)
@@ -321,14 +324,62 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, layout=layout)
 
 
-def _templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
-    """Split theta into one lower-triangular template per term."""
+def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
+    """Split theta into one lower-triangular template per term (k x k each)."""
     out, start = [], 0
     for k in ks:
         size = k * (k + 1) // 2
         out.append(lambda_template(theta[start: start + size], k))
         start += size
     return out
+
+
+def term_effects(u: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> list[np.ndarray]:
+    """Random effects b = Lambda u, one (levels, k) array per term.
+
+    Parameters
+    ----------
+    u : ndarray
+        Spherical random effects, term by term, level-major within a term.
+    tmpls : list of ndarray
+        Each term's k x k template.
+    n_levels : list of int
+        Levels per term.
+
+    Returns
+    -------
+    list of ndarray
+    """
+    out, start = [], 0
+    for tmpl, n in zip(tmpls, n_levels):
+        k = tmpl.shape[0]
+        out.append(u[start: start + k * n].reshape(n, k) @ tmpl.T)
+        start += k * n
+    return out
+
+
+def random_part(codes: list[np.ndarray], zs: list[np.ndarray], effects: list[np.ndarray]) -> np.ndarray:
+    """Z b: each row's random-effects contribution; a code of -1 (unseen level) contributes 0.
+
+    Parameters
+    ----------
+    codes : list of ndarray of int
+        Each term's level per row.
+    zs : list of ndarray, shape (n, k)
+        Each term's model matrix.
+    effects : list of ndarray, shape (levels, k)
+        Each term's random effects.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    total = np.zeros(len(codes[0])) if codes else np.zeros(0)
+    for c, z, b in zip(codes, zs, effects):
+        c = np.asarray(c)
+        rows = np.where((c >= 0)[:, None], b[np.maximum(c, 0)], 0.0)
+        total += np.einsum("ij,ij->i", np.asarray(z, dtype=float), rows)
+    return total
 
 
 def _rest_lambda_transposed(templates: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:

@@ -10,7 +10,7 @@ import pandas as pd
 import scipy.linalg as sla
 
 from mixedfx.design import new_data_matrices, selected_terms
-from mixedfx.linalg import BlockedFactor, lambda_template
+from mixedfx.linalg import BlockedFactor, random_part, templates, term_effects
 from mixedfx.lmm import SINGULAR_MESSAGE, LinearMixedModel, LmerControl
 from mixedfx.optimize import OptSummary
 
@@ -154,14 +154,17 @@ class LmerFit:
 
     @property
     def deviance(self) -> float:
-        """-2 times the (ML) log-likelihood at the estimates, as lme4's ``deviance()``."""
-        return self._model.deviance_from_factor(self._factor, reml=False)
+        """-2 log-likelihood: the deviance for ML fits, the REML criterion for REML fits.
+
+        lme4 1.1-31's ``deviance()`` gives the same (with a deprecation warning for
+        REML fits); the ML deviance at REML estimates is ``refit_ml``'s business.
+        """
+        return -2.0 * self.loglik
 
     @property
     def loglik(self) -> float:
         """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
-        crit = self.reml_criterion if self.reml else self.deviance
-        return -0.5 * crit
+        return -0.5 * self._model.deviance_from_factor(self._factor)
 
     @property
     def df(self) -> int:
@@ -185,22 +188,11 @@ class LmerFit:
 
     # --- random effects ----------------------------------------------------
     def _templates(self) -> list[np.ndarray]:
-        out, start = [], 0
-        for k in self._model.ks:
-            size = k * (k + 1) // 2
-            out.append(lambda_template(self._opt.x[start: start + size], k))
-            start += size
-        return out
+        return templates(self._opt.x, self._model.ks)
 
     def _term_effects(self) -> list[np.ndarray]:
         """Conditional modes b per term, as (levels, k) arrays, lme4's term order."""
-        out, start = [], 0
-        for term, tmpl in zip(self._model.terms, self._templates()):
-            k, n_levels = tmpl.shape[0], len(term.levels)
-            u = self._u[start: start + k * n_levels].reshape(n_levels, k)
-            out.append(u @ tmpl.T)
-            start += k * n_levels
-        return out
+        return term_effects(self._u, self._templates(), [len(t.levels) for t in self._model.terms])
 
     def _term_condvar(self) -> list[np.ndarray]:
         """Conditional covariance blocks of b per term, (levels, k, k), lme4's term order."""
@@ -296,12 +288,7 @@ class LmerFit:
     def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
         """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
         effects = self._term_effects()
-        total = np.zeros(len(re_terms[0].codes)) if re_terms else 0.0
-        for term, position in zip(re_terms, positions):
-            codes = np.asarray(term.codes)
-            b = np.where((codes >= 0)[:, None], effects[position][np.maximum(codes, 0)], 0.0)
-            total = total + np.einsum("ij,ij->i", np.asarray(term.z, dtype=float), b)
-        return total
+        return random_part([t.codes for t in re_terms], [t.z for t in re_terms], [effects[i] for i in positions])
 
     def _fitted_random_part(self) -> np.ndarray:
         return self._random_part(self._model.terms, list(range(len(self._model.terms))))
