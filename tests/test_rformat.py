@@ -8,7 +8,6 @@ import pytest
 
 from mixedfx.rformat import (
     SIGNIF_LEGEND,
-    format_c,
     format_num,
     format_pval,
     format_real_info,
@@ -44,12 +43,6 @@ def test_format_num_nsmall_and_info():
     assert format_num([1.0, 0.08], nsmall=2) == ["1.00", "0.08"]
     assert format_real_info([123456789.0], 7) == (9, 0, 0)
     assert format_real_info([1e-20, 1.0], 7) == (5, 0, 1)
-
-
-def test_format_c():
-    assert format_c([3.14159], width=10, digits=2, fmt="f") == ["      3.14"]
-    assert format_c([42], width=8, fmt="d", flag="0") == ["00000042"]
-    assert format_c([1, 10, NA], width=3) == ["  1", " 10", " NA"]
 
 
 def test_pad_strings():

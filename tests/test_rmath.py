@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from mixedfx.rmath import quantile7, r_round, signif, zapsmall
+from mixedfx.rmath import quantile7, r_round, zapsmall
 
 NA = math.nan
 
@@ -23,10 +23,6 @@ def test_round(x, digits, want):
 
 def test_round_passes_through_special_values():
     assert math.isnan(r_round(NA, 2)) and r_round(math.inf, 2) == math.inf and r_round(0.0, 3) == 0.0
-
-
-def test_signif():
-    assert signif(123456, 2) == 120000 and signif(0.000123456, 3) == 0.000123 and signif(-2.5, 1) == -2
 
 
 def test_zapsmall_rounds_relative_to_the_largest():

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mixedfx.errors import FormulaError
-from mixedfx.rsyntax import Binary, Call, Name, Num, Paren, Unary, colon, deparse, format_number, parse_expr
+from mixedfx.rsyntax import (Binary, Call, Name, Num, Paren, Unary, colon, deparse, deparse_lines, format_number,
+                             parse_expr)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +108,10 @@ def test_deparse_is_a_fixed_point(atoms, ops):
     text = atoms[0] + "".join(op + a for op, a in zip(ops, atoms[1:]))
     once = deparse(parse_expr(text))
     assert deparse(parse_expr(once)) == once
+
+
+def test_deparse_lines_breaks_like_r():
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)"
+    assert deparse_lines(formula) == ["cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | ", "    obs)"]
+    assert deparse_lines("y ~ x + I(x^2) + log(w) + (1 | g1:g2)") == ["y ~ x + I(x^2) + log(w) + (1 | g1:g2)"]
+    assert deparse_lines("y ~ x +") == ["y ~ x +"]

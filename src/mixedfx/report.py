@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from mixedfx.rdeparse import deparse_lines
 from mixedfx.rformat import format_num
 from mixedfx.rmath import quantile7, r_round, zapsmall
 from mixedfx.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat, print_matrix, print_named_vector
+from mixedfx.rsyntax import deparse_lines
 from mixedfx.rtext import abbreviate, strwrap
 
 __all__ = ["format_anova", "format_print", "format_summary"]
@@ -55,7 +55,7 @@ def format_print(fit: Any) -> str:
     lines += _prt_vc(fit, DIGITS, ("Std.Dev.",))
     lines += _prt_grps(fit) + _prt_fixef(fit)
     lines += _prt_fit_msgs(fit) + _prt_warn(fit, summary=True)
-    return "".join(line + "\n" for line in lines)
+    return _text(lines)
 
 
 def format_summary(fit: Any) -> str:
@@ -81,7 +81,7 @@ def format_summary(fit: Any) -> str:
     if len(fit.fixef):
         lines += ["", "Fixed effects:"] + _prt_coefmat(fit, DIGITS) + _prt_correlation(fit)
     lines += _prt_fit_msgs(fit) + _prt_warn(fit, summary=False)
-    return "".join(line + "\n" for line in lines)
+    return _text(lines)
 
 
 def format_anova(table: pd.DataFrame, model_names: list[str], formulas: list[str], data_name: str) -> str:
@@ -110,6 +110,11 @@ def format_anova(table: pd.DataFrame, model_names: list[str], formulas: list[str
     columns = list(table.columns)
     values = table.loc[model_names, columns].to_numpy(dtype=float)
     lines = heading + print_anova(values, list(model_names), columns)
+    return _text(lines)
+
+
+def _text(lines: list[str]) -> str:
+    """The printed text of ``lines``, each ending with a newline."""
     return "".join(line + "\n" for line in lines)
 
 

@@ -2,7 +2,7 @@
 
 Small pure functions that reproduce, character for character, what R (4.x,
 ``options(digits = 7, scipen = 0)``) makes of numbers: ``format`` of a numeric
-vector (R's C ``formatReal``), ``formatC``, ``format`` of a character vector,
+vector (R's C ``formatReal``), ``format`` of a character vector,
 ``format.pval`` and ``symnum``'s significance stars with their legend.
 
 Missing values (R's ``NA``) are represented by ``nan``.
@@ -17,7 +17,6 @@ from mixedfx.rmath import DBL_DIG, DBL_EPSILON
 
 __all__ = [
     "SIGNIF_LEGEND",
-    "format_c",
     "format_num",
     "format_pval",
     "format_real_info",
@@ -131,32 +130,6 @@ def format_num(x: Sequence[float], digits: int = 7, nsmall: int = 0) -> list[str
     values = [float(v) for v in x]
     w, d, e = format_real_info(values, digits, nsmall)
     return [_encode_real(v, w, d, e) for v in values]
-
-
-def format_c(x: Sequence[float], width: int = 0, digits: int | None = None, fmt: str = "g", flag: str = "") -> list[str]:
-    """R's ``formatC(x, width, digits, format, flag)``: C ``sprintf`` element by element.
-
-    Parameters
-    ----------
-    x : sequence of float
-        Values.
-    width : int
-        Minimum field width.
-    digits : int or None
-        Precision; ``None`` uses C's default.
-    fmt : {"d", "f", "e", "E", "g", "G"}
-        The C conversion.
-    flag : str
-        Any of ``"-"``, ``"0"``, ``"+"``, ``" "``, ``"#"``.
-
-    Returns
-    -------
-    list of str
-        One string per element; ``NA`` for ``nan``.
-    """
-    precision = "" if digits is None or fmt == "d" else f".{digits}"
-    spec = f"%{flag}{width or ''}{precision}{fmt}"
-    return ["NA".rjust(width) if math.isnan(v) else spec % (round(v) if fmt == "d" else v) for v in x]
 
 
 def pad_strings(x: Sequence[str], justify: str = "left") -> list[str]:

@@ -1,6 +1,6 @@
 """R's arithmetic on doubles, where the printed digits depend on it.
 
-``round`` (R >= 4.0.0), ``signif``, ``zapsmall`` (R < 4.4) and ``quantile``
+``round`` (R >= 4.0.0), ``zapsmall`` (R < 4.4) and ``quantile``
 (type 7), computed the way R computes them so that the values handed to the
 formatting functions of :mod:`mixedfx.rformat` are bit-for-bit R's; and the
 machine constants R's formatting code uses.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["DBL_DIG", "DBL_EPSILON", "quantile7", "r_round", "signif", "zapsmall"]
+__all__ = ["DBL_DIG", "DBL_EPSILON", "quantile7", "r_round", "zapsmall"]
 
 DBL_EPSILON = 2.220446049250313e-16
 """R's ``.Machine$double.eps``."""
@@ -71,34 +71,6 @@ def r_round(x: float, digits: int = 0) -> float:
     up = math.ceil(x10) / pow10
     du, dd = up - x, x - down
     return sign * (up if du < dd or (i10 % 2 == 1 and du == dd) else down)
-
-
-def signif(x: float, digits: int = 6) -> float:
-    """Round to significant digits like R's ``signif(x, digits)``.
-
-    Parameters
-    ----------
-    x : float
-        The number.
-    digits : int
-        Significant digits, at least 1 (R caps it at 22).
-
-    Returns
-    -------
-    float
-        ``x`` rounded to ``digits`` significant digits.
-    """
-    if math.isnan(x) or math.isinf(x) or x == 0.0 or digits > 22:
-        return x
-    dig = max(1, int(round(digits)))
-    sign = -1.0 if x < 0 else 1.0
-    x = abs(x)
-    e10 = dig - 1 - math.floor(math.log10(x))
-    if e10 > 0:
-        pow10 = _pow_di(10.0, e10)
-        return sign * float(np.rint(x * pow10)) / pow10
-    pow10 = _pow_di(10.0, -e10)
-    return sign * float(np.rint(x / pow10)) * pow10
 
 
 def zapsmall(x: Sequence[float], digits: int = 7) -> np.ndarray:

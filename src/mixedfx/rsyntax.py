@@ -4,7 +4,8 @@ The parser reads formula text with R's grammar (operator precedence and
 associativity of R's ``?Syntax``; ``**`` read as ``^``) into a small immutable
 syntax tree. :func:`deparse` prints a tree back the way R's ``deparse`` does
 (``a * b``, ``a/b``, ``x^2``, ``a:b``, ``f(a, b = 1)``), which is also how R
-names model-matrix columns such as ``I(x^2)`` or ``log(w)``.
+names model-matrix columns such as ``I(x^2)`` or ``log(w)``; :func:`deparse_lines`
+breaks a long expression over lines as R does past its ``width.cutoff``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from mixedfx.errors import FormulaError
 
 __all__ = [
     "Node", "Name", "Num", "Str", "Call", "Binary", "Unary", "Paren",
-    "parse_expr", "deparse", "format_number", "colon",
+    "parse_expr", "deparse", "deparse_lines", "format_number", "colon",
 ]
 
 
@@ -330,6 +331,94 @@ def _name(text: str) -> str:
     return "`" + text.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
+class _Deparser:
+    """R's ``deparse()`` writer (deparse.c): prints a tree, breaking lines past ``cutoff``.
+
+    A line longer than ``cutoff`` is broken after a spaced binary operator or
+    after an argument's comma; continuations are indented 4 spaces per level
+    (2 past the fourth), as R indents them.
+    """
+
+    def __init__(self, cutoff: float) -> None:
+        self.cutoff = cutoff
+        self.lines: list[str] = []
+        self.line = ""
+        self.indent = 0
+        self.startline = True
+
+    def write(self, text: str) -> None:
+        if self.startline:
+            self.startline = False
+            self.line += "".join("    " if i <= 4 else "  " for i in range(1, self.indent + 1))
+        self.line += text
+
+    def linebreak(self, broken: bool) -> bool:
+        if len(self.line) > self.cutoff:
+            if not broken:
+                self.indent += 1
+            self.lines.append(self.line)
+            self.line, self.startline = "", True
+            return True
+        return broken
+
+    def node(self, node: Node) -> None:
+        match node:
+            case Name(id=ident):
+                self.write(_name(ident))
+            case Num(value=value, integer=True):
+                self.write(f"{int(value)}L")
+            case Num(value=value):
+                self.write(format_number(value))
+            case Str(value=value):
+                self.write('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            case Call(fn=fn, args=args, argnames=argnames):
+                self.call(fn, args, argnames)
+            case Binary(op=op, left=left, right=right):
+                self.binary(op, left, right)
+            case Unary(op=op, operand=operand):
+                self.write(op)
+                self.node(operand)
+            case Paren(inner=inner):
+                self.write("(")
+                self.node(inner)
+                self.write(")")
+            case _:
+                raise TypeError(f"not a syntax node: {node!r}")
+
+    def binary(self, op: str, left: Node, right: Node) -> None:
+        self.node(left)
+        if op in _UNSPACED:
+            self.write(op)
+            self.node(right)
+            return
+        self.write(f" {op} ")
+        broken = self.linebreak(False)
+        self.node(right)
+        if broken:
+            self.indent -= 1
+
+    def call(self, fn: str, args: tuple[Node, ...], argnames: tuple[str | None, ...]) -> None:
+        self.write(f"{_name(fn)}(")
+        broken = False
+        for k, (arg, argname) in enumerate(zip(args, argnames)):
+            if argname is not None:
+                self.write(f"{_name(argname)} = ")
+            self.node(arg)
+            if k < len(args) - 1:
+                self.write(", ")
+                broken = self.linebreak(broken)
+        if broken:
+            self.indent -= 1
+        self.write(")")
+
+
+def _deparse(node: Node, cutoff: float) -> list[str]:
+    """The lines of R's ``deparse(node, width.cutoff = cutoff)``."""
+    deparser = _Deparser(cutoff)
+    deparser.node(node)
+    return deparser.lines + [deparser.line]
+
+
 def deparse(node: Node) -> str:
     """Print a syntax tree as R's ``deparse`` would.
 
@@ -343,26 +432,31 @@ def deparse(node: Node) -> str:
     str
         One line of R code, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
     """
-    match node:
-        case Name(id=ident):
-            return _name(ident)
-        case Num(value=value, integer=True):
-            return f"{int(value)}L"
-        case Num(value=value):
-            return format_number(value)
-        case Str(value=value):
-            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        case Call(fn=fn, args=args, argnames=argnames):
-            parts = [deparse(a) if n is None else f"{_name(n)} = {deparse(a)}" for a, n in zip(args, argnames)]
-            return f"{_name(fn)}({', '.join(parts)})"
-        case Binary(op=op, left=left, right=right):
-            sep = op if op in _UNSPACED else f" {op} "
-            return f"{deparse(left)}{sep}{deparse(right)}"
-        case Unary(op=op, operand=operand):
-            return f"{op}{deparse(operand)}"
-        case Paren(inner=inner):
-            return f"({deparse(inner)})"
-    raise TypeError(f"not a syntax node: {node!r}")
+    return _deparse(node, math.inf)[0]
+
+
+def deparse_lines(text: str, cutoff: int = 60) -> list[str]:
+    """The lines of R's ``deparse()`` of an expression given as (single-line) R code.
+
+    Parameters
+    ----------
+    text : str
+        R code, e.g. a model formula as :func:`deparse` prints it on one line.
+    cutoff : int
+        R's ``width.cutoff``: a line is broken after a binary operator or an
+        argument's comma once it is longer than this.
+
+    Returns
+    -------
+    list of str
+        The deparsed lines (continuations indented by 4 spaces per level), or
+        ``[text]`` when ``text`` does not parse as an R expression.
+    """
+    try:
+        node = parse_expr(text)
+    except FormulaError:
+        return [text]
+    return _deparse(node, cutoff)
 
 
 def colon(left: Node, right: Node) -> Binary:
