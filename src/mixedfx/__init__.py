@@ -9,7 +9,8 @@ from mixedfx import datasets
 from mixedfx.anova import AnovaTable, anova
 from mixedfx.api import lmer
 from mixedfx.lmm import LmerControl
-from mixedfx.results import LmerFit, LmerSummary
+from mixedfx.lmer_fit import LmerFit
+from mixedfx.results import FitSummary, MixedModelFit
 
-__all__ = ["datasets", "lmer", "anova", "AnovaTable", "LmerControl", "LmerFit", "LmerSummary"]
+__all__ = ["datasets", "lmer", "anova", "AnovaTable", "LmerControl", "LmerFit", "FitSummary", "MixedModelFit"]
 __version__ = "0.1.0"

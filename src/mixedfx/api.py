@@ -11,7 +11,7 @@ import pandas as pd
 from mixedfx.design import build_model_matrices
 from mixedfx.errors import DataError
 from mixedfx.lmm import LinearMixedModel, LmerControl
-from mixedfx.results import LmerFit
+from mixedfx.lmer_fit import LmerFit
 
 __all__ = ["lmer"]
 

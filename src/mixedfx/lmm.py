@@ -12,9 +12,8 @@ from mixedfx.design import ModelMatrices, ReTerm
 from mixedfx.linalg import BlockedFactor, TermLayout, cross_products, factorize, theta_lower_bounds
 from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
 
-__all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order", "SINGULAR_MESSAGE"]
+__all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
 
-SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -152,7 +151,3 @@ class LinearMixedModel:
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
         return summary
-
-    def is_singular(self, theta: np.ndarray, tol: float = 1e-4) -> bool:
-        """lme4's isSingular: a diagonal theta below ``tol``."""
-        return bool(np.any(np.asarray(theta)[self.lower == 0.0] < tol))

@@ -1,20 +1,18 @@
-"""The fitted linear mixed model: estimates, accessors, predictions."""
+"""What every fitted mixed model shares: random effects, variance components, predictions."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import cached_property
-
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
 
-from mixedfx.design import new_data_matrices, selected_terms
-from mixedfx.linalg import BlockedFactor, random_part, templates, term_effects
-from mixedfx.lmm import SINGULAR_MESSAGE, LinearMixedModel, LmerControl
+from mixedfx.design import ModelMatrices, ReTerm, new_data_matrices, selected_terms
+from mixedfx.linalg import BlockedFactor, random_part, templates, term_effects, theta_lower_bounds
 from mixedfx.optimize import OptSummary
 
-__all__ = ["LmerFit", "LmerSummary"]
+__all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
+
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+
 
 def _unique_names(names: list[str]) -> list[str]:
     """R's make.unique: later duplicates become name.1, name.2, ..."""
@@ -30,35 +28,39 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-class LmerFit:
-    """A fitted linear mixed model, as lme4's ``lmerMod``.
+class MixedModelFit:
+    """Accessors shared by linear and generalized fits (lme4's ``merMod``).
 
-    Created by :func:`mixedfx.lmer`; all estimates are fixed at construction.
-    ``str(fit)`` reads as lme4's ``print(fit)`` and ``str(fit.summary())`` as
-    ``print(summary(fit))``.
+    Subclasses set the estimates in their constructor and provide ``sigma``,
+    ``loglik``, ``vcov`` and the response-scale methods.
     """
 
-    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl, *,
-                 data_name: str | None = None, weights_name: str | None = None,
-                 offset_name: str | None = None) -> None:
-        self._model = model
+    _has_residual_row = True
+
+    def __init__(self, matrices: ModelMatrices, terms: list[ReTerm], order: list[int], opt: OptSummary,
+                 theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor, singular_tol: float,
+                 *, data_name: str | None, weights_name: str | None, offset_name: str | None) -> None:
+        self._matrices = matrices
+        self._terms = terms
+        self._order = order
         self._opt = opt
-        self._control = control
+        self._theta = np.asarray(theta, dtype=float)
+        self._beta = np.asarray(beta, dtype=float)
+        self._u = u
+        self._factor = factor
+        self._ks = [t.z.shape[1] for t in terms]
         self.data_name = data_name
         self.weights_name = weights_name
         self.offset_name = offset_name
-        self._factor: BlockedFactor = model.factor(opt.x)
-        self._beta, self._u = self._factor.solve_coefficients()
-        messages = list(model.matrices.messages)
-        if self.is_singular:
-            messages.append(SINGULAR_MESSAGE)
-        self._messages = messages
+        diagonal = theta_lower_bounds(self._ks) == 0.0
+        self._singular = bool(np.any(self._theta[diagonal] < singular_tol))
+        self._messages = list(matrices.messages) + ([SINGULAR_MESSAGE] if self._singular else [])
 
     # --- description -------------------------------------------------------
     @property
     def formula_text(self) -> str:
         """The formula as lme4 prints it."""
-        return self._model.matrices.formula_text
+        return self._matrices.formula_text
 
     @property
     def formula(self) -> str:
@@ -66,25 +68,15 @@ class LmerFit:
         return self.formula_text
 
     @property
-    def reml(self) -> bool:
-        """Whether the fit optimised the REML criterion."""
-        return self._model.reml
-
-    @property
-    def method(self) -> str:
-        """"REML" or "ML"."""
-        return "REML" if self.reml else "ML"
-
-    @property
     def nobs(self) -> int:
         """Number of observations used (rows with missing values excluded)."""
-        return self._model.n
+        return self._matrices.X.shape[0]
 
     @property
     def ngrps(self) -> dict[str, int]:
         """Levels per grouping factor, in lme4's order."""
         out: dict[str, int] = {}
-        for term in self._model.terms:
+        for term in self._terms:
             out.setdefault(term.group, len(term.levels))
         return out
 
@@ -110,66 +102,44 @@ class LmerFit:
 
     @property
     def opt_summary(self) -> OptSummary:
-        """Starting point, final point and evaluation count of the optimisation."""
+        """Starting point, final point and evaluation count of the (last) optimisation."""
         return self._opt
 
     # --- parameters --------------------------------------------------------
     @property
     def theta(self) -> np.ndarray:
         """Relative covariance factor parameters, lme4's order."""
-        return self._opt.x.copy()
+        return self._theta.copy()
 
     @property
     def is_singular(self) -> bool:
         """lme4's isSingular: a variance parameter on (or within 1e-4 of) its bound."""
-        return self._model.is_singular(self._opt.x, self._control.singular_tol)
-
-    @property
-    def sigma(self) -> float:
-        """Residual standard deviation."""
-        dof = self.nobs - self._model.p if self.reml else self.nobs
-        return float(np.sqrt(self._factor.pwrss / dof))
+        return self._singular
 
     @property
     def fixef(self) -> pd.Series:
         """Fixed-effect estimates, by R's coefficient names."""
-        return pd.Series(self._beta, index=list(self._model.matrices.x_names), name="Estimate")
-
-    @cached_property
-    def _vcov_array(self) -> np.ndarray:
-        r_x_inv = sla.solve_triangular(self._factor.r_x, np.eye(self._model.p), lower=True, check_finite=False)
-        return self.sigma**2 * (r_x_inv.T @ r_x_inv)
+        return pd.Series(self._beta.copy(), index=list(self._matrices.x_names), name="Estimate")
 
     @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed-effect estimates."""
-        names = list(self._model.matrices.x_names)
-        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
-
-    # --- likelihood --------------------------------------------------------
-    @property
-    def reml_criterion(self) -> float | None:
-        """REML criterion at convergence (None for ML fits)."""
-        return self._model.deviance_from_factor(self._factor, reml=True) if self.reml else None
-
-    @property
-    def deviance(self) -> float:
-        """-2 log-likelihood: the deviance for ML fits, the REML criterion for REML fits.
-
-        lme4 1.1-31's ``deviance()`` gives the same (with a deprecation warning for
-        REML fits); the ML deviance at REML estimates is ``refit_ml``'s business.
-        """
-        return -2.0 * self.loglik
+    def sigma(self) -> float:
+        """Residual standard deviation (1 for families without a dispersion parameter)."""
+        raise NotImplementedError
 
     @property
     def loglik(self) -> float:
-        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
-        return -0.5 * self._model.deviance_from_factor(self._factor)
+        """Log-likelihood at the estimates."""
+        raise NotImplementedError
 
     @property
     def df(self) -> int:
-        """Parameters counted by logLik: fixed effects, theta and sigma."""
-        return self._model.p + len(self._opt.x) + 1
+        """Parameters counted by logLik: fixed effects, theta and (where estimated) the scale."""
+        return len(self._beta) + len(self._theta) + int(self._has_residual_row)
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood."""
+        return -2.0 * self.loglik
 
     @property
     def aic(self) -> float:
@@ -188,11 +158,11 @@ class LmerFit:
 
     # --- random effects ----------------------------------------------------
     def _templates(self) -> list[np.ndarray]:
-        return templates(self._opt.x, self._model.ks)
+        return templates(self._theta, self._ks)
 
     def _term_effects(self) -> list[np.ndarray]:
         """Conditional modes b per term, as (levels, k) arrays, lme4's term order."""
-        return term_effects(self._u, self._templates(), [len(t.levels) for t in self._model.terms])
+        return term_effects(self._u, self._templates(), [len(t.levels) for t in self._terms])
 
     def _term_condvar(self) -> list[np.ndarray]:
         """Conditional covariance blocks of b per term, (levels, k, k), lme4's term order."""
@@ -218,9 +188,9 @@ class LmerFit:
         cond = self._term_condvar() if condvar else None
         out: dict[str, pd.DataFrame] = {}
         for group in self.ngrps:
-            idx = [i for i, t in enumerate(self._model.terms) if t.group == group]
-            levels = list(self._model.terms[idx[0]].levels)
-            names = [n for i in idx for n in self._model.terms[i].z_names]
+            idx = [i for i, t in enumerate(self._terms) if t.group == group]
+            levels = list(self._terms[idx[0]].levels)
+            names = [n for i in idx for n in self._terms[i].z_names]
             frame = pd.DataFrame(np.hstack([effects[i] for i in idx]), index=pd.Index(levels, name=group),
                                  columns=names)
             if cond is not None:
@@ -269,9 +239,9 @@ class LmerFit:
             covariances (sdcor a correlation), the residual last.
         """
         s2 = self.sigma**2
-        groups = _unique_names([t.group for t in self._model.terms])
+        groups = _unique_names([t.group for t in self._terms])
         rows = []
-        for group, term, tmpl in zip(groups, self._model.terms, self._templates()):
+        for group, term, tmpl in zip(groups, self._terms, self._templates()):
             cov = s2 * (tmpl @ tmpl.T)
             sd = np.sqrt(np.diag(cov))
             names = list(term.z_names)
@@ -281,88 +251,41 @@ class LmerFit:
                 for i in range(j + 1, len(names)):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((group, names[j], names[i], cov[i, j], corr))
-        rows.append(("Residual", None, None, s2, np.sqrt(s2)))
+        if self._has_residual_row:
+            rows.append(("Residual", None, None, s2, np.sqrt(s2)))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
-    # --- fitted values and predictions --------------------------------------
+    # --- predictions -------------------------------------------------------
     def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
         """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
         effects = self._term_effects()
         return random_part([t.codes for t in re_terms], [t.z for t in re_terms], [effects[i] for i in positions])
 
-    def _fitted_random_part(self) -> np.ndarray:
-        return self._random_part(self._model.terms, list(range(len(self._model.terms))))
-
-    def fitted(self) -> np.ndarray:
-        """Fitted values: X beta + offset + Z b."""
-        mm = self._model.matrices
-        return mm.X @ self._beta + mm.offset + self._fitted_random_part()
-
-    def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 - lme4's argument name
-        """Residuals.
-
-        Parameters
-        ----------
-        type : {"response", "pearson"}
-            Response residuals y - fitted, or Pearson residuals (scaled by the
-            square root of the prior weights).
-
-        Returns
-        -------
-        ndarray
-        """
-        res = np.asarray(self._model.matrices.y, dtype=float) - self.fitted()
-        if type == "response":
-            return res
-        if type == "pearson":
-            w = self._model.matrices.weights
-            return res if w is None else res * np.sqrt(w)
-        raise ValueError(f"type must be 'response' or 'pearson' for a linear mixed model, not {type!r}")
-
-    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
-                allow_new_levels: bool = False) -> np.ndarray:
-        """Predictions, as lme4's ``predict``.
-
-        Parameters
-        ----------
-        newdata : DataFrame, optional
-            New rows; the fitted values when omitted.
-        re_form : str, optional
-            None to include every random effect, ``"~0"`` for the population level,
-            or a formula of bar terms (``"~(1 | g)"``) for some of them (with newdata).
-        allow_new_levels : bool
-            Predict unseen levels at the population level instead of raising.
-
-        Returns
-        -------
-        ndarray
-        """
+    def _linear_predictor(self, newdata: pd.DataFrame | None, re_form: str | None,
+                          allow_new_levels: bool) -> np.ndarray:
+        """X beta + offset + the selected terms' Z b, for the fitted rows or new ones."""
         if newdata is None:
-            mm = self._model.matrices
+            mm = self._matrices
             kept = selected_terms(mm, re_form)
             chosen = [mm.re_terms[i] for i in kept]
-            positions = [self._model.order.index(i) for i in kept]
+            positions = [self._order.index(i) for i in kept]
         else:
-            new = new_data_matrices(self._model.matrices, newdata, re_form=re_form,
-                                    allow_new_levels=allow_new_levels)
+            new = new_data_matrices(self._matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
             mm, chosen = new, new.re_terms
-            positions = [self._model.order.index(term.index) for term in new.re_terms]
+            positions = [self._order.index(term.index) for term in new.re_terms]
         fixed = mm.X @ self._beta + mm.offset
         return fixed + self._random_part(chosen, positions) if chosen else fixed
 
-    def refit_ml(self) -> LmerFit:
-        """This model refitted by maximum likelihood from the current theta (lme4's ``refitML``)."""
-        if not self.reml:
-            return self
-        control = replace(self._control, theta0=tuple(self._opt.x))
-        model = self._model.with_criterion(reml=False)
-        return LmerFit(model, model.optimize(control), control, data_name=self.data_name,
-                       weights_name=self.weights_name, offset_name=self.offset_name)
-
     # --- text ---------------------------------------------------------------
-    def summary(self) -> LmerSummary:
+    def summary(self) -> FitSummary:
         """lme4's ``summary(fit)``: prints as ``print(summary(fit))``."""
-        return LmerSummary(self)
+        return FitSummary(self)
+
+    def coefficient_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error and the Wald statistic per fixed effect (t value)."""
+        est = self.fixef.to_numpy()
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=self.fixef.index)
 
     def __str__(self) -> str:
         from mixedfx.report import format_print
@@ -386,22 +309,20 @@ def _block_diag_stack(stacks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-class LmerSummary:
-    """lme4's ``summary(fit)`` of a linear mixed model.
+class FitSummary:
+    """lme4's ``summary(fit)``.
 
     Attributes
     ----------
-    fit : LmerFit
+    fit : MixedModelFit
     coefficients : DataFrame
-        Estimate, Std. Error and t value per fixed effect.
+        Estimate, Std. Error and the Wald statistic (t value, or z value and
+        Pr(>|z|) for families without a dispersion parameter).
     """
 
-    def __init__(self, fit: LmerFit) -> None:
+    def __init__(self, fit: MixedModelFit) -> None:
         self.fit = fit
-        se = np.sqrt(np.diag(fit.vcov.to_numpy()))
-        est = fit.fixef.to_numpy()
-        self.coefficients = pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se},
-                                         index=fit.fixef.index)
+        self.coefficients = fit.coefficient_table()
 
     def __str__(self) -> str:
         from mixedfx.report import format_summary
