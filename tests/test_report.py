@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,8 @@ class GlmerCaseFit(CaseFit):
         super().__init__(name)
         case = _case(name)
         family_line = next(ln for ln in case["lme4"]["print_text"] if ln.startswith(" Family: "))
-        self.family, self.link = re.match(r" Family: (.*)  \( (.*) \)$", family_line).groups()
+        family_name, self.link = re.match(r" Family: (.*)  \( (.*) \)$", family_line).groups()
+        self.family = SimpleNamespace(name=family_name)
         self.nagq = int(_call_arg(case["call"], "nAGQ") or 1)
         self.reml = False
         self._pearson = self._glm_pearson(case)
@@ -131,8 +133,8 @@ class GlmerCaseFit(CaseFit):
             "poisson": mu,
             "Gamma": mu**2,
         }
-        theta = re.match(r"Negative Binomial\((.*)\)", self.family)
-        var = mu + mu**2 / float(theta.group(1)) if theta else variance[self.family]
+        theta = re.match(r"Negative Binomial\((.*)\)", self.family.name)
+        var = mu + mu**2 / float(theta.group(1)) if theta else variance[self.family.name]
         return (y - mu) / np.sqrt(var)
 
     @staticmethod

@@ -5,12 +5,15 @@
 >>> print(fit.summary())  # doctest: +SKIP
 """
 
-from mixedfx import datasets
+from mixedfx import datasets, families
 from mixedfx.anova import AnovaTable, anova
-from mixedfx.api import lmer
-from mixedfx.lmm import LmerControl
+from mixedfx.api import glmer, glmer_nb, lmer
+from mixedfx.glmer_fit import GlmerFit
+from mixedfx.glmm import GlmerControl
 from mixedfx.lmer_fit import LmerFit
+from mixedfx.lmm import LmerControl
 from mixedfx.results import FitSummary, MixedModelFit
 
-__all__ = ["datasets", "lmer", "anova", "AnovaTable", "LmerControl", "LmerFit", "FitSummary", "MixedModelFit"]
+__all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "AnovaTable", "LmerControl",
+           "GlmerControl", "LmerFit", "GlmerFit", "FitSummary", "MixedModelFit"]
 __version__ = "0.1.0"

@@ -2,49 +2,65 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize_scalar
+from scipy.special import digamma, polygamma
 
-from mixedfx.design import build_model_matrices
+from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices
 from mixedfx.errors import DataError
+from mixedfx.families import Family, get_family, negative_binomial, poisson
+from mixedfx.glmer_fit import GlmerFit
+from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl
 from mixedfx.lmm import LinearMixedModel, LmerControl
 from mixedfx.lmer_fit import LmerFit
 
-__all__ = ["lmer"]
+__all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]
+
+NB_TOL_PWRSS = 1e-10
 
 
-def _control(control: LmerControl | Mapping[str, Any] | None) -> LmerControl:
+def _control(control, kind: type):
+    """A control object of ``kind`` from None, an instance or a dict of its fields."""
     if control is None:
-        return LmerControl()
-    if isinstance(control, LmerControl):
+        return kind()
+    if isinstance(control, kind):
         return control
     if isinstance(control, Mapping):
-        known = set(LmerControl.__dataclass_fields__)
+        known = set(kind.__dataclass_fields__)
         unknown = sorted(set(control) - known)
         if unknown:
             raise ValueError(f"unknown control setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
-        return LmerControl(**control)
-    raise TypeError(f"control must be a dict or LmerControl, not {type(control).__name__}")
+        return kind(**control)
+    raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
 
 
-def _check_grouping_factors(model: LinearMixedModel) -> None:
-    """lme4's checks on grouping factors and on the number of random effects (lmerControl defaults)."""
-    n = model.n
-    too_many = [t.group for t in model.terms if len(t.levels) >= n]
+def _check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
+    """lme4's checks on grouping factors and on the number of random effects.
+
+    lmer needs fewer levels (and random effects) than observations; glmer allows
+    as many (lme4's ``allow.n = TRUE``: an observation-level effect, as cbpp's
+    ``(1 | obs)``).
+    """
+    too_many = [t.group for t in terms if len(t.levels) > n or (len(t.levels) == n and not allow_n)]
     if too_many:
+        relation = "<=" if allow_n else "<"
         raise DataError(
-            "number of levels of each grouping factor must be < number of observations "
-            f"(problems: {', '.join(dict.fromkeys(too_many))}); a factor with one level per row cannot be "
-            "told apart from the residual in a linear mixed model")
-    single = [t.group for t in model.terms if len(t.levels) < 2]
+            f"number of levels of each grouping factor must be {relation} number of observations "
+            f"(problems: {', '.join(dict.fromkeys(too_many))})"
+            + ("" if allow_n else "; a factor with one level per row cannot be told apart from the residual "
+                                  "in a linear mixed model"))
+    single = [t.group for t in terms if len(t.levels) < 2]
     if single:
         raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))})")
-    for term in model.terms:
+    for term in terms:
         q = len(term.levels) * term.z.shape[1]
-        if q >= n:
+        if q > n or (q == n and not allow_n):
             raise DataError(
                 f"number of observations (={n}) <= number of random effects (={q}) for term ({term.text}); "
                 "the random-effects parameters and the residual variance (or scale parameter) are probably "
@@ -77,14 +93,149 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     -------
     LmerFit
     """
-    ctrl = _control(control)
+    ctrl = _control(control, LmerControl)
     matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
     if np.ndim(matrices.y) != 1:
         raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
     model = LinearMixedModel(matrices, reml=bool(REML))
-    _check_grouping_factors(model)
-    opt = model.optimize(ctrl)
-    return LmerFit(model, opt, ctrl,
-                   data_name=data.attrs.get("name") if isinstance(data, pd.DataFrame) else None,
-                   weights_name=weights if isinstance(weights, str) else (None if weights is None else "weights"),
-                   offset_name=None if offset is None else "offset")
+    _check_grouping_factors(model.terms, model.n, allow_n=False)
+    return LmerFit(model, model.optimize(ctrl), ctrl, **_names(data, weights, offset))
+
+
+def _names(data: pd.DataFrame, weights, offset) -> dict[str, str | None]:
+    """How the summary names the data, the weights and the offset."""
+    return dict(data_name=data.attrs.get("name") if isinstance(data, pd.DataFrame) else None,
+                weights_name=weights if isinstance(weights, str) else (None if weights is None else "weights"),
+                offset_name=None if offset is None else "offset")
+
+
+def _glmer_model(matrices: ModelMatrices, family: Family, nAGQ: int,  # noqa: N803
+                 control: GlmerControl) -> GeneralizedLinearMixedModel:
+    if not isinstance(nAGQ, (int, np.integer)) or isinstance(nAGQ, bool) or not 0 <= nAGQ <= 25:
+        raise ValueError(f"nAGQ must be a whole number from 0 to 25, not {nAGQ!r}")
+    model = GeneralizedLinearMixedModel(matrices, family, int(nAGQ), control)
+    _check_grouping_factors(model.terms, model.n, allow_n=True)
+    return model
+
+
+def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
+          offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
+          control: GlmerControl | Mapping[str, Any] | None = None) -> GlmerFit | LmerFit:
+    """Fit a generalized linear mixed model, as lme4's ``glmer``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 formula; a binomial response may be 0/1, logical, a two-level factor
+        (first level = failure), a proportion with ``weights`` (the trials), or
+        ``cbind(successes, failures)``.
+    data : DataFrame
+        The data; it is not modified.
+    family : str or Family
+        ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse_gaussian"``,
+        ``"gaussian"``, or an object from :mod:`mixedfx.families` (for another link).
+    weights : str or array-like, optional
+        Prior weights: a column of ``data`` or one value per row.
+    offset : array-like, optional
+        Added to the linear predictor (besides any ``offset()`` in the formula).
+    nAGQ : int
+        1: Laplace approximation; 0: faster, beta estimated inside PIRLS;
+        more than 1: adaptive Gauss-Hermite quadrature with that many nodes (one
+        scalar random-effects term only).
+    na_action : {"omit", "fail"}
+        Drop rows with missing values in the model's variables, or raise.
+    control : GlmerControl or dict, optional
+
+    Returns
+    -------
+    GlmerFit
+        (An LmerFit, with a warning, for the gaussian family with identity link,
+        as lme4 does.)
+    """
+    fam = get_family(family)
+    ctrl = _control(control, GlmerControl)
+    if fam.name == "gaussian" and fam.link.name == "identity":
+        warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
+                      "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
+        return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action)
+    matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    model = _glmer_model(matrices, fam, nAGQ, ctrl)
+    return GlmerFit(model, model.fit(), **_names(data, weights, offset))
+
+
+def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
+             offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
+             control: GlmerControl | Mapping[str, Any] | None = None, tol: float = 5e-5) -> GlmerFit:
+    """Fit a negative binomial mixed model, estimating its theta as lme4's ``glmer.nb``.
+
+    A Poisson fit gives a first theta (MASS's ``theta.ml``); the negative binomial
+    fit's -2 log-likelihood is then minimised over log(theta) within 3 of it.
+
+    Parameters
+    ----------
+    formula, data, weights, offset, nAGQ, na_action
+        As for :func:`glmer`.
+    control : GlmerControl or dict, optional
+        As for :func:`glmer`; PIRLS's tolerance is at most 1e-10 here (see the note in the code).
+    tol : float
+        Tolerance on log(theta).
+
+    Returns
+    -------
+    GlmerFit
+    """
+    # lme4 reaches its glmer.nb optimum through a chain of warm-started refits; a tight PIRLS
+    # tolerance makes the profile over theta smooth and reaches the same optimum directly
+    ctrl = _control(control, GlmerControl)
+    ctrl = replace(ctrl, tol_pwrss=min(ctrl.tol_pwrss, NB_TOL_PWRSS))
+    matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    names = _names(data, weights, offset)
+    start = _glmer_model(matrices, poisson(), nAGQ, replace(ctrl, calc_derivs=False))
+    theta0 = theta_ml(start.y, GlmerFit(start, start.fit(), **names).fitted(), start.weights)
+    search = replace(ctrl, calc_derivs=False)
+    last_theta = None
+
+    def minus_two_loglik(log_theta: float) -> float:
+        nonlocal last_theta
+        model = _glmer_model(matrices, negative_binomial(float(np.exp(log_theta))), nAGQ, search)
+        optimum = model.fit(theta0=last_theta)
+        last_theta = optimum.theta
+        return -2.0 * GlmerFit(model, optimum, **names).loglik
+
+    centre = np.log(theta0)
+    best = minimize_scalar(minus_two_loglik, bounds=(centre - 3.0, centre + 3.0), method="bounded",
+                           options={"xatol": tol})
+    model = _glmer_model(matrices, negative_binomial(float(np.exp(best.x))), nAGQ, ctrl)
+    return GlmerFit(model, model.fit(theta0=last_theta), **names)
+
+
+def theta_ml(y: np.ndarray, mu: np.ndarray, weights: np.ndarray, limit: int = 20,
+             eps: float = 1e-4) -> float:
+    """Maximum-likelihood negative binomial theta for fixed means (MASS's ``theta.ml``).
+
+    Parameters
+    ----------
+    y, mu, weights : ndarray
+        Counts, means and prior weights.
+    limit : int
+        Most Newton steps.
+    eps : float
+        Stop when a step is smaller than this.
+
+    Returns
+    -------
+    float
+    """
+    n = weights.sum()
+    theta = n / np.sum(weights * (y / mu - 1.0) ** 2)
+    for _ in range(limit - 1):
+        theta = abs(theta)
+        score = np.sum(weights * (digamma(theta + y) - digamma(theta) + np.log(theta) + 1.0
+                                  - np.log(theta + mu) - (y + theta) / (mu + theta)))
+        info = np.sum(weights * (-polygamma(1, theta + y) + polygamma(1, theta) - 1.0 / theta
+                                 + 2.0 / (mu + theta) - (y + theta) / (mu + theta) ** 2))
+        step = score / info
+        theta += step
+        if abs(step) <= eps:
+            break
+    return float(max(theta, 0.0))

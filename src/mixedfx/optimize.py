@@ -8,7 +8,7 @@ from typing import Callable
 import nlopt
 import numpy as np
 
-__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary"]
+__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -157,3 +157,39 @@ def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], floa
     if fval > summary.fval:
         return summary
     return replace(summary, x=x, fval=fval, feval=summary.feval + 1)
+
+
+def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                                  delta: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian, as lme4's ``deriv12`` (no bounds).
+
+    Parameters
+    ----------
+    objective : callable
+        The function differentiated.
+    x : ndarray
+        The point.
+    fx : float
+        ``objective(x)``.
+    delta : float
+        Step in every coordinate.
+
+    Returns
+    -------
+    gradient : ndarray, shape (k,)
+    hessian : ndarray, shape (k, k)
+    """
+    x = np.asarray(x, dtype=float)
+    k = len(x)
+    steps = np.eye(k) * delta
+    grad = np.empty(k)
+    hess = np.empty((k, k))
+    for j in range(k):
+        f_add, f_sub = objective(x + steps[j]), objective(x - steps[j])
+        hess[j, j] = (f_add - 2.0 * fx + f_sub) / delta**2
+        grad[j] = (f_add - f_sub) / (2.0 * delta)
+        for i in range(j):
+            hess[i, j] = hess[j, i] = (objective(x + steps[i] + steps[j]) - objective(x + steps[i] - steps[j])
+                                       - objective(x - steps[i] + steps[j])
+                                       + objective(x - steps[i] - steps[j])) / (4.0 * delta**2)
+    return grad, hess

@@ -152,7 +152,7 @@ def _prt_family(fit: Any) -> list[str]:
     """``.prt.family``: the family and link of a generalized model."""
     if not _is_glmm(fit):
         return []
-    return cat_fill([" Family:", fit.family, f" ( {fit.link} )"]).splitlines()
+    return cat_fill([" Family:", fit.family.name, f" ( {fit.link} )"]).splitlines()
 
 
 def _prt_call(fit: Any) -> list[str]:

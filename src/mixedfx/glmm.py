@@ -1,0 +1,353 @@
+"""Generalized linear mixed models: PIRLS, the Laplace and adaptive Gauss-Hermite deviance.
+
+lme4 fits in two stages: theta with beta inside PIRLS (nAGQ = 0), then theta and
+beta together with the Laplace (nAGQ = 1) or adaptive Gauss-Hermite deviance. Each
+evaluation restarts PIRLS from a fixed linear predictor, so the objective is a
+function of its parameters alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixedfx.design import ModelMatrices, ReTerm
+from mixedfx.errors import MixedFxError
+from mixedfx.families import Family
+from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
+                            term_effects, theta_lower_bounds)
+from mixedfx.lmm import lme4_term_order
+from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
+
+__all__ = ["GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult", "PirlsError",
+           "gauss_hermite_rule"]
+
+_SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+
+
+class PirlsError(MixedFxError):
+    """PIRLS failed to converge or to reduce the penalised deviance."""
+
+
+@dataclass(frozen=True)
+class GlmerControl:
+    """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
+
+    Attributes
+    ----------
+    tol_pwrss : float
+        Relative change of the penalised deviance that ends PIRLS.
+    max_pirls : int
+        Most PIRLS iterations per evaluation.
+    xtol_abs, ftol_abs : float
+        BOBYQA's absolute tolerances in both stages.
+    maxeval : int
+        Most deviance evaluations per stage.
+    boundary_tol : float
+        Variance parameters this close to 0 are set to 0 when that does not raise
+        the deviance.
+    singular_tol : float
+        ``is_singular`` holds when a diagonal theta is below this.
+    calc_derivs : bool
+        Compute the finite-difference Hessian (standard errors as lme4 1.1-31).
+    """
+
+    tol_pwrss: float = 1e-7
+    max_pirls: int = 30
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+    boundary_tol: float = 1e-5
+    singular_tol: float = 1e-4
+    calc_derivs: bool = True
+
+
+@dataclass(frozen=True)
+class PirlsResult:
+    """The state PIRLS converged to for one set of parameters."""
+
+    eta: np.ndarray
+    mu: np.ndarray
+    u: np.ndarray
+    beta: np.ndarray
+    factor: BlockedFactor
+    dev_resids: np.ndarray
+
+    @property
+    def dev(self) -> float:
+        """Sum of the deviance residuals (squared)."""
+        return float(self.dev_resids.sum())
+
+
+@dataclass(frozen=True)
+class GlmmOptimum:
+    """The outcome of lme4's two-stage fit.
+
+    Attributes
+    ----------
+    opt : OptSummary
+        The last stage's optimisation (stage 1 when nAGQ = 0); ``x`` is theta, or
+        theta then beta.
+    stage1 : OptSummary
+        The nAGQ = 0 stage.
+    theta, beta : ndarray
+        Estimates.
+    state : PirlsResult
+        PIRLS at the estimates.
+    hessian : ndarray or None
+        Finite-difference Hessian of the stage-2 deviance over (theta, beta).
+    gradient : ndarray or None
+        Its gradient.
+    """
+
+    opt: OptSummary
+    stage1: OptSummary
+    theta: np.ndarray
+    beta: np.ndarray
+    state: PirlsResult
+    hessian: np.ndarray | None
+    gradient: np.ndarray | None
+
+
+def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """lme4's GHrule: nodes z, weights w (summing to 1) for the standard normal, and log N(z).
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes.
+
+    Returns
+    -------
+    z, w, ldnorm : ndarray
+    """
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    return z, w, -0.5 * z**2 - 0.5 * np.log(2.0 * np.pi)
+
+
+class GeneralizedLinearMixedModel:
+    """A generalized linear mixed model ready to evaluate its Laplace/AGQ deviance.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The model's matrices (a two-column ``y`` for ``cbind(successes, failures)``).
+    family : Family
+        Response distribution and link.
+    n_agq : int
+        0 (PIRLS deviance with beta profiled), 1 (Laplace) or more (adaptive
+        Gauss-Hermite, one scalar random-effects term only).
+    control : GlmerControl
+    """
+
+    def __init__(self, matrices: ModelMatrices, family: Family, n_agq: int = 1,
+                 control: GlmerControl | None = None) -> None:
+        self.matrices = matrices
+        self.family = family
+        self.n_agq = n_agq
+        self.control = control or GlmerControl()
+        self.order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
+        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in self.order]
+        self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
+                                   n_levels=len(t.levels)) for t in self.terms]
+        self.ks = [t.k for t in self.layouts]
+        self.n_levels = [t.n_levels for t in self.layouts]
+        self.lower = theta_lower_bounds(self.ks)
+        self.X = matrices.X
+        self.n, self.p = self.X.shape
+        self.offset = matrices.offset
+        self.y, self.weights, self.n_trials, mustart = self._response(matrices)
+        self.eta_start = family.link.linkfun(mustart) + 0.0
+        self._no_columns = np.zeros((self.n, 0))
+        if n_agq > 1 and (len(self.terms) != 1 or self.ks[0] != 1):
+            raise MixedFxError("nAGQ > 1 is only available for models with a single, scalar random-effects term")
+
+    def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Response, prior weights, binomial trials and starting means, as R's family initialize."""
+        prior = np.ones(self.n) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
+        y = np.asarray(matrices.y, dtype=float)
+        if y.ndim == 2:
+            if self.family.name != "binomial":
+                raise MixedFxError(f"a two-column response ({matrices.response_name}) needs the binomial family, "
+                                   f"not {self.family.name}")
+            if np.any(y < 0):
+                raise MixedFxError(f"negative counts in {matrices.response_name}")
+            trials = y.sum(axis=1)
+            proportion = np.divide(y[:, 0], trials, out=np.zeros(self.n), where=trials > 0)
+            y_adj, w_adj, mustart = self.family.initialize(proportion, prior * trials)
+            return y_adj, w_adj, trials, mustart
+        y_adj, w_adj, mustart = self.family.initialize(y, prior)
+        return y_adj, w_adj, np.ones(self.n), mustart
+
+    # --- PIRLS ---------------------------------------------------------------
+    def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        mu = self.family.link.linkinv(eta)
+        resid = self.family.dev_resids(self.y, mu, self.weights)
+        return float(resid.sum() + u @ u), mu, resid
+
+    def _linear_predictor(self, base: np.ndarray, X: np.ndarray, beta: np.ndarray, u: np.ndarray,
+                          tmpls: list[np.ndarray]) -> np.ndarray:
+        effects = term_effects(u, tmpls, self.n_levels)
+        return base + X @ beta + random_part([t.codes for t in self.layouts], [t.z for t in self.layouts], effects)
+
+    def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: np.ndarray) -> PirlsResult:
+        """Penalised iteratively reweighted least squares at theta.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Covariance parameters, lme4's order.
+        beta : ndarray or None
+            Fixed effects held fixed (stage 2); None to update them too (stage 1).
+        eta_start : ndarray
+            Linear predictor the iterations start from.
+
+        Returns
+        -------
+        PirlsResult
+
+        Raises
+        ------
+        PirlsError
+            When step-halving cannot reduce the penalised deviance or PIRLS does
+            not converge in ``max_pirls`` iterations.
+        """
+        family, link, ctrl = self.family, self.family.link, self.control
+        tmpls = templates(theta, self.ks)
+        if beta is None:
+            X, base, fixed = self.X, self.offset, None
+        else:
+            X, base, fixed = self._no_columns, self.offset + self.X @ beta, np.asarray(beta, dtype=float)
+        eta = eta_start
+        old_pdev, old_u, old_b = np.inf, None, None
+        for _ in range(ctrl.max_pirls):
+            mu = link.linkinv(eta)
+            mu_eta = link.mu_eta(eta)
+            work_w = self.weights * mu_eta**2 / family.variance(mu)
+            work_y = eta - base + (self.y - mu) / mu_eta
+            factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
+            b, u = factor.solve_coefficients()
+            eta = self._linear_predictor(base, X, b, u, tmpls)
+            pdev, mu, resid = self._penalised_deviance(eta, u)
+            if abs(old_pdev - pdev) < ctrl.tol_pwrss * pdev:
+                return PirlsResult(eta, mu, u, b if fixed is None else fixed, factor, resid)
+            if pdev > old_pdev:
+                for _ in range(10):
+                    u, b = (old_u + u) / 2.0, (old_b + b) / 2.0
+                    eta = self._linear_predictor(base, X, b, u, tmpls)
+                    pdev, mu, resid = self._penalised_deviance(eta, u)
+                    if pdev <= old_pdev:
+                        break
+                if pdev - old_pdev > ctrl.tol_pwrss:
+                    raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
+            old_pdev, old_u, old_b = pdev, u, b
+        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+
+    # --- deviance ------------------------------------------------------------
+    def laplace_deviance(self, state: PirlsResult) -> float:
+        """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term."""
+        aic = self.family.aic(self.y, self.n_trials, state.mu, self.weights, state.dev)
+        return float(state.factor.logdet_re + state.u @ state.u + aic)
+
+    def agq_deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
+        """Adaptive Gauss-Hermite deviance for one scalar term (lme4's glmerAGQ)."""
+        term = self.layouts[0]
+        codes, n_levels = term.codes, term.n_levels
+        base = state.eta - term.z[:, 0] * theta[0] * state.u[codes]
+        devc0 = state.u**2 + np.bincount(codes, weights=state.dev_resids, minlength=n_levels)
+        sd = 1.0 / state.factor.l11[:, 0, 0]
+        mult = np.zeros(n_levels)
+        for z, w, ldnorm in zip(*gauss_hermite_rule(self.n_agq)):
+            if z == 0.0:
+                mult += w
+                continue
+            u = state.u + z * sd
+            mu = self.family.link.linkinv(base + term.z[:, 0] * theta[0] * u[codes])
+            resid = self.family.dev_resids(self.y, mu, self.weights)
+            devc = u**2 + np.bincount(codes, weights=resid, minlength=n_levels)
+            mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / _SQRT_2PI
+        return float(devc0.sum() + state.factor.logdet_re - 2.0 * np.log(mult).sum())
+
+    def deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
+        """The stage-2 criterion: Laplace for nAGQ <= 1, AGQ otherwise."""
+        return self.agq_deviance(state, theta) if self.n_agq > 1 else self.laplace_deviance(state)
+
+    def split(self, pars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split stage-2 parameters into theta and beta."""
+        k = len(self.lower)
+        return np.asarray(pars[:k], dtype=float), np.asarray(pars[k:], dtype=float)
+
+    # --- lme4's two-stage fit -------------------------------------------------
+    def _stage1_objective(self, eta_start: np.ndarray):
+        def objective(theta: np.ndarray) -> float:
+            try:
+                return self.laplace_deviance(self.pirls(theta, None, eta_start))
+            except (PirlsError, np.linalg.LinAlgError, FloatingPointError):
+                return np.inf
+        return objective
+
+    def _stage2_objective(self, eta_start: np.ndarray):
+        def objective(pars: np.ndarray) -> float:
+            theta, beta = self.split(pars)
+            try:
+                return self.deviance(self.pirls(theta, beta, eta_start), theta)
+            except (PirlsError, np.linalg.LinAlgError, FloatingPointError):
+                return np.inf
+        return objective
+
+    def fit(self, theta0: np.ndarray | None = None) -> GlmmOptimum:
+        """Optimise as lme4's glmer: theta with beta inside PIRLS, then theta and beta together.
+
+        Parameters
+        ----------
+        theta0 : ndarray, optional
+            Starting theta (lme4's order); 1 on the diagonal, 0 below it by default.
+
+        Returns
+        -------
+        GlmmOptimum
+        """
+        ctrl = self.control
+        options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
+        start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
+        lp0 = self.pirls(start, None, self.eta_start).eta
+        stage1 = self._stage1_objective(lp0)
+        opt1 = bobyqa(stage1, start, self.lower, **options)
+        if self.n_agq == 0:
+            opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
+        state1 = self.pirls(opt1.x, None, lp0)
+        if self.n_agq == 0:
+            return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None)
+        return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1)
+
+    def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary) -> GlmmOptimum:
+        """Optimise theta and beta together from ``x0`` (lme4's second stage, and its ``refit``).
+
+        Parameters
+        ----------
+        x0 : ndarray
+            Starting theta then beta.
+        eta_start : ndarray
+            Linear predictor each PIRLS run starts from.
+        stage1 : OptSummary
+            The first stage's record, kept in the result.
+
+        Returns
+        -------
+        GlmmOptimum
+        """
+        ctrl = self.control
+        options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
+        stage2 = self._stage2_objective(eta_start)
+        lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
+        opt2 = bobyqa(stage2, x0, lower, initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
+        if ctrl.boundary_tol > 0:
+            opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
+        theta, beta = self.split(opt2.x)
+        state = self.pirls(theta, beta, eta_start)
+        gradient = hessian = None
+        if ctrl.calc_derivs:
+            gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval)
+        return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient)
