@@ -54,3 +54,26 @@ def test_bad_input_gives_one_line_error_without_traceback():
     assert out.returncode != 0
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith("mixedfx: error:") and len(out.stderr.strip().splitlines()) <= 2
+
+
+def test_fit_generalized_model_with_link_and_quadrature():
+    out = run("fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data", "cbpp",
+              "--family", "binomial", "--link", "probit", "--nagq", "9")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("Generalized linear mixed model fit by maximum likelihood (Adaptive")
+    assert " Family: binomial  ( probit )" in lines
+
+
+def test_fit_negative_binomial_json():
+    out = run("fit", "TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", "--data", "grouseticks", "--family", "negbin",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["family"].startswith("Negative Binomial(") and result["link"] == "log" and result["nagq"] == 1
+    assert result["loglik"] == pytest.approx(-905.861, abs=2e-3)
+
+
+def test_link_without_family_is_refused():
+    out = run("fit", "Yield ~ 1 + (1 | Batch)", "--data", "Dyestuff", "--link", "log")
+    assert out.returncode != 0 and "give --family too" in out.stderr and "Traceback" not in out.stderr

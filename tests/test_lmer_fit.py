@@ -63,29 +63,6 @@ def test_summary_coefficients(slopes):
     np.testing.assert_allclose(table["t value"], table["Estimate"] / table["Std. Error"])
 
 
-def test_anova_matches_lme4_likelihood_ratio_table(sleep):
-    ref = load_case("sleepstudy_ml")["lme4"]["anova"]
-    m0 = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, REML=False)
-    m1 = mfx.lmer("Reaction ~ Days + (Days || Subject)", data=sleep, REML=False)
-    m2 = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep, REML=False)
-    table = mfx.anova(m2=m2, m0=m0, m1=m1)
-    assert list(table.index) == ["m0", "m1", "m2"]
-    assert table["npar"].tolist() == ref["npar"]
-    np.testing.assert_allclose(table["logLik"], ref["logLik"], atol=2e-3)
-    np.testing.assert_allclose(table["Chisq"].iloc[1:], ref["Chisq"][1:], atol=4e-3)
-    np.testing.assert_allclose(table["Pr(>Chisq)"].iloc[1:], ref["p"][1:], rtol=0.02)
-    assert table.attrs["messages"] == []
-    text = str(table).splitlines()
-    assert text[1] == "Models:" and text[2].startswith("m0: Reaction ~ Days + (1 | Subject)")
-
-
-def test_anova_refits_reml_fits_with_ml(sleep, slopes):
-    m0 = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep)
-    table = mfx.anova(m0, slopes, names=["a", "b"])
-    assert table.attrs["messages"] == ["refitting model(s) with ML (instead of REML)"]
-    assert table.loc["b", "logLik"] == pytest.approx(-875.9697, abs=2e-3)
-
-
 def test_weights_as_column_or_array_and_offset_forms_agree():
     d = mfx.datasets.load("simfeat")
     by_name = mfx.lmer("y ~ x + f + (1 | g1)", data=d, weights="w")

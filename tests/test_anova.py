@@ -1,0 +1,66 @@
+"""lme4's likelihood-ratio table for nested models, linear and generalized."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from tests.conformance.cases import load_case
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    return mfx.datasets.load("sleepstudy")
+
+
+@pytest.fixture(scope="module")
+def slopes(sleep):
+    return mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)
+
+
+def test_anova_matches_lme4_likelihood_ratio_table(sleep):
+    ref = load_case("sleepstudy_ml")["lme4"]["anova"]
+    m0 = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, REML=False)
+    m1 = mfx.lmer("Reaction ~ Days + (Days || Subject)", data=sleep, REML=False)
+    m2 = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep, REML=False)
+    table = mfx.anova(m2=m2, m0=m0, m1=m1)
+    assert list(table.index) == ["m0", "m1", "m2"]
+    assert table["npar"].tolist() == ref["npar"]
+    np.testing.assert_allclose(table["logLik"], ref["logLik"], atol=2e-3)
+    np.testing.assert_allclose(table["Chisq"].iloc[1:], ref["Chisq"][1:], atol=4e-3)
+    np.testing.assert_allclose(table["Pr(>Chisq)"].iloc[1:], ref["p"][1:], rtol=0.02)
+    assert table.attrs["messages"] == []
+    text = str(table).splitlines()
+    assert text[0] == "Data: sleepstudy"
+    assert text[1:] == ref["text"][1:]  # lme4's lines after "Data: d"
+
+
+def test_anova_refits_reml_fits_with_ml(sleep, slopes):
+    m0 = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep)
+    table = mfx.anova(m0, slopes, names=["a", "b"])
+    assert table.attrs["messages"] == ["refitting model(s) with ML (instead of REML)"]
+    assert table.loc["b", "logLik"] == pytest.approx(-875.9697, abs=2e-3)
+
+
+def test_anova_on_glmer_fits_matches_lme4():
+    ref = load_case("cbpp_anova")["lme4"]["anova"]
+    cbpp = mfx.datasets.load("cbpp")
+    m0 = mfx.glmer("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", data=cbpp, family="binomial")
+    m1 = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=cbpp, family="binomial")
+    table = mfx.anova(m1=m1, m0=m0)
+    assert table["npar"].tolist() == ref["npar"]
+    np.testing.assert_allclose(table["logLik"], ref["logLik"], atol=2e-3)
+    assert table["Chisq"].iloc[1] == pytest.approx(ref["Chisq"][1], abs=4e-3)
+    assert table["Pr(>Chisq)"].iloc[1] == pytest.approx(ref["p"][1], rel=0.02)
+    assert table.attrs["messages"] == []
+    assert str(table).splitlines()[1:] == ref["text"][1:]
+
+
+def test_anova_needs_two_models_of_the_same_data(sleep):
+    fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, REML=False)
+    with pytest.raises(ValueError, match="at least two"):
+        mfx.anova(fit)
+    fewer = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep.iloc[:90], REML=False)
+    with pytest.raises(ValueError, match="same size of dataset"):
+        mfx.anova(fit, fewer)
+    with pytest.raises(TypeError, match="not a fitted mixed model"):
+        mfx.anova(fit, "model")

@@ -1,0 +1,89 @@
+"""PIRLS, the Laplace and AGQ deviance, and the two-stage fit of generalized mixed models."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.design import build_model_matrices
+from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl, PirlsError, gauss_hermite_rule
+
+CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+
+
+@pytest.fixture(scope="module")
+def cbpp_model():
+    matrices = build_model_matrices(CBPP, mfx.datasets.load("cbpp"))
+    return GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), n_agq=1)
+
+
+def test_gauss_hermite_rule_integrates_normal_moments():
+    z, w, ldnorm = gauss_hermite_rule(9)
+    assert w.sum() == pytest.approx(1.0)
+    assert (w * z**2).sum() == pytest.approx(1.0)
+    assert (w * z**4).sum() == pytest.approx(3.0)
+    np.testing.assert_allclose(ldnorm, -0.5 * z**2 - 0.5 * np.log(2 * np.pi))
+    z3, w3, _ = gauss_hermite_rule(3)  # lme4's GHrule(3)
+    np.testing.assert_allclose(z3, [-np.sqrt(3), 0, np.sqrt(3)], atol=1e-12)
+    np.testing.assert_allclose(w3, [1 / 6, 2 / 3, 1 / 6])
+
+
+def test_pirls_solves_the_penalised_weighted_problem(cbpp_model):
+    model = cbpp_model
+    theta = np.array([0.7])
+    state = model.pirls(theta, None, model.eta_start)
+    # at the mode, the penalised score vanishes: Z'(y - mu) w-scaled equals u / theta
+    mu = state.mu
+    resid = model.weights * (model.y - mu)  # binomial, logit: score = w (y - mu)
+    codes = model.layouts[0].codes
+    score_u = theta[0] * np.bincount(codes, weights=resid, minlength=15) - state.u
+    np.testing.assert_allclose(score_u, 0.0, atol=1e-4)
+    np.testing.assert_allclose(model.X.T @ resid, 0.0, atol=1e-4)
+
+
+def test_pirls_with_fixed_beta_keeps_beta(cbpp_model):
+    beta = np.array([-1.4, -1.0, -1.1, -1.6])
+    state = cbpp_model.pirls(np.array([0.6]), beta, cbpp_model.eta_start)
+    np.testing.assert_array_equal(state.beta, beta)
+
+
+def test_laplace_at_zero_theta_is_the_glm_deviance_scale(cbpp_model):
+    model = cbpp_model
+    state = model.pirls(np.array([0.0]), None, model.eta_start)
+    assert state.factor.logdet_re == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(state.u, 0.0, atol=1e-12)
+    aic = model.family.aic(model.y, model.n_trials, state.mu, model.weights, state.dev)
+    assert model.laplace_deviance(state) == pytest.approx(aic)
+
+
+def test_agq_with_one_node_is_laplace_on_the_deviance_scale():
+    matrices = build_model_matrices(CBPP, mfx.datasets.load("cbpp"))
+    laplace = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), n_agq=1)
+    agq = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), n_agq=2)
+    theta = np.array([0.6])
+    beta = np.array([-1.4, -1.0, -1.1, -1.6])
+    state = laplace.pirls(theta, beta, laplace.eta_start)
+    # with more nodes the AGQ value moves away from the Laplace value only slightly
+    agq_value = agq.agq_deviance(state, theta)
+    laplace_on_deviance_scale = state.factor.logdet_re + state.u @ state.u + state.dev
+    assert agq_value == pytest.approx(laplace_on_deviance_scale, abs=0.5)
+
+
+def test_agq_refuses_models_with_more_than_one_scalar_term():
+    matrices = build_model_matrices("z ~ x + (1 + x | g1)", mfx.datasets.load("simfeat"))
+    with pytest.raises(ValueError, match="nAGQ > 1 is only available for models with a single, scalar"):
+        GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), n_agq=5)
+
+
+def test_pirls_failure_is_reported():
+    matrices = build_model_matrices(CBPP, mfx.datasets.load("cbpp"))
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), control=GlmerControl(max_pirls=1))
+    with pytest.raises(PirlsError, match="did not converge"):
+        model.pirls(np.array([0.6]), None, model.eta_start)
+
+
+def test_two_stage_fit_improves_on_stage_one(cbpp_model):
+    optimum = cbpp_model.fit()
+    stage1_loglik = -0.5 * cbpp_model.laplace_deviance(cbpp_model.pirls(optimum.stage1.x, None, cbpp_model.eta_start))
+    assert -0.5 * optimum.opt.fval >= stage1_loglik - 1e-6
+    assert optimum.hessian.shape == (5, 5)
+    assert np.all(np.linalg.eigvalsh(optimum.hessian) > 0)
