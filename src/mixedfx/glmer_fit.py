@@ -9,6 +9,7 @@ import pandas as pd
 import scipy.linalg as sla
 from scipy.special import ndtr
 
+from mixedfx.convergence import check_convergence
 from mixedfx.families import Family
 from mixedfx.glmm import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg import cross_products, factorize
@@ -37,6 +38,8 @@ class GlmerFit(MixedModelFit):
         self._model = model
         self._optimum = optimum
         self._has_residual_row = model.family.has_dispersion
+        if optimum.hessian is not None and not self.is_singular:
+            self._messages += check_convergence(optimum.gradient, optimum.hessian, len(self._theta))
         self._vcov_array = self._fixed_effects_covariance()
 
     # --- description -------------------------------------------------------

@@ -41,7 +41,9 @@ class GlmerControl:
     max_pirls : int
         Most PIRLS iterations per evaluation.
     xtol_abs, ftol_abs : float
-        BOBYQA's absolute tolerances in both stages.
+        BOBYQA's absolute tolerances in both stages. Tighter than lmer's: with
+        1e-8 BOBYQA stops before the gradient passes lme4's convergence check
+        (VerbAgg), where lme4's Nelder-Mead goes on.
     maxeval : int
         Most deviance evaluations per stage.
     boundary_tol : float
@@ -55,8 +57,8 @@ class GlmerControl:
 
     tol_pwrss: float = 1e-7
     max_pirls: int = 30
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-8
+    xtol_abs: float = 1e-10
+    ftol_abs: float = 1e-11
     maxeval: int = 100_000
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4

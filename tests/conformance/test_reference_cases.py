@@ -68,6 +68,13 @@ def test_likelihood(name):
 
 
 @pytest.mark.parametrize("name", ALL_CASES)
+def test_messages_match_lme4(name):
+    want = load_case(name)["lme4"]["messages"]
+    want = [want] if isinstance(want, str) else want  # R writes a single message unboxed
+    assert fitted(name).messages == [m.rstrip("\n") for m in want]  # R's message() ends in a newline
+
+
+@pytest.mark.parametrize("name", ALL_CASES)
 def test_fixed_effects_and_standard_errors(name):
     ref, fit, tol = load_case(name)["lme4"], fitted(name), TOLERANCE[kind(name)]
     assert list(fit.fixef.index) == list(ref["beta"])
