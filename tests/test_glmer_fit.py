@@ -133,3 +133,9 @@ def test_glmer_nb_reports_its_theta_in_the_family():
     fit = mfx.glmer_nb("TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", data=mfx.datasets.load("grouseticks"))
     assert fit.family.name.startswith("Negative Binomial(")
     assert fit.df == 6  # beta (4), theta (1) and the negative binomial's theta
+
+
+def test_means_leaving_the_family_range_give_lme4s_error():
+    # lme4 fails here too ("PIRLS loop resulted in NaN value")
+    with pytest.raises(ValueError, match="PIRLS loop resulted in NaN value"):
+        mfx.glmer("z ~ x + (1 | g1)", data=mfx.datasets.load("simfeat"), family=mfx.families.binomial(link="log"))

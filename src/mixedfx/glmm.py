@@ -24,6 +24,8 @@ __all__ = ["GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsR
            "gauss_hermite_rule"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+_NAN_MESSAGE = ("PIRLS loop resulted in NaN value (lme4's message): the means left the family's range; "
+                "another link or other starting values may help")
 
 
 class PirlsError(MixedFxError):
@@ -229,7 +231,12 @@ class GeneralizedLinearMixedModel:
             mu_eta = link.mu_eta(eta)
             work_w = self.weights * mu_eta**2 / family.variance(mu)
             work_y = eta - base + (self.y - mu) / mu_eta
-            factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
+            if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
+                raise PirlsError(_NAN_MESSAGE)
+            try:
+                factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
+            except np.linalg.LinAlgError:
+                raise PirlsError(_NAN_MESSAGE) from None
             b, u = factor.solve_coefficients()
             eta = self._linear_predictor(base, X, b, u, tmpls)
             pdev, mu, resid = self._penalised_deviance(eta, u)
@@ -286,7 +293,7 @@ class GeneralizedLinearMixedModel:
         def objective(theta: np.ndarray) -> float:
             try:
                 return self.laplace_deviance(self.pirls(theta, None, eta_start))
-            except (PirlsError, np.linalg.LinAlgError, FloatingPointError):
+            except PirlsError:
                 return np.inf
         return objective
 
@@ -295,7 +302,7 @@ class GeneralizedLinearMixedModel:
             theta, beta = self.split(pars)
             try:
                 return self.deviance(self.pirls(theta, beta, eta_start), theta)
-            except (PirlsError, np.linalg.LinAlgError, FloatingPointError):
+            except PirlsError:
                 return np.inf
         return objective
 
