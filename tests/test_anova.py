@@ -7,16 +7,6 @@ import mixedfx as mfx
 from tests.conformance.cases import load_case
 
 
-@pytest.fixture(scope="module")
-def sleep():
-    return mfx.datasets.load("sleepstudy")
-
-
-@pytest.fixture(scope="module")
-def slopes(sleep):
-    return mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)
-
-
 def test_anova_matches_lme4_likelihood_ratio_table(sleep):
     ref = load_case("sleepstudy_ml")["lme4"]["anova"]
     m0 = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, REML=False)

@@ -8,16 +8,6 @@ import mixedfx as mfx
 from tests.conformance.cases import load_case
 
 
-@pytest.fixture(scope="module")
-def sleep():
-    return mfx.datasets.load("sleepstudy")
-
-
-@pytest.fixture(scope="module")
-def slopes(sleep):
-    return mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)
-
-
 def test_predict_newdata_with_unseen_level_and_population_level(slopes):
     ref = load_case("sleepstudy_slopes")["lme4"]["predict_newdata"]
     newdata = pd.DataFrame(ref["newdata"])

@@ -61,17 +61,9 @@ def format_print(fit: Any) -> str:
 def format_summary(fit: Any) -> str:
     """The text of lme4's ``print(summary(fit))`` (``print.summary.merMod``).
 
-    Parameters
-    ----------
-    fit : object
-        A fitted model with the attributes listed in the module docstring.
-
-    Returns
-    -------
-    str
-        The printed lines, each ending with a newline.  As in lme4, the
-        correlation of the fixed effects is omitted when there are more than
-        :data:`COR_MAX` of them (lme4 then only emits a message on stderr).
+    Takes and returns what :func:`format_print` does. As in lme4, the
+    correlation of the fixed effects is omitted when there are more than
+    :data:`COR_MAX` of them (lme4 then only emits a message on stderr).
     """
     lines = _prt_meth_title(fit) + _prt_family(fit) + _prt_call(fit) + [""]
     lines += _prt_aictab(fit, 1) + [""]
