@@ -1,0 +1,185 @@
+"""Time mixedfx side by side with lme4 (in R) and the ``glmm`` package, and report ratios.
+
+Usage (from the repository root, mixedfx installed)::
+
+    python benchmarks/run.py [--cases NAME ...] [--repeat 5] [--out benchmarks/results.json]
+                             [--r-max-seconds 60] [--no-r] [--no-glmm]
+
+Each case runs in a fresh subprocess so its peak memory (data included) is its own.
+mixedfx is timed in-process: model building plus fit from an already loaded
+DataFrame, the median of ``--repeat`` runs after one warm-up. lme4 is timed inside
+R with ``system.time`` when ``Rscript`` and lme4 are installed; cases whose lme4
+time (from the issue's table) exceeds ``--r-max-seconds`` use that recorded time
+instead, marked "(recorded)". Times are never asserted anywhere: machines are
+shared and noisy, so read the ratios from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cases import CASES, Case  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+MAKE_DATA = ROOT.parent / "shared" / "bench" / "make_data.py"
+CACHE = ROOT / "benchmarks" / ".data"
+
+
+def load_data(case: Case):
+    """The case's DataFrame: a bundled data set, or a generated CSV (built once into the cache)."""
+    import pandas as pd
+
+    import mixedfx as mfx
+
+    if not case.generated:
+        return mfx.datasets.load(case.data)
+    path = generated_csv(case.data)
+    frame = pd.read_csv(path)
+    for col in case.factors:
+        frame[col] = frame[col].astype("category")
+    frame.attrs["name"] = case.data
+    return frame
+
+
+def generated_csv(name: str) -> Path:
+    """Path of a generated data set, building it with the shared make_data.py when missing."""
+    path = CACHE / f"{name}.csv"
+    if not path.exists():
+        if not MAKE_DATA.exists():
+            raise SystemExit(f"{name} needs {MAKE_DATA} (the shared benchmark data generator)")
+        subprocess.run([sys.executable, str(MAKE_DATA), str(CACHE), name], check=True)
+    return path
+
+
+def fit_once(case: Case, data) -> float:
+    """One mixedfx fit (model building included); returns seconds."""
+    import mixedfx as mfx
+
+    start = time.perf_counter()
+    if case.family is None:
+        mfx.lmer(case.formula, data=data)
+    else:
+        mfx.glmer(case.formula, data=data, family=case.family)
+    return time.perf_counter() - start
+
+
+def time_glmm(case: Case, data, repeat: int) -> float | None:
+    """Median time of the ``glmm`` package's fit, or None when it is not installed or fails."""
+    try:
+        import glmm
+    except ImportError:
+        return None
+    family = case.family or "gaussian"
+    try:
+        glmm.fit(data, case.formula, family)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            glmm.fit(data, case.formula, family)
+            times.append(time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - a peer's failure is reported, not fatal
+        print(f"  glmm failed on {case.name}: {type(exc).__name__}: {str(exc)[:120]}", file=sys.stderr)
+        return None
+    return statistics.median(times)
+
+
+def child(name: str, repeat: int, with_glmm: bool) -> None:
+    """Run one case in this (fresh) process and print its measurements as JSON."""
+    case = next(c for c in CASES if c.name == name)
+    data = load_data(case)
+    fit_once(case, data)  # warm-up
+    times = [fit_once(case, data) for _ in range(repeat)]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    glmm_seconds = time_glmm(case, data, repeat) if with_glmm else None
+    print(json.dumps({"mixedfx": statistics.median(times), "peak_mb": peak_mb, "glmm": glmm_seconds}))
+
+
+R_SCRIPT = """
+suppressMessages(library(lme4))
+d <- read.csv("{csv}")
+for (f in c({factors})) d[[f]] <- factor(d[[f]])
+fit <- function() {call}
+fit()
+times <- replicate({repeat}, system.time(fit())[["elapsed"]])
+cat(median(times), "\\n")
+"""
+
+
+def r_available() -> bool:
+    """Whether Rscript with lme4 is installed."""
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(["Rscript", "-e", "library(lme4)"], capture_output=True)
+    return probe.returncode == 0
+
+
+def time_lme4(case: Case, repeat: int) -> float:
+    """Median lme4 time measured inside R with system.time (data read outside the timing)."""
+    import mixedfx as mfx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if case.generated:
+            csv = generated_csv(case.data)
+            factors = case.factors
+        else:
+            csv = Path(tmp) / f"{case.data}.csv"
+            frame = mfx.datasets.load(case.data)
+            frame.to_csv(csv, index=False)
+            factors = tuple(c for c in frame.columns if str(frame[c].dtype) == "category")
+        family = "" if case.family is None else f", family = {case.family}"
+        fn = "lmer" if case.family is None else "glmer"
+        call = f"{fn}({case.formula}, data = d{family})"
+        script = R_SCRIPT.format(csv=csv, factors=", ".join(f'"{f}"' for f in factors), call=call, repeat=repeat)
+        out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", default=[c.name for c in CASES])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
+    parser.add_argument("--r-max-seconds", type=float, default=60.0)
+    parser.add_argument("--no-r", action="store_true")
+    parser.add_argument("--no-glmm", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.repeat, not args.no_glmm)
+        return 0
+    with_r = not args.no_r and r_available()
+    rows = []
+    header = f"{'case':<24}{'mixedfx s':>11}{'lme4 s':>13}{'ratio':>9}{'target':>8}{'glmm s':>9}{'peak MB':>9}"
+    print(header)
+    for case in (c for c in CASES if c.name in args.cases):
+        repeat = args.repeat if case.lme4_seconds < 10 else 1
+        cmd = [sys.executable, __file__, "--child", case.name, "--repeat", str(repeat)]
+        if args.no_glmm:
+            cmd.append("--no-glmm")
+        result = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+        measured = with_r and case.lme4_seconds <= args.r_max_seconds
+        lme4 = time_lme4(case, 3 if case.lme4_seconds < 1 else 1) if measured else case.lme4_seconds
+        row = {"case": case.name, **result, "lme4": lme4, "lme4_measured": measured,
+               "ratio": lme4 / result["mixedfx"], "target": case.target}
+        rows.append(row)
+        glmm_text = "-" if row["glmm"] is None else f"{row['glmm']:.4f}"
+        lme4_text = f"{lme4:.3f}" + ("" if measured else "*")
+        print(f"{case.name:<24}{row['mixedfx']:>11.4f}{lme4_text:>13}{row['ratio']:>9.1f}{case.target:>8.0f}"
+              f"{glmm_text:>9}{row['peak_mb']:>9.0f}", flush=True)
+    print("* lme4 time recorded in the issue for this machine kind, not measured in this run")
+    Path(args.out).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
