@@ -113,3 +113,12 @@ def test_predict_with_some_terms_uses_only_those():
     np.testing.assert_allclose(fit.predict(re_form="~(1 | plate)")[:5], plate_only)
     with pytest.raises(ValueError, match="does not have: 1 \\| batch"):
         fit.predict(re_form="~(1 | batch)")
+
+
+def test_convergence_is_checked_as_lme4_does(sleep):
+    stopped = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep, control={"maxeval": 8})
+    assert stopped.convergence_code != 0
+    assert any(m.startswith("Model failed to converge with max|grad|") for m in stopped.messages)
+    unchecked = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep,
+                         control={"maxeval": 8, "calc_derivs": False})
+    assert not any("max|grad|" in m for m in unchecked.messages)

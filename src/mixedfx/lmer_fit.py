@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
+from mixedfx.convergence import check_convergence
 from mixedfx.lmm import LinearMixedModel, LmerControl
-from mixedfx.optimize import OptSummary
+from mixedfx.optimize import OptSummary, finite_difference_derivatives
 from mixedfx.results import MixedModelFit
 
 __all__ = ["LmerFit"]
@@ -34,6 +35,19 @@ class LmerFit(MixedModelFit):
                          offset_name=offset_name)
         self._model = model
         self._control = control
+
+    @cached_property
+    def _convergence_messages(self) -> list[str]:
+        """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
+        if self.is_singular or not self._control.calc_derivs:
+            return []
+        gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
+        return check_convergence(gradient, hessian, len(self._opt.x))
+
+    @property
+    def messages(self) -> list[str]:
+        """Messages and warnings lme4 would give for this fit (convergence checks included)."""
+        return super().messages + self._convergence_messages
 
     @property
     def reml(self) -> bool:

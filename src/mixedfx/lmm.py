@@ -36,6 +36,9 @@ class LmerControl:
         ``is_singular`` holds when a diagonal theta is below this.
     theta0 : sequence of float, optional
         Starting theta in lme4's order; lme4's defaults when omitted.
+    calc_derivs : bool
+        Check convergence on the finite-difference gradient and Hessian over
+        theta, as lme4 (computed when ``messages`` is first read).
     """
 
     xtol_abs: float = 1e-8
@@ -45,6 +48,7 @@ class LmerControl:
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
     theta0: tuple[float, ...] | None = field(default=None)
+    calc_derivs: bool = True
 
 
 def lme4_term_order(n_levels: list[int]) -> list[int]:
