@@ -8,6 +8,7 @@ function of its parameters alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,13 +307,15 @@ class GeneralizedLinearMixedModel:
                 return np.inf
         return objective
 
-    def fit(self, theta0: np.ndarray | None = None) -> GlmmOptimum:
+    def fit(self, theta0: np.ndarray | None = None, optimizer: Callable[..., OptSummary] = bobyqa) -> GlmmOptimum:
         """Optimise as lme4's glmer: theta with beta inside PIRLS, then theta and beta together.
 
         Parameters
         ----------
         theta0 : ndarray, optional
             Starting theta (lme4's order); 1 on the diagonal, 0 below it by default.
+        optimizer : callable
+            The minimiser for both stages (BOBYQA by default).
 
         Returns
         -------
@@ -323,15 +326,16 @@ class GeneralizedLinearMixedModel:
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self._stage1_objective(lp0)
-        opt1 = bobyqa(stage1, start, self.lower, **options)
+        opt1 = optimizer(stage1, start, self.lower, **options)
         if self.n_agq == 0:
             opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
         state1 = self.pirls(opt1.x, None, lp0)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None)
-        return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1)
+        return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
 
-    def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary) -> GlmmOptimum:
+    def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
+                   optimizer: Callable[..., OptSummary] = bobyqa) -> GlmmOptimum:
         """Optimise theta and beta together from ``x0`` (lme4's second stage, and its ``refit``).
 
         Parameters
@@ -342,6 +346,8 @@ class GeneralizedLinearMixedModel:
             Linear predictor each PIRLS run starts from.
         stage1 : OptSummary
             The first stage's record, kept in the result.
+        optimizer : callable
+            The minimiser (BOBYQA; :data:`mixedfx.optimize.OPTIMIZERS` has others).
 
         Returns
         -------
@@ -351,7 +357,7 @@ class GeneralizedLinearMixedModel:
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
         stage2 = self._stage2_objective(eta_start)
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        opt2 = bobyqa(stage2, x0, lower, initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
+        opt2 = optimizer(stage2, x0, lower, initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         theta, beta = self.split(opt2.x)

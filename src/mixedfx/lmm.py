@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import copy
+from collections.abc import Callable
 
 import numpy as np
 
@@ -142,16 +143,16 @@ class LinearMixedModel:
             return default
         return np.sqrt(np.asarray(spreads) / residual)
 
-    def optimize(self, control: LmerControl) -> OptSummary:
-        """Minimise the criterion over theta as lme4's ``optimizeLmer`` does."""
+    def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] = bobyqa) -> OptSummary:
+        """Minimise the criterion over theta as lme4's ``optimizeLmer`` does (BOBYQA unless told otherwise)."""
         x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
         options = dict(xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs, maxeval=control.maxeval)
-        summary = bobyqa(self.objective, x0, self.lower, **options)
+        summary = optimizer(self.objective, x0, self.lower, **options)
         if control.restart_edge:
-            summary = restart_from_edge(summary, self.objective, self.lower, **options)
+            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=optimizer, **options)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
         return summary

@@ -8,7 +8,8 @@ from typing import Callable
 import nlopt
 import numpy as np
 
-__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives"]
+__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
+           "OPTIMIZERS", "nlopt_optimizer"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -86,42 +87,73 @@ def bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.n
     -------
     OptSummary
     """
-    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
-    n = len(x0)
-    opt = nlopt.opt(nlopt.LN_BOBYQA, n)
-    opt.set_lower_bounds(lower.tolist())
-    opt.set_xtol_abs(xtol_abs)
-    opt.set_ftol_abs(ftol_abs)
-    opt.set_maxeval(maxeval)
-    if initial_step is not None:
-        opt.set_initial_step(np.asarray(initial_step, dtype=float).tolist())
-    best = {"x": x0.copy(), "f": np.inf}
+    return nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap")(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
+                                                         maxeval=maxeval, initial_step=initial_step)
 
-    def wrapped(x: np.ndarray, grad: np.ndarray) -> float:
-        value = float(objective(np.asarray(x)))
-        if value < best["f"]:
-            best["x"], best["f"] = np.array(x, dtype=float), value
-        return value
 
-    opt.set_min_objective(wrapped)
-    messages = []
-    try:
-        x = np.asarray(opt.optimize(x0.tolist()))
-        code = opt.last_optimize_result()
-    except nlopt.RoundoffLimited:
-        x, code = best["x"], -4
-        messages.append("nlopt stopped: roundoff errors limited progress")
-    fval = float(objective(x))
-    if best["f"] < fval:
-        x, fval = best["x"], best["f"]
-    if code == 5:
-        messages.append(f"maximum number of function evaluations ({maxeval}) reached")
-    return OptSummary(optimizer="nloptwrap", x0=x0, x=x, fval=fval, feval=opt.get_numevals(),
-                      return_code=code, messages=messages)
+def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:
+    """A bound-constrained minimiser with :func:`bobyqa`'s signature for one of nlopt's algorithms.
+
+    Parameters
+    ----------
+    algorithm : int
+        nlopt's algorithm constant (e.g. ``nlopt.LN_NELDERMEAD``).
+    name : str
+        The name the fit reports as its optimiser.
+
+    Returns
+    -------
+    callable
+    """
+    def minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                 xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+                 initial_step: np.ndarray | None = None) -> OptSummary:
+        x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+        opt = nlopt.opt(algorithm, len(x0))
+        opt.set_lower_bounds(lower.tolist())
+        opt.set_xtol_abs(xtol_abs)
+        opt.set_ftol_abs(ftol_abs)
+        opt.set_maxeval(maxeval)
+        if initial_step is not None:
+            opt.set_initial_step(np.asarray(initial_step, dtype=float).tolist())
+        best = {"x": x0.copy(), "f": np.inf}
+
+        def wrapped(x: np.ndarray, grad: np.ndarray) -> float:
+            value = float(objective(np.asarray(x)))
+            if value < best["f"]:
+                best["x"], best["f"] = np.array(x, dtype=float), value
+            return value
+
+        opt.set_min_objective(wrapped)
+        messages = []
+        try:
+            x = np.asarray(opt.optimize(x0.tolist()))
+            code = opt.last_optimize_result()
+        except nlopt.RoundoffLimited:
+            x, code = best["x"], -4
+            messages.append("nlopt stopped: roundoff errors limited progress")
+        fval = float(objective(x))
+        if best["f"] < fval:
+            x, fval = best["x"], best["f"]
+        if code == 5:
+            messages.append(f"maximum number of function evaluations ({maxeval}) reached")
+        return OptSummary(optimizer=name, x0=x0, x=x, fval=fval, feval=opt.get_numevals(), return_code=code,
+                          messages=messages)
+
+    return minimise
+
+
+# lme4's allFit tries several optimisers; these are the bound-constrained ones nlopt offers here
+OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
+    "bobyqa": nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap"),
+    "nelder_mead": nlopt_optimizer(nlopt.LN_NELDERMEAD, "nloptwrap.NLOPT_LN_NELDERMEAD"),
+    "sbplx": nlopt_optimizer(nlopt.LN_SBPLX, "nloptwrap.NLOPT_LN_SBPLX"),
+    "cobyla": nlopt_optimizer(nlopt.LN_COBYLA, "nloptwrap.NLOPT_LN_COBYLA"),
+}
 
 
 def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
-                      step: float = 1e-5, **options) -> OptSummary:
+                      step: float = 1e-5, optimizer: Callable[..., OptSummary] = bobyqa, **options) -> OptSummary:
     """Restart the optimiser where a parameter on its bound would gain by stepping inward.
 
     lme4 (``optimizeLmer``'s ``restart_edge``) takes a forward difference of size
@@ -139,7 +171,7 @@ def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], flo
         slopes.append((objective(x) - f0) / step)
     if min(slopes) >= 0:
         return summary
-    again = bobyqa(objective, summary.x, lower, **options)
+    again = optimizer(objective, summary.x, lower, **options)
     return replace(again, x0=summary.x0, feval=summary.feval + again.feval + len(on_bound) + 1)
 
 

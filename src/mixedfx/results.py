@@ -255,6 +255,35 @@ class MixedModelFit:
             rows.append(("Residual", None, None, s2, np.sqrt(s2)))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
+    def sdcor(self) -> pd.Series:
+        """Standard deviations and correlations with lme4's ``oldNames = FALSE`` labels.
+
+        Returns
+        -------
+        Series
+            ``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``,
+            ``sd_Days|Subject``, ... in theta's order, then ``sigma`` where the
+            model has a residual scale.
+        """
+        labels, values = [], []
+        groups = _unique_names([t.group for t in self._terms])
+        vc = self.varcorr()
+        for group, term in zip(groups, self._terms):
+            rows = vc[vc.grp == group]
+            names = list(term.z_names)
+            for j, col in enumerate(names):
+                for i in range(j, len(names)):
+                    if i == j:
+                        labels.append(f"sd_{col}|{group}")
+                        values.append(rows[(rows.var1 == col) & rows.var2.isna()].sdcor.iloc[0])
+                    else:
+                        labels.append(f"cor_{names[i]}.{col}|{group}")
+                        values.append(rows[(rows.var1 == col) & (rows.var2 == names[i])].sdcor.iloc[0])
+        if self._has_residual_row:
+            labels.append("sigma")
+            values.append(self.sigma)
+        return pd.Series(values, index=labels, name="sdcor")
+
     # --- predictions -------------------------------------------------------
     def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
         """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
