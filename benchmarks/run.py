@@ -57,7 +57,7 @@ def generated_csv(name: str) -> Path:
     if not path.exists():
         if not MAKE_DATA.exists():
             raise SystemExit(f"{name} needs {MAKE_DATA} (the shared benchmark data generator)")
-        subprocess.run([sys.executable, str(MAKE_DATA), str(CACHE), name], check=True)
+        subprocess.run([sys.executable, str(MAKE_DATA), str(CACHE), name], check=True, stdout=sys.stderr)
     return path
 
 
