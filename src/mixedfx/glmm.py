@@ -9,7 +9,9 @@ function of its parameters alone.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,6 +106,9 @@ class GlmmOptimum:
         Finite-difference Hessian of the stage-2 deviance over (theta, beta).
     gradient : ndarray or None
         Its gradient.
+    eta_start : ndarray or None
+        The linear predictor each PIRLS run of the last stage started from (what
+        its deviance function, lme4's ``devfun``, restarts from).
     """
 
     opt: OptSummary
@@ -113,6 +118,7 @@ class GlmmOptimum:
     state: PirlsResult
     hessian: np.ndarray | None
     gradient: np.ndarray | None
+    eta_start: np.ndarray | None = None
 
 
 def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -185,6 +191,28 @@ class GeneralizedLinearMixedModel:
             return y_adj, w_adj, trials, mustart
         y_adj, w_adj, mustart = self.family.initialize(y, prior)
         return y_adj, w_adj, np.ones(self.n), mustart
+
+    def with_response(self, y: np.ndarray) -> GeneralizedLinearMixedModel:
+        """The same model (X, Z, family, prior weights, offset) for another response.
+
+        Parameters
+        ----------
+        y : ndarray
+            Shape (n,), or (n, 2) successes and failures for a binomial
+            ``cbind`` response (the trials may change).
+
+        Returns
+        -------
+        GeneralizedLinearMixedModel
+        """
+        y = np.asarray(y, dtype=float)
+        if y.shape != np.shape(self.matrices.y):
+            raise ValueError(f"the new response has shape {y.shape}; the model's has {np.shape(self.matrices.y)}")
+        other = copy.copy(self)
+        other.matrices = replace(self.matrices, y=y)
+        other.y, other.weights, other.n_trials, mustart = other._response(other.matrices)
+        other.eta_start = self.family.link.linkfun(mustart) + 0.0
+        return other
 
     # --- PIRLS ---------------------------------------------------------------
     def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -298,7 +326,19 @@ class GeneralizedLinearMixedModel:
                 return np.inf
         return objective
 
-    def _stage2_objective(self, eta_start: np.ndarray):
+    def stage2_objective(self, eta_start: np.ndarray) -> Callable[[np.ndarray], float]:
+        """The stage-2 deviance as a function of theta then beta (lme4's ``devfun``).
+
+        Parameters
+        ----------
+        eta_start : ndarray
+            Linear predictor each PIRLS run starts from.
+
+        Returns
+        -------
+        callable
+            ``inf`` where PIRLS fails.
+        """
         def objective(pars: np.ndarray) -> float:
             theta, beta = self.split(pars)
             try:
@@ -331,7 +371,7 @@ class GeneralizedLinearMixedModel:
             opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
         state1 = self.pirls(opt1.x, None, lp0)
         if self.n_agq == 0:
-            return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None)
+            return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
 
     def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
@@ -355,7 +395,7 @@ class GeneralizedLinearMixedModel:
         """
         ctrl = self.control
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
-        stage2 = self._stage2_objective(eta_start)
+        stage2 = self.stage2_objective(eta_start)
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
         opt2 = optimizer(stage2, x0, lower, initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
         if ctrl.boundary_tol > 0:
@@ -365,4 +405,4 @@ class GeneralizedLinearMixedModel:
         gradient = hessian = None
         if ctrl.calc_derivs:
             gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval)
-        return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient)
+        return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)

@@ -26,6 +26,9 @@ __all__ = [
     "CrossProducts",
     "BlockedFactor",
     "cross_products",
+    "response_map",
+    "with_response",
+    "transform_dense",
     "factorize",
     "lambda_template",
     "templates",
@@ -177,6 +180,86 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
 
 
+def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """[Z X]' W as a sparse matrix: its product with a response gives that response's cross-products.
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        Random-effects terms in internal order.
+    X : ndarray, shape (n, p)
+        Fixed-effects matrix.
+    weights : ndarray, shape (n,), optional
+        Prior weights.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (q + p, n)
+        Rows in the order of the Z columns (term by term), then X's columns.
+    """
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    zx = sp.hstack([_term_matrix(t) for t in terms] + [sp.csr_matrix(X)], format="csr")
+    return sp.csr_matrix(zx.multiply(w[:, None])).T.tocsr()
+
+
+def with_response(cp: CrossProducts, products: np.ndarray, yy: float) -> CrossProducts:
+    """The cross-product blocks for a new response, the Z and X blocks reused.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks of the model with its current response.
+    products : ndarray, shape (q + p,)
+        [Z X]' W y for the new response (``response_map(...) @ y``).
+    yy : float
+        y' W y.
+
+    Returns
+    -------
+    CrossProducts
+    """
+    q1 = cp.layout.ks[0] * cp.layout.n_levels[0]
+    first, rest = products[:q1], np.append(products[q1:], yy)
+    if sp.issparse(cp.a_r1):
+        a_r1 = sp.vstack([cp.a_r1[:-1], sp.csr_matrix(first)], format="csr")
+    else:
+        a_r1 = cp.a_r1.copy()
+        a_r1[-1] = first
+    a_rr = cp.a_rr.copy()
+    a_rr[-1] = rest
+    a_rr[:, -1] = rest
+    return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=cp.layout)
+
+
+def transform_dense(cp: CrossProducts, T: np.ndarray) -> CrossProducts:
+    """The cross-product blocks after replacing the columns [X y] by [X y] T.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks of the model.
+    T : ndarray, shape (p + 1, m + 1)
+        Maps the p fixed-effects columns and the response to m new fixed-effects
+        columns and a new response (the last column).
+
+    Returns
+    -------
+    CrossProducts
+        With ``layout.p == m``.
+    """
+    qr = cp.layout.q_rest
+    dense_rows = T.T @ cp.a_r1[qr:]
+    if sp.issparse(cp.a_r1):
+        a_r1 = sp.vstack([cp.a_r1[:qr], sp.csr_matrix(dense_rows)], format="csr")
+    else:
+        a_r1 = np.vstack([cp.a_r1[:qr], dense_rows])
+    zd = cp.a_rr[:qr, qr:] @ T
+    a_rr = np.block([[cp.a_rr[:qr, :qr], zd], [zd.T, T.T @ cp.a_rr[qr:, qr:] @ T]])
+    layout = BlockLayout(ks=cp.layout.ks, n_levels=cp.layout.n_levels, p=T.shape[1] - 1)
+    return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
 def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
     """Stack the random-effects and dense rows of the coupling block in the cheaper form."""
     size = (zr_z1.shape[0] + xy_z1.shape[0]) * zr_z1.shape[1]
@@ -314,10 +397,16 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     l11 = np.linalg.cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
     right = t1 @ np.swapaxes(np.linalg.inv(l11), 1, 2)
-    left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
-    l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
-    rest = left @ (left @ cp.a_rr).T
-    rest = rest - _as_dense(l_r1 @ l_r1.T)
+    if len(layout.ks) == 1 and not sp.issparse(cp.a_r1):
+        # one term: the rest is [X y] alone, all dense; skip the sparse machinery
+        m = cp.a_r1.shape[0]
+        l_r1 = np.einsum("mlk,lkj->mlj", cp.a_r1.reshape(m, -1, k1), right).reshape(m, -1)
+        rest = cp.a_rr - l_r1 @ l_r1.T
+    else:
+        left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
+        l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
+        rest = left @ (left @ cp.a_rr).T
+        rest = rest - _as_dense(l_r1 @ l_r1.T)
     qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
     l_rr = sla.cholesky(rest, lower=True, check_finite=False)

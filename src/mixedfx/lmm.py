@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
+import scipy.sparse as sp
 
 from mixedfx.design import ModelMatrices, ReTerm
-from mixedfx.linalg import BlockedFactor, TermLayout, cross_products, factorize, theta_lower_bounds
+from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, response_map, theta_lower_bounds,
+                            transform_dense, with_response)
 from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
 
 __all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
@@ -86,9 +88,9 @@ class LinearMixedModel:
         self.terms: list[ReTerm] = [matrices.re_terms[i] for i in self.order]
         self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
-        layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
-                              n_levels=len(t.levels)) for t in self.terms]
-        self.cross = cross_products(layouts, matrices.X, self.y, matrices.weights)
+        self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
+                                   n_levels=len(t.levels)) for t in self.terms]
+        self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
         self.ks = [t.z.shape[1] for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         w = matrices.weights
@@ -98,6 +100,70 @@ class LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
         other = copy.copy(self)
         other.reml = reml
+        return other
+
+    @cached_property
+    def _response_map(self) -> sp.csr_matrix:
+        """[Z X]' W, formed on first use: what a new response's cross-products need."""
+        return response_map(self.layouts, self.matrices.X, self.matrices.weights)
+
+    def with_response(self, y: np.ndarray) -> LinearMixedModel:
+        """The same model for another response (same X, Z, weights and offset).
+
+        Only the response's cross-products are formed: one sparse product with
+        [Z X]' W, no pass building Z or X.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n,)
+            The new response (offset not subtracted).
+
+        Returns
+        -------
+        LinearMixedModel
+        """
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.n,):
+            raise ValueError(f"the new response has shape {y.shape}; the model has {self.n} observations")
+        products = self._response_map
+        other = copy.copy(self)
+        other.matrices = replace(self.matrices, y=y)
+        other.y = y - self.matrices.offset
+        w = self.matrices.weights
+        wy = other.y if w is None else w * other.y
+        other.cross = with_response(self.cross, products @ other.y, float(other.y @ wy))
+        return other
+
+    def with_fixed_effect(self, j: int, value: float) -> LinearMixedModel:
+        """The model with the j-th fixed effect held at ``value`` (its column moved into the offset).
+
+        The cross-products are transformed, not formed again from the rows.
+
+        Parameters
+        ----------
+        j : int
+            Column of X.
+        value : float
+            The coefficient's fixed value.
+
+        Returns
+        -------
+        LinearMixedModel
+            With p - 1 fixed effects.
+        """
+        X = self.matrices.X
+        keep = [i for i in range(self.p) if i != j]
+        T = np.zeros((self.p + 1, self.p))
+        T[keep, np.arange(self.p - 1)] = 1.0
+        T[self.p, -1] = 1.0
+        T[j, -1] = -value
+        other = copy.copy(self)
+        other.__dict__.pop("_response_map", None)
+        other.matrices = replace(self.matrices, X=X[:, keep], x_names=[self.matrices.x_names[i] for i in keep],
+                                 offset=self.matrices.offset + value * X[:, j])
+        other.y = self.y - value * X[:, j]
+        other.p = self.p - 1
+        other.cross = transform_dense(self.cross, T)
         return other
 
     def factor(self, theta: np.ndarray) -> BlockedFactor:
@@ -143,14 +209,20 @@ class LinearMixedModel:
             return default
         return np.sqrt(np.asarray(spreads) / residual)
 
-    def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] = bobyqa) -> OptSummary:
-        """Minimise the criterion over theta as lme4's ``optimizeLmer`` does (BOBYQA unless told otherwise)."""
+    def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] = bobyqa,
+                 initial_step: np.ndarray | None = None) -> OptSummary:
+        """Minimise the criterion over theta as lme4's ``optimizeLmer`` does (BOBYQA unless told otherwise).
+
+        ``initial_step``, when given, is the optimiser's first step per parameter
+        (smaller steps suit a start near the optimum, as a refit's).
+        """
         x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
         options = dict(xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs, maxeval=control.maxeval)
-        summary = optimizer(self.objective, x0, self.lower, **options)
+        first = options if initial_step is None else dict(options, initial_step=initial_step)
+        summary = optimizer(self.objective, x0, self.lower, **first)
         if control.restart_edge:
             summary = restart_from_edge(summary, self.objective, self.lower, optimizer=optimizer, **options)
         if control.boundary_tol > 0:

@@ -263,26 +263,66 @@ class MixedModelFit:
         Series
             ``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``,
             ``sd_Days|Subject``, ... in theta's order, then ``sigma`` where the
-            model has a residual scale.
+            model has a residual scale (the variance rows of :meth:`confint`).
         """
-        labels, values = [], []
-        groups = _unique_names([t.group for t in self._terms])
-        vc = self.varcorr()
-        for group, term in zip(groups, self._terms):
-            rows = vc[vc.grp == group]
-            names = list(term.z_names)
-            for j, col in enumerate(names):
-                for i in range(j, len(names)):
-                    if i == j:
-                        labels.append(f"sd_{col}|{group}")
-                        values.append(rows[(rows.var1 == col) & rows.var2.isna()].sdcor.iloc[0])
-                    else:
-                        labels.append(f"cor_{names[i]}.{col}|{group}")
-                        values.append(rows[(rows.var1 == col) & (rows.var2 == names[i])].sdcor.iloc[0])
-        if self._has_residual_row:
-            labels.append("sigma")
-            values.append(self.sigma)
-        return pd.Series(values, index=labels, name="sdcor")
+        from mixedfx.sdcor import parameter_vector
+
+        values = parameter_vector(self)
+        return values.iloc[: len(values) - len(self._beta)].rename("sdcor")
+
+    # --- inference -----------------------------------------------------------
+    def confint(self, method: str = "profile", level: float = 0.95, parm=None, nsim: int = 500,
+                seed=None, n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
+        """Confidence intervals, as lme4's ``confint`` (see :func:`mixedfx.confint.confint`).
+
+        Parameters
+        ----------
+        method : {"profile", "Wald", "boot"}
+        level : float
+        parm : names or positions, optional
+            Parameters to include (all by default).
+        nsim, seed, n_jobs, progress
+            For ``method="boot"``: draws, random seed, processes, progress bar.
+
+        Returns
+        -------
+        DataFrame
+            Rows named as lme4's (``sd_(Intercept)|Subject``, ..., ``sigma``, fixed
+            effects); columns ``2.5 %`` and ``97.5 %`` (from ``level``).
+        """
+        from mixedfx.confint import confint
+
+        return confint(self, method, level, parm, nsim, seed, n_jobs, progress)
+
+    def profile(self, which=None, **options):
+        """The likelihood profile of each parameter, as lme4's ``profile`` (see :mod:`mixedfx.profile`)."""
+        from mixedfx.profile import profile
+
+        return profile(self, which, **options)
+
+    def simulate(self, nsim: int = 1, seed=None, re_form: str | None = None, newdata: pd.DataFrame | None = None,
+                 allow_new_levels: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model, as lme4's ``simulate`` (columns sim_1, ...).
+
+        ``re_form=None`` draws new random effects (lme4's default for simulate); a
+        formula of bar terms conditions on those terms' fitted modes.
+        """
+        from mixedfx.simulate import simulate
+
+        return simulate(self, nsim, seed, re_form, newdata, allow_new_levels)
+
+    def refit(self, newresp) -> MixedModelFit:
+        """The same model fitted to a new response, reusing its structure (lme4's ``refit``)."""
+        from mixedfx.bootstrap import refit
+
+        return refit(self, newresp)
+
+    def bootstrap(self, func, nsim: int, seed=None, n_jobs: int = 1, progress: bool | None = None,
+                  re_form: str | None = None):
+        """Parametric bootstrap of ``func(fit)``, as lme4's ``bootMer`` (see :func:`mixedfx.bootstrap`)."""
+        from mixedfx.bootstrap import bootstrap
+
+        return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form)
 
     # --- predictions -------------------------------------------------------
     def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
