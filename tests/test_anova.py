@@ -45,10 +45,23 @@ def test_anova_on_glmer_fits_matches_lme4():
     assert str(table).splitlines()[1:] == ref["text"][1:]
 
 
-def test_anova_needs_two_models_of_the_same_data(sleep):
+def test_anova_of_one_model_is_lmertests_type3_table(slopes):
+    table = mfx.anova(slopes)
+    assert table.attrs["ddf"] == "Satterthwaite"
+    assert list(table.index) == ["Days"]
+    assert str(table).startswith("Type III Analysis of Variance Table with Satterthwaite's method")
+    kr = mfx.anova(slopes, ddf="kenward-roger")
+    assert kr.attrs["ddf"] == "Kenward-Roger"
+    glmm = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", data=mfx.datasets.load("cbpp"),
+                     family="binomial")
+    with pytest.raises(ValueError, match="compare it with a nested fit"):
+        mfx.anova(glmm)
+
+
+def test_anova_of_several_models_needs_the_same_data(sleep):
     fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep, REML=False)
-    with pytest.raises(ValueError, match="at least two"):
-        mfx.anova(fit)
+    with pytest.raises(ValueError, match="ddf applies to the F tests of one linear model"):
+        mfx.anova(fit, fit, ddf="Satterthwaite")
     fewer = mfx.lmer("Reaction ~ Days + (1 | Subject)", data=sleep.iloc[:90], REML=False)
     with pytest.raises(ValueError, match="same size of dataset"):
         mfx.anova(fit, fewer)

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 
 from mixedfx import datasets
-from mixedfx.report import format_anova, format_print, format_summary
+from mixedfx.report import format_anova, format_anova_type3, format_print, format_summary, format_summary_ddf
 
 CASES = Path(__file__).parent / "conformance" / "cases"
+DDF_REFERENCE = Path(__file__).parent / "reference" / "ddf_r.json"
 
 
 def _case(name: str) -> dict:
@@ -241,3 +242,32 @@ def test_anova_matches_lme4():
     )
     formulas = [ln.split(": ", 1)[1] for ln in ref["text"] if re.match(r"m\d: ", ln)]
     assert format_anova(table, names, formulas, "d").splitlines() == ref["text"]
+
+
+# --------------------------------------------------------------------------- lmerTest's layouts
+def _lmertest(case: str, method: str) -> dict:
+    return json.loads(DDF_REFERENCE.read_text())[case][method]
+
+
+def _stored_table(stored: dict) -> pd.DataFrame:
+    values = {c: [float("nan") if v == "NA" else float(v) for v in vals] for c, vals in stored["values"].items()}
+    return pd.DataFrame(values, index=stored["rows"], columns=stored["columns"])
+
+
+@pytest.mark.parametrize("method,ddf", [("satterthwaite", "Satterthwaite"), ("kenward_roger", "kenward-roger")])
+def test_lmertest_summary_layout(method, ddf):
+    ref = _lmertest("sleepstudy_reml", method)
+    text = format_summary_ddf(CaseFit("sleepstudy_slopes"), _stored_table(ref["coef"]), ddf)
+    assert text.splitlines() == ref["summary_text"]
+
+
+@pytest.mark.parametrize("case", ["cake_ordered", "cake_numeric", "cake_missing_cell", "penicillin"])
+@pytest.mark.parametrize("method,ddf", [("satterthwaite", "Satterthwaite"), ("kenward_roger", "Kenward-Roger")])
+def test_lmertest_anova_layout(case, method, ddf):
+    ref = _lmertest(case, method)
+    assert format_anova_type3(_stored_table(ref["anova"]), ddf).splitlines() == ref["anova_text"]
+
+
+def test_lmertest_layout_needs_a_ddf_method():
+    with pytest.raises(ValueError, match="Satterthwaite"):
+        format_anova_type3(_stored_table(_lmertest("cake_ordered", "satterthwaite")["anova"]), "lme4")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc
 
-__all__ = ["anova", "AnovaTable", "REFIT_MESSAGE"]
+__all__ = ["anova", "AnovaTable", "FTestTable", "REFIT_MESSAGE"]
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 _COLUMNS = ["npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
@@ -33,21 +33,46 @@ class AnovaTable(pd.DataFrame):
         return self.__str__()
 
 
-def anova(*fits, names: list[str] | None = None, **named_fits) -> AnovaTable:
-    """Compare nested models fitted to the same data by likelihood-ratio tests.
+class FTestTable(pd.DataFrame):
+    """lmerTest's type III F table for one linear model: a DataFrame that prints as lmerTest's.
+
+    ``attrs["ddf"]`` names the denominator-df method.
+    """
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def __str__(self) -> str:
+        from mixedfx.report import format_anova_type3
+
+        return format_anova_type3(pd.DataFrame(self), self.attrs["ddf"])
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+
+def anova(*fits, names: list[str] | None = None, ddf: str | None = None, **named_fits) -> AnovaTable | FTestTable:
+    """Compare nested models by likelihood-ratio tests, or test one linear model's terms.
+
+    With two or more models: lme4's likelihood-ratio table. With one linear
+    model: lmerTest's type III F tests of its fixed-effect terms, with
+    denominator degrees of freedom by ``ddf`` (Satterthwaite by default).
 
     Parameters
     ----------
-    *fits : LmerFit
+    *fits : LmerFit or GlmerFit
         Fitted models, in any order; they are sorted by number of parameters.
     names : list of str, optional
         Row labels for ``fits`` (default ``model1``, ``model2``, ...).
-    **named_fits : LmerFit
+    ddf : {"Satterthwaite", "Kenward-Roger"}, optional
+        For one linear model: the denominator-df method.
+    **named_fits : LmerFit or GlmerFit
         Models given by keyword; the keyword labels the row (``anova(m0=a, m1=b)``).
 
     Returns
     -------
-    AnovaTable
+    AnovaTable or FTestTable
         Columns npar, AIC, BIC, logLik, deviance, Chisq, Df, Pr(>Chisq); REML
         fits are refitted by maximum likelihood first, and ``attrs["messages"]``
         says so, as lme4 does.
@@ -60,8 +85,11 @@ def anova(*fits, names: list[str] | None = None, **named_fits) -> AnovaTable:
     if overlap:
         raise ValueError(f"model label(s) used twice: {', '.join(sorted(overlap))}")
     models.update(named_fits)
-    if len(models) < 2:
-        raise ValueError("anova needs at least two fitted models to compare")
+    if len(models) == 1:
+        return _type3(next(iter(models.values())), ddf)
+    if ddf is not None:
+        raise ValueError("ddf applies to the F tests of one linear model; the comparison of several models "
+                         "is a likelihood-ratio test")
     for label, fit in models.items():
         if not hasattr(fit, "loglik") or not hasattr(fit, "nobs"):
             raise TypeError(f"{label} is not a fitted mixed model (got {type(fit).__name__})")
@@ -94,3 +122,17 @@ def anova(*fits, names: list[str] | None = None, **named_fits) -> AnovaTable:
     table.attrs.update(data_name=first.data_name or "data", formulas=[models[m].formula_text for m in order],
                        messages=messages)
     return table
+
+
+def _type3(fit, ddf: str | None) -> FTestTable:
+    """lmerTest's type III table for one linear model."""
+    from mixedfx.ddf import anova_type3
+    from mixedfx.lmer_fit import LmerFit
+
+    if not isinstance(fit, LmerFit):
+        raise ValueError("anova of a single model gives F tests for linear mixed models only; to test a "
+                         f"generalized model, compare it with a nested fit: anova(m0, m1) (got {type(fit).__name__})")
+    table = anova_type3(fit, ddf or "Satterthwaite")
+    result = FTestTable(table)
+    result.attrs.update(table.attrs)
+    return result

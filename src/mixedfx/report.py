@@ -1,5 +1,8 @@
 """lme4's text output of fitted mixed models: ``print``, ``summary`` and ``anova``.
 
+lmerTest's layouts too: ``summary(fit, ddf = ...)`` (lme4's summary with
+t-tests) and the type III ``anova(fit)`` table.
+
 Each ``_prt_*`` function mirrors one of lme4's (1.1-31) ``.prt.*`` helpers and
 returns the lines it prints.  The fit is read only through its duck-typed
 interface: ``formula_text``, ``data_name``, ``weights_name``, ``offset_name``,
@@ -18,13 +21,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from mixedfx.ddf import resolve_ddf
 from mixedfx.rformat import format_num
 from mixedfx.rmath import quantile7, r_round, zapsmall
 from mixedfx.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat, print_matrix, print_named_vector
 from mixedfx.rsyntax import deparse_lines
 from mixedfx.rtext import abbreviate, strwrap
 
-__all__ = ["format_anova", "format_print", "format_summary"]
+__all__ = ["format_anova", "format_anova_type3", "format_print", "format_summary", "format_summary_ddf"]
 
 DIGITS = 4
 """lme4's default ``digits = max(3, getOption("digits") - 3)``."""
@@ -33,6 +37,8 @@ COR_MAX = 12
 """lme4's ``getOption("lme4.summary.cor.max")``: larger models omit the correlation matrix."""
 
 _RANK_MESSAGE = "fixed-effect model matrix is rank deficient"
+_LMERTEST_CLASS = "lmerModLmerTest"
+_DDF_NAMES = {"Satterthwaite": "Satterthwaite's", "Kenward-Roger": "Kenward-Roger's"}
 _QUANTILE_NAMES = ("Min", "1Q", "Median", "3Q", "Max")
 _AIC_NAMES = ("AIC", "BIC", "logLik", "deviance", "df.resid")
 
@@ -50,7 +56,7 @@ def format_print(fit: Any) -> str:
     str
         The printed lines, each ending with a newline.
     """
-    lines = _prt_meth_title(fit) + _prt_family(fit) + _prt_call(fit)
+    lines = _prt_meth_title(*_meth_title(fit)) + _prt_family(fit) + _prt_call(fit)
     lines += _prt_aictab(fit, DIGITS)
     lines += _prt_vc(fit, DIGITS, ("Std.Dev.",))
     lines += _prt_grps(fit) + _prt_fixef(fit)
@@ -65,13 +71,74 @@ def format_summary(fit: Any) -> str:
     correlation of the fixed effects is omitted when there are more than
     :data:`COR_MAX` of them (lme4 then only emits a message on stderr).
     """
-    lines = _prt_meth_title(fit) + _prt_family(fit) + _prt_call(fit) + [""]
+    return _summary_text(fit, *_meth_title(fit), _prt_coefmat(fit, DIGITS))
+
+
+def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str) -> str:
+    """The text of lmerTest's ``print(summary(fit, ddf = ddf))``.
+
+    Parameters
+    ----------
+    fit : object
+        A fitted linear model with the attributes listed in the module docstring.
+    table : pandas.DataFrame
+        Its coefficient table with columns Estimate, Std. Error, df, t value and
+        Pr(>|t|) (:func:`mixedfx.ddf.coef_table`).
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        The method that gave the table (case-insensitive).
+
+    Returns
+    -------
+    str
+        lme4's summary with lmerTest's title and coefficient table, each line
+        ending with a newline.
+    """
+    title = f"{_meth_title(fit)[0]}. t-tests use {_ddf_name(ddf)} method"
+    coefs = print_coefmat(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns), DIGITS)
+    return _summary_text(fit, title, _LMERTEST_CLASS, coefs)
+
+
+def format_anova_type3(table: pd.DataFrame, ddf: str) -> str:
+    """The text of lmerTest's ``anova(fit, ddf = ddf)`` type III table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F), one row per
+        term (:func:`mixedfx.ddf.anova_type3`); it may have no rows.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        The method that gave the table (case-insensitive).
+
+    Returns
+    -------
+    str
+        The heading and the table with significance stars and their legend,
+        each line ending with a newline.
+    """
+    heading = f"Type III Analysis of Variance Table with {_ddf_name(ddf)} method"
+    columns = list(table.columns)
+    if table.empty:  # R prints the column labels after the "[0,]" row-label width
+        return _text([heading, " " * 4 + "".join(" " + c for c in columns)])
+    return _text([heading] + print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], columns))
+
+
+def _ddf_name(ddf: str) -> str:
+    """How lmerTest names a ddf method in its titles."""
+    method = resolve_ddf(ddf)
+    if method is None:
+        raise ValueError("the lmerTest layout needs ddf 'Satterthwaite' or 'Kenward-Roger'")
+    return _DDF_NAMES[method]
+
+
+def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str]) -> str:
+    """print.summary.merMod's lines with the given title, class and printed coefficient table."""
+    lines = _prt_meth_title(title, cls) + _prt_family(fit) + _prt_call(fit) + [""]
     lines += _prt_aictab(fit, 1) + [""]
     lines += _prt_resids(fit, DIGITS)
     lines += _prt_vc(fit, DIGITS, ("Variance", "Std.Dev."))
     lines += _prt_grps(fit)
     if len(fit.fixef):
-        lines += ["", "Fixed effects:"] + _prt_coefmat(fit, DIGITS) + _prt_correlation(fit)
+        lines += ["", "Fixed effects:"] + coef_lines + _prt_correlation(fit)
     lines += _prt_fit_msgs(fit) + _prt_warn(fit, summary=False)
     return _text(lines)
 
@@ -131,9 +198,8 @@ def _meth_title(fit: Any) -> tuple[str, str]:
     return "Generalized linear mixed model fit by maximum likelihood " + approx, "glmerMod"
 
 
-def _prt_meth_title(fit: Any) -> list[str]:
-    """``.prt.methTit``: the title, wrapped when it does not fit the width."""
-    title, cls = _meth_title(fit)
+def _prt_meth_title(title: str, cls: str) -> list[str]:
+    """``.prt.methTit``: the title and the model's class, wrapped when they do not fit the width."""
     if len(title) + 5 + len(cls) > R_WIDTH:
         wrapped = strwrap(title, R_WIDTH - 2, exdent=2)
         return cat_fill([*wrapped, " [", cls, "]"], sep="").splitlines()

@@ -346,9 +346,32 @@ class MixedModelFit:
         return fixed + self._random_part(chosen, positions) if chosen else fixed
 
     # --- text ---------------------------------------------------------------
-    def summary(self) -> FitSummary:
-        """lme4's ``summary(fit)``: prints as ``print(summary(fit))``."""
-        return FitSummary(self)
+    def summary(self, ddf: str | None = None) -> FitSummary:
+        """lme4's ``summary(fit)``: prints as ``print(summary(fit))``.
+
+        Parameters
+        ----------
+        ddf : {None, "Satterthwaite", "Kenward-Roger"}
+            For linear models, lmerTest's summary with denominator degrees of
+            freedom and p-values by that method.
+        """
+        return FitSummary(self, ddf)
+
+    def coef_table(self, ddf: str | None = None) -> pd.DataFrame:
+        """The fixed-effects table; with ``ddf``, lmerTest's df and Pr(>|t|) (linear models).
+
+        Parameters
+        ----------
+        ddf : {None, "Satterthwaite", "Kenward-Roger"}
+
+        Returns
+        -------
+        DataFrame
+            Estimate, Std. Error, (df,) t value (or z value), (Pr(>|t|) or Pr(>|z|)).
+        """
+        from mixedfx.ddf import coef_table
+
+        return coef_table(self, ddf)
 
     def coefficient_table(self) -> pd.DataFrame:
         """Estimate, Std. Error and the Wald statistic per fixed effect (t value)."""
@@ -379,24 +402,32 @@ def _block_diag_stack(stacks: list[np.ndarray]) -> np.ndarray:
 
 
 class FitSummary:
-    """lme4's ``summary(fit)``.
+    """lme4's ``summary(fit)`` (lmerTest's when a ``ddf`` method is given).
 
     Attributes
     ----------
     fit : MixedModelFit
+    ddf : str or None
+        The denominator-df method, or None for lme4's table.
     coefficients : DataFrame
         Estimate, Std. Error and the Wald statistic (t value, or z value and
-        Pr(>|z|) for families without a dispersion parameter).
+        Pr(>|z|) for families without a dispersion parameter); with ``ddf``, df
+        and Pr(>|t|) too.
     """
 
-    def __init__(self, fit: MixedModelFit) -> None:
+    def __init__(self, fit: MixedModelFit, ddf: str | None = None) -> None:
+        from mixedfx.ddf import resolve_ddf
+
         self.fit = fit
-        self.coefficients = fit.coefficient_table()
+        self.ddf = resolve_ddf(ddf)
+        self.coefficients = fit.coef_table(self.ddf)
 
     def __str__(self) -> str:
-        from mixedfx.report import format_summary
+        from mixedfx.report import format_summary, format_summary_ddf
 
-        return format_summary(self.fit)
+        if self.ddf is None:
+            return format_summary(self.fit)
+        return format_summary_ddf(self.fit, self.coefficients, self.ddf)
 
     def __repr__(self) -> str:
         return self.__str__()
