@@ -8,7 +8,6 @@ function of its parameters alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace

@@ -15,6 +15,7 @@ grows with the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg as sla
@@ -70,6 +71,14 @@ class TermLayout:
         """Columns the term contributes to Z."""
         return self.n_levels * self.k
 
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """The term's sparse n x q block of Z (level-major columns)."""
+        n, k = self.z.shape
+        cols = (self.codes[:, None] * k + np.arange(k)[None, :]).ravel()
+        rows = np.repeat(np.arange(n), k)
+        return sp.csr_matrix((self.z.ravel(), (rows, cols)), shape=(n, self.q))
+
 
 def lambda_template(theta_segment: np.ndarray, k: int) -> np.ndarray:
     """The lower-triangular k x k template filled column-major from theta."""
@@ -89,11 +98,8 @@ def theta_lower_bounds(ks: list[int]) -> np.ndarray:
 
 
 def _term_matrix(term: TermLayout) -> sp.csr_matrix:
-    """The term's sparse n x q block of Z (level-major columns)."""
-    n, k = term.z.shape
-    cols = (term.codes[:, None] * k + np.arange(k)[None, :]).ravel()
-    rows = np.repeat(np.arange(n), k)
-    return sp.csr_matrix((term.z.ravel(), (rows, cols)), shape=(n, term.q))
+    """The term's sparse n x q block of Z (level-major columns), built once per term."""
+    return term.matrix
 
 
 @dataclass(frozen=True)
