@@ -118,6 +118,24 @@ def test_initialize(case):
         assert_r_equal(got, case[want])
 
 
+@pytest.mark.parametrize("case", REFERENCE["initialize"], ids=lambda c: f"{c['key']}-{c['link']}")
+def test_check_response_refuses_what_initialize_refuses(case):
+    """The same test as R's initialize, with R's message, the response's name, a value and what is valid."""
+    fam = family_of(case)
+    y, weights = values(case["y"]), values(case["weights"])
+    if "error" not in case:
+        fam.check_response(y, "resp", weights)
+        return
+    with pytest.raises(MixedFxError, match=f"^{re.escape(case['error'])}: the response resp has .* needs "):
+        fam.check_response(y, "resp", weights, rows=[f"r{i}" for i in range(y.size)])
+
+
+def test_check_response_names_the_first_refused_value_and_its_row():
+    with pytest.raises(MixedFxError, match=r"has 2 such values \(e\.g\. -1 in row b\); poisson needs a count"):
+        poisson().check_response([0.0, -1.0, -2.0], "count", rows=["a", "b", "c"])
+    binomial().check_response([0.5, 1.5], "p", weights=[1.0, 0.0])  # R sets y to 0 where the weight is 0
+
+
 def test_initialize_leaves_the_callers_arrays_alone():
     y, weights = np.array([0.5, 1.0]), np.array([2.0, 0.0])
     binomial().initialize(y, weights)

@@ -13,16 +13,19 @@ from scipy.optimize import minimize_scalar
 from scipy.special import digamma, polygamma
 
 from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices
-from mixedfx.errors import DataError
+from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family, get_family, negative_binomial, poisson
 from mixedfx.glmer_fit import GlmerFit
 from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl
-from mixedfx.lmm import LinearMixedModel, LmerControl
+from mixedfx.lmm import LinearMixedModel, LmerControl, lme4_term_order
 from mixedfx.lmer_fit import LmerFit
+from mixedfx.memory import check_dense_blocks
 
 __all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]
 
 NB_TOL_PWRSS = 1e-10
+_EXACT_FIT_TOL = 1e-13
+"""A residual sum of squares this small relative to the response's is an exact fit."""
 
 
 def _control(control, kind: type):
@@ -35,7 +38,7 @@ def _control(control, kind: type):
         known = set(kind.__dataclass_fields__)
         unknown = sorted(set(control) - known)
         if unknown:
-            raise ValueError(f"unknown control setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+            raise MixedFxError(f"unknown control setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         return kind(**control)
     raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
 
@@ -57,14 +60,76 @@ def _check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
                                   "in a linear mixed model"))
     single = [t.group for t in terms if len(t.levels) < 2]
     if single:
-        raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))})")
+        raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
+                        "a random effect needs a grouping factor with two or more levels in the rows used")
     for term in terms:
         q = len(term.levels) * term.z.shape[1]
         if q > n or (q == n and not allow_n):
+            relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
             raise DataError(
-                f"number of observations (={n}) <= number of random effects (={q}) for term ({term.text}); "
-                "the random-effects parameters and the residual variance (or scale parameter) are probably "
-                "unidentifiable")
+                f"number of observations (={n}) {relation} number of random effects (={q}) for term ({term.text}); "
+                f"the random-effects parameters{residual} are probably unidentifiable")
+
+
+def _checked_terms(matrices: ModelMatrices, allow_n: bool) -> None:
+    """lme4's grouping-factor checks, then the memory the factorisation will need."""
+    order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
+    terms = [matrices.re_terms[i] for i in order]
+    _check_grouping_factors(terms, matrices.X.shape[0], allow_n)
+    check_dense_blocks(terms, matrices.X.shape[1])
+
+
+def _check_residual_variation(matrices: ModelMatrices) -> None:
+    """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
+
+    lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
+    factorisation at the optimum would fail here.
+    """
+    root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
+    target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
+    total = float(np.sum(target**2))
+    if matrices.X.shape[1]:
+        coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]
+        residual = float(np.sum((target - (matrices.X * root_w) @ coefficients) ** 2))
+    else:
+        residual = total
+    if residual <= _EXACT_FIT_TOL * total or total == 0.0:
+        constant = " (it is constant)" if np.ptp(matrices.y) == 0 else ""
+        raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
+                        "leaving no residual variation: a linear mixed model needs a response that varies beyond "
+                        "them; check that it is not a copy or a linear function of a predictor or of the offset")
+
+
+def _factor_response(matrices: ModelMatrices, why: str) -> DataError:
+    """The error for a factor (or text) response where ``why`` needs a numeric one."""
+    levels = matrices.response_levels or ()
+    shown = ", ".join(levels[:5]) + (", ..." if len(levels) > 5 else "")
+    return DataError(f"response must be numeric (lme4's message): {matrices.response_name} is a factor or text "
+                     f"column with {len(levels)} levels ({shown}); {why}")
+
+
+def _check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
+    """The response a generalized model can take: lme4's checks, with the column and a value named."""
+    name, y = matrices.response_name, matrices.y
+    if matrices.response_levels is not None:
+        if family.name != "binomial":
+            raise _factor_response(matrices, f"the {family.name} family needs numbers; only the binomial family "
+                                             "takes a two-level factor")
+        if len(matrices.response_levels) > 2:
+            raise _factor_response(matrices, "a binomial response needs two levels (the first is failure, "
+                                             "the second success): recode it as 0/1 or a two-level factor")
+    if np.ndim(y) == 2:
+        if family.name != "binomial":
+            raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
+        negative = np.flatnonzero((y < 0).any(axis=1))
+        if negative.size:
+            raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row {matrices.rows[negative[0]]}); "
+                            "cbind(successes, failures) needs counts of 0 or more")
+    else:
+        family.check_response(y, name, matrices.weights, matrices.rows)
+    if len(np.unique(y, axis=0)) < 2:
+        raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
+                        "a generalized model needs a response that varies")
 
 
 def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
@@ -92,13 +157,34 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     Returns
     -------
     LmerFit
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (``formula`` not a string, ``data`` not
+        a DataFrame, ``REML`` not a bool...).
+    FormulaError
+        A formula that does not parse (the message says where) or has no
+        random-effects term.
+    DataError
+        Unknown columns (with near matches), no rows, a non-numeric response,
+        infinite values, bad weights, grouping factors with one level or with
+        as many levels as rows, a response the fixed effects fit exactly.
+    MixedFxError
+        A model too large for the memory available (its size is given).
     """
+    if not isinstance(REML, bool | np.bool_):
+        raise TypeError(f"REML must be True or False, not {REML!r}")
     ctrl = _control(control, LmerControl)
     matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
     if np.ndim(matrices.y) != 1:
         raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
+    if matrices.response_levels is not None:
+        raise _factor_response(matrices, "lmer needs numbers; for a binary response use "
+                                         "glmer(..., family='binomial')")
+    _check_residual_variation(matrices)
+    _checked_terms(matrices, allow_n=False)
     model = LinearMixedModel(matrices, reml=bool(REML))
-    _check_grouping_factors(model.terms, model.n, allow_n=False)
     return LmerFit(model, model.optimize(ctrl), ctrl, **_names(data, weights, offset))
 
 
@@ -109,13 +195,17 @@ def _names(data: pd.DataFrame, weights, offset) -> dict[str, str | None]:
                 offset_name=None if offset is None else "offset")
 
 
-def _glmer_model(matrices: ModelMatrices, family: Family, nAGQ: int,  # noqa: N803
-                 control: GlmerControl) -> GeneralizedLinearMixedModel:
-    if not isinstance(nAGQ, (int, np.integer)) or isinstance(nAGQ, bool) or not 0 <= nAGQ <= 25:
-        raise ValueError(f"nAGQ must be a whole number from 0 to 25, not {nAGQ!r}")
-    model = GeneralizedLinearMixedModel(matrices, family, int(nAGQ), control)
-    _check_grouping_factors(model.terms, model.n, allow_n=True)
-    return model
+def _glmer_matrices(formula: str, data: pd.DataFrame, family: Family, nAGQ: int,  # noqa: N803
+                    **frame_args: Any) -> ModelMatrices:
+    """The model's matrices, with every check a generalized model needs before it is built."""
+    if not isinstance(nAGQ, int | np.integer) or isinstance(nAGQ, bool):
+        raise TypeError(f"nAGQ must be a whole number (an int) from 0 to 25, not {nAGQ!r}")
+    if not 0 <= nAGQ <= 25:
+        raise MixedFxError(f"nAGQ must be a whole number from 0 to 25, not {nAGQ!r}")
+    matrices = build_model_matrices(formula, data, **frame_args)
+    _check_glmer_response(matrices, family)
+    _checked_terms(matrices, allow_n=True)
+    return matrices
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
@@ -151,6 +241,15 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     GlmerFit
         (An LmerFit, with a warning, for the gaussian family with identity link,
         as lme4 does.)
+
+    Raises
+    ------
+    TypeError, FormulaError, DataError, MixedFxError
+        As :func:`lmer`'s; also an unknown family or link (the valid ones are
+        listed), responses the family does not allow (the value and its row
+        are named), a factor response with more than two levels, a constant
+        response, and ``nAGQ > 1`` for anything but a single scalar
+        random-effects term.
     """
     fam = get_family(family)
     ctrl = _control(control, GlmerControl)
@@ -158,8 +257,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
         return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action)
-    matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
-    model = _glmer_model(matrices, fam, nAGQ, ctrl)
+    matrices = _glmer_matrices(formula, data, fam, nAGQ, weights=weights, offset=offset, na_action=na_action)
+    model = GeneralizedLinearMixedModel(matrices, fam, int(nAGQ), ctrl)
     return GlmerFit(model, model.fit(), **_names(data, weights, offset))
 
 
@@ -188,16 +287,16 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     # tolerance makes the profile over theta smooth and reaches the same optimum directly
     ctrl = _control(control, GlmerControl)
     ctrl = replace(ctrl, tol_pwrss=min(ctrl.tol_pwrss, NB_TOL_PWRSS))
-    matrices = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    matrices = _glmer_matrices(formula, data, poisson(), nAGQ, weights=weights, offset=offset, na_action=na_action)
     names = _names(data, weights, offset)
-    start = _glmer_model(matrices, poisson(), nAGQ, replace(ctrl, calc_derivs=False))
+    start = GeneralizedLinearMixedModel(matrices, poisson(), int(nAGQ), replace(ctrl, calc_derivs=False))
     theta0 = theta_ml(start.y, GlmerFit(start, start.fit(), **names).fitted(), start.weights)
     search = replace(ctrl, calc_derivs=False)
     last_theta = None
 
     def minus_two_loglik(log_theta: float) -> float:
         nonlocal last_theta
-        model = _glmer_model(matrices, negative_binomial(float(np.exp(log_theta))), nAGQ, search)
+        model = GeneralizedLinearMixedModel(matrices, negative_binomial(float(np.exp(log_theta))), int(nAGQ), search)
         optimum = model.fit(theta0=last_theta)
         last_theta = optimum.theta
         return -2.0 * GlmerFit(model, optimum, **names).loglik
@@ -205,7 +304,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     centre = np.log(theta0)
     best = minimize_scalar(minus_two_loglik, bounds=(centre - 3.0, centre + 3.0), method="bounded",
                            options={"xatol": tol})
-    model = _glmer_model(matrices, negative_binomial(float(np.exp(best.x))), nAGQ, ctrl)
+    model = GeneralizedLinearMixedModel(matrices, negative_binomial(float(np.exp(best.x))), int(nAGQ), ctrl)
     return GlmerFit(model, model.fit(theta0=last_theta), **names)
 
 

@@ -6,15 +6,23 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+import warnings
+from typing import Any, NoReturn
 
 from mixedfx import datasets
 
 __all__ = ["main", "fit_to_json"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, reporting a bad command line in two lines rather than the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mixedfx", description="Linear mixed-effects models with lme4's syntax.")
+    parser = _Parser(prog="mixedfx", description="Linear mixed-effects models with lme4's syntax.")
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("fit", help="fit a model and print lme4's summary (or JSON)")
     fit.add_argument("formula", help='lme4 formula, e.g. "Reaction ~ Days + (Days | Subject)"')
@@ -68,7 +76,7 @@ def fit_to_json(fit) -> dict[str, Any]:
     }
 
 
-def _fit(args: argparse.Namespace) -> int:
+def _fit(args: argparse.Namespace) -> None:
     from mixedfx.api import glmer, glmer_nb, lmer
     from mixedfx.families import get_family
     from mixedfx.readers import read_data
@@ -89,25 +97,50 @@ def _fit(args: argparse.Namespace) -> int:
         print(json.dumps(fit_to_json(fit), indent=2))
     else:
         print(fit.summary())
-    return 0
 
 
-def _datasets() -> int:
+def _datasets() -> None:
     for name in datasets.names():
         info = datasets.describe(name)
         print(f"{name:<12} {info['nrow']:>6} rows  {info['description']}")
-    return 0
+
+
+def _error_text(exc: BaseException) -> str:
+    """An error in at most two lines: its message's first line, then the rest (a formula) on one line.
+
+    A formula syntax error's caret line is left out: the message names the
+    token and its position.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() not in ("", "^")]
+    if not lines:
+        return f"mixedfx: error: {type(exc).__name__}"
+    rest = f"\n  {' '.join(lines[1:])}" if len(lines) > 1 else ""
+    return f"mixedfx: error: {lines[0]}{rest}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Errors in the input (a bad formula, data that do not fit the model, a file
+    that cannot be read, a model too large for memory) are printed to stderr
+    as ``mixedfx: error: ...`` (two lines at most) without a traceback, and
+    give status 2; a successful run's warnings are printed as
+    ``mixedfx: warning: ...``, one line each.
+    """
     args = _parser().parse_args(argv)
-    try:
-        return _fit(args) if args.command == "fit" else _datasets()
-    except (ValueError, TypeError, OSError) as exc:
-        message = str(exc).strip() or type(exc).__name__
-        print(f"mixedfx: error: {message}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if args.command == "fit":
+                _fit(args)
+            else:
+                _datasets()
+        except (ValueError, TypeError, OSError, MemoryError) as exc:
+            print(_error_text(exc), file=sys.stderr)
+            return 2
+    for warning in dict.fromkeys(str(w.message) for w in caught):
+        print(f"mixedfx: warning: {warning}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from mixedfx.contrasts import contrasts
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula import MixedFormula, parse_formula
 from mixedfx.frame import ModelFrame, grouping_factor, model_frame
+from mixedfx.memory import check_fixed_matrix
 from mixedfx.rsemantics import DataEnv, Factor, Value, as_column, as_factor, evaluate
 from mixedfx.terms import CONTRASTS, Terms, coding
 
@@ -136,6 +137,9 @@ class ModelMatrices:
         lme4's messages (rank deficiency).
     spec : DesignSpec
         What :func:`new_data_matrices` needs.
+    response_levels : tuple of str or None
+        The levels of a factor (or text) response, None for a numeric or
+        logical one (``y`` then holds 0 for the first level, 1 for the others).
     """
 
     y: np.ndarray
@@ -151,6 +155,7 @@ class ModelMatrices:
     rows: pd.Index
     messages: list[str]
     spec: DesignSpec
+    response_levels: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -333,8 +338,10 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     FormulaError
         Syntax errors, no random-effects term, malformed terms.
     DataError
-        Unknown columns, empty data, missing values under ``"fail"``, bad
-        weights or offset.
+        Unknown columns, empty data, missing values under ``"fail"``,
+        infinite values, bad weights or offset.
+    MixedFxError
+        A fixed-effects matrix too large for the memory available.
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string, not {type(formula).__name__}")
@@ -346,6 +353,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action)
     n = frame.y.shape[0]
     fixed_spec = _matrix_spec(frame.fixed, frame.values)
+    check_fixed_matrix(n, fixed_spec.names)
     X_full = _columns(fixed_spec, frame.values, n)
     keep = rank_keep(X_full)
     kept = set(keep)
@@ -356,12 +364,14 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         plural = ("column / coefficient", "columns / coefficients")[k > 1]
         messages.append(f"fixed-effect model matrix is rank deficient so dropping {k} {plural}")
     re = [_re_term(frame, i) for i in range(len(parsed.bars))]
+    response = frame.values[frame.fixed.labels[0]]
     return ModelMatrices(
         y=frame.y, X=X_full[:, keep] if dropped else X_full, x_names=[fixed_spec.names[j] for j in keep],
         dropped=dropped, offset=frame.offset, weights=frame.weights, re_terms=[t for t, _ in re],
         response_name=str(parsed.response_name), formula_text=parsed.text, n_dropped_na=frame.n_dropped_na,
         rows=frame.rows, messages=messages,
         spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=parsed),
+        response_levels=tuple(response.levels) if isinstance(response, Factor) and not response.logical else None,
     )
 
 
@@ -395,8 +405,8 @@ def selected_terms(mm: ModelMatrices, re_form: str | None) -> list[int]:
     fitted = [t.text for t in mm.re_terms]
     unknown = [w for w in wanted if w not in fitted]
     if unknown:
-        raise ValueError(f"re_form names random-effects terms the model does not have: {', '.join(unknown)}; "
-                         f"the model's terms are: {', '.join(fitted)}")
+        raise FormulaError(f"re_form names random-effects terms the model does not have: {', '.join(unknown)}; "
+                           f"the model's terms are: {', '.join(fitted)}")
     return [i for i, t in enumerate(fitted) if t in wanted]
 
 
@@ -405,15 +415,16 @@ def _new_values(specs: list[MatrixSpec], newdata: pd.DataFrame) -> dict[str, Val
     values: dict[str, Value] = {}
     for spec in specs:
         terms = spec.terms
-        first = 1 if terms.has_response else 0
-        for label, node in zip(terms.labels[first:], terms.variables[first:]):
-            if label in values:
+        used = {v for term in terms.terms for v in term} | set(terms.offsets)  # the response only where a term uses it
+        for i, (label, node) in enumerate(zip(terms.labels, terms.variables)):
+            if i not in used or label in values:
                 continue
             value = as_column(evaluate(node, env), env.n, label)
             if label in spec.factors:
                 value, unseen = as_factor(value, label).recode(spec.factors[label].levels)
                 if unseen:
-                    raise ValueError(f"factor {label} has new level(s) {', '.join(unseen)} not seen in the fit")
+                    raise DataError(f"factor {label} has new level(s) {', '.join(unseen)} not seen in the fit; "
+                                    f"its levels are: {', '.join(spec.factors[label].levels)}")
             elif isinstance(value, Factor):
                 raise DataError(f"{label} was numeric in the fit but is a factor in the new data")
             values[label] = value
@@ -445,9 +456,11 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
     ------
     TypeError
         ``newdata`` not a DataFrame.
-    ValueError
-        Missing columns (:class:`DataError`), new levels of a fixed-effect
-        factor, or new grouping levels without ``allow_new_levels=True``.
+    DataError
+        Missing columns, new levels of a fixed-effect factor, or new grouping
+        levels without ``allow_new_levels=True``.
+    FormulaError
+        A ``re_form`` naming terms the model does not have.
     """
     if not isinstance(newdata, pd.DataFrame):
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
@@ -468,7 +481,7 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
         missing = bool((group.codes < 0).any()) and not unseen
         if (unseen or missing) and not allow_new_levels:
             what = f"new level(s) {', '.join(unseen)}" if unseen else "missing values"
-            raise ValueError(f"grouping factor {fitted.group} of term ({fitted.text}) has {what} in the new data; "
+            raise DataError(f"grouping factor {fitted.group} of term ({fitted.text}) has {what} in the new data; "
                              "pass allow_new_levels=True to predict them at the population level")
         z = _columns(spec.slopes[i], values, n)
         terms.append(NewReTerm(index=i, group=fitted.group, codes=group.codes, z=z, z_names=list(fitted.z_names)))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -124,6 +124,46 @@ def _check(ok: bool, message: str) -> None:
     """Raise R's error ``message`` unless ``ok``."""
     if not ok:
         raise MixedFxError(message)
+
+
+@dataclass(frozen=True)
+class _Domain:
+    """The responses a family accepts.
+
+    Attributes
+    ----------
+    refused : callable
+        True for each response value the family refuses.
+    message : str
+        R's error for such a value.
+    valid : str
+        What the family accepts, in words.
+    zero_weight_exempt : bool
+        Whether rows with zero prior weight are not checked (R's binomial sets
+        their response to 0 first).
+    """
+
+    refused: Callable[[np.ndarray], np.ndarray]
+    message: str
+    valid: str
+    zero_weight_exempt: bool = False
+
+
+_COUNTS = "a count response: whole numbers, 0 or more"
+_POSITIVE = "a response of positive values"
+_NO_START = "cannot find valid starting values: please specify some"
+_BINOMIAL_DOMAIN = _Domain(
+    lambda y: (y < 0) | (y > 1), "y values must be 0 <= y <= 1",
+    "0/1 values, a logical or two-level factor response, proportions in [0, 1] with the numbers of trials "
+    "as weights, or cbind(successes, failures)", zero_weight_exempt=True)
+_POISSON_DOMAIN = _Domain(lambda y: y < 0, "negative values not allowed for the 'Poisson' family", _COUNTS)
+_GAMMA_DOMAIN = _Domain(lambda y: y <= 0, "non-positive values not allowed for the 'Gamma' family", _POSITIVE)
+_INVERSE_GAUSSIAN_DOMAIN = _Domain(lambda y: y <= 0,
+                                   "positive values only are allowed for the 'inverse.gaussian' family", _POSITIVE)
+_NEGATIVE_BINOMIAL_DOMAIN = _Domain(lambda y: y < 0, "negative values not allowed for the negative binomial family",
+                                    _COUNTS)
+_GAUSSIAN_DOMAINS = {"log": _Domain(lambda y: y <= 0, _NO_START, "positive values with the log link"),
+                     "inverse": _Domain(lambda y: y == 0, _NO_START, "non-zero values with the inverse link")}
 
 
 def _finite_positive(mu: np.ndarray) -> bool:
@@ -295,6 +335,54 @@ class Family:
         weights = np.ones_like(y) if weights is None else np.broadcast_to(_float_array(weights), y.shape).copy()
         return self._initialize(y, weights)
 
+    def check_response(self, y: ArrayLike, name: str, weights: ArrayLike | None = None,
+                       rows: Sequence[object] | None = None) -> None:
+        """Refuse response values the family does not allow, naming the response and a value.
+
+        The same test as :meth:`initialize`, with a message a user can act on.
+
+        Parameters
+        ----------
+        y : array_like
+            The response, one value per row (proportions for the binomial family).
+        name : str
+            The response as the formula writes it, for the message.
+        weights : array_like, optional
+            Prior weights: binomial rows with weight 0 are not checked, as R sets
+            their response to 0.
+        rows : sequence, optional
+            Row labels, to say where the first refused value is.
+
+        Raises
+        ------
+        MixedFxError
+            R's message, the number of refused values, the first one and what
+            the family accepts.
+        """
+        domain = self._domain()
+        if domain is None:
+            return
+        y = _float_array(y).reshape(-1)
+        refused = domain.refused(y)
+        if weights is not None and domain.zero_weight_exempt:
+            refused &= np.broadcast_to(_float_array(weights), y.shape) != 0
+        bad = np.flatnonzero(refused)
+        if bad.size:
+            where = "" if rows is None else f" in row {rows[bad[0]]}"
+            count = f"{bad.size} such value{'s' if bad.size > 1 else ''}"
+            raise MixedFxError(f"{domain.message}: the response {name} has {count} (e.g. {y[bad[0]]:g}{where}); "
+                               f"{self.name} needs {domain.valid}")
+
+    def _domain(self) -> _Domain | None:
+        """The responses the family accepts; None when it takes any."""
+        return None
+
+    def _refuse(self, y: np.ndarray) -> None:
+        """Raise R's error when the family does not allow a value of ``y``."""
+        domain = self._domain()
+        if domain is not None and np.any(domain.refused(y)):
+            raise MixedFxError(domain.message)
+
     def _variance(self, mu: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -328,9 +416,12 @@ class _Binomial(Family, r_name="binomial", factory="binomial",
     def _validmu(self, mu: np.ndarray) -> bool:
         return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
 
+    def _domain(self) -> _Domain:
+        return _BINOMIAL_DOMAIN
+
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y[weights == 0] = 0.0
-        _check(not np.any((y < 0) | (y > 1)), "y values must be 0 <= y <= 1")
+        self._refuse(y)
         successes = weights * y
         if np.any(np.abs(successes - np.round(successes)) > 1e-3):
             warnings.warn("non-integer #successes in a binomial glm!", stacklevel=3)
@@ -352,8 +443,11 @@ class _Poisson(Family, r_name="poisson", factory="poisson", valid_links=("log", 
         return _finite_positive(mu)
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        _check(not np.any(y < 0), "negative values not allowed for the 'Poisson' family")
+        self._refuse(y)
         return y, weights, y + 0.1
+
+    def _domain(self) -> _Domain:
+        return _POISSON_DOMAIN
 
 
 class _Gamma(Family, r_name="Gamma", factory="Gamma", valid_links=("inverse", "identity", "log"),
@@ -373,8 +467,11 @@ class _Gamma(Family, r_name="Gamma", factory="Gamma", valid_links=("inverse", "i
         return _finite_positive(mu)
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        _check(not np.any(y <= 0), "non-positive values not allowed for the 'Gamma' family")
+        self._refuse(y)
         return y, weights, y.copy()
+
+    def _domain(self) -> _Domain:
+        return _GAMMA_DOMAIN
 
 
 class _InverseGaussian(Family, r_name="inverse.gaussian", factory="inverse_gaussian",
@@ -391,8 +488,11 @@ class _InverseGaussian(Family, r_name="inverse.gaussian", factory="inverse_gauss
         return total * (1.0 + np.log(dev / total * 2.0 * math.pi)) + 3.0 * np.sum(np.log(y) * wt) + 2.0
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        _check(not np.any(y <= 0), "positive values only are allowed for the 'inverse.gaussian' family")
+        self._refuse(y)
         return y, weights, y.copy()
+
+    def _domain(self) -> _Domain:
+        return _INVERSE_GAUSSIAN_DOMAIN
 
 
 class _Gaussian(Family, r_name="gaussian", factory="gaussian", valid_links=("identity", "log", "inverse"),
@@ -409,10 +509,11 @@ class _Gaussian(Family, r_name="gaussian", factory="gaussian", valid_links=("ide
         return nobs * (np.log(dev / nobs * 2.0 * math.pi) + 1.0) + 2.0 - np.sum(np.log(wt))
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        link = self.link.name
-        _check(not ((link == "inverse" and np.any(y == 0)) or (link == "log" and np.any(y <= 0))),
-               "cannot find valid starting values: please specify some")
+        self._refuse(y)
         return y, weights, y.copy()
+
+    def _domain(self) -> _Domain | None:
+        return _GAUSSIAN_DOMAINS.get(self.link.name)
 
 
 @dataclass(frozen=True, repr=False)
@@ -450,8 +551,11 @@ class _NegativeBinomial(Family, r_name="negative binomial", factory="negative_bi
         return bool(np.all(mu > 0))
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        _check(not np.any(y < 0), "negative values not allowed for the negative binomial family")
+        self._refuse(y)
         return y, weights, y + (y == 0) / 6.0
+
+    def _domain(self) -> _Domain:
+        return _NEGATIVE_BINOMIAL_DOMAIN
 
 
 def _unknown_link_message(link: str, cls: type[Family]) -> str:

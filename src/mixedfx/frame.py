@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mixedfx.errors import DataError, FormulaError
+from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula import MixedFormula, parse_formula
 from mixedfx.rsemantics import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
@@ -84,6 +84,39 @@ def _frame_variables(formula: MixedFormula, fixed: Terms, slopes: Sequence[Terms
     return variables
 
 
+def _extra_name(value: object, what: str) -> str:
+    """How messages name the weights or the offset: by column when given one."""
+    return f"{what} column {value!r}" if isinstance(value, str) else f"the {what} argument"
+
+
+def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
+    """``"1 row (inf in row 3)"``: how many rows ``bad`` marks, and the first with its value."""
+    where = np.flatnonzero(bad)
+    first = values[where[0]]
+    shown = ", ".join(f"{v:g}" for v in np.atleast_1d(first))
+    return f"{where.size} row{'s' if where.size > 1 else ''} ({shown} in row {rows[where[0]]})"
+
+
+def _check_finite(value: np.ndarray, what: str, rows: pd.Index) -> None:
+    """Refuse infinite values (missing ones are gone by now), as R's model fitting does."""
+    finite = np.isfinite(value)
+    bad = ~(finite if finite.ndim == 1 else finite.all(axis=1))
+    if bad.any():
+        raise DataError(f"{what} has infinite values in {_rows_text(rows, bad, value)}; "
+                        "a model needs finite values: remove those rows or replace the values")
+
+
+def _check_weights(w: np.ndarray, what: str, rows: pd.Index) -> None:
+    """lme4's ``all(weights >= 0)``, finite weights and at least one positive."""
+    _check_finite(w, what, rows)
+    negative = w < 0
+    if negative.any():
+        raise DataError(f"negative weights are not allowed: {what} has negative values in "
+                        f"{_rows_text(rows, negative, w)}; weights must be 0 or more")
+    if not (w > 0).any():
+        raise DataError(f"{what}: all weights are zero; at least one must be positive")
+
+
 def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
     """Weights or offset given as a column name or as values, as floats over all rows."""
     if isinstance(value, str):
@@ -91,7 +124,7 @@ def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
             raise DataError(f"{what}: {unknown_column(value, data.columns)}")
         column = column_value(data[value], value)
         if isinstance(column, Factor):
-            raise DataError(f"{what} column {value!r} must be numeric")
+            raise DataError(f"{what} column {value!r} must be numeric, not text or a factor")
         return column.astype(np.float64)
     if isinstance(value, dict | set) or np.isscalar(value):
         raise TypeError(f"{what} must be a column name or an array of length {len(data)}, "
@@ -160,17 +193,23 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     Raises
     ------
     TypeError
-        If ``data`` is not a DataFrame or ``formula`` not a string.
+        If ``data`` is not a DataFrame, ``formula`` not a string or
+        ``na_action`` not a string.
     FormulaError
         For a formula without a response or with a malformed term.
     DataError
         Unknown columns, empty data, missing values under ``"fail"``,
-        negative weights, no rows left.
+        infinite values, negative, infinite or all-zero weights, no rows
+        left.
+    MixedFxError
+        An unknown ``na_action``.
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if not isinstance(na_action, str):
+        raise TypeError(f"na_action must be 'omit' or 'fail', not {type(na_action).__name__}")
     if na_action not in NA_ACTIONS:
-        raise ValueError(f"na_action must be 'omit' or 'fail', not {na_action!r}")
+        raise MixedFxError(f"na_action must be 'omit' or 'fail', not {na_action!r}")
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
@@ -201,6 +240,12 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
 
     values = {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
+    rows = data.index[kept]
+    for label, value in values.items():
+        if not isinstance(value, Factor):
+            what = (f"the response {label}" if label == fixed.labels[0]
+                    else f"column {label!r}" if label in data.columns else f"the variable {label}")
+            _check_finite(value, what, rows)
     total_offset = np.zeros(kept.size)
     for i in fixed.offsets:
         part = values[fixed.labels[i]]
@@ -208,10 +253,11 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             raise DataError(f"{fixed.labels[i]} must be a numeric vector")
         total_offset = total_offset + part
     if extras["offset"] is not None:
+        _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
         total_offset = total_offset + extras["offset"][kept]
     w = None if extras["weights"] is None else extras["weights"][kept]
-    if w is not None and (w < 0).any():
-        raise DataError("negative weights are not allowed")
+    if w is not None:
+        _check_weights(w, _extra_name(weights, "weights"), rows)
 
     group_env = DataEnv(data, rows=kept, factorize=True)
     groups = []
@@ -224,5 +270,5 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=data.index[kept], n_dropped_na=int(drop.sum()),
+        rows=rows, n_dropped_na=int(drop.sum()),
     )

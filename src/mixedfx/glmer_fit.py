@@ -110,7 +110,7 @@ class GlmerFit(MixedModelFit):
             try:
                 inverse = np.linalg.solve(hessian, np.eye(len(hessian)))[k:, k:]
                 vcov = inverse + inverse.T
-                if np.all(np.isfinite(vcov)) and np.linalg.eigvalsh(vcov).min() > 0:
+                if np.all(np.isfinite(vcov)) and (vcov.size == 0 or np.linalg.eigvalsh(vcov).min() > 0):
                     return vcov
             except np.linalg.LinAlgError:
                 pass

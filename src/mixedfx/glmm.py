@@ -43,7 +43,8 @@ class GlmerControl:
     tol_pwrss : float
         Relative change of the penalised deviance that ends PIRLS.
     max_pirls : int
-        Most PIRLS iterations per evaluation.
+        Most PIRLS iterations per evaluation (lme4's maxit; complete separation
+        needs about 35).
     xtol_abs, ftol_abs : float
         BOBYQA's absolute tolerances in both stages. Tighter than lmer's: with
         1e-8 BOBYQA stops before the gradient passes lme4's convergence check
@@ -60,7 +61,7 @@ class GlmerControl:
     """
 
     tol_pwrss: float = 1e-7
-    max_pirls: int = 30
+    max_pirls: int = 100
     xtol_abs: float = 1e-10
     ftol_abs: float = 1e-11
     maxeval: int = 100_000

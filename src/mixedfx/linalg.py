@@ -415,7 +415,10 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         rest = rest - _as_dense(l_r1 @ l_r1.T)
     qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
-    l_rr = sla.cholesky(rest, lower=True, check_finite=False)
+    try:
+        l_rr = sla.cholesky(rest, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        l_rr = _cholesky_fitted_response(rest)
     return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, layout=layout)
 
 
@@ -482,6 +485,21 @@ def _rest_lambda_transposed(templates: list[np.ndarray], n_levels: list[int], n_
     blocks = [_block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(templates, n_levels)]
     blocks.append(sp.identity(n_dense, format="csr"))
     return sp.block_diag(blocks, format="csr")
+
+
+def _cholesky_fitted_response(rest: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor whose last pivot (the response's) may be zero.
+
+    A response the other columns fit exactly (complete separation in a binomial
+    model drives PIRLS there) leaves a zero residual; everything else must be
+    positive definite, or LinAlgError is raised.
+    """
+    l_rr = np.zeros_like(rest)
+    l_rr[:-1, :-1] = sla.cholesky(rest[:-1, :-1], lower=True, check_finite=False)
+    last = sla.solve_triangular(l_rr[:-1, :-1], rest[:-1, -1], lower=True, check_finite=False)
+    l_rr[-1, :-1] = last
+    l_rr[-1, -1] = np.sqrt(max(rest[-1, -1] - last @ last, 0.0))
+    return l_rr
 
 
 def _as_dense(a: np.ndarray | sp.spmatrix) -> np.ndarray:
