@@ -408,6 +408,14 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         m = cp.a_r1.shape[0]
         l_r1 = np.einsum("mlk,lkj->mlj", cp.a_r1.reshape(m, -1, k1), right).reshape(m, -1)
         rest = cp.a_rr - l_r1 @ l_r1.T
+    elif all(k == 1 for k in layout.ks):
+        # scalar terms: Lambda is diagonal, so L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R with R, c
+        # diagonal; one weighted Gram product replaces the sparse Lambda products
+        rows = np.concatenate([np.full(n, t[0, 0]) for t, n in zip(tmpls[1:], layout.n_levels[1:])]
+                              + [np.ones(layout.p + 1)])
+        cols = right[:, 0, 0]
+        l_r1 = _scale_rows_cols(cp.a_r1, rows, cols)
+        rest = rows[:, None] * (cp.a_rr - _weighted_gram(cp.a_r1, cols**2)) * rows[None, :]
     else:
         left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
         l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
@@ -485,6 +493,22 @@ def _rest_lambda_transposed(templates: list[np.ndarray], n_levels: list[int], n_
     blocks = [_block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(templates, n_levels)]
     blocks.append(sp.identity(n_dense, format="csr"))
     return sp.block_diag(blocks, format="csr")
+
+
+def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | sp.spmatrix:
+    """diag(rows) a diag(cols), keeping a's form (dense or CSR)."""
+    if sp.issparse(a):
+        csr = a.tocsr(copy=True)
+        csr.data *= rows[np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))] * cols[csr.indices]
+        return csr
+    return rows[:, None] * a * cols[None, :]
+
+
+def _weighted_gram(a: np.ndarray | sp.spmatrix, w: np.ndarray) -> np.ndarray:
+    """a diag(w) a' as a dense array."""
+    if sp.issparse(a):
+        return (_scale_rows_cols(a, np.ones(a.shape[0]), w) @ a.T).toarray()
+    return (a * w[None, :]) @ a.T
 
 
 def _cholesky_fitted_response(rest: np.ndarray) -> np.ndarray:
