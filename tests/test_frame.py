@@ -27,7 +27,7 @@ def data():
 def test_missing_values_in_used_variables_drop_rows(data):
     data.loc[1, "x"] = np.nan
     data.loc[4, "g"] = None
-    data.loc[7, "w"] = np.nan
+    data.loc[7, "y"] = np.nan
     frame = model_frame("y ~ x + (1 | g)", data, weights="w")
     assert frame.n_dropped_na == 3
     assert list(frame.rows) == [0, 2, 3, 5, 6, 8, 9, 10, 11]

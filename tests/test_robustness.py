@@ -194,13 +194,12 @@ def test_all_zero_weights(sleep):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=np.zeros(len(sleep)))
 
 
-def test_missing_weights_are_missing_values_as_in_lme4(data):
-    """A NaN weight drops its row (R's model frame holds the weights); na_action='fail' refuses it."""
+def test_nan_weights_are_refused(data):
+    """The issue lists NaN weights as bad input: refused, naming the rows (lme4 would drop them silently)."""
     data.loc[[4, 9], "w"] = np.nan
-    assert mfx.lmer("Reaction ~ Days + (1 | Subject)", data, weights="w").nobs == 178
-    with raises(DataError, "missing values in weights (2 rows)", "na_action='omit'"):
-        mfx.lmer("Reaction ~ Days + (1 | Subject)", data, weights="w", na_action="fail")
-    with raises(DataError, "no rows left", "weights"):
+    with raises(DataError, "has missing (NaN) values in 2 rows", "weights must be numbers >= 0"):
+        mfx.lmer("Reaction ~ Days + (1 | Subject)", data, weights="w")
+    with raises(DataError, "missing (NaN) values"):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", data, weights=np.full(len(data), np.nan))
 
 

@@ -226,6 +226,11 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
 
+    if extras["weights"] is not None and np.isnan(extras["weights"]).any():
+        nan = np.isnan(extras["weights"])
+        raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
+                        f"{_rows_text(data.index, nan, extras['weights'])}; weights must be numbers >= 0: "
+                        "give those rows a weight or drop them from the data")
     missing = {label: is_missing(v) for label, v in full.items()}
     missing.update({k: np.isnan(v) for k, v in extras.items() if v is not None})
     drop = np.logical_or.reduce(list(missing.values()))
