@@ -53,7 +53,8 @@ def test_refit_equals_fresh_fit(slopes, sleep):
         assert again.loglik == pytest.approx(fresh.loglik, abs=1e-6)
         np.testing.assert_allclose(again.theta, fresh.theta, rtol=2e-3, atol=1e-4)
         np.testing.assert_allclose(again.fixef, fresh.fixef, rtol=1e-5)
-        np.testing.assert_allclose(again.fitted(), fresh.fitted(), rtol=1e-5)
+        # two optimiser runs from different starts: fitted values agree as far as theta does
+        np.testing.assert_allclose(again.fitted(), fresh.fitted(), rtol=1e-4)
         np.testing.assert_array_equal(again.residuals() + again.fitted(), sims[name].to_numpy())
 
 

@@ -41,6 +41,7 @@ __all__ = [
 # Coupling blocks denser than this, or this small, are kept dense.
 _SPARSE_MAX_DENSITY = 0.25
 _SPARSE_MIN_SIZE = 40_000
+_EINSUM_PATH_MIN_LEVELS = 256
 
 
 @dataclass(frozen=True)
@@ -398,11 +399,13 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     tmpls = templates(theta, layout.ks)
     t1 = tmpls[0]
     k1 = layout.ks[0]
-    scaled11 = np.swapaxes(t1, 0, 1) @ cp.a11 @ t1
+    # einsum's contraction-path search pays off only for many levels
+    many = cp.a11.shape[0] > _EINSUM_PATH_MIN_LEVELS
+    scaled11 = np.einsum("rj,lrs,sk->ljk", t1, cp.a11, t1, optimize=many)
     scaled11 += np.eye(k1)
-    l11 = np.linalg.cholesky(scaled11)
+    l11 = _stacked_cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
-    right = t1 @ np.swapaxes(np.linalg.inv(l11), 1, 2)
+    right = np.einsum("ik,ljk->lij", t1, _stacked_lower_inverse(l11), optimize=many)
     if len(layout.ks) == 1 and not sp.issparse(cp.a_r1):
         # one term: the rest is [X y] alone, all dense; skip the sparse machinery
         m = cp.a_r1.shape[0]
@@ -493,6 +496,40 @@ def _rest_lambda_transposed(templates: list[np.ndarray], n_levels: list[int], n_
     blocks = [_block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(templates, n_levels)]
     blocks.append(sp.identity(n_dense, format="csr"))
     return sp.block_diag(blocks, format="csr")
+
+
+def _stacked_cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack (l, k, k) of small SPD matrices.
+
+    Loops over the k columns with vector operations across the l matrices: for
+    the small k of random-effects terms this avoids numpy's per-matrix overhead.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When a matrix is not positive definite.
+    """
+    k = a.shape[1]
+    lower = np.zeros_like(a)
+    for j in range(k):
+        pivot = a[:, j, j] - np.einsum("lr,lr->l", lower[:, j, :j], lower[:, j, :j])
+        if not np.all(pivot > 0):
+            raise np.linalg.LinAlgError("a diagonal block is not positive definite")
+        lower[:, j, j] = np.sqrt(pivot)
+        for i in range(j + 1, k):
+            lower[:, i, j] = (a[:, i, j] - np.einsum("lr,lr->l", lower[:, i, :j], lower[:, j, :j])) / lower[:, j, j]
+    return lower
+
+
+def _stacked_lower_inverse(lower: np.ndarray) -> np.ndarray:
+    """Inverses of a stack (l, k, k) of lower-triangular matrices, by forward substitution across the stack."""
+    k = lower.shape[1]
+    inverse = np.zeros_like(lower)
+    for j in range(k):
+        inverse[:, j, j] = 1.0 / lower[:, j, j]
+        for i in range(j + 1, k):
+            inverse[:, i, j] = -np.einsum("lr,lr->l", lower[:, i, j:i], inverse[:, j:i, j]) / lower[:, i, i]
+    return inverse
 
 
 def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | sp.spmatrix:
