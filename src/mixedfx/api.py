@@ -16,7 +16,7 @@ from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family, get_family, negative_binomial, poisson
 from mixedfx.glmer_fit import GlmerFit
-from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl
+from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl, check_counts_response
 from mixedfx.lmm import LinearMixedModel, LmerControl, lme4_term_order
 from mixedfx.lmer_fit import LmerFit
 from mixedfx.memory import check_dense_blocks
@@ -119,12 +119,7 @@ def _check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
             raise _factor_response(matrices, "a binomial response needs two levels (the first is failure, "
                                              "the second success): recode it as 0/1 or a two-level factor")
     if np.ndim(y) == 2:
-        if family.name != "binomial":
-            raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
-        negative = np.flatnonzero((y < 0).any(axis=1))
-        if negative.size:
-            raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row {matrices.rows[negative[0]]}); "
-                            "cbind(successes, failures) needs counts of 0 or more")
+        check_counts_response(matrices, family)
     else:
         family.check_response(y, name, matrices.weights, matrices.rows)
     if len(np.unique(y, axis=0)) < 2:

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.special import fdtrc, stdtr
 
 from mixedfx.hypotheses import type3_contrasts
-from mixedfx.linalg import TermLayout, _term_matrix, templates
+from mixedfx.linalg import TermLayout, templates
 from mixedfx.lmm import LinearMixedModel
 
 __all__ = ["DDF_METHODS", "resolve_ddf", "coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]
@@ -318,8 +318,8 @@ def _kenward_roger(fit: Any) -> _KenwardRoger:
     if not model.reml:
         raise ValueError("Kenward-Roger's method is only available for REML model fits")
     n_levels = [len(t.levels) for t in model.terms]
-    z = sp.hstack([_term_matrix(TermLayout(codes=np.asarray(t.codes), z=np.asarray(t.z, dtype=float),
-                                           n_levels=len(t.levels))) for t in model.terms], format="csr")
+    z = sp.hstack([TermLayout(codes=np.asarray(t.codes), z=np.asarray(t.z, dtype=float), n_levels=len(t.levels)).matrix
+                   for t in model.terms], format="csr")
     lam = sp.block_diag([sp.kron(sp.identity(nl), tmpl) for tmpl, nl in zip(templates(fit.theta, model.ks), n_levels)],
                         format="csr")
     wp = _weighted_products(z, np.asarray(model.matrices.X, dtype=float), lam, fit.sigma**2)

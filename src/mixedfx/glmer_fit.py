@@ -93,9 +93,8 @@ class GlmerFit(MixedModelFit):
         """The dispersion's square root (1 for binomial, Poisson, negative binomial)."""
         if not self.family.has_dispersion:
             return 1.0
-        state, model = self._optimum.state, self._model
-        pearson = model.weights * (model.y - state.mu) ** 2 / self.family.variance(state.mu)
-        return float(np.sqrt((pearson.sum() + state.u @ state.u) / self.nobs))
+        pearson, u = self.residuals("pearson"), self._optimum.state.u
+        return float(np.sqrt((pearson @ pearson + u @ u) / self.nobs))
 
     @property
     def df(self) -> int:
@@ -122,9 +121,7 @@ class GlmerFit(MixedModelFit):
     def _unscaled_vcov(self) -> np.ndarray:
         """(R_X' R_X)^-1 at the final PIRLS weights."""
         model, state = self._model, self._optimum.state
-        mu_eta = self.family.link.mu_eta(state.eta)
-        work_w = model.weights * mu_eta**2 / self.family.variance(state.mu)
-        work_y = state.eta - model.offset + (model.y - state.mu) / mu_eta
+        work_y, work_w = model.working_response(state.eta, model.offset)
         factor = factorize(cross_products(model.layouts, model.X, work_y, work_w), self._theta)
         r_x_inv = sla.solve_triangular(factor.r_x, np.eye(model.p), lower=True, check_finite=False)
         return r_x_inv.T @ r_x_inv

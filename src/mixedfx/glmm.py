@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mixedfx.design import ModelMatrices, ReTerm
-from mixedfx.errors import MixedFxError
+from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family
 from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
                             term_effects, theta_lower_bounds)
 from mixedfx.lmm import lme4_term_order
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
 
-__all__ = ["GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult", "PirlsError",
+__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult", "PirlsError",
            "gauss_hermite_rule"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
@@ -121,6 +121,23 @@ class GlmmOptimum:
     eta_start: np.ndarray | None = None
 
 
+def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
+    """A ``cbind(successes, failures)`` response: binomial family and counts of 0 or more.
+
+    Raises
+    ------
+    DataError
+        Naming the response and the first offending row.
+    """
+    name, y = matrices.response_name, np.asarray(matrices.y, dtype=float)
+    if family.name != "binomial":
+        raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
+    negative = np.flatnonzero((y < 0).any(axis=1))
+    if negative.size:
+        raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row "
+                           f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")
+
+
 def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """lme4's GHrule: nodes z, weights w (summing to 1) for the standard normal, and log N(z).
 
@@ -180,11 +197,7 @@ class GeneralizedLinearMixedModel:
         prior = np.ones(self.n) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
         y = np.asarray(matrices.y, dtype=float)
         if y.ndim == 2:
-            if self.family.name != "binomial":
-                raise MixedFxError(f"a two-column response ({matrices.response_name}) needs the binomial family, "
-                                   f"not {self.family.name}")
-            if np.any(y < 0):
-                raise MixedFxError(f"negative counts in {matrices.response_name}")
+            check_counts_response(matrices, self.family)
             trials = y.sum(axis=1)
             proportion = np.divide(y[:, 0], trials, out=np.zeros(self.n), where=trials > 0)
             y_adj, w_adj, mustart = self.family.initialize(proportion, prior * trials)
@@ -215,6 +228,25 @@ class GeneralizedLinearMixedModel:
         return other
 
     # --- PIRLS ---------------------------------------------------------------
+    def working_response(self, eta: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """IRLS's working response (less ``base``) and working weights at the linear predictor ``eta``.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictor.
+        base : ndarray
+            The part of ``eta`` held fixed (the offset, plus X beta in stage 2).
+
+        Returns
+        -------
+        work_y, work_w : ndarray
+        """
+        link = self.family.link
+        mu = link.linkinv(eta)
+        mu_eta = link.mu_eta(eta)
+        return eta - base + (self.y - mu) / mu_eta, self.weights * mu_eta**2 / self.family.variance(mu)
+
     def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         mu = self.family.link.linkinv(eta)
         resid = self.family.dev_resids(self.y, mu, self.weights)
@@ -247,7 +279,7 @@ class GeneralizedLinearMixedModel:
             When step-halving cannot reduce the penalised deviance or PIRLS does
             not converge in ``max_pirls`` iterations.
         """
-        family, link, ctrl = self.family, self.family.link, self.control
+        ctrl = self.control
         tmpls = templates(theta, self.ks)
         if beta is None:
             X, base, fixed = self.X, self.offset, None
@@ -256,10 +288,7 @@ class GeneralizedLinearMixedModel:
         eta = eta_start
         old_pdev, old_u, old_b = np.inf, None, None
         for _ in range(ctrl.max_pirls):
-            mu = link.linkinv(eta)
-            mu_eta = link.mu_eta(eta)
-            work_w = self.weights * mu_eta**2 / family.variance(mu)
-            work_y = eta - base + (self.y - mu) / mu_eta
+            work_y, work_w = self.working_response(eta, base)
             if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
                 raise PirlsError(_NAN_MESSAGE)
             try:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 __all__ = [
     "TermLayout",
     "BlockLayout",
+    "coupling_is_sparse",
     "CrossProducts",
     "BlockedFactor",
     "cross_products",
@@ -98,11 +99,6 @@ def theta_lower_bounds(ks: list[int]) -> np.ndarray:
     return np.concatenate(bounds) if bounds else np.zeros(0)
 
 
-def _term_matrix(term: TermLayout) -> sp.csr_matrix:
-    """The term's sparse n x q block of Z (level-major columns), built once per term."""
-    return term.matrix
-
-
 @dataclass(frozen=True)
 class BlockLayout:
     """Sizes of the blocks: columns and levels per term (internal order), columns of X."""
@@ -167,13 +163,13 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         for s in range(r + 1):
             a11[:, r, s] = a11[:, s, r] = np.bincount(first.codes, weights=wz1[:, r] * first.z[:, s],
                                                       minlength=first.n_levels)
-    z1 = _term_matrix(first)
+    z1 = first.matrix
     xy = np.column_stack([X, y])
     wxy = xy * w[:, None]
     xy_z1 = (z1.T @ wxy).T  # (p+1, q1)
     xy_xy = xy.T @ wxy
     if len(terms) > 1:
-        zr = sp.hstack([_term_matrix(t) for t in terms[1:]], format="csr")
+        zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
         wzr = sp.csr_matrix(zr.multiply(w[:, None]))
         zr_z1 = (wzr.T @ z1).tocsr()
         zr_zr = (zr.T @ wzr).toarray()
@@ -206,7 +202,7 @@ def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | N
     """
     n = X.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    zx = sp.hstack([_term_matrix(t) for t in terms] + [sp.csr_matrix(X)], format="csr")
+    zx = sp.hstack([t.matrix for t in terms] + [sp.csr_matrix(X)], format="csr")
     return sp.csr_matrix(zx.multiply(w[:, None])).T.tocsr()
 
 
@@ -267,11 +263,15 @@ def transform_dense(cp: CrossProducts, T: np.ndarray) -> CrossProducts:
     return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
 
 
+def coupling_is_sparse(size: int, nnz: int) -> bool:
+    """Whether a coupling block of ``size`` elements, ``nnz`` of them non-zero, is stored sparse."""
+    return size >= _SPARSE_MIN_SIZE and nnz <= _SPARSE_MAX_DENSITY * size
+
+
 def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
     """Stack the random-effects and dense rows of the coupling block in the cheaper form."""
     size = (zr_z1.shape[0] + xy_z1.shape[0]) * zr_z1.shape[1]
-    nnz = zr_z1.nnz + xy_z1.size
-    if size >= _SPARSE_MIN_SIZE and nnz <= _SPARSE_MAX_DENSITY * size:
+    if coupling_is_sparse(size, zr_z1.nnz + xy_z1.size):
         return sp.vstack([zr_z1, sp.csr_matrix(xy_z1)], format="csr")
     return np.vstack([zr_z1.toarray(), xy_z1])
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixedfx.errors import MixedFxError
-from mixedfx.linalg import _SPARSE_MAX_DENSITY, _SPARSE_MIN_SIZE
+from mixedfx.linalg import coupling_is_sparse
 
 if TYPE_CHECKING:
     from mixedfx.design import ReTerm
@@ -101,7 +101,7 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
         np.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.z.shape[1] * k1
         for t in rest)
     coupling = m * q1
-    dense_coupling = coupling < _SPARSE_MIN_SIZE or nnz > _SPARSE_MAX_DENSITY * coupling
+    dense_coupling = not coupling_is_sparse(coupling, nnz)
     elements = _REST_COPIES * m * m + 2 * levels1 * k1 * k1 + (2 * coupling if dense_coupling else 0)
     return elements * _DOUBLE
 

@@ -87,8 +87,8 @@ def bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.n
     -------
     OptSummary
     """
-    return nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap")(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs,
-                                                         maxeval=maxeval, initial_step=initial_step)
+    return _BOBYQA(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
+                   initial_step=initial_step)
 
 
 def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:
@@ -143,9 +143,11 @@ def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:
     return minimise
 
 
+_BOBYQA = nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap")
+
 # lme4's allFit tries several optimisers; these are the bound-constrained ones nlopt offers here
 OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
-    "bobyqa": nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap"),
+    "bobyqa": bobyqa,
     "nelder_mead": nlopt_optimizer(nlopt.LN_NELDERMEAD, "nloptwrap.NLOPT_LN_NELDERMEAD"),
     "sbplx": nlopt_optimizer(nlopt.LN_SBPLX, "nloptwrap.NLOPT_LN_SBPLX"),
     "cobyla": nlopt_optimizer(nlopt.LN_COBYLA, "nloptwrap.NLOPT_LN_COBYLA"),
