@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -46,9 +47,9 @@ class GlmerControl:
         Most PIRLS iterations per evaluation (lme4's maxit; complete separation
         needs about 35).
     xtol_abs, ftol_abs : float
-        BOBYQA's absolute tolerances in both stages. Tighter than lmer's: with
-        1e-8 BOBYQA stops before the gradient passes lme4's convergence check
-        (VerbAgg), where lme4's Nelder-Mead goes on.
+        BOBYQA's absolute tolerances in both stages. ``ftol_abs`` is tighter than
+        lmer's: with 1e-8 BOBYQA stops before the gradient passes lme4's
+        convergence check (VerbAgg), where lme4's Nelder-Mead goes on.
     maxeval : int
         Most deviance evaluations per stage.
     boundary_tol : float
@@ -62,8 +63,8 @@ class GlmerControl:
 
     tol_pwrss: float = 1e-7
     max_pirls: int = 100
-    xtol_abs: float = 1e-10
-    ftol_abs: float = 1e-11
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-10
     maxeval: int = 100_000
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
@@ -72,14 +73,24 @@ class GlmerControl:
 
 @dataclass(frozen=True)
 class PirlsResult:
-    """The state PIRLS converged to for one set of parameters."""
+    """The state PIRLS converged to for one set of parameters.
+
+    The factor (at the weights of the last iteration's start) is formed on first
+    use: an evaluation of the deviance needs only its log-determinant.
+    """
 
     eta: np.ndarray
     mu: np.ndarray
     u: np.ndarray
     beta: np.ndarray
-    factor: BlockedFactor
     dev_resids: np.ndarray
+    logdet_re: float
+    make_factor: Callable[[], BlockedFactor] = field(repr=False, compare=False)
+
+    @cached_property
+    def factor(self) -> BlockedFactor:
+        """The blocked Cholesky factor."""
+        return self.make_factor()
 
     @property
     def dev(self) -> float:
@@ -138,6 +149,13 @@ def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
                            f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")
 
 
+def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, weights: np.ndarray):
+    """:func:`mixedfx.compiled_families.log_likelihood_terms`, imported on first use (it loads numba)."""
+    from mixedfx.compiled_families import log_likelihood_terms  # noqa: PLC0415
+
+    return log_likelihood_terms(family, y, n_trials, weights)
+
+
 def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """lme4's GHrule: nodes z, weights w (summing to 1) for the standard normal, and log N(z).
 
@@ -187,6 +205,7 @@ class GeneralizedLinearMixedModel:
         self.n, self.p = self.X.shape
         self.offset = matrices.offset
         self.y, self.weights, self.n_trials, mustart = self._response(matrices)
+        self._log_lik = _log_likelihood_terms(family, self.y, self.n_trials, self.weights)
         self.eta_start = family.link.linkfun(mustart) + 0.0
         self._no_columns = np.zeros((self.n, 0))
         if n_agq > 1 and (len(self.terms) != 1 or self.ks[0] != 1):
@@ -224,6 +243,7 @@ class GeneralizedLinearMixedModel:
         other = copy.copy(self)
         other.matrices = replace(self.matrices, y=y)
         other.y, other.weights, other.n_trials, mustart = other._response(other.matrices)
+        other._log_lik = _log_likelihood_terms(self.family, other.y, other.n_trials, other.weights)
         other.eta_start = self.family.link.linkfun(mustart) + 0.0
         return other
 
@@ -280,11 +300,14 @@ class GeneralizedLinearMixedModel:
             not converge in ``max_pirls`` iterations.
         """
         ctrl = self.control
-        tmpls = templates(theta, self.ks)
         if beta is None:
             X, base, fixed = self.X, self.offset, None
         else:
             X, base, fixed = self._no_columns, self.offset + self.X @ beta, np.asarray(beta, dtype=float)
+        compiled = self._compiled_pirls[0 if beta is None else 1]
+        if compiled is not None:
+            return self._run_compiled(compiled, theta, base, fixed, eta_start)
+        tmpls = templates(theta, self.ks)
         eta = eta_start
         old_pdev, old_u, old_b = np.inf, None, None
         for _ in range(ctrl.max_pirls):
@@ -299,7 +322,8 @@ class GeneralizedLinearMixedModel:
             eta = self._linear_predictor(base, X, b, u, tmpls)
             pdev, mu, resid = self._penalised_deviance(eta, u)
             if abs(old_pdev - pdev) < ctrl.tol_pwrss * pdev:
-                return PirlsResult(eta, mu, u, b if fixed is None else fixed, factor, resid)
+                return PirlsResult(eta, mu, u, b if fixed is None else fixed, resid, factor.logdet_re,
+                                   lambda factor=factor: factor)
             if pdev > old_pdev:
                 for _ in range(10):
                     u, b = (old_u + u) / 2.0, (old_b + b) / 2.0
@@ -312,11 +336,44 @@ class GeneralizedLinearMixedModel:
             old_pdev, old_u, old_b = pdev, u, b
         raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
 
+    @cached_property
+    def _compiled_pirls(self) -> tuple[object | None, object | None]:
+        """The compiled PIRLS for stage 1 and stage 2, or None where this model has none."""
+        from mixedfx.compiled_families import compiled_family  # noqa: PLC0415 - numba loads on the first fit
+        from mixedfx.scalar_pirls import ScalarPirls  # noqa: PLC0415
+
+        code = compiled_family(self.family)
+        if code == 0 or any(k != 1 for k in self.ks):
+            return None, None
+
+        return ScalarPirls(self.layouts, self.X, code), ScalarPirls(self.layouts, self._no_columns, code)
+
+    def _run_compiled(self, compiled, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None,
+                      eta_start: np.ndarray) -> PirlsResult:
+        """PIRLS through :class:`mixedfx.scalar_pirls.ScalarPirls`, its failures raised as the Python loop's."""
+        from mixedfx import scalar_pirls as kernel  # noqa: PLC0415
+
+        ctrl = self.control
+        out = compiled.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
+                           np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls)
+        if out.status in (kernel.NOT_FINITE, kernel.NOT_POSITIVE_DEFINITE):
+            raise PirlsError(_NAN_MESSAGE)
+        if out.status == kernel.HALVING_FAILED:
+            raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
+        if out.status == kernel.NOT_CONVERGED:
+            raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+        beta = out.beta if fixed is None else fixed
+        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, compiled.logdet_re(out),
+                           lambda: compiled.blocked_factor(out))
+
     # --- deviance ------------------------------------------------------------
     def laplace_deviance(self, state: PirlsResult) -> float:
         """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term."""
-        aic = self.family.aic(self.y, self.n_trials, state.mu, self.weights, state.dev)
-        return float(state.factor.logdet_re + state.u @ state.u + aic)
+        if self._log_lik is not None:
+            aic = self._log_lik.aic(state.mu)
+        else:
+            aic = self.family.aic(self.y, self.n_trials, state.mu, self.weights, state.dev)
+        return float(state.logdet_re + state.u @ state.u + aic)
 
     def agq_deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
         """Adaptive Gauss-Hermite deviance for one scalar term (lme4's glmerAGQ)."""
@@ -335,7 +392,7 @@ class GeneralizedLinearMixedModel:
             resid = self.family.dev_resids(self.y, mu, self.weights)
             devc = u**2 + np.bincount(codes, weights=resid, minlength=n_levels)
             mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / _SQRT_2PI
-        return float(devc0.sum() + state.factor.logdet_re - 2.0 * np.log(mult).sum())
+        return float(devc0.sum() + state.logdet_re - 2.0 * np.log(mult).sum())
 
     def deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
         """The stage-2 criterion: Laplace for nAGQ <= 1, AGQ otherwise."""

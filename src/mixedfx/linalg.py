@@ -15,7 +15,7 @@ grows with the number of rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 import scipy.linalg as sla
@@ -85,9 +85,15 @@ class TermLayout:
 def lambda_template(theta_segment: np.ndarray, k: int) -> np.ndarray:
     """The lower-triangular k x k template filled column-major from theta."""
     template = np.zeros((k, k))
-    cols, rows = np.triu_indices(k)
+    cols, rows = _upper_indices(k)
     template[rows, cols] = theta_segment
     return template
+
+
+@lru_cache(maxsize=32)
+def _upper_indices(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(k)``, kept: templates are built at every evaluation."""
+    return np.triu_indices(k)
 
 
 def theta_lower_bounds(ks: list[int]) -> np.ndarray:

@@ -1,0 +1,137 @@
+"""The binomial (logit) and Poisson (log) families as compiled functions of one observation.
+
+The compiled PIRLS (:mod:`mixedfx.scalar_pirls`) runs its loop over the rows
+with these; they compute what :mod:`mixedfx.families` and :mod:`mixedfx.links`
+compute, R's clamps included. :func:`log_likelihood_terms` splits R's
+``family$aic`` into its part that depends on the means and a constant, so the
+Laplace deviance costs one pass over the rows.
+
+numba is imported here, so import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy.special import gammaln
+
+from mixedfx.families import Family
+from mixedfx.rmath import DBL_EPSILON
+
+__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "compiled_family", "mean", "dev_resid", "LogLikelihoodTerms",
+           "log_likelihood_terms", "aic"]
+
+BINOMIAL_LOGIT = 1
+POISSON_LOG = 2
+
+_LOGIT_THRESH = 30.0
+
+
+def compiled_family(family: Family) -> int:
+    """The code of ``family`` for the compiled loop, or 0 when it has none."""
+    if family.name == "binomial" and family.link.name == "logit":
+        return BINOMIAL_LOGIT
+    if family.name == "poisson" and family.link.name == "log":
+        return POISSON_LOG
+    return 0
+
+
+@numba.njit(cache=True)
+def mean(code, eta):
+    """Mean, d mu / d eta and variance at one linear predictor (R's C code, clamps included)."""
+    if code == BINOMIAL_LOGIT:
+        if eta < -_LOGIT_THRESH:
+            t = DBL_EPSILON
+        elif eta > _LOGIT_THRESH:
+            t = 1.0 / DBL_EPSILON
+        else:
+            e = math.exp(eta)
+            return e / (1.0 + e), e / ((1.0 + e) * (1.0 + e)), e / (1.0 + e) * (1.0 - e / (1.0 + e))
+        mu = t / (1.0 + t)
+        return mu, DBL_EPSILON, mu * (1.0 - mu)
+    mu = max(math.exp(eta), DBL_EPSILON)
+    return mu, mu, mu
+
+
+@numba.njit(cache=True)
+def _y_log_y(y, mu):
+    return y * math.log(y / mu) if y != 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def dev_resid(code, y, mu, wt):
+    if code == BINOMIAL_LOGIT:
+        return 2.0 * wt * (_y_log_y(y, mu) + _y_log_y(1.0 - y, 1.0 - mu))
+    if y > 0.0:
+        return 2.0 * wt * (y * math.log(y / mu) - (y - mu))
+    return 2.0 * mu * wt
+
+
+@dataclass(frozen=True)
+class LogLikelihoodTerms:
+    """R's ``family$aic`` as ``-2 (sum(a log(mu) + b g(mu)) + constant)``.
+
+    ``g(mu)`` is ``log(1 - mu)`` for the binomial family and ``-mu`` for the
+    Poisson family; ``a``, ``b`` and the constant depend on the response and the
+    weights only.
+    """
+
+    code: int
+    a: np.ndarray
+    b: np.ndarray
+    constant: float
+
+    def aic(self, mu: np.ndarray) -> float:
+        """``family$aic`` at the means ``mu``."""
+        return aic(self.code, mu, self.a, self.b, self.constant)
+
+
+def log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray,
+                         weights: np.ndarray) -> LogLikelihoodTerms | None:
+    """Split ``family$aic`` for the response (None where the family is not compiled or R's value is -Inf).
+
+    Parameters
+    ----------
+    family : Family
+    y : ndarray
+        The response as the family sees it (proportions for the binomial family).
+    n_trials : ndarray
+        Binomial trials per row (1 otherwise).
+    weights : ndarray
+        Prior weights (times the trials for the binomial family).
+
+    Returns
+    -------
+    LogLikelihoodTerms or None
+    """
+    code = compiled_family(family)
+    if code == BINOMIAL_LOGIT:
+        m = n_trials if np.any(n_trials > 1) else weights
+        share = np.divide(weights, m, out=np.zeros_like(weights), where=m > 0)
+        size, successes = np.round(m), np.round(m * y)
+        constant = float(np.sum(share * (gammaln(size + 1.0) - gammaln(successes + 1.0)
+                                         - gammaln(size - successes + 1.0))))
+        return LogLikelihoodTerms(code, share * successes, share * (size - successes), constant)
+    if code == POISSON_LOG:
+        if np.any(np.abs(y - np.rint(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) or np.any(y < 0):
+            return None
+        return LogLikelihoodTerms(code, weights * y, weights, -float(np.sum(weights * gammaln(y + 1.0))))
+    return None
+
+
+@numba.njit(cache=True)
+def aic(code, mu, a, b, constant):
+    """``-2 (sum(a log(mu) + b g(mu)) + constant)`` (see :class:`LogLikelihoodTerms`)."""
+    total = constant
+    for r in range(mu.shape[0]):
+        if a[r] != 0.0:
+            total += a[r] * math.log(mu[r])
+        if code == BINOMIAL_LOGIT:
+            if b[r] != 0.0:
+                total += b[r] * math.log(1.0 - mu[r])
+        else:
+            total -= b[r] * mu[r]
+    return -2.0 * total

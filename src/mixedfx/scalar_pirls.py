@@ -1,0 +1,365 @@
+"""Compiled PIRLS for generalized models whose random-effects terms are all scalar.
+
+Most generalized mixed models have only ``(1 | g)``-type terms. For them every
+PIRLS iteration (working weights, the cross-products, the blocked Cholesky
+factor, the solve and the new linear predictor) runs here as one compiled loop
+over the rows, with no Python between iterations. The algorithm is the one of
+:meth:`mixedfx.glmm.GeneralizedLinearMixedModel.pirls` (same convergence test,
+same step-halving, the factor at the previous iteration's weights); that
+method uses this module when :func:`mixedfx.compiled_families.compiled_family`
+knows the family.
+
+The factor's block layout is that of :mod:`mixedfx.linalg`: a diagonal block for
+the first term, a sparse coupling block, and the rest (other terms, fixed
+effects, the working response) in dense storage. The rest is factored by a
+Cholesky that visits only the entries its sparsity pattern (fill included,
+worked out once per model) can make non-zero, so nested terms cost what their
+few non-zeros cost, and crossed terms what a dense factor costs.
+
+numba is imported here, so import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from mixedfx.compiled_families import dev_resid, mean
+from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
+
+__all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "ScalarPirls",
+           "ScalarPirlsResult"]
+
+OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
+
+
+@numba.njit(cache=True)
+def _penalised_deviance(code, eta, y, wts, u, mu, resid):
+    total = 0.0
+    for r in range(eta.shape[0]):
+        m = mean(code, eta[r])[0]
+        mu[r] = m
+        resid[r] = dev_resid(code, y[r], m, wts[r])
+        total += resid[r]
+    for i in range(u.shape[0]):
+        total += u[i] * u[i]
+    return total
+
+
+@numba.njit(cache=True)
+def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
+    n, p = X.shape
+    for r in range(n):
+        value = base[r]
+        for j in range(p):
+            value += X[r, j] * b[j]
+        for t in range(codes.shape[0]):
+            value += zs[t, r] * theta[t] * u[u_offsets[t] + codes[t, r]]
+        eta[r] = value
+
+
+@numba.njit(cache=True)
+def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
+            row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, a11, coupling, rest):
+    """Working weights and response at eta, the cross-products, and the blocked factor in place.
+
+    Returns 0, or the status that stops PIRLS.
+    """
+    n, p = X.shape
+    n_terms = codes.shape[0]
+    m = rest.shape[0]
+    q_rest = m - p - 1
+    a11[:] = 0.0
+    coupling[:] = 0.0
+    rest[:, :] = 0.0
+    ent_i = np.empty(n_terms + p, dtype=np.int64)
+    ent_v = np.empty(n_terms + p)
+    for r in range(n):
+        mu, mu_eta, var = mean(code, eta[r])
+        wy = eta[r] - base[r] + (y[r] - mu) / mu_eta
+        w = wts[r] * mu_eta * mu_eta / var
+        if not (np.isfinite(wy) and np.isfinite(w)):
+            return NOT_FINITE
+        level = codes[0, r]
+        wz0 = w * zs[0, r]
+        a11[level] += wz0 * zs[0, r]
+        ne = 0
+        for t in range(1, n_terms):
+            ent_i[ne] = rest_offsets[t] + codes[t, r]
+            ent_v[ne] = zs[t, r]
+            coupling[pos[t - 1, r]] += wz0 * zs[t, r]
+            ne += 1
+        start = dense_pos[level]
+        for j in range(p):
+            ent_i[ne] = q_rest + j
+            ent_v[ne] = X[r, j]
+            coupling[start + j] += wz0 * X[r, j]
+            ne += 1
+        ent_i[ne] = m - 1
+        ent_v[ne] = wy
+        coupling[start + p] += wz0 * wy
+        ne += 1
+        for a in range(ne):
+            wa = w * ent_v[a]
+            ia = ent_i[a]
+            for b in range(a + 1):
+                rest[ia, ent_i[b]] += wa * ent_v[b]
+    # L11, L_r1 = R A_r1 diag(theta1 / L11), rest = R A_rr R - L_r1 L_r1' + I
+    th0 = theta[0]
+    for level in range(a11.shape[0]):
+        d = math.sqrt(th0 * th0 * a11[level] + 1.0)
+        a11[level] = d
+        c = th0 / d
+        for idx in range(col_ptr[level], col_ptr[level + 1]):
+            i = row_idx[idx]
+            scale = theta[row_scale_term[i]] if i < q_rest else 1.0
+            coupling[idx] *= scale * c
+    for i in range(q_rest):
+        si = theta[row_scale_term[i]]
+        for j in range(i + 1):
+            rest[i, j] *= si * theta[row_scale_term[j]]
+    for i in range(q_rest, m):
+        for j in range(q_rest):
+            rest[i, j] *= theta[row_scale_term[j]]
+    for level in range(a11.shape[0]):
+        lo, hi = col_ptr[level], col_ptr[level + 1]
+        for a in range(lo, hi):
+            ia = row_idx[a]
+            va = coupling[a]
+            for b in range(lo, a + 1):
+                rest[ia, row_idx[b]] -= va * coupling[b]
+    for i in range(q_rest):
+        rest[i, i] += 1.0
+    # Cholesky in place on the lower triangle, visiting the pattern only; the last pivot (the
+    # response's) may be zero when the other columns fit it exactly
+    for j in range(m):
+        s = rest[j, j]
+        for kk in range(chol_row_ptr[j], chol_row_ptr[j + 1]):
+            k = chol_row_idx[kk]
+            s -= rest[j, k] * rest[j, k]
+        if j == m - 1:
+            rest[j, j] = math.sqrt(max(s, 0.0))
+            break
+        if not s > 0.0:
+            return NOT_POSITIVE_DEFINITE
+        d = math.sqrt(s)
+        rest[j, j] = d
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            s = rest[i, j]
+            for kk in range(chol_row_ptr[j], chol_row_ptr[j + 1]):
+                k = chol_row_idx[kk]
+                s -= rest[i, k] * rest[j, k]
+            rest[i, j] = s / d
+    return OK
+
+
+@numba.njit(cache=True)
+def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b):
+    """Fixed effects (b) and spherical random effects (u) from the factor."""
+    m = rest.shape[0]
+    p = b.shape[0]
+    q_rest = m - p - 1
+    l0 = a11.shape[0]
+    v = np.empty(m - 1)
+    for j in range(m - 2, -1, -1):
+        s = rest[m - 1, j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i < m - 1:
+                s -= rest[i, j] * v[i]
+        v[j] = s / rest[j, j]
+    for i in range(q_rest):
+        u[l0 + i] = v[i]
+    for j in range(p):
+        b[j] = v[q_rest + j]
+    for level in range(l0):
+        hi = col_ptr[level + 1] - 1  # the response's entry comes last in each column
+        s = coupling[hi]
+        for idx in range(col_ptr[level], hi):
+            s -= coupling[idx] * v[row_idx[idx]]
+        u[level] = s / a11[level]
+
+
+@numba.njit(cache=True)
+def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
+           dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, tol, max_iter):
+    n, p = X.shape
+    q = u_offsets[-1]
+    l0 = u_offsets[1]
+    m = q - l0 + p + 1
+    a11 = np.empty(l0)
+    coupling = np.empty(row_idx.shape[0])
+    rest = np.empty((m, m))
+    eta = eta_start.copy()
+    mu = np.empty(n)
+    resid = np.empty(n)
+    u = np.zeros(q)
+    b = np.zeros(p)
+    old_u = np.zeros(q)
+    old_b = np.zeros(p)
+    old_pdev = np.inf
+    for it in range(max_iter):
+        status = _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
+                         dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
+                         a11, coupling, rest)
+        if status != OK:
+            return status, it, eta, mu, u, b, resid, a11, coupling, rest
+        _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
+        _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta)
+        pdev = _penalised_deviance(code, eta, y, wts, u, mu, resid)
+        if abs(old_pdev - pdev) < tol * pdev:
+            return OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest
+        if pdev > old_pdev:
+            for _ in range(10):
+                for i in range(q):
+                    u[i] = (old_u[i] + u[i]) / 2.0
+                for j in range(p):
+                    b[j] = (old_b[j] + b[j]) / 2.0
+                _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta)
+                pdev = _penalised_deviance(code, eta, y, wts, u, mu, resid)
+                if pdev <= old_pdev:
+                    break
+            if pdev - old_pdev > tol:
+                return HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest
+        old_pdev = pdev
+        old_u[:] = u
+        old_b[:] = b
+    return NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest
+
+
+@numba.njit(cache=True)
+def _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest):
+    """Non-zero pattern of the rest's lower Cholesky factor (fill included), as a boolean matrix."""
+    n_terms, n = codes.shape
+    pattern = np.zeros((m, m), dtype=np.bool_)
+    for i in range(m):
+        pattern[i, i] = True
+    for i in range(q_rest, m):
+        pattern[i, : i + 1] = True
+    ent = np.empty(n_terms, dtype=np.int64)
+    for r in range(n):
+        for t in range(1, n_terms):
+            ent[t - 1] = rest_offsets[t] + codes[t, r]
+        for a in range(n_terms - 1):
+            for b in range(a + 1):
+                pattern[ent[a], ent[b]] = True
+    for level in range(col_ptr.shape[0] - 1):
+        for a in range(col_ptr[level], col_ptr[level + 1]):
+            for b in range(col_ptr[level], a + 1):
+                pattern[row_idx[a], row_idx[b]] = True
+    rows = np.empty(m, dtype=np.int64)
+    for k in range(m):
+        count = 0
+        for i in range(k + 1, m):
+            if pattern[i, k]:
+                rows[count] = i
+                count += 1
+        for a in range(count):
+            for b in range(a + 1):
+                pattern[rows[a], rows[b]] = True
+    return pattern
+
+
+@dataclass(frozen=True)
+class ScalarPirlsResult:
+    """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`)."""
+
+    status: int
+    eta: np.ndarray
+    mu: np.ndarray
+    u: np.ndarray
+    beta: np.ndarray
+    dev_resids: np.ndarray
+    l11: np.ndarray
+    coupling: np.ndarray
+    rest: np.ndarray
+
+
+class ScalarPirls:
+    """The sparsity structure of one scalar-term model, and its compiled PIRLS.
+
+    Parameters
+    ----------
+    layouts : list of TermLayout
+        Random-effects terms in internal order, each with one column.
+    X : ndarray, shape (n, p)
+        The columns PIRLS updates with the random effects (none in stage 2).
+    code : int
+        :func:`mixedfx.compiled_families.compiled_family`'s code.
+    """
+
+    def __init__(self, layouts: list[TermLayout], X: np.ndarray, code: int) -> None:
+        if any(t.k != 1 for t in layouts) or code == 0:
+            raise ValueError("the compiled PIRLS needs scalar terms and a compiled family")
+        self.code = code
+        self.X = np.ascontiguousarray(X, dtype=float)
+        n, p = self.X.shape
+        self.codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
+        self.zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
+        n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
+        self.n_levels = n_levels
+        self.rest_offsets = np.concatenate([[0, 0], np.cumsum(n_levels[1:])])[: len(layouts)].astype(np.int64)
+        self.u_offsets = np.concatenate([[0], np.cumsum(n_levels)]).astype(np.int64)
+        q_rest = int(n_levels[1:].sum())
+        self.m = q_rest + p + 1
+        self.row_scale_term = np.repeat(np.arange(1, len(layouts)), n_levels[1:]).astype(np.int64)
+        self._coupling_pattern(q_rest, p)
+        pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
+        lower = np.tril(pattern, -1)
+        cols, rows = np.nonzero(lower.T)  # column-major: for each column j, rows i > j
+        self.chol_col_ptr = np.searchsorted(cols, np.arange(self.m + 1)).astype(np.int64)
+        self.chol_col_idx = rows.astype(np.int64)
+        rr, cc = np.nonzero(lower)  # row-major: for each row j, columns k < j
+        self.chol_row_ptr = np.searchsorted(rr, np.arange(self.m + 1)).astype(np.int64)
+        self.chol_row_idx = cc.astype(np.int64)
+        self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(v) for v in n_levels], p=p)
+
+    def _coupling_pattern(self, q_rest: int, p: int) -> None:
+        """The coupling block's columns (first-term levels): the other terms' levels met, then the dense rows."""
+        l0 = int(self.n_levels[0])
+        n_terms = len(self.n_levels)
+        first = self.codes[0]
+        pairs = [first * (q_rest + 1) + (self.rest_offsets[t] + self.codes[t]) for t in range(1, n_terms)]
+        keys = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, dtype=np.int64)
+        key_level, key_row = keys // (q_rest + 1), keys % (q_rest + 1)
+        random_count = np.bincount(key_level, minlength=l0)
+        counts = random_count + p + 1
+        self.col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.dense_pos = (self.col_ptr[:-1] + random_count).astype(np.int64)
+        row_idx = np.empty(int(self.col_ptr[-1]), dtype=np.int64)
+        within = np.arange(len(keys)) - np.concatenate([[0], np.cumsum(random_count)])[key_level]
+        key_pos = self.col_ptr[key_level] + within
+        row_idx[key_pos] = key_row
+        dense_rows = q_rest + np.arange(p + 1)
+        row_idx[(self.dense_pos[:, None] + np.arange(p + 1)).ravel()] = np.tile(dense_rows, l0)
+        self.row_idx = row_idx
+        self.pos = np.ascontiguousarray(
+            np.stack([key_pos[np.searchsorted(keys, pr)] for pr in pairs]) if pairs
+            else np.zeros((0, len(first)), dtype=np.int64), dtype=np.int64)
+
+    def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
+            tol: float, max_iter: int) -> ScalarPirlsResult:
+        """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2)."""
+        out = _pirls(self.code, y, weights, self.X, base, eta_start, self.codes, self.zs,
+                     np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
+                     self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
+                     self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, tol, max_iter)
+        status, _, eta, mu, u, b, resid, l11, coupling, rest = out
+        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest)
+
+    def logdet_re(self, result: ScalarPirlsResult) -> float:
+        """log |L_Z|^2 of a run's factor."""
+        q_rest = self.m - self.X.shape[1] - 1
+        return 2.0 * (np.log(result.l11).sum() + np.log(np.diagonal(result.rest)[:q_rest]).sum())
+
+    def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
+        """A run's factor in :mod:`mixedfx.linalg`'s form."""
+        l0 = len(result.l11)
+        l_r1 = sp.csc_matrix((result.coupling, self.row_idx, self.col_ptr), shape=(self.m, l0)).tocsr()
+        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_r1=l_r1, l_rr=np.tril(result.rest),
+                             layout=self.layout)
