@@ -51,7 +51,9 @@ def test_refit_equals_fresh_fit(slopes, sleep):
         again = refit(slopes, sims[name])
         fresh = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep.assign(Reaction=sims[name].to_numpy()))
         assert again.loglik == pytest.approx(fresh.loglik, abs=1e-6)
-        np.testing.assert_allclose(again.theta, fresh.theta, rtol=2e-3, atol=1e-4)
+        # one draw is nearly singular: its last theta sits on a plateau (deviance flat to 1e-6 up
+        # to 4e-4), where two optimiser runs from different starts stop at different points
+        np.testing.assert_allclose(again.theta, fresh.theta, rtol=2e-3, atol=1e-3)
         np.testing.assert_allclose(again.fixef, fresh.fixef, rtol=1e-5)
         # two optimiser runs from different starts: fitted values agree as far as theta does
         np.testing.assert_allclose(again.fitted(), fresh.fitted(), rtol=1e-4)

@@ -19,6 +19,7 @@ import mixedfx as mfx
 from mixedfx import ddf
 from mixedfx.hypotheses import type3_contrasts
 from mixedfx.report import format_anova_type3, format_summary_ddf
+from tests.text_match import tokens_match
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "ddf_r.json").read_text())
 SLOPES = json.loads((Path(__file__).parent / "conformance" / "cases" / "sleepstudy_slopes.json").read_text())
@@ -141,7 +142,11 @@ def test_collinear_numeric_covariates_are_refused():
 def test_summary_text_matches_lmertest(case, key):
     fit = _fit(case)
     text = format_summary_ddf(fit, ddf.coef_table(fit, METHODS[key]), METHODS[key])
-    assert text.splitlines() == REFERENCE[case][key]["summary_text"]
+    mine, want = text.splitlines(), REFERENCE[case][key]["summary_text"]
+    assert len(mine) == len(want)
+    # df are printed to 9 digits; the optimiser's stopping point moves the last ones
+    for got, expected in zip(mine, want):
+        assert tokens_match(got, expected, rel=1e-7), f"{got!r} vs lmerTest {expected!r}"
 
 
 def test_ml_summary_title_wraps_as_lmertest():

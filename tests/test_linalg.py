@@ -129,6 +129,28 @@ def test_sparse_coupling_block_used_for_large_crossed_terms():
     assert f.logdet_re == pytest.approx(ref["logdet_re"], rel=1e-10)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_coupling_with_heavy_levels_matches_dense(weighted):
+    # a few first-term levels (heavy users) meet most second-term levels: their columns take the
+    # dense BLAS update, the rest the sparse loop
+    rng = np.random.default_rng(3)
+    terms, X, y, w = _random_problem(rng, 4000, [(500, 1), (120, 1)], p=2, weighted=weighted)
+    heavy_rows = np.arange(3000, 3000 + 4 * 120)
+    terms[0].codes[heavy_rows] = np.repeat(np.arange(4), 120)
+    terms[1].codes[heavy_rows] = np.tile(np.arange(120), 4)
+    cp = cross_products(terms, X, y, w)
+    assert linalg.sp.issparse(cp.a_r1) and len(cp.scalar_schur.heavy) >= 4
+    theta = np.array([0.9, 0.6])
+    ref = _dense_reference(terms, X, y, w, theta)
+    f = factorize(cp, theta)
+    assert f.pwrss == pytest.approx(ref["pwrss"], rel=1e-10)
+    assert f.logdet_re == pytest.approx(ref["logdet_re"], rel=1e-10)
+    assert f.logdet_x == pytest.approx(ref["logdet_x"], rel=1e-10)
+    beta, u = f.solve_coefficients()
+    np.testing.assert_allclose(beta, ref["beta"], rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(u, ref["u"], rtol=1e-9, atol=1e-10)
+
+
 def test_lower_bounds_and_template_layout():
     np.testing.assert_array_equal(theta_lower_bounds([1, 2]), [0.0, 0.0, -np.inf, 0.0])
     t = lambda_template(np.array([1.0, 2.0, 3.0]), 2)

@@ -14,8 +14,9 @@ grows with the number of rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 import scipy.linalg as sla
@@ -139,6 +140,18 @@ class CrossProducts:
     a_r1: np.ndarray | sp.spmatrix
     a_rr: np.ndarray
     layout: BlockLayout
+
+    @cached_property
+    def one_term_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """a11, a_r1 and a_rr as C-ordered arrays (what :mod:`mixedfx.one_term` reads)."""
+        return tuple(np.ascontiguousarray(a, dtype=float) for a in (self.a11, self.a_r1, self.a_rr))
+
+    @cached_property
+    def scalar_schur(self):
+        """:class:`mixedfx.sparse_gram.ScalarSchur` of a sparse coupling block, prepared on first use."""
+        from mixedfx.sparse_gram import ScalarSchur  # noqa: PLC0415 - loads numba only for such models
+
+        return ScalarSchur(self.a_r1)
 
 
 def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
@@ -297,12 +310,20 @@ class BlockedFactor:
     k1 x k1 block per level of the first term), L_r1 is the coupling block and
     L_rr is the dense lower factor of the rest, ordered as [other random-effects
     terms, fixed effects, response].
+
+    L_r1 is formed on first use (``coupling`` makes it): the deviance needs only
+    the diagonal of L.
     """
 
     l11: np.ndarray
-    l_r1: np.ndarray | sp.spmatrix
     l_rr: np.ndarray
     layout: BlockLayout
+    coupling: Callable[[], np.ndarray | sp.spmatrix] = field(repr=False, compare=False)
+
+    @cached_property
+    def l_r1(self) -> np.ndarray | sp.spmatrix:
+        """The coupling block of L."""
+        return self.coupling()
 
     @property
     def q_rest(self) -> int:
@@ -402,6 +423,13 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         When the rest block is not positive definite (a rank-deficient X).
     """
     layout = cp.layout
+    if one_dense_term(cp):
+        from mixedfx.one_term import factor_one_term  # noqa: PLC0415 - loads numba only when used
+
+        status, l11, l_r1, l_rr = factor_one_term(np.ascontiguousarray(theta, dtype=float), *cp.one_term_blocks)
+        if status:
+            raise np.linalg.LinAlgError("the penalised cross-product matrix is not positive definite")
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(_as_is, l_r1))
     tmpls = templates(theta, layout.ks)
     t1 = tmpls[0]
     k1 = layout.ks[0]
@@ -412,31 +440,59 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     l11 = _stacked_cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
     right = np.einsum("ik,ljk->lij", t1, _stacked_lower_inverse(l11), optimize=many)
-    if len(layout.ks) == 1 and not sp.issparse(cp.a_r1):
-        # one term: the rest is [X y] alone, all dense; skip the sparse machinery
-        m = cp.a_r1.shape[0]
-        l_r1 = np.einsum("mlk,lkj->mlj", cp.a_r1.reshape(m, -1, k1), right).reshape(m, -1)
-        rest = cp.a_rr - l_r1 @ l_r1.T
-    elif all(k == 1 for k in layout.ks):
+    if all(k == 1 for k in layout.ks):
         # scalar terms: Lambda is diagonal, so L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R with R, c
         # diagonal; one weighted Gram product replaces the sparse Lambda products
         rows = np.concatenate([np.full(n, t[0, 0]) for t, n in zip(tmpls[1:], layout.n_levels[1:])]
                               + [np.ones(layout.p + 1)])
         cols = right[:, 0, 0]
-        l_r1 = _scale_rows_cols(cp.a_r1, rows, cols)
-        rest = rows[:, None] * (cp.a_rr - _weighted_gram(cp.a_r1, cols**2)) * rows[None, :]
+        coupling = partial(_scale_rows_cols, cp.a_r1, rows, cols)
+        if sp.issparse(cp.a_r1):
+            return BlockedFactor(l11=l11, l_rr=_factor_scalar_rest(cp, rows, cols**2), layout=layout,
+                                 coupling=coupling)
+        rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * cols[None, :] ** 2) @ cp.a_r1.T) * rows[None, :]
     else:
         left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
         l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
         rest = left @ (left @ cp.a_rr).T
         rest = rest - _as_dense(l_r1 @ l_r1.T)
+        coupling = partial(_as_is, l_r1)
     qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
     try:
         l_rr = sla.cholesky(rest, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
         l_rr = _cholesky_fitted_response(rest)
-    return BlockedFactor(l11=l11, l_r1=l_r1, l_rr=l_rr, layout=layout)
+    return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=coupling)
+
+
+def one_dense_term(cp: CrossProducts) -> bool:
+    """Whether the model has one random-effects term and a dense coupling block (:mod:`mixedfx.one_term`'s case)."""
+    return len(cp.layout.ks) == 1 and not sp.issparse(cp.a_r1)
+
+
+def _as_is(a: sp.spmatrix) -> sp.spmatrix:
+    """The argument itself (a coupling block already formed)."""
+    return a
+
+
+def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray) -> np.ndarray:
+    """L_rr for scalar terms with a sparse coupling block, formed and factored in place.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the rest block is not positive definite (the response's pivot aside).
+    """
+    from mixedfx.sparse_gram import lower_cholesky_in_place  # noqa: PLC0415
+
+    schur, qr = cp.scalar_schur, cp.layout.q_rest
+    factor = lower_cholesky_in_place(schur.lower(cp.a_rr, col_weights, rows, qr))
+    if factor is not None:
+        return factor
+    rest = schur.lower(cp.a_rr, col_weights, rows, qr)
+    rest = np.tril(rest) + np.tril(rest, -1).T
+    return _cholesky_fitted_response(rest)
 
 
 def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
@@ -545,13 +601,6 @@ def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.nda
         csr.data *= rows[np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))] * cols[csr.indices]
         return csr
     return rows[:, None] * a * cols[None, :]
-
-
-def _weighted_gram(a: np.ndarray | sp.spmatrix, w: np.ndarray) -> np.ndarray:
-    """a diag(w) a' as a dense array."""
-    if sp.issparse(a):
-        return (_scale_rows_cols(a, np.ones(a.shape[0]), w) @ a.T).toarray()
-    return (a * w[None, :]) @ a.T
 
 
 def _cholesky_fitted_response(rest: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -11,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.design import ModelMatrices, ReTerm
-from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, response_map, theta_lower_bounds,
-                            transform_dense, with_response)
+from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, one_dense_term, response_map,
+                            theta_lower_bounds, transform_dense, with_response)
 from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
 
 __all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
@@ -172,13 +173,22 @@ class LinearMixedModel:
 
     def deviance_from_factor(self, factor: BlockedFactor, reml: bool | None = None) -> float:
         """Profiled deviance (ML) or REML criterion from a factorisation."""
-        reml = self.reml if reml is None else reml
+        return self._criterion(factor.logdet_re, factor.logdet_x, factor.pwrss, self.reml if reml is None else reml)
+
+    def _criterion(self, logdet_re: float, logdet_x: float, pwrss: float, reml: bool) -> float:
         dof = self.n - self.p if reml else self.n
-        value = factor.logdet_re + dof * (1.0 + _LOG_2PI + np.log(factor.pwrss / dof)) - self.log_det_weights
-        return float(value + factor.logdet_x) if reml else float(value)
+        value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
+        return float(value + logdet_x) if reml else float(value)
 
     def objective(self, theta: np.ndarray) -> float:
         """The criterion the fit minimises; ``inf`` where the factorisation fails."""
+        if one_dense_term(self.cross):
+            # one compiled call: small models' evaluations are otherwise mostly Python overhead
+            from mixedfx.one_term import criterion_parts  # noqa: PLC0415 - loads numba only when used
+
+            status, logdet_re, logdet_x, pwrss = criterion_parts(np.asarray(theta, dtype=float),
+                                                                 *self.cross.one_term_blocks)
+            return np.inf if status else self._criterion(logdet_re, logdet_x, pwrss, self.reml)
         try:
             return self.deviance_from_factor(self.factor(theta))
         except np.linalg.LinAlgError:

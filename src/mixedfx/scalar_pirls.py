@@ -360,6 +360,8 @@ class ScalarPirls:
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg`'s form."""
         l0 = len(result.l11)
-        l_r1 = sp.csc_matrix((result.coupling, self.row_idx, self.col_ptr), shape=(self.m, l0)).tocsr()
-        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_r1=l_r1, l_rr=np.tril(result.rest),
-                             layout=self.layout)
+
+        def coupling() -> sp.csr_matrix:
+            return sp.csc_matrix((result.coupling, self.row_idx, self.col_ptr), shape=(self.m, l0)).tocsr()
+        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_rr=np.tril(result.rest), layout=self.layout,
+                             coupling=coupling)

@@ -11,11 +11,11 @@ import pytest
 
 import mixedfx as mfx
 from tests.conformance.cases import TOLERANCE, case_names, load_case, parse_call
+from tests.text_match import tokens_match
 
 LMER_CASES = case_names("lmer")
 GLMER_CASES = case_names("glmer") + case_names("glmer.nb")
 ALL_CASES = LMER_CASES + GLMER_CASES
-NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 # glmer optima differ slightly by optimizer path: printed numbers may differ by 1 % (conformance README)
 TEXT_REL = {"lmer": 0.0, "glmer": 1e-2}
 
@@ -141,26 +141,6 @@ def test_fitted_and_residuals(name):
     np.testing.assert_allclose(residuals, ref["residuals"], atol=0.01 * np.abs(ref["residuals"]).max())
 
 
-def _tokens_match(mine: str, want: str, rel: float = 0.0) -> bool:
-    """Same words; numbers within one unit of lme4's last printed digit (or ``rel`` relative)."""
-    a, b = mine.split(), want.split()
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if x == y:
-            continue
-        if not (NUMBER.fullmatch(x) and NUMBER.fullmatch(y)):
-            return False
-        fx, fy = float(x), float(y)
-        if "e" in y.lower():
-            unit = 0.02 * abs(fy)
-        else:
-            unit = 1.0001 * 10.0 ** -(len(y.split(".")[1]) if "." in y else 0)
-        if abs(fx - fy) > max(unit, rel * abs(fy)):
-            return False
-    return True
-
-
 def _criterion(fit, ref) -> tuple[float, float]:
     return fit.deviance, ref["reml_criterion"] if fit.reml else ref["deviance"]
 
@@ -197,7 +177,7 @@ def test_text_matches_lme4(name, what):
     want = _join_formula(ref["print_text" if what == "print" else "summary_text"])
     assert len(mine) == len(want), "\n".join(mine)
     for got, expected in zip(mine, want):
-        assert _tokens_match(got, expected, rel), f"{got!r} vs lme4 {expected!r}"
+        assert tokens_match(got, expected, rel), f"{got!r} vs lme4 {expected!r}"
 
 
 def test_linear_criterion_never_worse_than_lme4():

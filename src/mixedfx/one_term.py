@@ -1,0 +1,152 @@
+"""The blocked factor of a model with one random-effects term, in one compiled pass.
+
+With a single term (``(Days | Subject)``, ``(time | subject)``) the rest of the
+penalised system is only the fixed effects and the response: a few columns.
+Each level's k x k block is factored, its coupling with the rest formed and
+its Schur update accumulated in one loop over the levels, and the small rest
+block factored in the same call. The deviance then costs one call, with no
+Python in between: what matters for small models, whose evaluations are
+microseconds, and for many levels, whose per-level work numpy cannot fuse.
+
+numba is imported here, so import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["factor_one_term", "criterion_parts"]
+
+OK, NOT_POSITIVE_DEFINITE = 0, 1
+
+
+@numba.njit(cache=True)
+def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
+    """Factor ``[[T'A11 T + I, .], [A_r1 T, A_rr]]`` blockwise for one term.
+
+    Parameters
+    ----------
+    theta : ndarray
+        The term's template, lower triangle column-major.
+    a11 : ndarray, shape (l, k, k)
+        Per-level blocks of Z'WZ.
+    a_r1 : ndarray, shape (m, l * k)
+        [X y]' W Z.
+    a_rr : ndarray, shape (m, m)
+        [X y]' W [X y].
+    keep_coupling : bool
+        Return L_r1 (else an empty array: the deviance does not need it).
+
+    Returns
+    -------
+    status : int
+        0, or 1 when a block is not positive definite (the response's pivot may be 0).
+    l11 : ndarray, shape (l, k, k)
+    l_r1 : ndarray, shape (m, l * k)
+    l_rr : ndarray, shape (m, m)
+        Lower triangular.
+    """
+    n_levels, k, _ = a11.shape
+    m = a_rr.shape[0]
+    t = np.zeros((k, k))
+    pos = 0
+    for j in range(k):
+        for i in range(j, k):
+            t[i, j] = theta[pos]
+            pos += 1
+    l11 = np.zeros((n_levels, k, k))
+    l_r1 = np.empty((m, n_levels * k if keep_coupling else 0))
+    rest = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1):
+            rest[i, j] = a_rr[i, j]
+    s = np.empty((k, k))
+    at = np.empty((k, k))
+    right = np.empty((k, k))
+    block = np.empty((m, k))
+    for lev in range(n_levels):
+        a = a11[lev]
+        # S = T' A T + I
+        for r in range(k):
+            for c in range(k):
+                acc = 0.0
+                for b in range(k):
+                    acc += a[r, b] * t[b, c]
+                at[r, c] = acc
+        for r in range(k):
+            for c in range(r + 1):
+                acc = 0.0
+                for b in range(k):
+                    acc += t[b, r] * at[b, c]
+                s[r, c] = acc + (1.0 if r == c else 0.0)
+        low = l11[lev]
+        for j in range(k):
+            d = s[j, j]
+            for b in range(j):
+                d -= low[j, b] * low[j, b]
+            if not d > 0.0:
+                return NOT_POSITIVE_DEFINITE, l11, l_r1, rest
+            low[j, j] = math.sqrt(d)
+            for i in range(j + 1, k):
+                v = s[i, j]
+                for b in range(j):
+                    v -= low[i, b] * low[j, b]
+                low[i, j] = v / low[j, j]
+        # right = T L^-T: solve right L' = T row by row
+        for r in range(k):
+            for c in range(k):
+                v = t[r, c]
+                for b in range(c):
+                    v -= right[r, b] * low[c, b]
+                right[r, c] = v / low[c, c]
+        base = lev * k
+        for i in range(m):
+            for c in range(k):
+                acc = 0.0
+                for b in range(k):
+                    acc += a_r1[i, base + b] * right[b, c]
+                block[i, c] = acc
+                if keep_coupling:
+                    l_r1[i, base + c] = acc
+        for i in range(m):
+            for j in range(i + 1):
+                acc = 0.0
+                for c in range(k):
+                    acc += block[i, c] * block[j, c]
+                rest[i, j] -= acc
+    for j in range(m):
+        d = rest[j, j]
+        for b in range(j):
+            d -= rest[j, b] * rest[j, b]
+        if j == m - 1:
+            rest[j, j] = math.sqrt(max(d, 0.0))
+            break
+        if not d > 0.0:
+            return NOT_POSITIVE_DEFINITE, l11, l_r1, rest
+        rest[j, j] = math.sqrt(d)
+        for i in range(j + 1, m):
+            v = rest[i, j]
+            for b in range(j):
+                v -= rest[i, b] * rest[j, b]
+            rest[i, j] = v / rest[j, j]
+    return OK, l11, l_r1, rest
+
+
+@numba.njit(cache=True)
+def criterion_parts(theta, a11, a_r1, a_rr):
+    """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares; status first (see :func:`factor_one_term`)."""
+    status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr, False)
+    if status != OK:
+        return status, 0.0, 0.0, 0.0
+    logdet_re = 0.0
+    for lev in range(l11.shape[0]):
+        for j in range(l11.shape[1]):
+            logdet_re += math.log(l11[lev, j, j])
+    m = rest.shape[0]
+    logdet_x = 0.0
+    for j in range(m - 1):
+        logdet_x += math.log(rest[j, j])
+    return OK, 2.0 * logdet_re, 2.0 * logdet_x, rest[m - 1, m - 1] ** 2

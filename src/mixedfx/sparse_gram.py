@@ -1,0 +1,118 @@
+"""The Schur complement of the first term's block when every random-effects term is scalar.
+
+With scalar terms the first term's factor is diagonal, and the rest block of
+the penalised system is ``R (A_rr - A_r1 diag(w) A_r1') R + I`` (R diagonal,
+``w`` one weight per level of the first term). Its Gram part costs, per
+level, the square of the number of rest rows that level meets. Crossed data
+(ratings: users by items) have a few levels meeting many rows: those columns
+of ``A_r1`` are kept dense and go through one BLAS rank-k update; the many
+light columns go through a compiled loop over their non-zeros. Everything is
+formed in the lower triangle of one C-ordered array, which LAPACK then factors
+in place.
+
+numba is imported here, so import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.linalg as sla
+import scipy.sparse as sp
+
+__all__ = ["ScalarSchur"]
+
+# A column is "heavy" (dense BLAS update) when its non-zeros exceed this share of the rows:
+# a sparse pair update costs about one nanosecond, a dense rank-one update m^2/2 flops at BLAS speed
+_HEAVY_SHARE = 0.15
+
+
+@numba.njit(cache=True)
+def _add_light_gram(ptr, idx, data, w, out):
+    """out[i, j] += sum_l w_l a_il a_jl over the light columns, lower triangle (indices sorted per column)."""
+    for col in range(ptr.shape[0] - 1):
+        wl = w[col]
+        lo, hi = ptr[col], ptr[col + 1]
+        for a in range(lo, hi):
+            va = wl * data[a]
+            ia = idx[a]
+            for b in range(lo, a + 1):
+                out[ia, idx[b]] += va * data[b]
+
+
+@numba.njit(cache=True)
+def _scale_lower(out, a_rr, rows, q_rest):
+    """out <- diag(rows) (a_rr - out) diag(rows) + I on the first q_rest diagonal elements, lower triangle."""
+    m = out.shape[0]
+    for i in range(m):
+        ri = rows[i]
+        for j in range(i + 1):
+            out[i, j] = ri * rows[j] * (a_rr[i, j] - out[i, j])
+        if i < q_rest:
+            out[i, i] += 1.0
+
+
+class ScalarSchur:
+    """``A_r1`` split into dense heavy columns and sparse light ones, ready for :meth:`lower`.
+
+    Parameters
+    ----------
+    a_r1 : scipy sparse matrix, shape (m, q1)
+        The coupling of the rest with the first term's levels.
+    """
+
+    def __init__(self, a_r1: sp.spmatrix) -> None:
+        csc = sp.csc_matrix(a_r1)
+        csc.sort_indices()
+        m = csc.shape[0]
+        nnz = np.diff(csc.indptr)
+        self.heavy = np.flatnonzero(nnz > _HEAVY_SHARE * m)
+        self.light = np.flatnonzero(nnz <= _HEAVY_SHARE * m)
+        # C-ordered (m, h): its transpose is the Fortran array BLAS reads without a copy
+        self.dense = np.ascontiguousarray(csc[:, self.heavy].toarray())
+        light = csc[:, self.light]
+        light.sort_indices()
+        self.ptr = light.indptr.astype(np.int64)
+        self.idx = light.indices.astype(np.int64)
+        self.data = light.data.astype(float)
+        self.m = m
+
+    def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int) -> np.ndarray:
+        """The rest block ``R (a_rr - A_r1 diag(w) A_r1') R + I`` in the lower triangle of a C-ordered array.
+
+        Parameters
+        ----------
+        a_rr : ndarray, shape (m, m)
+            The rest's cross-products (symmetric).
+        col_weights : ndarray, shape (q1,)
+            ``w``, one per column of ``A_r1``.
+        rows : ndarray, shape (m,)
+            The diagonal of R.
+        q_rest : int
+            The random-effects rows (they get the identity added).
+
+        Returns
+        -------
+        ndarray, shape (m, m)
+            Only the lower triangle is meaningful.
+        """
+        if len(self.heavy):
+            scaled = self.dense * np.sqrt(col_weights[self.heavy])
+            # BLAS on the Fortran view (h, m): its upper triangle of A'A is our lower triangle
+            out = sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0).T
+        else:
+            out = np.zeros((self.m, self.m))
+        _add_light_gram(self.ptr, self.idx, self.data, np.ascontiguousarray(col_weights[self.light]), out)
+        _scale_lower(out, a_rr, rows, q_rest)
+        return out
+
+
+def lower_cholesky_in_place(lower: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of a C-ordered array from its lower triangle, or None when it is not positive definite.
+
+    LAPACK factors the Fortran view (the transpose) as an upper factor, without a copy.
+    """
+    upper, info = sla.lapack.dpotrf(lower.T, lower=0, overwrite_a=1, clean=1)
+    if info != 0:
+        return None
+    return upper.T

@@ -1,0 +1,51 @@
+"""The compiled single-term factor against the blocked factor's own accounting."""
+
+import numpy as np
+import pytest
+
+from mixedfx.linalg import TermLayout, cross_products, one_dense_term
+from mixedfx.one_term import criterion_parts, factor_one_term
+
+
+def _blocks(rng, n=300, n_levels=20, k=3, p=2, weights=None):
+    codes = rng.integers(0, n_levels, n)
+    codes[:n_levels] = np.arange(n_levels)
+    z = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(k - 1)])
+    X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
+    y = rng.normal(size=n)
+    cp = cross_products([TermLayout(codes=codes, z=z, n_levels=n_levels)], X, y, weights)
+    assert one_dense_term(cp)
+    return cp, X, y
+
+
+def test_parts_are_the_factors_log_determinants_and_residual():
+    rng = np.random.default_rng(4)
+    cp, _, _ = _blocks(rng, weights=rng.uniform(0.5, 2.0, 300))
+    theta = np.array([0.9, 0.2, -0.3, 0.7, 0.1, 0.4])
+    status, l11, l_r1, l_rr = factor_one_term(theta, *cp.one_term_blocks)
+    assert status == 0 and l_r1.shape == (3, 60)
+    assert np.allclose(np.triu(l_rr, 1), 0.0)
+    status, logdet_re, logdet_x, pwrss = criterion_parts(theta, *cp.one_term_blocks)
+    assert status == 0
+    assert logdet_re == pytest.approx(2 * np.log(np.diagonal(l11, axis1=1, axis2=2)).sum(), rel=1e-13)
+    assert logdet_x == pytest.approx(2 * np.log(np.diag(l_rr)[:2]).sum(), rel=1e-13)
+    assert pwrss == pytest.approx(l_rr[-1, -1] ** 2, rel=1e-13)
+
+
+def test_collinear_fixed_effects_report_a_failed_factor():
+    rng = np.random.default_rng(5)
+    cp, X, y = _blocks(rng, p=2)
+    codes = np.arange(300) % 20
+    collinear = np.column_stack([X, 2.0 * X[:, 1]])
+    cp = cross_products([TermLayout(codes=codes, z=np.ones((300, 1)), n_levels=20)], collinear, y)
+    assert criterion_parts(np.array([0.5]), *cp.one_term_blocks)[0] == 1
+
+
+def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
+    rng = np.random.default_rng(6)
+    n = 200
+    codes = np.arange(n) % 10
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    cp = cross_products([TermLayout(codes=codes, z=np.ones((n, 1)), n_levels=10)], X, X @ [1.0, 2.0])
+    status, _, _, pwrss = criterion_parts(np.array([0.0]), *cp.one_term_blocks)
+    assert status == 0 and pwrss == pytest.approx(0.0, abs=1e-12)
