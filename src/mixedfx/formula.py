@@ -11,6 +11,7 @@ left).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mixedfx.errors import FormulaError
 from mixedfx.rsyntax import Binary, Call, Node, Num, Paren, Unary, colon, deparse, parse_expr
@@ -214,8 +215,9 @@ def _no_bars(node: Node) -> Node | None:
     return node
 
 
+@lru_cache(maxsize=256)
 def parse_formula(text: str) -> MixedFormula:
-    """Parse an lme4 model formula.
+    """Parse an lme4 model formula (kept: the result is immutable, and refits parse the same text).
 
     Parameters
     ----------

@@ -101,7 +101,7 @@ def theta_lower_bounds(ks: list[int]) -> np.ndarray:
     """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
     bounds = []
     for k in ks:
-        cols, rows = np.triu_indices(k)
+        cols, rows = _upper_indices(k)
         bounds.append(np.where(rows == cols, 0.0, -np.inf))
     return np.concatenate(bounds) if bounds else np.zeros(0)
 

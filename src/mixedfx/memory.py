@@ -32,6 +32,8 @@ _DOUBLE = 8
 _GB = 1e9
 _X_COPIES = 3
 """X, the working copy of its rank check (QR) and the cross-products' copy of [X y]."""
+_ALWAYS_AVAILABLE = 64 * 2**20
+"""Needs below this are not checked against the machine (reading its memory costs more than a small fit)."""
 _REST_COPIES = 4
 """A factorisation holds the rest block's cross-product, two temporaries of its size and its factor."""
 
@@ -108,6 +110,8 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
 
 def _available_if_exceeded(needed: int, available: int | None) -> int | None:
     """The bytes available (the machine's when None) if ``needed`` exceeds them, else None."""
+    if available is None and needed < _ALWAYS_AVAILABLE:
+        return None
     available = available_memory() if available is None else available
     return available if available is not None and needed > available else None
 

@@ -24,7 +24,7 @@ OK, NOT_POSITIVE_DEFINITE = 0, 1
 
 
 @numba.njit(cache=True)
-def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
+def factor_one_term(theta, a11, a_r1, a_rr):
     """Factor ``[[T'A11 T + I, .], [A_r1 T, A_rr]]`` blockwise for one term.
 
     Parameters
@@ -37,8 +37,6 @@ def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
         [X y]' W Z.
     a_rr : ndarray, shape (m, m)
         [X y]' W [X y].
-    keep_coupling : bool
-        Return L_r1 (else an empty array: the deviance does not need it).
 
     Returns
     -------
@@ -58,7 +56,7 @@ def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
             t[i, j] = theta[pos]
             pos += 1
     l11 = np.zeros((n_levels, k, k))
-    l_r1 = np.empty((m, n_levels * k if keep_coupling else 0))
+    l_r1 = np.empty((m, n_levels * k))
     rest = np.zeros((m, m))
     for i in range(m):
         for j in range(i + 1):
@@ -66,15 +64,17 @@ def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
     s = np.empty((k, k))
     at = np.empty((k, k))
     right = np.empty((k, k))
-    block = np.empty((m, k))
-    for lev in range(n_levels):
-        a = a11[lev]
+    if k == 2:
+        status = _levels_two(t, a11, a_r1, l11, l_r1)
+        if status != OK:
+            return status, l11, l_r1, rest
+    for lev in range(n_levels if k != 2 else 0):
         # S = T' A T + I
         for r in range(k):
             for c in range(k):
                 acc = 0.0
                 for b in range(k):
-                    acc += a[r, b] * t[b, c]
+                    acc += a11[lev, r, b] * t[b, c]
                 at[r, c] = acc
         for r in range(k):
             for c in range(r + 1):
@@ -82,41 +82,37 @@ def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
                 for b in range(k):
                     acc += t[b, r] * at[b, c]
                 s[r, c] = acc + (1.0 if r == c else 0.0)
-        low = l11[lev]
         for j in range(k):
             d = s[j, j]
             for b in range(j):
-                d -= low[j, b] * low[j, b]
+                d -= l11[lev, j, b] * l11[lev, j, b]
             if not d > 0.0:
                 return NOT_POSITIVE_DEFINITE, l11, l_r1, rest
-            low[j, j] = math.sqrt(d)
+            l11[lev, j, j] = math.sqrt(d)
             for i in range(j + 1, k):
                 v = s[i, j]
                 for b in range(j):
-                    v -= low[i, b] * low[j, b]
-                low[i, j] = v / low[j, j]
+                    v -= l11[lev, i, b] * l11[lev, j, b]
+                l11[lev, i, j] = v / l11[lev, j, j]
         # right = T L^-T: solve right L' = T row by row
         for r in range(k):
             for c in range(k):
                 v = t[r, c]
                 for b in range(c):
-                    v -= right[r, b] * low[c, b]
-                right[r, c] = v / low[c, c]
+                    v -= right[r, b] * l11[lev, c, b]
+                right[r, c] = v / l11[lev, c, c]
         base = lev * k
         for i in range(m):
             for c in range(k):
                 acc = 0.0
                 for b in range(k):
                     acc += a_r1[i, base + b] * right[b, c]
-                block[i, c] = acc
-                if keep_coupling:
-                    l_r1[i, base + c] = acc
-        for i in range(m):
-            for j in range(i + 1):
-                acc = 0.0
-                for c in range(k):
-                    acc += block[i, c] * block[j, c]
-                rest[i, j] -= acc
+                l_r1[i, base + c] = acc
+    # the Schur update: one BLAS product over all levels
+    update = np.dot(l_r1, l_r1.T)
+    for i in range(m):
+        for j in range(i + 1):
+            rest[i, j] -= update[i, j]
     for j in range(m):
         d = rest[j, j]
         for b in range(j):
@@ -136,9 +132,47 @@ def factor_one_term(theta, a11, a_r1, a_rr, keep_coupling=True):
 
 
 @numba.njit(cache=True)
+def _levels_two(t, a11, a_r1, l11, l_r1):
+    """The per-level work of :func:`factor_one_term` written out for 2 x 2 blocks (random intercept and slope)."""
+    t00, t10, t11 = t[0, 0], t[1, 0], t[1, 1]
+    m = a_r1.shape[0]
+    for lev in range(a11.shape[0]):
+        a00, a10, a11_ = a11[lev, 0, 0], a11[lev, 1, 0], a11[lev, 1, 1]
+        # S = T' A T + I with T lower triangular
+        at00 = a00 * t00 + a10 * t10
+        at10 = a10 * t00 + a11_ * t10
+        at11 = a11_ * t11
+        s00 = t00 * at00 + t10 * at10 + 1.0
+        s10 = t11 * at10
+        s11 = t11 * at11 + 1.0
+        if not s00 > 0.0:
+            return NOT_POSITIVE_DEFINITE
+        l00 = math.sqrt(s00)
+        l10 = s10 / l00
+        d = s11 - l10 * l10
+        if not d > 0.0:
+            return NOT_POSITIVE_DEFINITE
+        l11_ = math.sqrt(d)
+        l11[lev, 0, 0] = l00
+        l11[lev, 1, 0] = l10
+        l11[lev, 1, 1] = l11_
+        # right = T L^-T
+        r00 = t00 / l00
+        r10 = t10 / l00
+        r11 = (t11 - r10 * l10) / l11_
+        r01 = (0.0 - r00 * l10) / l11_
+        base = 2 * lev
+        for i in range(m):
+            x0, x1 = a_r1[i, base], a_r1[i, base + 1]
+            l_r1[i, base] = x0 * r00 + x1 * r10
+            l_r1[i, base + 1] = x0 * r01 + x1 * r11
+    return OK
+
+
+@numba.njit(cache=True)
 def criterion_parts(theta, a11, a_r1, a_rr):
     """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares; status first (see :func:`factor_one_term`)."""
-    status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr, False)
+    status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr)
     if status != OK:
         return status, 0.0, 0.0, 0.0
     logdet_re = 0.0
