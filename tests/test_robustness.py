@@ -406,6 +406,7 @@ def test_fits_check_memory_before_building_the_model(monkeypatch, sleep, cbpp):
         raise AssertionError("the model was built")
 
     monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
+    monkeypatch.setattr(memory, "_ALWAYS_AVAILABLE", 0)  # a machine with 10 kB: every need is checked
     monkeypatch.setattr(mfx.api, "LinearMixedModel", no_model)
     monkeypatch.setattr(mfx.api, "GeneralizedLinearMixedModel", no_model)
     with raises(MixedFxError, "GB of memory for the dense blocks"):
@@ -414,6 +415,14 @@ def test_fits_check_memory_before_building_the_model(monkeypatch, sleep, cbpp):
         mfx.glmer(CBPP_FORMULA + " + (1 | obs)", cbpp.assign(obs=np.arange(len(cbpp))), family="binomial")
     with raises(MixedFxError, "fixed-effects matrix (180 rows x 10 columns)"):
         mfx.lmer("Reaction ~ factor(Days) + (1 | Subject)", sleep)
+
+
+def test_small_models_do_not_read_the_machines_memory(monkeypatch, sleep):
+    def unreadable():
+        raise AssertionError("read the machine's memory")
+
+    monkeypatch.setattr(memory, "available_memory", unreadable)
+    assert mfx.lmer("Reaction ~ Days + (Days | Subject)", sleep).nobs == 180
 
 
 def test_available_memory_is_known_here():
