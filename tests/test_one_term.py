@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from mixedfx.linalg import TermLayout, cross_products, one_dense_term
-from mixedfx.one_term import criterion_parts, factor_one_term
+from mixedfx.linalg import TermLayout, cross_products, factorize, one_dense_term, small_scalar_terms
+from mixedfx.one_term import criterion_parts, factor_one_term, scalar_criterion_parts
 
 
 def _blocks(rng, n=300, n_levels=20, k=3, p=2, weights=None):
@@ -49,3 +49,24 @@ def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
     cp = cross_products([TermLayout(codes=codes, z=np.ones((n, 1)), n_levels=10)], X, X @ [1.0, 2.0])
     status, _, _, pwrss = criterion_parts(np.array([0.0]), *cp.one_term_blocks)
     assert status == 0 and pwrss == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_scalar_parts_match_the_blocked_factor(weighted):
+    rng = np.random.default_rng(7)
+    n = 240
+    codes = [np.arange(n) % 24, rng.integers(0, 6, n), rng.integers(0, 4, n)]
+    layouts = [TermLayout(codes=c, z=np.ones((n, 1)), n_levels=int(c.max()) + 1) for c in codes]
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    y = rng.normal(size=n)
+    cp = cross_products(layouts, X, y, rng.uniform(0.5, 2.0, n) if weighted else None)
+    assert small_scalar_terms(cp)
+    theta = np.array([0.8, 1.7, 0.3])
+    status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(theta, *cp.scalar_blocks)
+    factor = factorize(cp, theta)
+    assert status == 0
+    assert logdet_re == pytest.approx(factor.logdet_re, rel=1e-12)
+    assert logdet_x == pytest.approx(factor.logdet_x, rel=1e-12)
+    assert pwrss == pytest.approx(factor.pwrss, rel=1e-12)
+    collinear = cross_products(layouts, np.column_stack([X, X[:, 1]]), y)
+    assert scalar_criterion_parts(theta, *collinear.scalar_blocks)[0] == 1

@@ -44,6 +44,8 @@ __all__ = [
 _SPARSE_MAX_DENSITY = 0.25
 _SPARSE_MIN_SIZE = 40_000
 _EINSUM_PATH_MIN_LEVELS = 256
+# Rest blocks up to this size are factored by compiled loops rather than LAPACK
+_SMALL_REST = 64
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,14 @@ class CrossProducts:
     def one_term_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """a11, a_r1 and a_rr as C-ordered arrays (what :mod:`mixedfx.one_term` reads)."""
         return tuple(np.ascontiguousarray(a, dtype=float) for a in (self.a11, self.a_r1, self.a_rr))
+
+    @cached_property
+    def scalar_blocks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For scalar terms: each rest row's term (-1 for [X y]), a11's diagonal, a_r1 and a_rr, C-ordered."""
+        terms = np.repeat(np.arange(1, len(self.layout.ks)), self.layout.n_levels[1:])
+        row_term = np.concatenate([terms, np.full(self.layout.p + 1, -1)]).astype(np.int64)
+        return (row_term, np.ascontiguousarray(self.a11[:, 0, 0]), np.ascontiguousarray(self.a_r1, dtype=float),
+                np.ascontiguousarray(self.a_rr, dtype=float))
 
     @cached_property
     def scalar_schur(self):
@@ -464,6 +474,12 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     except np.linalg.LinAlgError:
         l_rr = _cholesky_fitted_response(rest)
     return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=coupling)
+
+
+def small_scalar_terms(cp: CrossProducts) -> bool:
+    """Whether every term is scalar, the coupling dense and the rest small (:func:`mixedfx.one_term.scalar_criterion_parts`)."""
+    return (all(k == 1 for k in cp.layout.ks) and not sp.issparse(cp.a_r1)
+            and cp.a_rr.shape[0] <= _SMALL_REST)
 
 
 def one_dense_term(cp: CrossProducts) -> bool:

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from mixedfx.design import ModelMatrices, ReTerm
 from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, one_dense_term, response_map,
-                            theta_lower_bounds, transform_dense, with_response)
+                            small_scalar_terms, theta_lower_bounds, transform_dense, with_response)
 from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
 
 __all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
@@ -180,14 +180,27 @@ class LinearMixedModel:
         value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
         return float(value + logdet_x) if reml else float(value)
 
-    def objective(self, theta: np.ndarray) -> float:
-        """The criterion the fit minimises; ``inf`` where the factorisation fails."""
+    @property
+    def _compiled_criterion(self) -> Callable[[np.ndarray], tuple[int, float, float, float]] | None:
+        """The compiled log-determinants and residual for this model's shape, if it has one."""
         if one_dense_term(self.cross):
-            # one compiled call: small models' evaluations are otherwise mostly Python overhead
             from mixedfx.one_term import criterion_parts  # noqa: PLC0415 - loads numba only when used
 
-            status, logdet_re, logdet_x, pwrss = criterion_parts(np.asarray(theta, dtype=float),
-                                                                 *self.cross.one_term_blocks)
+            blocks = self.cross.one_term_blocks
+            return lambda theta: criterion_parts(theta, *blocks)
+        if small_scalar_terms(self.cross):
+            from mixedfx.one_term import scalar_criterion_parts  # noqa: PLC0415
+
+            row_term, *blocks = self.cross.scalar_blocks
+            return lambda theta: scalar_criterion_parts(theta, row_term, *blocks)
+        return None
+
+    def objective(self, theta: np.ndarray) -> float:
+        """The criterion the fit minimises; ``inf`` where the factorisation fails."""
+        compiled = self._compiled_criterion
+        if compiled is not None:
+            # one compiled call: small models' evaluations are otherwise mostly Python overhead
+            status, logdet_re, logdet_x, pwrss = compiled(np.asarray(theta, dtype=float))
             return np.inf if status else self._criterion(logdet_re, logdet_x, pwrss, self.reml)
         try:
             return self.deviance_from_factor(self.factor(theta))

@@ -1,4 +1,4 @@
-"""The blocked factor of a model with one random-effects term, in one compiled pass.
+"""The blocked factor of small models in one compiled pass: one random-effects term, or scalar terms.
 
 With a single term (``(Days | Subject)``, ``(time | subject)``) the rest of the
 penalised system is only the fixed effects and the response: a few columns.
@@ -7,6 +7,8 @@ its Schur update accumulated in one loop over the levels, and the small rest
 block factored in the same call. The deviance then costs one call, with no
 Python in between: what matters for small models, whose evaluations are
 microseconds, and for many levels, whose per-level work numpy cannot fuse.
+Crossed scalar terms with a small rest (``(1 | plate) + (1 | sample)``) get
+the same treatment in :func:`scalar_criterion_parts`.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -18,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["factor_one_term", "criterion_parts"]
+__all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts"]
 
 OK, NOT_POSITIVE_DEFINITE = 0, 1
 
@@ -184,3 +186,68 @@ def criterion_parts(theta, a11, a_r1, a_rr):
     for j in range(m - 1):
         logdet_x += math.log(rest[j, j])
     return OK, 2.0 * logdet_re, 2.0 * logdet_x, rest[m - 1, m - 1] ** 2
+
+
+@numba.njit(cache=True)
+def scalar_criterion_parts(theta, row_term, a11, a_r1, a_rr):
+    """:func:`criterion_parts` for scalar terms with a small dense rest (crossed ``(1 | a) + (1 | b)``).
+
+    Parameters
+    ----------
+    theta : ndarray
+        One value per term, the first term's first.
+    row_term : ndarray of int, shape (m,)
+        For each rest row, the term whose theta scales it; -1 for the fixed effects and the response.
+    a11 : ndarray, shape (l,)
+        The first term's diagonal of Z'WZ.
+    a_r1 : ndarray, shape (m, l)
+        The rest's coupling with the first term.
+    a_rr : ndarray, shape (m, m)
+        The rest's cross-products.
+
+    Returns
+    -------
+    status, logdet_re, logdet_x, pwrss
+        As :func:`criterion_parts`.
+    """
+    m = a_rr.shape[0]
+    th0 = theta[0]
+    logdet_re = 0.0
+    weights = np.empty(a11.shape[0])
+    for lev in range(a11.shape[0]):
+        d = th0 * th0 * a11[lev] + 1.0
+        logdet_re += math.log(d)
+        weights[lev] = th0 * th0 / d
+    scale = np.empty(m)
+    for i in range(m):
+        scale[i] = theta[row_term[i]] if row_term[i] >= 0 else 1.0
+    rest = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1):
+            acc = 0.0
+            for lev in range(a11.shape[0]):
+                acc += a_r1[i, lev] * a_r1[j, lev] * weights[lev]
+            rest[i, j] = scale[i] * scale[j] * (a_rr[i, j] - acc)
+        if row_term[i] >= 0:
+            rest[i, i] += 1.0
+    logdet_x = 0.0
+    for j in range(m):
+        d = rest[j, j]
+        for b in range(j):
+            d -= rest[j, b] * rest[j, b]
+        if j == m - 1:
+            return OK, logdet_re, 2.0 * logdet_x, max(d, 0.0)
+        if not d > 0.0:
+            return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
+        root = math.sqrt(d)
+        rest[j, j] = root
+        if row_term[j] >= 0:
+            logdet_re += 2.0 * math.log(root)
+        else:
+            logdet_x += math.log(root)
+        for i in range(j + 1, m):
+            v = rest[i, j]
+            for b in range(j):
+                v -= rest[i, b] * rest[j, b]
+            rest[i, j] = v / root
+    return OK, logdet_re, 2.0 * logdet_x, 0.0
