@@ -14,7 +14,8 @@ the first term, a sparse coupling block, and the rest (other terms, fixed
 effects, the working response) in dense storage. The rest is factored by a
 Cholesky that visits only the entries its sparsity pattern (fill included,
 worked out once per model) can make non-zero, so nested terms cost what their
-few non-zeros cost, and crossed terms what a dense factor costs.
+few non-zeros cost. A large rest that crossed terms fill is factored by LAPACK
+instead, its heavy levels' Gram product done by BLAS.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -35,6 +36,12 @@ __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_
            "ScalarPirlsResult"]
 
 OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
+
+# A rest block larger than this whose factor is at least this share filled is factored by LAPACK
+_DENSE_MIN_SIZE = 100
+_DENSE_SHARE = 0.3
+# In that case, levels meeting more than this share of the rest rows go through one BLAS product
+_HEAVY_SHARE = 0.15
 
 
 @numba.njit(cache=True)
@@ -64,7 +71,8 @@ def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
 
 @numba.njit(cache=True)
 def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
-            row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, a11, coupling, rest):
+            row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
+            a11, coupling, rest):
     """Working weights and response at eta, the cross-products, and the blocked factor in place.
 
     Returns 0, or the status that stops PIRLS.
@@ -75,7 +83,10 @@ def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col
     q_rest = m - p - 1
     a11[:] = 0.0
     coupling[:] = 0.0
-    rest[:, :] = 0.0
+    for j in range(m):  # only the factor's pattern is ever written
+        rest[j, j] = 0.0
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            rest[chol_col_idx[ii], j] = 0.0
     ent_i = np.empty(n_terms + p, dtype=np.int64)
     ent_v = np.empty(n_terms + p)
     for r in range(n):
@@ -118,22 +129,33 @@ def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col
             i = row_idx[idx]
             scale = theta[row_scale_term[i]] if i < q_rest else 1.0
             coupling[idx] *= scale * c
-    for i in range(q_rest):
-        si = theta[row_scale_term[i]]
-        for j in range(i + 1):
-            rest[i, j] *= si * theta[row_scale_term[j]]
-    for i in range(q_rest, m):
-        for j in range(q_rest):
-            rest[i, j] *= theta[row_scale_term[j]]
-    for level in range(a11.shape[0]):
+    for j in range(q_rest):
+        sj = theta[row_scale_term[j]]
+        rest[j, j] *= sj * sj
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            rest[i, j] *= sj * (theta[row_scale_term[i]] if i < q_rest else 1.0)
+    for level in light:
         lo, hi = col_ptr[level], col_ptr[level + 1]
         for a in range(lo, hi):
             ia = row_idx[a]
             va = coupling[a]
             for b in range(lo, a + 1):
                 rest[ia, row_idx[b]] -= va * coupling[b]
+    if heavy.shape[0]:
+        # levels meeting many rows: one BLAS product instead of their pair loops
+        block = np.zeros((m, heavy.shape[0]))
+        for h in range(heavy.shape[0]):
+            for idx in range(col_ptr[heavy[h]], col_ptr[heavy[h] + 1]):
+                block[row_idx[idx], h] = coupling[idx]
+        gram = np.dot(block, block.T)
+        for i in range(m):
+            for j in range(i + 1):
+                rest[i, j] -= gram[i, j]
     for i in range(q_rest):
         rest[i, i] += 1.0
+    if dense:
+        return _dense_cholesky(rest)
     # Cholesky in place on the lower triangle, visiting the pattern only; the last pivot (the
     # response's) may be zero when the other columns fit it exactly
     for j in range(m):
@@ -155,6 +177,35 @@ def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col
                 k = chol_row_idx[kk]
                 s -= rest[i, k] * rest[j, k]
             rest[i, j] = s / d
+    return OK
+
+
+@numba.njit(cache=True)
+def _dense_cholesky(rest):
+    """LAPACK's Cholesky of the leading block, then the response's row by substitution (its pivot may be 0)."""
+    m = rest.shape[0]
+    lead = np.empty((m - 1, m - 1))
+    for i in range(m - 1):
+        for j in range(i + 1):
+            lead[i, j] = rest[i, j]
+            lead[j, i] = rest[i, j]
+    try:
+        factor = np.linalg.cholesky(lead)
+    except Exception:  # noqa: BLE001 - numba raises LinAlgError as a plain exception
+        return NOT_POSITIVE_DEFINITE
+    for i in range(m - 1):
+        for j in range(i + 1):
+            rest[i, j] = factor[i, j]
+    last = m - 1
+    total = rest[last, last]
+    for j in range(m - 1):
+        v = rest[last, j]
+        for b in range(j):
+            v -= factor[j, b] * rest[last, b]
+        v /= factor[j, j]
+        rest[last, j] = v
+        total -= v * v
+    rest[last, last] = math.sqrt(max(total, 0.0))
     return OK
 
 
@@ -187,14 +238,15 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
 
 @numba.njit(cache=True)
 def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
-           dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, tol, max_iter):
+           dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
+           tol, max_iter):
     n, p = X.shape
     q = u_offsets[-1]
     l0 = u_offsets[1]
     m = q - l0 + p + 1
     a11 = np.empty(l0)
     coupling = np.empty(row_idx.shape[0])
-    rest = np.empty((m, m))
+    rest = np.zeros((m, m))  # entries outside the pattern stay 0
     eta = eta_start.copy()
     mu = np.empty(n)
     resid = np.empty(n)
@@ -206,7 +258,7 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
     for it in range(max_iter):
         status = _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
-                         a11, coupling, rest)
+                         light, heavy, dense, a11, coupling, rest)
         if status != OK:
             return status, it, eta, mu, u, b, resid, a11, coupling, rest
         _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
@@ -309,7 +361,17 @@ class ScalarPirls:
         self.m = q_rest + p + 1
         self.row_scale_term = np.repeat(np.arange(1, len(layouts)), n_levels[1:]).astype(np.int64)
         self._coupling_pattern(q_rest, p)
-        pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
+        nnz = np.diff(self.col_ptr)
+        self.dense = self.m > _DENSE_MIN_SIZE and (nnz * (nnz + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
+        if not self.dense:
+            pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
+            self.dense = self.m > _DENSE_MIN_SIZE and pattern.sum() >= _DENSE_SHARE * self.m * (self.m + 1) / 2
+        if self.dense:
+            pattern = np.ones((self.m, self.m), dtype=bool)
+        # in dense mode levels meeting many rows take a BLAS product (sparse mode must not fill the pattern)
+        is_heavy = self.dense & (nnz > _HEAVY_SHARE * self.m)
+        self.heavy = np.flatnonzero(is_heavy).astype(np.int64)
+        self.light = np.flatnonzero(~is_heavy).astype(np.int64)
         lower = np.tril(pattern, -1)
         cols, rows = np.nonzero(lower.T)  # column-major: for each column j, rows i > j
         self.chol_col_ptr = np.searchsorted(cols, np.arange(self.m + 1)).astype(np.int64)
@@ -348,7 +410,8 @@ class ScalarPirls:
         out = _pirls(self.code, y, weights, self.X, base, eta_start, self.codes, self.zs,
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
-                     self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, tol, max_iter)
+                     self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
+                     tol, max_iter)
         status, _, eta, mu, u, b, resid, l11, coupling, rest = out
         return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest)
 
