@@ -99,3 +99,8 @@ def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
     assert model.laplace_deviance(fast) == pytest.approx(model.laplace_deviance(slow), rel=1e-11)
     np.testing.assert_allclose(fast.factor.l_rr, slow.factor.l_rr, rtol=1e-9, atol=1e-12)
+
+
+def test_nested_terms_stay_in_sparse_mode():
+    model, _ = _model("grouseticks")
+    assert not any(c.dense for c in model._compiled_pirls)

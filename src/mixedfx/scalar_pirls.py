@@ -362,7 +362,8 @@ class ScalarPirls:
         self.row_scale_term = np.repeat(np.arange(1, len(layouts)), n_levels[1:]).astype(np.int64)
         self._coupling_pattern(q_rest, p)
         nnz = np.diff(self.col_ptr)
-        self.dense = self.m > _DENSE_MIN_SIZE and (nnz * (nnz + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
+        met = nnz - p - 1  # the other terms' levels each first-term level meets (their pairs fill the rest)
+        self.dense = self.m > _DENSE_MIN_SIZE and (met * (met + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
         if not self.dense:
             pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
             self.dense = self.m > _DENSE_MIN_SIZE and pattern.sum() >= _DENSE_SHARE * self.m * (self.m + 1) / 2
