@@ -21,7 +21,7 @@ from scipy.special import gammaln
 from mixedfx.families import Family
 from mixedfx.rmath import DBL_EPSILON
 
-__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "compiled_family", "mean", "dev_resid", "LogLikelihoodTerms",
+__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "compiled_family", "mean", "derivatives", "dev_resid", "LogLikelihoodTerms",
            "log_likelihood_terms", "aic"]
 
 BINOMIAL_LOGIT = 1
@@ -54,6 +54,15 @@ def mean(code, eta):
         return mu, DBL_EPSILON, mu * (1.0 - mu)
     mu = max(math.exp(eta), DBL_EPSILON)
     return mu, mu, mu
+
+
+@numba.njit(cache=True)
+def derivatives(code, eta, mu):
+    """d mu / d eta and the variance at a linear predictor whose mean ``mu`` is known (no second exp)."""
+    if code == BINOMIAL_LOGIT:
+        var = mu * (1.0 - mu)
+        return (DBL_EPSILON if abs(eta) > _LOGIT_THRESH else var), var
+    return mu, mu
 
 
 @numba.njit(cache=True)

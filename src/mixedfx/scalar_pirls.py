@@ -29,7 +29,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from mixedfx.compiled_families import dev_resid, mean
+from mixedfx.compiled_families import derivatives, dev_resid, mean
 from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
 
 __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "ScalarPirls",
@@ -70,10 +70,10 @@ def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
 
 
 @numba.njit(cache=True)
-def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
+def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
             row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
             a11, coupling, rest):
-    """Working weights and response at eta, the cross-products, and the blocked factor in place.
+    """Working weights and response at eta (whose means are mu), the cross-products, and the blocked factor in place.
 
     Returns 0, or the status that stops PIRLS.
     """
@@ -90,8 +90,8 @@ def _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col
     ent_i = np.empty(n_terms + p, dtype=np.int64)
     ent_v = np.empty(n_terms + p)
     for r in range(n):
-        mu, mu_eta, var = mean(code, eta[r])
-        wy = eta[r] - base[r] + (y[r] - mu) / mu_eta
+        mu_eta, var = derivatives(code, eta[r], mu[r])
+        wy = eta[r] - base[r] + (y[r] - mu[r]) / mu_eta
         w = wts[r] * mu_eta * mu_eta / var
         if not (np.isfinite(wy) and np.isfinite(w)):
             return NOT_FINITE
@@ -237,16 +237,26 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
 
 
 @numba.njit(cache=True)
+def _pattern_values(rest, chol_col_ptr, chol_col_idx):
+    """The factor's diagonal, then its pattern below the diagonal column by column (the workspace is reused)."""
+    m = rest.shape[0]
+    out = np.empty(m + chol_col_idx.shape[0])
+    for j in range(m):
+        out[j] = rest[j, j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            out[m + ii] = rest[chol_col_idx[ii], j]
+    return out
+
+
+@numba.njit(cache=True)
 def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
            dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
-           tol, max_iter):
+           tol, max_iter, rest):
     n, p = X.shape
     q = u_offsets[-1]
     l0 = u_offsets[1]
-    m = q - l0 + p + 1
     a11 = np.empty(l0)
     coupling = np.empty(row_idx.shape[0])
-    rest = np.zeros((m, m))  # entries outside the pattern stay 0
     eta = eta_start.copy()
     mu = np.empty(n)
     resid = np.empty(n)
@@ -255,17 +265,19 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
     old_u = np.zeros(q)
     old_b = np.zeros(p)
     old_pdev = np.inf
+    for r in range(n):
+        mu[r] = mean(code, eta[r])[0]
     for it in range(max_iter):
-        status = _factor(code, eta, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
+        status = _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
                          light, heavy, dense, a11, coupling, rest)
         if status != OK:
-            return status, it, eta, mu, u, b, resid, a11, coupling, rest
+            return status, it, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
         _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
         _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta)
         pdev = _penalised_deviance(code, eta, y, wts, u, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
-            return OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest
+            return OK, it + 1, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
         if pdev > old_pdev:
             for _ in range(10):
                 for i in range(q):
@@ -277,11 +289,11 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
                 if pdev <= old_pdev:
                     break
             if pdev - old_pdev > tol:
-                return HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest
+                return HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
         old_pdev = pdev
         old_u[:] = u
         old_b[:] = b
-    return NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest
+    return NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
 
 
 @numba.njit(cache=True)
@@ -329,7 +341,7 @@ class ScalarPirlsResult:
     dev_resids: np.ndarray
     l11: np.ndarray
     coupling: np.ndarray
-    rest: np.ndarray
+    rest_values: np.ndarray
 
 
 class ScalarPirls:
@@ -381,6 +393,8 @@ class ScalarPirls:
         self.chol_row_ptr = np.searchsorted(rr, np.arange(self.m + 1)).astype(np.int64)
         self.chol_row_idx = cc.astype(np.int64)
         self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(v) for v in n_levels], p=p)
+        # the rest block's storage, reused by every run: entries outside the pattern stay 0
+        self._workspace = np.zeros((self.m, self.m))
 
     def _coupling_pattern(self, q_rest: int, p: int) -> None:
         """The coupling block's columns (first-term levels): the other terms' levels met, then the dense rows."""
@@ -412,14 +426,14 @@ class ScalarPirls:
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter)
-        status, _, eta, mu, u, b, resid, l11, coupling, rest = out
-        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest)
+                     tol, max_iter, self._workspace)
+        status, _, eta, mu, u, b, resid, l11, coupling, rest_values = out
+        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest_values)
 
     def logdet_re(self, result: ScalarPirlsResult) -> float:
         """log |L_Z|^2 of a run's factor."""
         q_rest = self.m - self.X.shape[1] - 1
-        return 2.0 * (np.log(result.l11).sum() + np.log(np.diagonal(result.rest)[:q_rest]).sum())
+        return 2.0 * (np.log(result.l11).sum() + np.log(result.rest_values[:q_rest]).sum())
 
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg`'s form."""
@@ -427,5 +441,8 @@ class ScalarPirls:
 
         def coupling() -> sp.csr_matrix:
             return sp.csc_matrix((result.coupling, self.row_idx, self.col_ptr), shape=(self.m, l0)).tocsr()
-        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_rr=np.tril(result.rest), layout=self.layout,
-                             coupling=coupling)
+        l_rr = np.zeros((self.m, self.m))
+        l_rr[np.arange(self.m), np.arange(self.m)] = result.rest_values[: self.m]
+        columns = np.repeat(np.arange(self.m), np.diff(self.chol_col_ptr))
+        l_rr[self.chol_col_idx, columns] = result.rest_values[self.m:]
+        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_rr=l_rr, layout=self.layout, coupling=coupling)
