@@ -192,15 +192,17 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         for s in range(r + 1):
             a11[:, r, s] = a11[:, s, r] = np.bincount(first.codes, weights=wz1[:, r] * first.z[:, s],
                                                       minlength=first.n_levels)
-    z1 = first.matrix
     xy = np.column_stack([X, y])
     wxy = xy * w[:, None]
-    xy_z1 = (z1.T @ wxy).T  # (p+1, q1)
+    xy_z1 = np.empty((xy.shape[1], first.q))  # [X y]' W Z1, by level sums (no sparse Z1 for one term)
+    for r in range(k1):
+        for j in range(xy.shape[1]):
+            xy_z1[j, r::k1] = np.bincount(first.codes, weights=wz1[:, r] * xy[:, j], minlength=first.n_levels)
     xy_xy = xy.T @ wxy
     if len(terms) > 1:
         zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
         wzr = sp.csr_matrix(zr.multiply(w[:, None]))
-        zr_z1 = (wzr.T @ z1).tocsr()
+        zr_z1 = (wzr.T @ first.matrix).tocsr()
         zr_zr = (zr.T @ wzr).toarray()
         zr_xy = wzr.T @ xy
         a_rr = np.block([[zr_zr, zr_xy], [zr_xy.T, xy_xy]])

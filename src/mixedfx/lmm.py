@@ -97,6 +97,12 @@ class LinearMixedModel:
         w = matrices.weights
         self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
 
+    def __getstate__(self) -> dict:
+        # the compiled criterion is a closure (not picklable); a process pool's copy rebuilds it
+        state = self.__dict__.copy()
+        state.pop("_compiled_criterion", None)
+        return state
+
     def with_criterion(self, reml: bool) -> LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
         other = copy.copy(self)
@@ -128,6 +134,7 @@ class LinearMixedModel:
             raise ValueError(f"the new response has shape {y.shape}; the model has {self.n} observations")
         products = self._response_map
         other = copy.copy(self)
+        other.__dict__.pop("_compiled_criterion", None)
         other.matrices = replace(self.matrices, y=y)
         other.y = y - self.matrices.offset
         w = self.matrices.weights
@@ -160,6 +167,7 @@ class LinearMixedModel:
         T[j, -1] = -value
         other = copy.copy(self)
         other.__dict__.pop("_response_map", None)
+        other.__dict__.pop("_compiled_criterion", None)
         other.matrices = replace(self.matrices, X=X[:, keep], x_names=[self.matrices.x_names[i] for i in keep],
                                  offset=self.matrices.offset + value * X[:, j])
         other.y = self.y - value * X[:, j]
@@ -180,7 +188,7 @@ class LinearMixedModel:
         value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
         return float(value + logdet_x) if reml else float(value)
 
-    @property
+    @cached_property
     def _compiled_criterion(self) -> Callable[[np.ndarray], tuple[int, float, float, float]] | None:
         """The compiled log-determinants and residual for this model's shape, if it has one."""
         if one_dense_term(self.cross):

@@ -139,7 +139,7 @@ def column_value(series: pd.Series, name: str) -> Value:
     """
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int64)
+        codes = np.asarray(series.array.codes, dtype=np.int64)
         return Factor(codes, _labels(np.asarray(dtype.categories)), ordered=bool(dtype.ordered))
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
