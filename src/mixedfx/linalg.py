@@ -199,7 +199,15 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         for j in range(xy.shape[1]):
             xy_z1[j, r::k1] = np.bincount(first.codes, weights=wz1[:, r] * xy[:, j], minlength=first.n_levels)
     xy_xy = xy.T @ wxy
-    if len(terms) > 1:
+    m = sum(t.q for t in terms[1:]) + xy.shape[1]
+    if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
+        # small: the coupling is dense anyway, and level sums beat building sparse matrices
+        slots = _rest_slots(terms[1:], xy)
+        a_r1 = np.empty((m, first.q))
+        for r in range(k1):
+            a_r1[:, r::k1] = _pair_sums(slots, [(first.codes, wz1[:, r])], m, first.n_levels)
+        a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
+    elif len(terms) > 1:
         zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
         wzr = sp.csr_matrix(zr.multiply(w[:, None]))
         zr_z1 = (wzr.T @ first.matrix).tocsr()
@@ -212,6 +220,27 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         a_r1 = xy_z1
     layout = BlockLayout(ks=[t.k for t in terms], n_levels=[t.n_levels for t in terms], p=X.shape[1])
     return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
+def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each row's entries in the rest columns, one (column, value) pair of arrays per slot."""
+    slots, start = [], 0
+    for t in terms:
+        slots += [(start + t.codes * t.k + a, t.z[:, a]) for a in range(t.k)]
+        start += t.q
+    slots += [(np.full(len(xy), start + j), xy[:, j]) for j in range(xy.shape[1])]
+    return slots
+
+
+def _pair_sums(rows: list[tuple[np.ndarray, np.ndarray]], cols: list[tuple[np.ndarray, np.ndarray]],
+               n_rows: int, n_cols: int) -> np.ndarray:
+    """sum over the data rows of the outer products of their row and column entries, as a dense array."""
+    out = np.zeros(n_rows * n_cols)
+    for row_index, row_value in rows:
+        for col_index, col_value in cols:
+            out += np.bincount(row_index * n_cols + col_index, weights=row_value * col_value,
+                               minlength=n_rows * n_cols)
+    return out.reshape(n_rows, n_cols)
 
 
 def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
