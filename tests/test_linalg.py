@@ -68,6 +68,16 @@ def _dense_reference(terms, X, y, w, theta):
     )
 
 
+def _assert_factor_matches(f, ref):
+    """Log-determinants, residual and coefficients of a blocked factor equal the dense reference's."""
+    assert f.logdet_re == pytest.approx(ref["logdet_re"], rel=1e-10)
+    assert f.logdet_x == pytest.approx(ref["logdet_x"], rel=1e-10)
+    assert f.pwrss == pytest.approx(ref["pwrss"], rel=1e-10)
+    beta, u = f.solve_coefficients()
+    np.testing.assert_allclose(beta, ref["beta"], rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(u, ref["u"], rtol=1e-9, atol=1e-10)
+
+
 CASES = {
     "scalar": [(30, 1)],
     "vector": [(25, 2)],
@@ -89,12 +99,7 @@ def test_blocked_factor_matches_dense(name, weighted):
     theta = _random_theta(rng, [k for _, k in specs])
     ref = _dense_reference(terms, X, y, w, theta)
     f = factorize(cross_products(terms, X, y, w), theta)
-    assert f.logdet_re == pytest.approx(ref["logdet_re"], rel=1e-10)
-    assert f.logdet_x == pytest.approx(ref["logdet_x"], rel=1e-10)
-    assert f.pwrss == pytest.approx(ref["pwrss"], rel=1e-10)
-    beta, u = f.solve_coefficients()
-    np.testing.assert_allclose(beta, ref["beta"], rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(u, ref["u"], rtol=1e-9, atol=1e-10)
+    _assert_factor_matches(f, ref)
     np.testing.assert_allclose(np.abs(np.diag(f.r_x)), np.abs(np.diag(ref["r_x"])), rtol=1e-10)
     start = 0
     for (n_levels, k), blocks in zip(specs, f.conditional_covariance_blocks()):
@@ -142,13 +147,7 @@ def test_sparse_coupling_with_heavy_levels_matches_dense(weighted):
     assert linalg.sp.issparse(cp.a_r1) and len(cp.scalar_schur.heavy) >= 4
     theta = np.array([0.9, 0.6])
     ref = _dense_reference(terms, X, y, w, theta)
-    f = factorize(cp, theta)
-    assert f.pwrss == pytest.approx(ref["pwrss"], rel=1e-10)
-    assert f.logdet_re == pytest.approx(ref["logdet_re"], rel=1e-10)
-    assert f.logdet_x == pytest.approx(ref["logdet_x"], rel=1e-10)
-    beta, u = f.solve_coefficients()
-    np.testing.assert_allclose(beta, ref["beta"], rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(u, ref["u"], rtol=1e-9, atol=1e-10)
+    _assert_factor_matches(factorize(cp, theta), ref)
 
 
 def test_lower_bounds_and_template_layout():
