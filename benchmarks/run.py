@@ -7,7 +7,8 @@ Usage (from the repository root, mixedfx installed)::
 
 Each case runs in a fresh subprocess so its peak memory (data included) is its own.
 mixedfx is timed in-process: model building plus fit from an already loaded
-DataFrame, the median of ``--repeat`` runs after one warm-up. lme4 is timed inside
+DataFrame, the median of ``--repeat`` runs after five warm-up runs (fits under
+0.1 s are repeated for at least a second). lme4 is timed inside
 R with ``system.time`` when ``Rscript`` and lme4 are installed; cases whose lme4
 time (from the issue's table) exceeds ``--r-max-seconds`` use that recorded time
 instead, marked "(recorded)". Times are never asserted anywhere: machines are
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import shutil
 import statistics
@@ -33,6 +35,8 @@ from cases import CASES, Case  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_DATA = ROOT.parent / "shared" / "bench" / "make_data.py"
 CACHE = ROOT / "benchmarks" / ".data"
+WARM_UP = 5
+MAX_REPEAT = 500
 
 
 def load_data(case: Case):
@@ -97,7 +101,11 @@ def child(name: str, repeat: int, with_glmm: bool) -> None:
     """Run one case in this (fresh) process and print its measurements as JSON."""
     case = next(c for c in CASES if c.name == name)
     data = load_data(case)
-    fit_once(case, data)  # warm-up
+    fit_once(case, data)  # warm-up: loads the compiled kernels
+    warm = [fit_once(case, data) for _ in range(WARM_UP - 1)] if case.lme4_seconds < 10 else []
+    # millisecond fits settle only after a few runs (caches, allocator): time them at least a second
+    if warm and statistics.median(warm) < 0.1:
+        repeat = max(repeat, min(MAX_REPEAT, math.ceil(1.0 / statistics.median(warm))))
     times = [fit_once(case, data) for _ in range(repeat)]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     glmm_seconds = time_glmm(case, data, repeat) if with_glmm else None
@@ -113,6 +121,13 @@ fit()
 times <- replicate({repeat}, system.time(fit())[["elapsed"]])
 cat(median(times), "\\n")
 """
+
+
+def r_repeats(recorded_seconds: float) -> int:
+    """How many lme4 fits to time: more for the fast ones, whose single times are coarse (1 ms clock)."""
+    if recorded_seconds < 0.1:
+        return 20
+    return 3 if recorded_seconds < 1 else 1
 
 
 def r_available() -> bool:
@@ -168,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd.append("--no-glmm")
         result = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
         measured = with_r and case.lme4_seconds <= args.r_max_seconds
-        lme4 = time_lme4(case, 3 if case.lme4_seconds < 1 else 1) if measured else case.lme4_seconds
+        lme4 = time_lme4(case, r_repeats(case.lme4_seconds)) if measured else case.lme4_seconds
         row = {"case": case.name, **result, "lme4": lme4, "lme4_measured": measured,
                "ratio": lme4 / result["mixedfx"], "target": case.target}
         rows.append(row)
