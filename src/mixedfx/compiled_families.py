@@ -39,7 +39,7 @@ def compiled_family(family: Family) -> int:
     return 0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def mean(code, eta):
     """Mean, d mu / d eta and variance at one linear predictor (R's C code, clamps included)."""
     if code == BINOMIAL_LOGIT:
@@ -56,7 +56,7 @@ def mean(code, eta):
     return mu, mu, mu
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def derivatives(code, eta, mu):
     """d mu / d eta and the variance at a linear predictor whose mean ``mu`` is known (no second exp)."""
     if code == BINOMIAL_LOGIT:
@@ -65,12 +65,12 @@ def derivatives(code, eta, mu):
     return mu, mu
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _y_log_y(y, mu):
     return y * math.log(y / mu) if y != 0.0 else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def dev_resid(code, y, mu, wt):
     if code == BINOMIAL_LOGIT:
         return 2.0 * wt * (_y_log_y(y, mu) + _y_log_y(1.0 - y, 1.0 - mu))
@@ -131,7 +131,7 @@ def log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray,
     return None
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def aic(code, mu, a, b, constant):
     """``-2 (sum(a log(mu) + b g(mu)) + constant)`` (see :class:`LogLikelihoodTerms`)."""
     total = constant

@@ -483,7 +483,8 @@ class GeneralizedLinearMixedModel:
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
         stage2 = self.stage2_objective(eta_start)
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        opt2 = optimizer(stage2, x0, lower, initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
+        # stage 1 ends near the optimum: a small first trust region saves evaluations (VerbAgg 360 -> 273)
+        opt2 = optimizer(stage2, x0, lower, initial_step=np.maximum(0.05 * np.abs(x0), 0.01), **options)
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         theta, beta = self.split(opt2.x)

@@ -25,7 +25,7 @@ __all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts"]
 OK, NOT_POSITIVE_DEFINITE = 0, 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def factor_one_term(theta, a11, a_r1, a_rr):
     """Factor ``[[T'A11 T + I, .], [A_r1 T, A_rr]]`` blockwise for one term.
 
@@ -133,7 +133,7 @@ def factor_one_term(theta, a11, a_r1, a_rr):
     return OK, l11, l_r1, rest
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _levels_two(t, a11, a_r1, l11, l_r1):
     """The per-level work of :func:`factor_one_term` written out for 2 x 2 blocks (random intercept and slope)."""
     t00, t10, t11 = t[0, 0], t[1, 0], t[1, 1]
@@ -171,7 +171,7 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
     return OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def criterion_parts(theta, a11, a_r1, a_rr):
     """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares; status first (see :func:`factor_one_term`)."""
     status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr)
@@ -188,7 +188,7 @@ def criterion_parts(theta, a11, a_r1, a_rr):
     return OK, 2.0 * logdet_re, 2.0 * logdet_x, rest[m - 1, m - 1] ** 2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def scalar_criterion_parts(theta, row_term, a11, a_r1, a_rr):
     """:func:`criterion_parts` for scalar terms with a small dense rest (crossed ``(1 | a) + (1 | b)``).
 

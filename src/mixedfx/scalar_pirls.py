@@ -44,7 +44,7 @@ _DENSE_SHARE = 0.3
 _HEAVY_SHARE = 0.15
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _penalised_deviance(code, eta, y, wts, u, mu, resid):
     total = 0.0
     for r in range(eta.shape[0]):
@@ -57,7 +57,7 @@ def _penalised_deviance(code, eta, y, wts, u, mu, resid):
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
     n, p = X.shape
     for r in range(n):
@@ -69,7 +69,7 @@ def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
         eta[r] = value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
             row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
             a11, coupling, rest):
@@ -180,7 +180,7 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
     return OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _dense_cholesky(rest):
     """LAPACK's Cholesky of the leading block, then the response's row by substitution (its pivot may be 0)."""
     m = rest.shape[0]
@@ -209,7 +209,7 @@ def _dense_cholesky(rest):
     return OK
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b):
     """Fixed effects (b) and spherical random effects (u) from the factor."""
     m = rest.shape[0]
@@ -236,7 +236,7 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
         u[level] = s / a11[level]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _pattern_values(rest, chol_col_ptr, chol_col_idx):
     """The factor's diagonal, then its pattern below the diagonal column by column (the workspace is reused)."""
     m = rest.shape[0]
@@ -248,7 +248,7 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
            dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
            tol, max_iter, rest):
@@ -296,7 +296,7 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
     return NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest):
     """Non-zero pattern of the rest's lower Cholesky factor (fill included), as a boolean matrix."""
     n_terms, n = codes.shape

@@ -27,7 +27,7 @@ __all__ = ["ScalarSchur"]
 _HEAVY_SHARE = 0.15
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _add_light_gram(ptr, idx, data, w, out):
     """out[i, j] += sum_l w_l a_il a_jl over the light columns, lower triangle (indices sorted per column)."""
     for col in range(ptr.shape[0] - 1):
@@ -40,7 +40,7 @@ def _add_light_gram(ptr, idx, data, w, out):
                 out[ia, idx[b]] += va * data[b]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _scale_lower(out, a_rr, rows, q_rest):
     """out <- diag(rows) (a_rr - out) diag(rows) + I on the first q_rest diagonal elements, lower triangle."""
     m = out.shape[0]
