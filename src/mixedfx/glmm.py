@@ -351,20 +351,25 @@ class GeneralizedLinearMixedModel:
     def _run_compiled(self, compiled, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None,
                       eta_start: np.ndarray) -> PirlsResult:
         """PIRLS through :class:`mixedfx.scalar_pirls.ScalarPirls`, its failures raised as the Python loop's."""
-        from mixedfx import scalar_pirls as kernel  # noqa: PLC0415
-
         ctrl = self.control
         out = compiled.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
                            np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls)
-        if out.status in (kernel.NOT_FINITE, kernel.NOT_POSITIVE_DEFINITE):
-            raise PirlsError(_NAN_MESSAGE)
-        if out.status == kernel.HALVING_FAILED:
-            raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
-        if out.status == kernel.NOT_CONVERGED:
-            raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+        if out.status:
+            self._raise_compiled_failure(out.status)
         beta = out.beta if fixed is None else fixed
-        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, compiled.logdet_re(out),
+        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet_re,
                            lambda: compiled.blocked_factor(out))
+
+    def _raise_compiled_failure(self, status: int) -> None:
+        """Raise the Python loop's error for a compiled run's failure status."""
+        from mixedfx import scalar_pirls as kernel  # noqa: PLC0415
+
+        ctrl = self.control
+        if status in (kernel.NOT_FINITE, kernel.NOT_POSITIVE_DEFINITE):
+            raise PirlsError(_NAN_MESSAGE)
+        if status == kernel.HALVING_FAILED:
+            raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
+        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
 
     # --- deviance ------------------------------------------------------------
     def laplace_deviance(self, state: PirlsResult) -> float:

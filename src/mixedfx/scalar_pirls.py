@@ -237,6 +237,18 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _result(status, iterations, eta, mu, u, b, resid, l11, coupling, rest, chol_col_ptr, chol_col_idx):
+    """What a run returns: its state, the factor's pattern values and log |L_Z|^2."""
+    logdet = 0.0
+    for level in range(l11.shape[0]):
+        logdet += math.log(l11[level])
+    for j in range(rest.shape[0] - b.shape[0] - 1):
+        logdet += math.log(rest[j, j])
+    return (status, iterations, eta, mu, u, b, resid, l11, coupling,
+            _pattern_values(rest, chol_col_ptr, chol_col_idx), 2.0 * logdet)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _pattern_values(rest, chol_col_ptr, chol_col_idx):
     """The factor's diagonal, then its pattern below the diagonal column by column (the workspace is reused)."""
     m = rest.shape[0]
@@ -272,12 +284,12 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
                          light, heavy, dense, a11, coupling, rest)
         if status != OK:
-            return status, it, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
+            return _result(status, it, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
         _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
         _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta)
         pdev = _penalised_deviance(code, eta, y, wts, u, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
-            return OK, it + 1, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
+            return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
         if pdev > old_pdev:
             for _ in range(10):
                 for i in range(q):
@@ -289,11 +301,12 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
                 if pdev <= old_pdev:
                     break
             if pdev - old_pdev > tol:
-                return HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
+                return _result(HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr,
+                               chol_col_idx)
         old_pdev = pdev
         old_u[:] = u
         old_b[:] = b
-    return NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, _pattern_values(rest, chol_col_ptr, chol_col_idx)
+    return _result(NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -342,6 +355,7 @@ class ScalarPirlsResult:
     l11: np.ndarray
     coupling: np.ndarray
     rest_values: np.ndarray
+    logdet_re: float
 
 
 class ScalarPirls:
@@ -427,13 +441,8 @@ class ScalarPirls:
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
                      tol, max_iter, self._workspace)
-        status, _, eta, mu, u, b, resid, l11, coupling, rest_values = out
-        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest_values)
-
-    def logdet_re(self, result: ScalarPirlsResult) -> float:
-        """log |L_Z|^2 of a run's factor."""
-        q_rest = self.m - self.X.shape[1] - 1
-        return 2.0 * (np.log(result.l11).sum() + np.log(result.rest_values[:q_rest]).sum())
+        status, _, eta, mu, u, b, resid, l11, coupling, rest_values, logdet_re = out
+        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest_values, logdet_re)
 
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg`'s form."""
