@@ -37,10 +37,10 @@ __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_
 
 OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
 
-# A rest block larger than this whose factor is at least this share filled is factored by LAPACK
-_DENSE_MIN_SIZE = 100
+# A rest block whose factor is at least this share filled is stored full; above this size LAPACK factors it
 _DENSE_SHARE = 0.3
-# In that case, levels meeting more than this share of the rest rows go through one BLAS product
+_DENSE_MIN_SIZE = 100
+# With a full block, levels meeting more than this share of the rest rows go through one BLAS product
 _HEAVY_SHARE = 0.15
 
 
@@ -72,8 +72,10 @@ def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
 @numba.njit(cache=True, error_model="numpy")
 def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
             row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
-            a11, coupling, rest):
+            a11, coupling, rest, dense_rows, weighted_rows):
     """Working weights and response at eta (whose means are mu), the cross-products, and the blocked factor in place.
+
+    ``dense_rows`` and ``weighted_rows`` (n x (p + 1)) are workspace for the [X y] rows.
 
     Returns 0, or the status that stops PIRLS.
     """
@@ -114,11 +116,19 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
         ent_v[ne] = wy
         coupling[start + p] += wz0 * wy
         ne += 1
+        # pairs with a random-effects entry here; the [X y] block by one BLAS product below
         for a in range(ne):
             wa = w * ent_v[a]
             ia = ent_i[a]
-            for b in range(a + 1):
+            for b in range(min(a + 1, n_terms - 1)):
                 rest[ia, ent_i[b]] += wa * ent_v[b]
+        for j in range(p + 1):
+            dense_rows[r, j] = ent_v[n_terms - 1 + j]
+            weighted_rows[r, j] = w * ent_v[n_terms - 1 + j]
+    xy_xy = np.dot(weighted_rows.T, dense_rows)
+    for i in range(p + 1):
+        for j in range(i + 1):
+            rest[q_rest + i, q_rest + j] += xy_xy[i, j]
     # L11, L_r1 = R A_r1 diag(theta1 / L11), rest = R A_rr R - L_r1 L_r1' + I
     th0 = theta[0]
     for level in range(a11.shape[0]):
@@ -269,6 +279,8 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
     l0 = u_offsets[1]
     a11 = np.empty(l0)
     coupling = np.empty(row_idx.shape[0])
+    dense_rows = np.empty((n, p + 1))
+    weighted_rows = np.empty((n, p + 1))
     eta = eta_start.copy()
     mu = np.empty(n)
     resid = np.empty(n)
@@ -282,7 +294,7 @@ def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_o
     for it in range(max_iter):
         status = _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
-                         light, heavy, dense, a11, coupling, rest)
+                         light, heavy, dense, a11, coupling, rest, dense_rows, weighted_rows)
         if status != OK:
             return _result(status, it, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
         _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
@@ -389,14 +401,15 @@ class ScalarPirls:
         self._coupling_pattern(q_rest, p)
         nnz = np.diff(self.col_ptr)
         met = nnz - p - 1  # the other terms' levels each first-term level meets (their pairs fill the rest)
-        self.dense = self.m > _DENSE_MIN_SIZE and (met * (met + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
-        if not self.dense:
+        full = (met * (met + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
+        if not full:
             pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
-            self.dense = self.m > _DENSE_MIN_SIZE and pattern.sum() >= _DENSE_SHARE * self.m * (self.m + 1) / 2
-        if self.dense:
+            full = pattern.sum() >= _DENSE_SHARE * self.m * (self.m + 1) / 2
+        if full:
             pattern = np.ones((self.m, self.m), dtype=bool)
-        # in dense mode levels meeting many rows take a BLAS product (sparse mode must not fill the pattern)
-        is_heavy = self.dense & (nnz > _HEAVY_SHARE * self.m)
+        self.dense = full and self.m > _DENSE_MIN_SIZE
+        # with a full pattern, levels meeting many rows take a BLAS product (a sparse one must not be filled)
+        is_heavy = full & (nnz > _HEAVY_SHARE * self.m)
         self.heavy = np.flatnonzero(is_heavy).astype(np.int64)
         self.light = np.flatnonzero(~is_heavy).astype(np.int64)
         lower = np.tril(pattern, -1)
