@@ -14,8 +14,9 @@ the first term, a sparse coupling block, and the rest (other terms, fixed
 effects, the working response) in dense storage. The rest is factored by a
 Cholesky that visits only the entries its sparsity pattern (fill included,
 worked out once per model) can make non-zero, so nested terms cost what their
-few non-zeros cost. A large rest that crossed terms fill is factored by LAPACK
-instead, its heavy levels' Gram product done by BLAS.
+few non-zeros cost. A rest that crossed terms fill is stored full: the Gram
+product of the levels meeting many of its rows is one BLAS call, and above 100
+rows LAPACK factors it.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -46,6 +47,7 @@ _HEAVY_SHARE = 0.15
 
 @numba.njit(cache=True, error_model="numpy")
 def _penalised_deviance(code, eta, y, wts, u, mu, resid):
+    """Sum of the deviance residuals plus ||u||^2; fills the means and the residuals."""
     total = 0.0
     for r in range(eta.shape[0]):
         m = mean(code, eta[r])[0]
@@ -59,6 +61,7 @@ def _penalised_deviance(code, eta, y, wts, u, mu, resid):
 
 @numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(base, X, b, u, codes, zs, theta, u_offsets, eta):
+    """eta = base + X b + Z Lambda u, in place."""
     n, p = X.shape
     for r in range(n):
         value = base[r]
