@@ -24,7 +24,7 @@ numba is imported here, so import this module only where it is used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -357,11 +357,11 @@ def _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest):
     return pattern
 
 
-@dataclass(frozen=True)
-class ScalarPirlsResult:
-    """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`)."""
+class ScalarPirlsResult(NamedTuple):
+    """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`); a tuple, built at every evaluation."""
 
     status: int
+    iterations: int
     eta: np.ndarray
     mu: np.ndarray
     u: np.ndarray
@@ -457,8 +457,7 @@ class ScalarPirls:
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
                      tol, max_iter, self._workspace)
-        status, _, eta, mu, u, b, resid, l11, coupling, rest_values, logdet_re = out
-        return ScalarPirlsResult(status, eta, mu, u, b, resid, l11, coupling, rest_values, logdet_re)
+        return ScalarPirlsResult._make(out)
 
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg`'s form."""
