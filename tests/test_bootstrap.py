@@ -149,3 +149,14 @@ def test_percent_labels():
     assert percent_labels(0.99) == ["0.5 %", "99.5 %"]
     with pytest.raises(ValueError):
         percent_labels(1.5)
+
+
+def test_glmer_bootstrap_runs_in_processes(cbpp_fit):
+    serial = bootstrap(cbpp_fit, period_effects, nsim=4, seed=7, progress=False)
+    parallel = bootstrap(cbpp_fit, period_effects, nsim=4, seed=7, n_jobs=2, progress=False)
+    assert serial.n_failed == 0
+    pd.testing.assert_frame_equal(serial.t, parallel.t)
+
+
+def period_effects(fit):
+    return fit.fixef

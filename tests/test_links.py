@@ -110,3 +110,10 @@ def test_valideta(name, valid, invalid):
 def test_links_are_immutable():
     with pytest.raises(AttributeError):
         make_link("log").name = "identity"
+
+
+def test_links_pickle_as_their_names():
+    import pickle  # noqa: PLC0415
+
+    for name in LINK_NAMES:
+        assert pickle.loads(pickle.dumps(make_link(name))) is make_link(name)

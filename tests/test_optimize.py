@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
+from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, restart_from_edge, snap_to_boundary
 
 
 def test_bobyqa_finds_interior_minimum():
@@ -51,3 +51,19 @@ def test_snap_to_boundary_only_when_not_worse():
     rising = lambda x: float(-x[0])  # noqa: E731
     kept = snap_to_boundary(_summary([3e-6], rising), rising, np.array([0.0]))
     assert kept.x[0] == 3e-6
+
+
+def test_finite_difference_derivatives_of_a_quadratic_and_threads_give_the_same_values():
+    a = np.array([[3.0, 0.5, -0.2], [0.5, 2.0, 0.1], [-0.2, 0.1, 1.5]])
+    b = np.array([0.3, -1.0, 0.4])
+
+    def quadratic(x):
+        return float(0.5 * x @ a @ x + b @ x)
+
+    x = np.array([0.2, -0.1, 0.7])
+    grad, hess = finite_difference_derivatives(quadratic, x, quadratic(x))
+    np.testing.assert_allclose(grad, a @ x + b, atol=1e-7)
+    np.testing.assert_allclose(hess, a, atol=1e-5)
+    grad2, hess2 = finite_difference_derivatives(quadratic, x, quadratic(x), workers=2)
+    np.testing.assert_array_equal(grad2, grad)
+    np.testing.assert_array_equal(hess2, hess)

@@ -104,3 +104,19 @@ def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
 def test_nested_terms_stay_in_sparse_mode():
     model, _ = _model("grouseticks")
     assert not any(c.dense for c in model._compiled_pirls)
+
+
+def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
+    import pickle  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    model, theta = _model("VerbAgg")
+    thetas = [theta * s for s in (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)]
+    serial = [model.laplace_deviance(model.pirls(t, None, model.eta_start)) for t in thetas]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(lambda t: model.laplace_deviance(model.pirls(t, None, model.eta_start)), thetas))
+    assert threaded == serial
+    compiled = model._compiled_pirls[0]
+    copy = pickle.loads(pickle.dumps(compiled))
+    args = (thetas[0], model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
+    np.testing.assert_array_equal(copy.run(*args).u, compiled.run(*args).u)

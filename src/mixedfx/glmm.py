@@ -9,16 +9,18 @@ function of its parameters alone.
 from __future__ import annotations
 
 import copy
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
 from mixedfx.design import ModelMatrices, ReTerm
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family
-from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
+from mixedfx.linalg import (BlockedFactor, TermLayout, as_is, cross_products, factorize, random_part, templates,
                             term_effects, theta_lower_bounds)
 from mixedfx.lmm import lme4_term_order
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
@@ -27,6 +29,7 @@ __all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel
            "gauss_hermite_rule"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+_THREADED_EVALUATION_SECONDS = 5e-5
 _NAN_MESSAGE = ("PIRLS loop resulted in NaN value (lme4's message): the means left the family's range; "
                 "another link or other starting values may help")
 
@@ -91,6 +94,13 @@ class PirlsResult:
     def factor(self) -> BlockedFactor:
         """The blocked Cholesky factor."""
         return self.make_factor()
+
+    def __getstate__(self) -> dict:
+        # make_factor is a closure: a pickled state carries its factor formed
+        state = self.__dict__.copy()
+        state["factor"] = self.factor
+        state["make_factor"] = partial(as_is, state["factor"])
+        return state
 
     @property
     def dev(self) -> float:
@@ -493,8 +503,13 @@ class GeneralizedLinearMixedModel:
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         theta, beta = self.split(opt2.x)
+        started = time.perf_counter()
         state = self.pirls(theta, beta, eta_start)
         gradient = hessian = None
         if ctrl.calc_derivs:
-            gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval)
+            # the compiled PIRLS releases the GIL: its 2 k^2 evaluations can share two cores, where an
+            # evaluation is long against handing it to a thread
+            long = time.perf_counter() - started > _THREADED_EVALUATION_SECONDS
+            workers = min(2, os.cpu_count() or 1) if long and self._compiled_pirls[1] is not None else 1
+            gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval, workers=workers)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)

@@ -38,6 +38,7 @@ __all__ = [
     "term_effects",
     "random_part",
     "theta_lower_bounds",
+    "as_is",
 ]
 
 # Coupling blocks denser than this, or this small, are kept dense.
@@ -366,6 +367,13 @@ class BlockedFactor:
         """The coupling block of L."""
         return self.coupling()
 
+    def __getstate__(self) -> dict:
+        # the maker may be a closure: a pickled factor carries its coupling block formed
+        state = self.__dict__.copy()
+        state["l_r1"] = self.l_r1
+        state["coupling"] = partial(as_is, state["l_r1"])
+        return state
+
     @property
     def q_rest(self) -> int:
         """Random-effects columns after the first term."""
@@ -470,7 +478,7 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         status, l11, l_r1, l_rr = factor_one_term(np.ascontiguousarray(theta, dtype=float), *cp.one_term_blocks)
         if status:
             raise np.linalg.LinAlgError("the penalised cross-product matrix is not positive definite")
-        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(_as_is, l_r1))
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))
     tmpls = templates(theta, layout.ks)
     t1 = tmpls[0]
     k1 = layout.ks[0]
@@ -497,7 +505,7 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
         rest = left @ (left @ cp.a_rr).T
         rest = rest - _as_dense(l_r1 @ l_r1.T)
-        coupling = partial(_as_is, l_r1)
+        coupling = partial(as_is, l_r1)
     qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
     try:
@@ -518,9 +526,9 @@ def one_dense_term(cp: CrossProducts) -> bool:
     return len(cp.layout.ks) == 1 and not sp.issparse(cp.a_r1)
 
 
-def _as_is(a: sp.spmatrix) -> sp.spmatrix:
-    """The argument itself (a coupling block already formed)."""
-    return a
+def as_is(value: object) -> object:
+    """The argument itself: with :func:`functools.partial`, a picklable maker of something already formed."""
+    return value
 
 
 def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray) -> np.ndarray:

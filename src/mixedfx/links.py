@@ -186,6 +186,10 @@ class Link:
     def __repr__(self) -> str:
         return f'make_link("{self.name}")'
 
+    def __reduce__(self) -> tuple:
+        # its functions are wrapped (and some are lambdas): a link pickles as its name
+        return make_link, (self.name,)
+
 
 _LINKS: dict[str, Link] = {
     link.name: link

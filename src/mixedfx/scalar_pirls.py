@@ -24,6 +24,7 @@ numba is imported here, so import this module only where it is used.
 from __future__ import annotations
 
 import math
+import threading
 from typing import NamedTuple
 
 import numba
@@ -273,7 +274,7 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
     return out
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls(code, y, wts, X, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
            dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
            tol, max_iter, rest):
@@ -423,8 +424,8 @@ class ScalarPirls:
         self.chol_row_ptr = np.searchsorted(rr, np.arange(self.m + 1)).astype(np.int64)
         self.chol_row_idx = cc.astype(np.int64)
         self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(v) for v in n_levels], p=p)
-        # the rest block's storage, reused by every run: entries outside the pattern stay 0
-        self._workspace = np.zeros((self.m, self.m))
+        # the rest block's storage, reused by every run of a thread: entries outside the pattern stay 0
+        self._local = threading.local()
 
     def _coupling_pattern(self, q_rest: int, p: int) -> None:
         """The coupling block's columns (first-term levels): the other terms' levels met, then the dense rows."""
@@ -456,8 +457,24 @@ class ScalarPirls:
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter, self._workspace)
+                     tol, max_iter, self._workspace())
         return ScalarPirlsResult._make(out)
+
+    def _workspace(self) -> np.ndarray:
+        """This thread's rest-block storage (runs may go on in several threads at once)."""
+        rest = getattr(self._local, "rest", None)
+        if rest is None:
+            rest = self._local.rest = np.zeros((self.m, self.m))
+        return rest
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_local"]  # thread-local storage is not picklable; a copy makes its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg`'s form."""
