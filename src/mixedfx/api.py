@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 from scipy.special import digamma, polygamma
 
 from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices
@@ -297,6 +296,8 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
         return -2.0 * GlmerFit(model, optimum, **names).loglik
 
     centre = np.log(theta0)
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415 - scipy.optimize costs 70 ms to import
+
     best = minimize_scalar(minus_two_loglik, bounds=(centre - 3.0, centre + 3.0), method="bounded",
                            options={"xatol": tol})
     model = GeneralizedLinearMixedModel(matrices, negative_binomial(float(np.exp(best.x))), int(nAGQ), ctrl)
