@@ -27,7 +27,9 @@ import math
 import threading
 from typing import NamedTuple
 
+import llvmlite.binding as llvm
 import numba
+from numba.extending import get_cython_function_address
 import numpy as np
 import scipy.sparse as sp
 
@@ -38,6 +40,11 @@ __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_
            "ScalarPirlsResult"]
 
 OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
+
+# LAPACK's Cholesky (scipy's build), called from compiled code by a symbol name, which keeps that code
+# cacheable: (uplo, n, a, lda, info), all by pointer
+llvm.add_symbol("mixedfx_dpotrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpotrf"))
+_dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numba.types.voidptr] * 5))
 
 # A rest block whose factor is at least this share filled is stored full; above this size LAPACK factors it
 _DENSE_SHARE = 0.3
@@ -196,27 +203,26 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
 
 @numba.njit(cache=True, error_model="numpy")
 def _dense_cholesky(rest):
-    """LAPACK's Cholesky of the leading block, then the response's row by substitution (its pivot may be 0)."""
+    """LAPACK's Cholesky of the leading block in place, then the response's row by substitution (its pivot may be 0).
+
+    ``rest`` is C-ordered with its lower triangle set: for LAPACK (column-major) that is
+    the upper triangle of the transpose, so ``dpotrf('U')`` factors it without a copy.
+    """
     m = rest.shape[0]
-    lead = np.empty((m - 1, m - 1))
-    for i in range(m - 1):
-        for j in range(i + 1):
-            lead[i, j] = rest[i, j]
-            lead[j, i] = rest[i, j]
-    try:
-        factor = np.linalg.cholesky(lead)
-    except Exception:  # noqa: BLE001 - numba raises LinAlgError as a plain exception
+    uplo = np.array([ord("U")], dtype=np.uint8)
+    order = np.array([m - 1], dtype=np.int32)
+    lead = np.array([m], dtype=np.int32)
+    info = np.zeros(1, dtype=np.int32)
+    _dpotrf(uplo.ctypes, order.ctypes, rest.ctypes, lead.ctypes, info.ctypes)
+    if info[0] != 0:
         return NOT_POSITIVE_DEFINITE
-    for i in range(m - 1):
-        for j in range(i + 1):
-            rest[i, j] = factor[i, j]
     last = m - 1
     total = rest[last, last]
     for j in range(m - 1):
         v = rest[last, j]
         for b in range(j):
-            v -= factor[j, b] * rest[last, b]
-        v /= factor[j, j]
+            v -= rest[j, b] * rest[last, b]
+        v /= rest[j, j]
         rest[last, j] = v
         total -= v * v
     rest[last, last] = math.sqrt(max(total, 0.0))
