@@ -508,8 +508,9 @@ class GeneralizedLinearMixedModel:
         gradient = hessian = None
         if ctrl.calc_derivs:
             # the compiled PIRLS releases the GIL: its 2 k^2 evaluations can share two cores, where an
-            # evaluation is long against handing it to a thread
+            # evaluation is long against handing it to a thread and LAPACK does not use them already
+            compiled = self._compiled_pirls[1]
             long = time.perf_counter() - started > _THREADED_EVALUATION_SECONDS
-            workers = min(2, os.cpu_count() or 1) if long and self._compiled_pirls[1] is not None else 1
+            workers = min(2, os.cpu_count() or 1) if long and compiled is not None and not compiled.dense else 1
             gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval, workers=workers)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)

@@ -96,10 +96,14 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
     q_rest = m - p - 1
     a11[:] = 0.0
     coupling[:] = 0.0
-    for j in range(m):  # only the factor's pattern is ever written
-        rest[j, j] = 0.0
-        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
-            rest[chol_col_idx[ii], j] = 0.0
+    if dense:  # a full lower triangle: row by row, in memory order
+        for i in range(m):
+            rest[i, : i + 1] = 0.0
+    else:  # only the factor's pattern is ever written
+        for j in range(m):
+            rest[j, j] = 0.0
+            for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                rest[chol_col_idx[ii], j] = 0.0
     ent_i = np.empty(n_terms + p, dtype=np.int64)
     ent_v = np.empty(n_terms + p)
     for r in range(n):
@@ -150,12 +154,18 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
             i = row_idx[idx]
             scale = theta[row_scale_term[i]] if i < q_rest else 1.0
             coupling[idx] *= scale * c
-    for j in range(q_rest):
-        sj = theta[row_scale_term[j]]
-        rest[j, j] *= sj * sj
-        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
-            i = chol_col_idx[ii]
-            rest[i, j] *= sj * (theta[row_scale_term[i]] if i < q_rest else 1.0)
+    if dense:
+        for i in range(m):
+            si = theta[row_scale_term[i]] if i < q_rest else 1.0
+            for j in range(min(i + 1, q_rest)):
+                rest[i, j] *= si * theta[row_scale_term[j]]
+    else:
+        for j in range(q_rest):
+            sj = theta[row_scale_term[j]]
+            rest[j, j] *= sj * sj
+            for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                i = chol_col_idx[ii]
+                rest[i, j] *= sj * (theta[row_scale_term[i]] if i < q_rest else 1.0)
     for level in light:
         lo, hi = col_ptr[level], col_ptr[level + 1]
         for a in range(lo, hi):
