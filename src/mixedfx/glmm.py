@@ -13,14 +13,15 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import cached_property
 
 import numpy as np
 
 from mixedfx.design import ModelMatrices, ReTerm
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family
-from mixedfx.linalg import (BlockedFactor, TermLayout, as_is, cross_products, factorize, random_part, templates,
+from mixedfx.lazy import state_with_formed
+from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
                             term_effects, theta_lower_bounds)
 from mixedfx.lmm import lme4_term_order
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
@@ -96,11 +97,7 @@ class PirlsResult:
         return self.make_factor()
 
     def __getstate__(self) -> dict:
-        # make_factor is a closure: a pickled state carries its factor formed
-        state = self.__dict__.copy()
-        state["factor"] = self.factor
-        state["make_factor"] = partial(as_is, state["factor"])
-        return state
+        return state_with_formed(self, "factor", "make_factor")
 
     @property
     def dev(self) -> float:

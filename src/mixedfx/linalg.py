@@ -22,6 +22,8 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from mixedfx.lazy import as_is, state_with_formed
+
 __all__ = [
     "TermLayout",
     "BlockLayout",
@@ -38,7 +40,6 @@ __all__ = [
     "term_effects",
     "random_part",
     "theta_lower_bounds",
-    "as_is",
 ]
 
 # Coupling blocks denser than this, or this small, are kept dense.
@@ -368,11 +369,7 @@ class BlockedFactor:
         return self.coupling()
 
     def __getstate__(self) -> dict:
-        # the maker may be a closure: a pickled factor carries its coupling block formed
-        state = self.__dict__.copy()
-        state["l_r1"] = self.l_r1
-        state["coupling"] = partial(as_is, state["l_r1"])
-        return state
+        return state_with_formed(self, "l_r1", "coupling")
 
     @property
     def q_rest(self) -> int:
@@ -524,11 +521,6 @@ def small_scalar_terms(cp: CrossProducts) -> bool:
 def one_dense_term(cp: CrossProducts) -> bool:
     """Whether the model has one random-effects term and a dense coupling block (:mod:`mixedfx.one_term`'s case)."""
     return len(cp.layout.ks) == 1 and not sp.issparse(cp.a_r1)
-
-
-def as_is(value: object) -> object:
-    """The argument itself: with :func:`functools.partial`, a picklable maker of something already formed."""
-    return value
 
 
 def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray) -> np.ndarray:
