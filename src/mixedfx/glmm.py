@@ -26,8 +26,8 @@ from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize
 from mixedfx.lmm import lme4_term_order
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
 
-__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult", "PirlsError",
-           "gauss_hermite_rule"]
+__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult",
+           "PirlsError", "gauss_hermite_rule"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 _THREADED_EVALUATION_SECONDS = 5e-5

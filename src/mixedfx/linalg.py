@@ -513,7 +513,10 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
 
 
 def small_scalar_terms(cp: CrossProducts) -> bool:
-    """Whether every term is scalar, the coupling dense and the rest small (:func:`mixedfx.one_term.scalar_criterion_parts`)."""
+    """Whether every term is scalar, the coupling dense and the rest small.
+
+    Such models evaluate their criterion by :func:`mixedfx.one_term.scalar_criterion_parts`.
+    """
     return (all(k == 1 for k in cp.layout.ks) and not sp.issparse(cp.a_r1)
             and cp.a_rr.shape[0] <= _SMALL_REST)
 

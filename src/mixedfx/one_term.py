@@ -173,7 +173,10 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
 
 @numba.njit(cache=True, error_model="numpy")
 def criterion_parts(theta, a11, a_r1, a_rr):
-    """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares; status first (see :func:`factor_one_term`)."""
+    """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares, status first.
+
+    The status is :func:`factor_one_term`'s.
+    """
     status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr)
     if status != OK:
         return status, 0.0, 0.0, 0.0
