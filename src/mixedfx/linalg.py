@@ -195,31 +195,24 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
             a11[:, r, s] = a11[:, s, r] = np.bincount(first.codes, weights=wz1[:, r] * first.z[:, s],
                                                       minlength=first.n_levels)
     xy = np.column_stack([X, y])
-    wxy = xy * w[:, None]
-    xy_z1 = np.empty((xy.shape[1], first.q))  # [X y]' W Z1, by level sums (no sparse Z1 for one term)
-    for r in range(k1):
-        for j in range(xy.shape[1]):
-            xy_z1[j, r::k1] = np.bincount(first.codes, weights=wz1[:, r] * xy[:, j], minlength=first.n_levels)
-    xy_xy = xy.T @ wxy
     m = sum(t.q for t in terms[1:]) + xy.shape[1]
     if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
         slots = _rest_slots(terms[1:], xy)
-        a_r1 = np.empty((m, first.q))
-        for r in range(k1):
-            a_r1[:, r::k1] = _pair_sums(slots, [(first.codes, wz1[:, r])], m, first.n_levels)
+        a_r1 = _first_term_sums(slots, m, first, wz1)
         a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
-    elif len(terms) > 1:
-        zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
-        wzr = sp.csr_matrix(zr.multiply(w[:, None]))
-        zr_z1 = (wzr.T @ first.matrix).tocsr()
-        zr_zr = (zr.T @ wzr).toarray()
-        zr_xy = wzr.T @ xy
-        a_rr = np.block([[zr_zr, zr_xy], [zr_xy.T, xy_xy]])
-        a_r1 = _coupling_block(zr_z1, xy_z1)
     else:
-        a_rr = xy_xy
-        a_r1 = xy_z1
+        xy_z1 = _first_term_sums(_rest_slots([], xy), xy.shape[1], first, wz1)  # [X y]' W Z1
+        xy_xy = xy.T @ (xy * w[:, None])
+        a_r1, a_rr = xy_z1, xy_xy
+        if len(terms) > 1:
+            zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
+            wzr = sp.csr_matrix(zr.multiply(w[:, None]))
+            zr_z1 = (wzr.T @ first.matrix).tocsr()
+            zr_zr = (zr.T @ wzr).toarray()
+            zr_xy = wzr.T @ xy
+            a_rr = np.block([[zr_zr, zr_xy], [zr_xy.T, xy_xy]])
+            a_r1 = _coupling_block(zr_z1, xy_z1)
     layout = BlockLayout(ks=[t.k for t in terms], n_levels=[t.n_levels for t in terms], p=X.shape[1])
     return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
 
@@ -232,6 +225,15 @@ def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> list[tuple[np.ndarra
         start += t.q
     slots += [(np.full(len(xy), start + j), xy[:, j]) for j in range(xy.shape[1])]
     return slots
+
+
+def _first_term_sums(slots: list[tuple[np.ndarray, np.ndarray]], n_rows: int, first: TermLayout,
+                     weighted_z: np.ndarray) -> np.ndarray:
+    """The rows' slot entries summed against the first term's weighted columns: (n_rows, q1), level-major."""
+    out = np.empty((n_rows, first.q))
+    for r in range(first.k):
+        out[:, r::first.k] = _pair_sums(slots, [(first.codes, weighted_z[:, r])], n_rows, first.n_levels)
+    return out
 
 
 def _pair_sums(rows: list[tuple[np.ndarray, np.ndarray]], cols: list[tuple[np.ndarray, np.ndarray]],
