@@ -63,14 +63,54 @@ def factor_one_term(theta, a11, a_r1, a_rr):
     for i in range(m):
         for j in range(i + 1):
             rest[i, j] = a_rr[i, j]
+    if k == 2:
+        status = _levels_two(t, a11, a_r1, l11, l_r1)
+    else:
+        status = _levels_general(t, a11, a_r1, l11, l_r1)
+    if status != OK:
+        return status, l11, l_r1, rest
+    # the Schur update: one BLAS product over all levels
+    update = np.dot(l_r1, l_r1.T)
+    for i in range(m):
+        for j in range(i + 1):
+            rest[i, j] -= update[i, j]
+    return _cholesky_in_place(rest), l11, l_r1, rest
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _cholesky_in_place(rest):
+    """Lower Cholesky factor of ``rest``'s lower triangle, in place; the last pivot (the response's) may be 0.
+
+    Returns OK, or NOT_POSITIVE_DEFINITE when another pivot is not positive.
+    """
+    m = rest.shape[0]
+    for j in range(m):
+        d = rest[j, j]
+        for b in range(j):
+            d -= rest[j, b] * rest[j, b]
+        if j == m - 1:
+            rest[j, j] = math.sqrt(max(d, 0.0))
+            break
+        if not d > 0.0:
+            return NOT_POSITIVE_DEFINITE
+        rest[j, j] = math.sqrt(d)
+        for i in range(j + 1, m):
+            v = rest[i, j]
+            for b in range(j):
+                v -= rest[i, b] * rest[j, b]
+            rest[i, j] = v / rest[j, j]
+    return OK
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _levels_general(t, a11, a_r1, l11, l_r1):
+    """The per-level work of :func:`factor_one_term`: each level's block factored, its coupling formed."""
+    k = t.shape[0]
+    m = a_r1.shape[0]
     s = np.empty((k, k))
     at = np.empty((k, k))
     right = np.empty((k, k))
-    if k == 2:
-        status = _levels_two(t, a11, a_r1, l11, l_r1)
-        if status != OK:
-            return status, l11, l_r1, rest
-    for lev in range(n_levels if k != 2 else 0):
+    for lev in range(a11.shape[0]):
         # S = T' A T + I
         for r in range(k):
             for c in range(k):
@@ -89,7 +129,7 @@ def factor_one_term(theta, a11, a_r1, a_rr):
             for b in range(j):
                 d -= l11[lev, j, b] * l11[lev, j, b]
             if not d > 0.0:
-                return NOT_POSITIVE_DEFINITE, l11, l_r1, rest
+                return NOT_POSITIVE_DEFINITE
             l11[lev, j, j] = math.sqrt(d)
             for i in range(j + 1, k):
                 v = s[i, j]
@@ -110,27 +150,7 @@ def factor_one_term(theta, a11, a_r1, a_rr):
                 for b in range(k):
                     acc += a_r1[i, base + b] * right[b, c]
                 l_r1[i, base + c] = acc
-    # the Schur update: one BLAS product over all levels
-    update = np.dot(l_r1, l_r1.T)
-    for i in range(m):
-        for j in range(i + 1):
-            rest[i, j] -= update[i, j]
-    for j in range(m):
-        d = rest[j, j]
-        for b in range(j):
-            d -= rest[j, b] * rest[j, b]
-        if j == m - 1:
-            rest[j, j] = math.sqrt(max(d, 0.0))
-            break
-        if not d > 0.0:
-            return NOT_POSITIVE_DEFINITE, l11, l_r1, rest
-        rest[j, j] = math.sqrt(d)
-        for i in range(j + 1, m):
-            v = rest[i, j]
-            for b in range(j):
-                v -= rest[i, b] * rest[j, b]
-            rest[i, j] = v / rest[j, j]
-    return OK, l11, l_r1, rest
+    return OK
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -233,24 +253,12 @@ def scalar_criterion_parts(theta, row_term, a11, a_r1, a_rr):
             rest[i, j] = scale[i] * scale[j] * (a_rr[i, j] - acc)
         if row_term[i] >= 0:
             rest[i, i] += 1.0
+    if _cholesky_in_place(rest) != OK:
+        return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0
-    for j in range(m):
-        d = rest[j, j]
-        for b in range(j):
-            d -= rest[j, b] * rest[j, b]
-        if j == m - 1:
-            return OK, logdet_re, 2.0 * logdet_x, max(d, 0.0)
-        if not d > 0.0:
-            return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
-        root = math.sqrt(d)
-        rest[j, j] = root
+    for j in range(m - 1):
         if row_term[j] >= 0:
-            logdet_re += 2.0 * math.log(root)
+            logdet_re += 2.0 * math.log(rest[j, j])
         else:
-            logdet_x += math.log(root)
-        for i in range(j + 1, m):
-            v = rest[i, j]
-            for b in range(j):
-                v -= rest[i, b] * rest[j, b]
-            rest[i, j] = v / root
-    return OK, logdet_re, 2.0 * logdet_x, 0.0
+            logdet_x += 2.0 * math.log(rest[j, j])
+    return OK, logdet_re, logdet_x, rest[m - 1, m - 1] ** 2
