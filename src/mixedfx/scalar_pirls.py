@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from mixedfx.compiled_families import derivatives, dev_resid, mean
 from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
+from mixedfx.sparse_gram import add_column_products, heavy_columns
 
 __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "ScalarPirls",
            "ScalarPirlsResult"]
@@ -49,8 +50,6 @@ _dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numb
 # A rest block whose factor is at least this share filled is stored full; above this size LAPACK factors it
 _DENSE_SHARE = 0.3
 _DENSE_MIN_SIZE = 100
-# With a full block, levels meeting more than this share of the rest rows go through one BLAS product
-_HEAVY_SHARE = 0.15
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -166,13 +165,7 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
                 i = chol_col_idx[ii]
                 rest[i, j] *= sj * (theta[row_scale_term[i]] if i < q_rest else 1.0)
-    for level in light:
-        lo, hi = col_ptr[level], col_ptr[level + 1]
-        for a in range(lo, hi):
-            ia = row_idx[a]
-            va = coupling[a]
-            for b in range(lo, a + 1):
-                rest[ia, row_idx[b]] -= va * coupling[b]
+    add_column_products(col_ptr, row_idx, coupling, light, -1.0, rest)
     if heavy.shape[0]:
         # levels meeting many rows: one BLAS product instead of their pair loops
         block = np.zeros((m, heavy.shape[0]))
@@ -429,7 +422,7 @@ class ScalarPirls:
             pattern = np.ones((self.m, self.m), dtype=bool)
         self.dense = full and self.m > _DENSE_MIN_SIZE
         # with a full pattern, levels meeting many rows take a BLAS product (a sparse one must not be filled)
-        is_heavy = full & (nnz > _HEAVY_SHARE * self.m)
+        is_heavy = full & heavy_columns(nnz, self.m)
         self.heavy = np.flatnonzero(is_heavy).astype(np.int64)
         self.light = np.flatnonzero(~is_heavy).astype(np.int64)
         lower = np.tril(pattern, -1)

@@ -20,24 +20,28 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-__all__ = ["ScalarSchur"]
+__all__ = ["ScalarSchur", "add_column_products", "heavy_columns", "lower_cholesky_in_place"]
 
 # A column is "heavy" (dense BLAS update) when its non-zeros exceed this share of the rows:
 # a sparse pair update costs about one nanosecond, a dense rank-one update m^2/2 flops at BLAS speed
 _HEAVY_SHARE = 0.15
 
 
+def heavy_columns(nnz: np.ndarray, n_rows: int) -> np.ndarray:
+    """Which columns (by their non-zero counts) go through BLAS rather than :func:`add_column_products`."""
+    return nnz > _HEAVY_SHARE * n_rows
+
+
 @numba.njit(cache=True, error_model="numpy")
-def _add_light_gram(ptr, idx, data, w, out):
-    """out[i, j] += sum_l w_l a_il a_jl over the light columns, lower triangle (indices sorted per column)."""
-    for col in range(ptr.shape[0] - 1):
-        wl = w[col]
+def add_column_products(ptr, idx, values, cols, sign, out):
+    """out[i, j] += sign * sum over ``cols`` of a_ic a_jc, lower triangle (CSC, indices sorted per column)."""
+    for col in cols:
         lo, hi = ptr[col], ptr[col + 1]
         for a in range(lo, hi):
-            va = wl * data[a]
+            va = sign * values[a]
             ia = idx[a]
             for b in range(lo, a + 1):
-                out[ia, idx[b]] += va * data[b]
+                out[ia, idx[b]] += va * values[b]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -66,15 +70,15 @@ class ScalarSchur:
         csc.sort_indices()
         m = csc.shape[0]
         nnz = np.diff(csc.indptr)
-        self.heavy = np.flatnonzero(nnz > _HEAVY_SHARE * m)
-        self.light = np.flatnonzero(nnz <= _HEAVY_SHARE * m)
+        is_heavy = heavy_columns(nnz, m)
+        self.heavy = np.flatnonzero(is_heavy)
+        self.light = np.flatnonzero(~is_heavy)
         # C-ordered (m, h): its transpose is the Fortran array BLAS reads without a copy
         self.dense = np.ascontiguousarray(csc[:, self.heavy].toarray())
-        light = csc[:, self.light]
-        light.sort_indices()
-        self.ptr = light.indptr.astype(np.int64)
-        self.idx = light.indices.astype(np.int64)
-        self.data = light.data.astype(float)
+        self.ptr = csc.indptr.astype(np.int64)
+        self.idx = csc.indices.astype(np.int64)
+        self.data = csc.data.astype(float)
+        self.column_of = np.repeat(np.arange(csc.shape[1]), nnz)
         self.m = m
 
     def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int) -> np.ndarray:
@@ -102,7 +106,8 @@ class ScalarSchur:
             out = sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0).T
         else:
             out = np.zeros((self.m, self.m))
-        _add_light_gram(self.ptr, self.idx, self.data, np.ascontiguousarray(col_weights[self.light]), out)
+        scaled = self.data * np.sqrt(col_weights)[self.column_of]
+        add_column_products(self.ptr, self.idx, scaled, self.light, 1.0, out)
         _scale_lower(out, a_rr, rows, q_rest)
         return out
 
