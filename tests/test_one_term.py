@@ -22,10 +22,10 @@ def test_parts_are_the_factors_log_determinants_and_residual():
     rng = np.random.default_rng(4)
     cp, _, _ = _blocks(rng, weights=rng.uniform(0.5, 2.0, 300))
     theta = np.array([0.9, 0.2, -0.3, 0.7, 0.1, 0.4])
-    status, l11, l_r1, l_rr = factor_one_term(theta, *cp.one_term_blocks)
+    status, l11, l_r1, l_rr = factor_one_term(*cp.one_term_blocks, theta)
     assert status == 0 and l_r1.shape == (3, 60)
     assert np.allclose(np.triu(l_rr, 1), 0.0)
-    status, logdet_re, logdet_x, pwrss = criterion_parts(theta, *cp.one_term_blocks)
+    status, logdet_re, logdet_x, pwrss = criterion_parts(*cp.one_term_blocks, theta)
     assert status == 0
     assert logdet_re == pytest.approx(2 * np.log(np.diagonal(l11, axis1=1, axis2=2)).sum(), rel=1e-13)
     assert logdet_x == pytest.approx(2 * np.log(np.diag(l_rr)[:2]).sum(), rel=1e-13)
@@ -38,7 +38,7 @@ def test_collinear_fixed_effects_report_a_failed_factor():
     codes = np.arange(300) % 20
     collinear = np.column_stack([X, 2.0 * X[:, 1]])
     cp = cross_products([TermLayout(codes=codes, z=np.ones((300, 1)), n_levels=20)], collinear, y)
-    assert criterion_parts(np.array([0.5]), *cp.one_term_blocks)[0] == 1
+    assert criterion_parts(*cp.one_term_blocks, np.array([0.5]))[0] == 1
 
 
 def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
@@ -47,7 +47,7 @@ def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
     codes = np.arange(n) % 10
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     cp = cross_products([TermLayout(codes=codes, z=np.ones((n, 1)), n_levels=10)], X, X @ [1.0, 2.0])
-    status, _, _, pwrss = criterion_parts(np.array([0.0]), *cp.one_term_blocks)
+    status, _, _, pwrss = criterion_parts(*cp.one_term_blocks, np.array([0.0]))
     assert status == 0 and pwrss == pytest.approx(0.0, abs=1e-12)
 
 
@@ -62,11 +62,11 @@ def test_scalar_parts_match_the_blocked_factor(weighted):
     cp = cross_products(layouts, X, y, rng.uniform(0.5, 2.0, n) if weighted else None)
     assert small_scalar_terms(cp)
     theta = np.array([0.8, 1.7, 0.3])
-    status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(theta, *cp.scalar_blocks)
+    status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(*cp.scalar_blocks, theta)
     factor = factorize(cp, theta)
     assert status == 0
     assert logdet_re == pytest.approx(factor.logdet_re, rel=1e-12)
     assert logdet_x == pytest.approx(factor.logdet_x, rel=1e-12)
     assert pwrss == pytest.approx(factor.pwrss, rel=1e-12)
     collinear = cross_products(layouts, np.column_stack([X, X[:, 1]]), y)
-    assert scalar_criterion_parts(theta, *collinear.scalar_blocks)[0] == 1
+    assert scalar_criterion_parts(*collinear.scalar_blocks, theta)[0] == 1

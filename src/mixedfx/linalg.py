@@ -40,6 +40,8 @@ __all__ = [
     "term_effects",
     "random_part",
     "theta_lower_bounds",
+    "one_dense_term",
+    "small_scalar_terms",
 ]
 
 # Coupling blocks denser than this, or this small, are kept dense.
@@ -157,6 +159,22 @@ class CrossProducts:
         row_term = np.concatenate([terms, np.full(self.layout.p + 1, -1)]).astype(np.int64)
         return (row_term, np.ascontiguousarray(self.a11[:, 0, 0]), np.ascontiguousarray(self.a_r1, dtype=float),
                 np.ascontiguousarray(self.a_rr, dtype=float))
+
+    @cached_property
+    def compiled_criterion(self) -> Callable[[np.ndarray], tuple[int, float, float, float]] | None:
+        """theta -> (status, log |L_Z|^2, log |R_X|^2, pwrss) in one compiled call, for the shapes that have one.
+
+        A ``functools.partial`` over the blocks: it pickles with them.
+        """
+        if one_dense_term(self):
+            from mixedfx.one_term import criterion_parts  # noqa: PLC0415 - loads numba only when used
+
+            return partial(criterion_parts, *self.one_term_blocks)
+        if small_scalar_terms(self):
+            from mixedfx.one_term import scalar_criterion_parts  # noqa: PLC0415
+
+            return partial(scalar_criterion_parts, *self.scalar_blocks)
+        return None
 
     @cached_property
     def scalar_schur(self):
@@ -474,7 +492,7 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     if one_dense_term(cp):
         from mixedfx.one_term import factor_one_term  # noqa: PLC0415 - loads numba only when used
 
-        status, l11, l_r1, l_rr = factor_one_term(np.ascontiguousarray(theta, dtype=float), *cp.one_term_blocks)
+        status, l11, l_r1, l_rr = factor_one_term(*cp.one_term_blocks, np.ascontiguousarray(theta, dtype=float))
         if status:
             raise np.linalg.LinAlgError("the penalised cross-product matrix is not positive definite")
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))

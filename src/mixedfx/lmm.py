@@ -12,8 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.design import ModelMatrices, ReTerm
-from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, one_dense_term, response_map,
-                            small_scalar_terms, theta_lower_bounds, transform_dense, with_response)
+from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, response_map, theta_lower_bounds,
+                            transform_dense, with_response)
 from mixedfx.optimize import OptSummary, bobyqa, restart_from_edge, snap_to_boundary
 
 __all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
@@ -97,12 +97,6 @@ class LinearMixedModel:
         w = matrices.weights
         self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
 
-    def __getstate__(self) -> dict:
-        # the compiled criterion is a closure (not picklable); a process pool's copy rebuilds it
-        state = self.__dict__.copy()
-        state.pop("_compiled_criterion", None)
-        return state
-
     def with_criterion(self, reml: bool) -> LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
         other = copy.copy(self)
@@ -134,7 +128,6 @@ class LinearMixedModel:
             raise ValueError(f"the new response has shape {y.shape}; the model has {self.n} observations")
         products = self._response_map
         other = copy.copy(self)
-        other.__dict__.pop("_compiled_criterion", None)
         other.matrices = replace(self.matrices, y=y)
         other.y = y - self.matrices.offset
         w = self.matrices.weights
@@ -167,7 +160,6 @@ class LinearMixedModel:
         T[j, -1] = -value
         other = copy.copy(self)
         other.__dict__.pop("_response_map", None)
-        other.__dict__.pop("_compiled_criterion", None)
         other.matrices = replace(self.matrices, X=X[:, keep], x_names=[self.matrices.x_names[i] for i in keep],
                                  offset=self.matrices.offset + value * X[:, j])
         other.y = self.y - value * X[:, j]
@@ -188,24 +180,9 @@ class LinearMixedModel:
         value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
         return float(value + logdet_x) if reml else float(value)
 
-    @cached_property
-    def _compiled_criterion(self) -> Callable[[np.ndarray], tuple[int, float, float, float]] | None:
-        """The compiled log-determinants and residual for this model's shape, if it has one."""
-        if one_dense_term(self.cross):
-            from mixedfx.one_term import criterion_parts  # noqa: PLC0415 - loads numba only when used
-
-            blocks = self.cross.one_term_blocks
-            return lambda theta: criterion_parts(theta, *blocks)
-        if small_scalar_terms(self.cross):
-            from mixedfx.one_term import scalar_criterion_parts  # noqa: PLC0415
-
-            row_term, *blocks = self.cross.scalar_blocks
-            return lambda theta: scalar_criterion_parts(theta, row_term, *blocks)
-        return None
-
     def objective(self, theta: np.ndarray) -> float:
         """The criterion the fit minimises; ``inf`` where the factorisation fails."""
-        compiled = self._compiled_criterion
+        compiled = self.cross.compiled_criterion
         if compiled is not None:
             # one compiled call: small models' evaluations are otherwise mostly Python overhead
             status, logdet_re, logdet_x, pwrss = compiled(np.asarray(theta, dtype=float))

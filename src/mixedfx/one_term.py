@@ -26,19 +26,22 @@ OK, NOT_POSITIVE_DEFINITE = 0, 1
 
 
 @numba.njit(cache=True, error_model="numpy")
-def factor_one_term(theta, a11, a_r1, a_rr):
+def factor_one_term(a11, a_r1, a_rr, theta):
     """Factor ``[[T'A11 T + I, .], [A_r1 T, A_rr]]`` blockwise for one term.
+
+    The blocks come first and theta last, so ``functools.partial`` binds a
+    model's blocks into its criterion.
 
     Parameters
     ----------
-    theta : ndarray
-        The term's template, lower triangle column-major.
     a11 : ndarray, shape (l, k, k)
         Per-level blocks of Z'WZ.
     a_r1 : ndarray, shape (m, l * k)
         [X y]' W Z.
     a_rr : ndarray, shape (m, m)
         [X y]' W [X y].
+    theta : ndarray
+        The term's template, lower triangle column-major.
 
     Returns
     -------
@@ -192,12 +195,12 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def criterion_parts(theta, a11, a_r1, a_rr):
+def criterion_parts(a11, a_r1, a_rr, theta):
     """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares, status first.
 
     The status is :func:`factor_one_term`'s.
     """
-    status, l11, _, rest = factor_one_term(theta, a11, a_r1, a_rr)
+    status, l11, _, rest = factor_one_term(a11, a_r1, a_rr, theta)
     if status != OK:
         return status, 0.0, 0.0, 0.0
     logdet_re = 0.0
@@ -212,13 +215,11 @@ def criterion_parts(theta, a11, a_r1, a_rr):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def scalar_criterion_parts(theta, row_term, a11, a_r1, a_rr):
+def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
     """:func:`criterion_parts` for scalar terms with a small dense rest (crossed ``(1 | a) + (1 | b)``).
 
     Parameters
     ----------
-    theta : ndarray
-        One value per term, the first term's first.
     row_term : ndarray of int, shape (m,)
         For each rest row, the term whose theta scales it; -1 for the fixed effects and the response.
     a11 : ndarray, shape (l,)
@@ -227,6 +228,8 @@ def scalar_criterion_parts(theta, row_term, a11, a_r1, a_rr):
         The rest's coupling with the first term.
     a_rr : ndarray, shape (m, m)
         The rest's cross-products.
+    theta : ndarray
+        One value per term, the first term's first.
 
     Returns
     -------
