@@ -347,11 +347,11 @@ class GeneralizedLinearMixedModel:
     def _compiled_pirls(self) -> tuple[object | None, object | None]:
         """The compiled PIRLS for stage 1 and stage 2, or None where this model has none."""
         from mixedfx.compiled_families import compiled_family  # noqa: PLC0415 - numba loads on the first fit
-        from mixedfx.scalar_pirls import ScalarPirls  # noqa: PLC0415
 
         code = compiled_family(self.family)
         if code == 0 or any(k != 1 for k in self.ks):
             return None, None
+        from mixedfx.scalar_pirls import ScalarPirls  # noqa: PLC0415
 
         return ScalarPirls(self.layouts, self.X, code), ScalarPirls(self.layouts, self._no_columns, code)
 

@@ -560,6 +560,7 @@ def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.nda
     factor = lower_cholesky_in_place(schur.lower(cp.a_rr, col_weights, rows, qr))
     if factor is not None:
         return factor
+    # the failed factorisation overwrote the block: form it again for the fitted-response fallback
     rest = schur.lower(cp.a_rr, col_weights, rows, qr)
     rest = np.tril(rest) + np.tril(rest, -1).T
     return _cholesky_fitted_response(rest)
