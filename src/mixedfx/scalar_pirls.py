@@ -165,7 +165,7 @@ def _factor(code, eta, mu, base, y, wts, X, codes, zs, theta, rest_offsets, pos,
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
                 i = chol_col_idx[ii]
                 rest[i, j] *= sj * (theta[row_scale_term[i]] if i < q_rest else 1.0)
-    add_column_products(col_ptr, row_idx, coupling, light, -1.0, rest)
+    add_column_products(col_ptr, row_idx, coupling, light, np.full(a11.shape[0], -1.0), rest)
     if heavy.shape[0]:
         # levels meeting many rows: one BLAS product instead of their pair loops
         block = np.zeros((m, heavy.shape[0]))

@@ -33,12 +33,12 @@ def heavy_columns(nnz: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def add_column_products(ptr, idx, values, cols, sign, out):
-    """out[i, j] += sign * sum over ``cols`` of a_ic a_jc, lower triangle (CSC, indices sorted per column)."""
+def add_column_products(ptr, idx, values, cols, col_weights, out):
+    """out[i, j] += sum over ``cols`` of w_c a_ic a_jc, lower triangle (CSC, indices sorted per column)."""
     for col in cols:
         lo, hi = ptr[col], ptr[col + 1]
         for a in range(lo, hi):
-            va = sign * values[a]
+            va = col_weights[col] * values[a]
             ia = idx[a]
             for b in range(lo, a + 1):
                 out[ia, idx[b]] += va * values[b]
@@ -78,7 +78,6 @@ class ScalarSchur:
         self.ptr = csc.indptr.astype(np.int64)
         self.idx = csc.indices.astype(np.int64)
         self.data = csc.data.astype(float)
-        self.column_of = np.repeat(np.arange(csc.shape[1]), nnz)
         self.m = m
 
     def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int) -> np.ndarray:
@@ -106,8 +105,7 @@ class ScalarSchur:
             out = sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0).T
         else:
             out = np.zeros((self.m, self.m))
-        scaled = self.data * np.sqrt(col_weights)[self.column_of]
-        add_column_products(self.ptr, self.idx, scaled, self.light, 1.0, out)
+        add_column_products(self.ptr, self.idx, self.data, self.light, np.ascontiguousarray(col_weights), out)
         _scale_lower(out, a_rr, rows, q_rest)
         return out
 
