@@ -77,32 +77,35 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     for i in range(m):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
-    return _cholesky_in_place(rest), l11, l_r1, rest
+    return _cholesky_in_place(rest)[0], l11, l_r1, rest
 
 
 @numba.njit(cache=True, error_model="numpy")
 def _cholesky_in_place(rest):
     """Lower Cholesky factor of ``rest``'s lower triangle, in place; the last pivot (the response's) may be 0.
 
-    Returns OK, or NOT_POSITIVE_DEFINITE when another pivot is not positive.
+    Returns OK, or NOT_POSITIVE_DEFINITE when another pivot is not positive, and
+    the last pivot's square (the penalised residual sum of squares).
     """
     m = rest.shape[0]
+    last = 0.0
     for j in range(m):
         d = rest[j, j]
         for b in range(j):
             d -= rest[j, b] * rest[j, b]
         if j == m - 1:
-            rest[j, j] = math.sqrt(max(d, 0.0))
+            last = max(d, 0.0)
+            rest[j, j] = math.sqrt(last)
             break
         if not d > 0.0:
-            return NOT_POSITIVE_DEFINITE
+            return NOT_POSITIVE_DEFINITE, 0.0
         rest[j, j] = math.sqrt(d)
         for i in range(j + 1, m):
             v = rest[i, j]
             for b in range(j):
                 v -= rest[i, b] * rest[j, b]
             rest[i, j] = v / rest[j, j]
-    return OK
+    return OK, last
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -256,12 +259,13 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
             rest[i, j] = scale[i] * scale[j] * (a_rr[i, j] - acc)
         if row_term[i] >= 0:
             rest[i, i] += 1.0
-    if _cholesky_in_place(rest) != OK:
+    status, pwrss = _cholesky_in_place(rest)
+    if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0
     for j in range(m - 1):
         if row_term[j] >= 0:
             logdet_re += 2.0 * math.log(rest[j, j])
         else:
-            logdet_x += 2.0 * math.log(rest[j, j])
-    return OK, logdet_re, logdet_x, rest[m - 1, m - 1] ** 2
+            logdet_x += math.log(rest[j, j])
+    return OK, logdet_re, 2.0 * logdet_x, pwrss
