@@ -12,7 +12,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 import mixedfx as mfx
-from mixedfx.design import build_model_matrices, new_data_matrices, rank_keep
+from mixedfx.design import build_model_matrices, clearly_independent, new_data_matrices, rank_keep
 from mixedfx.errors import DataError, FormulaError
 
 CASES = sorted((Path(__file__).parent / "conformance" / "cases").glob("*.json"))
@@ -212,6 +212,19 @@ def test_rank_keep_follows_pivoting_rule():
     assert rank_keep(X) == [0, 2, 5]
     assert rank_keep(np.column_stack([a, a + 1e-3 * b])) == [0, 1]
     assert rank_keep(np.column_stack([a, a + 1e-9 * b])) == [0]
+    # between the Gram screen (1e-4) and the QR tolerance (1e-7): the exact test keeps both
+    assert rank_keep(np.column_stack([a, a + 1e-6 * b])) == [0, 1]
+
+
+def test_clearly_independent_screens_only_wide_margins():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 200))
+    assert clearly_independent(np.column_stack([a, b]))
+    assert clearly_independent(np.column_stack([a, a + 1e-3 * b]))
+    assert not clearly_independent(np.column_stack([a, a + 1e-6 * b]))  # independent, but for QR to say
+    assert not clearly_independent(np.column_stack([a, 2 * a]))
+    assert not clearly_independent(np.column_stack([a, np.zeros(200)]))
+    assert not clearly_independent(np.column_stack([a, np.full(200, 1e200)]))  # the Gram overflows
 
 
 def test_missing_rows_are_dropped_and_counted():

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from mixedfx.linalg import TermLayout, cross_products, factorize, one_dense_term, small_scalar_terms
-from mixedfx.one_term import criterion_parts, factor_one_term, scalar_criterion_parts
+from mixedfx.one_term import (
+    class_criterion_parts,
+    criterion_parts,
+    factor_one_term,
+    level_classes,
+    scalar_criterion_parts,
+)
 
 
 def _blocks(rng, n=300, n_levels=20, k=3, p=2, weights=None):
@@ -70,3 +76,55 @@ def test_scalar_parts_match_the_blocked_factor(weighted):
     assert pwrss == pytest.approx(factor.pwrss, rel=1e-12)
     collinear = cross_products(layouts, np.column_stack([X, X[:, 1]]), y)
     assert scalar_criterion_parts(*collinear.scalar_blocks, theta)[0] == 1
+
+
+def _balanced(rng, n_levels=40, times=(0.0, 1.0, 2.0, 3.0), k=2, p=3, collinear=False):
+    """Every level seen at the same times: one Z'Z block for all levels, as in sleepstudy."""
+    n_times = len(times)
+    codes = np.repeat(np.arange(n_levels), n_times)
+    t = np.tile(np.asarray(times), n_levels)
+    z = np.column_stack([t**j for j in range(k)])
+    X = np.column_stack([np.ones(codes.size)] + [rng.normal(size=codes.size) for _ in range(p - 1)])
+    if collinear:
+        X = np.column_stack([X, X[:, -1]])
+    return cross_products([TermLayout(codes=codes, z=z, n_levels=n_levels)], X, rng.normal(size=codes.size))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_level_classes_give_the_per_level_criterion(k):
+    rng = np.random.default_rng(8)
+    cp = _balanced(rng, k=k)
+    classes = level_classes(*cp.one_term_blocks[:2])
+    assert classes is not None and classes.counts.tolist() == [40.0]
+    theta = np.array([0.9, 0.2, -0.3, 0.7, 0.1, 0.4][: k * (k + 1) // 2])
+    by_level = criterion_parts(*cp.one_term_blocks, theta)
+    by_class = class_criterion_parts(*classes, cp.one_term_blocks[2], theta)
+    assert by_class[0] == by_level[0] == 0
+    assert by_class[1:] == pytest.approx(by_level[1:], rel=1e-11)
+
+
+def test_level_classes_group_unbalanced_levels():
+    rng = np.random.default_rng(9)
+    # 30 levels seen at times 0..3 and 20 seen at times 0..1: two classes
+    codes = np.concatenate([np.repeat(np.arange(30), 4), np.repeat(np.arange(30, 50), 2)])
+    t = np.concatenate([np.tile([0.0, 1.0, 2.0, 3.0], 30), np.tile([0.0, 1.0], 20)])
+    X = np.column_stack([np.ones(codes.size), rng.normal(size=codes.size)])
+    z = np.column_stack([np.ones_like(t), t])
+    cp = cross_products([TermLayout(codes=codes, z=z, n_levels=50)], X, rng.normal(size=codes.size))
+    classes = level_classes(*cp.one_term_blocks[:2])
+    assert classes is not None and sorted(classes.counts.tolist()) == [20.0, 30.0]
+    theta = np.array([1.1, -0.2, 0.5])
+    assert class_criterion_parts(*classes, cp.one_term_blocks[2], theta)[1:] == pytest.approx(
+        criterion_parts(*cp.one_term_blocks, theta)[1:], rel=1e-11)
+
+
+def test_level_classes_decline_when_every_level_differs():
+    rng = np.random.default_rng(10)
+    cp, _, _ = _blocks(rng, weights=rng.uniform(0.5, 2.0, 300))
+    assert level_classes(*cp.one_term_blocks[:2]) is None
+
+
+def test_collinear_fixed_effects_fail_the_class_criterion_too():
+    cp = _balanced(np.random.default_rng(11), collinear=True)
+    classes = level_classes(*cp.one_term_blocks[:2])
+    assert class_criterion_parts(*classes, cp.one_term_blocks[2], np.array([0.5, 0.0, 0.5]))[0] == 1

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 
-from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices
+from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices, clearly_independent
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family, get_family, negative_binomial, poisson
 from mixedfx.glmer_fit import GlmerFit
@@ -86,6 +86,8 @@ def _check_residual_variation(matrices: ModelMatrices) -> None:
     """
     root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
     target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
+    if clearly_independent(np.column_stack([matrices.X * root_w, target])):
+        return
     total = float(np.sum(target**2))
     if matrices.X.shape[1]:
         coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]

@@ -27,10 +27,12 @@ from mixedfx.terms import CONTRASTS, Terms, coding
 
 __all__ = [
     "ReTerm", "ModelMatrices", "DesignSpec", "MatrixSpec", "NewReTerm", "NewDataMatrices",
-    "build_model_matrices", "new_data_matrices", "rank_keep",
+    "build_model_matrices", "clearly_independent", "new_data_matrices", "rank_keep",
 ]
 
 RANK_TOL = 1e-7
+# Gram-Cholesky pivot ratios above this pass any exact rank test with a threshold far below it
+_GRAM_SCREEN = 1e-4
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,27 @@ def _columns(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarray:
     return np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)
 
 
+def clearly_independent(M: np.ndarray) -> bool:
+    """Whether M's columns are independent by a wide margin: a cheap screen before an exact rank test.
+
+    Each column must keep more than ``_GRAM_SCREEN`` of its norm after removing
+    its projection on the earlier columns, judged from the Cholesky factor of
+    ``M'M`` (one BLAS pass over the rows instead of a QR). That factor gives
+    each ratio to within about sqrt(n eps), far below the screen, so True is
+    certain; False only means the exact test must decide.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
+        gram = M.T @ M
+    norms = np.sqrt(np.diag(gram))
+    if not (np.all(norms > 0) and np.all(np.isfinite(norms))):
+        return False
+    try:
+        pivots = np.diag(np.linalg.cholesky(gram))
+    except np.linalg.LinAlgError:
+        return False
+    return bool(np.all(pivots >= _GRAM_SCREEN * norms))
+
+
 def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     """Columns kept by R's ``qr(X, tol)`` (LINPACK dqrdc2) rank detection.
 
@@ -271,6 +294,8 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
         Indices of the kept columns, in order (R's ``qr$pivot[1:rank]``).
     """
     n, p = X.shape
+    if p and n >= p and clearly_independent(X):
+        return list(range(p))
     norms = np.linalg.norm(X, axis=0)
     scale = np.where(norms > 0, norms, 1.0)
     if p and n >= p:

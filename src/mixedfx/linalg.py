@@ -167,9 +167,17 @@ class CrossProducts:
         A ``functools.partial`` over the blocks: it pickles with them.
         """
         if one_dense_term(self):
-            from mixedfx.one_term import criterion_parts  # noqa: PLC0415 - loads numba only when used
+            from mixedfx.one_term import (  # noqa: PLC0415 - loads numba only when used
+                class_criterion_parts,
+                criterion_parts,
+                level_classes,
+            )
 
-            return partial(criterion_parts, *self.one_term_blocks)
+            a11, a_r1, a_rr = self.one_term_blocks
+            classes = level_classes(a11, a_r1)
+            if classes is not None:
+                return partial(class_criterion_parts, *classes, a_rr)
+            return partial(criterion_parts, a11, a_r1, a_rr)
         if small_scalar_terms(self):
             from mixedfx.one_term import scalar_criterion_parts  # noqa: PLC0415
 
@@ -220,7 +228,9 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         a_r1 = _first_term_sums(slots, m, first, wz1)
         a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
     else:
-        xy_z1 = _first_term_sums(_rest_slots([], xy), xy.shape[1], first, wz1)  # [X y]' W Z1
+        from mixedfx.level_sums import level_products  # noqa: PLC0415 - loads numba only when used
+
+        xy_z1 = level_products(first.codes, wz1, xy, first.n_levels)  # [X y]' W Z1
         xy_xy = xy.T @ (xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:

@@ -16,11 +16,14 @@ numba is imported here, so import this module only where it is used.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
+import pandas as pd
 
-__all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts"]
+__all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
+           "class_criterion_parts"]
 
 OK, NOT_POSITIVE_DEFINITE = 0, 1
 
@@ -54,12 +57,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     """
     n_levels, k, _ = a11.shape
     m = a_rr.shape[0]
-    t = np.zeros((k, k))
-    pos = 0
-    for j in range(k):
-        for i in range(j, k):
-            t[i, j] = theta[pos]
-            pos += 1
+    t = _template(theta, k)
     l11 = np.zeros((n_levels, k, k))
     l_r1 = np.empty((m, n_levels * k))
     rest = np.zeros((m, m))
@@ -78,6 +76,18 @@ def factor_one_term(a11, a_r1, a_rr, theta):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
     return _cholesky_in_place(rest)[0], l11, l_r1, rest
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _template(theta, k):
+    """The k x k lower-triangular template from theta (lower triangle, column-major)."""
+    t = np.zeros((k, k))
+    pos = 0
+    for j in range(k):
+        for i in range(j, k):
+            t[i, j] = theta[pos]
+            pos += 1
+    return t
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -109,46 +119,57 @@ def _cholesky_in_place(rest):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _factor_level(t, block, at, s, low, right):
+    """One level's ``S = T' A T + I`` factored into ``low`` and ``right = T low^-T``; False when S is not positive definite.
+
+    ``at`` and ``s`` are k x k workspace.
+    """
+    k = t.shape[0]
+    for r in range(k):
+        for c in range(k):
+            acc = 0.0
+            for b in range(k):
+                acc += block[r, b] * t[b, c]
+            at[r, c] = acc
+    for r in range(k):
+        for c in range(r + 1):
+            acc = 0.0
+            for b in range(k):
+                acc += t[b, r] * at[b, c]
+            s[r, c] = acc + (1.0 if r == c else 0.0)
+    for j in range(k):
+        d = s[j, j]
+        for b in range(j):
+            d -= low[j, b] * low[j, b]
+        if not d > 0.0:
+            return False
+        low[j, j] = math.sqrt(d)
+        for i in range(j + 1, k):
+            v = s[i, j]
+            for b in range(j):
+                v -= low[i, b] * low[j, b]
+            low[i, j] = v / low[j, j]
+    # right = T L^-T: solve right L' = T row by row
+    for r in range(k):
+        for c in range(k):
+            v = t[r, c]
+            for b in range(c):
+                v -= right[r, b] * low[c, b]
+            right[r, c] = v / low[c, c]
+    return True
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _levels_general(t, a11, a_r1, l11, l_r1):
     """The per-level work of :func:`factor_one_term`: each level's block factored, its coupling formed."""
     k = t.shape[0]
     m = a_r1.shape[0]
-    s = np.empty((k, k))
     at = np.empty((k, k))
+    s = np.empty((k, k))
     right = np.empty((k, k))
     for lev in range(a11.shape[0]):
-        # S = T' A T + I
-        for r in range(k):
-            for c in range(k):
-                acc = 0.0
-                for b in range(k):
-                    acc += a11[lev, r, b] * t[b, c]
-                at[r, c] = acc
-        for r in range(k):
-            for c in range(r + 1):
-                acc = 0.0
-                for b in range(k):
-                    acc += t[b, r] * at[b, c]
-                s[r, c] = acc + (1.0 if r == c else 0.0)
-        for j in range(k):
-            d = s[j, j]
-            for b in range(j):
-                d -= l11[lev, j, b] * l11[lev, j, b]
-            if not d > 0.0:
-                return NOT_POSITIVE_DEFINITE
-            l11[lev, j, j] = math.sqrt(d)
-            for i in range(j + 1, k):
-                v = s[i, j]
-                for b in range(j):
-                    v -= l11[lev, i, b] * l11[lev, j, b]
-                l11[lev, i, j] = v / l11[lev, j, j]
-        # right = T L^-T: solve right L' = T row by row
-        for r in range(k):
-            for c in range(k):
-                v = t[r, c]
-                for b in range(c):
-                    v -= right[r, b] * l11[lev, c, b]
-                right[r, c] = v / l11[lev, c, c]
+        if not _factor_level(t, a11[lev], at, s, l11[lev], right):
+            return NOT_POSITIVE_DEFINITE
         base = lev * k
         for i in range(m):
             for c in range(k):
@@ -215,6 +236,123 @@ def criterion_parts(a11, a_r1, a_rr, theta):
     for j in range(m - 1):
         logdet_x += math.log(rest[j, j])
     return OK, 2.0 * logdet_re, 2.0 * logdet_x, rest[m - 1, m - 1] ** 2
+
+
+class LevelClasses(NamedTuple):
+    """Levels grouped by identical Z'WZ blocks, with what :func:`class_criterion_parts` reads.
+
+    Attributes
+    ----------
+    counts : ndarray of float, shape (c,)
+        Levels in each class.
+    a11 : ndarray, shape (c, k, k)
+        Each class's block.
+    products : ndarray, shape (c, k, k, m, m)
+        ``products[c, a, b]``: the sum over the class's levels of
+        ``a_r1[:, level * k + a] a_r1[:, level * k + b]'``.
+    """
+
+    counts: np.ndarray
+    a11: np.ndarray
+    products: np.ndarray
+
+
+def level_classes(a11: np.ndarray, a_r1: np.ndarray) -> LevelClasses | None:
+    """Group a single term's levels by identical blocks, when that makes the criterion cheaper.
+
+    Balanced designs (every subject seen at the same times) have one block for
+    all levels. Each level's share of the Schur update is then
+    ``a_r1_l T S^-1 T' a_r1_l'`` with one ``S`` per class, so the update is
+    the class sums of the products of ``a_r1``'s columns weighted by the k x k
+    ``T S^-1 T'``: a cost per evaluation that does not grow with the levels.
+
+    Returns
+    -------
+    LevelClasses or None
+        None where the products would hold more numbers than ``a_r1`` (too many classes).
+    """
+    n_levels, k, _ = a11.shape
+    m = a_r1.shape[0]
+    flat = np.ascontiguousarray(a11).reshape(n_levels, k * k)
+    codes, uniques = pd.factorize(flat.view(np.dtype((np.void, flat.itemsize * k * k))).ravel())
+    n_classes = len(uniques)
+    if n_classes * k * m > n_levels:
+        return None
+    representative = np.empty(n_classes, dtype=np.int64)
+    representative[codes] = np.arange(n_levels)  # any level of a class will do: their blocks are equal
+    products = _class_products(codes.astype(np.int64), n_classes, np.ascontiguousarray(a_r1, dtype=float), k)
+    return LevelClasses(counts=np.bincount(codes, minlength=n_classes).astype(float),
+                        a11=np.ascontiguousarray(a11[representative], dtype=float), products=products)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _class_products(codes, n_classes, a_r1, k):
+    """:attr:`LevelClasses.products` (lower triangles of the m x m blocks only)."""
+    m = a_r1.shape[0]
+    out = np.zeros((n_classes, k, k, m, m))
+    for lev in range(codes.shape[0]):
+        c = codes[lev]
+        base = lev * k
+        for a in range(k):
+            for b in range(k):
+                for i in range(m):
+                    x = a_r1[i, base + a]
+                    for j in range(i + 1):
+                        out[c, a, b, i, j] += x * a_r1[j, base + b]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def class_criterion_parts(counts, a11, products, a_rr, theta):
+    """:func:`criterion_parts` from :class:`LevelClasses`: one block factored per class.
+
+    Parameters
+    ----------
+    counts, a11, products : ndarray
+        :class:`LevelClasses`' fields.
+    a_rr : ndarray, shape (m, m)
+        [X y]' W [X y].
+    theta : ndarray
+        The term's template, lower triangle column-major.
+
+    Returns
+    -------
+    status, logdet_re, logdet_x, pwrss
+        As :func:`criterion_parts`.
+    """
+    n_classes, k, _ = a11.shape
+    m = a_rr.shape[0]
+    t = _template(theta, k)
+    at = np.empty((k, k))
+    s = np.empty((k, k))
+    low = np.zeros((k, k))
+    right = np.empty((k, k))
+    rest = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1):
+            rest[i, j] = a_rr[i, j]
+    logdet_re = 0.0
+    for c in range(n_classes):
+        if not _factor_level(t, a11[c], at, s, low, right):
+            return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
+        for j in range(k):
+            logdet_re += counts[c] * math.log(low[j, j])
+        for a in range(k):
+            for b in range(k):
+                # (T S^-1 T')[a, b] = (right right')[a, b]
+                weight = 0.0
+                for e in range(k):
+                    weight += right[a, e] * right[b, e]
+                for i in range(m):
+                    for j in range(i + 1):
+                        rest[i, j] -= weight * products[c, a, b, i, j]
+    status, pwrss = _cholesky_in_place(rest)
+    if status != OK:
+        return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
+    logdet_x = 0.0
+    for j in range(m - 1):
+        logdet_x += math.log(rest[j, j])
+    return OK, 2.0 * logdet_re, 2.0 * logdet_x, pwrss
 
 
 @numba.njit(cache=True, error_model="numpy")
