@@ -241,7 +241,7 @@ def _columns(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarray:
     """Evaluate the columns described by ``spec`` (R's model.matrix) on values of n rows."""
     blocks = [np.ones((n, 1))] if spec.terms.intercept else []
     for term, term_codes in zip(spec.terms.terms, spec.codes):
-        block = np.ones((n, 1))
+        block = None
         for v, code in zip(term, term_codes):
             label = spec.terms.labels[v]
             value = values[label]
@@ -249,7 +249,7 @@ def _columns(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarray:
                 part = _factor_block(value, spec.factors[label], code, label)
             else:
                 part = value.reshape(n, -1).astype(np.float64, copy=False)
-            block = (part[:, :, None] * block[:, None, :]).reshape(n, -1)
+            block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
         blocks.append(block)
     if not blocks:
         return np.zeros((n, 0))

@@ -120,9 +120,9 @@ def _cholesky_in_place(rest):
 
 @numba.njit(cache=True, error_model="numpy")
 def _factor_level(t, block, at, s, low, right):
-    """One level's ``S = T' A T + I`` factored into ``low`` and ``right = T low^-T``; False when S is not positive definite.
+    """One level's ``S = T' A T + I`` factored into ``low``, and ``right = T low^-T``.
 
-    ``at`` and ``s`` are k x k workspace.
+    Returns False when S is not positive definite. ``at`` and ``s`` are k x k workspace.
     """
     k = t.shape[0]
     for r in range(k):
@@ -290,15 +290,18 @@ def _class_products(codes, n_classes, a_r1, k):
     """:attr:`LevelClasses.products` (lower triangles of the m x m blocks only)."""
     m = a_r1.shape[0]
     out = np.zeros((n_classes, k, k, m, m))
+    level = np.empty((k, m))  # the level's columns of a_r1, contiguous
     for lev in range(codes.shape[0]):
         c = codes[lev]
-        base = lev * k
+        for a in range(k):
+            for i in range(m):
+                level[a, i] = a_r1[i, lev * k + a]
         for a in range(k):
             for b in range(k):
                 for i in range(m):
-                    x = a_r1[i, base + a]
+                    x = level[a, i]
                     for j in range(i + 1):
-                        out[c, a, b, i, j] += x * a_r1[j, base + b]
+                        out[c, a, b, i, j] += x * level[b, j]
     return out
 
 

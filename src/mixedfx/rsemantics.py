@@ -95,7 +95,7 @@ def _labels(values: np.ndarray) -> tuple[str, ...]:
         return tuple(format_number(float(v)) for v in values)
     if values.dtype.kind == "b":
         return tuple("TRUE" if v else "FALSE" for v in values)
-    return tuple(str(v) for v in values)
+    return tuple(map(str, values))
 
 
 def _factor_from_values(values: np.ndarray, missing: np.ndarray) -> Factor:
