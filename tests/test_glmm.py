@@ -87,3 +87,22 @@ def test_two_stage_fit_improves_on_stage_one(cbpp_model):
     assert -0.5 * optimum.opt.fval >= stage1_loglik - 1e-6
     assert optimum.hessian.shape == (5, 5)
     assert np.all(np.linalg.eigvalsh(optimum.hessian) > 0)
+
+
+def test_stage_two_newton_steps_reach_bobyqas_optimum(cbpp_model):
+    newton = cbpp_model.fit()
+    bobyqa_only = cbpp_model.fit(optimizer=mfx.optimize.bobyqa)
+    assert newton.opt.optimizer == "newton" and bobyqa_only.opt.optimizer == "nloptwrap"
+    assert newton.opt.fval <= bobyqa_only.opt.fval + 1e-7
+    np.testing.assert_allclose(newton.opt.x, bobyqa_only.opt.x, atol=2e-4)
+    # the reported derivatives are deriv12's at the optimum either way
+    np.testing.assert_allclose(newton.hessian, bobyqa_only.hessian, rtol=2e-3)
+
+
+def test_stage_two_falls_back_to_bobyqa_where_newton_steps_stop(cbpp_model):
+    # the deviance is even in theta, and at 0 a maximum along it: no positive definite Hessian there,
+    # so BOBYQA takes over from the same start
+    x0 = np.concatenate([[0.0], cbpp_model.fit().beta])
+    optimum = cbpp_model.fit_stage2(x0, cbpp_model.eta_start, cbpp_model.fit().stage1)
+    assert optimum.opt.optimizer == "nloptwrap"
+    assert optimum.theta[0] == pytest.approx(0.642, abs=2e-3)  # lme4's cbpp theta

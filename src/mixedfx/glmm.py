@@ -24,6 +24,7 @@ from mixedfx.lazy import state_with_formed
 from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
                             term_effects, theta_lower_bounds)
 from mixedfx.lmm import lme4_term_order
+from mixedfx.newton import CachedObjective, newton_minimise
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
 
 __all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult",
@@ -445,15 +446,17 @@ class GeneralizedLinearMixedModel:
                 return np.inf
         return objective
 
-    def fit(self, theta0: np.ndarray | None = None, optimizer: Callable[..., OptSummary] = bobyqa) -> GlmmOptimum:
+    def fit(self, theta0: np.ndarray | None = None,
+            optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
         """Optimise as lme4's glmer: theta with beta inside PIRLS, then theta and beta together.
 
         Parameters
         ----------
         theta0 : ndarray, optional
             Starting theta (lme4's order); 1 on the diagonal, 0 below it by default.
-        optimizer : callable
-            The minimiser for both stages (BOBYQA by default).
+        optimizer : callable, optional
+            The minimiser for both stages. By default BOBYQA, with stage 2 first
+            tried by Newton steps (see :meth:`fit_stage2`).
 
         Returns
         -------
@@ -464,7 +467,7 @@ class GeneralizedLinearMixedModel:
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self._stage1_objective(lp0)
-        opt1 = optimizer(stage1, start, self.lower, **options)
+        opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
         if self.n_agq == 0:
             opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
         state1 = self.pirls(opt1.x, None, lp0)
@@ -473,8 +476,13 @@ class GeneralizedLinearMixedModel:
         return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
 
     def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
-                   optimizer: Callable[..., OptSummary] = bobyqa) -> GlmmOptimum:
+                   optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
         """Optimise theta and beta together from ``x0`` (lme4's second stage, and its ``refit``).
+
+        By default Newton steps (:func:`mixedfx.newton.newton_minimise`) go first:
+        from stage 1's estimates they reach the optimum in a fraction of BOBYQA's
+        evaluations. Where they do not apply (a Hessian that is not positive
+        definite, a bound in the way), BOBYQA optimises from ``x0`` as lme4 does.
 
         Parameters
         ----------
@@ -484,8 +492,8 @@ class GeneralizedLinearMixedModel:
             Linear predictor each PIRLS run starts from.
         stage1 : OptSummary
             The first stage's record, kept in the result.
-        optimizer : callable
-            The minimiser (BOBYQA; :data:`mixedfx.optimize.OPTIMIZERS` has others).
+        optimizer : callable, optional
+            The minimiser, used alone when given (:data:`mixedfx.optimize.OPTIMIZERS`).
 
         Returns
         -------
@@ -493,21 +501,34 @@ class GeneralizedLinearMixedModel:
         """
         ctrl = self.control
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
-        stage2 = self.stage2_objective(eta_start)
+        stage2 = CachedObjective(self.stage2_objective(eta_start))
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        # stage 1 ends near the optimum: a small first trust region saves evaluations (VerbAgg 360 -> 273)
-        opt2 = optimizer(stage2, x0, lower, initial_step=np.maximum(0.05 * np.abs(x0), 0.01), **options)
+        started = time.perf_counter()
+        stage2(x0)
+        workers = self._derivative_workers(time.perf_counter() - started)
+        opt2 = newton_minimise(stage2, x0, lower, workers=workers) if optimizer is None else None
+        if opt2 is None:
+            spent = stage2.evaluations
+            # stage 1 ends near the optimum: a small first trust region saves evaluations (VerbAgg 360 -> 273)
+            opt2 = (optimizer or bobyqa)(stage2, x0, lower, initial_step=np.maximum(0.05 * np.abs(x0), 0.01),
+                                         **options)
+            opt2 = replace(opt2, feval=opt2.feval + spent)
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         theta, beta = self.split(opt2.x)
-        started = time.perf_counter()
         state = self.pirls(theta, beta, eta_start)
         gradient = hessian = None
         if ctrl.calc_derivs:
-            # the compiled PIRLS releases the GIL: its 2 k^2 evaluations can share two cores, where an
-            # evaluation is long against handing it to a thread and LAPACK does not use them already
-            compiled = self._compiled_pirls[1]
-            long = time.perf_counter() - started > _THREADED_EVALUATION_SECONDS
-            workers = min(2, os.cpu_count() or 1) if long and compiled is not None and not compiled.dense else 1
             gradient, hessian = finite_difference_derivatives(stage2, opt2.x, opt2.fval, workers=workers)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)
+
+    def _derivative_workers(self, seconds: float) -> int:
+        """Threads for finite differences, given how long one evaluation took.
+
+        The compiled PIRLS releases the GIL: the points can share two cores where an
+        evaluation is long against handing it to a thread and LAPACK does not use
+        them already.
+        """
+        compiled = self._compiled_pirls[1]
+        long = seconds > _THREADED_EVALUATION_SECONDS
+        return min(2, os.cpu_count() or 1) if long and compiled is not None and not compiled.dense else 1

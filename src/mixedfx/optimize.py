@@ -10,7 +10,7 @@ import nlopt
 import numpy as np
 
 __all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
-           "OPTIMIZERS", "nlopt_optimizer"]
+           "evaluate_points", "OPTIMIZERS", "nlopt_optimizer"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -194,6 +194,15 @@ def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], floa
     return replace(summary, x=x, fval=fval, feval=summary.feval + 1)
 
 
+def evaluate_points(objective: Callable[[np.ndarray], float], points: list[np.ndarray],
+                    workers: int = 1) -> list[float]:
+    """The objective at each point, in order, on ``workers`` threads (see :func:`finite_difference_derivatives`)."""
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(objective, points))
+    return [objective(point) for point in points]
+
+
 def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
                                   delta: float = 1e-4, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Central-difference gradient and Hessian, as lme4's ``deriv12`` (no bounds).
@@ -227,11 +236,7 @@ def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: n
         for i in range(j):
             points += [x + steps[i] + steps[j], x + steps[i] - steps[j], x - steps[i] + steps[j],
                        x - steps[i] - steps[j]]
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            values = iter(list(pool.map(objective, points)))
-    else:
-        values = iter([objective(point) for point in points])
+    values = iter(evaluate_points(objective, points, workers))
     grad = np.empty(k)
     hess = np.empty((k, k))
     for j in range(k):

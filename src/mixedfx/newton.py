@@ -1,0 +1,155 @@
+"""Newton steps on finite-difference derivatives, for an optimisation that starts near its minimum.
+
+glmer's second stage starts at the first stage's estimates, close to its optimum.
+There the deviance is nearly quadratic: Newton steps with one Hessian, taken at
+the start, converge in a few gradients of 2k evaluations each, where BOBYQA
+spends hundreds of evaluations on 8 parameters (VerbAgg: 273). The steps apply
+only where that Hessian is positive definite, each step stays inside the bounds
+and lowers the objective; otherwise :func:`newton_minimise` gives up and the
+caller runs its optimiser as before.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from mixedfx.optimize import OptSummary, evaluate_points
+
+__all__ = ["CachedObjective", "newton_minimise"]
+
+# lme4's deriv12 step: the final derivatives then reuse the last gradient's points
+_DELTA = 1e-4
+# a step predicted to lower the deviance by less than this ends the iteration
+_DECREASE_TOL = 1e-8
+_MAX_STEPS = 12
+# nlopt's "FTOL_REACHED": the stopping rule is on the predicted decrease
+_CONVERGED = 3
+
+
+class CachedObjective:
+    """An objective that remembers its values by point, so repeated points cost nothing.
+
+    Finite-difference derivatives at the end of an optimisation revisit the points
+    of its last gradient. Safe to call from several threads (a point computed twice
+    at once is only computed twice).
+    """
+
+    def __init__(self, objective: Callable[[np.ndarray], float]) -> None:
+        self.objective = objective
+        self._values: dict[bytes, float] = {}
+
+    @property
+    def evaluations(self) -> int:
+        """Distinct points evaluated so far."""
+        return len(self._values)
+
+    def __call__(self, x: np.ndarray) -> float:
+        point = np.asarray(x, dtype=float)
+        key = point.tobytes()
+        value = self._values.get(key)
+        if value is None:
+            value = self._values[key] = float(self.objective(point))
+        return value
+
+
+def _axis_steps(x: np.ndarray, delta: float) -> list[np.ndarray]:
+    """x plus and minus delta along each axis, in :func:`~mixedfx.optimize.finite_difference_derivatives`' order."""
+    steps = np.eye(len(x)) * delta
+    points = []
+    for j in range(len(x)):
+        points += [x + steps[j], x - steps[j]]
+    return points
+
+
+def _central_gradient(values: list[float], delta: float) -> np.ndarray:
+    return (np.asarray(values[0::2]) - np.asarray(values[1::2])) / (2.0 * delta)
+
+
+def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float,
+                     workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Central gradient and a Hessian with forward differences off the diagonal: 2k + k(k-1)/2 evaluations.
+
+    Accurate to O(delta) rather than deriv12's O(delta^2), which is enough to
+    steer Newton steps; the reported derivatives come from deriv12 at the end.
+    """
+    k = len(x)
+    steps = np.eye(k) * delta
+    pairs = [(i, j) for j in range(k) for i in range(j)]
+    values = evaluate_points(objective, _axis_steps(x, delta) + [x + steps[i] + steps[j] for i, j in pairs], workers)
+    plus, minus = np.asarray(values[0:2 * k:2]), np.asarray(values[1:2 * k:2])
+    hessian = np.diag((plus - 2.0 * fx + minus) / delta**2)
+    for (i, j), both in zip(pairs, values[2 * k:]):
+        hessian[i, j] = hessian[j, i] = (both - plus[i] - plus[j] + fx) / delta**2
+    return _central_gradient(values[: 2 * k], delta), hessian
+
+
+def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                    workers: int = 1) -> OptSummary | None:
+    """Minimise by Newton steps from a start near the minimum, or None where they do not apply.
+
+    Parameters
+    ----------
+    objective : callable
+        The function minimised (wrap it in :class:`CachedObjective` to let later
+        finite differences at the result reuse its last gradient).
+    x0 : ndarray
+        Start, inside the bounds.
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    workers : int
+        Threads for the finite-difference points (see
+        :func:`~mixedfx.optimize.finite_difference_derivatives`).
+
+    Returns
+    -------
+    OptSummary or None
+        None when the Hessian at ``x0`` is not positive definite, a step would
+        leave the bounds or not lower the objective, or the steps have not
+        converged after a few; the caller then optimises otherwise.
+    """
+    x = np.asarray(x0, dtype=float)
+    fx = float(objective(x))
+    k = len(x)
+    gradient, hessian = _forward_hessian(objective, x, fx, _DELTA, workers)
+    evaluations = 1 + 2 * k + k * (k - 1) // 2
+    for _ in range(_MAX_STEPS):
+        if not np.all(np.isfinite(gradient)):
+            return None
+        try:
+            upper = np.linalg.cholesky(hessian).T
+        except np.linalg.LinAlgError:
+            return None
+        scaled = np.linalg.solve(upper.T, gradient)
+        if 0.5 * scaled @ scaled < _DECREASE_TOL:
+            return OptSummary(optimizer="newton", x0=np.asarray(x0, dtype=float), x=x, fval=fx,
+                              feval=evaluations, return_code=_CONVERGED)
+        step = -np.linalg.solve(upper, scaled)
+        candidate = x + step
+        if np.any(candidate < lower):
+            return None
+        f_candidate = float(objective(candidate))
+        evaluations += 1
+        if not f_candidate <= fx:
+            return None
+        new_gradient = _central_gradient(evaluate_points(objective, _axis_steps(candidate, _DELTA), workers),
+                                         _DELTA)
+        evaluations += 2 * k
+        hessian = _bfgs_update(hessian, step, new_gradient - gradient)
+        x, fx, gradient = candidate, f_candidate, new_gradient
+    return None
+
+
+def _bfgs_update(hessian: np.ndarray, step: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """The BFGS update of a Hessian approximation by a step and its change of gradient.
+
+    The Hessian from the start point steers the first step; the updates make
+    the later ones converge superlinearly where that Hessian is off (grouseticks'
+    stage-1 start). Skipped where the curvature along the step is not positive.
+    """
+    curvature = change @ step
+    along = hessian @ step
+    if not curvature > 1e-12 * np.linalg.norm(change) * np.linalg.norm(step):
+        return hessian
+    return hessian - np.outer(along, along) / (step @ along) + np.outer(change, change) / curvature
