@@ -120,3 +120,42 @@ def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
     copy = pickle.loads(pickle.dumps(compiled))
     args = (thetas[0], model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
     np.testing.assert_array_equal(copy.run(*args).u, compiled.run(*args).u)
+
+
+@pytest.mark.parametrize("name", ["grouseticks", "VerbAgg"])
+def test_passes_sum_in_row_order(name):
+    """The column-at-a-time linear predictor and the cross-products are bit-for-bit the row-wise sums."""
+    from mixedfx import scalar_pirls as kernel  # noqa: PLC0415
+
+    model, theta = _model(name)
+    compiled = model._compiled_pirls[0]
+    rng = np.random.default_rng(3)
+    p, n = compiled.X_t.shape
+    b, u = rng.normal(size=p), rng.normal(size=compiled.u_offsets[-1])
+    base = rng.normal(size=n)
+    eta = np.empty(n)
+    kernel._linear_predictor(base, compiled.X_t, b, u, compiled.codes, compiled.zs, theta, compiled.u_offsets, eta)
+    expected = base.copy()
+    for j in range(p):
+        expected += compiled.X_t[j] * b[j]
+    for t, (codes, z) in enumerate(zip(compiled.codes, compiled.zs)):
+        expected += z * theta[t] * u[compiled.u_offsets[t] + codes]
+    np.testing.assert_array_equal(eta, expected)
+
+    w = rng.uniform(0.1, 1.0, n)
+    xy = np.vstack([compiled.X_t, rng.normal(size=n)])
+    a11, coupling, rest = np.zeros(compiled.u_offsets[1]), np.zeros(len(compiled.row_idx)), np.zeros((compiled.m,) * 2)
+    kernel._accumulate(w, xy, compiled.codes, compiled.zs, compiled.rest_offsets, compiled.pos, compiled.dense_pos,
+                       a11, coupling, rest, np.empty_like(xy))
+    wz0 = w * compiled.zs[0]
+    expected_a11, expected_coupling = np.zeros_like(a11), np.zeros_like(coupling)
+    np.add.at(expected_a11, compiled.codes[0], wz0 * compiled.zs[0])  # unbuffered: in row order
+    for j in range(p + 1):
+        np.add.at(expected_coupling, compiled.dense_pos[compiled.codes[0]] + j, wz0 * xy[j])
+    np.testing.assert_array_equal(a11, expected_a11)
+    np.testing.assert_array_equal(coupling[compiled.dense_pos[:, None] + np.arange(p + 1)],
+                                  expected_coupling[compiled.dense_pos[:, None] + np.arange(p + 1)])
+    last = compiled.rest_offsets[-1] + compiled.codes[-1]
+    expected_last = np.zeros(compiled.m)
+    np.add.at(expected_last, last, w * compiled.zs[-1] * compiled.zs[-1])
+    np.testing.assert_array_equal(rest[last, last], expected_last[last])
