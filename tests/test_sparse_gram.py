@@ -1,7 +1,6 @@
 """The heavy/light Gram product of scalar-term models against dense linear algebra."""
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 
 from mixedfx.sparse_gram import ScalarSchur, lower_cholesky_in_place

@@ -147,7 +147,7 @@ def column_value(series: pd.Series, name: str) -> Value:
         if dtype.kind in "iu" and not series.hasnans:
             return series.to_numpy(dtype=np.int64)
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    if pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
         kind = pd.api.types.infer_dtype(series, skipna=True)
         missing = series.isna().to_numpy()
         if kind == "boolean":
