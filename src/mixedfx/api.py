@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 
-from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices, clearly_independent
+from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices, gram_clearly_independent
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.families import Family, get_family, negative_binomial, poisson
 from mixedfx.glmer_fit import GlmerFit
@@ -78,16 +78,27 @@ def _checked_terms(matrices: ModelMatrices, allow_n: bool) -> None:
     check_dense_blocks(terms, matrices.X.shape[1])
 
 
+def _response_gram(matrices: ModelMatrices) -> np.ndarray:
+    """[X y]' W [X y] for the response less the offset, without copying X."""
+    X = np.asarray(matrices.X, dtype=float)
+    y = np.asarray(matrices.y, dtype=float) - matrices.offset
+    w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
+    wX = X if matrices.weights is None else X * w[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
+        cross = wX.T @ y
+        return np.block([[X.T @ wX, cross[:, None]], [cross[None, :], np.array([[y @ (w * y)]])]])
+
+
 def _check_residual_variation(matrices: ModelMatrices) -> None:
     """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
 
     lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
     factorisation at the optimum would fail here.
     """
+    if gram_clearly_independent(_response_gram(matrices)):
+        return
     root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
     target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
-    if clearly_independent(np.column_stack([matrices.X * root_w, target])):
-        return
     total = float(np.sum(target**2))
     if matrices.X.shape[1]:
         coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]

@@ -27,7 +27,8 @@ from mixedfx.terms import CONTRASTS, Terms, coding
 
 __all__ = [
     "ReTerm", "ModelMatrices", "DesignSpec", "MatrixSpec", "NewReTerm", "NewDataMatrices",
-    "build_model_matrices", "clearly_independent", "new_data_matrices", "rank_keep",
+    "build_model_matrices", "clearly_independent", "gram_clearly_independent", "new_data_matrices",
+    "rank_keep",
 ]
 
 RANK_TOL = 1e-7
@@ -266,7 +267,11 @@ def clearly_independent(M: np.ndarray) -> bool:
     certain; False only means the exact test must decide.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        gram = M.T @ M
+        return gram_clearly_independent(M.T @ M)
+
+
+def gram_clearly_independent(gram: np.ndarray) -> bool:
+    """:func:`clearly_independent` for the columns whose Gram matrix ``M'M`` is given."""
     norms = np.sqrt(np.diag(gram))
     if not (np.all(norms > 0) and np.all(np.isfinite(norms))):
         return False

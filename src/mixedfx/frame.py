@@ -243,7 +243,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 
-    values = {label: take(v, kept) for label, v in full.items()}
+    every_row = kept.size == env.n
+    values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
     rows = data.index[kept]
     for label, value in values.items():
@@ -264,7 +265,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     if w is not None:
         _check_weights(w, _extra_name(weights, "weights"), rows)
 
-    group_env = DataEnv(data, rows=kept, factorize=True)
+    group_env = DataEnv(data, factorize=True, shared=env) if every_row else DataEnv(data, rows=kept, factorize=True)
     groups = []
     for bar in parsed.bars:
         factor = grouping_factor(bar.group, group_env, bar.group_name)

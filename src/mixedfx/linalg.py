@@ -211,16 +211,13 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     -------
     CrossProducts
     """
+    from mixedfx.level_sums import level_products  # noqa: PLC0415 - loads numba only when used
+
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     first = terms[0]
-    k1 = first.k
-    wz1 = first.z * w[:, None]
-    a11 = np.empty((first.n_levels, k1, k1))
-    for r in range(k1):
-        for s in range(r + 1):
-            a11[:, r, s] = a11[:, s, r] = np.bincount(first.codes, weights=wz1[:, r] * first.z[:, s],
-                                                      minlength=first.n_levels)
+    wz1 = first.z if weights is None else first.z * w[:, None]
     xy = np.column_stack([X, y])
+    a11, xy_z1 = level_products(first.codes, wz1, first.z, xy, first.n_levels)  # and [X y]' W Z1
     m = sum(t.q for t in terms[1:]) + xy.shape[1]
     if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
@@ -228,10 +225,7 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         a_r1 = _first_term_sums(slots, m, first, wz1)
         a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
     else:
-        from mixedfx.level_sums import level_products  # noqa: PLC0415 - loads numba only when used
-
-        xy_z1 = level_products(first.codes, wz1, xy, first.n_levels)  # [X y]' W Z1
-        xy_xy = xy.T @ (xy * w[:, None])
+        xy_xy = xy.T @ (xy if weights is None else xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
@@ -710,7 +704,10 @@ def _dense_row(a: np.ndarray | sp.spmatrix, row: int) -> np.ndarray:
 
 
 def _block_solve_transposed(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve blockdiag(L11)' x = rhs for all levels at once."""
+    """Solve blockdiag(L11)' x = rhs for all levels at once: back substitution, each step over every level."""
     n_blocks, k, _ = l11.shape
-    b = rhs.reshape(n_blocks, k, 1)
-    return np.linalg.solve(np.swapaxes(l11, 1, 2), b).reshape(-1)
+    b = rhs.reshape(n_blocks, k)
+    x = np.empty_like(b)
+    for i in range(k - 1, -1, -1):
+        x[:, i] = (b[:, i] - np.einsum("lj,lj->l", l11[:, i + 1:, i], x[:, i + 1:])) / l11[:, i, i]
+    return x.reshape(-1)

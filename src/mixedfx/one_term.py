@@ -60,10 +60,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     t = _template(theta, k)
     l11 = np.zeros((n_levels, k, k))
     l_r1 = np.empty((m, n_levels * k))
-    rest = np.zeros((m, m))
-    for i in range(m):
-        for j in range(i + 1):
-            rest[i, j] = a_rr[i, j]
+    rest = np.tril(a_rr)
     if k == 2:
         status = _levels_two(t, a11, a_r1, l11, l_r1)
     else:
@@ -247,9 +244,9 @@ class LevelClasses(NamedTuple):
         Levels in each class.
     a11 : ndarray, shape (c, k, k)
         Each class's block.
-    products : ndarray, shape (c, k, k, m, m)
-        ``products[c, a, b]``: the sum over the class's levels of
-        ``a_r1[:, level * k + a] a_r1[:, level * k + b]'``.
+    products : ndarray, shape (c, k * m, k * m)
+        Lower triangles: ``products[c, a * m + i, b * m + j]`` is the sum over the
+        class's levels of ``a_r1[i, level * k + a] * a_r1[j, level * k + b]``.
     """
 
     counts: np.ndarray
@@ -287,21 +284,25 @@ def level_classes(a11: np.ndarray, a_r1: np.ndarray) -> LevelClasses | None:
 
 @numba.njit(cache=True, error_model="numpy")
 def _class_products(codes, n_classes, a_r1, k):
-    """:attr:`LevelClasses.products` (lower triangles of the m x m blocks only)."""
+    """:attr:`LevelClasses.products`: per class, the lower triangle of the sum of v v' over its levels.
+
+    ``v`` is a level's k columns of ``a_r1`` stacked (column a's row i at a * m + i);
+    each row's update is one contiguous, vectorisable loop.
+    """
     m = a_r1.shape[0]
-    out = np.zeros((n_classes, k, k, m, m))
-    level = np.empty((k, m))  # the level's columns of a_r1, contiguous
+    km = k * m
+    out = np.zeros((n_classes, km, km))
+    v = np.empty(km)
     for lev in range(codes.shape[0]):
-        c = codes[lev]
         for a in range(k):
             for i in range(m):
-                level[a, i] = a_r1[i, lev * k + a]
-        for a in range(k):
-            for b in range(k):
-                for i in range(m):
-                    x = level[a, i]
-                    for j in range(i + 1):
-                        out[c, a, b, i, j] += x * level[b, j]
+                v[a * m + i] = a_r1[i, lev * k + a]
+        block = out[codes[lev]]
+        for i in range(km):
+            x = v[i]
+            row = block[i]
+            for j in range(i + 1):
+                row[j] += x * v[j]
     return out
 
 
@@ -330,10 +331,7 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
     s = np.empty((k, k))
     low = np.zeros((k, k))
     right = np.empty((k, k))
-    rest = np.zeros((m, m))
-    for i in range(m):
-        for j in range(i + 1):
-            rest[i, j] = a_rr[i, j]
+    rest = np.tril(a_rr)
     logdet_re = 0.0
     for c in range(n_classes):
         if not _factor_level(t, a11[c], at, s, low, right):
@@ -348,7 +346,8 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
                     weight += right[a, e] * right[b, e]
                 for i in range(m):
                     for j in range(i + 1):
-                        rest[i, j] -= weight * products[c, a, b, i, j]
+                        row, col = a * m + i, b * m + j
+                        rest[i, j] -= weight * (products[c, row, col] if row >= col else products[c, col, row])
     status, pwrss = _cholesky_in_place(rest)
     if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0

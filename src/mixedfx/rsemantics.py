@@ -52,7 +52,8 @@ class Factor:
         if self.logical:
             return self
         valid = self.codes >= 0
-        used = np.bincount(self.codes[valid], minlength=len(self.levels)) > 0
+        counted = self.codes if valid.all() else self.codes[valid]
+        used = np.bincount(counted, minlength=len(self.levels)) > 0
         if used.all():
             return self
         remap = np.cumsum(used) - 1
@@ -180,14 +181,19 @@ class DataEnv:
     factorize : bool
         Convert every column to a factor, as lme4 does for the variables of
         a grouping-factor expression.
+    shared : DataEnv, optional
+        An environment over the same data and rows whose column conversions
+        this one reuses (a grouping factor's column is often a frame variable too).
     """
 
-    def __init__(self, data: pd.DataFrame, rows: np.ndarray | None = None, factorize: bool = False) -> None:
+    def __init__(self, data: pd.DataFrame, rows: np.ndarray | None = None, factorize: bool = False,
+                 shared: DataEnv | None = None) -> None:
         self.data = data
         self.rows = rows
         self.factorize = factorize
         self.n = len(data) if rows is None else len(rows)
         self._cache: dict[str, Value] = {}
+        self._columns: dict[str, Value] = {} if shared is None else shared._columns
 
     def lookup(self, name: str) -> Value | float:
         """The value of a symbol: a column, or one of R's constants."""
@@ -202,9 +208,9 @@ class DataEnv:
         series = self.data[name]
         if isinstance(series, pd.DataFrame):
             raise DataError(f"the data have more than one column named {name!r}")
-        if self.rows is not None:
-            series = series.iloc[self.rows]
-        value = column_value(series, name)
+        if name not in self._columns:
+            self._columns[name] = column_value(series if self.rows is None else series.iloc[self.rows], name)
+        value = self._columns[name]
         if self.factorize:
             value = as_factor(value, name)
         self._cache[name] = value
