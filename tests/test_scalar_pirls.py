@@ -122,6 +122,16 @@ def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
     np.testing.assert_array_equal(copy.run(*args).u, compiled.run(*args).u)
 
 
+def test_start_means_given_once_give_the_same_run():
+    model, theta = _model("VerbAgg")
+    mu_start = model.start_means(model.eta_start)
+    given = model.pirls(theta, None, model.eta_start, mu_start)
+    computed = model.pirls(theta, None, model.eta_start)
+    np.testing.assert_array_equal(given.u, computed.u)
+    np.testing.assert_array_equal(given.mu, computed.mu)
+    assert model.laplace_deviance(given) == model.laplace_deviance(computed)
+
+
 @pytest.mark.parametrize("name", ["grouseticks", "VerbAgg"])
 def test_passes_sum_in_row_order(name):
     """The column-at-a-time linear predictor and the cross-products are bit-for-bit the row-wise sums."""

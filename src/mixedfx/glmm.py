@@ -285,7 +285,8 @@ class GeneralizedLinearMixedModel:
         effects = term_effects(u, tmpls, self.n_levels)
         return base + X @ beta + random_part([t.codes for t in self.layouts], [t.z for t in self.layouts], effects)
 
-    def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: np.ndarray) -> PirlsResult:
+    def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: np.ndarray,
+              mu_start: np.ndarray | None = None) -> PirlsResult:
         """Penalised iteratively reweighted least squares at theta.
 
         Parameters
@@ -296,6 +297,8 @@ class GeneralizedLinearMixedModel:
             Fixed effects held fixed (stage 2); None to update them too (stage 1).
         eta_start : ndarray
             Linear predictor the iterations start from.
+        mu_start : ndarray, optional
+            :meth:`start_means` at ``eta_start``, for callers that start many runs there.
 
         Returns
         -------
@@ -314,7 +317,7 @@ class GeneralizedLinearMixedModel:
             X, base, fixed = self._no_columns, self.offset + self.X @ beta, np.asarray(beta, dtype=float)
         compiled = self._compiled_pirls[0 if beta is None else 1]
         if compiled is not None:
-            return self._run_compiled(compiled, theta, base, fixed, eta_start)
+            return self._run_compiled(compiled, theta, base, fixed, eta_start, mu_start)
         tmpls = templates(theta, self.ks)
         eta = eta_start
         old_pdev, old_u, old_b = np.inf, None, None
@@ -356,12 +359,17 @@ class GeneralizedLinearMixedModel:
 
         return ScalarPirls(self.layouts, self.X, code), ScalarPirls(self.layouts, self._no_columns, code)
 
+    def start_means(self, eta_start: np.ndarray) -> np.ndarray | None:
+        """The means the compiled PIRLS starts from at ``eta_start``; None where the model has no compiled PIRLS."""
+        compiled = self._compiled_pirls[0]
+        return None if compiled is None else compiled.means(eta_start)
+
     def _run_compiled(self, compiled, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None,
-                      eta_start: np.ndarray) -> PirlsResult:
+                      eta_start: np.ndarray, mu_start: np.ndarray | None) -> PirlsResult:
         """PIRLS through :class:`mixedfx.scalar_pirls.ScalarPirls`, its failures raised as the Python loop's."""
         ctrl = self.control
         out = compiled.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
-                           np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls)
+                           np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls, mu_start)
         if out.status:
             self._raise_compiled_failure(out.status)
         beta = out.beta if fixed is None else fixed
@@ -418,9 +426,11 @@ class GeneralizedLinearMixedModel:
 
     # --- lme4's two-stage fit -------------------------------------------------
     def _stage1_objective(self, eta_start: np.ndarray):
+        mu_start = self.start_means(eta_start)
+
         def objective(theta: np.ndarray) -> float:
             try:
-                return self.laplace_deviance(self.pirls(theta, None, eta_start))
+                return self.laplace_deviance(self.pirls(theta, None, eta_start, mu_start))
             except PirlsError:
                 return np.inf
         return objective
@@ -438,10 +448,12 @@ class GeneralizedLinearMixedModel:
         callable
             ``inf`` where PIRLS fails.
         """
+        mu_start = self.start_means(eta_start)
+
         def objective(pars: np.ndarray) -> float:
             theta, beta = self.split(pars)
             try:
-                return self.deviance(self.pirls(theta, beta, eta_start), theta)
+                return self.deviance(self.pirls(theta, beta, eta_start, mu_start), theta)
             except PirlsError:
                 return np.inf
         return objective

@@ -319,7 +319,8 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def _pirls(code, y, wts, X_t, base, eta_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
+def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
+           row_idx,
            dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
            tol, max_iter, rest):
     p, n = X_t.shape[0], y.shape[0]
@@ -332,14 +333,13 @@ def _pirls(code, y, wts, X_t, base, eta_start, codes, zs, theta, rest_offsets, u
     xy[:p] = X_t
     weighted = np.empty((p + 1, n))
     eta = eta_start.copy()
-    mu = np.empty(n)
+    mu = mu_start.copy()
     resid = np.empty(n)
     u = np.zeros(q)
     b = np.zeros(p)
     old_u = np.zeros(q)
     old_b = np.zeros(p)
     old_pdev = np.inf
-    _means(code, eta, mu)
     for it in range(max_iter):
         status = _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
@@ -493,10 +493,21 @@ class ScalarPirls:
             np.stack([key_pos[np.searchsorted(keys, pr)] for pr in pairs]) if pairs
             else np.zeros((0, len(first)), dtype=np.int64), dtype=np.int64)
 
+    def means(self, eta: np.ndarray) -> np.ndarray:
+        """The means at ``eta`` as a run computes them (R's clamps included)."""
+        mu = np.empty(len(eta))
+        _means(self.code, np.ascontiguousarray(eta, dtype=float), mu)
+        return mu
+
     def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
-            tol: float, max_iter: int) -> ScalarPirlsResult:
-        """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2)."""
-        out = _pirls(self.code, y, weights, self.X_t, base, eta_start, self.codes, self.zs,
+            tol: float, max_iter: int, mu_start: np.ndarray | None = None) -> ScalarPirlsResult:
+        """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2).
+
+        ``mu_start``, :meth:`means` at ``eta_start``, saves a pass over the rows where
+        many runs share their start (every evaluation of an objective).
+        """
+        mu_start = self.means(eta_start) if mu_start is None else mu_start
+        out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
