@@ -30,9 +30,10 @@ def _level_products(codes, weighted_z, z, values, n_levels):
                 blocks[level, r, s] += zr * z[i, s]
             for j in range(m):
                 out[j, base + r] += values[i, j] * zr
-    for r in range(k):
-        for s in range(r):
-            blocks[:, s, r] = blocks[:, r, s]
+    for level in range(n_levels):
+        for r in range(k):
+            for s in range(r):
+                blocks[level, s, r] = blocks[level, r, s]
     return blocks, out
 
 

@@ -60,7 +60,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     t = _template(theta, k)
     l11 = np.zeros((n_levels, k, k))
     l_r1 = np.empty((m, n_levels * k))
-    rest = np.tril(a_rr)
+    rest = _lower_copy(a_rr)
     if k == 2:
         status = _levels_two(t, a11, a_r1, l11, l_r1)
     else:
@@ -73,6 +73,17 @@ def factor_one_term(a11, a_r1, a_rr, theta):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
     return _cholesky_in_place(rest)[0], l11, l_r1, rest
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lower_copy(a):
+    """A copy of a's lower triangle, zeros above (loops: numpy's tril costs seconds of compiling)."""
+    m = a.shape[0]
+    out = np.zeros((m, m))
+    for i in range(m):
+        for j in range(i + 1):
+            out[i, j] = a[i, j]
+    return out
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -331,7 +342,7 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
     s = np.empty((k, k))
     low = np.zeros((k, k))
     right = np.empty((k, k))
-    rest = np.tril(a_rr)
+    rest = _lower_copy(a_rr)
     logdet_re = 0.0
     for c in range(n_classes):
         if not _factor_level(t, a11[c], at, s, low, right):

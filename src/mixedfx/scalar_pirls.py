@@ -79,7 +79,8 @@ def _penalised_deviance(code, y, wts, u, mu, resid):
 @numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(base, X_t, b, u, codes, zs, theta, u_offsets, eta):
     """eta = base + X b + Z Lambda u, in place, one column at a time (each pass vectorises); X_t is X transposed."""
-    eta[:] = base
+    for r in range(eta.shape[0]):
+        eta[r] = base[r]
     for j in range(X_t.shape[0]):
         x, bj = X_t[j], b[j]
         for r in range(eta.shape[0]):
@@ -330,7 +331,9 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
     coupling = np.empty(row_idx.shape[0])
     w = np.empty(n)
     xy = np.empty((p + 1, n))
-    xy[:p] = X_t
+    for j in range(p):
+        for r in range(n):
+            xy[j, r] = X_t[j, r]
     weighted = np.empty((p + 1, n))
     eta = eta_start.copy()
     mu = mu_start.copy()
@@ -363,8 +366,10 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
                 return _result(HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr,
                                chol_col_idx)
         old_pdev = pdev
-        old_u[:] = u
-        old_b[:] = b
+        for i in range(q):
+            old_u[i] = u[i]
+        for j in range(p):
+            old_b[j] = b[j]
     return _result(NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
 
 
