@@ -106,3 +106,14 @@ def test_stage_two_falls_back_to_bobyqa_where_newton_steps_stop(cbpp_model):
     optimum = cbpp_model.fit_stage2(x0, cbpp_model.eta_start, cbpp_model.fit().stage1)
     assert optimum.opt.optimizer == "nloptwrap"
     assert optimum.theta[0] == pytest.approx(0.642, abs=2e-3)  # lme4's cbpp theta
+
+
+def test_control_can_ask_for_bobyqa_alone():
+    matrices = build_model_matrices(CBPP, mfx.datasets.load("cbpp"))
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), n_agq=1,
+                                        control=GlmerControl(stage2_newton=False))
+    optimum = model.fit()
+    assert optimum.opt.optimizer == "nloptwrap"
+    assert optimum.theta[0] == pytest.approx(0.642, abs=2e-3)
+    fit = mfx.glmer(CBPP, data=mfx.datasets.load("cbpp"), family="binomial", control={"stage2_newton": False})
+    assert fit.optimizer == "nloptwrap"

@@ -64,6 +64,9 @@ class GlmerControl:
         ``is_singular`` holds when a diagonal theta is below this.
     calc_derivs : bool
         Compute the finite-difference Hessian (standard errors as lme4 1.1-31).
+    stage2_newton : bool
+        Start stage 2 with Newton steps (:mod:`mixedfx.newton`), which need a
+        fraction of BOBYQA's evaluations; False runs BOBYQA alone.
     """
 
     tol_pwrss: float = 1e-7
@@ -74,6 +77,7 @@ class GlmerControl:
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
     calc_derivs: bool = True
+    stage2_newton: bool = True
 
 
 @dataclass(frozen=True)
@@ -491,10 +495,11 @@ class GeneralizedLinearMixedModel:
                    optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
         """Optimise theta and beta together from ``x0`` (lme4's second stage, and its ``refit``).
 
-        By default Newton steps (:func:`mixedfx.newton.newton_minimise`) go first:
-        from stage 1's estimates they reach the optimum in a fraction of BOBYQA's
-        evaluations. Where they do not apply (a Hessian that is not positive
-        definite, a bound in the way), BOBYQA optimises from ``x0`` as lme4 does.
+        With ``control.stage2_newton`` (the default), Newton steps
+        (:func:`mixedfx.newton.newton_minimise`) go first: from stage 1's
+        estimates they reach the optimum in a fraction of BOBYQA's evaluations.
+        Where they do not apply (a Hessian that is not positive definite, a bound
+        in the way), BOBYQA optimises from ``x0`` as lme4 does.
 
         Parameters
         ----------
@@ -518,7 +523,8 @@ class GeneralizedLinearMixedModel:
         started = time.perf_counter()
         stage2(x0)
         workers = self._derivative_workers(time.perf_counter() - started)
-        opt2 = newton_minimise(stage2, x0, lower, workers=workers) if optimizer is None else None
+        newton = optimizer is None and ctrl.stage2_newton
+        opt2 = newton_minimise(stage2, x0, lower, workers=workers) if newton else None
         if opt2 is None:
             spent = stage2.evaluations
             # stage 1 ends near the optimum: a small first trust region saves evaluations (VerbAgg 360 -> 273)
