@@ -51,3 +51,9 @@ def test_cached_objective_evaluates_each_point_once():
     assert cached(np.array([1.0, 2.0])) == 3.0
     assert cached(np.array([1.0, 2.5])) == 3.5
     assert len(calls) == 2 and cached.evaluations == 2
+
+
+def test_newton_gives_up_where_the_objective_fails_near_the_start():
+    def failing(x):  # an objective that fails (PIRLS: inf) on one side of the start
+        return np.inf if x[0] > 1.0 else _smooth(x)
+    assert newton_minimise(failing, np.array([1.0, -1.0, 2.0]), np.full(3, -np.inf)) is None

@@ -64,7 +64,8 @@ def _axis_steps(x: np.ndarray, delta: float) -> list[np.ndarray]:
 
 
 def _central_gradient(values: list[float], delta: float) -> np.ndarray:
-    return (np.asarray(values[0::2]) - np.asarray(values[1::2])) / (2.0 * delta)
+    with np.errstate(invalid="ignore"):  # inf - inf where the objective failed: NaN, which stops the steps
+        return (np.asarray(values[0::2]) - np.asarray(values[1::2])) / (2.0 * delta)
 
 
 def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float,
@@ -79,9 +80,10 @@ def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx
     pairs = [(i, j) for j in range(k) for i in range(j)]
     values = evaluate_points(objective, _axis_steps(x, delta) + [x + steps[i] + steps[j] for i, j in pairs], workers)
     plus, minus = np.asarray(values[0:2 * k:2]), np.asarray(values[1:2 * k:2])
-    hessian = np.diag((plus - 2.0 * fx + minus) / delta**2)
-    for (i, j), both in zip(pairs, values[2 * k:]):
-        hessian[i, j] = hessian[j, i] = (both - plus[i] - plus[j] + fx) / delta**2
+    with np.errstate(invalid="ignore"):  # as in _central_gradient
+        hessian = np.diag((plus - 2.0 * fx + minus) / delta**2)
+        for (i, j), both in zip(pairs, values[2 * k:]):
+            hessian[i, j] = hessian[j, i] = (both - plus[i] - plus[j] + fx) / delta**2
     return _central_gradient(values[: 2 * k], delta), hessian
 
 
@@ -115,7 +117,8 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
     gradient, hessian = _forward_hessian(objective, x, fx, _DELTA, workers)
     evaluations = 1 + 2 * k + k * (k - 1) // 2
     for _ in range(_MAX_STEPS):
-        if not np.all(np.isfinite(gradient)):
+        # numpy's Cholesky passes NaN and inf through without an error
+        if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
             return None
         try:
             upper = np.linalg.cholesky(hessian).T
