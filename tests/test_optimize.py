@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, restart_from_edge, snap_to_boundary
+from mixedfx.optimize import (
+    OptSummary,
+    bobyqa,
+    evaluate_points,
+    finite_difference_derivatives,
+    restart_from_edge,
+    snap_to_boundary,
+)
 
 
 def test_bobyqa_finds_interior_minimum():
@@ -67,3 +74,9 @@ def test_finite_difference_derivatives_of_a_quadratic_and_threads_give_the_same_
     grad2, hess2 = finite_difference_derivatives(quadratic, x, quadratic(x), workers=2)
     np.testing.assert_array_equal(grad2, grad)
     np.testing.assert_array_equal(hess2, hess)
+
+
+def test_points_evaluated_on_threads_come_back_in_order():
+    points = [np.array([float(i), 2.0 * i]) for i in range(7)]
+    assert evaluate_points(lambda x: float(x @ [1.0, 10.0]), points, workers=3) == [21.0 * i for i in range(7)]
+    assert evaluate_points(lambda x: float(x.sum()), points[:1], workers=2) == [0.0]

@@ -196,10 +196,19 @@ def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], floa
 
 def evaluate_points(objective: Callable[[np.ndarray], float], points: list[np.ndarray],
                     workers: int = 1) -> list[float]:
-    """The objective at each point, in order, on ``workers`` threads (see :func:`finite_difference_derivatives`)."""
-    if workers > 1:
+    """The objective at each point, in order, on ``workers`` threads (see :func:`finite_difference_derivatives`).
+
+    Each thread takes one interleaved share of the points: a task per point would
+    cost about as much to hand over as a small model's evaluation.
+    """
+    if workers > 1 and len(points) > 1:
+        shares = [points[i::workers] for i in range(workers)]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(objective, points))
+            parts = list(pool.map(lambda share: [objective(point) for point in share], shares))
+        values: list[float] = [0.0] * len(points)
+        for i, part in enumerate(parts):
+            values[i::workers] = part
+        return values
     return [objective(point) for point in points]
 
 
