@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from mixedfx.optimize import OptSummary, evaluate_points
+from mixedfx.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
 __all__ = ["CachedObjective", "newton_minimise"]
 
@@ -55,20 +55,6 @@ class CachedObjective:
         return value
 
 
-def _axis_steps(x: np.ndarray, delta: float) -> list[np.ndarray]:
-    """x plus and minus delta along each axis, in :func:`~mixedfx.optimize.finite_difference_derivatives`' order."""
-    steps = np.eye(len(x)) * delta
-    points = []
-    for j in range(len(x)):
-        points += [x + steps[j], x - steps[j]]
-    return points
-
-
-def _central_gradient(values: list[float], delta: float) -> np.ndarray:
-    with np.errstate(invalid="ignore"):  # inf - inf where the objective failed: NaN, which stops the steps
-        return (np.asarray(values[0::2]) - np.asarray(values[1::2])) / (2.0 * delta)
-
-
 def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, delta: float,
                      workers: int) -> tuple[np.ndarray, np.ndarray]:
     """Central gradient and a Hessian with forward differences off the diagonal: 2k + k(k-1)/2 evaluations.
@@ -79,13 +65,14 @@ def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx
     k = len(x)
     steps = np.eye(k) * delta
     pairs = [(i, j) for j in range(k) for i in range(j)]
-    values = evaluate_points(objective, _axis_steps(x, delta) + [x + steps[i] + steps[j] for i, j in pairs], workers)
-    plus, minus = np.asarray(values[0:2 * k:2]), np.asarray(values[1:2 * k:2])
-    with np.errstate(invalid="ignore"):  # as in _central_gradient
-        hessian = np.diag((plus - 2.0 * fx + minus) / delta**2)
+    values = evaluate_points(objective, axis_points(x, delta) + [x + steps[i] + steps[j] for i, j in pairs], workers)
+    gradient, curvature = axis_derivatives(values[: 2 * k], fx, delta)
+    plus = values[0:2 * k:2]
+    hessian = np.diag(curvature)
+    with np.errstate(invalid="ignore"):  # a failed objective (inf) gives NaN, which stops the steps
         for (i, j), both in zip(pairs, values[2 * k:]):
             hessian[i, j] = hessian[j, i] = (both - plus[i] - plus[j] + fx) / delta**2
-    return _central_gradient(values[: 2 * k], delta), hessian
+    return gradient, hessian
 
 
 def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
@@ -137,12 +124,16 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
         evaluations += 1
         if not f_candidate <= fx:
             return None
-        new_gradient = _central_gradient(evaluate_points(objective, _axis_steps(candidate, _DELTA), workers),
-                                         _DELTA)
+        new_gradient = _gradient(objective, candidate, f_candidate, workers)
         evaluations += 2 * k
         hessian = _bfgs_update(hessian, step, new_gradient - gradient)
         x, fx, gradient = candidate, f_candidate, new_gradient
     return None
+
+
+def _gradient(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, workers: int) -> np.ndarray:
+    """Central-difference gradient at x, where the objective is fx (2k evaluations)."""
+    return axis_derivatives(evaluate_points(objective, axis_points(x, _DELTA), workers), fx, _DELTA)[0]
 
 
 def _bfgs_update(hessian: np.ndarray, step: np.ndarray, change: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import nlopt
 import numpy as np
 
 __all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
-           "evaluate_points", "OPTIMIZERS", "nlopt_optimizer"]
+           "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -239,20 +239,38 @@ def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: n
     x = np.asarray(x, dtype=float)
     k = len(x)
     steps = np.eye(k) * delta
-    points = []
-    for j in range(k):
-        points += [x + steps[j], x - steps[j]]
-        for i in range(j):
-            points += [x + steps[i] + steps[j], x + steps[i] - steps[j], x - steps[i] + steps[j],
-                       x - steps[i] - steps[j]]
-    values = iter(evaluate_points(objective, points, workers))
-    grad = np.empty(k)
-    hess = np.empty((k, k))
-    for j in range(k):
-        f_add, f_sub = next(values), next(values)
-        hess[j, j] = (f_add - 2.0 * fx + f_sub) / delta**2
-        grad[j] = (f_add - f_sub) / (2.0 * delta)
-        for i in range(j):
-            pp, pm, mp, mm = next(values), next(values), next(values), next(values)
-            hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4.0 * delta**2)
+    pairs = [(i, j) for j in range(k) for i in range(j)]
+    corners = []
+    for i, j in pairs:
+        corners += [x + steps[i] + steps[j], x + steps[i] - steps[j], x - steps[i] + steps[j], x - steps[i] - steps[j]]
+    values = evaluate_points(objective, axis_points(x, delta) + corners, workers)
+    grad, hess = axis_derivatives(values[: 2 * k], fx, delta)
+    hess = np.diag(hess)
+    corner_values = iter(values[2 * k:])
+    for i, j in pairs:
+        pp, pm, mp, mm = next(corner_values), next(corner_values), next(corner_values), next(corner_values)
+        hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4.0 * delta**2)
     return grad, hess
+
+
+def axis_points(x: np.ndarray, delta: float) -> list[np.ndarray]:
+    """x plus and minus delta along each axis, axis by axis.
+
+    Every finite difference here takes its axis points from this one place, so
+    that the same point is the same bytes (:class:`mixedfx.newton.CachedObjective`).
+    """
+    steps = np.eye(len(x)) * delta
+    points = []
+    for j in range(len(x)):
+        points += [x + steps[j], x - steps[j]]
+    return points
+
+
+def axis_derivatives(values: list[float], fx: float, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central gradient and the Hessian's diagonal from the objective at :func:`axis_points` (and fx at x).
+
+    Where the objective failed (inf), the differences are NaN, without numpy's warning.
+    """
+    plus, minus = np.asarray(values[0::2], dtype=float), np.asarray(values[1::2], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (plus - minus) / (2.0 * delta), (plus - 2.0 * fx + minus) / delta**2
