@@ -222,7 +222,8 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
         slots = _rest_slots(terms[1:], xy)
-        a_r1 = _first_term_sums(slots, m, first, wz1)
+        n_xy = xy.shape[1]  # [X y]' W Z1 came from the level pass: sum only the other terms' rows here
+        a_r1 = np.vstack([_first_term_sums(slots[:-n_xy], m - n_xy, first, wz1), xy_z1])
         a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
     else:
         xy_xy = xy.T @ (xy if weights is None else xy * w[:, None])
