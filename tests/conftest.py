@@ -13,3 +13,27 @@ def sleep():
 @pytest.fixture(scope="session")
 def slopes(sleep):
     return mfx.lmer("Reaction ~ Days + (Days | Subject)", data=sleep)
+
+
+def crossed_ratings(seed: int, item_sd: float, n_subjects: int = 400, n_items: int = 120, per_subject: int = 20):
+    """Subjects rating a random subset of items: scalar crossed terms with a sparse coupling block."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    subject = np.repeat(np.arange(n_subjects), per_subject)
+    item = np.concatenate([rng.choice(n_items, per_subject, replace=False) for _ in range(n_subjects)])
+    x = rng.normal(size=subject.size)
+    y = (1.0 + 0.5 * x + rng.normal(0.0, 0.7, n_subjects)[subject] + rng.normal(0.0, item_sd, n_items)[item]
+         + rng.normal(size=subject.size))
+    return pd.DataFrame({"y": y, "x": x, "subject": pd.Categorical([f"s{i}" for i in subject]),
+                         "item": pd.Categorical([f"i{i}" for i in item])})
+
+
+@pytest.fixture(scope="session")
+def crossed_model():
+    """A crossed model whose criterion has an analytic gradient (REML)."""
+    from mixedfx.design import build_model_matrices
+    from mixedfx.lmm import LinearMixedModel
+
+    return LinearMixedModel(build_model_matrices("y ~ x + (1 | subject) + (1 | item)", crossed_ratings(0, 0.4)))

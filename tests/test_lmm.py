@@ -5,7 +5,8 @@ import pytest
 
 import mixedfx as mfx
 from mixedfx.design import build_model_matrices
-from mixedfx.lmm import LinearMixedModel, lme4_term_order
+from mixedfx.lmm import LinearMixedModel, LmerControl, lme4_term_order
+from tests.conftest import crossed_ratings
 
 
 def test_term_order_keeps_non_increasing_levels():
@@ -55,3 +56,35 @@ def test_vector_terms_start_at_identity():
     data = mfx.datasets.load("sleepstudy")
     model = LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", data))
     np.testing.assert_array_equal(model.start_theta(), [1.0, 0.0, 1.0])
+
+
+def test_crossed_scalar_terms_take_the_gradient_path_to_bobyqas_optimum():
+    data = crossed_ratings(0, 0.4)
+    formula = "y ~ x + (1 | subject) + (1 | item)"
+    fast = mfx.lmer(formula, data)
+    slow = mfx.lmer(formula, data, control={"use_gradient": False})
+    assert (fast._opt.optimizer, slow._opt.optimizer) == ("L-BFGS-B", "nloptwrap")
+    assert fast._opt.feval < slow._opt.feval / 2
+    assert fast.deviance <= slow.deviance + 1e-6
+    np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4)
+
+
+def test_a_variance_on_zero_hands_the_fit_to_bobyqa():
+    data = crossed_ratings(2, 0.0)
+    model = LinearMixedModel(build_model_matrices("y ~ x + (1 | subject) + (1 | item)", data))
+    trial = model._gradient_minimise(model.start_theta(), 1000)
+    assert trial.x[1] == 0.0
+    summary = model.optimize(LmerControl())
+    bobyqa_alone = model.optimize(LmerControl(use_gradient=False))
+    assert summary.optimizer == "nloptwrap"
+    # the evaluations count the gradient method's too
+    assert summary.feval == bobyqa_alone.feval + trial.feval
+    np.testing.assert_array_equal(summary.x, bobyqa_alone.x)
+
+
+def test_vector_terms_and_small_designs_keep_bobyqa(sleep):
+    assert not LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", sleep)).has_gradient
+    data = mfx.datasets.load("Penicillin")
+    penicillin = LinearMixedModel(build_model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", data))
+    assert not penicillin.has_gradient
+    assert mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data)._opt.optimizer == "nloptwrap"

@@ -1,4 +1,4 @@
-"""BOBYQA wrapper, lme4's edge restart and boundary snapping."""
+"""BOBYQA and L-BFGS-B wrappers, lme4's edge restart and boundary snapping."""
 
 import numpy as np
 import pytest
@@ -8,6 +8,7 @@ from mixedfx.optimize import (
     bobyqa,
     evaluate_points,
     finite_difference_derivatives,
+    lbfgsb,
     restart_from_edge,
     snap_to_boundary,
 )
@@ -25,6 +26,33 @@ def test_bobyqa_respects_lower_bound():
     result = bobyqa(lambda x: float((x[0] + 1.0) ** 2), np.array([2.0]), np.array([0.0]))
     assert result.x[0] == pytest.approx(0.0, abs=1e-8)
     assert result.fval == pytest.approx(1.0, abs=1e-6)
+
+
+def _quadratic(centre):
+    def value_and_gradient(x):
+        return float(((x - centre) ** 2).sum()), 2.0 * (x - centre)
+    return value_and_gradient
+
+
+def test_lbfgsb_finds_interior_and_bound_minima():
+    result = lbfgsb(_quadratic(np.array([0.3, -2.0])), np.array([1.0, 1.0]), np.array([0.0, -np.inf]))
+    np.testing.assert_allclose(result.x, [0.3, -2.0], atol=1e-6)
+    assert (result.optimizer, result.convergence_code) == ("L-BFGS-B", 0)
+    assert result.feval > 0
+    on_bound = lbfgsb(_quadratic(np.array([-1.0])), np.array([2.0]), np.array([0.0]))
+    assert on_bound.x[0] == 0.0 and on_bound.fval == pytest.approx(1.0)
+
+
+def test_lbfgsb_reports_failure_at_a_non_finite_value():
+    def infinite_beyond_one(x):
+        value, gradient = _quadratic(np.array([3.0]))(x)
+        return (np.inf if x[0] > 1.0 else value), gradient
+
+    result = lbfgsb(infinite_beyond_one, np.array([0.5]), np.array([0.0]))
+    assert result.return_code < 0
+    assert "not finite" in result.messages[0]
+    stalled = lbfgsb(_quadratic(np.array([3.0])), np.array([0.5]), np.array([0.0]), maxeval=2)
+    assert stalled.return_code < 0 and stalled.messages
 
 
 def test_maxeval_reported():

@@ -42,6 +42,7 @@ __all__ = [
     "theta_lower_bounds",
     "one_dense_term",
     "small_scalar_terms",
+    "scalar_row_scales",
 ]
 
 # Coupling blocks denser than this, or this small, are kept dense.
@@ -473,7 +474,7 @@ class BlockedFactor:
         return out
 
 
-def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
+def factorize(cp: CrossProducts, theta: np.ndarray, out: np.ndarray | None = None) -> BlockedFactor:
     """Factor the penalised cross-product matrix for one theta.
 
     Parameters
@@ -483,6 +484,9 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     theta : ndarray
         Covariance parameters, term by term in internal order, each term's
         lower-triangular template column-major.
+    out : ndarray, shape (m, m), optional
+        For scalar terms with a sparse coupling block, a C-ordered array to form
+        and factor the rest block in (the factor's ``l_rr`` is then a view of it).
 
     Returns
     -------
@@ -514,12 +518,11 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     if all(k == 1 for k in layout.ks):
         # scalar terms: Lambda is diagonal, so L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R with R, c
         # diagonal; one weighted Gram product replaces the sparse Lambda products
-        rows = np.concatenate([np.full(n, t[0, 0]) for t, n in zip(tmpls[1:], layout.n_levels[1:])]
-                              + [np.ones(layout.p + 1)])
+        rows = scalar_row_scales(theta, layout)
         cols = right[:, 0, 0]
         coupling = partial(_scale_rows_cols, cp.a_r1, rows, cols)
         if sp.issparse(cp.a_r1):
-            return BlockedFactor(l11=l11, l_rr=_factor_scalar_rest(cp, rows, cols**2), layout=layout,
+            return BlockedFactor(l11=l11, l_rr=_factor_scalar_rest(cp, rows, cols**2, out), layout=layout,
                                  coupling=coupling)
         rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * cols[None, :] ** 2) @ cp.a_r1.T) * rows[None, :]
     else:
@@ -537,6 +540,11 @@ def factorize(cp: CrossProducts, theta: np.ndarray) -> BlockedFactor:
     return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=coupling)
 
 
+def scalar_row_scales(theta: np.ndarray, layout: BlockLayout) -> np.ndarray:
+    """For scalar terms, the diagonal of Lambda over the rest's rows, 1 on the rows of X and y."""
+    return np.concatenate([np.repeat(theta[1:], layout.n_levels[1:]), np.ones(layout.p + 1)])
+
+
 def small_scalar_terms(cp: CrossProducts) -> bool:
     """Whether every term is scalar, the coupling dense and the rest small.
 
@@ -551,8 +559,9 @@ def one_dense_term(cp: CrossProducts) -> bool:
     return len(cp.layout.ks) == 1 and not sp.issparse(cp.a_r1)
 
 
-def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray) -> np.ndarray:
-    """L_rr for scalar terms with a sparse coupling block, formed and factored in place.
+def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray,
+                        out: np.ndarray | None = None) -> np.ndarray:
+    """L_rr for scalar terms with a sparse coupling block, formed and factored in place (in ``out`` when given).
 
     Raises
     ------
@@ -562,7 +571,7 @@ def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.nda
     from mixedfx.sparse_gram import lower_cholesky_in_place  # noqa: PLC0415
 
     schur, qr = cp.scalar_schur, cp.layout.q_rest
-    factor = lower_cholesky_in_place(schur.lower(cp.a_rr, col_weights, rows, qr))
+    factor = lower_cholesky_in_place(schur.lower(cp.a_rr, col_weights, rows, qr, out))
     if factor is not None:
         return factor
     # the failed factorisation overwrote the block: form it again for the fitted-response fallback

@@ -10,7 +10,7 @@ import nlopt
 import numpy as np
 
 __all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
-           "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer"]
+           "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -90,6 +90,69 @@ def bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.n
     """
     return _BOBYQA(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
                    initial_step=initial_step)
+
+
+def lbfgsb(objective_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
+           lower: np.ndarray, *, first_step: float = 1.0, ftol_rel: float = 1e-12, gtol: float = 1e-3,
+           maxeval: int = 100_000) -> OptSummary:
+    """Minimise from ``x0`` subject to ``x >= lower`` with scipy's L-BFGS-B on an analytic gradient.
+
+    Parameters
+    ----------
+    objective_and_gradient : callable
+        Maps a parameter vector to its value and gradient; a non-finite value
+        ends the run as a failure.
+    x0 : ndarray
+        Starting point (moved inside the bounds if needed).
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    first_step : float
+        Length of the first step (L-BFGS-B's first step has unit length: it runs
+        on the parameters divided by this).
+    ftol_rel : float
+        Stop when a step lowers the objective by less than this share of it.
+    gtol : float
+        Stop when no component of the projected gradient, times ``first_step``,
+        exceeds this.
+    maxeval : int
+        Most evaluations.
+
+    Returns
+    -------
+    OptSummary
+        ``return_code`` 1 on convergence, negative when the run failed (the
+        caller then falls back on a derivative-free optimiser).
+    """
+    from scipy.optimize import minimize  # noqa: PLC0415 - scipy.optimize costs import time
+
+    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+    evaluations = 0
+
+    def scaled(z: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evaluations
+        evaluations += 1
+        value, gradient = objective_and_gradient(np.asarray(z, dtype=float) * first_step)
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            raise _NonFinite
+        return value, np.asarray(gradient) * first_step
+
+    bounds = [(None if np.isinf(b) else float(b) / first_step, None) for b in lower]
+    try:
+        result = minimize(scaled, x0 / first_step, jac=True, method="L-BFGS-B", bounds=bounds,
+                          options={"ftol": ftol_rel, "gtol": gtol, "maxfun": maxeval})
+    except _NonFinite:
+        return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x0, fval=np.inf, feval=evaluations, return_code=-1,
+                          messages=["L-BFGS-B met a point where the criterion is not finite"])
+    # on a bound the division and product can leave the last bit off it
+    x = np.maximum(np.asarray(result.x) * first_step, lower)
+    if not result.success:
+        return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x, fval=float(result.fun), feval=evaluations,
+                          return_code=-1, messages=[f"L-BFGS-B: {result.message}"])
+    return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x, fval=float(result.fun), feval=evaluations, return_code=1)
+
+
+class _NonFinite(Exception):
+    """Raised inside :func:`lbfgsb` to stop scipy at a non-finite value."""
 
 
 def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-__all__ = ["ScalarSchur", "add_column_products", "heavy_columns", "lower_cholesky_in_place"]
+__all__ = ["ScalarSchur", "add_column_products", "column_quadratic_forms", "heavy_columns", "lower_cholesky_in_place"]
 
 # A column is "heavy" (dense BLAS update) when its non-zeros exceed this share of the rows:
 # a sparse pair update costs about one nanosecond, a dense rank-one update m^2/2 flops at BLAS speed
@@ -42,6 +42,29 @@ def add_column_products(ptr, idx, values, cols, col_weights, out):
             ia = idx[a]
             for b in range(lo, a + 1):
                 out[ia, idx[b]] += va * values[b]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def column_quadratic_forms(ptr, idx, values, cols, col_weights, rows, inverse, size):
+    """sum over ``cols`` of w_c x_c' M x_c, x_c = rows * (column c) on the rows below ``size``.
+
+    M is symmetric, read from the lower triangle of ``inverse`` (CSC, indices sorted per column).
+    """
+    total = 0.0
+    for col in cols:
+        lo, hi = ptr[col], ptr[col + 1]
+        form = 0.0
+        for a in range(lo, hi):
+            ia = idx[a]
+            if ia >= size:
+                break
+            xa = values[a] * rows[ia]
+            off = 0.0
+            for b in range(lo, a):
+                off += inverse[ia, idx[b]] * values[b] * rows[idx[b]]
+            form += xa * (2.0 * off + inverse[ia, ia] * xa)
+        total += col_weights[col] * form
+    return total
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -80,7 +103,8 @@ class ScalarSchur:
         self.data = csc.data.astype(float)
         self.m = m
 
-    def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int) -> np.ndarray:
+    def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int,
+              out: np.ndarray | None = None) -> np.ndarray:
         """The rest block ``R (a_rr - A_r1 diag(w) A_r1') R + I`` in the lower triangle of a C-ordered array.
 
         Parameters
@@ -93,20 +117,59 @@ class ScalarSchur:
             The diagonal of R.
         q_rest : int
             The random-effects rows (they get the identity added).
+        out : ndarray, shape (m, m), optional
+            A C-ordered array to form it in; a new one when omitted.
 
         Returns
         -------
         ndarray, shape (m, m)
             Only the lower triangle is meaningful.
         """
+        out = self.gram(col_weights, out)
+        _scale_lower(out, a_rr, rows, q_rest)
+        return out
+
+    def weighted_trace(self, upper_inverse: np.ndarray, col_weights: np.ndarray, rows: np.ndarray) -> float:
+        """``tr(M R A_r1 diag(w) A_r1' R)`` over M's rows: M symmetric, the first rows of the rest.
+
+        Parameters
+        ----------
+        upper_inverse : ndarray, shape (size, size)
+            M, Fortran-ordered, its upper triangle meaningful (LAPACK's ``potri`` output).
+        col_weights : ndarray, shape (q1,)
+            ``w``, one per column of ``A_r1``.
+        rows : ndarray, shape (m,)
+            The diagonal of R.
+
+        Returns
+        -------
+        float
+        """
+        size = upper_inverse.shape[0]
+        total = column_quadratic_forms(self.ptr, self.idx, self.data, self.light, np.ascontiguousarray(col_weights),
+                                       np.ascontiguousarray(rows), upper_inverse.T, size)
+        if len(self.heavy):
+            # BLAS on the dense columns: sum over them of w_c x_c' M x_c
+            x = np.asfortranarray(self.dense[:size] * rows[:size, None], dtype=upper_inverse.dtype)
+            symm = sla.blas.ssymm if upper_inverse.dtype == np.float32 else sla.blas.dsymm
+            mx = symm(1.0, upper_inverse, x, side=0, lower=0)
+            total += float(np.einsum("ic,ic,c->", x, mx, col_weights[self.heavy], dtype=float))
+        return total
+
+    def gram(self, col_weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A_r1 diag(w) A_r1'`` in the lower triangle of a C-ordered (m, m) array (``w`` non-negative).
+
+        ``out``, when given, is that array (overwritten); otherwise a new one.
+        """
+        if out is None:
+            out = np.empty((self.m, self.m))
         if len(self.heavy):
             scaled = self.dense * np.sqrt(col_weights[self.heavy])
-            # BLAS on the Fortran view (h, m): its upper triangle of A'A is our lower triangle
-            out = sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0).T
+            # BLAS on the Fortran views (h, m) and (m, m): the upper triangle of A'A is our lower triangle
+            sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0, c=out.T, overwrite_c=1)
         else:
-            out = np.zeros((self.m, self.m))
+            out.fill(0.0)
         add_column_products(self.ptr, self.idx, self.data, self.light, np.ascontiguousarray(col_weights), out)
-        _scale_lower(out, a_rr, rows, q_rest)
         return out
 
 
