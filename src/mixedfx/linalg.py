@@ -233,12 +233,21 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
             wzr = sp.csr_matrix(zr.multiply(w[:, None]))
             zr_z1 = (wzr.T @ first.matrix).tocsr()
-            zr_zr = (zr.T @ wzr).toarray()
-            zr_xy = wzr.T @ xy
-            a_rr = np.block([[zr_zr, zr_xy], [zr_xy.T, xy_xy]])
+            a_rr = _rest_gram((zr.T @ wzr).tocoo(), wzr.T @ xy, xy_xy)
             a_r1 = _coupling_block(zr_z1, xy_z1)
     layout = BlockLayout(ks=[t.k for t in terms], n_levels=[t.n_levels for t in terms], p=X.shape[1])
     return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
+def _rest_gram(zr_zr: sp.coo_matrix, zr_xy: np.ndarray, xy_xy: np.ndarray) -> np.ndarray:
+    """[[Zr'WZr, Zr'W[X y]], [., [X y]'W[X y]]] as one dense array, scattering the sparse block's non-zeros."""
+    qr = zr_zr.shape[0]
+    out = np.zeros((qr + len(xy_xy),) * 2)
+    out[zr_zr.row, zr_zr.col] = zr_zr.data
+    out[:qr, qr:] = zr_xy
+    out[qr:, :qr] = zr_xy.T
+    out[qr:, qr:] = xy_xy
+    return out
 
 
 def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -430,6 +439,16 @@ class BlockedFactor:
         s = slice(self.q_rest, self.q_rest + self.p)
         return self.l_rr[s, s]
 
+    def rest_solution(self) -> np.ndarray:
+        """The rest's random effects then the fixed effects: L_rr's last row solved against L_rr' (its leading block).
+
+        Solved with the whole of L_rr and a zero in the response's slot, so LAPACK
+        reads the C-ordered factor as its Fortran transpose without a copy.
+        """
+        rhs = self.l_rr[-1].copy()
+        rhs[-1] = 0.0
+        return sla.solve_triangular(self.l_rr.T, rhs, lower=False, check_finite=False)[:-1]
+
     def solve_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """Fixed effects and spherical random effects at this theta.
 
@@ -440,8 +459,7 @@ class BlockedFactor:
             Spherical random effects, internal column order (term by term,
             level-major within a term).
         """
-        lx = self.l_rr[:-1, :-1]
-        v = sla.solve_triangular(lx, self.l_rr[-1, :-1], lower=True, trans="T", check_finite=False)
+        v = self.rest_solution()
         u_rest, beta = v[: self.q_rest], v[self.q_rest:]
         c1 = _dense_row(self.l_r1, -1)
         rhs = c1 - np.asarray(self.l_r1[:-1].T @ v).ravel()

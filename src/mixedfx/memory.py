@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from mixedfx.errors import MixedFxError
 from mixedfx.linalg import coupling_is_sparse
@@ -100,7 +101,7 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
     m = sum(len(t.levels) * t.z.shape[1] for t in rest) + p + 1
     # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
     nnz = (p + 1) * q1 + sum(
-        np.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.z.shape[1] * k1
+        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.z.shape[1] * k1
         for t in rest)
     coupling = m * q1
     dense_coupling = not coupling_is_sparse(coupling, nnz)

@@ -159,13 +159,8 @@ def spherical_effects(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarra
     diag(c)``, ``u1 = c / l11 * (A_r1' w)`` for ``w = (-R v, 1)``, v the rest's
     solution (the last row of ``L_rr`` solved against ``L_rr'``).
     """
-    l_rr = factor.l_rr
-    rhs = l_rr[-1].copy()
-    rhs[-1] = 0.0
-    # the Fortran view of L_rr' is the upper factor itself: no copy for LAPACK
-    v = sla.solve_triangular(l_rr.T, rhs, lower=False, check_finite=False)
-    w = -scalar_row_scales(theta, cp.layout) * v
-    w[-1] = 1.0
+    v = factor.rest_solution()
+    w = np.append(-scalar_row_scales(theta, cp.layout)[:-1] * v, 1.0)
     l11 = factor.l11[:, 0, 0]
     u1 = theta[0] / l11**2 * np.asarray(cp.a_r1.T @ w).ravel()
     return np.concatenate([u1, v[: cp.layout.q_rest]])
