@@ -88,3 +88,16 @@ def test_vector_terms_and_small_designs_keep_bobyqa(sleep):
     penicillin = LinearMixedModel(build_model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", data))
     assert not penicillin.has_gradient
     assert mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data)._opt.optimizer == "nloptwrap"
+
+
+def test_the_gradient_path_hands_its_last_factor_to_the_fit_once(crossed_model):
+    model = crossed_model.with_response(crossed_model.y)
+    summary = model.optimize(LmerControl())
+    cross, key, last = model._optimum_factor
+    assert cross is model.cross and key == summary.x.tobytes()
+    other = model.with_response(model.y + 1.0)  # a copy on other blocks never takes it
+    assert other.factor(summary.x) is not last
+    assert model.factor(summary.x) is last
+    fresh = model.factor(summary.x)
+    assert fresh is not last
+    np.testing.assert_allclose(last.l_rr, fresh.l_rr, rtol=1e-12, atol=1e-12)

@@ -6,7 +6,7 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property, partial
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -179,7 +179,11 @@ class LinearMixedModel:
 
     def factor(self, theta: np.ndarray) -> BlockedFactor:
         """The blocked Cholesky factor at ``theta`` (lme4's order)."""
-        return factorize(self.cross, np.asarray(theta, dtype=float))
+        theta = np.asarray(theta, dtype=float)
+        kept = self.__dict__.pop("_optimum_factor", None)
+        if kept is not None and kept[0] is self.cross and kept[1] == theta.tobytes():
+            return kept[2]
+        return factorize(self.cross, theta)
 
     def deviance_from_factor(self, factor: BlockedFactor, reml: bool | None = None) -> float:
         """Profiled deviance (ML) or REML criterion from a factorisation."""
@@ -201,14 +205,17 @@ class LinearMixedModel:
 
         ``inf`` and a NaN gradient where the factorisation fails.
         """
-        theta = np.asarray(theta, dtype=float)
+        return self._value_gradient_factor(np.asarray(theta, dtype=float), workspace)[:2]
+
+    def _value_gradient_factor(self, theta: np.ndarray, workspace: GradientWorkspace | None
+                               ) -> tuple[float, np.ndarray, BlockedFactor | None]:
         try:
             factor = factorize(self.cross, theta, None if workspace is None else workspace.rest)
         except np.linalg.LinAlgError:
-            return np.inf, np.full(theta.shape, np.nan)
+            return np.inf, np.full(theta.shape, np.nan), None
         dof = self.n - self.p if self.reml else self.n
         return (self.deviance_from_factor(factor),
-                criterion_gradient(self.cross, factor, theta, self.reml, dof, workspace))
+                criterion_gradient(self.cross, factor, theta, self.reml, dof, workspace), factor)
 
     def objective(self, theta: np.ndarray) -> float:
         """The criterion the fit minimises; ``inf`` where the factorisation fails."""
@@ -283,6 +290,17 @@ class LinearMixedModel:
     def _gradient_minimise(self, x0: np.ndarray, maxeval: int) -> OptSummary:
         """L-BFGS-B from ``x0`` on the analytic gradient, with arrays kept across its evaluations."""
         workspace = GradientWorkspace(self.cross.a_rr.shape[0])
+        last: dict[str, object] = {}
+
+        def evaluate(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            value, gradient, last["factor"] = self._value_gradient_factor(theta, workspace)
+            last["theta"] = theta.tobytes()
+            return value, gradient
+
         first_step = _FIRST_STEP_SHARE * max(float(np.max(x0)), _FIRST_STEP_SHARE)
-        return lbfgsb(partial(self.objective_and_gradient, workspace=workspace), x0, self.lower,
-                      first_step=first_step, maxeval=maxeval)
+        summary = lbfgsb(evaluate, x0, self.lower, first_step=first_step, maxeval=maxeval)
+        if last.get("factor") is not None and last["theta"] == summary.x.tobytes():
+            # the optimum was the last point evaluated: the fit's first factor() takes its factor
+            # (in the workspace, which nothing writes to any more) rather than factoring again
+            self._optimum_factor = (self.cross, last["theta"], last["factor"])
+        return summary
