@@ -40,6 +40,11 @@ class PirlsError(MixedFxError):
     """PIRLS failed to converge or to reduce the penalised deviance."""
 
 
+# Stage 1's tolerances when it only supplies Newton's start (xtol_abs and ftol_abs): its optimum
+# differs from stage 2's by more than this, and Newton steps converge from anywhere that close
+_STAGE1_START_TOL = 1e-3
+
+
 @dataclass(frozen=True)
 class GlmerControl:
     """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
@@ -66,7 +71,9 @@ class GlmerControl:
         Compute the finite-difference Hessian (standard errors as lme4 1.1-31).
     stage2_newton : bool
         Start stage 2 with Newton steps (:mod:`mixedfx.newton`), which need a
-        fraction of BOBYQA's evaluations; False runs BOBYQA alone.
+        fraction of BOBYQA's evaluations, and stop stage 1, which then only
+        supplies their start, at tolerances of 1e-3; False runs BOBYQA alone at
+        the tolerances above in both stages.
     """
 
     tol_pwrss: float = 1e-7
@@ -483,7 +490,10 @@ class GeneralizedLinearMixedModel:
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self._stage1_objective(lp0)
-        opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
+        first = options
+        if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
+            first = dict(options, xtol_abs=_STAGE1_START_TOL, ftol_abs=_STAGE1_START_TOL)
+        opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **first)
         if self.n_agq == 0:
             opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
         state1 = self.pirls(opt1.x, None, lp0)
