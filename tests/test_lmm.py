@@ -63,10 +63,21 @@ def test_crossed_scalar_terms_take_the_gradient_path_to_bobyqas_optimum():
     formula = "y ~ x + (1 | subject) + (1 | item)"
     fast = mfx.lmer(formula, data)
     slow = mfx.lmer(formula, data, control={"use_gradient": False})
-    assert (fast._opt.optimizer, slow._opt.optimizer) == ("L-BFGS-B", "nloptwrap")
-    assert fast._opt.feval < slow._opt.feval / 2
+    assert (fast._opt.optimizer, slow._opt.optimizer) == ("ai-newton", "nloptwrap")
+    assert fast._opt.feval < slow._opt.feval / 4
     assert fast.deviance <= slow.deviance + 1e-6
     np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4)
+
+
+def test_lbfgsb_takes_over_where_newton_steps_do_not_apply(crossed_model, monkeypatch):
+    import mixedfx.lmm
+
+    monkeypatch.setattr(mixedfx.lmm, "information_minimise", lambda *args: (None, 3))
+    summary = crossed_model.optimize(LmerControl())
+    reference = crossed_model.optimize(LmerControl(use_gradient=False))
+    assert summary.optimizer == "L-BFGS-B"
+    assert summary.fval <= reference.fval + 1e-6
+    np.testing.assert_allclose(summary.x, reference.x, rtol=1e-4)
 
 
 def test_a_variance_on_zero_hands_the_fit_to_bobyqa():

@@ -119,7 +119,8 @@ def inverse_traces(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, 
 
 
 def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
-                       dof: int, workspace: GradientWorkspace | None = None) -> np.ndarray:
+                       dof: int, workspace: GradientWorkspace | None = None,
+                       u: np.ndarray | None = None) -> np.ndarray:
     """Gradient over theta of lmer's criterion (deviance or REML criterion) at ``theta``.
 
     Parameters
@@ -136,6 +137,8 @@ def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarr
         The criterion's residual degrees of freedom: n - p for REML, n otherwise.
     workspace : GradientWorkspace, optional
         Arrays to overwrite; new ones when omitted.
+    u : ndarray, optional
+        :func:`spherical_effects` at ``theta``, where the caller has them.
 
     Returns
     -------
@@ -143,7 +146,7 @@ def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarr
     """
     layout = cp.layout
     traces = inverse_traces(cp, factor, theta, reml, workspace)
-    u = spherical_effects(cp, factor, theta)
+    u = spherical_effects(cp, factor, theta) if u is None else u
     starts = np.cumsum([0] + layout.n_levels)
     u_squares = np.array([np.dot(u[a:b], u[a:b]) for a, b in zip(starts[:-1], starts[1:])])
     sizes = np.asarray(layout.n_levels, dtype=float)

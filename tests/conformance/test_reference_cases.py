@@ -165,7 +165,7 @@ def test_text_matches_lme4(name, what):
     Where lme4's optimiser stopped short of the optimum of a linear model (our
     criterion is lower than lme4's: sleepstudy_ml, whose BOBYQA path agrees with
     lme4's until rounding differences of 1e-13 separate them, and insteval_crossed,
-    fitted by L-BFGS-B on the exact gradient, 5e-8 below lme4's criterion), a
+    fitted by Newton steps on the exact gradient, 5e-8 below lme4's criterion), a
     printed number may also differ from lme4's by 1e-4 of its value; glmer
     numbers by 1 % (the conformance README's rule for glmer texts).
     """
