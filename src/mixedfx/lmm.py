@@ -275,9 +275,9 @@ class LinearMixedModel:
                  initial_step: np.ndarray | None = None) -> OptSummary:
         """Minimise the criterion over theta as lme4's ``optimizeLmer`` does.
 
-        Without ``optimizer``: L-BFGS-B on the analytic gradient where the model
-        has one and ``control.use_gradient`` holds (see :class:`LmerControl`),
-        BOBYQA otherwise. ``initial_step``, when given, is BOBYQA's first step per
+        Without ``optimizer``: steps on the analytic gradient where the model has
+        one and ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA
+        otherwise. ``initial_step``, when given, is BOBYQA's first step per
         parameter (smaller steps suit a start near the optimum, as a refit's).
         """
         x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
