@@ -19,6 +19,7 @@ from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl, check_counts
 from mixedfx.lmm import LinearMixedModel, LmerControl, lme4_term_order
 from mixedfx.lmer_fit import LmerFit
 from mixedfx.memory import check_dense_blocks
+from mixedfx.row_products import cross_product
 
 __all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]
 
@@ -85,8 +86,9 @@ def _response_gram(matrices: ModelMatrices) -> np.ndarray:
     w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
     wX = X if matrices.weights is None else X * w[:, None]
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        cross = wX.T @ y
-        return np.block([[X.T @ wX, cross[:, None]], [cross[None, :], np.array([[y @ (w * y)]])]])
+        cross = cross_product(wX, y)
+        yy = np.array([[cross_product(y, w * y)]])
+        return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
 
 
 def _check_residual_variation(matrices: ModelMatrices) -> None:

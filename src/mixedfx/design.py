@@ -19,6 +19,7 @@ import pandas as pd
 
 from mixedfx.contrasts import contrasts
 from mixedfx.errors import DataError, FormulaError
+from mixedfx.row_products import cross_product
 from mixedfx.formula import MixedFormula, parse_formula
 from mixedfx.frame import ModelFrame, grouping_factor, model_frame
 from mixedfx.memory import check_fixed_matrix
@@ -267,7 +268,7 @@ def clearly_independent(M: np.ndarray) -> bool:
     certain; False only means the exact test must decide.
     """
     with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        return gram_clearly_independent(M.T @ M)
+        return gram_clearly_independent(cross_product(M))
 
 
 def gram_clearly_independent(gram: np.ndarray) -> bool:

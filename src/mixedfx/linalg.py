@@ -23,6 +23,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from mixedfx.lazy import as_is, state_with_formed
+from mixedfx.row_products import cross_product
 
 __all__ = [
     "TermLayout",
@@ -227,7 +228,7 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         a_r1 = np.vstack([_first_term_sums(slots[:-n_xy], m - n_xy, first, wz1), xy_z1])
         a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
     else:
-        xy_xy = xy.T @ (xy if weights is None else xy * w[:, None])
+        xy_xy = cross_product(xy) if weights is None else cross_product(xy, xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
