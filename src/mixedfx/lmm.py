@@ -52,9 +52,10 @@ class LmerControl:
         Where the criterion has an analytic gradient (every term scalar on a large
         crossed design), minimise it by Newton steps on the average information
         (:mod:`mixedfx.information_newton`), or L-BFGS-B where they do not apply:
-        5 to 10 evaluations where BOBYQA takes 40 to 70. A fit that ends with a
-        variance on zero, or fails, is redone with BOBYQA. False keeps lme4's
-        BOBYQA.
+        5 to 10 evaluations where BOBYQA takes 40 to 70. A failed run is redone
+        with BOBYQA; one that ends with a variance on zero goes through lme4's
+        edge check (``restart_edge``), which has BOBYQA go on from there where
+        the criterion falls inward. False keeps lme4's BOBYQA.
     """
 
     xtol_abs: float = 1e-8
@@ -288,9 +289,10 @@ class LinearMixedModel:
         summary, spent = None, 0
         if optimizer is None and control.use_gradient and self.has_gradient:
             trial = self._gradient_minimise(x0, control.maxeval)
-            # on a bound the gradient vanishes (the criterion is even in each theta): a gradient
-            # method cannot tell a minimum there from a saddle, so BOBYQA decides, as after a failure
-            if trial.return_code > 0 and np.all(trial.x > self.lower):
+            # on a bound the gradient vanishes (the criterion is even in each theta), so a gradient
+            # method cannot tell a minimum there from a saddle: lme4's edge check below decides,
+            # and optimises again with BOBYQA from there where moving inward helps
+            if trial.return_code > 0:
                 summary = trial
             spent = trial.feval
         optimizer = optimizer or bobyqa
