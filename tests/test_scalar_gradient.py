@@ -85,3 +85,23 @@ def test_spherical_effects_match_the_factor_solution(crossed_model, penicillin):
         factor = model.factor(theta)
         np.testing.assert_allclose(spherical_effects(model.cross, factor, theta), factor.solve_coefficients()[1],
                                    rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_gradient_and_fit_with_prior_weights_and_an_offset(reml):
+    from tests.conftest import crossed_ratings
+
+    data = crossed_ratings(5, 0.4)
+    data["w"] = np.random.default_rng(5).uniform(0.5, 2.0, len(data))
+    data["o"] = 0.3 * data["x"]
+    matrices = build_model_matrices("y ~ x + (1 | subject) + (1 | item)", data, weights="w", offset="o")
+    model = LinearMixedModel(matrices, reml=reml)
+    assert model.has_gradient
+    theta = np.array([0.7, 0.4])
+    np.testing.assert_allclose(_gradient(model, theta), _richardson(model, theta), rtol=1e-6, atol=1e-6)
+    fast = mfx.lmer("y ~ x + (1 | subject) + (1 | item)", data, REML=reml, weights="w", offset="o")
+    slow = mfx.lmer("y ~ x + (1 | subject) + (1 | item)", data, REML=reml, weights="w", offset="o",
+                    control={"use_gradient": False})
+    assert fast._opt.optimizer == "ai-newton"
+    assert fast.deviance <= slow.deviance + 1e-6
+    np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4)
