@@ -21,7 +21,7 @@ import scipy.linalg as sla
 
 from mixedfx.linalg import BlockedFactor, CrossProducts, scalar_row_scales
 
-__all__ = ["GradientWorkspace", "criterion_gradient", "inverse_traces", "spherical_effects"]
+__all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects"]
 
 
 # The inverse is formed in single precision when K's condition number is below this: the
@@ -79,27 +79,9 @@ def _system_inverse(l_rr: np.ndarray, size: int, workspace: GradientWorkspace) -
     return inverse
 
 
-def inverse_traces(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
-                   workspace: GradientWorkspace | None = None) -> np.ndarray:
-    """tr_j(C^-1) for each term (internal order), C as in the module's docstring.
-
-    Parameters
-    ----------
-    cp : CrossProducts
-        Blocks of a model whose terms are all scalar, with a sparse coupling block.
-    factor : BlockedFactor
-        Its factorisation at ``theta``.
-    theta : ndarray
-        One value per term, internal order.
-    reml : bool
-        Include the fixed effects in C.
-    workspace : GradientWorkspace, optional
-        Arrays to overwrite; new ones when omitted.
-
-    Returns
-    -------
-    ndarray, shape (n_terms,)
-    """
+def _inverse_traces(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
+                    workspace: GradientWorkspace | None) -> np.ndarray:
+    """tr_j(C^-1) for each term (internal order), C as in the module's docstring (REML: X included)."""
     layout = cp.layout
     size = layout.q_rest + (layout.p if reml else 0)
     l11 = factor.l11[:, 0, 0]
@@ -145,7 +127,7 @@ def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarr
     ndarray, shape (n_terms,)
     """
     layout = cp.layout
-    traces = inverse_traces(cp, factor, theta, reml, workspace)
+    traces = _inverse_traces(cp, factor, theta, reml, workspace)
     u = spherical_effects(cp, factor, theta) if u is None else u
     starts = np.cumsum([0] + layout.n_levels)
     u_squares = np.array([np.dot(u[a:b], u[a:b]) for a, b in zip(starts[:-1], starts[1:])])
