@@ -67,3 +67,22 @@ def test_steps_hand_over_where_the_information_is_not_positive_definite(crossed_
     summary, evaluations, _ = _minimise(crossed_model, crossed_model.start_theta(),
                                         information=lambda point, sigma2: -np.eye(k + 1))
     assert summary is None and evaluations == 1
+
+
+def test_steps_that_overshoot_are_halved(crossed_model):
+    # an information four times too small makes every step four times too long
+    def weak(point, sigma2):
+        return average_information(crossed_model.cross, point, sigma2) / 4.0
+
+    values = []
+
+    def evaluate(theta, with_gradient):
+        point = crossed_model._criterion_point(theta, None, with_gradient)
+        values.append(point.value)
+        return point
+
+    summary, _ = information_minimise(evaluate, weak, crossed_model.start_theta(), crossed_model._dof)
+    reference = crossed_model.optimize(LmerControl(use_gradient=False))
+    # some trial rose above the best value before it, and a halving took its place
+    assert any(value > min(values[:i]) for i, value in enumerate(values) if i)
+    assert summary is not None and summary.fval <= reference.fval + 1e-6
