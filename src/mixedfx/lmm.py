@@ -313,10 +313,13 @@ class LinearMixedModel:
         """
         workspace = GradientWorkspace(self.cross.a_rr.shape[0])
         last: dict[str, CriterionPoint | None] = {}
+        best = {"theta": np.asarray(x0, dtype=float), "value": np.inf}
 
         def evaluate(theta: np.ndarray, with_gradient: bool = True) -> CriterionPoint | None:
-            last["point"] = self._criterion_point(theta, workspace, with_gradient)
-            return last["point"]
+            point = last["point"] = self._criterion_point(theta, workspace, with_gradient)
+            if point is not None and point.value < best["value"]:
+                best.update(theta=np.array(theta, dtype=float), value=point.value)
+            return point
 
         def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             point = evaluate(theta)
@@ -324,9 +327,11 @@ class LinearMixedModel:
 
         summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
         if summary is None:
-            first_step = _FIRST_STEP_SHARE * max(float(np.max(x0)), _FIRST_STEP_SHARE)
-            summary = lbfgsb(value_and_gradient, x0, self.lower, first_step=first_step, maxeval=maxeval)
-            summary = replace(summary, feval=summary.feval + spent)
+            # from the lowest point the steps reached: nearer the optimum than the start
+            start = best["theta"]
+            first_step = _FIRST_STEP_SHARE * max(float(np.max(start)), _FIRST_STEP_SHARE)
+            summary = lbfgsb(value_and_gradient, start, self.lower, first_step=first_step, maxeval=maxeval)
+            summary = replace(summary, x0=np.asarray(x0, dtype=float), feval=summary.feval + spent)
         point = last.get("point")
         if point is not None and point.theta.tobytes() == summary.x.tobytes():
             # the optimum was the last point evaluated: the fit's first factor() takes its factor
