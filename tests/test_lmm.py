@@ -91,7 +91,7 @@ def test_a_variance_on_zero_stands_where_moving_inward_does_not_help():
     np.testing.assert_allclose(summary.x, bobyqa_alone.x, rtol=1e-4)
 
 
-def test_a_saddle_on_the_bound_is_left_by_bobyqa(monkeypatch):
+def test_a_saddle_on_the_bound_is_left_from_inside(monkeypatch):
     import mixedfx.lmm
 
     data = crossed_ratings(1, 0.0)
@@ -101,11 +101,22 @@ def test_a_saddle_on_the_bound_is_left_by_bobyqa(monkeypatch):
     assert trial.x[1] == 0.0  # L-BFGS-B stops where the gradient vanishes
     summary = model.optimize(LmerControl())
     bobyqa_alone = model.optimize(LmerControl(use_gradient=False))
-    # lme4's edge check finds the criterion falling inward and BOBYQA goes on from the bound
-    assert summary.optimizer == "nloptwrap" and summary.feval > trial.feval
+    # lme4's edge check finds the criterion falling inward; the gradient path goes on from inside
+    assert summary.optimizer == "L-BFGS-B" and summary.feval > trial.feval
     assert summary.x[1] > 0.01
     assert summary.fval <= bobyqa_alone.fval + 1e-6
     np.testing.assert_allclose(summary.x, bobyqa_alone.x, rtol=1e-3)
+
+
+def test_an_inward_restart_that_fails_hands_over_to_bobyqa(crossed_model, monkeypatch):
+    from mixedfx.optimize import OptSummary
+
+    x = np.array([0.6, 0.0])
+    failed = OptSummary(optimizer="L-BFGS-B", x0=x, x=x, fval=np.inf, feval=2, return_code=-1)
+    monkeypatch.setattr(crossed_model, "_gradient_minimise", lambda *args: failed)
+    summary = crossed_model._inward_restart(crossed_model.objective, x, crossed_model.lower, maxeval=1000,
+                                            xtol_abs=1e-8, ftol_abs=1e-8)
+    assert summary.optimizer == "nloptwrap" and summary.x[1] > 0.0
 
 
 def test_vector_terms_and_small_designs_keep_bobyqa(sleep):

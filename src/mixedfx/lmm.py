@@ -54,8 +54,8 @@ class LmerControl:
         (:mod:`mixedfx.information_newton`), or L-BFGS-B where they do not apply:
         5 to 10 evaluations where BOBYQA takes 40 to 70. A failed run is redone
         with BOBYQA; one that ends with a variance on zero goes through lme4's
-        edge check (``restart_edge``), which has BOBYQA go on from there where
-        the criterion falls inward. False keeps lme4's BOBYQA.
+        edge check (``restart_edge``), and where the criterion falls inward the
+        gradient path starts again from just inside. False keeps lme4's BOBYQA.
     """
 
     xtol_abs: float = 1e-8
@@ -286,24 +286,34 @@ class LinearMixedModel:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
         options = dict(xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs, maxeval=control.maxeval)
-        summary, spent = None, 0
+        summary, spent, restart = None, 0, optimizer or bobyqa
         if optimizer is None and control.use_gradient and self.has_gradient:
             trial = self._gradient_minimise(x0, control.maxeval)
             # on a bound the gradient vanishes (the criterion is even in each theta), so a gradient
             # method cannot tell a minimum there from a saddle: lme4's edge check below decides,
-            # and optimises again with BOBYQA from there where moving inward helps
+            # and where moving inward helps the gradient path starts again from inside
             if trial.return_code > 0:
-                summary = trial
+                summary, restart = trial, self._inward_restart
             spent = trial.feval
-        optimizer = optimizer or bobyqa
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
-            summary = optimizer(self.objective, x0, self.lower, **first)
+            summary = (optimizer or bobyqa)(self.objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
         if control.restart_edge:
-            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=optimizer, **options)
+            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=restart, **options)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
+        return summary
+
+    def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
+                        maxeval: int, **options) -> OptSummary:
+        """:func:`~mixedfx.optimize.restart_from_edge`'s optimiser after the gradient path: that path again,
+        from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step.
+        """
+        step = _FIRST_STEP_SHARE * max(float(np.max(x)), _FIRST_STEP_SHARE)
+        summary = self._gradient_minimise(np.where(x <= lower, lower + 0.1 * step, x), maxeval)
+        if summary.return_code < 0:
+            return bobyqa(objective, x, lower, maxeval=maxeval, **options)
         return summary
 
     def _gradient_minimise(self, x0: np.ndarray, maxeval: int) -> OptSummary:
