@@ -19,10 +19,10 @@ import pandas as pd
 
 from mixedfx.contrasts import contrasts
 from mixedfx.errors import DataError, FormulaError
-from mixedfx.row_products import cross_product
 from mixedfx.formula import MixedFormula, parse_formula
 from mixedfx.frame import ModelFrame, grouping_factor, model_frame
 from mixedfx.memory import check_fixed_matrix
+from mixedfx.row_products import cross_product
 from mixedfx.rsemantics import DataEnv, Factor, Value, as_column, as_factor, evaluate
 from mixedfx.terms import CONTRASTS, Terms, coding
 

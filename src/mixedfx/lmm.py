@@ -12,10 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.design import ModelMatrices, ReTerm
+from mixedfx.information_newton import CriterionPoint, average_information, information_minimise
 from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize, response_map, theta_lower_bounds,
                             transform_dense, with_response)
 from mixedfx.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
-from mixedfx.information_newton import CriterionPoint, average_information, information_minimise
 from mixedfx.scalar_gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
 __all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
@@ -210,8 +210,7 @@ class LinearMixedModel:
         ``inf`` and a NaN gradient where the factorisation fails.
         """
         theta = np.asarray(theta, dtype=float)
-        point = self._criterion_point(theta, workspace)
-        return (np.inf, np.full(theta.shape, np.nan)) if point is None else (point.value, point.gradient)
+        return _value_and_gradient(self._criterion_point(theta, workspace), theta)
 
     @property
     def _dof(self) -> int:
@@ -310,8 +309,7 @@ class LinearMixedModel:
         """:func:`~mixedfx.optimize.restart_from_edge`'s optimiser after the gradient path: that path again,
         from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step.
         """
-        step = _FIRST_STEP_SHARE * max(float(np.max(x)), _FIRST_STEP_SHARE)
-        summary = self._gradient_minimise(np.where(x <= lower, lower + 0.1 * step, x), maxeval)
+        summary = self._gradient_minimise(np.where(x <= lower, lower + 0.1 * _first_step(x), x), maxeval)
         if summary.return_code < 0:
             return bobyqa(objective, x, lower, maxeval=maxeval, **options)
         return summary
@@ -332,15 +330,13 @@ class LinearMixedModel:
             return point
 
         def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            point = evaluate(theta)
-            return (np.inf, np.full(theta.shape, np.nan)) if point is None else (point.value, point.gradient)
+            return _value_and_gradient(evaluate(theta), theta)
 
         summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]
-            first_step = _FIRST_STEP_SHARE * max(float(np.max(start)), _FIRST_STEP_SHARE)
-            summary = lbfgsb(value_and_gradient, start, self.lower, first_step=first_step, maxeval=maxeval)
+            summary = lbfgsb(value_and_gradient, start, self.lower, first_step=_first_step(start), maxeval=maxeval)
             summary = replace(summary, x0=np.asarray(x0, dtype=float), feval=summary.feval + spent)
         point = last.get("point")
         if point is not None and point.theta.tobytes() == summary.x.tobytes():
@@ -348,3 +344,13 @@ class LinearMixedModel:
             # (in the workspace, which nothing writes to any more) rather than factoring again
             self._optimum_factor = (self.cross, summary.x.tobytes(), point.factor)
         return summary
+
+
+def _first_step(theta: np.ndarray) -> float:
+    """L-BFGS-B's first step from ``theta``: a share of its largest value (of the share itself near zero)."""
+    return _FIRST_STEP_SHARE * max(float(np.max(theta)), _FIRST_STEP_SHARE)
+
+
+def _value_and_gradient(point: CriterionPoint | None, theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """A point's value and gradient; ``inf`` and NaN where its factorisation failed (None)."""
+    return (np.inf, np.full(theta.shape, np.nan)) if point is None else (point.value, point.gradient)

@@ -125,7 +125,15 @@ class ScalarSchur:
         ndarray, shape (m, m)
             Only the lower triangle is meaningful.
         """
-        out = self.gram(col_weights, out)
+        if out is None:
+            out = np.empty((self.m, self.m))
+        if len(self.heavy):
+            scaled = self.dense * np.sqrt(col_weights[self.heavy])
+            # BLAS on the Fortran views (h, m) and (m, m): the upper triangle of A'A is our lower triangle
+            sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0, c=out.T, overwrite_c=1)
+        else:
+            out.fill(0.0)
+        add_column_products(self.ptr, self.idx, self.data, self.light, np.ascontiguousarray(col_weights), out)
         _scale_lower(out, a_rr, rows, q_rest)
         return out
 
@@ -155,22 +163,6 @@ class ScalarSchur:
             mx = symm(1.0, upper_inverse, x, side=0, lower=0)
             total += float(np.einsum("ic,ic,c->", x, mx, col_weights[self.heavy], dtype=float))
         return total
-
-    def gram(self, col_weights: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``A_r1 diag(w) A_r1'`` in the lower triangle of a C-ordered (m, m) array (``w`` non-negative).
-
-        ``out``, when given, is that array (overwritten); otherwise a new one.
-        """
-        if out is None:
-            out = np.empty((self.m, self.m))
-        if len(self.heavy):
-            scaled = self.dense * np.sqrt(col_weights[self.heavy])
-            # BLAS on the Fortran views (h, m) and (m, m): the upper triangle of A'A is our lower triangle
-            sla.blas.dsyrk(1.0, scaled.T, trans=1, lower=0, c=out.T, overwrite_c=1)
-        else:
-            out.fill(0.0)
-        add_column_products(self.ptr, self.idx, self.data, self.light, np.ascontiguousarray(col_weights), out)
-        return out
 
 
 def lower_cholesky_in_place(lower: np.ndarray) -> np.ndarray | None:
