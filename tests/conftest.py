@@ -30,6 +30,24 @@ def crossed_ratings(seed: int, item_sd: float, n_subjects: int = 400, n_items: i
                          "item": pd.Categorical([f"i{i}" for i in item])})
 
 
+def crossed_binomial(seed: int = 8, users: int = 200, items: int = 150):
+    """Users rating items: a few heavy users rate most items, the rest a handful (a dense rest block)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(users):
+        count = 120 if user < 5 else 8
+        for item in rng.choice(items, count, replace=False):
+            rows.append((f"u{user}", f"i{item}"))
+    data = pd.DataFrame(rows, columns=["user", "item"])
+    data["x"] = rng.normal(size=len(data))
+    eta = 0.3 * data["x"] + rng.normal(size=users)[data["user"].str[1:].astype(int)]
+    data["z"] = (rng.uniform(size=len(data)) < 1 / (1 + np.exp(-eta))).astype(int)
+    return data
+
+
 @pytest.fixture(scope="session")
 def crossed_model():
     """A crossed model whose criterion has an analytic gradient (REML)."""

@@ -6,6 +6,7 @@ import pytest
 import mixedfx as mfx
 from mixedfx.design import build_model_matrices
 from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl, PirlsError
+from tests.conftest import crossed_binomial
 
 MODELS = {
     "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", [0.8]),
@@ -67,26 +68,9 @@ def test_non_finite_working_values_raise_pirls_error():
         model.pirls(theta, None, np.full(model.n, np.nan))
 
 
-def _crossed_binomial(seed=8, users=200, items=150):
-    """Users rating items: a few heavy users rate most items, the rest a handful (a dense rest block)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(users):
-        count = 120 if user < 5 else 8
-        for item in rng.choice(items, count, replace=False):
-            rows.append((f"u{user}", f"i{item}"))
-    import pandas as pd  # noqa: PLC0415
-
-    data = pd.DataFrame(rows, columns=["user", "item"])
-    data["x"] = rng.normal(size=len(data))
-    eta = 0.3 * data["x"] + rng.normal(size=users)[data["user"].str[1:].astype(int)]
-    data["z"] = (rng.uniform(size=len(data)) < 1 / (1 + np.exp(-eta))).astype(int)
-    return data
-
-
 @pytest.mark.parametrize("stage", [1, 2])
 def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
-    matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", _crossed_binomial())
+    matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
     model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
     compiled = model._compiled_pirls[stage - 1]
     assert compiled.dense and len(compiled.heavy) == 5 and len(compiled.light) > 100

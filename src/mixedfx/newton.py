@@ -1,13 +1,14 @@
-"""Newton steps on finite-difference derivatives, for an optimisation that starts near its minimum.
+"""Newton steps on exact or finite-difference derivatives, for an optimisation that starts near its minimum.
 
 glmer's second stage starts at the first stage's estimates, close to its optimum.
 There the deviance is nearly quadratic: Newton steps with a Hessian taken once at
-the start and refined by BFGS updates converge in a few gradients of 2k
-evaluations each, where BOBYQA spends hundreds of evaluations on 8 parameters
-(VerbAgg: 273 against 96). The steps apply
-only where that Hessian is positive definite, each step stays inside the bounds
-and lowers the objective; otherwise :func:`newton_minimise` gives up and the
-caller runs its optimiser as before.
+the start and refined by BFGS updates converge in a few gradients, where BOBYQA
+spends hundreds of evaluations on 8 parameters (VerbAgg: 273). A gradient costs
+2k evaluations by finite differences (VerbAgg: 96 evaluations in all), or one
+where the deviance has an exact gradient (:mod:`mixedfx.laplace_gradient`;
+VerbAgg: 12). The steps apply only where that Hessian is positive definite, each
+step stays inside the bounds and lowers the objective; otherwise
+:func:`newton_minimise` gives up and the caller runs its optimiser as before.
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ import numpy as np
 
 from mixedfx.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
-__all__ = ["CachedObjective", "newton_minimise"]
+__all__ = ["CachedObjective", "ValueAndGradient", "gradient_hessian", "newton_minimise"]
+
+ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 # lme4's deriv12 step: the final derivatives then reuse the last gradient's points
 _DELTA = 1e-4
+# Forward differences of an exact gradient err by O(delta) times third derivatives, which are large
+# along unscaled covariates (grouseticks with HEIGHT uncentred: 4% in an SE at 1e-4, 1e-4 at 1e-7);
+# the gradient's rounding error over delta stays far below that
+_GRADIENT_DELTA = 1e-7
 # a step predicted to lower the deviance by less than this ends the iteration
 _DECREASE_TOL = 1e-8
 _MAX_STEPS = 12
@@ -76,7 +83,7 @@ def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx
 
 
 def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
-                    workers: int = 1) -> OptSummary | None:
+                    workers: int = 1, gradient: ValueAndGradient | None = None) -> OptSummary | None:
     """Minimise by Newton steps from a start near the minimum, or None where they do not apply.
 
     Parameters
@@ -91,6 +98,11 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
     workers : int
         Threads for the finite-difference points (see
         :func:`~mixedfx.optimize.finite_difference_derivatives`).
+    gradient : callable, optional
+        The objective's value and exact gradient at a point, in one evaluation
+        (non-finite where it has none). With it the start's Hessian comes from
+        forward differences of gradients (:func:`gradient_hessian`) and each step
+        costs one evaluation; without it, from finite differences of values.
 
     Returns
     -------
@@ -100,19 +112,24 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
         converged after a few; the caller then optimises otherwise.
     """
     x = np.asarray(x0, dtype=float)
-    fx = float(objective(x))
     k = len(x)
-    gradient, hessian = _forward_hessian(objective, x, fx, _DELTA, workers)
-    evaluations = 1 + 2 * k + k * (k - 1) // 2
+    if gradient is None:
+        fx = float(objective(x))
+        slope, hessian = _forward_hessian(objective, x, fx, _DELTA, workers)
+        evaluations = 1 + 2 * k + k * (k - 1) // 2
+    else:
+        fx, slope = gradient(x)
+        hessian = gradient_hessian(gradient, x, slope, workers=workers)
+        evaluations = 1 + k
     for _ in range(_MAX_STEPS):
         # numpy's Cholesky passes NaN and inf through without an error
-        if not (np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
+        if not (np.all(np.isfinite(slope)) and np.all(np.isfinite(hessian))):
             return None
         try:
             upper = np.linalg.cholesky(hessian).T
         except np.linalg.LinAlgError:
             return None
-        scaled = np.linalg.solve(upper.T, gradient)
+        scaled = np.linalg.solve(upper.T, slope)
         if 0.5 * scaled @ scaled < _DECREASE_TOL:
             return OptSummary(optimizer="newton", x0=np.asarray(x0, dtype=float), x=x, fval=fx,
                               feval=evaluations, return_code=_CONVERGED)
@@ -120,15 +137,49 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
         candidate = x + step
         if np.any(candidate < lower):
             return None
-        f_candidate = float(objective(candidate))
+        if gradient is None:
+            f_candidate, new_slope = float(objective(candidate)), None
+        else:
+            f_candidate, new_slope = gradient(candidate)
         evaluations += 1
         if not f_candidate <= fx:
             return None
-        new_gradient = _gradient(objective, candidate, f_candidate, workers)
-        evaluations += 2 * k
-        hessian = _bfgs_update(hessian, step, new_gradient - gradient)
-        x, fx, gradient = candidate, f_candidate, new_gradient
+        if new_slope is None:  # a gradient of values only once the step is taken
+            new_slope = _gradient(objective, candidate, f_candidate, workers)
+            evaluations += 2 * k
+        hessian = _bfgs_update(hessian, step, new_slope - slope)
+        x, fx, slope = candidate, f_candidate, new_slope
     return None
+
+
+def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, *,
+                     delta: float = _GRADIENT_DELTA, workers: int = 1) -> np.ndarray:
+    """Hessian by forward differences of an exact gradient (k evaluations), made symmetric.
+
+    Parameters
+    ----------
+    value_and_gradient : callable
+        Value and gradient at a point.
+    x : ndarray
+        The point.
+    slope : ndarray
+        The gradient at ``x``.
+    delta : float
+        Step in every coordinate.
+    workers : int
+        Threads evaluating the k points (see
+        :func:`~mixedfx.optimize.evaluate_points`).
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+    """
+    x = np.asarray(x, dtype=float)
+    steps = np.eye(len(x)) * delta
+    slopes = evaluate_points(lambda point: value_and_gradient(point)[1], [x + step for step in steps], workers)
+    with np.errstate(invalid="ignore"):
+        differences = (np.array(slopes) - slope) / delta
+    return 0.5 * (differences + differences.T)
 
 
 def _gradient(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, workers: int) -> np.ndarray:

@@ -31,11 +31,13 @@ from typing import NamedTuple
 import llvmlite.binding as llvm
 import numba
 from numba.extending import get_cython_function_address
+from numba.typed import List
 import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.compiled_families import derivatives, dev_resid, mean
 from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
+from mixedfx.laplace_gradient import laplace_gradient
 from mixedfx.sparse_gram import add_column_products, heavy_columns
 
 __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "ScalarPirls",
@@ -47,6 +49,8 @@ OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 
 # cacheable: (uplo, n, a, lda, info), all by pointer
 llvm.add_symbol("mixedfx_dpotrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpotrf"))
 _dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numba.types.voidptr] * 5))
+
+_VECTOR = numba.types.float64[::1]
 
 # A rest block whose factor is at least this share filled is stored full; above this size LAPACK factors it
 _DENSE_SHARE = 0.3
@@ -296,15 +300,15 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _result(status, iterations, eta, mu, u, b, resid, l11, coupling, rest, chol_col_ptr, chol_col_idx):
-    """What a run returns: its state, the factor's pattern values and log |L_Z|^2."""
+def _result(status, iterations, eta, mu, u, b, resid, l11, coupling, rest, chol_col_ptr, chol_col_idx, gradient):
+    """What a run returns: its state, the factor's pattern values, log |L_Z|^2 and the gradient (if asked for)."""
     logdet = 0.0
     for level in range(l11.shape[0]):
         logdet += math.log(l11[level])
     for j in range(rest.shape[0] - b.shape[0] - 1):
         logdet += math.log(rest[j, j])
     return (status, iterations, eta, mu, u, b, resid, l11, coupling,
-            _pattern_values(rest, chol_col_ptr, chol_col_idx), 2.0 * logdet)
+            _pattern_values(rest, chol_col_ptr, chol_col_idx), 2.0 * logdet, gradient)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -321,9 +325,14 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
-           row_idx,
-           dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
-           tol, max_iter, rest):
+           row_idx, dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy,
+           dense, tol, max_iter, rest, with_gradient, tangent_t):
+    """PIRLS from eta_start; ``with_gradient`` (stage 2), also the Laplace deviance's gradient.
+
+    The gradient (see :mod:`mixedfx.pirls_tangents`) is over theta then the
+    columns of ``tangent_t`` (X transposed); it is NaN where step-halving broke
+    the iterations' smooth path, and empty without ``with_gradient``.
+    """
     p, n = X_t.shape[0], y.shape[0]
     q = u_offsets[-1]
     l0 = u_offsets[1]
@@ -343,17 +352,40 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
     old_u = np.zeros(q)
     old_b = np.zeros(p)
     old_pdev = np.inf
+    tracking = with_gradient
+    gradient = np.zeros(codes.shape[0] + tangent_t.shape[0] if with_gradient else 0)
+    # each iteration's start, working values, factor and solution, for the gradient
+    etas, mus, ws = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
+    wys, l11s, couplings = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
+    rests, us = List.empty_list(_VECTOR), List.empty_list(_VECTOR)
     for it in range(max_iter):
         status = _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
                          light, heavy, dense, a11, coupling, rest, w, xy, weighted)
         if status != OK:
-            return _result(status, it, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
+            return _result(status, it, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
+                           gradient)
         _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
+        if tracking:
+            etas.append(eta.copy())
+            mus.append(mu.copy())
+            ws.append(w.copy())
+            wys.append(xy[p].copy())
+            l11s.append(a11.copy())
+            couplings.append(coupling.copy())
+            rests.append(_pattern_values(rest, chol_col_ptr, chol_col_idx))
+            us.append(u.copy())
         pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
-            return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
+            if tracking:
+                laplace_gradient(code, y, wts, base, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
+                                 col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense, etas, mus, ws,
+                                 wys, l11s, couplings, rests, us, mu, gradient)
+            return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
+                           gradient)
         if pdev > old_pdev:
+            gradient[:] = np.nan
+            tracking = False
             for _ in range(10):
                 for i in range(q):
                     u[i] = (old_u[i] + u[i]) / 2.0
@@ -364,13 +396,14 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
                     break
             if pdev - old_pdev > tol:
                 return _result(HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr,
-                               chol_col_idx)
+                               chol_col_idx, gradient)
         old_pdev = pdev
         for i in range(q):
             old_u[i] = u[i]
         for j in range(p):
             old_b[j] = b[j]
-    return _result(NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx)
+    return _result(NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
+                   gradient)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -420,6 +453,7 @@ class ScalarPirlsResult(NamedTuple):
     coupling: np.ndarray
     rest_values: np.ndarray
     logdet_re: float
+    gradient: np.ndarray
 
 
 class ScalarPirls:
@@ -441,6 +475,7 @@ class ScalarPirls:
         self.code = code
         self.X_t = np.ascontiguousarray(np.asarray(X, dtype=float).T)
         p = self.X_t.shape[0]
+        self._no_tangents = np.zeros((0, self.X_t.shape[1]))
         self.codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
         self.zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
         n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
@@ -505,18 +540,23 @@ class ScalarPirls:
         return mu
 
     def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
-            tol: float, max_iter: int, mu_start: np.ndarray | None = None) -> ScalarPirlsResult:
+            tol: float, max_iter: int, mu_start: np.ndarray | None = None,
+            tangent_t: np.ndarray | None = None) -> ScalarPirlsResult:
         """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2).
 
         ``mu_start``, :meth:`means` at ``eta_start``, saves a pass over the rows where
-        many runs share their start (every evaluation of an objective).
+        many runs share their start (every evaluation of an objective). With
+        ``tangent_t`` (X transposed, C-ordered), a stage-2 run also returns the
+        gradient of its Laplace deviance over theta and beta
+        (:mod:`mixedfx.pirls_tangents`); NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
         out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter, self._workspace())
+                     tol, max_iter, self._workspace(), tangent_t is not None,
+                     self._no_tangents if tangent_t is None else tangent_t)
         return ScalarPirlsResult._make(out)
 
     def _workspace(self) -> np.ndarray:

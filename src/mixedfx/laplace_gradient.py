@@ -1,0 +1,303 @@
+"""Gradient of lme4's Laplace deviance through the PIRLS iterations that evaluate it (scalar terms).
+
+glmer's stage-2 deviance at (theta, beta) runs PIRLS from a fixed linear predictor
+and stops after a few iterations: its value is log|M|, at the weights of the last
+iteration's start, plus the penalised deviance at the iterations' end. That is a
+smooth function of (theta, beta) wherever the number of iterations does not
+change, but it is not the Laplace approximation at the exact mode (on VerbAgg
+the two optima differ by about 1e-3 in theta), so its derivative has to follow the
+iterations.
+
+Iteration i solves ``M_i u_{i+1} = Lambda Z' g_i`` with
+``M_i = Lambda Z' W_i Z Lambda + I`` and ``g_i = W_i z_i`` (working weights and
+response at its start eta_i), then sets ``eta_{i+1} = X beta + offset + Z Lambda u_{i+1}``.
+The gradient is taken backwards through the recorded iterations (reverse mode),
+which costs one solve and two passes over the rows per iteration whatever the
+number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
+``d g_i / d eta_i = w_i' (eta_i - X beta - offset)``), iteration i passes back
+
+* to theta_t: ``sum_r z_t (lam_t g - w (lam_t Z Lambda u + u_t Z Lambda lam))``,
+  plus ``eta_bar' z_t u_t`` from eta_{i+1};
+* to X beta: ``eta_bar - w Z Lambda lam``;
+* to eta_i: ``w_i' ((eta_i - X beta - offset) Z Lambda lam - Z Lambda lam Z Lambda u)``;
+
+where ``u_t`` and ``lam_t`` are read at each row's level of term t. The last
+iteration also passes back log|M|'s derivative, ``tr(M^-1 dM)``, from the entries
+of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`).
+
+The compiled PIRLS (:mod:`mixedfx.scalar_pirls`) records the iterations and calls
+:func:`laplace_gradient` when asked for the gradient. numba is imported here, so
+import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from numba.extending import get_cython_function_address
+
+from mixedfx.compiled_families import BINOMIAL_LOGIT
+
+__all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+
+# LAPACK's inverse from a Cholesky factor (uplo, n, a, lda, info), bound as scalar_pirls binds dpotrf
+llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
+_dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
+
+@numba.njit(cache=True, error_model="numpy")
+def _weight_slopes(code, wts, eta, mu):
+    """d w / d eta per row: ``wts mu(1 - mu)(1 - 2 mu)`` (logit), ``wts mu`` (log); 0 where R clamps mu'."""
+    n = eta.shape[0]
+    slope = np.empty(n)
+    for r in range(n):
+        if code == BINOMIAL_LOGIT:
+            slope[r] = 0.0 if abs(eta[r]) > 30.0 else wts[r] * mu[r] * (1.0 - mu[r]) * (1.0 - 2.0 * mu[r])
+        else:
+            slope[r] = wts[r] * mu[r]
+    return slope
+
+
+@numba.njit(cache=True, error_model="numpy")
+def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, x):
+    """Solve ``M v = x`` in place for the random effects, from a run's factor.
+
+    ``M = L L'`` with ``L = [[diag(l11), 0], [G, L_rr]]``: G is the coupling block
+    (its rows of random effects) and ``L_rr`` the rest's leading block, given by its
+    pattern values (diagonal, then the pattern below it column by column) for a
+    rest of order m.
+    """
+    l0 = l11.shape[0]
+    q_rest = x.shape[0] - l0
+    for i in range(l0):
+        x[i] /= l11[i]
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            row = row_idx[idx]
+            if row < q_rest:
+                x[l0 + row] -= coupling[idx] * x[i]
+    for j in range(q_rest):
+        x[l0 + j] /= pattern_values[j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i < q_rest:
+                x[l0 + i] -= pattern_values[m + ii] * x[l0 + j]
+    for j in range(q_rest - 1, -1, -1):
+        s = x[l0 + j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i < q_rest:
+                s -= pattern_values[m + ii] * x[l0 + i]
+        x[l0 + j] = s / pattern_values[j]
+    for i in range(l0):
+        s = x[i]
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            row = row_idx[idx]
+            if row < q_rest:
+                s -= coupling[idx] * x[l0 + row]
+        x[i] = s / l11[i]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
+    """``S^-1 = (L_rr L_rr')^-1`` from the rest's pattern values, full where ``dense``, else on the pattern.
+
+    A dense rest is inverted by LAPACK (the compiled PIRLS factors it there too,
+    and runs single-threaded). A sparse one by the Takahashi recurrence on the
+    factor's pattern, columns last to first: only entries on the pattern are
+    formed (the others stay 0), at the cost of the factorisation; every pair of
+    levels that meet in a row, or in a coupling column, lies on it.
+    Returns the inverse and whether it was formed.
+    """
+    inverse = np.zeros((q_rest, q_rest))
+    if q_rest == 0:
+        return inverse, True
+    if dense:
+        for j in range(q_rest):
+            inverse[j, j] = pattern_values[j]
+            for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                i = chol_col_idx[ii]
+                if i < q_rest:
+                    inverse[i, j] = pattern_values[m + ii]
+        uplo = np.array([ord("U")], dtype=np.uint8)  # C order's lower triangle is LAPACK's upper
+        order = np.array([q_rest], dtype=np.int32)
+        info = np.zeros(1, dtype=np.int32)
+        _dpotri(uplo.ctypes, order.ctypes, inverse.ctypes, order.ctypes, info.ctypes)
+        for j in range(q_rest):
+            for i in range(j + 1, q_rest):
+                inverse[j, i] = inverse[i, j]
+        return inverse, info[0] == 0
+    for j in range(q_rest - 1, -1, -1):
+        pivot = pattern_values[j]
+        if not pivot > 0.0:
+            return inverse, False
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i >= q_rest:
+                continue
+            s = 0.0
+            for kk in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                k = chol_col_idx[kk]
+                if k < q_rest:
+                    s += pattern_values[m + kk] * inverse[i, k]
+            inverse[i, j] = inverse[j, i] = -s / pivot
+        s = 0.0
+        for kk in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            k = chol_col_idx[kk]
+            if k < q_rest:
+                s += pattern_values[m + kk] * inverse[k, j]
+        inverse[j, j] = (1.0 / pivot - s) / pivot
+    return inverse, True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _coupling_products(coupling, col_ptr, row_idx, inverse):
+    """``(S^-1 g_i)_k`` for every entry (k, i) of the coupling's random rows (0 elsewhere).
+
+    Each column g_i is either spread over all of ``S^-1``'s columns (a row of S^-1
+    per entry; the cheaper way where columns have many entries) or dotted with
+    S^-1's rows at its own entries only (where they have few). Plain loops, not
+    BLAS: this runs in threads, where BLAS's own threads would compete with them.
+    """
+    q_rest = inverse.shape[0]
+    out = np.zeros(coupling.shape[0])
+    random_rows = np.empty(coupling.shape[0], dtype=np.int64)
+    spread_cost = 0
+    pattern_cost = 0
+    for i in range(col_ptr.shape[0] - 1):
+        count = 0
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            if row_idx[idx] < q_rest:
+                random_rows[col_ptr[i] + count] = idx
+                count += 1
+        spread_cost += count * q_rest
+        pattern_cost += count * count
+    spread = np.empty(q_rest)
+    for i in range(col_ptr.shape[0] - 1):
+        start, stop = col_ptr[i], col_ptr[i]
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            stop += row_idx[idx] < q_rest
+        if spread_cost <= 2 * pattern_cost:
+            spread[:] = 0.0
+            for a in range(start, stop):
+                g = coupling[random_rows[a]]
+                row = inverse[row_idx[random_rows[a]]]
+                for k in range(q_rest):
+                    spread[k] += g * row[k]
+            for a in range(start, stop):
+                out[random_rows[a]] = spread[row_idx[random_rows[a]]]
+        else:
+            for a in range(start, stop):
+                row = inverse[row_idx[random_rows[a]]]
+                s = 0.0
+                for b in range(start, stop):
+                    s += row[row_idx[random_rows[b]]] * coupling[random_rows[b]]
+                out[random_rows[a]] = s
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, coupling, pattern_values, col_ptr, row_idx,
+                            chol_col_ptr, chol_col_idx, m, q_rest, dense, w_bar, theta_bar):
+    """Add log|M|'s derivatives: ``h_r`` to ``w_bar`` and ``2 sum_r w z_t (M^-1 z~_r)_t`` to ``theta_bar``.
+
+    ``z~_r`` is row r of ``Z Lambda`` and ``h_r = z~_r' M^-1 z~_r``. ``M^-1`` is needed
+    only where rows meet it: with ``S = L_rr L_rr'`` its first block's diagonal is
+    ``(1 + g_i' S^-1 g_i) / l_i^2``, its coupling block ``-(S^-1 g_i)_k / l_i`` and its
+    rest block ``S^-1`` (``q_rest`` random effects; ``dense``: the rest is stored
+    full). Returns False where ``S^-1`` could not be formed.
+    """
+    n_terms, n = codes.shape
+    l0 = l11.shape[0]
+    inverse, ok = _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense)
+    if not ok:
+        return False
+    across = _coupling_products(coupling, col_ptr, row_idx, inverse)
+    first = np.empty(l0)
+    for i in range(l0):
+        total = 0.0
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            total += coupling[idx] * across[idx]
+            across[idx] = -across[idx] / l11[i]
+        first[i] = (1.0 + total) / (l11[i] * l11[i])
+    reach = np.empty(n_terms)  # theta_t z_t at this row
+    inner = np.empty(n_terms)  # M^-1 z~_r at the row's level of each term
+    for r in range(n):
+        for t in range(n_terms):
+            reach[t] = theta[t] * zs[t, r]
+        inner[0] = reach[0] * first[codes[0, r]]
+        for t in range(1, n_terms):
+            entry = across[pos[t - 1, r]]
+            inner[0] += reach[t] * entry
+            inner[t] = reach[0] * entry
+            kt = rest_offsets[t] + codes[t, r]
+            for s in range(1, n_terms):
+                inner[t] += reach[s] * inverse[kt, rest_offsets[s] + codes[s, r]]
+        h = 0.0
+        for t in range(n_terms):
+            h += reach[t] * inner[t]
+            theta_bar[t] += 2.0 * w[r] * zs[t, r] * inner[t]
+        w_bar[r] += h
+    return True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def laplace_gradient(code, y, wts, base, X_t, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
+                     chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us, mu,
+                     gradient):
+    """The stage-2 Laplace deviance's gradient over theta then beta, into ``gradient``; NaN where it failed.
+
+    The lists hold, for each iteration i, its start (``etas``, ``mus``), working
+    weights and response (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern
+    values ``rests``) and solution u_{i+1} (``us``); ``mu`` is the means at the end.
+    ``X_t`` is X transposed (beta's effect on eta).
+    """
+    n_terms, n = codes.shape
+    q = u_offsets[-1]
+    last = len(us) - 1
+    u_end = us[last]
+    eta_bar = np.empty(n)
+    for r in range(n):
+        eta_bar[r] = -2.0 * wts[r] * (y[r] - mu[r])
+    u_bar = 2.0 * u_end
+    base_bar = np.zeros(n)
+    theta_bar = np.zeros(n_terms)
+    w_bar = np.zeros(n)
+    if not log_determinant_adjoint(ws[last], codes, zs, theta, rest_offsets, pos, l11s[last], couplings[last],
+                                   rests[last], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, q - u_offsets[1],
+                                   dense, w_bar, theta_bar):
+        gradient[:] = np.nan
+        return
+    for i in range(last, -1, -1):
+        u_next = us[i]
+        for r in range(n):  # eta_{i+1} = base + Z Lambda u_{i+1}
+            e = eta_bar[r]
+            base_bar[r] += e
+            for t in range(n_terms):
+                level = u_offsets[t] + codes[t, r]
+                u_bar[level] += theta[t] * zs[t, r] * e
+                theta_bar[t] += e * zs[t, r] * u_next[level]
+        solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, u_bar)
+        lam = u_bar
+        w, wy, eta = ws[i], wys[i], etas[i]
+        slope = _weight_slopes(code, wts, eta, mus[i])
+        for r in range(n):
+            zl = 0.0  # (Z Lambda lam)_r
+            zu = 0.0  # (Z Lambda u_{i+1})_r
+            for t in range(n_terms):
+                level = u_offsets[t] + codes[t, r]
+                zl += theta[t] * zs[t, r] * lam[level]
+                zu += theta[t] * zs[t, r] * u_next[level]
+            g = w[r] * wy[r]
+            for t in range(n_terms):
+                level = u_offsets[t] + codes[t, r]
+                theta_bar[t] += zs[t, r] * (lam[level] * g - w[r] * (lam[level] * zu + zl * u_next[level]))
+            base_bar[r] -= zl * w[r]
+            eta_bar[r] = slope[r] * ((eta[r] - base[r]) * zl - zl * zu + (w_bar[r] if i == last else 0.0))
+        u_bar = np.zeros(q)
+    for t in range(n_terms):
+        gradient[t] = theta_bar[t]
+    for j in range(X_t.shape[0]):
+        total = 0.0
+        for r in range(n):
+            total += X_t[j, r] * base_bar[r]
+        gradient[n_terms + j] = total

@@ -1,0 +1,140 @@
+"""The exact gradient of glmer's stage-2 deviance against finite differences of the deviance itself."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mixedfx as mfx
+from mixedfx.design import build_model_matrices
+from mixedfx.glmm import GeneralizedLinearMixedModel
+from tests.conftest import crossed_binomial
+
+MODELS = {
+    "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", [0.8]),
+    "grouseticks": ("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", "poisson",
+                    [0.6, 1.1, 0.4]),
+    "VerbAgg": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "binomial", [1.3, 0.5]),
+}
+
+
+def _model(name, n_agq=1, link=None):
+    formula, family, theta = MODELS[name]
+    matrices = build_model_matrices(formula, mfx.datasets.load(name))
+    return GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family, link), n_agq), np.array(theta)
+
+
+def _central_differences(objective, x, h=1e-5):
+    """Richardson-extrapolated central differences: error O(h^4)."""
+    def central(step):
+        return np.array([(objective(x + step * e) - objective(x - step * e)) / (2 * step) for e in np.eye(len(x))])
+    return (4 * central(h) - central(2 * h)) / 3
+
+
+def _check_gradient(model, theta, beta, eta_start, rtol=1e-5):
+    x = np.concatenate([theta, beta])
+    value, gradient = model.stage2_value_and_gradient(eta_start)(x)
+    objective = model.stage2_objective(eta_start)
+    assert value == objective(x)
+    scale = np.abs(gradient).max()
+    np.testing.assert_allclose(gradient, _central_differences(objective, x), rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_gradient_matches_differences_of_the_deviance(name):
+    model, theta = _model(name)
+    assert model.has_laplace_gradient
+    beta = model.pirls(theta, None, model.eta_start).beta + 0.05
+    # from the family's start PIRLS takes several iterations, all of which the gradient follows
+    compiled = model._compiled_pirls[1]
+    run = compiled.run(theta, model.y, model.weights, model.offset + model.X @ beta, model.eta_start, 1e-7, 100)
+    assert run.iterations >= 3
+    _check_gradient(model, theta, beta, model.eta_start)
+
+
+def test_gradient_follows_a_start_close_to_the_mode():
+    """From stage 1's linear predictor (as in a fit) PIRLS stops after two iterations."""
+    model, theta = _model("VerbAgg")
+    state = model.pirls(theta, None, model.eta_start)
+    _check_gradient(model, theta * 1.02, state.beta - 0.01, state.eta)
+
+
+def test_gradient_with_a_dense_rest_block():
+    matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
+    assert model._compiled_pirls[1].dense
+    _check_gradient(model, np.array([0.9, 0.4]), np.array([0.1, 0.3]), model.eta_start)
+
+
+def test_gradient_with_an_offset_and_prior_weights():
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(40), 12)
+    data = pd.DataFrame({"g": pd.Categorical(group), "x": rng.normal(size=group.size),
+                         "exposure": rng.uniform(0.5, 3.0, group.size), "w": rng.integers(1, 4, group.size)})
+    data["y"] = rng.poisson(data["exposure"] * np.exp(0.3 * data["x"] + rng.normal(0, 0.5, 40)[group]))
+    matrices = build_model_matrices("y ~ x + (1 | g)", data, weights=data["w"].to_numpy(dtype=float),
+                                    offset=np.log(data["exposure"].to_numpy()))
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.poisson(), 1)
+    _check_gradient(model, np.array([0.6]), np.array([0.1, 0.2]), model.eta_start)
+
+
+@pytest.mark.parametrize("n_agq, link", [(2, None), (1, "probit")])
+def test_no_gradient_for_quadrature_or_other_links(n_agq, link):
+    model, _ = _model("cbpp", n_agq, link)
+    assert not model.has_laplace_gradient
+
+
+def test_step_halving_leaves_no_gradient():
+    model, theta = _model("cbpp")
+    beta = model.pirls(theta, None, model.eta_start).beta
+    far = np.full(model.n, 8.0)  # means near 1 everywhere: the first step overshoots
+    value, gradient = model.stage2_value_and_gradient(far)(np.concatenate([theta, beta]))
+    assert np.isfinite(value) and np.all(np.isnan(gradient))
+
+
+def test_sparse_inverse_matches_the_dense_inverse_on_the_pattern():
+    from mixedfx.laplace_gradient import _rest_inverse  # noqa: PLC0415
+
+    model, theta = _model("grouseticks")
+    compiled = model._compiled_pirls[1]
+    out = compiled.run(theta, model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
+    factor = compiled.blocked_factor(out)
+    q_rest = int(compiled.n_levels[1:].sum())
+    lower = factor.l_rr[:q_rest, :q_rest]
+    expected = np.linalg.inv(lower @ lower.T)
+    sparse, ok = _rest_inverse(out.rest_values, compiled.chol_col_ptr, compiled.chol_col_idx, compiled.m, q_rest,
+                               False)
+    assert ok
+    on_pattern = np.abs(lower) > 0
+    on_pattern |= on_pattern.T
+    np.testing.assert_allclose(sparse[on_pattern], expected[on_pattern], rtol=1e-10, atol=1e-12)
+    dense, ok = _rest_inverse(out.rest_values, compiled.chol_col_ptr, compiled.chol_col_idx, compiled.m, q_rest,
+                              True)
+    np.testing.assert_allclose(dense, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_fit_derivatives_agree_with_lme4s_finite_differences():
+    """The Hessian from gradients and deriv12's from values give the same standard errors."""
+    from mixedfx.optimize import finite_difference_derivatives  # noqa: PLC0415
+
+    model, _ = _model("VerbAgg")
+    optimum = model.fit()
+    assert optimum.opt.optimizer == "newton" and optimum.opt.feval < 20
+    objective = model.stage2_objective(optimum.eta_start)
+    gradient, hessian = finite_difference_derivatives(objective, optimum.opt.x, optimum.opt.fval)
+    k = len(model.lower)
+
+    def standard_errors(h):
+        return np.sqrt(np.diag(np.linalg.inv(h))[k:])
+    np.testing.assert_allclose(standard_errors(optimum.hessian), standard_errors(hessian), rtol=3e-4)
+    np.testing.assert_allclose(optimum.gradient, gradient, atol=2e-5 * np.abs(hessian).max())
+
+
+def test_models_without_a_gradient_keep_deriv12():
+    from mixedfx.optimize import finite_difference_derivatives  # noqa: PLC0415
+
+    model, _ = _model("cbpp", link="probit")
+    optimum = model.fit()
+    objective = model.stage2_objective(optimum.eta_start)
+    gradient, hessian = finite_difference_derivatives(objective, optimum.opt.x, optimum.opt.fval)
+    np.testing.assert_array_equal(optimum.hessian, hessian)
+    np.testing.assert_array_equal(optimum.gradient, gradient)
