@@ -32,7 +32,7 @@ def _central_differences(objective, x, h=1e-5):
 
 def _check_gradient(model, theta, beta, eta_start, rtol=1e-5):
     x = np.concatenate([theta, beta])
-    value, gradient = model.stage2_value_and_gradient(eta_start)(x)
+    value, gradient = model.laplace_value_and_gradient(eta_start)(x)
     objective = model.stage2_objective(eta_start)
     assert value == objective(x)
     scale = np.abs(gradient).max()
@@ -49,6 +49,17 @@ def test_gradient_matches_differences_of_the_deviance(name):
     run = compiled.run(theta, model.y, model.weights, model.offset + model.X @ beta, model.eta_start, 1e-7, 100)
     assert run.iterations >= 3
     _check_gradient(model, theta, beta, model.eta_start)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_stage_one_gradient_matches_differences_of_its_deviance(name):
+    """Stage 1 solves for beta inside PIRLS: the gradient is over theta and follows beta's solution too."""
+    model, theta = _model(name)
+    objective = model._stage1_objective(model.eta_start)
+    value, gradient = model.laplace_value_and_gradient(model.eta_start, stage=1)(theta)
+    assert value == objective(theta) and gradient.shape == theta.shape
+    np.testing.assert_allclose(gradient, _central_differences(objective, theta), rtol=1e-5,
+                               atol=1e-5 * np.abs(gradient).max())
 
 
 def test_gradient_follows_a_start_close_to_the_mode():
@@ -87,7 +98,7 @@ def test_step_halving_leaves_no_gradient():
     model, theta = _model("cbpp")
     beta = model.pirls(theta, None, model.eta_start).beta
     far = np.full(model.n, 8.0)  # means near 1 everywhere: the first step overshoots
-    value, gradient = model.stage2_value_and_gradient(far)(np.concatenate([theta, beta]))
+    value, gradient = model.laplace_value_and_gradient(far)(np.concatenate([theta, beta]))
     assert np.isfinite(value) and np.all(np.isnan(gradient))
 
 

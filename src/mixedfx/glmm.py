@@ -25,7 +25,7 @@ from mixedfx.linalg import (BlockedFactor, TermLayout, cross_products, factorize
                             term_effects, theta_lower_bounds)
 from mixedfx.lmm import lme4_term_order
 from mixedfx.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
-from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, snap_to_boundary
+from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
 
 __all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult",
            "PirlsError", "gauss_hermite_rule"]
@@ -43,6 +43,10 @@ class PirlsError(MixedFxError):
 # Stage 1's tolerances when it only supplies Newton's start (xtol_abs and ftol_abs): its optimum
 # differs from stage 2's by more than this, and Newton steps converge from anywhere that close
 _STAGE1_START_TOL = 1e-3
+# L-BFGS-B on stage 1's exact gradient for that start: a first step of 0.3 in theta, and a gradient of
+# 0.03 per unit of theta (about 1e-4 in theta) ends it
+_STAGE1_FIRST_STEP = 0.3
+_STAGE1_GTOL = 1e-2
 
 
 @dataclass(frozen=True)
@@ -471,42 +475,53 @@ class GeneralizedLinearMixedModel:
                 return np.inf
         return objective
 
-    @cached_property
+    @property
     def has_laplace_gradient(self) -> bool:
         """Whether the stage-2 deviance has an exact gradient (:mod:`mixedfx.laplace_gradient`).
 
         It has for the Laplace deviance (nAGQ = 1) of the compiled PIRLS (scalar
         terms; binomial logit or Poisson log) with a response whose log-likelihood
-        splits into per-row terms.
+        splits into per-row terms. Stage 1's deviance (the Laplace deviance with
+        beta inside PIRLS) has one for every nAGQ under the same conditions.
         """
-        return self.n_agq == 1 and self._compiled_pirls[1] is not None and self._log_lik is not None
+        return self.n_agq == 1 and self._has_gradient
 
-    def stage2_value_and_gradient(self, eta_start: np.ndarray) -> ValueAndGradient:
-        """The stage-2 deviance and its gradient over theta then beta, in one PIRLS run.
+    @property
+    def _has_gradient(self) -> bool:
+        return self._compiled_pirls[0] is not None and self._log_lik is not None
 
-        Only where :attr:`has_laplace_gradient`. The gradient is NaN where the run
-        needed step-halving, and the value ``inf`` (gradient NaN) where PIRLS failed.
+    def laplace_value_and_gradient(self, eta_start: np.ndarray, stage: int = 2) -> ValueAndGradient:
+        """A stage's Laplace deviance and its exact gradient, in one PIRLS run per point.
+
+        Stage 2's is over theta then beta (only where :attr:`has_laplace_gradient`),
+        stage 1's over theta, beta being solved for inside PIRLS. The gradient is
+        NaN where the run needed step-halving, and the value ``inf`` (gradient
+        NaN) where PIRLS failed.
 
         Parameters
         ----------
         eta_start : ndarray
             Linear predictor each PIRLS run starts from.
+        stage : {1, 2}
 
         Returns
         -------
         callable
         """
-        compiled = self._compiled_pirls[1]
+        compiled = self._compiled_pirls[stage - 1]
         mu_start = self.start_means(eta_start)
-        x_t = np.ascontiguousarray(self.X.T, dtype=float)
         start = np.ascontiguousarray(eta_start, dtype=float)
-        failed = np.full(len(self.lower) + self.p, np.nan)
+        tangents = np.ascontiguousarray(self.X.T, dtype=float) if stage == 2 else np.zeros((0, self.n))
+        failed = np.full(len(self.lower) + len(tangents), np.nan)
 
         def value_and_gradient(pars: np.ndarray) -> tuple[float, np.ndarray]:
-            theta, beta = self.split(pars)
-            base = np.ascontiguousarray(self.offset + self.X @ beta, dtype=float)
+            if stage == 2:
+                theta, beta = self.split(pars)
+                base = np.ascontiguousarray(self.offset + self.X @ beta, dtype=float)
+            else:
+                theta, base = np.asarray(pars, dtype=float), self.offset
             out = compiled.run(theta, self.y, self.weights, base, start, self.control.tol_pwrss,
-                               self.control.max_pirls, mu_start, x_t)
+                               self.control.max_pirls, mu_start, tangents)
             if out.status:
                 return np.inf, failed
             return float(out.logdet_re + out.u @ out.u + self._log_lik.aic(out.mu)), out.gradient
@@ -533,16 +548,32 @@ class GeneralizedLinearMixedModel:
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self._stage1_objective(lp0)
-        first = options
         if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
-            first = dict(options, xtol_abs=_STAGE1_START_TOL, ftol_abs=_STAGE1_START_TOL)
-        opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **first)
+            opt1 = self._stage1_start(stage1, lp0, start, options)
+        else:
+            opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
         if self.n_agq == 0:
             opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
         state1 = self.pirls(opt1.x, None, lp0)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
+
+    def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
+                      options: dict) -> OptSummary:
+        """Stage 1 where it only supplies stage 2's Newton steps with their start.
+
+        On the exact gradient, L-BFGS-B lands closer to stage 1's optimum than
+        BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
+        26); BOBYQA at those tolerances where there is no gradient or L-BFGS-B fails.
+        """
+        if self._has_gradient:
+            opt = lbfgsb(self.laplace_value_and_gradient(lp0, stage=1), start, self.lower,
+                         first_step=_STAGE1_FIRST_STEP, gtol=_STAGE1_GTOL, ftol_rel=1e-10)
+            if opt.return_code > 0:
+                return opt
+        return bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=_STAGE1_START_TOL,
+                                                         ftol_abs=_STAGE1_START_TOL))
 
     def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
                    optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
@@ -577,7 +608,7 @@ class GeneralizedLinearMixedModel:
         stage2(x0)
         workers = self._derivative_workers(time.perf_counter() - started)
         newton = optimizer is None and ctrl.stage2_newton
-        exact = self.stage2_value_and_gradient(eta_start) if self.has_laplace_gradient else None
+        exact = self.laplace_value_and_gradient(eta_start) if self.has_laplace_gradient else None
         opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact) if newton else None
         if opt2 is None:
             spent = stage2.evaluations

@@ -8,9 +8,12 @@ change, but it is not the Laplace approximation at the exact mode (on VerbAgg
 the two optima differ by about 1e-3 in theta), so its derivative has to follow the
 iterations.
 
-Iteration i solves ``M_i u_{i+1} = Lambda Z' g_i`` with
+In stage 2 iteration i solves ``M_i u_{i+1} = Lambda Z' g_i`` with
 ``M_i = Lambda Z' W_i Z Lambda + I`` and ``g_i = W_i z_i`` (working weights and
 response at its start eta_i), then sets ``eta_{i+1} = X beta + offset + Z Lambda u_{i+1}``.
+In stage 1 beta is solved for with u (the system's matrix is ``C' W_i C`` plus the
+identity on u's block, ``C = [Z Lambda, X]``) and the gradient is over theta alone;
+below, ``Z Lambda u`` then reads ``C (u, beta)``.
 The gradient is taken backwards through the recorded iterations (reverse mode),
 which costs one solve and two passes over the rows per iteration whatever the
 number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
@@ -18,7 +21,7 @@ number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
 
 * to theta_t: ``sum_r z_t (lam_t g - w (lam_t Z Lambda u + u_t Z Lambda lam))``,
   plus ``eta_bar' z_t u_t`` from eta_{i+1};
-* to X beta: ``eta_bar - w Z Lambda lam``;
+* to X beta (stage 2): ``eta_bar - w Z Lambda lam``;
 * to eta_i: ``w_i' ((eta_i - X beta - offset) Z Lambda lam - Z Lambda lam Z Lambda u)``;
 
 where ``u_t`` and ``lam_t`` are read at each row's level of term t. The last
@@ -241,24 +244,28 @@ def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, couplin
 
 
 @numba.njit(cache=True, error_model="numpy")
-def laplace_gradient(code, y, wts, base, X_t, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr, row_idx,
-                     chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us, mu,
-                     gradient):
-    """The stage-2 Laplace deviance's gradient over theta then beta, into ``gradient``; NaN where it failed.
+def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
+                     row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us, bs,
+                     mu, gradient):
+    """The Laplace deviance's gradient over theta, then over the rows of ``tangent_t``, into ``gradient``.
 
-    The lists hold, for each iteration i, its start (``etas``, ``mus``), working
-    weights and response (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern
-    values ``rests``) and solution u_{i+1} (``us``); ``mu`` is the means at the end.
-    ``X_t`` is X transposed (beta's effect on eta).
+    ``X_t`` holds the columns PIRLS solves for with the random effects (stage 1's
+    X, transposed; none in stage 2), ``tangent_t`` those whose coefficients are
+    parameters held in ``base`` (stage 2's X; none in stage 1). The lists hold, for
+    each iteration i, its start (``etas``, ``mus``), working weights and response
+    (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern values ``rests``) and
+    solution (``us``, ``bs``); ``mu`` is the means at the end. NaN where the
+    inverse could not be formed.
     """
     n_terms, n = codes.shape
+    p = X_t.shape[0]
     q = u_offsets[-1]
     last = len(us) - 1
-    u_end = us[last]
     eta_bar = np.empty(n)
     for r in range(n):
         eta_bar[r] = -2.0 * wts[r] * (y[r] - mu[r])
-    u_bar = 2.0 * u_end
+    xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
+    xi_bar[:q] = 2.0 * us[last]
     base_bar = np.zeros(n)
     theta_bar = np.zeros(n_terms)
     w_bar = np.zeros(n)
@@ -267,22 +274,35 @@ def laplace_gradient(code, y, wts, base, X_t, codes, zs, theta, rest_offsets, u_
                                    dense, w_bar, theta_bar):
         gradient[:] = np.nan
         return
+    fixed = np.empty(n)  # X b at each row
+    fixed_lam = np.empty(n)  # X lam_b at each row
     for i in range(last, -1, -1):
-        u_next = us[i]
-        for r in range(n):  # eta_{i+1} = base + Z Lambda u_{i+1}
+        u_next, b_next = us[i], bs[i]
+        for r in range(n):  # eta_{i+1} = base + Z Lambda u_{i+1} + X b_{i+1}
             e = eta_bar[r]
             base_bar[r] += e
             for t in range(n_terms):
                 level = u_offsets[t] + codes[t, r]
-                u_bar[level] += theta[t] * zs[t, r] * e
+                xi_bar[level] += theta[t] * zs[t, r] * e
                 theta_bar[t] += e * zs[t, r] * u_next[level]
-        solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, u_bar)
-        lam = u_bar
+        for j in range(p):
+            total = 0.0
+            for r in range(n):
+                total += X_t[j, r] * eta_bar[r]
+            xi_bar[q + j] += total
+        solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, xi_bar)
+        lam = xi_bar
+        fixed[:] = 0.0
+        fixed_lam[:] = 0.0
+        for j in range(p):
+            for r in range(n):
+                fixed[r] += X_t[j, r] * b_next[j]
+                fixed_lam[r] += X_t[j, r] * lam[q + j]
         w, wy, eta = ws[i], wys[i], etas[i]
         slope = _weight_slopes(code, wts, eta, mus[i])
         for r in range(n):
-            zl = 0.0  # (Z Lambda lam)_r
-            zu = 0.0  # (Z Lambda u_{i+1})_r
+            zl = fixed_lam[r]  # (C lam)_r, C = [Z Lambda, X]
+            zu = fixed[r]  # (C (u, b)_{i+1})_r
             for t in range(n_terms):
                 level = u_offsets[t] + codes[t, r]
                 zl += theta[t] * zs[t, r] * lam[level]
@@ -293,11 +313,11 @@ def laplace_gradient(code, y, wts, base, X_t, codes, zs, theta, rest_offsets, u_
                 theta_bar[t] += zs[t, r] * (lam[level] * g - w[r] * (lam[level] * zu + zl * u_next[level]))
             base_bar[r] -= zl * w[r]
             eta_bar[r] = slope[r] * ((eta[r] - base[r]) * zl - zl * zu + (w_bar[r] if i == last else 0.0))
-        u_bar = np.zeros(q)
+        xi_bar = np.zeros(q + p)
     for t in range(n_terms):
         gradient[t] = theta_bar[t]
-    for j in range(X_t.shape[0]):
+    for j in range(tangent_t.shape[0]):
         total = 0.0
         for r in range(n):
-            total += X_t[j, r] * base_bar[r]
+            total += tangent_t[j, r] * base_bar[r]
         gradient[n_terms + j] = total

@@ -327,11 +327,12 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
            row_idx, dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy,
            dense, tol, max_iter, rest, with_gradient, tangent_t):
-    """PIRLS from eta_start; ``with_gradient`` (stage 2), also the Laplace deviance's gradient.
+    """PIRLS from eta_start; ``with_gradient``, also the Laplace deviance's gradient.
 
-    The gradient (see :mod:`mixedfx.pirls_tangents`) is over theta then the
-    columns of ``tangent_t`` (X transposed); it is NaN where step-halving broke
-    the iterations' smooth path, and empty without ``with_gradient``.
+    The gradient (see :mod:`mixedfx.laplace_gradient`) is over theta then the
+    coefficients of ``tangent_t``'s rows (stage 2's X transposed, whose product
+    with beta is in ``base``); it is NaN where step-halving broke the iterations'
+    smooth path, and empty without ``with_gradient``.
     """
     p, n = X_t.shape[0], y.shape[0]
     q = u_offsets[-1]
@@ -357,7 +358,7 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
     # each iteration's start, working values, factor and solution, for the gradient
     etas, mus, ws = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
     wys, l11s, couplings = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
-    rests, us = List.empty_list(_VECTOR), List.empty_list(_VECTOR)
+    rests, us, bs = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
     for it in range(max_iter):
         status = _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
@@ -375,12 +376,13 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
             couplings.append(coupling.copy())
             rests.append(_pattern_values(rest, chol_col_ptr, chol_col_idx))
             us.append(u.copy())
+            bs.append(b.copy())
         pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
             if tracking:
-                laplace_gradient(code, y, wts, base, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
+                laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
                                  col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense, etas, mus, ws,
-                                 wys, l11s, couplings, rests, us, mu, gradient)
+                                 wys, l11s, couplings, rests, us, bs, mu, gradient)
             return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
                            gradient)
         if pdev > old_pdev:
@@ -546,9 +548,10 @@ class ScalarPirls:
 
         ``mu_start``, :meth:`means` at ``eta_start``, saves a pass over the rows where
         many runs share their start (every evaluation of an objective). With
-        ``tangent_t`` (X transposed, C-ordered), a stage-2 run also returns the
-        gradient of its Laplace deviance over theta and beta
-        (:mod:`mixedfx.pirls_tangents`); NaN where step-halving was needed.
+        ``tangent_t`` the run also returns the gradient of its Laplace deviance
+        (:mod:`mixedfx.laplace_gradient`) over theta, then over the coefficients
+        of ``tangent_t``'s rows: X transposed (C-ordered) in stage 2, where ``base``
+        holds X beta; no rows in stage 1. NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
         out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
