@@ -149,3 +149,31 @@ def test_models_without_a_gradient_keep_deriv12():
     gradient, hessian = finite_difference_derivatives(objective, optimum.opt.x, optimum.opt.fval)
     np.testing.assert_array_equal(optimum.hessian, hessian)
     np.testing.assert_array_equal(optimum.gradient, gradient)
+
+
+def test_runs_remember_the_last_point_and_give_its_state(monkeypatch):
+    model, theta = _model("VerbAgg")
+    beta = model.pirls(theta, None, model.eta_start).beta
+    x = np.concatenate([theta, beta])
+    runs = model.laplace_value_and_gradient(model.eta_start)
+    expected = model.pirls(theta, beta, model.eta_start)
+    compiled = model._compiled_pirls[1]
+    calls = []
+    run = compiled.run
+    monkeypatch.setattr(compiled, "run", lambda *args: calls.append(1) or run(*args))
+    value, gradient = runs(x)
+    state = runs.state(x)
+    assert runs(x)[0] == value and len(calls) == 1
+    np.testing.assert_array_equal(state.eta, expected.eta)
+    np.testing.assert_array_equal(state.beta, beta)
+    assert model.laplace_deviance(state) == value
+    runs(x + 1e-3)
+    assert len(calls) == 2 and runs.state(x).logdet_re == state.logdet_re and len(calls) == 3
+
+
+def test_stage_one_state_solves_for_beta():
+    model, theta = _model("cbpp")
+    runs = model.laplace_value_and_gradient(model.eta_start, stage=1)
+    runs(theta)
+    expected = model.pirls(theta, None, model.eta_start)
+    np.testing.assert_array_equal(runs.state(theta).beta, expected.beta)

@@ -153,3 +153,11 @@ def test_passes_sum_in_row_order(name):
     expected_last = np.zeros(compiled.m)
     np.add.at(expected_last, last, w * compiled.zs[-1] * compiled.zs[-1])
     np.testing.assert_array_equal(rest[last, last], expected_last[last])
+
+
+@pytest.mark.parametrize("bound", [50, 10**9])
+def test_sorted_unique_by_table_or_sort(bound):
+    from mixedfx.scalar_pirls import _sorted_unique  # noqa: PLC0415
+
+    keys = np.random.default_rng(1).integers(0, 50, 200)
+    np.testing.assert_array_equal(_sorted_unique(keys, bound), np.unique(keys))

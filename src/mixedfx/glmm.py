@@ -27,11 +27,11 @@ from mixedfx.lmm import lme4_term_order
 from mixedfx.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
 
-__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "PirlsResult",
-           "PirlsError", "gauss_hermite_rule"]
+__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "LaplaceRuns",
+           "PirlsResult", "PirlsError", "gauss_hermite_rule"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
-_THREADED_EVALUATION_SECONDS = 5e-5
+_THREADED_BATCH_SECONDS = 1e-2
 _NAN_MESSAGE = ("PIRLS loop resulted in NaN value (lme4's message): the means left the family's range; "
                 "another link or other starting values may help")
 
@@ -155,6 +155,76 @@ class GlmmOptimum:
     hessian: np.ndarray | None
     gradient: np.ndarray | None
     eta_start: np.ndarray | None = None
+
+
+class LaplaceRuns:
+    """A stage's Laplace deviance and exact gradient at a point, by one compiled PIRLS run.
+
+    Calling it with parameters (theta, then beta in stage 2) returns the deviance
+    and its gradient (:mod:`mixedfx.laplace_gradient`): NaN where the run needed
+    step-halving, and the value ``inf`` with a NaN gradient where PIRLS failed. It
+    remembers its last run, so that the point an optimiser ends on is not run
+    again for its value or state.
+
+    Parameters
+    ----------
+    model : GeneralizedLinearMixedModel
+        A model with a compiled PIRLS and per-row log-likelihood terms.
+    eta_start : ndarray
+        Linear predictor each run starts from.
+    stage : {1, 2}
+        Stage 1: beta is solved for inside PIRLS and the gradient is over theta.
+    """
+
+    def __init__(self, model: GeneralizedLinearMixedModel, eta_start: np.ndarray, stage: int) -> None:
+        self.model = model
+        self.stage = stage
+        self._compiled = model._compiled_pirls[stage - 1]
+        self._start = np.ascontiguousarray(eta_start, dtype=float)
+        self._mu_start = model.start_means(self._start)
+        X = model.X
+        self._tangents = np.ascontiguousarray(X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
+        self._failed = np.full(len(model.lower) + len(self._tangents), np.nan)
+        self._last: tuple[bytes, object] | None = None
+
+    def _run(self, pars: np.ndarray):
+        point = np.asarray(pars, dtype=float)
+        key = point.tobytes()
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        model = self.model
+        if self.stage == 2:
+            theta, beta = model.split(point)
+            base = np.ascontiguousarray(model.offset + model.X @ beta, dtype=float)
+        else:
+            theta, base = point, model.offset
+        out = self._compiled.run(theta, model.y, model.weights, base, self._start, model.control.tol_pwrss,
+                                 model.control.max_pirls, self._mu_start, self._tangents)
+        self._last = (key, out)
+        return out
+
+    def __call__(self, pars: np.ndarray) -> tuple[float, np.ndarray]:
+        out = self._run(pars)
+        if out.status:
+            return np.inf, self._failed
+        return float(out.logdet_re + out.u @ out.u + self.model._log_lik.aic(out.mu)), out.gradient
+
+    def state(self, pars: np.ndarray) -> PirlsResult:
+        """PIRLS's state at ``pars`` (from the last run where it was there).
+
+        Raises
+        ------
+        PirlsError
+            Where PIRLS failed there.
+        """
+        out = self._run(pars)
+        if out.status:
+            self.model._raise_compiled_failure(out.status)
+        beta = out.beta if self.stage == 1 else self.model.split(pars)[1]
+        compiled = self._compiled
+        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet_re,
+                           lambda: compiled.blocked_factor(out))
 
 
 def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
@@ -490,13 +560,11 @@ class GeneralizedLinearMixedModel:
     def _has_gradient(self) -> bool:
         return self._compiled_pirls[0] is not None and self._log_lik is not None
 
-    def laplace_value_and_gradient(self, eta_start: np.ndarray, stage: int = 2) -> ValueAndGradient:
+    def laplace_value_and_gradient(self, eta_start: np.ndarray, stage: int = 2) -> LaplaceRuns:
         """A stage's Laplace deviance and its exact gradient, in one PIRLS run per point.
 
         Stage 2's is over theta then beta (only where :attr:`has_laplace_gradient`),
-        stage 1's over theta, beta being solved for inside PIRLS. The gradient is
-        NaN where the run needed step-halving, and the value ``inf`` (gradient
-        NaN) where PIRLS failed.
+        stage 1's over theta, beta being solved for inside PIRLS.
 
         Parameters
         ----------
@@ -506,26 +574,9 @@ class GeneralizedLinearMixedModel:
 
         Returns
         -------
-        callable
+        LaplaceRuns
         """
-        compiled = self._compiled_pirls[stage - 1]
-        mu_start = self.start_means(eta_start)
-        start = np.ascontiguousarray(eta_start, dtype=float)
-        tangents = np.ascontiguousarray(self.X.T, dtype=float) if stage == 2 else np.zeros((0, self.n))
-        failed = np.full(len(self.lower) + len(tangents), np.nan)
-
-        def value_and_gradient(pars: np.ndarray) -> tuple[float, np.ndarray]:
-            if stage == 2:
-                theta, beta = self.split(pars)
-                base = np.ascontiguousarray(self.offset + self.X @ beta, dtype=float)
-            else:
-                theta, base = np.asarray(pars, dtype=float), self.offset
-            out = compiled.run(theta, self.y, self.weights, base, start, self.control.tol_pwrss,
-                               self.control.max_pirls, mu_start, tangents)
-            if out.status:
-                return np.inf, failed
-            return float(out.logdet_re + out.u @ out.u + self._log_lik.aic(out.mu)), out.gradient
-        return value_and_gradient
+        return LaplaceRuns(self, eta_start, stage)
 
     def fit(self, theta0: np.ndarray | None = None,
             optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
@@ -549,31 +600,32 @@ class GeneralizedLinearMixedModel:
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self._stage1_objective(lp0)
         if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
-            opt1 = self._stage1_start(stage1, lp0, start, options)
+            opt1, state1 = self._stage1_start(stage1, lp0, start, options)
         else:
             opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
-        if self.n_agq == 0:
-            opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol) if ctrl.boundary_tol > 0 else opt1
-        state1 = self.pirls(opt1.x, None, lp0)
+            if self.n_agq == 0 and ctrl.boundary_tol > 0:
+                opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
+            state1 = self.pirls(opt1.x, None, lp0)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
-                      options: dict) -> OptSummary:
-        """Stage 1 where it only supplies stage 2's Newton steps with their start.
+                      options: dict) -> tuple[OptSummary, PirlsResult]:
+        """Stage 1 where it only supplies stage 2's Newton steps with their start; and PIRLS's state there.
 
         On the exact gradient, L-BFGS-B lands closer to stage 1's optimum than
         BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
         26); BOBYQA at those tolerances where there is no gradient or L-BFGS-B fails.
         """
         if self._has_gradient:
-            opt = lbfgsb(self.laplace_value_and_gradient(lp0, stage=1), start, self.lower,
-                         first_step=_STAGE1_FIRST_STEP, gtol=_STAGE1_GTOL, ftol_rel=1e-10)
+            runs = self.laplace_value_and_gradient(lp0, stage=1)
+            opt = lbfgsb(runs, start, self.lower, first_step=_STAGE1_FIRST_STEP, gtol=_STAGE1_GTOL, ftol_rel=1e-10)
             if opt.return_code > 0:
-                return opt
-        return bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=_STAGE1_START_TOL,
-                                                         ftol_abs=_STAGE1_START_TOL))
+                return opt, runs.state(opt.x)
+        opt = bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=_STAGE1_START_TOL,
+                                                        ftol_abs=_STAGE1_START_TOL))
+        return opt, self.pirls(opt.x, None, lp0)
 
     def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
                    optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
@@ -604,11 +656,13 @@ class GeneralizedLinearMixedModel:
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
         stage2 = CachedObjective(self.stage2_objective(eta_start))
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        started = time.perf_counter()
-        stage2(x0)
-        workers = self._derivative_workers(time.perf_counter() - started)
-        newton = optimizer is None and ctrl.stage2_newton
         exact = self.laplace_value_and_gradient(eta_start) if self.has_laplace_gradient else None
+        started = time.perf_counter()
+        (exact or stage2)(x0)  # the first point of either, timed
+        # the widest batch of points evaluated together: k gradients, or deriv12's 2 k^2 values
+        batch = len(x0) if exact is not None else 2 * len(x0) ** 2
+        workers = self._derivative_workers(time.perf_counter() - started, batch)
+        newton = optimizer is None and ctrl.stage2_newton
         opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact) if newton else None
         if opt2 is None:
             spent = stage2.evaluations
@@ -619,7 +673,7 @@ class GeneralizedLinearMixedModel:
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         theta, beta = self.split(opt2.x)
-        state = self.pirls(theta, beta, eta_start)
+        state = exact.state(opt2.x) if exact is not None else self.pirls(theta, beta, eta_start)
         gradient = hessian = None
         if ctrl.calc_derivs:
             gradient, hessian = self._derivatives(stage2, exact, opt2, workers)
@@ -642,13 +696,13 @@ class GeneralizedLinearMixedModel:
                     return slope, hessian
         return finite_difference_derivatives(objective, opt.x, opt.fval, workers=workers)
 
-    def _derivative_workers(self, seconds: float) -> int:
-        """Threads for finite differences, given how long one evaluation took.
+    def _derivative_workers(self, seconds: float, batch: int) -> int:
+        """Threads for finite differences, given how long one evaluation took and how many go together.
 
-        The compiled PIRLS releases the GIL: the points can share two cores where an
-        evaluation is long against handing it to a thread and LAPACK does not use
-        them already.
+        The compiled PIRLS releases the GIL: the points can share two cores where a
+        batch takes long against starting threads and LAPACK does not use them
+        already (VerbAgg: deriv12's 112 values gain by threads, 8 gradients do not).
         """
         compiled = self._compiled_pirls[1]
-        long = seconds > _THREADED_EVALUATION_SECONDS
+        long = seconds * batch > _THREADED_BATCH_SECONDS
         return min(2, os.cpu_count() or 1) if long and compiled is not None and not compiled.dense else 1

@@ -222,31 +222,37 @@ def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, couplin
             total += coupling[idx] * across[idx]
             across[idx] = -across[idx] / l11[i]
         first[i] = (1.0 + total) / (l11[i] * l11[i])
-    reach = np.empty(n_terms)  # theta_t z_t at this row
-    inner = np.empty(n_terms)  # M^-1 z~_r at the row's level of each term
-    for r in range(n):
-        for t in range(n_terms):
-            reach[t] = theta[t] * zs[t, r]
-        inner[0] = reach[0] * first[codes[0, r]]
-        for t in range(1, n_terms):
-            entry = across[pos[t - 1, r]]
-            inner[0] += reach[t] * entry
-            inner[t] = reach[0] * entry
-            kt = rest_offsets[t] + codes[t, r]
-            for s in range(1, n_terms):
-                inner[t] += reach[s] * inverse[kt, rest_offsets[s] + codes[s, r]]
-        h = 0.0
-        for t in range(n_terms):
-            h += reach[t] * inner[t]
-            theta_bar[t] += 2.0 * w[r] * zs[t, r] * inner[t]
-        w_bar[r] += h
+    # inner[t, r] = (M^-1 z~_r) at row r's level of term t, summed a pair of terms at a time
+    inner = np.zeros((n_terms, n))
+    for t in range(n_terms):
+        for s in range(n_terms):
+            out, th, z = inner[t], theta[s], zs[s]
+            if s == 0 and t == 0:
+                level = codes[0]
+                for r in range(n):
+                    out[r] += th * z[r] * first[level[r]]
+            elif s == 0 or t == 0:
+                where = pos[max(s, t) - 1]
+                for r in range(n):
+                    out[r] += th * z[r] * across[where[r]]
+            else:
+                row_t, row_s, off_t, off_s = codes[t], codes[s], rest_offsets[t], rest_offsets[s]
+                for r in range(n):
+                    out[r] += th * z[r] * inverse[off_t + row_t[r], off_s + row_s[r]]
+    for t in range(n_terms):
+        out, th, z = inner[t], theta[t], zs[t]
+        total = 0.0
+        for r in range(n):
+            w_bar[r] += th * z[r] * out[r]
+            total += w[r] * z[r] * out[r]
+        theta_bar[t] += 2.0 * total
     return True
 
 
 @numba.njit(cache=True, error_model="numpy")
 def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
-                     row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us, bs,
-                     mu, gradient):
+                     row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us,
+                     eta_end, mu, gradient):
     """The Laplace deviance's gradient over theta, then over the rows of ``tangent_t``, into ``gradient``.
 
     ``X_t`` holds the columns PIRLS solves for with the random effects (stage 1's
@@ -254,8 +260,8 @@ def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_
     parameters held in ``base`` (stage 2's X; none in stage 1). The lists hold, for
     each iteration i, its start (``etas``, ``mus``), working weights and response
     (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern values ``rests``) and
-    solution (``us``, ``bs``); ``mu`` is the means at the end. NaN where the
-    inverse could not be formed.
+    random effects ``us``; ``eta_end`` and ``mu`` are the linear predictor and means
+    at the end. NaN where the inverse could not be formed.
     """
     n_terms, n = codes.shape
     p = X_t.shape[0]
@@ -274,17 +280,25 @@ def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_
                                    dense, w_bar, theta_bar):
         gradient[:] = np.nan
         return
-    fixed = np.empty(n)  # X b at each row
-    fixed_lam = np.empty(n)  # X lam_b at each row
+    reach = np.empty((n_terms, n))  # theta_t z_t: d eta / d u at each row's level of term t
+    levels = np.empty((n_terms, n), dtype=np.int64)
+    for t in range(n_terms):
+        for r in range(n):
+            reach[t, r] = theta[t] * zs[t, r]
+            levels[t, r] = u_offsets[t] + codes[t, r]
+    zl, zu, g = np.empty(n), np.empty(n), np.empty(n)
     for i in range(last, -1, -1):
-        u_next, b_next = us[i], bs[i]
+        u_next = us[i]
+        eta_next = etas[i + 1] if i < last else eta_end
         for r in range(n):  # eta_{i+1} = base + Z Lambda u_{i+1} + X b_{i+1}
-            e = eta_bar[r]
-            base_bar[r] += e
-            for t in range(n_terms):
-                level = u_offsets[t] + codes[t, r]
-                xi_bar[level] += theta[t] * zs[t, r] * e
-                theta_bar[t] += e * zs[t, r] * u_next[level]
+            base_bar[r] += eta_bar[r]
+        for t in range(n_terms):
+            level, scale, z = levels[t], reach[t], zs[t]
+            total = 0.0
+            for r in range(n):
+                xi_bar[level[r]] += scale[r] * eta_bar[r]
+                total += eta_bar[r] * z[r] * u_next[level[r]]
+            theta_bar[t] += total
         for j in range(p):
             total = 0.0
             for r in range(n):
@@ -292,27 +306,29 @@ def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_
             xi_bar[q + j] += total
         solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, xi_bar)
         lam = xi_bar
-        fixed[:] = 0.0
-        fixed_lam[:] = 0.0
+        zl[:] = 0.0  # (C lam)_r, C = [Z Lambda, X]
         for j in range(p):
             for r in range(n):
-                fixed[r] += X_t[j, r] * b_next[j]
-                fixed_lam[r] += X_t[j, r] * lam[q + j]
+                zl[r] += X_t[j, r] * lam[q + j]
+        for t in range(n_terms):
+            level, scale = levels[t], reach[t]
+            for r in range(n):
+                zl[r] += scale[r] * lam[level[r]]
         w, wy, eta = ws[i], wys[i], etas[i]
-        slope = _weight_slopes(code, wts, eta, mus[i])
         for r in range(n):
-            zl = fixed_lam[r]  # (C lam)_r, C = [Z Lambda, X]
-            zu = fixed[r]  # (C (u, b)_{i+1})_r
-            for t in range(n_terms):
-                level = u_offsets[t] + codes[t, r]
-                zl += theta[t] * zs[t, r] * lam[level]
-                zu += theta[t] * zs[t, r] * u_next[level]
-            g = w[r] * wy[r]
-            for t in range(n_terms):
-                level = u_offsets[t] + codes[t, r]
-                theta_bar[t] += zs[t, r] * (lam[level] * g - w[r] * (lam[level] * zu + zl * u_next[level]))
-            base_bar[r] -= zl * w[r]
-            eta_bar[r] = slope[r] * ((eta[r] - base[r]) * zl - zl * zu + (w_bar[r] if i == last else 0.0))
+            zu[r] = eta_next[r] - base[r]  # (C (u, b)_{i+1})_r
+            g[r] = w[r] * wy[r]
+        for t in range(n_terms):
+            level, z = levels[t], zs[t]
+            total = 0.0
+            for r in range(n):
+                total += z[r] * (lam[level[r]] * (g[r] - w[r] * zu[r]) - w[r] * zl[r] * u_next[level[r]])
+            theta_bar[t] += total
+        slope = _weight_slopes(code, wts, eta, mus[i])
+        extra = w_bar if i == last else np.zeros(n)
+        for r in range(n):
+            base_bar[r] -= zl[r] * w[r]
+            eta_bar[r] = slope[r] * ((eta[r] - base[r] - zu[r]) * zl[r] + extra[r])
         xi_bar = np.zeros(q + p)
     for t in range(n_terms):
         gradient[t] = theta_bar[t]

@@ -358,7 +358,7 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
     # each iteration's start, working values, factor and solution, for the gradient
     etas, mus, ws = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
     wys, l11s, couplings = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
-    rests, us, bs = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
+    rests, us = List.empty_list(_VECTOR), List.empty_list(_VECTOR)
     for it in range(max_iter):
         status = _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
                          dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
@@ -376,13 +376,12 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
             couplings.append(coupling.copy())
             rests.append(_pattern_values(rest, chol_col_ptr, chol_col_idx))
             us.append(u.copy())
-            bs.append(b.copy())
         pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
             if tracking:
                 laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
                                  col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense, etas, mus, ws,
-                                 wys, l11s, couplings, rests, us, bs, mu, gradient)
+                                 wys, l11s, couplings, rests, us, eta, mu, gradient)
             return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
                            gradient)
         if pdev > old_pdev:
@@ -439,6 +438,15 @@ def _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest):
             for b in range(a + 1):
                 pattern[rows[a], rows[b]] = True
     return pattern
+
+
+def _sorted_unique(keys: np.ndarray, bound: int) -> np.ndarray:
+    """The distinct values of non-negative ``keys`` below ``bound``, sorted: by a table where that is small."""
+    if bound > 4 * len(keys) + 4096:
+        return np.unique(keys)
+    seen = np.zeros(bound, dtype=bool)
+    seen[keys] = True
+    return np.flatnonzero(seen)
 
 
 class ScalarPirlsResult(NamedTuple):
@@ -518,7 +526,7 @@ class ScalarPirls:
         n_terms = len(self.n_levels)
         first = self.codes[0]
         pairs = [first * (q_rest + 1) + (self.rest_offsets[t] + self.codes[t]) for t in range(1, n_terms)]
-        keys = np.unique(np.concatenate(pairs)) if pairs else np.zeros(0, dtype=np.int64)
+        keys = _sorted_unique(np.concatenate(pairs), l0 * (q_rest + 1)) if pairs else np.zeros(0, dtype=np.int64)
         key_level, key_row = keys // (q_rest + 1), keys % (q_rest + 1)
         random_count = np.bincount(key_level, minlength=l0)
         counts = random_count + p + 1
