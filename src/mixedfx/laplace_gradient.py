@@ -49,19 +49,6 @@ llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cyth
 _dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
 
 @numba.njit(cache=True, error_model="numpy")
-def _weight_slopes(code, wts, eta, mu):
-    """d w / d eta per row: ``wts mu(1 - mu)(1 - 2 mu)`` (logit), ``wts mu`` (log); 0 where R clamps mu'."""
-    n = eta.shape[0]
-    slope = np.empty(n)
-    for r in range(n):
-        if code == BINOMIAL_LOGIT:
-            slope[r] = 0.0 if abs(eta[r]) > 30.0 else wts[r] * mu[r] * (1.0 - mu[r]) * (1.0 - 2.0 * mu[r])
-        else:
-            slope[r] = wts[r] * mu[r]
-    return slope
-
-
-@numba.njit(cache=True, error_model="numpy")
 def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, x):
     """Solve ``M v = x`` in place for the random effects, from a run's factor.
 
@@ -286,49 +273,55 @@ def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_
         for r in range(n):
             reach[t, r] = theta[t] * zs[t, r]
             levels[t, r] = u_offsets[t] + codes[t, r]
-    zl, zu, g = np.empty(n), np.empty(n), np.empty(n)
+    zl = np.empty(n)  # (C lam)_r, C = [Z Lambda, X]
+    # rows come grouped by level: four partial sums, so that consecutive rows' additions do not wait on each other
+    lanes = np.empty((4, q))
     for i in range(last, -1, -1):
         u_next = us[i]
         eta_next = etas[i + 1] if i < last else eta_end
-        for r in range(n):  # eta_{i+1} = base + Z Lambda u_{i+1} + X b_{i+1}
-            base_bar[r] += eta_bar[r]
+        # eta_{i+1} = base + C (u, b)_{i+1}: eta_bar passes to base, (u, b) and theta
+        lanes[:, :] = 0.0
         for t in range(n_terms):
             level, scale, z = levels[t], reach[t], zs[t]
             total = 0.0
             for r in range(n):
-                xi_bar[level[r]] += scale[r] * eta_bar[r]
+                lanes[r & 3, level[r]] += scale[r] * eta_bar[r]
                 total += eta_bar[r] * z[r] * u_next[level[r]]
             theta_bar[t] += total
+        for k in range(q):
+            xi_bar[k] += (lanes[0, k] + lanes[1, k]) + (lanes[2, k] + lanes[3, k])
         for j in range(p):
+            x = X_t[j]
             total = 0.0
             for r in range(n):
-                total += X_t[j, r] * eta_bar[r]
+                total += x[r] * eta_bar[r]
             xi_bar[q + j] += total
         solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, xi_bar)
         lam = xi_bar
-        zl[:] = 0.0  # (C lam)_r, C = [Z Lambda, X]
+        zl[:] = 0.0
         for j in range(p):
+            x, coefficient = X_t[j], lam[q + j]
             for r in range(n):
-                zl[r] += X_t[j, r] * lam[q + j]
+                zl[r] += x[r] * coefficient
         for t in range(n_terms):
             level, scale = levels[t], reach[t]
             for r in range(n):
                 zl[r] += scale[r] * lam[level[r]]
-        w, wy, eta = ws[i], wys[i], etas[i]
-        for r in range(n):
-            zu[r] = eta_next[r] - base[r]  # (C (u, b)_{i+1})_r
-            g[r] = w[r] * wy[r]
+        w, wy, eta, mu_i = ws[i], wys[i], etas[i], mus[i]
+        # the system's right side C' W z and matrix C' W C: to theta, and to W and z at eta_i
         for t in range(n_terms):
             level, z = levels[t], zs[t]
             total = 0.0
             for r in range(n):
-                total += z[r] * (lam[level[r]] * (g[r] - w[r] * zu[r]) - w[r] * zl[r] * u_next[level[r]])
+                total += z[r] * w[r] * (lam[level[r]] * (wy[r] - eta_next[r] + base[r]) - zl[r] * u_next[level[r]])
             theta_bar[t] += total
-        slope = _weight_slopes(code, wts, eta, mus[i])
-        extra = w_bar if i == last else np.zeros(n)
         for r in range(n):
-            base_bar[r] -= zl[r] * w[r]
-            eta_bar[r] = slope[r] * ((eta[r] - base[r] - zu[r]) * zl[r] + extra[r])
+            base_bar[r] += eta_bar[r] - zl[r] * w[r]
+            if code == BINOMIAL_LOGIT:  # d w / d eta
+                slope = 0.0 if abs(eta[r]) > 30.0 else wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
+            else:
+                slope = wts[r] * mu_i[r]
+            eta_bar[r] = slope * ((eta[r] - eta_next[r]) * zl[r] + (w_bar[r] if i == last else 0.0))
         xi_bar = np.zeros(q + p)
     for t in range(n_terms):
         gradient[t] = theta_bar[t]
