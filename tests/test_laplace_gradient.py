@@ -177,3 +177,20 @@ def test_stage_one_state_solves_for_beta():
     runs(theta)
     expected = model.pirls(theta, None, model.eta_start)
     np.testing.assert_array_equal(runs.state(theta).beta, expected.beta)
+
+
+def test_control_can_keep_finite_differences():
+    from mixedfx.glmm import GlmerControl  # noqa: PLC0415
+    from mixedfx.optimize import finite_difference_derivatives  # noqa: PLC0415
+
+    model, _ = _model("cbpp")
+    model.control = GlmerControl(use_gradient=False)
+    optimum = model.fit()
+    assert optimum.stage1.optimizer == "nloptwrap" and optimum.opt.optimizer == "newton"
+    assert optimum.opt.feval > 20  # Newton steps on finite differences of values
+    objective = model.stage2_objective(optimum.eta_start)
+    gradient, hessian = finite_difference_derivatives(objective, optimum.opt.x, optimum.opt.fval)
+    np.testing.assert_array_equal(optimum.hessian, hessian)
+    fit = mfx.glmer(MODELS["cbpp"][0], data=mfx.datasets.load("cbpp"), family="binomial",
+                    control={"use_gradient": False})
+    assert fit._optimum.stage1.optimizer == "nloptwrap"

@@ -77,9 +77,16 @@ class GlmerControl:
         one, see :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`).
     stage2_newton : bool
         Start stage 2 with Newton steps (:mod:`mixedfx.newton`), which need a
-        fraction of BOBYQA's evaluations, and stop stage 1, which then only
-        supplies their start, at tolerances of 1e-3; False runs BOBYQA alone at
-        the tolerances above in both stages.
+        fraction of BOBYQA's evaluations, and let stage 1, which then only
+        supplies their start, stop early (L-BFGS-B on the exact gradient, or
+        BOBYQA at tolerances of 1e-3); False runs BOBYQA alone at the tolerances
+        above in both stages.
+    use_gradient : bool
+        Use the Laplace deviance's exact gradient where it has one (see
+        :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`): L-BFGS-B for
+        stage 1's start, one run per Newton step and the Hessian from gradient
+        differences. False keeps finite differences of the deviance throughout,
+        lme4's ``deriv12`` for the Hessian included.
     """
 
     tol_pwrss: float = 1e-7
@@ -91,6 +98,7 @@ class GlmerControl:
     singular_tol: float = 1e-4
     calc_derivs: bool = True
     stage2_newton: bool = True
+    use_gradient: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,8 +190,7 @@ class LaplaceRuns:
         self._compiled = model._compiled_pirls[stage - 1]
         self._start = np.ascontiguousarray(eta_start, dtype=float)
         self._mu_start = model.start_means(self._start)
-        X = model.X
-        self._tangents = np.ascontiguousarray(X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
+        self._tangents = np.ascontiguousarray(model.X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
         self._failed = np.full(len(model.lower) + len(self._tangents), np.nan)
         self._last: tuple[bytes, object] | None = None
 
@@ -560,6 +567,11 @@ class GeneralizedLinearMixedModel:
     def _has_gradient(self) -> bool:
         return self._compiled_pirls[0] is not None and self._log_lik is not None
 
+    @property
+    def _uses_gradient(self) -> bool:
+        """Whether this fit takes the exact gradient where the deviance has one."""
+        return self.control.use_gradient and self._has_gradient
+
     def laplace_value_and_gradient(self, eta_start: np.ndarray, stage: int = 2) -> LaplaceRuns:
         """A stage's Laplace deviance and its exact gradient, in one PIRLS run per point.
 
@@ -618,7 +630,7 @@ class GeneralizedLinearMixedModel:
         BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
         26); BOBYQA at those tolerances where there is no gradient or L-BFGS-B fails.
         """
-        if self._has_gradient:
+        if self._uses_gradient:
             runs = self.laplace_value_and_gradient(lp0, stage=1)
             opt = lbfgsb(runs, start, self.lower, first_step=_STAGE1_FIRST_STEP, gtol=_STAGE1_GTOL, ftol_rel=1e-10)
             if opt.return_code > 0:
@@ -656,7 +668,7 @@ class GeneralizedLinearMixedModel:
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
         stage2 = CachedObjective(self.stage2_objective(eta_start))
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
-        exact = self.laplace_value_and_gradient(eta_start) if self.has_laplace_gradient else None
+        exact = self.laplace_value_and_gradient(eta_start) if self.n_agq == 1 and self._uses_gradient else None
         started = time.perf_counter()
         (exact or stage2)(x0)  # the first point of either, timed
         # the widest batch of points evaluated together: k gradients, or deriv12's 2 k^2 values
@@ -689,7 +701,7 @@ class GeneralizedLinearMixedModel:
         relative at lme4's step), so the standard errors agree.
         """
         if exact is not None:
-            value, slope = exact(opt.x)
+            slope = exact(opt.x)[1]
             if np.all(np.isfinite(slope)):
                 hessian = gradient_hessian(exact, opt.x, slope, workers=workers)
                 if np.all(np.isfinite(hessian)):

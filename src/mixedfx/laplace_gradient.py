@@ -30,7 +30,9 @@ of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`).
 
 The compiled PIRLS (:mod:`mixedfx.scalar_pirls`) records the iterations and calls
 :func:`laplace_gradient` when asked for the gradient. numba is imported here, so
-import this module only where it is used.
+import this module only where it is used. numba's on-disk cache of that kernel
+does not notice edits to this module: after changing it, delete
+``src/mixedfx/__pycache__`` before timing or testing.
 """
 
 from __future__ import annotations

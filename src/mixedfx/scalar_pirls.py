@@ -19,6 +19,10 @@ few non-zeros cost. A rest that crossed terms fill is stored full: the Gram
 product of the levels meeting many of its rows is one BLAS call, and above 100
 rows LAPACK factors it.
 
+Asked for the gradient, a run records each iteration (its start, working values,
+factor and solution) and takes the Laplace deviance's gradient backwards through
+them (:mod:`mixedfx.laplace_gradient`).
+
 numba is imported here, so import this module only where it is used.
 """
 
