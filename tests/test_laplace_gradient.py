@@ -88,6 +88,21 @@ def test_gradient_with_an_offset_and_prior_weights():
     _check_gradient(model, np.array([0.6]), np.array([0.1, 0.2]), model.eta_start)
 
 
+def test_gradient_where_weights_make_successes_non_integer():
+    """R's binomial aic rounds weights times proportions: its derivative is not the deviance residuals'."""
+    rng = np.random.default_rng(3)
+    group = np.repeat(np.arange(40), 12)
+    data = pd.DataFrame({"g": pd.Categorical(group), "x": rng.normal(size=group.size)})
+    eta = 0.3 * data["x"] + rng.normal(0, 1, 40)[group]
+    data["y"] = (rng.uniform(size=group.size) < 1 / (1 + np.exp(-eta))).astype(float)
+    weights = rng.choice([1.0, 1.5, 2.5], group.size)
+    with pytest.warns(UserWarning, match="non-integer"):
+        matrices = build_model_matrices("y ~ x + (1 | g)", data, weights=weights)
+        model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
+    assert not np.allclose(model._log_lik.a, model.weights * model.y)
+    _check_gradient(model, np.array([0.8]), np.array([0.1, 0.2]), model.eta_start)
+
+
 @pytest.mark.parametrize("n_agq, link", [(2, None), (1, "probit")])
 def test_no_gradient_for_quadrature_or_other_links(n_agq, link):
     model, _ = _model("cbpp", n_agq, link)

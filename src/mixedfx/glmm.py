@@ -190,8 +190,11 @@ class LaplaceRuns:
         self._compiled = model._compiled_pirls[stage - 1]
         self._start = np.ascontiguousarray(eta_start, dtype=float)
         self._mu_start = model.start_means(self._start)
-        self._tangents = np.ascontiguousarray(model.X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
-        self._failed = np.full(len(model.lower) + len(self._tangents), np.nan)
+        from mixedfx.scalar_pirls import GradientTerms  # noqa: PLC0415 - numba loads with the compiled PIRLS
+
+        tangents = np.ascontiguousarray(model.X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
+        self._terms = GradientTerms(tangents, model._log_lik.a, model._log_lik.b)
+        self._failed = np.full(len(model.lower) + len(tangents), np.nan)
         self._last: tuple[bytes, object] | None = None
 
     def _run(self, pars: np.ndarray):
@@ -207,7 +210,7 @@ class LaplaceRuns:
         else:
             theta, base = point, model.offset
         out = self._compiled.run(theta, model.y, model.weights, base, self._start, model.control.tol_pwrss,
-                                 model.control.max_pirls, self._mu_start, self._tangents)
+                                 model.control.max_pirls, self._mu_start, self._terms)
         self._last = (key, out)
         return out
 

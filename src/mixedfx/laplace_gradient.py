@@ -239,14 +239,16 @@ def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, couplin
 
 
 @numba.njit(cache=True, error_model="numpy")
-def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
-                     row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings, rests, us,
-                     eta_end, mu, gradient):
+def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
+                     col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings,
+                     rests, us, eta_end, mu, gradient):
     """The Laplace deviance's gradient over theta, then over the rows of ``tangent_t``, into ``gradient``.
 
     ``X_t`` holds the columns PIRLS solves for with the random effects (stage 1's
     X, transposed; none in stage 2), ``tangent_t`` those whose coefficients are
-    parameters held in ``base`` (stage 2's X; none in stage 1). The lists hold, for
+    parameters held in ``base`` (stage 2's X; none in stage 1). The deviance's
+    log-likelihood part is ``-2 sum(a log mu + b g(mu))`` (``ll_a``, ``ll_b``; see
+    :class:`mixedfx.compiled_families.LogLikelihoodTerms`). The lists hold, for
     each iteration i, its start (``etas``, ``mus``), working weights and response
     (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern values ``rests``) and
     random effects ``us``; ``eta_end`` and ``mu`` are the linear predictor and means
@@ -257,8 +259,11 @@ def laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_
     q = u_offsets[-1]
     last = len(us) - 1
     eta_bar = np.empty(n)
-    for r in range(n):
-        eta_bar[r] = -2.0 * wts[r] * (y[r] - mu[r])
+    for r in range(n):  # d/d eta of -2 (a log mu + b g(mu)): g = log(1 - mu) (logit), -mu (log)
+        if code == BINOMIAL_LOGIT:
+            eta_bar[r] = -2.0 * (ll_a[r] * (1.0 - mu[r]) - ll_b[r] * mu[r])
+        else:
+            eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
     xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
     xi_bar[:q] = 2.0 * us[last]
     base_bar = np.zeros(n)

@@ -44,8 +44,8 @@ from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
 from mixedfx.laplace_gradient import laplace_gradient
 from mixedfx.sparse_gram import add_column_products, heavy_columns
 
-__all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "ScalarPirls",
-           "ScalarPirlsResult"]
+__all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "GradientTerms",
+           "ScalarPirls", "ScalarPirlsResult"]
 
 OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
 
@@ -330,13 +330,14 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
            row_idx, dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy,
-           dense, tol, max_iter, rest, with_gradient, tangent_t):
+           dense, tol, max_iter, rest, with_gradient, tangent_t, ll_a, ll_b):
     """PIRLS from eta_start; ``with_gradient``, also the Laplace deviance's gradient.
 
     The gradient (see :mod:`mixedfx.laplace_gradient`) is over theta then the
     coefficients of ``tangent_t``'s rows (stage 2's X transposed, whose product
-    with beta is in ``base``); it is NaN where step-halving broke the iterations'
-    smooth path, and empty without ``with_gradient``.
+    with beta is in ``base``), for the log-likelihood's coefficients ``ll_a`` and
+    ``ll_b``; it is NaN where step-halving broke the iterations' smooth path, and
+    empty without ``with_gradient``.
     """
     p, n = X_t.shape[0], y.shape[0]
     q = u_offsets[-1]
@@ -383,9 +384,9 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
         pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
             if tracking:
-                laplace_gradient(code, y, wts, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
-                                 col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense, etas, mus, ws,
-                                 wys, l11s, couplings, rests, us, eta, mu, gradient)
+                laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, theta, rest_offsets,
+                                 u_offsets, pos, col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense,
+                                 etas, mus, ws, wys, l11s, couplings, rests, us, eta, mu, gradient)
             return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
                            gradient)
         if pdev > old_pdev:
@@ -453,6 +454,25 @@ def _sorted_unique(keys: np.ndarray, bound: int) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
+class GradientTerms(NamedTuple):
+    """What a run needs to return the Laplace deviance's gradient (see :meth:`ScalarPirls.run`).
+
+    Attributes
+    ----------
+    tangent_t : ndarray, shape (k, n)
+        Rows whose coefficients are parameters held in ``base``, C-ordered: X
+        transposed in stage 2, none in stage 1. The gradient is over theta, then
+        these coefficients.
+    a, b : ndarray
+        The log-likelihood's coefficients
+        (:class:`mixedfx.compiled_families.LogLikelihoodTerms`).
+    """
+
+    tangent_t: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+
 class ScalarPirlsResult(NamedTuple):
     """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`); a tuple, built at every evaluation."""
 
@@ -489,7 +509,7 @@ class ScalarPirls:
         self.code = code
         self.X_t = np.ascontiguousarray(np.asarray(X, dtype=float).T)
         p = self.X_t.shape[0]
-        self._no_tangents = np.zeros((0, self.X_t.shape[1]))
+        self._no_tangents = np.zeros((1, 0))
         self.codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
         self.zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
         n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
@@ -555,23 +575,21 @@ class ScalarPirls:
 
     def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
             tol: float, max_iter: int, mu_start: np.ndarray | None = None,
-            tangent_t: np.ndarray | None = None) -> ScalarPirlsResult:
+            gradient: GradientTerms | None = None) -> ScalarPirlsResult:
         """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2).
 
         ``mu_start``, :meth:`means` at ``eta_start``, saves a pass over the rows where
         many runs share their start (every evaluation of an objective). With
-        ``tangent_t`` the run also returns the gradient of its Laplace deviance
-        (:mod:`mixedfx.laplace_gradient`) over theta, then over the coefficients
-        of ``tangent_t``'s rows: X transposed (C-ordered) in stage 2, where ``base``
-        holds X beta; no rows in stage 1. NaN where step-halving was needed.
+        ``gradient`` the run also returns the gradient of its Laplace deviance
+        (:mod:`mixedfx.laplace_gradient`); NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
+        terms = gradient or GradientTerms(self._no_tangents, self._no_tangents[0], self._no_tangents[0])
         out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter, self._workspace(), tangent_t is not None,
-                     self._no_tangents if tangent_t is None else tangent_t)
+                     tol, max_iter, self._workspace(), gradient is not None, *terms)
         return ScalarPirlsResult._make(out)
 
     def _workspace(self) -> np.ndarray:
