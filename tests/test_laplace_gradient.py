@@ -103,6 +103,25 @@ def test_gradient_where_weights_make_successes_non_integer():
     _check_gradient(model, np.array([0.8]), np.array([0.1, 0.2]), model.eta_start)
 
 
+@pytest.mark.parametrize("family, shift, response", [("binomial", 40.0, 1), ("binomial", -40.0, 0),
+                                                     ("poisson", -45.0, 2)])
+def test_gradient_where_r_clamps_the_means(family, shift, response):
+    """Rows whose linear predictor lies beyond R's clamps have constant means and weights."""
+    rng = np.random.default_rng(5)
+    group = np.repeat(np.arange(30), 10)
+    far = np.zeros(group.size)
+    far[:6] = shift  # an offset puts six rows beyond the clamp
+    data = pd.DataFrame({"g": pd.Categorical(group), "x": rng.normal(size=group.size)})
+    data["y"] = rng.poisson(1.0, group.size) if family == "poisson" else rng.integers(0, 2, group.size)
+    data.loc[:5, "y"] = response  # the binomial's as its clamped means say (else PIRLS fails); not the Poisson's
+    matrices = build_model_matrices("y ~ x + (1 | g)", data, offset=far)
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family), 1)
+    state = model.pirls(np.array([0.5]), None, model.eta_start)
+    clamped = np.abs(state.eta) > 30 if family == "binomial" else np.exp(state.eta) < np.finfo(float).eps
+    assert clamped[:6].all()
+    _check_gradient(model, np.array([0.5]), state.beta + 0.05, state.eta)
+
+
 @pytest.mark.parametrize("n_agq, link", [(2, None), (1, "probit")])
 def test_no_gradient_for_quadrature_or_other_links(n_agq, link):
     model, _ = _model("cbpp", n_agq, link)

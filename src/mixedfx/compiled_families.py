@@ -21,13 +21,14 @@ from scipy.special import gammaln
 from mixedfx.families import Family
 from mixedfx.rmath import DBL_EPSILON
 
-__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "compiled_family", "mean", "derivatives", "dev_resid", "LogLikelihoodTerms",
-           "log_likelihood_terms", "aic"]
+__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
+           "LogLikelihoodTerms", "log_likelihood_terms", "aic"]
 
 BINOMIAL_LOGIT = 1
 POISSON_LOG = 2
 
-_LOGIT_THRESH = 30.0
+# R's logit clamps: beyond this |eta| the mean is fixed at DBL_EPSILON from 0 or 1
+LOGIT_THRESHOLD = 30.0
 
 
 def compiled_family(family: Family) -> int:
@@ -43,9 +44,9 @@ def compiled_family(family: Family) -> int:
 def mean(code, eta):
     """Mean, d mu / d eta and variance at one linear predictor (R's C code, clamps included)."""
     if code == BINOMIAL_LOGIT:
-        if eta < -_LOGIT_THRESH:
+        if eta < -LOGIT_THRESHOLD:
             t = DBL_EPSILON
-        elif eta > _LOGIT_THRESH:
+        elif eta > LOGIT_THRESHOLD:
             t = 1.0 / DBL_EPSILON
         else:
             e = math.exp(eta)
@@ -61,7 +62,7 @@ def derivatives(code, eta, mu):
     """d mu / d eta and the variance at a linear predictor whose mean ``mu`` is known (no second exp)."""
     if code == BINOMIAL_LOGIT:
         var = mu * (1.0 - mu)
-        return (DBL_EPSILON if abs(eta) > _LOGIT_THRESH else var), var
+        return (DBL_EPSILON if abs(eta) > LOGIT_THRESHOLD else var), var
     return mu, mu
 
 

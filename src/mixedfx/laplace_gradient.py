@@ -37,18 +37,29 @@ does not notice edits to this module: after changing it, delete
 
 from __future__ import annotations
 
+import math
+
 import llvmlite.binding as llvm
 import numba
 import numpy as np
 from numba.extending import get_cython_function_address
 
-from mixedfx.compiled_families import BINOMIAL_LOGIT
+from mixedfx.compiled_families import BINOMIAL_LOGIT, LOGIT_THRESHOLD
+from mixedfx.rmath import DBL_EPSILON
 
 __all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
 
 # LAPACK's inverse from a Cholesky factor (uplo, n, a, lda, info), bound as scalar_pirls binds dpotrf
 llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
 _dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
+
+@numba.njit(cache=True, error_model="numpy")
+def _clamped(code, eta):
+    """Whether R clamps the mean at eta (then constant): |eta| > 30 (logit), exp(eta) < DBL_EPSILON (log)."""
+    if code == BINOMIAL_LOGIT:
+        return abs(eta) > LOGIT_THRESHOLD
+    return math.exp(eta) < DBL_EPSILON
+
 
 @numba.njit(cache=True, error_model="numpy")
 def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, x):
@@ -260,7 +271,9 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
     last = len(us) - 1
     eta_bar = np.empty(n)
     for r in range(n):  # d/d eta of -2 (a log mu + b g(mu)): g = log(1 - mu) (logit), -mu (log)
-        if code == BINOMIAL_LOGIT:
+        if _clamped(code, eta_end[r]):
+            eta_bar[r] = 0.0
+        elif code == BINOMIAL_LOGIT:
             eta_bar[r] = -2.0 * (ll_a[r] * (1.0 - mu[r]) - ll_b[r] * mu[r])
         else:
             eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
@@ -324,8 +337,11 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
             theta_bar[t] += total
         for r in range(n):
             base_bar[r] += eta_bar[r] - zl[r] * w[r]
+            if _clamped(code, eta[r]):  # mu, mu' and w are constant: d g / d eta is w
+                eta_bar[r] = zl[r] * w[r]
+                continue
             if code == BINOMIAL_LOGIT:  # d w / d eta
-                slope = 0.0 if abs(eta[r]) > 30.0 else wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
+                slope = wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
             else:
                 slope = wts[r] * mu_i[r]
             eta_bar[r] = slope * ((eta[r] - eta_next[r]) * zl[r] + (w_bar[r] if i == last else 0.0))
