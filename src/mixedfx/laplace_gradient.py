@@ -26,7 +26,9 @@ number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
 
 where ``u_t`` and ``lam_t`` are read at each row's level of term t. The last
 iteration also passes back log|M|'s derivative, ``tr(M^-1 dM)``, from the entries
-of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`).
+of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`), and the deviance
+passes ``-2 d(a log mu + b g(mu)) / d eta`` to the end's eta (R's ``aic``). Rows
+beyond R's clamps on the mean have constant means and weights.
 
 The compiled PIRLS (:mod:`mixedfx.scalar_pirls`) records the iterations and calls
 :func:`laplace_gradient` when asked for the gradient. numba is imported here, so
@@ -52,6 +54,7 @@ __all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
 # LAPACK's inverse from a Cholesky factor (uplo, n, a, lda, info), bound as scalar_pirls binds dpotrf
 llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
 _dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
+
 
 @numba.njit(cache=True, error_model="numpy")
 def _clamped(code, eta):
