@@ -122,6 +122,15 @@ def _working_values(code, eta, mu, base, y, wts, w, wy):
     return finite
 
 
+@numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
+def _dot(a, b):
+    """Dot product, summed in whatever order vectorises (partial sums in SIMD lanes; NaN and inf kept)."""
+    total = 0.0
+    for r in range(a.shape[0]):
+        total += a[r] * b[r]
+    return total
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _accumulate(w, xy, codes, zs, rest_offsets, pos, dense_pos, a11, coupling, rest, weighted):
     """The cross-products that meet a random-effects entry: A11's diagonal, the coupling, the rest's pairs.
@@ -182,12 +191,11 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
                 rest[chol_col_idx[ii], j] = 0.0
     _accumulate(w, xy, codes, zs, rest_offsets, pos, dense_pos, a11, coupling, rest, weighted)
-    # one BLAS product: column dot products are 3x faster but sum in another order, and that
-    # moves stage 1's optimiser path (other evaluation counts)
-    xy_xy = np.dot(weighted, xy.T)
+    # the [X y] block's lower triangle, a dot product per entry: less than BLAS's time for the
+    # whole square, and no BLAS threads to compete with runs in threads
     for i in range(p + 1):
         for j in range(i + 1):
-            rest[q_rest + i, q_rest + j] += xy_xy[i, j]
+            rest[q_rest + i, q_rest + j] += _dot(weighted[i], xy[j])
     # L11, L_r1 = R A_r1 diag(theta1 / L11), rest = R A_rr R - L_r1 L_r1' + I
     scale = np.ones(m)  # R's diagonal
     for i in range(q_rest):
