@@ -124,6 +124,17 @@ def test_stage_one_takes_its_gradient_only_where_newton_steps_follow():
     np.testing.assert_allclose(newton.x, zero.x, atol=2e-3)
 
 
+def test_stage_one_falls_back_to_bobyqa_where_l_bfgs_b_fails(monkeypatch):
+    from mixedfx import glmm  # noqa: PLC0415
+
+    def failing(objective_and_gradient, x0, lower, **options):
+        return mfx.optimize.OptSummary(optimizer="L-BFGS-B", x0=x0, x=x0, fval=np.inf, feval=3, return_code=-1)
+    monkeypatch.setattr(glmm, "lbfgsb", failing)
+    stage1 = _stage1()
+    assert stage1.optimizer == "nloptwrap"
+    np.testing.assert_allclose(stage1.x, _stage1(n_agq=0).x, atol=1e-2)
+
+
 def test_stage_one_stops_early_where_it_has_no_gradient():
     newton, alone = _stage1("probit"), _stage1("probit", stage2_newton=False)
     assert newton.optimizer == alone.optimizer == "nloptwrap"
