@@ -48,6 +48,19 @@ def test_binomial_aic_split_gives_the_familys_aic():
         yy = np.round(y) if n_trials.max() == 1 else y
         terms = log_likelihood_terms(fam, yy, n_trials, weights)
         assert terms.aic(mu) == pytest.approx(fam.aic(yy, n_trials, mu, weights, 0.0), rel=1e-12)
+        deviance = float(fam.dev_resids(yy, mu, weights).sum())
+        assert terms.deviance_shift is not None
+        assert terms.aic_from_deviance(mu, deviance) == pytest.approx(terms.aic(mu), rel=1e-12)
+
+
+def test_binomial_aic_from_the_deviance_only_where_successes_are_whole():
+    """R rounds weights times proportions to whole successes: then aic and deviance differ by more than a constant."""
+    fam = families.binomial()
+    y, weights = np.array([0.0, 1.0, 1.0, 0.0]), np.array([1.5, 2.5, 1.0, 2.0])
+    terms = log_likelihood_terms(fam, y, np.ones(4), weights)
+    mu = np.array([0.2, 0.6, 0.7, 0.4])
+    assert terms.deviance_shift is None
+    assert terms.aic_from_deviance(mu, 123.0) == terms.aic(mu)
 
 
 def test_poisson_aic_split_gives_the_familys_aic_and_declines_non_counts():
@@ -57,5 +70,7 @@ def test_poisson_aic_split_gives_the_familys_aic_and_declines_non_counts():
     wt = np.array([1.0, 2.0, 1.0, 0.5])
     terms = log_likelihood_terms(fam, y, np.ones(4), wt)
     assert terms.aic(mu) == pytest.approx(fam.aic(y, np.ones(4), mu, wt, 0.0), rel=1e-12)
+    deviance = float(fam.dev_resids(y, mu, wt).sum())
+    assert terms.aic_from_deviance(mu, deviance) == pytest.approx(terms.aic(mu), rel=1e-12)
     assert log_likelihood_terms(fam, y + 0.5, np.ones(4), wt) is None
     assert log_likelihood_terms(families.Gamma(), y + 1.0, np.ones(4), wt) is None

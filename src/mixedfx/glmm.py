@@ -218,7 +218,8 @@ class LaplaceRuns:
         out = self._run(pars)
         if out.status:
             return np.inf, self._failed
-        return float(out.logdet_re + out.u @ out.u + self.model._log_lik.aic(out.mu)), out.gradient
+        aic = self.model._log_lik.aic_from_deviance(out.mu, float(out.dev_resids.sum()))
+        return float(out.logdet_re + out.u @ out.u + aic), out.gradient
 
     def state(self, pars: np.ndarray) -> PirlsResult:
         """PIRLS's state at ``pars`` (from the last run where it was there).
@@ -488,7 +489,7 @@ class GeneralizedLinearMixedModel:
     def laplace_deviance(self, state: PirlsResult) -> float:
         """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term."""
         if self._log_lik is not None:
-            aic = self._log_lik.aic(state.mu)
+            aic = self._log_lik.aic_from_deviance(state.mu, state.dev)
         else:
             aic = self.family.aic(self.y, self.n_trials, state.mu, self.weights, state.dev)
         return float(state.logdet_re + state.u @ state.u + aic)
