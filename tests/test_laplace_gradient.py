@@ -55,11 +55,7 @@ def test_gradient_matches_differences_of_the_deviance(name):
 def test_stage_one_gradient_matches_differences_of_its_deviance(name):
     """Stage 1 solves for beta inside PIRLS: the gradient is over theta and follows beta's solution too."""
     model, theta = _model(name)
-    objective = model._stage1_objective(model.eta_start)
-    value, gradient = model.laplace_value_and_gradient(model.eta_start, stage=1)(theta)
-    assert value == objective(theta) and gradient.shape == theta.shape
-    np.testing.assert_allclose(gradient, _central_differences(objective, theta), rtol=1e-5,
-                               atol=1e-5 * np.abs(gradient).max())
+    _check_stage_one_gradient(model, theta, model.eta_start)
 
 
 def test_gradient_follows_a_start_close_to_the_mode():
@@ -69,11 +65,20 @@ def test_gradient_follows_a_start_close_to_the_mode():
     _check_gradient(model, theta * 1.02, state.beta - 0.01, state.eta)
 
 
+def _check_stage_one_gradient(model, theta, eta_start):
+    objective = model._stage1_objective(eta_start)
+    value, gradient = model.laplace_value_and_gradient(eta_start, stage=1)(theta)
+    assert value == objective(theta) and gradient.shape == theta.shape
+    np.testing.assert_allclose(gradient, _central_differences(objective, theta), rtol=1e-5,
+                               atol=1e-5 * np.abs(gradient).max())
+
+
 def test_gradient_with_a_dense_rest_block():
     matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
     model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
-    assert model._compiled_pirls[1].dense
+    assert model._compiled_pirls[0].dense and model._compiled_pirls[1].dense
     _check_gradient(model, np.array([0.9, 0.4]), np.array([0.1, 0.3]), model.eta_start)
+    _check_stage_one_gradient(model, np.array([0.9, 0.4]), model.eta_start)
 
 
 def test_gradient_with_an_offset_and_prior_weights():
@@ -86,6 +91,7 @@ def test_gradient_with_an_offset_and_prior_weights():
                                     offset=np.log(data["exposure"].to_numpy()))
     model = GeneralizedLinearMixedModel(matrices, mfx.families.poisson(), 1)
     _check_gradient(model, np.array([0.6]), np.array([0.1, 0.2]), model.eta_start)
+    _check_stage_one_gradient(model, np.array([0.6]), model.eta_start)
 
 
 def test_gradient_where_weights_make_successes_non_integer():
