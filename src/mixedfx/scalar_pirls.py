@@ -3,8 +3,9 @@
 Most generalized mixed models have only ``(1 | g)``-type terms. For them every
 PIRLS iteration (working weights, the cross-products, the blocked Cholesky
 factor, the solve and the new linear predictor) runs here as a few compiled
-passes over the rows, with no Python between iterations. Each pass keeps the
-arithmetic, summation order included, that the fit's optimiser path depends on.
+passes over the rows, with no Python between iterations. The passes sum over
+the rows in row order, as the Python loop does, except the [X y] block's dot
+products, which sum in SIMD lanes (results differ in the last bits).
 The algorithm is the one of :meth:`mixedfx.glmm.GeneralizedLinearMixedModel.pirls`
 (same convergence test, same step-halving, the factor at the previous
 iteration's weights); that method uses this module when
