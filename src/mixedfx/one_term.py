@@ -72,7 +72,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     for i in range(m):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
-    return _cholesky_in_place(rest)[0], l11, l_r1, rest
+    return _cholesky_in_place(rest, True)[0], l11, l_r1, rest
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -99,11 +99,12 @@ def _template(theta, k):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _cholesky_in_place(rest):
-    """Lower Cholesky factor of ``rest``'s lower triangle, in place; the last pivot (the response's) may be 0.
+def _cholesky_in_place(rest, response_last):
+    """Lower Cholesky factor of ``rest``'s lower triangle, in place.
 
-    Returns OK, or NOT_POSITIVE_DEFINITE when another pivot is not positive, and
-    the last pivot's square (the penalised residual sum of squares).
+    With ``response_last`` the last pivot (the response's) may be 0. Returns OK,
+    or NOT_POSITIVE_DEFINITE when another pivot is not positive, and the last
+    pivot's square (the penalised residual sum of squares).
     """
     m = rest.shape[0]
     last = 0.0
@@ -111,7 +112,7 @@ def _cholesky_in_place(rest):
         d = rest[j, j]
         for b in range(j):
             d -= rest[j, b] * rest[j, b]
-        if j == m - 1:
+        if response_last and j == m - 1:
             last = max(d, 0.0)
             rest[j, j] = math.sqrt(last)
             break
@@ -127,10 +128,10 @@ def _cholesky_in_place(rest):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _factor_level(t, block, at, s, low, right):
+def _factor_level(t, block, at, low, right):
     """One level's ``S = T' A T + I`` factored into ``low``, and ``right = T low^-T``.
 
-    Returns False when S is not positive definite. ``at`` and ``s`` are k x k workspace.
+    Returns False when S is not positive definite. ``at`` is k x k workspace.
     """
     k = t.shape[0]
     for r in range(k):
@@ -144,19 +145,9 @@ def _factor_level(t, block, at, s, low, right):
             acc = 0.0
             for b in range(k):
                 acc += t[b, r] * at[b, c]
-            s[r, c] = acc + (1.0 if r == c else 0.0)
-    for j in range(k):
-        d = s[j, j]
-        for b in range(j):
-            d -= low[j, b] * low[j, b]
-        if not d > 0.0:
-            return False
-        low[j, j] = math.sqrt(d)
-        for i in range(j + 1, k):
-            v = s[i, j]
-            for b in range(j):
-                v -= low[i, b] * low[j, b]
-            low[i, j] = v / low[j, j]
+            low[r, c] = acc + (1.0 if r == c else 0.0)
+    if _cholesky_in_place(low, False)[0] != OK:
+        return False
     # right = T L^-T: solve right L' = T row by row
     for r in range(k):
         for c in range(k):
@@ -173,10 +164,9 @@ def _levels_general(t, a11, a_r1, l11, l_r1):
     k = t.shape[0]
     m = a_r1.shape[0]
     at = np.empty((k, k))
-    s = np.empty((k, k))
     right = np.empty((k, k))
     for lev in range(a11.shape[0]):
-        if not _factor_level(t, a11[lev], at, s, l11[lev], right):
+        if not _factor_level(t, a11[lev], at, l11[lev], right):
             return NOT_POSITIVE_DEFINITE
         base = lev * k
         for i in range(m):
@@ -339,13 +329,12 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
     m = a_rr.shape[0]
     t = _template(theta, k)
     at = np.empty((k, k))
-    s = np.empty((k, k))
     low = np.zeros((k, k))
     right = np.empty((k, k))
     rest = _lower_copy(a_rr)
     logdet_re = 0.0
     for c in range(n_classes):
-        if not _factor_level(t, a11[c], at, s, low, right):
+        if not _factor_level(t, a11[c], at, low, right):
             return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
         for j in range(k):
             logdet_re += counts[c] * math.log(low[j, j])
@@ -359,7 +348,7 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
                     for j in range(i + 1):
                         row, col = a * m + i, b * m + j
                         rest[i, j] -= weight * (products[c, row, col] if row >= col else products[c, col, row])
-    status, pwrss = _cholesky_in_place(rest)
+    status, pwrss = _cholesky_in_place(rest, True)
     if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0
@@ -410,7 +399,7 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
             rest[i, j] = scale[i] * scale[j] * (a_rr[i, j] - acc)
         if row_term[i] >= 0:
             rest[i, i] += 1.0
-    status, pwrss = _cholesky_in_place(rest)
+    status, pwrss = _cholesky_in_place(rest, True)
     if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0
