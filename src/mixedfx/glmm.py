@@ -218,8 +218,7 @@ class LaplaceRuns:
         out = self._run(pars)
         if out.status:
             return np.inf, self._failed
-        aic = self.model._log_lik.aic_from_deviance(out.mu, float(out.dev_resids.sum()))
-        return float(out.logdet_re + out.u @ out.u + aic), out.gradient
+        return self.model.laplace_deviance(self.state(pars)), out.gradient
 
     def state(self, pars: np.ndarray) -> PirlsResult:
         """PIRLS's state at ``pars`` (from the last run where it was there).
@@ -229,13 +228,8 @@ class LaplaceRuns:
         PirlsError
             Where PIRLS failed there.
         """
-        out = self._run(pars)
-        if out.status:
-            self.model._raise_compiled_failure(out.status)
-        beta = out.beta if self.stage == 1 else self.model.split(pars)[1]
-        compiled = self._compiled
-        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet_re,
-                           lambda: compiled.blocked_factor(out))
+        fixed = self.model.split(pars)[1] if self.stage == 2 else None
+        return self.model._compiled_state(self._compiled, self._run(pars), fixed)
 
 
 def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
@@ -468,6 +462,10 @@ class GeneralizedLinearMixedModel:
         ctrl = self.control
         out = compiled.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
                            np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls, mu_start)
+        return self._compiled_state(compiled, out, fixed)
+
+    def _compiled_state(self, compiled, out, fixed: np.ndarray | None) -> PirlsResult:
+        """A compiled run's state (beta ``fixed`` in stage 2), its failures raised as the Python loop's."""
         if out.status:
             self._raise_compiled_failure(out.status)
         beta = out.beta if fixed is None else fixed
