@@ -159,45 +159,45 @@ def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
 def _coupling_products(coupling, col_ptr, row_idx, inverse):
     """``(S^-1 g_i)_k`` for every entry (k, i) of the coupling's random rows (0 elsewhere).
 
+    Each column lists its random rows first, then the fixed effects' and the
+    response's (:meth:`mixedfx.scalar_pirls.ScalarPirls._coupling_pattern`).
+
     Each column g_i is either spread over all of ``S^-1``'s columns (a row of S^-1
     per entry; the cheaper way where columns have many entries) or dotted with
     S^-1's rows at its own entries only (where they have few). Plain loops, not
     BLAS: this runs in threads, where BLAS's own threads would compete with them.
     """
     q_rest = inverse.shape[0]
+    n_columns = col_ptr.shape[0] - 1
     out = np.zeros(coupling.shape[0])
-    random_rows = np.empty(coupling.shape[0], dtype=np.int64)
+    stops = np.empty(n_columns, dtype=np.int64)  # each column's random rows come first, [col_ptr[i], stops[i])
     spread_cost = 0
     pattern_cost = 0
-    for i in range(col_ptr.shape[0] - 1):
-        count = 0
-        for idx in range(col_ptr[i], col_ptr[i + 1]):
-            if row_idx[idx] < q_rest:
-                random_rows[col_ptr[i] + count] = idx
-                count += 1
-        spread_cost += count * q_rest
-        pattern_cost += count * count
+    for i in range(n_columns):
+        stop = col_ptr[i]
+        while stop < col_ptr[i + 1] and row_idx[stop] < q_rest:
+            stop += 1
+        stops[i] = stop
+        spread_cost += (stop - col_ptr[i]) * q_rest
+        pattern_cost += (stop - col_ptr[i]) ** 2
     spread = np.empty(q_rest)
-    for i in range(col_ptr.shape[0] - 1):
-        start, stop = col_ptr[i], col_ptr[i]
-        for idx in range(col_ptr[i], col_ptr[i + 1]):
-            stop += row_idx[idx] < q_rest
+    for i in range(n_columns):
+        start, stop = col_ptr[i], stops[i]
         if spread_cost <= 2 * pattern_cost:
             spread[:] = 0.0
             for a in range(start, stop):
-                g = coupling[random_rows[a]]
-                row = inverse[row_idx[random_rows[a]]]
+                g, row = coupling[a], inverse[row_idx[a]]
                 for k in range(q_rest):
                     spread[k] += g * row[k]
             for a in range(start, stop):
-                out[random_rows[a]] = spread[row_idx[random_rows[a]]]
+                out[a] = spread[row_idx[a]]
         else:
             for a in range(start, stop):
-                row = inverse[row_idx[random_rows[a]]]
+                row = inverse[row_idx[a]]
                 s = 0.0
                 for b in range(start, stop):
-                    s += row[row_idx[random_rows[b]]] * coupling[random_rows[b]]
-                out[random_rows[a]] = s
+                    s += row[row_idx[b]] * coupling[b]
+                out[a] = s
     return out
 
 
