@@ -518,7 +518,8 @@ class ScalarPirls:
         self.code = code
         self.X_t = np.ascontiguousarray(np.asarray(X, dtype=float).T)
         p = self.X_t.shape[0]
-        self._no_tangents = np.zeros((1, 0))
+        # a run without the gradient still passes arrays of the gradient's types
+        self._no_gradient = GradientTerms(np.zeros((1, 0)), np.zeros(0), np.zeros(0))
         self.codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
         self.zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
         n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
@@ -593,7 +594,7 @@ class ScalarPirls:
         (:mod:`mixedfx.laplace_gradient`); NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
-        terms = gradient or GradientTerms(self._no_tangents, self._no_tangents[0], self._no_tangents[0])
+        terms = gradient or self._no_gradient
         out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
