@@ -38,15 +38,6 @@ def test_parts_are_the_factors_log_determinants_and_residual():
     assert pwrss == pytest.approx(l_rr[-1, -1] ** 2, rel=1e-13)
 
 
-def test_collinear_fixed_effects_report_a_failed_factor():
-    rng = np.random.default_rng(5)
-    cp, X, y = _blocks(rng, p=2)
-    codes = np.arange(300) % 20
-    collinear = np.column_stack([X, 2.0 * X[:, 1]])
-    cp = cross_products([TermLayout(codes=codes, z=np.ones((300, 1)), n_levels=20)], collinear, y)
-    assert criterion_parts(*cp.one_term_blocks, np.array([0.5]))[0] == 1
-
-
 def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
     rng = np.random.default_rng(6)
     n = 200

@@ -23,6 +23,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from mixedfx.lazy import as_is, state_with_formed
+from mixedfx.pivots import has_zero_pivot, pivot_floor
 from mixedfx.row_products import cross_product
 
 __all__ = [
@@ -126,6 +127,11 @@ class BlockLayout:
     def q_rest(self) -> int:
         """Random-effects columns after the first term."""
         return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+
+    @property
+    def order(self) -> int:
+        """The order of the whole penalised system: every random effect, X's columns and the response."""
+        return sum(k * n for k, n in zip(self.ks, self.n_levels)) + self.p + 1
 
 
 @dataclass(frozen=True)
@@ -514,7 +520,8 @@ def factorize(cp: CrossProducts, theta: np.ndarray, out: np.ndarray | None = Non
     Raises
     ------
     numpy.linalg.LinAlgError
-        When the rest block is not positive definite (a rank-deficient X).
+        When the rest block is not positive definite (a rank-deficient X): a
+        pivot at or below :func:`mixedfx.pivots.pivot_floor`.
     """
     layout = cp.layout
     if one_dense_term(cp):
@@ -534,28 +541,33 @@ def factorize(cp: CrossProducts, theta: np.ndarray, out: np.ndarray | None = Non
     l11 = _stacked_cholesky(scaled11)
     # right factor of the coupling: blockdiag(T1 L11_i^-T)
     right = np.einsum("ik,ljk->lij", t1, _stacked_lower_inverse(l11), optimize=many)
+    qr = layout.q_rest
     if all(k == 1 for k in layout.ks):
         # scalar terms: Lambda is diagonal, so L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R with R, c
         # diagonal; one weighted Gram product replaces the sparse Lambda products
         rows = scalar_row_scales(theta, layout)
         cols = right[:, 0, 0]
         coupling = partial(_scale_rows_cols, cp.a_r1, rows, cols)
+        reference = rows**2 * np.diagonal(cp.a_rr)
+        reference[:qr] += 1.0
         if sp.issparse(cp.a_r1):
-            return BlockedFactor(l11=l11, l_rr=_factor_scalar_rest(cp, rows, cols**2, out), layout=layout,
-                                 coupling=coupling)
+            return BlockedFactor(l11=l11, l_rr=_factor_scalar_rest(cp, rows, cols**2, reference, out),
+                                 layout=layout, coupling=coupling)
         rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * cols[None, :] ** 2) @ cp.a_r1.T) * rows[None, :]
     else:
         left = _rest_lambda_transposed(tmpls[1:], layout.n_levels[1:], layout.p + 1)
         l_r1 = left @ cp.a_r1 @ _block_diagonal(right)
         rest = left @ (left @ cp.a_rr).T
+        reference = np.diagonal(rest).copy()
+        reference[:qr] += 1.0
         rest = rest - _as_dense(l_r1 @ l_r1.T)
         coupling = partial(as_is, l_r1)
-    qr = layout.q_rest
     rest[np.arange(qr), np.arange(qr)] += 1.0
     try:
         l_rr = sla.cholesky(rest, lower=True, check_finite=False)
     except np.linalg.LinAlgError:
         l_rr = _cholesky_fitted_response(rest)
+    _check_pivots(l_rr, reference, layout.order)
     return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=coupling)
 
 
@@ -578,9 +590,11 @@ def one_dense_term(cp: CrossProducts) -> bool:
     return len(cp.layout.ks) == 1 and not sp.issparse(cp.a_r1)
 
 
-def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray,
+def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.ndarray, reference: np.ndarray,
                         out: np.ndarray | None = None) -> np.ndarray:
     """L_rr for scalar terms with a sparse coupling block, formed and factored in place (in ``out`` when given).
+
+    ``reference`` is the rest's diagonal before the Schur update (for the pivot floor).
 
     Raises
     ------
@@ -591,12 +605,19 @@ def _factor_scalar_rest(cp: CrossProducts, rows: np.ndarray, col_weights: np.nda
 
     schur, qr = cp.scalar_schur, cp.layout.q_rest
     factor = lower_cholesky_in_place(schur.lower(cp.a_rr, col_weights, rows, qr, out))
-    if factor is not None:
-        return factor
-    # the failed factorisation overwrote the block: form it again for the fitted-response fallback
-    rest = schur.lower(cp.a_rr, col_weights, rows, qr)
-    rest = np.tril(rest) + np.tril(rest, -1).T
-    return _cholesky_fitted_response(rest)
+    if factor is None:
+        # the failed factorisation overwrote the block: form it again for the fitted-response fallback
+        rest = schur.lower(cp.a_rr, col_weights, rows, qr)
+        rest = np.tril(rest) + np.tril(rest, -1).T
+        factor = _cholesky_fitted_response(rest)
+    _check_pivots(factor, reference, cp.layout.order)
+    return factor
+
+
+def _check_pivots(l_rr: np.ndarray, reference: np.ndarray, order: int) -> None:
+    """Raise LinAlgError where a pivot of L_rr before the response's is at or below the pivot floor."""
+    if has_zero_pivot(np.diagonal(l_rr)[:-1], reference[:-1], order):
+        raise np.linalg.LinAlgError("the penalised cross-product matrix is numerically singular")
 
 
 def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
@@ -679,7 +700,7 @@ def _stacked_cholesky(a: np.ndarray) -> np.ndarray:
     lower = np.zeros_like(a)
     for j in range(k):
         pivot = a[:, j, j] - np.einsum("lr,lr->l", lower[:, j, :j], lower[:, j, :j])
-        if not np.all(pivot > 0):
+        if not np.all(pivot > pivot_floor(a[:, j, j], k)):
             raise np.linalg.LinAlgError("a diagonal block is not positive definite")
         lower[:, j, j] = np.sqrt(pivot)
         for i in range(j + 1, k):

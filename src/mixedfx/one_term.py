@@ -22,10 +22,14 @@ import numba
 import numpy as np
 import pandas as pd
 
+from mixedfx.pivots import pivot_floor
+
 __all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
            "class_criterion_parts"]
 
 OK, NOT_POSITIVE_DEFINITE = 0, 1
+
+_pivot_floor = numba.njit(cache=True)(pivot_floor)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -49,7 +53,8 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     Returns
     -------
     status : int
-        0, or 1 when a block is not positive definite (the response's pivot may be 0).
+        0, or 1 when a block is not positive definite: a pivot at or below
+        :func:`mixedfx.pivots.pivot_floor` (the response's pivot may be 0).
     l11 : ndarray, shape (l, k, k)
     l_r1 : ndarray, shape (m, l * k)
     l_rr : ndarray, shape (m, m)
@@ -72,7 +77,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     for i in range(m):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
-    return _cholesky_in_place(rest, True)[0], l11, l_r1, rest
+    return _cholesky_in_place(rest, np.diag(a_rr).copy(), n_levels * k + m, True)[0], l11, l_r1, rest
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -99,12 +104,15 @@ def _template(theta, k):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _cholesky_in_place(rest, response_last):
+def _cholesky_in_place(rest, reference, order, response_last):
     """Lower Cholesky factor of ``rest``'s lower triangle, in place.
 
-    With ``response_last`` the last pivot (the response's) may be 0. Returns OK,
-    or NOT_POSITIVE_DEFINITE when another pivot is not positive, and the last
-    pivot's square (the penalised residual sum of squares).
+    ``reference`` holds each column's diagonal before any elimination (before a
+    Schur update, where ``rest`` is one) and ``order`` the whole system's order,
+    for :func:`mixedfx.pivots.pivot_floor`. With ``response_last`` the last pivot
+    (the response's) may be 0. Returns OK, or NOT_POSITIVE_DEFINITE when another
+    pivot is at or below the floor, and the last pivot's square (the penalised
+    residual sum of squares).
     """
     m = rest.shape[0]
     last = 0.0
@@ -116,7 +124,7 @@ def _cholesky_in_place(rest, response_last):
             last = max(d, 0.0)
             rest[j, j] = math.sqrt(last)
             break
-        if not d > 0.0:
+        if not d > _pivot_floor(reference[j], order):
             return NOT_POSITIVE_DEFINITE, 0.0
         rest[j, j] = math.sqrt(d)
         for i in range(j + 1, m):
@@ -128,10 +136,10 @@ def _cholesky_in_place(rest, response_last):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _factor_level(t, block, at, low, right):
+def _factor_level(t, block, at, low, right, diagonal):
     """One level's ``S = T' A T + I`` factored into ``low``, and ``right = T low^-T``.
 
-    Returns False when S is not positive definite. ``at`` is k x k workspace.
+    Returns False when S is not positive definite. ``at`` (k x k) and ``diagonal`` (k) are workspace.
     """
     k = t.shape[0]
     for r in range(k):
@@ -146,7 +154,8 @@ def _factor_level(t, block, at, low, right):
             for b in range(k):
                 acc += t[b, r] * at[b, c]
             low[r, c] = acc + (1.0 if r == c else 0.0)
-    if _cholesky_in_place(low, False)[0] != OK:
+        diagonal[r] = low[r, r]
+    if _cholesky_in_place(low, diagonal, k, False)[0] != OK:
         return False
     # right = T L^-T: solve right L' = T row by row
     for r in range(k):
@@ -165,8 +174,9 @@ def _levels_general(t, a11, a_r1, l11, l_r1):
     m = a_r1.shape[0]
     at = np.empty((k, k))
     right = np.empty((k, k))
+    diagonal = np.empty(k)
     for lev in range(a11.shape[0]):
-        if not _factor_level(t, a11[lev], at, l11[lev], right):
+        if not _factor_level(t, a11[lev], at, l11[lev], right, diagonal):
             return NOT_POSITIVE_DEFINITE
         base = lev * k
         for i in range(m):
@@ -192,12 +202,12 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
         s00 = t00 * at00 + t10 * at10 + 1.0
         s10 = t11 * at10
         s11 = t11 * at11 + 1.0
-        if not s00 > 0.0:
+        if not s00 > _pivot_floor(s00, 2):
             return NOT_POSITIVE_DEFINITE
         l00 = math.sqrt(s00)
         l10 = s10 / l00
         d = s11 - l10 * l10
-        if not d > 0.0:
+        if not d > _pivot_floor(s11, 2):
             return NOT_POSITIVE_DEFINITE
         l11_ = math.sqrt(d)
         l11[lev, 0, 0] = l00
@@ -331,10 +341,11 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
     at = np.empty((k, k))
     low = np.zeros((k, k))
     right = np.empty((k, k))
+    diagonal = np.empty(k)
     rest = _lower_copy(a_rr)
     logdet_re = 0.0
     for c in range(n_classes):
-        if not _factor_level(t, a11[c], at, low, right):
+        if not _factor_level(t, a11[c], at, low, right, diagonal):
             return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
         for j in range(k):
             logdet_re += counts[c] * math.log(low[j, j])
@@ -348,7 +359,7 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
                     for j in range(i + 1):
                         row, col = a * m + i, b * m + j
                         rest[i, j] -= weight * (products[c, row, col] if row >= col else products[c, col, row])
-    status, pwrss = _cholesky_in_place(rest, True)
+    status, pwrss = _cholesky_in_place(rest, np.diag(a_rr).copy(), counts.sum() * k + m, True)
     if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0
@@ -391,15 +402,18 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
     for i in range(m):
         scale[i] = theta[row_term[i]] if row_term[i] >= 0 else 1.0
     rest = np.zeros((m, m))
+    reference = np.empty(m)
     for i in range(m):
         for j in range(i + 1):
             acc = 0.0
             for lev in range(a11.shape[0]):
                 acc += a_r1[i, lev] * a_r1[j, lev] * weights[lev]
             rest[i, j] = scale[i] * scale[j] * (a_rr[i, j] - acc)
+        reference[i] = scale[i] * scale[i] * a_rr[i, i]
         if row_term[i] >= 0:
             rest[i, i] += 1.0
-    status, pwrss = _cholesky_in_place(rest, True)
+            reference[i] += 1.0
+    status, pwrss = _cholesky_in_place(rest, reference, a11.shape[0] + m, True)
     if status != OK:
         return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
     logdet_x = 0.0

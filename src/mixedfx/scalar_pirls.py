@@ -43,12 +43,15 @@ import scipy.sparse as sp
 from mixedfx.compiled_families import derivatives, dev_resid, mean
 from mixedfx.linalg import BlockedFactor, BlockLayout, TermLayout
 from mixedfx.laplace_gradient import laplace_gradient
+from mixedfx.pivots import pivot_floor
 from mixedfx.sparse_gram import add_column_products, heavy_columns
 
 __all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "GradientTerms",
            "ScalarPirls", "ScalarPirlsResult"]
 
 OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
+
+_pivot_floor = numba.njit(cache=True)(pivot_floor)
 
 # LAPACK's Cholesky (scipy's build), called from compiled code by a symbol name, which keeps that code
 # cacheable: (uplo, n, a, lda, info), all by pointer
@@ -218,6 +221,11 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
                 i = chol_col_idx[ii]
                 rest[i, j] *= scale[j] * scale[i]
+    # each column's diagonal before the Schur update, for the pivot floor
+    reference = np.empty(m)
+    for i in range(m):
+        reference[i] = rest[i, i] + (1.0 if i < q_rest else 0.0)
+    order = a11.shape[0] + m
     add_column_products(col_ptr, row_idx, coupling, light, np.full(a11.shape[0], -1.0), rest)
     if heavy.shape[0]:
         # levels meeting many rows: one BLAS product instead of their pair loops
@@ -232,7 +240,7 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
     for i in range(q_rest):
         rest[i, i] += 1.0
     if dense:
-        return _dense_cholesky(rest)
+        return _dense_cholesky(rest, reference, order)
     # Cholesky in place on the lower triangle, visiting the pattern only; the last pivot (the
     # response's) may be zero when the other columns fit it exactly
     for j in range(m):
@@ -243,7 +251,7 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
         if j == m - 1:
             rest[j, j] = math.sqrt(max(s, 0.0))
             break
-        if not s > 0.0:
+        if not s > _pivot_floor(reference[j], order):
             return NOT_POSITIVE_DEFINITE
         d = math.sqrt(s)
         rest[j, j] = d
@@ -258,11 +266,13 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _dense_cholesky(rest):
+def _dense_cholesky(rest, reference, order):
     """LAPACK's Cholesky of the leading block in place, then the response's row by substitution (its pivot may be 0).
 
     ``rest`` is C-ordered with its lower triangle set: for LAPACK (column-major) that is
     the upper triangle of the transpose, so ``dpotrf('U')`` factors it without a copy.
+    A pivot at or below the floor (``reference`` and ``order`` as for
+    :func:`mixedfx.pivots.pivot_floor`) fails as LAPACK's own failures do.
     """
     m = rest.shape[0]
     uplo = np.array([ord("U")], dtype=np.uint8)
@@ -272,6 +282,9 @@ def _dense_cholesky(rest):
     _dpotrf(uplo.ctypes, order.ctypes, rest.ctypes, lead.ctypes, info.ctypes)
     if info[0] != 0:
         return NOT_POSITIVE_DEFINITE
+    for j in range(m - 1):
+        if not rest[j, j] * rest[j, j] > _pivot_floor(reference[j], order):
+            return NOT_POSITIVE_DEFINITE
     last = m - 1
     total = rest[last, last]
     for j in range(m - 1):

@@ -1,0 +1,76 @@
+"""When a Cholesky pivot counts as zero: the one rule every factor of the penalised system applies.
+
+Whether an exactly singular matrix leaves a pivot of +1e-17 or -1e-17 depends on
+the order of the floating-point operations (BLAS kernel, CPU features, compiler
+vectorisation), so the sign of a pivot cannot decide rank. A computed Cholesky
+factor is the exact factor of ``A + E`` with ``|E| <= gamma_(n+1) |L| |L'|``
+(Higham, *Accuracy and Stability of Numerical Algorithms*, thm. 10.3), and the
+diagonal of ``|L| |L'|`` is A's diagonal; so a pivot within ``eps * n * A_jj``
+of zero is indistinguishable from zero. The bound is taken per column, against
+the column's diagonal before any elimination, so that rescaling a predictor
+never changes the verdict.
+
+The compiled kernels apply :func:`pivot_floor` pivot by pivot; factors computed
+by LAPACK are checked afterwards with :func:`has_zero_pivot`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["EPSILON", "pivot_floor", "has_zero_pivot"]
+
+EPSILON = float(np.finfo(np.float64).eps)
+
+
+def pivot_floor(reference, order):
+    """The largest pivot that is zero up to rounding.
+
+    Plain arithmetic, so compiled kernels wrap it with ``numba.njit`` and
+    numpy applies it to arrays.
+
+    Parameters
+    ----------
+    reference : float or ndarray
+        The pivot's column diagonal in the matrix before any elimination.
+    order : int
+        The order of the whole system the pivot was eliminated in.
+
+    Returns
+    -------
+    float or ndarray
+        A pivot (the square of the factor's diagonal) at or below this is singular.
+
+    Examples
+    --------
+    >>> pivot_floor(4.0, 10) == 40 * EPSILON
+    True
+    """
+    return EPSILON * order * reference
+
+
+def has_zero_pivot(factor_diagonal: np.ndarray, reference: np.ndarray, order: int) -> bool:
+    """Whether a computed factor has a pivot at or below :func:`pivot_floor` (NaN counts as zero).
+
+    Parameters
+    ----------
+    factor_diagonal : ndarray
+        The diagonal of a lower Cholesky factor (the square roots of the pivots).
+    reference : ndarray
+        The same columns' diagonal before any elimination.
+    order : int
+        The order of the whole system.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([[1.0, 2.0], [2.0, 4.0]])
+    >>> lower = np.array([[1.0, 0.0], [2.0, 1e-9]])
+    >>> has_zero_pivot(np.diag(lower), np.diag(a), 2)
+    True
+    """
+    return not bool(np.all(np.asarray(factor_diagonal) ** 2 > pivot_floor(np.asarray(reference), order)))
