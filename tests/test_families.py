@@ -77,8 +77,12 @@ def test_variance(case):
 @FAMILY_CASES
 def test_dev_resids(case):
     fam = family_of(case)
-    got = fam.dev_resids(values(case["dev_y"]), values(case["dev_mu"]), values(case["dev_wt"]))
-    assert_r_equal(got, case["dev_resids"])
+    y, mu, wt = values(case["dev_y"]), values(case["dev_mu"]), values(case["dev_wt"])
+    got = fam.dev_resids(y, mu, wt)
+    # y log(y / mu) cancels against (y - mu) where mu is near y: an ulp of the machine's log
+    # moves the result by about eps times those terms, whatever the libm
+    want = values(case["dev_resids"])
+    assert np.all(np.abs(got - want) <= RTOL * np.abs(want) + 1e-13 * np.abs(2 * wt * (y - mu))), got - want
 
 
 @FAMILY_CASES

@@ -129,23 +129,29 @@ def _assert_factorize(cp, theta, kind):
         assert np.all(np.isfinite(np.diagonal(factorize(cp, theta).l_rr)))
 
 
-def _glmm(kind, seed):
-    """A Poisson model whose X is replaced after the design's own rank check (which would drop the column)."""
+def _glmm(kind, seed, dense):
+    """A Poisson model whose X is replaced after the design's own rank check (which would drop the column).
+
+    ``dense``: crossed factors that fill the PIRLS factor's rest block (LAPACK factors
+    it), else a pattern factored in the compiled loop.
+    """
     rng = np.random.default_rng(seed)
-    n = 300
-    data = pd.DataFrame({"g": pd.Categorical(np.arange(n) % 60), "h": pd.Categorical(rng.integers(0, 5, n)),
+    n, first, second = (1000, 200, 120) if dense else (300, 60, 5)
+    data = pd.DataFrame({"g": pd.Categorical(np.arange(n) % first), "h": pd.Categorical(rng.integers(0, second, n)),
                          "y": rng.poisson(2.0, n), "x": rng.normal(size=n)})
     matrices = build_model_matrices("y ~ x + (1 | g) + (1 | h)", data)
     matrices = replace(matrices, X=_fixed(rng, n, kind), x_names=["(Intercept)", "x", "x2"])
-    return GeneralizedLinearMixedModel(matrices, mfx.families.get_family("poisson"), 1)
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.get_family("poisson"), 1)
+    assert model._compiled_pirls[0].dense == dense
+    return model
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("seed", SEEDS[:6])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_the_pirls_factor(kind, seed, compiled, monkeypatch):
-    model = _glmm(kind, seed)
-    assert (model._compiled_pirls[0] is not None) is True
+@pytest.mark.parametrize("dense", [False, True])
+def test_the_pirls_factor(kind, seed, compiled, dense, monkeypatch):
+    model = _glmm(kind, seed, dense)
     if not compiled:
         monkeypatch.setattr(GeneralizedLinearMixedModel, "_compiled_pirls", property(lambda self: (None, None)))
     theta = np.array([0.6, 0.4])

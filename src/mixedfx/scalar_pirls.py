@@ -276,10 +276,10 @@ def _dense_cholesky(rest, reference, order):
     """
     m = rest.shape[0]
     uplo = np.array([ord("U")], dtype=np.uint8)
-    order = np.array([m - 1], dtype=np.int32)
+    leading = np.array([m - 1], dtype=np.int32)
     lead = np.array([m], dtype=np.int32)
     info = np.zeros(1, dtype=np.int32)
-    _dpotrf(uplo.ctypes, order.ctypes, rest.ctypes, lead.ctypes, info.ctypes)
+    _dpotrf(uplo.ctypes, leading.ctypes, rest.ctypes, lead.ctypes, info.ctypes)
     if info[0] != 0:
         return NOT_POSITIVE_DEFINITE
     for j in range(m - 1):
