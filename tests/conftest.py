@@ -51,7 +51,7 @@ def crossed_binomial(seed: int = 8, users: int = 200, items: int = 150):
 @pytest.fixture(scope="session")
 def crossed_model():
     """A crossed model whose criterion has an analytic gradient (REML)."""
-    from mixedfx.design import build_model_matrices
-    from mixedfx.lmm import LinearMixedModel
+    from mixedfx.design.matrices import build_model_matrices
+    from mixedfx.lmm.model import LinearMixedModel
 
     return LinearMixedModel(build_model_matrices("y ~ x + (1 | subject) + (1 | item)", crossed_ratings(0, 0.4)))

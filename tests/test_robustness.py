@@ -15,12 +15,12 @@ import pytest
 import scipy.sparse as sp
 
 import mixedfx as mfx
-from mixedfx import memory
-from mixedfx.design import build_model_matrices
+from mixedfx.design import memory
+from mixedfx.design.matrices import build_model_matrices
 from mixedfx.errors import DataError, FormulaError, MixedFxError
-from mixedfx.glmm import PirlsError
-from mixedfx.linalg import TermLayout, cross_products
-from mixedfx.lmm import lme4_term_order
+from mixedfx.glmm.model import PirlsError
+from mixedfx.linalg.blocks import TermLayout, cross_products
+from mixedfx.lmm.model import lme4_term_order
 
 CBPP_FORMULA = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import mixedfx as mfx
 from mixedfx.errors import FormulaError, MixedFxError
-from mixedfx.formula import parse_formula
+from mixedfx.formula.bars import parse_formula
 
 SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,16 +5,17 @@
 >>> print(fit.summary())  # doctest: +SKIP
 """
 
-from mixedfx import datasets, families
-from mixedfx.allfit import AllFitResult, all_fit
-from mixedfx.anova import AnovaTable, anova
+from mixedfx import datasets
+from mixedfx.glmm import families
+from mixedfx.inference.allfit import AllFitResult, all_fit
+from mixedfx.inference.anova import AnovaTable, anova
 from mixedfx.api import glmer, glmer_nb, lmer
-from mixedfx.bootstrap import BootstrapResult, bootstrap
-from mixedfx.glmer_fit import GlmerFit
-from mixedfx.glmm import GlmerControl
-from mixedfx.lmer_fit import LmerFit
-from mixedfx.lmm import LmerControl
-from mixedfx.results import FitSummary, MixedModelFit
+from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
+from mixedfx.fits.glmer import GlmerFit
+from mixedfx.glmm.model import GlmerControl
+from mixedfx.fits.lmer import LmerFit
+from mixedfx.lmm.model import LmerControl
+from mixedfx.fits.base import FitSummary, MixedModelFit
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
            "BootstrapResult", "AnovaTable",

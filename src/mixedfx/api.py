@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 
-from mixedfx.design import ModelMatrices, ReTerm, build_model_matrices, gram_clearly_independent
+from mixedfx.design.matrices import ModelMatrices, ReTerm, build_model_matrices, gram_clearly_independent
 from mixedfx.errors import DataError, MixedFxError
-from mixedfx.families import Family, get_family, negative_binomial, poisson
-from mixedfx.glmer_fit import GlmerFit
-from mixedfx.glmm import GeneralizedLinearMixedModel, GlmerControl, check_counts_response
-from mixedfx.lmm import LinearMixedModel, LmerControl, lme4_term_order
-from mixedfx.lmer_fit import LmerFit
-from mixedfx.memory import check_dense_blocks
-from mixedfx.row_products import cross_product
+from mixedfx.glmm.families import Family, get_family, negative_binomial, poisson
+from mixedfx.fits.glmer import GlmerFit
+from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, check_counts_response
+from mixedfx.lmm.model import LinearMixedModel, LmerControl, lme4_term_order
+from mixedfx.fits.lmer import LmerFit
+from mixedfx.design.memory import check_dense_blocks
+from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]
 
@@ -232,7 +232,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         The data; it is not modified.
     family : str or Family
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse_gaussian"``,
-        ``"gaussian"``, or an object from :mod:`mixedfx.families` (for another link).
+        ``"gaussian"``, or an object from :mod:`mixedfx.glmm.families` (for another link).
     weights : str or array-like, optional
         Prior weights: a column of ``data`` or one value per row.
     offset : array-like, optional

@@ -78,8 +78,8 @@ def fit_to_json(fit) -> dict[str, Any]:
 
 def _fit(args: argparse.Namespace) -> None:
     from mixedfx.api import glmer, glmer_nb, lmer
-    from mixedfx.families import get_family
-    from mixedfx.readers import read_data
+    from mixedfx.glmm.families import get_family
+    from mixedfx.datasets.readers import read_data
 
     if args.family is None and (args.link is not None or args.nagq != 1):
         raise ValueError("--link and --nagq apply to generalized models: give --family too")

@@ -1,0 +1,280 @@
+"""The model frame: every variable a mixed model uses, on the rows it keeps.
+
+Mirrors what ``lme4::lFormula`` gets from ``model.frame``: the variables of
+the formula with bars turned into ``+`` (response, fixed-effect variables,
+random-effect slope variables, grouping variables), plus weights and offset,
+evaluated on the whole data; rows with a missing value in any of them are
+dropped (``na_action="omit"``) or reported (``"fail"``); factors lose levels
+no kept row uses. Grouping factors are then formed as lme4's ``mkReTrms``
+does: the variables of each grouping expression become factors, the
+expression is evaluated (``g:h`` is the interaction) and unused levels go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.errors import DataError, FormulaError, MixedFxError
+from mixedfx.formula.bars import MixedFormula, parse_formula
+from mixedfx.formula.evaluate import (
+    DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
+)
+from mixedfx.formula.syntax import Node
+from mixedfx.formula.terms import Terms, expand_terms
+
+__all__ = ["ModelFrame", "model_frame", "grouping_factor", "NA_ACTIONS"]
+
+NA_ACTIONS = {"omit": "omit", "na.omit": "omit", "fail": "fail", "na.fail": "fail"}
+
+
+@dataclass(frozen=True)
+class ModelFrame:
+    """Variables of a mixed model on the rows it keeps.
+
+    Attributes
+    ----------
+    formula : MixedFormula
+        The parsed formula.
+    fixed : Terms
+        Terms of the fixed part (variable 0 is the response).
+    slopes : tuple of Terms
+        Per random-effects term (``formula.bars`` order), the terms of its model.
+    values : dict of str to Value
+        Every variable by its R label, on the kept rows; factors keep only
+        the levels those rows use.
+    groups : tuple of Factor
+        Per random-effects term, its grouping factor on the kept rows.
+    y : ndarray
+        The response as floats, shape (n,) or (n, 2) for ``cbind(...)``; a
+        factor response is 0 for its first level and 1 otherwise (R's
+        binomial convention), a logical one 0/1.
+    weights : ndarray or None
+        Prior weights on the kept rows.
+    offset : ndarray
+        Sum of the formula's ``offset()`` terms and the ``offset`` argument.
+    rows : pandas.Index
+        Index labels of the kept rows of the data.
+    n_dropped_na : int
+        Number of rows dropped for missing values.
+    """
+
+    formula: MixedFormula
+    fixed: Terms
+    slopes: tuple[Terms, ...]
+    values: dict[str, Value]
+    groups: tuple[Factor, ...]
+    y: np.ndarray
+    weights: np.ndarray | None
+    offset: np.ndarray
+    rows: pd.Index
+    n_dropped_na: int
+
+
+def _frame_variables(formula: MixedFormula, fixed: Terms, slopes: Sequence[Terms]) -> dict[str, Node]:
+    """R's model-frame variables of the formula with bars replaced by '+'."""
+    variables: dict[str, Node] = {}
+    groups = [expand_terms(bar.group) for bar in formula.bars]
+    for terms in [fixed, *slopes, *groups]:
+        for label, node in zip(terms.labels, terms.variables):
+            variables.setdefault(label, node)
+    return variables
+
+
+def _extra_name(value: object, what: str) -> str:
+    """How messages name the weights or the offset: by column when given one."""
+    return f"{what} column {value!r}" if isinstance(value, str) else f"the {what} argument"
+
+
+def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
+    """``"1 row (inf in row 3)"``: how many rows ``bad`` marks, and the first with its value."""
+    where = np.flatnonzero(bad)
+    first = values[where[0]]
+    shown = ", ".join(f"{v:g}" for v in np.atleast_1d(first))
+    return f"{where.size} row{'s' if where.size > 1 else ''} ({shown} in row {rows[where[0]]})"
+
+
+def _check_finite(value: np.ndarray, what: str, rows: pd.Index) -> None:
+    """Refuse infinite values (missing ones are gone by now), as R's model fitting does."""
+    finite = np.isfinite(value)
+    bad = ~(finite if finite.ndim == 1 else finite.all(axis=1))
+    if bad.any():
+        raise DataError(f"{what} has infinite values in {_rows_text(rows, bad, value)}; "
+                        "a model needs finite values: remove those rows or replace the values")
+
+
+def _check_weights(w: np.ndarray, what: str, rows: pd.Index) -> None:
+    """lme4's ``all(weights >= 0)``, finite weights and at least one positive."""
+    _check_finite(w, what, rows)
+    negative = w < 0
+    if negative.any():
+        raise DataError(f"negative weights are not allowed: {what} has negative values in "
+                        f"{_rows_text(rows, negative, w)}; weights must be 0 or more")
+    if not (w > 0).any():
+        raise DataError(f"{what}: all weights are zero; at least one must be positive")
+
+
+def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
+    """Weights or offset given as a column name or as values, as floats over all rows."""
+    if isinstance(value, str):
+        if value not in data.columns:
+            raise DataError(f"{what}: {unknown_column(value, data.columns)}")
+        column = column_value(data[value], value)
+        if isinstance(column, Factor):
+            raise DataError(f"{what} column {value!r} must be numeric, not text or a factor")
+        return column.astype(np.float64)
+    if isinstance(value, dict | set) or np.isscalar(value):
+        raise TypeError(f"{what} must be a column name or an array of length {len(data)}, "
+                        f"not {type(value).__name__}")
+    if isinstance(value, pd.Series | pd.Index):
+        value = value.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} must be numeric ({exc})") from None
+    if arr.ndim != 1 or arr.shape[0] != len(data):
+        raise DataError(f"{what} has {arr.shape[0] if arr.ndim else 1} values but the data have {len(data)} rows")
+    return arr
+
+
+def _response(value: Value) -> np.ndarray:
+    if isinstance(value, Factor):
+        if value.logical:
+            return value.codes.astype(np.float64)
+        return (value.codes != 0).astype(np.float64)
+    return value.astype(np.float64)
+
+
+def grouping_factor(group: Node, env: DataEnv, label: str) -> Factor:
+    """Evaluate a grouping expression as lme4 does (``factor(<expr>)``).
+
+    Parameters
+    ----------
+    group : Node
+        The grouping expression (``Subject``, ``cask:batch``, ``as.factor(x)``).
+    env : DataEnv
+        An environment with ``factorize=True``.
+    label : str
+        The expression deparsed, for messages.
+
+    Returns
+    -------
+    Factor
+        Level labels in R's order (``"a:A"`` for interactions), unused levels
+        dropped; NA codes where a variable is missing.
+    """
+    return as_factor(as_column(evaluate(group, env), env.n, label), label).drop_unused()
+
+
+def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: object = None,
+                offset: object = None, na_action: str = "omit") -> ModelFrame:
+    """Build the model frame of a mixed model.
+
+    Parameters
+    ----------
+    formula : str or MixedFormula
+        lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
+    data : pandas.DataFrame
+        The data; never modified.
+    weights : str or array-like, optional
+        Prior weights: a column name or one value per row of ``data``.
+    offset : array-like, optional
+        One value per row, added to the formula's ``offset()`` terms.
+    na_action : {"omit", "fail"}
+        Drop rows with missing values in any used variable, or raise.
+
+    Returns
+    -------
+    ModelFrame
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a DataFrame, ``formula`` not a string or
+        ``na_action`` not a string.
+    FormulaError
+        For a formula without a response or with a malformed term.
+    DataError
+        Unknown columns, empty data, missing values under ``"fail"``,
+        infinite values, negative, infinite or all-zero weights, no rows
+        left.
+    MixedFxError
+        An unknown ``na_action``.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    if not isinstance(na_action, str):
+        raise TypeError(f"na_action must be 'omit' or 'fail', not {type(na_action).__name__}")
+    if na_action not in NA_ACTIONS:
+        raise MixedFxError(f"na_action must be 'omit' or 'fail', not {na_action!r}")
+    parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
+    if parsed.response is None:
+        raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
+    if len(data) == 0:
+        raise DataError("the data have no rows")
+    fixed = expand_terms(parsed.fixed, parsed.response)
+    slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
+    env = DataEnv(data)
+    full: dict[str, Value] = {}
+    for label, node in _frame_variables(parsed, fixed, slopes).items():
+        full[label] = as_column(evaluate(node, env), env.n, label)
+        if isinstance(full[label], np.ndarray) and full[label].ndim != 1 and label != fixed.labels[0]:
+            raise FormulaError(f"{label} has several columns; only the response may (cbind(successes, failures))")
+    extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
+              "offset": None if offset is None else _extra_column(offset, data, "offset")}
+
+    if extras["weights"] is not None and np.isnan(extras["weights"]).any():
+        nan = np.isnan(extras["weights"])
+        raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
+                        f"{_rows_text(data.index, nan, extras['weights'])}; weights must be numbers >= 0: "
+                        "give those rows a weight or drop them from the data")
+    missing = {label: is_missing(v) for label, v in full.items()}
+    missing.update({k: np.isnan(v) for k, v in extras.items() if v is not None})
+    drop = np.logical_or.reduce(list(missing.values()))
+    if drop.any() and NA_ACTIONS[na_action] == "fail":
+        named = [label for label, m in missing.items() if m.any()]
+        raise DataError(f"missing values in {', '.join(named)} ({int(drop.sum())} rows); "
+                        "remove them or use na_action='omit'")
+    kept = np.flatnonzero(~drop)
+    if kept.size == 0:
+        named = [label for label, m in missing.items() if m.any()]
+        raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
+
+    every_row = kept.size == env.n
+    values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
+    values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
+    rows = data.index[kept]
+    for label, value in values.items():
+        if not isinstance(value, Factor):
+            what = (f"the response {label}" if label == fixed.labels[0]
+                    else f"column {label!r}" if label in data.columns else f"the variable {label}")
+            _check_finite(value, what, rows)
+    total_offset = np.zeros(kept.size)
+    for i in fixed.offsets:
+        part = values[fixed.labels[i]]
+        if isinstance(part, Factor) or part.ndim != 1:
+            raise DataError(f"{fixed.labels[i]} must be a numeric vector")
+        total_offset = total_offset + part
+    if extras["offset"] is not None:
+        _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
+        total_offset = total_offset + extras["offset"][kept]
+    w = None if extras["weights"] is None else extras["weights"][kept]
+    if w is not None:
+        _check_weights(w, _extra_name(weights, "weights"), rows)
+
+    group_env = DataEnv(data, factorize=True, shared=env) if every_row else DataEnv(data, rows=kept, factorize=True)
+    groups = []
+    for bar in parsed.bars:
+        factor = grouping_factor(bar.group, group_env, bar.group_name)
+        if (factor.codes < 0).any():
+            raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
+                            "it evaluates to missing values")
+        groups.append(factor)
+    return ModelFrame(
+        formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
+        y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
+        rows=rows, n_dropped_na=int(drop.sum()),
+    )

@@ -1,0 +1,433 @@
+"""What every fitted mixed model shares: random effects, variance components, predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.design.matrices import ModelMatrices, ReTerm, new_data_matrices, selected_terms
+from mixedfx.linalg.blocks import BlockedFactor, random_part, templates, term_effects, theta_lower_bounds
+from mixedfx.optim.optimize import OptSummary
+
+__all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
+
+SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    """R's make.unique: later duplicates become name.1, name.2, ..."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
+
+
+class MixedModelFit:
+    """Accessors shared by linear and generalized fits (lme4's ``merMod``).
+
+    Subclasses set the estimates in their constructor and provide ``sigma``,
+    ``loglik``, ``vcov`` and the response-scale methods.
+    """
+
+    _has_residual_row = True
+
+    def __init__(self, matrices: ModelMatrices, terms: list[ReTerm], order: list[int], opt: OptSummary,
+                 theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor, singular_tol: float,
+                 *, data_name: str | None, weights_name: str | None, offset_name: str | None) -> None:
+        self._matrices = matrices
+        self._terms = terms
+        self._order = order
+        self._opt = opt
+        self._theta = np.asarray(theta, dtype=float)
+        self._beta = np.asarray(beta, dtype=float)
+        self._u = u
+        self._factor = factor
+        self._ks = [t.z.shape[1] for t in terms]
+        self.data_name = data_name
+        self.weights_name = weights_name
+        self.offset_name = offset_name
+        diagonal = theta_lower_bounds(self._ks) == 0.0
+        self._singular = bool(np.any(self._theta[diagonal] < singular_tol))
+        self._messages = list(matrices.messages) + ([SINGULAR_MESSAGE] if self._singular else [])
+
+    # --- description -------------------------------------------------------
+    @property
+    def formula_text(self) -> str:
+        """The formula as lme4 prints it."""
+        return self._matrices.formula_text
+
+    @property
+    def formula(self) -> str:
+        """The model formula (as lme4 prints it)."""
+        return self.formula_text
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used (rows with missing values excluded)."""
+        return self._matrices.X.shape[0]
+
+    @property
+    def ngrps(self) -> dict[str, int]:
+        """Levels per grouping factor, in lme4's order."""
+        out: dict[str, int] = {}
+        for term in self._terms:
+            out.setdefault(term.group, len(term.levels))
+        return out
+
+    @property
+    def messages(self) -> list[str]:
+        """Messages and warnings lme4 would give for this fit."""
+        return list(self._messages)
+
+    @property
+    def optimizer(self) -> str:
+        """The optimiser's name as lme4 prints it."""
+        return self._opt.optimizer
+
+    @property
+    def convergence_code(self) -> int:
+        """lme4's optimiser convergence code (0 when it converged)."""
+        return self._opt.convergence_code
+
+    @property
+    def optimizer_messages(self) -> list[str]:
+        """Warnings from the optimiser itself."""
+        return list(self._opt.messages)
+
+    @property
+    def opt_summary(self) -> OptSummary:
+        """Starting point, final point and evaluation count of the (last) optimisation."""
+        return self._opt
+
+    # --- parameters --------------------------------------------------------
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance factor parameters, lme4's order."""
+        return self._theta.copy()
+
+    @property
+    def is_singular(self) -> bool:
+        """lme4's isSingular: a variance parameter on (or within 1e-4 of) its bound."""
+        return self._singular
+
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates, by R's coefficient names."""
+        return pd.Series(self._beta.copy(), index=list(self._matrices.x_names), name="Estimate")
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation (1 for families without a dispersion parameter)."""
+        raise NotImplementedError
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood at the estimates."""
+        raise NotImplementedError
+
+    @property
+    def df(self) -> int:
+        """Parameters counted by logLik: fixed effects, theta and (where estimated) the scale."""
+        return len(self._beta) + len(self._theta) + int(self._has_residual_row)
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood."""
+        return -2.0 * self.loglik
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion."""
+        return -2.0 * self.loglik + 2.0 * self.df
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.df
+
+    @property
+    def df_resid(self) -> int:
+        """Residual degrees of freedom: nobs minus the parameters logLik counts."""
+        return self.nobs - self.df
+
+    # --- random effects ----------------------------------------------------
+    def _templates(self) -> list[np.ndarray]:
+        return templates(self._theta, self._ks)
+
+    def _term_effects(self) -> list[np.ndarray]:
+        """Conditional modes b per term, as (levels, k) arrays, lme4's term order."""
+        return term_effects(self._u, self._templates(), [len(t.levels) for t in self._terms])
+
+    def _term_condvar(self) -> list[np.ndarray]:
+        """Conditional covariance blocks of b per term, (levels, k, k), lme4's term order."""
+        s2 = self.sigma**2
+        return [s2 * (tmpl @ blocks @ tmpl.T)
+                for tmpl, blocks in zip(self._templates(), self._factor.conditional_covariance_blocks())]
+
+    def ranef(self, condvar: bool = False) -> dict[str, pd.DataFrame]:
+        """Conditional modes of the random effects, one DataFrame per grouping factor.
+
+        Parameters
+        ----------
+        condvar : bool
+            Attach the conditional covariance matrices as ``df.attrs["condvar"]``,
+            an array (levels, k, k); terms of one factor are independent blocks.
+
+        Returns
+        -------
+        dict of str to DataFrame
+            Levels by term columns, in lme4's order of grouping factors.
+        """
+        effects = self._term_effects()
+        cond = self._term_condvar() if condvar else None
+        out: dict[str, pd.DataFrame] = {}
+        for group in self.ngrps:
+            idx = [i for i, t in enumerate(self._terms) if t.group == group]
+            levels = list(self._terms[idx[0]].levels)
+            names = [n for i in idx for n in self._terms[i].z_names]
+            frame = pd.DataFrame(np.hstack([effects[i] for i in idx]), index=pd.Index(levels, name=group),
+                                 columns=names)
+            if cond is not None:
+                frame.attrs["condvar"] = _block_diag_stack([cond[i] for i in idx])
+            out[group] = frame
+        return out
+
+    def ranef_table(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(ranef(fit, condVar = TRUE))``.
+
+        Returns
+        -------
+        DataFrame
+            Columns grpvar, term, grp, condval, condsd; one row per level and term.
+        """
+        rows = []
+        for group, frame in self.ranef(condvar=True).items():
+            sd = np.sqrt(np.diagonal(frame.attrs["condvar"], axis1=1, axis2=2))
+            for j, term in enumerate(frame.columns):
+                rows.append(pd.DataFrame({"grpvar": group, "term": term, "grp": frame.index.astype(str),
+                                          "condval": frame.iloc[:, j].to_numpy(), "condsd": sd[:, j]}))
+        return pd.concat(rows, ignore_index=True)
+
+    def coef(self) -> dict[str, pd.DataFrame]:
+        """Per-level coefficients: fixed effects plus the level's random effects."""
+        fixef = self.fixef
+        out = {}
+        for group, frame in self.ranef().items():
+            table = pd.DataFrame(np.tile(fixef.to_numpy(), (len(frame), 1)), index=frame.index,
+                                 columns=fixef.index)
+            for name in frame.columns:
+                if name in table.columns:
+                    table[name] = table[name] + frame[name]
+                else:
+                    table[name] = frame[name]
+            out[group] = table
+        return out
+
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(fit))``.
+
+        Returns
+        -------
+        DataFrame
+            Columns grp, var1, var2, vcov, sdcor: each term's variances, then its
+            covariances (sdcor a correlation), the residual last.
+        """
+        s2 = self.sigma**2
+        groups = _unique_names([t.group for t in self._terms])
+        rows = []
+        for group, term, tmpl in zip(groups, self._terms, self._templates()):
+            cov = s2 * (tmpl @ tmpl.T)
+            sd = np.sqrt(np.diag(cov))
+            names = list(term.z_names)
+            for i, name in enumerate(names):
+                rows.append((group, name, None, cov[i, i], sd[i]))
+            for j in range(len(names)):
+                for i in range(j + 1, len(names)):
+                    corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
+                    rows.append((group, names[j], names[i], cov[i, j], corr))
+        if self._has_residual_row:
+            rows.append(("Residual", None, None, s2, np.sqrt(s2)))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
+    def sdcor(self) -> pd.Series:
+        """Standard deviations and correlations with lme4's ``oldNames = FALSE`` labels.
+
+        Returns
+        -------
+        Series
+            ``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``,
+            ``sd_Days|Subject``, ... in theta's order, then ``sigma`` where the
+            model has a residual scale (the variance rows of :meth:`confint`).
+        """
+        from mixedfx.inference.sdcor import parameter_vector
+
+        values = parameter_vector(self)
+        return values.iloc[: len(values) - len(self._beta)].rename("sdcor")
+
+    # --- inference -----------------------------------------------------------
+    def confint(self, method: str = "profile", level: float = 0.95, parm=None, nsim: int = 500,
+                seed=None, n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
+        """Confidence intervals, as lme4's ``confint`` (see :func:`mixedfx.inference.confint.confint`).
+
+        Parameters
+        ----------
+        method : {"profile", "Wald", "boot"}
+        level : float
+        parm : names or positions, optional
+            Parameters to include (all by default).
+        nsim, seed, n_jobs, progress
+            For ``method="boot"``: draws, random seed, processes, progress bar.
+
+        Returns
+        -------
+        DataFrame
+            Rows named as lme4's (``sd_(Intercept)|Subject``, ..., ``sigma``, fixed
+            effects); columns ``2.5 %`` and ``97.5 %`` (from ``level``).
+        """
+        from mixedfx.inference.confint import confint
+
+        return confint(self, method, level, parm, nsim, seed, n_jobs, progress)
+
+    def profile(self, which=None, **options):
+        """The likelihood profile of each parameter, as lme4's ``profile`` (see :mod:`mixedfx.inference.profile`)."""
+        from mixedfx.inference.profile import profile
+
+        return profile(self, which, **options)
+
+    def simulate(self, nsim: int = 1, seed=None, re_form: str | None = None, newdata: pd.DataFrame | None = None,
+                 allow_new_levels: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model, as lme4's ``simulate`` (columns sim_1, ...).
+
+        ``re_form=None`` draws new random effects (lme4's default for simulate); a
+        formula of bar terms conditions on those terms' fitted modes.
+        """
+        from mixedfx.inference.simulate import simulate
+
+        return simulate(self, nsim, seed, re_form, newdata, allow_new_levels)
+
+    def refit(self, newresp) -> MixedModelFit:
+        """The same model fitted to a new response, reusing its structure (lme4's ``refit``)."""
+        from mixedfx.inference.bootstrap import refit
+
+        return refit(self, newresp)
+
+    def bootstrap(self, func, nsim: int, seed=None, n_jobs: int = 1, progress: bool | None = None,
+                  re_form: str | None = None):
+        """Parametric bootstrap of ``func(fit)``, as lme4's ``bootMer`` (see :func:`mixedfx.inference.bootstrap`)."""
+        from mixedfx.inference.bootstrap import bootstrap
+
+        return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form)
+
+    # --- predictions -------------------------------------------------------
+    def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
+        """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
+        effects = self._term_effects()
+        return random_part([t.codes for t in re_terms], [t.z for t in re_terms], [effects[i] for i in positions])
+
+    def _linear_predictor(self, newdata: pd.DataFrame | None, re_form: str | None,
+                          allow_new_levels: bool) -> np.ndarray:
+        """X beta + offset + the selected terms' Z b, for the fitted rows or new ones."""
+        if newdata is None:
+            mm = self._matrices
+            kept = selected_terms(mm, re_form)
+            chosen = [mm.re_terms[i] for i in kept]
+            positions = [self._order.index(i) for i in kept]
+        else:
+            new = new_data_matrices(self._matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+            mm, chosen = new, new.re_terms
+            positions = [self._order.index(term.index) for term in new.re_terms]
+        fixed = mm.X @ self._beta + mm.offset
+        return fixed + self._random_part(chosen, positions) if chosen else fixed
+
+    # --- text ---------------------------------------------------------------
+    def summary(self, ddf: str | None = None) -> FitSummary:
+        """lme4's ``summary(fit)``: prints as ``print(summary(fit))``.
+
+        Parameters
+        ----------
+        ddf : {None, "Satterthwaite", "Kenward-Roger"}
+            For linear models, lmerTest's summary with denominator degrees of
+            freedom and p-values by that method.
+        """
+        return FitSummary(self, ddf)
+
+    def coef_table(self, ddf: str | None = None) -> pd.DataFrame:
+        """The fixed-effects table; with ``ddf``, lmerTest's df and Pr(>|t|) (linear models).
+
+        Parameters
+        ----------
+        ddf : {None, "Satterthwaite", "Kenward-Roger"}
+
+        Returns
+        -------
+        DataFrame
+            Estimate, Std. Error, (df,) t value (or z value), (Pr(>|t|) or Pr(>|z|)).
+        """
+        from mixedfx.inference.ddf import coef_table
+
+        return coef_table(self, ddf)
+
+    def coefficient_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error and the Wald statistic per fixed effect (t value)."""
+        est = self.fixef.to_numpy()
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
+        return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=self.fixef.index)
+
+    def __str__(self) -> str:
+        from mixedfx.report.text import format_print
+
+        return format_print(self)
+
+    def __repr__(self) -> str:
+        return self.__str__()
+
+
+def _block_diag_stack(stacks: list[np.ndarray]) -> np.ndarray:
+    """Join per-level (levels, k_i, k_i) stacks into one block-diagonal (levels, K, K) stack."""
+    n_levels = stacks[0].shape[0]
+    total = sum(s.shape[1] for s in stacks)
+    out = np.zeros((n_levels, total, total))
+    start = 0
+    for s in stacks:
+        k = s.shape[1]
+        out[:, start: start + k, start: start + k] = s
+        start += k
+    return out
+
+
+class FitSummary:
+    """lme4's ``summary(fit)`` (lmerTest's when a ``ddf`` method is given).
+
+    Attributes
+    ----------
+    fit : MixedModelFit
+    ddf : str or None
+        The denominator-df method, or None for lme4's table.
+    coefficients : DataFrame
+        Estimate, Std. Error and the Wald statistic (t value, or z value and
+        Pr(>|z|) for families without a dispersion parameter); with ``ddf``, df
+        and Pr(>|t|) too.
+    """
+
+    def __init__(self, fit: MixedModelFit, ddf: str | None = None) -> None:
+        from mixedfx.inference.ddf import resolve_ddf
+
+        self.fit = fit
+        self.ddf = resolve_ddf(ddf)
+        self.coefficients = fit.coef_table(self.ddf)
+
+    def __str__(self) -> str:
+        from mixedfx.report.text import format_summary, format_summary_ddf
+
+        if self.ddf is None:
+            return format_summary(self.fit)
+        return format_summary_ddf(self.fit, self.coefficients, self.ddf)
+
+    def __repr__(self) -> str:
+        return self.__str__()

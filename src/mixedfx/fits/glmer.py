@@ -1,0 +1,198 @@
+"""The fitted generalized linear mixed model (lme4's ``glmerMod``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+from scipy.special import ndtr
+
+from mixedfx.optim.convergence import check_convergence
+from mixedfx.glmm.families import Family
+from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
+from mixedfx.linalg.blocks import cross_products, factorize
+from mixedfx.fits.base import MixedModelFit
+
+__all__ = ["GlmerFit"]
+
+_RESIDUAL_TYPES = ("deviance", "pearson", "response", "working")
+
+
+class GlmerFit(MixedModelFit):
+    """A fitted generalized linear mixed model, as lme4's ``glmerMod``.
+
+    Created by :func:`mixedfx.glmer` or :func:`mixedfx.glmer_nb`. ``str(fit)``
+    reads as lme4's ``print(fit)`` and ``str(fit.summary())`` as
+    ``print(summary(fit))``.
+    """
+
+    def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, *,
+                 data_name: str | None = None, weights_name: str | None = None,
+                 offset_name: str | None = None) -> None:
+        state = optimum.state
+        super().__init__(model.matrices, model.terms, model.order, optimum.opt, optimum.theta, optimum.beta,
+                         state.u, state.factor, model.control.singular_tol, data_name=data_name,
+                         weights_name=weights_name, offset_name=offset_name)
+        self._model = model
+        self._optimum = optimum
+        self._has_residual_row = model.family.has_dispersion
+        if optimum.hessian is not None and not self.is_singular:
+            self._messages += check_convergence(optimum.gradient, optimum.hessian, len(self._theta))
+        self._vcov_array = self._fixed_effects_covariance()
+
+    # --- description -------------------------------------------------------
+    @property
+    def family(self) -> Family:
+        """The response distribution and link."""
+        return self._model.family
+
+    @property
+    def link(self) -> str:
+        """The link function's name."""
+        return self._model.family.link.name
+
+    @property
+    def nagq(self) -> int:
+        """Gauss-Hermite nodes per level (1: Laplace; 0: PIRLS with beta profiled)."""
+        return self._model.n_agq
+
+    @property
+    def reml(self) -> bool:
+        """Generalized fits are by maximum likelihood."""
+        return False
+
+    @property
+    def method(self) -> str:
+        """"ML"."""
+        return "ML"
+
+    @property
+    def reml_criterion(self) -> None:
+        """None: generalized fits have no REML criterion."""
+        return None
+
+    # --- likelihood and scale ------------------------------------------------
+    @cached_property
+    def _objective(self) -> float:
+        model, state = self._model, self._optimum.state
+        return model.laplace_deviance(state) if model.n_agq == 0 else model.deviance(state, self._theta)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood: -1/2 of lme4's Laplace (or AGQ) deviance at the estimates.
+
+        As in lme4, the AGQ value (nAGQ > 1) omits the family's constant, so it is
+        on another scale than the Laplace value.
+        """
+        return -0.5 * self._objective
+
+    @property
+    def sigma(self) -> float:
+        """The dispersion's square root (1 for binomial, Poisson, negative binomial)."""
+        if not self.family.has_dispersion:
+            return 1.0
+        pearson, u = self.residuals("pearson"), self._optimum.state.u
+        return float(np.sqrt((pearson @ pearson + u @ u) / self.nobs))
+
+    @property
+    def df(self) -> int:
+        """Parameters counted by logLik (the negative binomial's theta included, as lme4)."""
+        return super().df + int(self.family.name.startswith("Negative Binomial"))
+
+    def _fixed_effects_covariance(self) -> np.ndarray:
+        """2 H^-1 on the fixed effects (H: Hessian of the deviance), else sigma^2 (R_X' R_X)^-1 (lme4's vcov)."""
+        hessian = self._optimum.hessian
+        if hessian is not None:
+            k = len(self._theta)
+            try:
+                inverse = np.linalg.solve(hessian, np.eye(len(hessian)))[k:, k:]
+                vcov = inverse + inverse.T
+                if np.all(np.isfinite(vcov)) and (vcov.size == 0 or np.linalg.eigvalsh(vcov).min() > 0):
+                    return vcov
+            except np.linalg.LinAlgError:
+                pass
+            self._messages.append("variance-covariance matrix computed from finite-difference Hessian is\n"
+                                  "not positive definite or contains NA values: falling back to var-cov "
+                                  "estimated from RX")
+        return self.sigma**2 * self._unscaled_vcov()
+
+    def _unscaled_vcov(self) -> np.ndarray:
+        """(R_X' R_X)^-1 at the final PIRLS weights."""
+        model, state = self._model, self._optimum.state
+        work_y, work_w = model.working_response(state.eta, model.offset)
+        factor = factorize(cross_products(model.layouts, model.X, work_y, work_w), self._theta)
+        r_x_inv = sla.solve_triangular(factor.r_x, np.eye(model.p), lower=True, check_finite=False)
+        return r_x_inv.T @ r_x_inv
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the fixed effects: from the finite-difference Hessian, as lme4 1.1-31."""
+        names = list(self._matrices.x_names)
+        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
+
+    def coefficient_table(self) -> pd.DataFrame:
+        """Estimate, Std. Error, the Wald statistic and its normal p-value, as lme4's summary.
+
+        The statistic is called "z value", or "t value" for families with a
+        dispersion parameter (lme4 still gives the normal p-value, Pr(>|z|)).
+        """
+        table = super().coefficient_table()
+        stat = table.pop("t value")
+        name = "t value" if self.family.has_dispersion else "z value"
+        table[name] = stat
+        table["Pr(>|z|)"] = 2.0 * ndtr(-np.abs(stat.to_numpy()))
+        return table
+
+    # --- fitted values, residuals, predictions --------------------------------
+    def fitted(self) -> np.ndarray:
+        """Fitted means (response scale)."""
+        return self._optimum.state.mu.copy()
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:  # noqa: A002 - lme4's argument name
+        """Residuals.
+
+        Parameters
+        ----------
+        type : {"deviance", "pearson", "response", "working"}
+
+        Returns
+        -------
+        ndarray
+        """
+        model, state = self._model, self._optimum.state
+        raw = model.y - state.mu
+        if type == "deviance":
+            return np.sign(raw) * np.sqrt(np.maximum(state.dev_resids, 0.0))
+        if type == "pearson":
+            return raw * np.sqrt(model.weights / self.family.variance(state.mu))
+        if type == "response":
+            return raw
+        if type == "working":
+            return raw / self.family.link.mu_eta(state.eta)
+        raise ValueError(f"type must be one of {', '.join(_RESIDUAL_TYPES)}, not {type!r}")
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
+                allow_new_levels: bool = False, type: str = "link") -> np.ndarray:  # noqa: A002
+        """Predictions on the link or response scale, as lme4's ``predict``.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            New rows; the fitted rows when omitted.
+        re_form : str, optional
+            None for every random effect, ``"~0"`` for the population level, or a
+            formula of bar terms for some of them.
+        allow_new_levels : bool
+            Predict unseen levels at the population level instead of raising.
+        type : {"link", "response"}
+
+        Returns
+        -------
+        ndarray
+        """
+        if type not in ("link", "response"):
+            raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
+        return self.family.link.linkinv(eta) if type == "response" else eta

@@ -1,0 +1,150 @@
+"""The fitted linear mixed model (lme4's ``lmerMod``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+
+from mixedfx.optim.convergence import check_convergence
+from mixedfx.lmm.model import LinearMixedModel, LmerControl
+from mixedfx.optim.optimize import OptSummary, finite_difference_derivatives
+from mixedfx.fits.base import MixedModelFit
+
+__all__ = ["LmerFit"]
+
+
+class LmerFit(MixedModelFit):
+    """A fitted linear mixed model, as lme4's ``lmerMod``.
+
+    Created by :func:`mixedfx.lmer`; all estimates are fixed at construction.
+    ``str(fit)`` reads as lme4's ``print(fit)`` and ``str(fit.summary())`` as
+    ``print(summary(fit))``.
+    """
+
+    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl, *,
+                 data_name: str | None = None, weights_name: str | None = None,
+                 offset_name: str | None = None) -> None:
+        factor = model.factor(opt.x)
+        beta, u = factor.solve_coefficients()
+        super().__init__(model.matrices, model.terms, model.order, opt, opt.x, beta, u, factor,
+                         control.singular_tol, data_name=data_name, weights_name=weights_name,
+                         offset_name=offset_name)
+        self._model = model
+        self._control = control
+
+    @cached_property
+    def _convergence_messages(self) -> list[str]:
+        """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
+        if self.is_singular or not self._control.calc_derivs:
+            return []
+        gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
+        return check_convergence(gradient, hessian, len(self._opt.x))
+
+    @property
+    def messages(self) -> list[str]:
+        """Messages and warnings lme4 would give for this fit (convergence checks included)."""
+        return super().messages + self._convergence_messages
+
+    @property
+    def reml(self) -> bool:
+        """Whether the fit optimised the REML criterion."""
+        return self._model.reml
+
+    @property
+    def method(self) -> str:
+        """"REML" or "ML"."""
+        return "REML" if self.reml else "ML"
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        dof = self.nobs - self._model.p if self.reml else self.nobs
+        return float(np.sqrt(self._factor.pwrss / dof))
+
+    @cached_property
+    def _vcov_array(self) -> np.ndarray:
+        r_x_inv = sla.solve_triangular(self._factor.r_x, np.eye(self._model.p), lower=True, check_finite=False)
+        return self.sigma**2 * (r_x_inv.T @ r_x_inv)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed-effect estimates."""
+        names = list(self._matrices.x_names)
+        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
+
+    @property
+    def reml_criterion(self) -> float | None:
+        """REML criterion at convergence (None for ML fits)."""
+        return self._model.deviance_from_factor(self._factor, reml=True) if self.reml else None
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (the REML log-likelihood for REML fits, as lme4's ``logLik``)."""
+        return -0.5 * self._model.deviance_from_factor(self._factor)
+
+    @property
+    def deviance(self) -> float:
+        """-2 log-likelihood: the deviance for ML fits, the REML criterion for REML fits.
+
+        lme4 1.1-31's ``deviance()`` gives the same (with a deprecation warning for
+        REML fits); the ML deviance at REML estimates is ``refit_ml``'s business.
+        """
+        return -2.0 * self.loglik
+
+    def fitted(self) -> np.ndarray:
+        """Fitted values: X beta + offset + Z b."""
+        return self._linear_predictor(None, None, False)
+
+    def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 - lme4's argument name
+        """Residuals.
+
+        Parameters
+        ----------
+        type : {"response", "pearson"}
+            Response residuals y - fitted, or Pearson residuals (scaled by the
+            square root of the prior weights).
+
+        Returns
+        -------
+        ndarray
+        """
+        res = np.asarray(self._matrices.y, dtype=float) - self.fitted()
+        if type == "response":
+            return res
+        if type == "pearson":
+            w = self._matrices.weights
+            return res if w is None else res * np.sqrt(w)
+        raise ValueError(f"type must be 'response' or 'pearson' for a linear mixed model, not {type!r}")
+
+    def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
+                allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions, as lme4's ``predict``.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            New rows; the fitted values when omitted.
+        re_form : str, optional
+            None to include every random effect, ``"~0"`` for the population level,
+            or a formula of bar terms (``"~(1 | g)"``) for some of them.
+        allow_new_levels : bool
+            Predict unseen levels at the population level instead of raising.
+
+        Returns
+        -------
+        ndarray
+        """
+        return self._linear_predictor(newdata, re_form, allow_new_levels)
+
+    def refit_ml(self) -> LmerFit:
+        """This model refitted by maximum likelihood from the current theta (lme4's ``refitML``)."""
+        if not self.reml:
+            return self
+        control = replace(self._control, theta0=tuple(self._opt.x))
+        model = self._model.with_criterion(reml=False)
+        return LmerFit(model, model.optimize(control), control, data_name=self.data_name,
+                       weights_name=self.weights_name, offset_name=self.offset_name)

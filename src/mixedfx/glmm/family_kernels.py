@@ -1,0 +1,171 @@
+"""The binomial (logit) and Poisson (log) families as compiled functions of one observation.
+
+The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) runs its loop over the rows
+with these; they compute what :mod:`mixedfx.glmm.families` and :mod:`mixedfx.glmm.links`
+compute, R's clamps included. :func:`log_likelihood_terms` splits R's
+``family$aic`` into its part that depends on the means and a constant, so the
+Laplace deviance costs one pass over the rows.
+
+numba is imported here, so import this module only where it is used.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy.special import gammaln
+
+from mixedfx.glmm.families import Family
+from mixedfx.rbase.rmath import DBL_EPSILON
+
+__all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
+           "LogLikelihoodTerms", "log_likelihood_terms", "aic"]
+
+BINOMIAL_LOGIT = 1
+POISSON_LOG = 2
+
+# R's logit clamps: beyond this |eta| the mean is fixed at DBL_EPSILON from 0 or 1
+LOGIT_THRESHOLD = 30.0
+
+
+def compiled_family(family: Family) -> int:
+    """The code of ``family`` for the compiled loop, or 0 when it has none."""
+    if family.name == "binomial" and family.link.name == "logit":
+        return BINOMIAL_LOGIT
+    if family.name == "poisson" and family.link.name == "log":
+        return POISSON_LOG
+    return 0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def mean(code, eta):
+    """Mean, d mu / d eta and variance at one linear predictor (R's C code, clamps included)."""
+    if code == BINOMIAL_LOGIT:
+        if eta < -LOGIT_THRESHOLD:
+            t = DBL_EPSILON
+        elif eta > LOGIT_THRESHOLD:
+            t = 1.0 / DBL_EPSILON
+        else:
+            e = math.exp(eta)
+            return e / (1.0 + e), e / ((1.0 + e) * (1.0 + e)), e / (1.0 + e) * (1.0 - e / (1.0 + e))
+        mu = t / (1.0 + t)
+        return mu, DBL_EPSILON, mu * (1.0 - mu)
+    mu = max(math.exp(eta), DBL_EPSILON)
+    return mu, mu, mu
+
+
+@numba.njit(cache=True, error_model="numpy")
+def derivatives(code, eta, mu):
+    """d mu / d eta and the variance at a linear predictor whose mean ``mu`` is known (no second exp)."""
+    if code == BINOMIAL_LOGIT:
+        var = mu * (1.0 - mu)
+        return (DBL_EPSILON if abs(eta) > LOGIT_THRESHOLD else var), var
+    return mu, mu
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _y_log_y(y, mu):
+    return y * math.log(y / mu) if y != 0.0 else 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def dev_resid(code, y, mu, wt):
+    if code == BINOMIAL_LOGIT:
+        return 2.0 * wt * (_y_log_y(y, mu) + _y_log_y(1.0 - y, 1.0 - mu))
+    if y > 0.0:
+        return 2.0 * wt * (y * math.log(y / mu) - (y - mu))
+    return 2.0 * mu * wt
+
+
+@dataclass(frozen=True)
+class LogLikelihoodTerms:
+    """R's ``family$aic`` as ``-2 (sum(a log(mu) + b g(mu)) + constant)``.
+
+    ``g(mu)`` is ``log(1 - mu)`` for the binomial family and ``-mu`` for the
+    Poisson family; ``a``, ``b`` and the constant depend on the response and the
+    weights only.
+    """
+
+    code: int
+    a: np.ndarray
+    b: np.ndarray
+    constant: float
+    deviance_shift: float | None = None
+
+    def aic(self, mu: np.ndarray) -> float:
+        """``family$aic`` at the means ``mu``."""
+        return aic(self.code, mu, self.a, self.b, self.constant)
+
+    def aic_from_deviance(self, mu: np.ndarray, deviance: float) -> float:
+        """``family$aic`` at ``mu``, from the deviance there where the two differ by a constant.
+
+        They do where ``a`` and ``b`` are the prior weights times the response's
+        shares (always for the Poisson family; for the binomial family unless
+        weights make successes fractional, which R rounds); then this costs no
+        pass over the rows.
+        """
+        return self.aic(mu) if self.deviance_shift is None else deviance + self.deviance_shift
+
+
+def log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray,
+                         weights: np.ndarray) -> LogLikelihoodTerms | None:
+    """Split ``family$aic`` for the response (None where the family is not compiled or R's value is -Inf).
+
+    Parameters
+    ----------
+    family : Family
+    y : ndarray
+        The response as the family sees it (proportions for the binomial family).
+    n_trials : ndarray
+        Binomial trials per row (1 otherwise).
+    weights : ndarray
+        Prior weights (times the trials for the binomial family).
+
+    Returns
+    -------
+    LogLikelihoodTerms or None
+    """
+    code = compiled_family(family)
+    if code == BINOMIAL_LOGIT:
+        m = n_trials if np.any(n_trials > 1) else weights
+        share = np.divide(weights, m, out=np.zeros_like(weights), where=m > 0)
+        size, successes = np.round(m), np.round(m * y)
+        constant = float(np.sum(share * (gammaln(size + 1.0) - gammaln(successes + 1.0)
+                                         - gammaln(size - successes + 1.0))))
+        a, b = share * successes, share * (size - successes)
+        shift = None
+        if np.allclose(a, weights * y, rtol=1e-12, atol=0) and np.allclose(b, weights * (1 - y), rtol=1e-12, atol=0):
+            # aic = deviance - 2 (constant + sum w (y log y + (1 - y) log(1 - y)))
+            shift = -2.0 * (constant + float(np.sum(weights * (_x_log_x(y) + _x_log_x(1.0 - y)))))
+        return LogLikelihoodTerms(code, a, b, constant, shift)
+    if code == POISSON_LOG:
+        if np.any(np.abs(y - np.rint(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) or np.any(y < 0):
+            return None
+        constant = -float(np.sum(weights * gammaln(y + 1.0)))
+        # aic = deviance - 2 (constant + sum w (y log y - y))
+        shift = -2.0 * (constant + float(np.sum(weights * (_x_log_x(y) - y))))
+        return LogLikelihoodTerms(code, weights * y, weights, constant, shift)
+    return None
+
+
+def _x_log_x(x: np.ndarray) -> np.ndarray:
+    """x log x, 0 at 0."""
+    return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def aic(code, mu, a, b, constant):
+    """``-2 (sum(a log(mu) + b g(mu)) + constant)`` (see :class:`LogLikelihoodTerms`)."""
+    total = constant
+    for r in range(mu.shape[0]):
+        if a[r] != 0.0:
+            total += a[r] * math.log(mu[r])
+        if code == BINOMIAL_LOGIT:
+            if b[r] != 0.0:
+                total += b[r] * math.log(1.0 - mu[r])
+        else:
+            total -= b[r] * mu[r]
+    return -2.0 * total

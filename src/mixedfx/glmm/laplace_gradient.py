@@ -1,0 +1,358 @@
+"""Gradient of lme4's Laplace deviance through the PIRLS iterations that evaluate it (scalar terms).
+
+glmer's stage-2 deviance at (theta, beta) runs PIRLS from a fixed linear predictor
+and stops after a few iterations: its value is log|M|, at the weights of the last
+iteration's start, plus the penalised deviance at the iterations' end. That is a
+smooth function of (theta, beta) wherever the number of iterations does not
+change, but it is not the Laplace approximation at the exact mode (on VerbAgg
+the two optima differ by about 1e-3 in theta), so its derivative has to follow the
+iterations.
+
+In stage 2 iteration i solves ``M_i u_{i+1} = Lambda Z' g_i`` with
+``M_i = Lambda Z' W_i Z Lambda + I`` and ``g_i = W_i z_i`` (working weights and
+response at its start eta_i), then sets ``eta_{i+1} = X beta + offset + Z Lambda u_{i+1}``.
+In stage 1 beta is solved for with u (the system's matrix is ``C' W_i C`` plus the
+identity on u's block, ``C = [Z Lambda, X]``) and the gradient is over theta alone;
+below, ``Z Lambda u`` then reads ``C (u, beta)``.
+The gradient is taken backwards through the recorded iterations (reverse mode),
+which costs one solve and two passes over the rows per iteration whatever the
+number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
+``d g_i / d eta_i = w_i' (eta_i - X beta - offset)``), iteration i passes back
+
+* to theta_t: ``sum_r z_t (lam_t g - w (lam_t Z Lambda u + u_t Z Lambda lam))``,
+  plus ``eta_bar' z_t u_t`` from eta_{i+1};
+* to X beta (stage 2): ``eta_bar - w Z Lambda lam``;
+* to eta_i: ``w_i' ((eta_i - X beta - offset) Z Lambda lam - Z Lambda lam Z Lambda u)``;
+
+where ``u_t`` and ``lam_t`` are read at each row's level of term t. The last
+iteration also passes back log|M|'s derivative, ``tr(M^-1 dM)``, from the entries
+of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`), and the deviance
+passes ``-2 d(a log mu + b g(mu)) / d eta`` to the end's eta (R's ``aic``). Rows
+beyond R's clamps on the mean have constant means and weights.
+
+The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) records the iterations and calls
+:func:`laplace_gradient` when asked for the gradient. numba is imported here, so
+import this module only where it is used. numba's on-disk cache of that kernel
+does not notice edits to this module: after changing it, delete
+``src/mixedfx/__pycache__`` before timing or testing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from numba.extending import get_cython_function_address
+
+from mixedfx.glmm.family_kernels import BINOMIAL_LOGIT, LOGIT_THRESHOLD
+from mixedfx.rbase.rmath import DBL_EPSILON
+
+__all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+
+# LAPACK's inverse from a Cholesky factor (uplo, n, a, lda, info), bound as scalar_pirls binds dpotrf
+llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
+_dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _clamped(code, eta):
+    """Whether R clamps the mean at eta (then constant): |eta| > 30 (logit), exp(eta) < DBL_EPSILON (log)."""
+    if code == BINOMIAL_LOGIT:
+        return abs(eta) > LOGIT_THRESHOLD
+    return math.exp(eta) < DBL_EPSILON
+
+
+@numba.njit(cache=True, error_model="numpy")
+def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, x):
+    """Solve ``M v = x`` in place for the random effects, from a run's factor.
+
+    ``M = L L'`` with ``L = [[diag(l11), 0], [G, L_rr]]``: G is the coupling block
+    (its rows of random effects) and ``L_rr`` the rest's leading block, given by its
+    pattern values (diagonal, then the pattern below it column by column) for a
+    rest of order m.
+    """
+    l0 = l11.shape[0]
+    q_rest = x.shape[0] - l0
+    for i in range(l0):
+        x[i] /= l11[i]
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            row = row_idx[idx]
+            if row < q_rest:
+                x[l0 + row] -= coupling[idx] * x[i]
+    for j in range(q_rest):
+        x[l0 + j] /= pattern_values[j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i < q_rest:
+                x[l0 + i] -= pattern_values[m + ii] * x[l0 + j]
+    for j in range(q_rest - 1, -1, -1):
+        s = x[l0 + j]
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i < q_rest:
+                s -= pattern_values[m + ii] * x[l0 + i]
+        x[l0 + j] = s / pattern_values[j]
+    for i in range(l0):
+        s = x[i]
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            row = row_idx[idx]
+            if row < q_rest:
+                s -= coupling[idx] * x[l0 + row]
+        x[i] = s / l11[i]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
+    """``S^-1 = (L_rr L_rr')^-1`` from the rest's pattern values, full where ``dense``, else on the pattern.
+
+    A dense rest is inverted by LAPACK (the compiled PIRLS factors it there too,
+    and runs single-threaded). A sparse one by the Takahashi recurrence on the
+    factor's pattern, columns last to first: only entries on the pattern are
+    formed (the others stay 0), at the cost of the factorisation; every pair of
+    levels that meet in a row, or in a coupling column, lies on it.
+    Returns the inverse and whether it was formed.
+    """
+    inverse = np.zeros((q_rest, q_rest))
+    if q_rest == 0:
+        return inverse, True
+    if dense:
+        for j in range(q_rest):
+            inverse[j, j] = pattern_values[j]
+            for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                i = chol_col_idx[ii]
+                if i < q_rest:
+                    inverse[i, j] = pattern_values[m + ii]
+        uplo = np.array([ord("U")], dtype=np.uint8)  # C order's lower triangle is LAPACK's upper
+        order = np.array([q_rest], dtype=np.int32)
+        info = np.zeros(1, dtype=np.int32)
+        _dpotri(uplo.ctypes, order.ctypes, inverse.ctypes, order.ctypes, info.ctypes)
+        for j in range(q_rest):
+            for i in range(j + 1, q_rest):
+                inverse[j, i] = inverse[i, j]
+        return inverse, info[0] == 0
+    for j in range(q_rest - 1, -1, -1):
+        pivot = pattern_values[j]
+        if not pivot > 0.0:
+            return inverse, False
+        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            i = chol_col_idx[ii]
+            if i >= q_rest:
+                continue
+            s = 0.0
+            for kk in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+                k = chol_col_idx[kk]
+                if k < q_rest:
+                    s += pattern_values[m + kk] * inverse[i, k]
+            inverse[i, j] = inverse[j, i] = -s / pivot
+        s = 0.0
+        for kk in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
+            k = chol_col_idx[kk]
+            if k < q_rest:
+                s += pattern_values[m + kk] * inverse[k, j]
+        inverse[j, j] = (1.0 / pivot - s) / pivot
+    return inverse, True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _coupling_products(coupling, col_ptr, row_idx, inverse):
+    """``(S^-1 g_i)_k`` for every entry (k, i) of the coupling's random rows (0 elsewhere).
+
+    Each column lists its random rows first, then the fixed effects' and the
+    response's (:meth:`mixedfx.glmm.scalar_pirls.ScalarPirls._coupling_pattern`).
+
+    Each column g_i is either spread over all of ``S^-1``'s columns (a row of S^-1
+    per entry; the cheaper way where columns have many entries) or dotted with
+    S^-1's rows at its own entries only (where they have few). Plain loops, not
+    BLAS: this runs in threads, where BLAS's own threads would compete with them.
+    """
+    q_rest = inverse.shape[0]
+    n_columns = col_ptr.shape[0] - 1
+    out = np.zeros(coupling.shape[0])
+    stops = np.empty(n_columns, dtype=np.int64)  # each column's random rows come first, [col_ptr[i], stops[i])
+    spread_cost = 0
+    pattern_cost = 0
+    for i in range(n_columns):
+        stop = col_ptr[i]
+        while stop < col_ptr[i + 1] and row_idx[stop] < q_rest:
+            stop += 1
+        stops[i] = stop
+        spread_cost += (stop - col_ptr[i]) * q_rest
+        pattern_cost += (stop - col_ptr[i]) ** 2
+    spread = np.empty(q_rest)
+    for i in range(n_columns):
+        start, stop = col_ptr[i], stops[i]
+        if spread_cost <= 2 * pattern_cost:
+            spread[:] = 0.0
+            for a in range(start, stop):
+                g, row = coupling[a], inverse[row_idx[a]]
+                for k in range(q_rest):
+                    spread[k] += g * row[k]
+            for a in range(start, stop):
+                out[a] = spread[row_idx[a]]
+        else:
+            for a in range(start, stop):
+                row = inverse[row_idx[a]]
+                s = 0.0
+                for b in range(start, stop):
+                    s += row[row_idx[b]] * coupling[b]
+                out[a] = s
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, coupling, pattern_values, col_ptr, row_idx,
+                            chol_col_ptr, chol_col_idx, m, q_rest, dense, w_bar, theta_bar):
+    """Add log|M|'s derivatives: ``h_r`` to ``w_bar`` and ``2 sum_r w z_t (M^-1 z~_r)_t`` to ``theta_bar``.
+
+    ``z~_r`` is row r of ``Z Lambda`` and ``h_r = z~_r' M^-1 z~_r``. ``M^-1`` is needed
+    only where rows meet it: with ``S = L_rr L_rr'`` its first block's diagonal is
+    ``(1 + g_i' S^-1 g_i) / l_i^2``, its coupling block ``-(S^-1 g_i)_k / l_i`` and its
+    rest block ``S^-1`` (``q_rest`` random effects; ``dense``: the rest is stored
+    full). Returns False where ``S^-1`` could not be formed.
+    """
+    n_terms, n = codes.shape
+    l0 = l11.shape[0]
+    inverse, ok = _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense)
+    if not ok:
+        return False
+    across = _coupling_products(coupling, col_ptr, row_idx, inverse)
+    first = np.empty(l0)
+    for i in range(l0):
+        total = 0.0
+        for idx in range(col_ptr[i], col_ptr[i + 1]):
+            total += coupling[idx] * across[idx]
+            across[idx] = -across[idx] / l11[i]
+        first[i] = (1.0 + total) / (l11[i] * l11[i])
+    # inner[t, r] = (M^-1 z~_r) at row r's level of term t, summed a pair of terms at a time
+    inner = np.zeros((n_terms, n))
+    for t in range(n_terms):
+        for s in range(n_terms):
+            out, th, z = inner[t], theta[s], zs[s]
+            if s == 0 and t == 0:
+                level = codes[0]
+                for r in range(n):
+                    out[r] += th * z[r] * first[level[r]]
+            elif s == 0 or t == 0:
+                where = pos[max(s, t) - 1]
+                for r in range(n):
+                    out[r] += th * z[r] * across[where[r]]
+            else:
+                row_t, row_s, off_t, off_s = codes[t], codes[s], rest_offsets[t], rest_offsets[s]
+                for r in range(n):
+                    out[r] += th * z[r] * inverse[off_t + row_t[r], off_s + row_s[r]]
+    for t in range(n_terms):
+        out, th, z = inner[t], theta[t], zs[t]
+        total = 0.0
+        for r in range(n):
+            w_bar[r] += th * z[r] * out[r]
+            total += w[r] * z[r] * out[r]
+        theta_bar[t] += 2.0 * total
+    return True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
+                     col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings,
+                     rests, us, eta_end, mu, gradient):
+    """The Laplace deviance's gradient over theta, then over the rows of ``tangent_t``, into ``gradient``.
+
+    ``X_t`` holds the columns PIRLS solves for with the random effects (stage 1's
+    X, transposed; none in stage 2), ``tangent_t`` those whose coefficients are
+    parameters held in ``base`` (stage 2's X; none in stage 1). The deviance's
+    log-likelihood part is ``-2 sum(a log mu + b g(mu))`` (``ll_a``, ``ll_b``; see
+    :class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`). The lists hold, for
+    each iteration i, its start (``etas``, ``mus``), working weights and response
+    (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern values ``rests``) and
+    random effects ``us``; ``eta_end`` and ``mu`` are the linear predictor and means
+    at the end. NaN where the inverse could not be formed.
+    """
+    n_terms, n = codes.shape
+    p = X_t.shape[0]
+    q = u_offsets[-1]
+    last = len(us) - 1
+    eta_bar = np.empty(n)
+    for r in range(n):  # d/d eta of -2 (a log mu + b g(mu)): g = log(1 - mu) (logit), -mu (log)
+        if _clamped(code, eta_end[r]):
+            eta_bar[r] = 0.0
+        elif code == BINOMIAL_LOGIT:
+            eta_bar[r] = -2.0 * (ll_a[r] * (1.0 - mu[r]) - ll_b[r] * mu[r])
+        else:
+            eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
+    xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
+    xi_bar[:q] = 2.0 * us[last]
+    base_bar = np.zeros(n)
+    theta_bar = np.zeros(n_terms)
+    w_bar = np.zeros(n)
+    if not log_determinant_adjoint(ws[last], codes, zs, theta, rest_offsets, pos, l11s[last], couplings[last],
+                                   rests[last], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, q - u_offsets[1],
+                                   dense, w_bar, theta_bar):
+        gradient[:] = np.nan
+        return
+    reach = np.empty((n_terms, n))  # theta_t z_t: d eta / d u at each row's level of term t
+    levels = np.empty((n_terms, n), dtype=np.int64)
+    for t in range(n_terms):
+        for r in range(n):
+            reach[t, r] = theta[t] * zs[t, r]
+            levels[t, r] = u_offsets[t] + codes[t, r]
+    zl = np.empty(n)  # (C lam)_r, C = [Z Lambda, X]
+    # rows come grouped by level: four partial sums, so that consecutive rows' additions do not wait on each other
+    lanes = np.empty((4, q))
+    for i in range(last, -1, -1):
+        u_next = us[i]
+        eta_next = etas[i + 1] if i < last else eta_end
+        # eta_{i+1} = base + C (u, b)_{i+1}: eta_bar passes to base, (u, b) and theta
+        lanes[:, :] = 0.0
+        for t in range(n_terms):
+            level, scale, z = levels[t], reach[t], zs[t]
+            total = 0.0
+            for r in range(n):
+                lanes[r & 3, level[r]] += scale[r] * eta_bar[r]
+                total += eta_bar[r] * z[r] * u_next[level[r]]
+            theta_bar[t] += total
+        for k in range(q):
+            xi_bar[k] += (lanes[0, k] + lanes[1, k]) + (lanes[2, k] + lanes[3, k])
+        for j in range(p):
+            x = X_t[j]
+            total = 0.0
+            for r in range(n):
+                total += x[r] * eta_bar[r]
+            xi_bar[q + j] += total
+        solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, xi_bar)
+        lam = xi_bar
+        zl[:] = 0.0
+        for j in range(p):
+            x, coefficient = X_t[j], lam[q + j]
+            for r in range(n):
+                zl[r] += x[r] * coefficient
+        for t in range(n_terms):
+            level, scale = levels[t], reach[t]
+            for r in range(n):
+                zl[r] += scale[r] * lam[level[r]]
+        w, wy, eta, mu_i = ws[i], wys[i], etas[i], mus[i]
+        # the system's right side C' W z and matrix C' W C: to theta, and to W and z at eta_i
+        for t in range(n_terms):
+            level, z = levels[t], zs[t]
+            total = 0.0
+            for r in range(n):
+                total += z[r] * w[r] * (lam[level[r]] * (wy[r] - eta_next[r] + base[r]) - zl[r] * u_next[level[r]])
+            theta_bar[t] += total
+        for r in range(n):
+            base_bar[r] += eta_bar[r] - zl[r] * w[r]
+            if _clamped(code, eta[r]):  # mu, mu' and w are constant: d g / d eta is w
+                eta_bar[r] = zl[r] * w[r]
+                continue
+            if code == BINOMIAL_LOGIT:  # d w / d eta
+                slope = wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
+            else:
+                slope = wts[r] * mu_i[r]
+            eta_bar[r] = slope * ((eta[r] - eta_next[r]) * zl[r] + (w_bar[r] if i == last else 0.0))
+        xi_bar = np.zeros(q + p)
+    for t in range(n_terms):
+        gradient[t] = theta_bar[t]
+    for j in range(tangent_t.shape[0]):
+        total = 0.0
+        for r in range(n):
+            total += tangent_t[j, r] * base_bar[r]
+        gradient[n_terms + j] = total

@@ -1,0 +1,265 @@
+"""Refitting to a new response and the parametric bootstrap (lme4's ``refit`` and ``bootMer``)."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.special import ndtri
+from tqdm.auto import tqdm
+
+from mixedfx.fits.glmer import GlmerFit
+from mixedfx.fits.lmer import LmerFit
+from mixedfx.fits.base import MixedModelFit
+from mixedfx.rbase.rformat import format_num
+from mixedfx.inference.simulate import Simulator
+
+__all__ = ["refit", "bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities"]
+
+Statistic = Callable[[MixedModelFit], "np.ndarray | pd.Series"]
+
+
+def _response_array(fit: MixedModelFit, newresp: ArrayLike | pd.Series | pd.DataFrame) -> np.ndarray:
+    """The new response as floats on the fitted rows; pandas objects are aligned by their index."""
+    mm = fit._matrices
+    if isinstance(newresp, (pd.Series, pd.DataFrame)):
+        if len(newresp) != fit.nobs:
+            newresp = newresp.loc[mm.rows]
+        newresp = newresp.to_numpy()
+    y = np.asarray(newresp, dtype=float)
+    expected = np.shape(mm.y)
+    if y.shape != expected:
+        what = "a two-column (successes, failures) response" if len(expected) == 2 else "a vector"
+        raise ValueError(f"newresp has shape {y.shape}; this model needs {what} of shape {expected}")
+    return y
+
+
+def refit(fit: MixedModelFit, newresp: ArrayLike | pd.Series | pd.DataFrame) -> MixedModelFit:
+    """The same model fitted to a new response (lme4's ``refit``).
+
+    Everything but the response is reused. A linear model forms only the new
+    response's cross-products and optimises from the fit's theta (first steps
+    of a tenth of each parameter, at least 0.02). A generalized
+    model runs PIRLS at the fit's estimates on the new response, then optimises
+    theta and beta together from them (lme4's second stage; theta alone for
+    nAGQ = 0).
+
+    Parameters
+    ----------
+    fit : LmerFit or GlmerFit
+        The fitted model.
+    newresp : array-like, Series or DataFrame
+        One value per fitted row; for a ``cbind(successes, failures)`` response
+        two columns (as a simulation from :func:`mixedfx.inference.simulate.simulate`).
+        pandas objects longer than the fitted rows are aligned by index.
+
+    Returns
+    -------
+    LmerFit or GlmerFit
+    """
+    y = _response_array(fit, newresp)
+    names = dict(data_name=fit.data_name, weights_name=fit.weights_name, offset_name=fit.offset_name)
+    if isinstance(fit, LmerFit):
+        control = replace(fit._control, theta0=tuple(fit.theta))
+        model = fit._model.with_response(y)
+        opt = model.optimize(control, initial_step=np.maximum(0.1 * np.abs(fit.theta), 0.02))
+        return LmerFit(model, opt, control, **names)
+    if not isinstance(fit, GlmerFit):
+        raise TypeError(f"refit needs an LmerFit or a GlmerFit, not {type(fit).__name__}")
+    model = fit._model.with_response(y)
+    previous = fit._optimum
+    if model.n_agq == 0:
+        return GlmerFit(model, model.fit(theta0=fit.theta), **names)
+    lp0 = model.pirls(fit.theta, None, previous.state.eta).eta
+    optimum = model.fit_stage2(np.concatenate([fit.theta, fit._beta]), lp0, previous.stage1)
+    return GlmerFit(model, optimum, **names)
+
+
+def tail_probabilities(level: float) -> np.ndarray:
+    """Probabilities of a two-sided interval's ends, as lme4: ``a = (1 - level) / 2`` and ``1 - a``."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, not {level!r}")
+    alpha = (1.0 - level) / 2.0
+    return np.array([alpha, 1.0 - alpha])
+
+
+def percent_labels(level: float) -> list[str]:
+    """lme4's column names for a two-sided interval: ``"2.5 %"``, ``"97.5 %"`` for level 0.95."""
+    return [f"{text.strip()} %" for text in format_num(list(100 * tail_probabilities(level)), digits=3)]
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A parametric bootstrap (lme4's ``bootMer`` object).
+
+    Attributes
+    ----------
+    t0 : Series
+        The statistic on the fitted model.
+    t : DataFrame
+        One row per simulation, the statistic's values (NaN where the refit or
+        the statistic failed).
+    seed : int
+        Entropy of the seed sequence the simulations' seeds were spawned from.
+    failures : dict of str to int
+        Error messages of the failed simulations and how often each occurred.
+    """
+
+    t0: pd.Series
+    t: pd.DataFrame
+    seed: int
+    failures: dict[str, int]
+
+    @property
+    def n_failed(self) -> int:
+        """Number of simulations whose refit or statistic failed."""
+        return sum(self.failures.values())
+
+    def confint(self, level: float = 0.95) -> pd.DataFrame:
+        """Percentile intervals, as ``boot.ci(type = "perc")`` (R's boot package) computes them.
+
+        The ends are order statistics of the finite values, interpolated on the
+        normal quantile scale where ``(R + 1) alpha`` is not whole.
+
+        Parameters
+        ----------
+        level : float
+            Confidence level.
+
+        Returns
+        -------
+        DataFrame
+            One row per statistic, columns named as lme4 (``"2.5 %"``, ``"97.5 %"``).
+        """
+        ends = _percentile_ends(self.t.to_numpy(dtype=float), tail_probabilities(level))
+        return pd.DataFrame(ends, index=self.t0.index, columns=percent_labels(level))
+
+
+def _percentile_ends(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """boot's ``norm.inter`` for every column of ``t`` at once, shape (columns, len(alpha))."""
+    t = np.where(np.isfinite(t), t, np.nan)
+    ordered = np.sort(t, axis=0)  # NaN last
+    count = np.isfinite(t).sum(axis=0)[:, None]
+    rank = (count + 1) * alpha[None, :]
+    k = np.trunc(rank).astype(int)
+    if np.any((rank <= 1) | (rank >= count)):
+        warnings.warn("extreme order statistics used as endpoints", stacklevel=3)
+    cols = np.arange(t.shape[1])[:, None]
+    low = ordered[np.clip(k - 1, 0, None), cols]
+    high = ordered[np.clip(np.minimum(k, count - 1), 0, None), cols]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z_k, z_k1 = ndtri(k / (count + 1)), ndtri((k + 1) / (count + 1))
+        inner = low + (ndtri(alpha)[None, :] - z_k) / (z_k1 - z_k) * (high - low)
+    first, last = ordered[0][:, None], ordered[np.maximum(count - 1, 0), cols]
+    out = np.where(k == rank, low, inner)
+    out = np.where(k == 0, first, out)
+    out = np.where(k >= count, last, out)
+    return np.where(count > 0, out, np.nan)
+
+
+def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
+    """A statistic's value as a float Series."""
+    if isinstance(value, pd.Series):
+        return value.astype(float)
+    array = np.atleast_1d(np.asarray(value, dtype=float))
+    if array.ndim != 1:
+        raise ValueError(f"the statistic must return a 1-D array or a Series, not shape {array.shape}")
+    return pd.Series(array)
+
+
+def _run(fit: MixedModelFit, func: Statistic, re_form: str | None,
+         seeds: list[np.random.SeedSequence], width: int) -> list[tuple[np.ndarray, str | None]]:
+    """Simulate, refit and evaluate ``func`` for each seed; NaN and the message where that fails."""
+    simulator = Simulator(fit, re_form=re_form)
+    out = []
+    for seed in seeds:
+        try:
+            response = simulator.draw(np.random.default_rng(seed), 1)[..., 0]
+            value = _as_series(func(refit(fit, response))).to_numpy()
+            if value.shape != (width,):
+                raise ValueError(f"the statistic returned {value.size} values on a refit and {width} on the fit")
+            out.append((value, None))
+        except Exception as error:  # noqa: BLE001 - lme4's bootMer records every failure and goes on
+            out.append((np.full(width, np.nan), f"{type(error).__name__}: {error}"))
+    return out
+
+
+def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[list[tuple[np.ndarray, str | None]]]:
+    """:func:`_run` on each task, here or on ``n_jobs`` processes; results in task order, the bar counting draws."""
+    if n_jobs <= 1:
+        out = []
+        for task in tasks:
+            out.append(_run(*task))
+            bar.update(len(out[-1]))
+        return out
+    parts: dict[int, list[tuple[np.ndarray, str | None]]] = {}
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        futures = {pool.submit(_run, *task): j for j, task in enumerate(tasks)}
+        for future in as_completed(futures):
+            parts[futures[future]] = future.result()
+            bar.update(len(parts[futures[future]]))
+    return [parts[j] for j in range(len(tasks))]
+
+
+def bootstrap(fit: MixedModelFit, func: Statistic, nsim: int, seed: int | None = None, n_jobs: int = 1,
+              progress: bool | None = None, re_form: str | None = None) -> BootstrapResult:
+    """Parametric bootstrap of a statistic (lme4's ``bootMer``).
+
+    Each simulation draws a response from the fitted model
+    (:class:`mixedfx.inference.simulate.Simulator`), refits the model to it
+    (:func:`refit`) and evaluates ``func`` on the refit.
+
+    Parameters
+    ----------
+    fit : LmerFit or GlmerFit
+        The fitted model.
+    func : callable
+        Maps a fit to a 1-D array or a Series (its index names the columns of
+        the result). Must be picklable (a module-level function) when
+        ``n_jobs > 1``.
+    nsim : int
+        Number of simulations.
+    seed : int, optional
+        Seed of the simulations. Simulation i draws from its own generator,
+        spawned from this seed, so the result does not depend on ``n_jobs``.
+    n_jobs : int
+        Processes to run the simulations on (1: this process).
+    progress : bool, optional
+        Show a progress bar (tqdm); by default when stderr is a terminal.
+    re_form : str, optional
+        Passed to the simulation: None (new random effects for every term,
+        lme4's default) or a formula of terms that keep their conditional modes.
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    if not isinstance(nsim, (int, np.integer)) or nsim < 1:
+        raise ValueError(f"nsim must be a positive whole number, not {nsim!r}")
+    t0 = _as_series(func(fit))
+    sequence = np.random.SeedSequence(seed)
+    seeds = sequence.spawn(int(nsim))
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if n_jobs > 1:
+        try:
+            pickle.dumps(func)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise TypeError("with n_jobs > 1, func must be picklable (a module-level function, "
+                            f"not a lambda or a local function): {error}") from None
+    chunks = np.array_split(np.arange(nsim), max(1, nsim // 10) if n_jobs <= 1 else min(nsim, 4 * n_jobs))
+    tasks = [(fit, func, re_form, [seeds[i] for i in chunk], len(t0)) for chunk in chunks]
+    with tqdm(total=int(nsim), disable=not show, desc="bootstrap") as bar:
+        results = [item for part in _map_tasks(tasks, n_jobs, bar) for item in part]
+    failures = dict(Counter(message for _, message in results if message is not None))
+    if failures:
+        warnings.warn(f"some bootstrap runs failed ({sum(failures.values())}/{nsim})", stacklevel=2)
+    t = pd.DataFrame(np.vstack([value for value, _ in results]), columns=t0.index)
+    return BootstrapResult(t0=t0, t=t, seed=int(sequence.entropy), failures=failures)

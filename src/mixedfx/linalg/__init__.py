@@ -1,0 +1,1 @@
+"""The penalised system's linear algebra: term layouts, cross-product blocks, the blocked Cholesky factor and its compiled kernels."""

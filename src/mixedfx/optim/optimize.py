@@ -1,0 +1,339 @@
+"""Bound-constrained optimisation of the profiled deviance (BOBYQA through nlopt)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import nlopt
+import numpy as np
+
+__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
+           "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
+
+# nlopt's return codes and lme4's wording for them
+_NLOPT_RESULTS = {
+    1: "NLOPT_SUCCESS",
+    2: "NLOPT_STOPVAL_REACHED",
+    3: "NLOPT_FTOL_REACHED",
+    4: "NLOPT_XTOL_REACHED",
+    5: "NLOPT_MAXEVAL_REACHED",
+    6: "NLOPT_MAXTIME_REACHED",
+}
+
+
+@dataclass(frozen=True)
+class OptSummary:
+    """What the optimiser did: start, end, evaluations and return code.
+
+    Attributes
+    ----------
+    optimizer : str
+        lme4's name for it ("nloptwrap" for BOBYQA through nlopt).
+    x0 : ndarray
+        Starting point.
+    x : ndarray
+        Final point.
+    fval : float
+        Objective at ``x``.
+    feval : int
+        Objective evaluations, restarts included.
+    return_code : int
+        nlopt's return code (positive on success).
+    messages : list of str
+        Optimiser warnings (empty when it stopped on a tolerance).
+    """
+
+    optimizer: str
+    x0: np.ndarray
+    x: np.ndarray
+    fval: float
+    feval: int
+    return_code: int
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def convergence_code(self) -> int:
+        """lme4's convergence code: 0 when the optimiser stopped on a tolerance."""
+        return 0 if self.return_code in (1, 3, 4) else self.return_code
+
+    @property
+    def result_text(self) -> str:
+        """nlopt's name for its return code."""
+        return _NLOPT_RESULTS.get(self.return_code, f"NLOPT_FAILURE ({self.return_code})")
+
+
+def bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+           xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+           initial_step: np.ndarray | None = None) -> OptSummary:
+    """Minimise ``objective`` from ``x0`` subject to ``x >= lower`` with nlopt's BOBYQA.
+
+    Parameters
+    ----------
+    objective : callable
+        Maps a parameter vector to a float; ``inf`` marks an infeasible point.
+    x0 : ndarray
+        Starting point (moved inside the bounds if needed).
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    xtol_abs, ftol_abs : float
+        lme4's defaults for ``nloptwrap``.
+    maxeval : int
+        Most objective evaluations.
+    initial_step : ndarray, optional
+        First trust-region step per coordinate; nlopt's default when omitted.
+
+    Returns
+    -------
+    OptSummary
+    """
+    return _BOBYQA(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
+                   initial_step=initial_step)
+
+
+def lbfgsb(objective_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray,
+           lower: np.ndarray, *, first_step: float = 1.0, ftol_rel: float = 1e-12, gtol: float = 1e-3,
+           maxeval: int = 100_000) -> OptSummary:
+    """Minimise from ``x0`` subject to ``x >= lower`` with scipy's L-BFGS-B on an analytic gradient.
+
+    Parameters
+    ----------
+    objective_and_gradient : callable
+        Maps a parameter vector to its value and gradient; a non-finite value
+        ends the run as a failure.
+    x0 : ndarray
+        Starting point (moved inside the bounds if needed).
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    first_step : float
+        Length of the first step (L-BFGS-B's first step has unit length: it runs
+        on the parameters divided by this).
+    ftol_rel : float
+        Stop when a step lowers the objective by less than this share of it.
+    gtol : float
+        Stop when no component of the projected gradient, times ``first_step``,
+        exceeds this.
+    maxeval : int
+        Most evaluations.
+
+    Returns
+    -------
+    OptSummary
+        ``return_code`` 1 on convergence, negative when the run failed (the
+        caller then falls back on a derivative-free optimiser).
+    """
+    from scipy.optimize import minimize  # noqa: PLC0415 - scipy.optimize costs import time
+
+    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+    evaluations = 0
+
+    def scaled(z: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evaluations
+        evaluations += 1
+        value, gradient = objective_and_gradient(np.asarray(z, dtype=float) * first_step)
+        if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
+            raise _NonFinite
+        return value, np.asarray(gradient) * first_step
+
+    bounds = [(None if np.isinf(b) else float(b) / first_step, None) for b in lower]
+    try:
+        result = minimize(scaled, x0 / first_step, jac=True, method="L-BFGS-B", bounds=bounds,
+                          options={"ftol": ftol_rel, "gtol": gtol, "maxfun": maxeval})
+    except _NonFinite:
+        return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x0, fval=np.inf, feval=evaluations, return_code=-1,
+                          messages=["L-BFGS-B met a point where the criterion is not finite"])
+    # on a bound the division and product can leave the last bit off it
+    x = np.maximum(np.asarray(result.x) * first_step, lower)
+    if not result.success:
+        return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x, fval=float(result.fun), feval=evaluations,
+                          return_code=-1, messages=[f"L-BFGS-B: {result.message}"])
+    return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x, fval=float(result.fun), feval=evaluations, return_code=1)
+
+
+class _NonFinite(Exception):
+    """Raised inside :func:`lbfgsb` to stop scipy at a non-finite value."""
+
+
+def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:
+    """A bound-constrained minimiser with :func:`bobyqa`'s signature for one of nlopt's algorithms.
+
+    Parameters
+    ----------
+    algorithm : int
+        nlopt's algorithm constant (e.g. ``nlopt.LN_NELDERMEAD``).
+    name : str
+        The name the fit reports as its optimiser.
+
+    Returns
+    -------
+    callable
+    """
+    def minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                 xtol_abs: float = 1e-8, ftol_abs: float = 1e-8, maxeval: int = 100_000,
+                 initial_step: np.ndarray | None = None) -> OptSummary:
+        x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+        opt = nlopt.opt(algorithm, len(x0))
+        opt.set_lower_bounds(lower.tolist())
+        opt.set_xtol_abs(xtol_abs)
+        opt.set_ftol_abs(ftol_abs)
+        opt.set_maxeval(maxeval)
+        if initial_step is not None:
+            opt.set_initial_step(np.asarray(initial_step, dtype=float).tolist())
+        best = {"x": x0.copy(), "f": np.inf}
+
+        def wrapped(x: np.ndarray, grad: np.ndarray) -> float:
+            value = float(objective(np.asarray(x)))
+            if value < best["f"]:
+                best["x"], best["f"] = np.array(x, dtype=float), value
+            return value
+
+        opt.set_min_objective(wrapped)
+        messages = []
+        try:
+            x = np.asarray(opt.optimize(x0.tolist()))
+            code = opt.last_optimize_result()
+        except nlopt.RoundoffLimited:
+            x, code = best["x"], -4
+            messages.append("nlopt stopped: roundoff errors limited progress")
+        fval = float(objective(x))
+        if best["f"] < fval:
+            x, fval = best["x"], best["f"]
+        if code == 5:
+            messages.append(f"maximum number of function evaluations ({maxeval}) reached")
+        return OptSummary(optimizer=name, x0=x0, x=x, fval=fval, feval=opt.get_numevals(), return_code=code,
+                          messages=messages)
+
+    return minimise
+
+
+_BOBYQA = nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap")
+
+# lme4's allFit tries several optimisers; these are the bound-constrained ones nlopt offers here
+OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
+    "bobyqa": bobyqa,
+    "nelder_mead": nlopt_optimizer(nlopt.LN_NELDERMEAD, "nloptwrap.NLOPT_LN_NELDERMEAD"),
+    "sbplx": nlopt_optimizer(nlopt.LN_SBPLX, "nloptwrap.NLOPT_LN_SBPLX"),
+    "cobyla": nlopt_optimizer(nlopt.LN_COBYLA, "nloptwrap.NLOPT_LN_COBYLA"),
+}
+
+
+def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
+                      step: float = 1e-5, optimizer: Callable[..., OptSummary] = bobyqa, **options) -> OptSummary:
+    """Restart the optimiser where a parameter on its bound would gain by stepping inward.
+
+    lme4 (``optimizeLmer``'s ``restart_edge``) takes a forward difference of size
+    ``step`` from each parameter sitting on its lower bound; if any is negative it
+    optimises again from the current point.
+    """
+    on_bound = np.flatnonzero(summary.x == lower)
+    if not len(on_bound):
+        return summary
+    f0 = objective(summary.x)
+    slopes = []
+    for i in on_bound:
+        x = summary.x.copy()
+        x[i] = lower[i] + step
+        slopes.append((objective(x) - f0) / step)
+    if min(slopes) >= 0:
+        return summary
+    again = optimizer(objective, summary.x, lower, **options)
+    return replace(again, x0=summary.x0, feval=summary.feval + again.feval + len(on_bound) + 1)
+
+
+def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
+                     tol: float = 1e-5) -> OptSummary:
+    """Set parameters within ``tol`` of their bound onto it when that does not raise the objective.
+
+    lme4's ``check.boundary`` does the same after ``optimizeLmer``.
+    """
+    near = (summary.x - lower < tol) & (summary.x != lower)
+    if not near.any():
+        return summary
+    x = np.where(near, lower, summary.x)
+    fval = float(objective(x))
+    if fval > summary.fval:
+        return summary
+    return replace(summary, x=x, fval=fval, feval=summary.feval + 1)
+
+
+def evaluate_points(objective: Callable[[np.ndarray], float], points: list[np.ndarray],
+                    workers: int = 1) -> list[float]:
+    """The objective at each point, in order, on ``workers`` threads (see :func:`finite_difference_derivatives`).
+
+    Each thread takes one interleaved share of the points: a task per point would
+    cost about as much to hand over as a small model's evaluation.
+    """
+    if workers > 1 and len(points) > 1:
+        shares = [points[i::workers] for i in range(workers)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(lambda share: [objective(point) for point in share], shares))
+        values: list[float] = [0.0] * len(points)
+        for i, part in enumerate(parts):
+            values[i::workers] = part
+        return values
+    return [objective(point) for point in points]
+
+
+def finite_difference_derivatives(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float,
+                                  delta: float = 1e-4, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian, as lme4's ``deriv12`` (no bounds).
+
+    Parameters
+    ----------
+    objective : callable
+        The function differentiated.
+    x : ndarray
+        The point.
+    fx : float
+        ``objective(x)``.
+    delta : float
+        Step in every coordinate.
+    workers : int
+        Threads evaluating the 2 k^2 points; more than 1 only for an objective
+        that is thread-safe and releases the GIL (the compiled PIRLS). The
+        values do not depend on it.
+
+    Returns
+    -------
+    gradient : ndarray, shape (k,)
+    hessian : ndarray, shape (k, k)
+    """
+    x = np.asarray(x, dtype=float)
+    k = len(x)
+    steps = np.eye(k) * delta
+    pairs = [(i, j) for j in range(k) for i in range(j)]
+    corners = []
+    for i, j in pairs:
+        corners += [x + steps[i] + steps[j], x + steps[i] - steps[j], x - steps[i] + steps[j], x - steps[i] - steps[j]]
+    values = evaluate_points(objective, axis_points(x, delta) + corners, workers)
+    grad, hess = axis_derivatives(values[: 2 * k], fx, delta)
+    hess = np.diag(hess)
+    corner_values = iter(values[2 * k:])
+    for i, j in pairs:
+        pp, pm, mp, mm = next(corner_values), next(corner_values), next(corner_values), next(corner_values)
+        hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4.0 * delta**2)
+    return grad, hess
+
+
+def axis_points(x: np.ndarray, delta: float) -> list[np.ndarray]:
+    """x plus and minus delta along each axis, axis by axis.
+
+    Every finite difference here takes its axis points from this one place, so
+    that the same point is the same bytes (:class:`mixedfx.optim.newton.CachedObjective`).
+    """
+    steps = np.eye(len(x)) * delta
+    points = []
+    for j in range(len(x)):
+        points += [x + steps[j], x - steps[j]]
+    return points
+
+
+def axis_derivatives(values: list[float], fx: float, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central gradient and the Hessian's diagonal from the objective at :func:`axis_points` (and fx at x).
+
+    Where the objective failed (inf), the differences are NaN, without numpy's warning.
+    """
+    plus, minus = np.asarray(values[0::2], dtype=float), np.asarray(values[1::2], dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (plus - minus) / (2.0 * delta), (plus - 2.0 * fx + minus) / delta**2

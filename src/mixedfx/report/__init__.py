@@ -1,0 +1,1 @@
+"""The texts lme4, lmerTest and R print: print(fit), summary(fit), anova tables."""

@@ -1,0 +1,163 @@
+"""The compiled PIRLS for scalar-term models against the Python loop it replaces."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.design.matrices import build_model_matrices
+from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, PirlsError
+from tests.conftest import crossed_binomial
+
+MODELS = {
+    "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", [0.8]),
+    "grouseticks": ("TICKS ~ YEAR + cHEIGHT + (1 | BROOD) + (1 | INDEX) + (1 | LOCATION)", "poisson",
+                    [0.6, 1.1, 0.4]),
+    "VerbAgg": ("r2 ~ Anger + Gender + btype + situ + (1 | id) + (1 | item)", "binomial", [1.3, 0.5]),
+}
+
+
+def _model(name, control=None):
+    formula, family, theta = MODELS[name]
+    matrices = build_model_matrices(formula, mfx.datasets.load(name))
+    return GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family), 1, control), np.array(theta)
+
+
+def _python_loop(monkeypatch):
+    monkeypatch.setattr(GeneralizedLinearMixedModel, "_compiled_pirls", property(lambda self: (None, None)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("stage", [1, 2])
+def test_compiled_pirls_reaches_the_python_loops_state(name, stage, monkeypatch):
+    model, theta = _model(name)
+    assert model._compiled_pirls[0] is not None
+    beta = None if stage == 1 else np.linspace(-0.3, 0.3, model.p)
+    fast = model.pirls(theta, beta, model.eta_start)
+    _python_loop(monkeypatch)
+    slow = model.pirls(theta, beta, model.eta_start)
+    np.testing.assert_allclose(fast.eta, slow.eta, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
+    assert fast.logdet_re == pytest.approx(slow.logdet_re, rel=1e-11)
+    assert model.laplace_deviance(fast) == pytest.approx(model.laplace_deviance(slow), rel=1e-11)
+    for a, b in [(fast.factor.l11, slow.factor.l11), (fast.factor.l_rr, slow.factor.l_rr)]:
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    l_r1 = fast.factor.l_r1.toarray()
+    np.testing.assert_allclose(l_r1, np.asarray(getattr(slow.factor.l_r1, "toarray", lambda: slow.factor.l_r1)()),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_nested_terms_keep_their_factor_sparse():
+    model, _ = _model("grouseticks")
+    compiled = model._compiled_pirls[1]
+    # BROOD is nested in LOCATION and INDEX in both: no fill beyond the response's row
+    pattern_entries = len(compiled.chol_col_idx)
+    assert pattern_entries < 2 * compiled.m
+
+
+@pytest.mark.parametrize("max_pirls, message", [(1, "did not converge in 1 iterations")])
+def test_compiled_failures_raise_the_python_loops_errors(max_pirls, message):
+    model, theta = _model("VerbAgg", GlmerControl(max_pirls=max_pirls))
+    with pytest.raises(PirlsError, match=message):
+        model.pirls(theta, None, model.eta_start)
+
+
+def test_non_finite_working_values_raise_pirls_error():
+    model, theta = _model("cbpp")
+    with pytest.raises(PirlsError, match="NaN"):
+        model.pirls(theta, None, np.full(model.n, np.nan))
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
+    matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
+    compiled = model._compiled_pirls[stage - 1]
+    assert compiled.dense and len(compiled.heavy) == 5 and len(compiled.light) > 100
+    theta = np.array([0.9, 0.4])
+    beta = None if stage == 1 else np.array([0.1, 0.3])
+    fast = model.pirls(theta, beta, model.eta_start)
+    _python_loop(monkeypatch)
+    slow = model.pirls(theta, beta, model.eta_start)
+    np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
+    assert model.laplace_deviance(fast) == pytest.approx(model.laplace_deviance(slow), rel=1e-11)
+    np.testing.assert_allclose(fast.factor.l_rr, slow.factor.l_rr, rtol=1e-9, atol=1e-12)
+
+
+def test_nested_terms_stay_in_sparse_mode():
+    model, _ = _model("grouseticks")
+    assert not any(c.dense for c in model._compiled_pirls)
+
+
+def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
+    import pickle  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    model, theta = _model("VerbAgg")
+    thetas = [theta * s for s in (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)]
+    serial = [model.laplace_deviance(model.pirls(t, None, model.eta_start)) for t in thetas]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        threaded = list(pool.map(lambda t: model.laplace_deviance(model.pirls(t, None, model.eta_start)), thetas))
+    assert threaded == serial
+    compiled = model._compiled_pirls[0]
+    copy = pickle.loads(pickle.dumps(compiled))
+    args = (thetas[0], model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
+    np.testing.assert_array_equal(copy.run(*args).u, compiled.run(*args).u)
+
+
+def test_start_means_given_once_give_the_same_run():
+    model, theta = _model("VerbAgg")
+    mu_start = model.start_means(model.eta_start)
+    given = model.pirls(theta, None, model.eta_start, mu_start)
+    computed = model.pirls(theta, None, model.eta_start)
+    np.testing.assert_array_equal(given.u, computed.u)
+    np.testing.assert_array_equal(given.mu, computed.mu)
+    assert model.laplace_deviance(given) == model.laplace_deviance(computed)
+
+
+@pytest.mark.parametrize("name", ["grouseticks", "VerbAgg"])
+def test_passes_sum_in_row_order(name):
+    """The column-at-a-time linear predictor and the cross-products are bit-for-bit the row-wise sums."""
+    from mixedfx.glmm import scalar_pirls as kernel  # noqa: PLC0415
+
+    model, theta = _model(name)
+    compiled = model._compiled_pirls[0]
+    rng = np.random.default_rng(3)
+    p, n = compiled.X_t.shape
+    b, u = rng.normal(size=p), rng.normal(size=compiled.u_offsets[-1])
+    base = rng.normal(size=n)
+    eta = np.empty(n)
+    kernel._linear_predictor(base, compiled.X_t, b, u, compiled.codes, compiled.zs, theta, compiled.u_offsets, eta)
+    expected = base.copy()
+    for j in range(p):
+        expected += compiled.X_t[j] * b[j]
+    for t, (codes, z) in enumerate(zip(compiled.codes, compiled.zs)):
+        expected += z * theta[t] * u[compiled.u_offsets[t] + codes]
+    np.testing.assert_array_equal(eta, expected)
+
+    w = rng.uniform(0.1, 1.0, n)
+    xy = np.vstack([compiled.X_t, rng.normal(size=n)])
+    a11, coupling, rest = np.zeros(compiled.u_offsets[1]), np.zeros(len(compiled.row_idx)), np.zeros((compiled.m,) * 2)
+    kernel._accumulate(w, xy, compiled.codes, compiled.zs, compiled.rest_offsets, compiled.pos, compiled.dense_pos,
+                       a11, coupling, rest, np.empty_like(xy))
+    wz0 = w * compiled.zs[0]
+    expected_a11, expected_coupling = np.zeros_like(a11), np.zeros_like(coupling)
+    np.add.at(expected_a11, compiled.codes[0], wz0 * compiled.zs[0])  # unbuffered: in row order
+    for j in range(p + 1):
+        np.add.at(expected_coupling, compiled.dense_pos[compiled.codes[0]] + j, wz0 * xy[j])
+    np.testing.assert_array_equal(a11, expected_a11)
+    np.testing.assert_array_equal(coupling[compiled.dense_pos[:, None] + np.arange(p + 1)],
+                                  expected_coupling[compiled.dense_pos[:, None] + np.arange(p + 1)])
+    last = compiled.rest_offsets[-1] + compiled.codes[-1]
+    expected_last = np.zeros(compiled.m)
+    np.add.at(expected_last, last, w * compiled.zs[-1] * compiled.zs[-1])
+    np.testing.assert_array_equal(rest[last, last], expected_last[last])
+
+
+@pytest.mark.parametrize("bound", [50, 10**9])
+def test_sorted_unique_by_table_or_sort(bound):
+    from mixedfx.glmm.scalar_pirls import _sorted_unique  # noqa: PLC0415
+
+    keys = np.random.default_rng(1).integers(0, 50, 200)
+    np.testing.assert_array_equal(_sorted_unique(keys, bound), np.unique(keys))

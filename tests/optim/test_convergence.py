@@ -1,0 +1,38 @@
+"""lme4's convergence checks: messages for a bad gradient or Hessian, silence for a good one."""
+
+import numpy as np
+
+from mixedfx.optim.convergence import check_convergence, check_hessian
+
+
+def test_good_optimum_passes():
+    hessian = np.diag([4.0, 9.0, 2.0])
+    assert check_convergence(np.array([1e-5, -2e-5, 0.0]), hessian, n_theta=1) == []
+
+
+def test_large_scaled_gradient_is_reported():
+    messages = check_convergence(np.array([0.5, 0.01]), np.diag([1.0, 1.0]), n_theta=1)
+    assert messages == ["Model failed to converge with max|grad| = 0.5 (tol = 0.002, component 1)"]
+
+
+def test_gradient_is_scaled_by_the_hessian_and_the_smaller_reading_counts():
+    # a steep direction turns a large raw gradient into a small scaled one
+    assert check_convergence(np.array([0.05]), np.array([[1e4]]), n_theta=1) == []
+
+
+def test_negative_eigenvalues_and_singular_hessians():
+    indefinite = np.array([[1.0, 0.0], [0.0, -2.0]])
+    assert check_hessian(indefinite) == ["Model failed to converge: degenerate  Hessian with 1 negative eigenvalues"]
+    assert check_hessian(np.diag([1.0, 0.0])) == [
+        " Hessian is numerically singular: parameters are not uniquely determined"]
+    messages = check_convergence(np.zeros(2), indefinite, n_theta=1)
+    assert messages[0] == "unable to evaluate scaled gradient"
+    assert "degenerate fixed-effect Hessian with 1 negative eigenvalues" in messages[1]
+
+
+def test_ill_conditioned_hessian():
+    assert check_hessian(np.diag([1e7, 1.0])) == [
+        "Model is nearly unidentifiable: very large eigenvalue\n - Rescale variables?",
+        "Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale variables?"]
+    assert check_hessian(np.array([[np.nan, 0.0], [0.0, 1.0]])) == [
+        "Problem with Hessian check (infinite or missing values?)"]
