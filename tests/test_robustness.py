@@ -16,10 +16,12 @@ import scipy.sparse as sp
 
 import mixedfx as mfx
 from mixedfx.design import memory
+from mixedfx.linalg import memory as dense_memory
 from mixedfx.design.matrices import build_model_matrices
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.glmm.model import PirlsError
-from mixedfx.linalg.blocks import TermLayout, cross_products
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.layout import TermLayout
 from mixedfx.lmm.model import lme4_term_order
 
 CBPP_FORMULA = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -382,17 +384,17 @@ def test_dense_block_estimate_matches_the_factorisation(n_first, n_second, spars
     m = cp.a_rr.shape[0]
     assert m == len(terms[1].levels) + matrices.X.shape[1] + 1
     coupling = 0 if sparse else 2 * cp.a_r1.size
-    assert memory.dense_block_bytes(terms, matrices.X.shape[1]) == 8 * (4 * m * m + 2 * cp.a11.size + coupling)
+    assert dense_memory.dense_block_bytes(terms, matrices.X.shape[1]) == 8 * (4 * m * m + 2 * cp.a11.size + coupling)
 
 
 def test_model_too_large_for_memory_is_refused_with_its_size():
     matrices = build_model_matrices("y ~ x + (1 | g) + (x | h)", _crossed(400, 300))
     terms = _ordered_terms(matrices)
-    needed = memory.dense_block_bytes(terms, matrices.X.shape[1])
-    memory.check_dense_blocks(terms, matrices.X.shape[1], available=needed)
+    needed = dense_memory.dense_block_bytes(terms, matrices.X.shape[1])
+    dense_memory.check_dense_blocks(terms, matrices.X.shape[1], available=needed)
     with raises(MixedFxError, f"needs about {needed / 1e9:.3g} GB", "dense blocks of its factorisation (603 x 603)",
                 "more than the 1e-06 GB available", "(x | h): 300 levels x 2 columns", "fewer levels"):
-        memory.check_dense_blocks(terms, matrices.X.shape[1], available=1000)
+        dense_memory.check_dense_blocks(terms, matrices.X.shape[1], available=1000)
 
 
 def test_fixed_effects_matrix_too_large_is_refused():

@@ -18,7 +18,7 @@ from mixedfx.fits.glmer import GlmerFit
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, check_counts_response
 from mixedfx.lmm.model import LinearMixedModel, LmerControl, lme4_term_order
 from mixedfx.fits.lmer import LmerFit
-from mixedfx.design.memory import check_dense_blocks
+from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]

@@ -7,7 +7,7 @@ import pytest
 import mixedfx as mfx
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import inverse_gaussian, negative_binomial
-from mixedfx.linalg.blocks import templates
+from mixedfx.linalg.layout import templates
 from mixedfx.inference.simulate import _family_draw, simulate
 
 NSIM = 4000

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from mixedfx.linalg.blocks import TermLayout, cross_products, factorize, one_dense_term, small_scalar_terms
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factorizer import OneTermFactorizer, SmallScalarFactorizer, factorize, factorizer_for
+from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.one_term import (
     class_criterion_parts,
     criterion_parts,
@@ -20,7 +22,7 @@ def _blocks(rng, n=300, n_levels=20, k=3, p=2, weights=None):
     X = np.column_stack([np.ones(n)] + [rng.normal(size=n) for _ in range(p - 1)])
     y = rng.normal(size=n)
     cp = cross_products([TermLayout(codes=codes, z=z, n_levels=n_levels)], X, y, weights)
-    assert one_dense_term(cp)
+    assert isinstance(factorizer_for(cp), OneTermFactorizer)
     return cp, X, y
 
 
@@ -28,10 +30,10 @@ def test_parts_are_the_factors_log_determinants_and_residual():
     rng = np.random.default_rng(4)
     cp, _, _ = _blocks(rng, weights=rng.uniform(0.5, 2.0, 300))
     theta = np.array([0.9, 0.2, -0.3, 0.7, 0.1, 0.4])
-    status, l11, l_r1, l_rr = factor_one_term(*cp.one_term_blocks, theta)
+    status, l11, l_r1, l_rr = factor_one_term(*OneTermFactorizer(cp).blocks, theta)
     assert status == 0 and l_r1.shape == (3, 60)
     assert np.allclose(np.triu(l_rr, 1), 0.0)
-    status, logdet_re, logdet_x, pwrss = criterion_parts(*cp.one_term_blocks, theta)
+    status, logdet_re, logdet_x, pwrss = criterion_parts(*OneTermFactorizer(cp).blocks, theta)
     assert status == 0
     assert logdet_re == pytest.approx(2 * np.log(np.diagonal(l11, axis1=1, axis2=2)).sum(), rel=1e-13)
     assert logdet_x == pytest.approx(2 * np.log(np.diag(l_rr)[:2]).sum(), rel=1e-13)
@@ -45,7 +47,7 @@ def test_a_response_fitted_exactly_leaves_a_zero_last_pivot():
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = X @ [1.0, 2.0]
     cp = cross_products([TermLayout(codes=codes, z=np.ones((n, 1)), n_levels=10)], X, y)
-    status, _, _, pwrss = criterion_parts(*cp.one_term_blocks, np.array([0.0]))
+    status, _, _, pwrss = criterion_parts(*OneTermFactorizer(cp).blocks, np.array([0.0]))
     # the residual is rounding of either sign, clamped at zero: bounded by the rounding of y'y
     assert status == 0 and 0.0 <= pwrss <= n * np.finfo(float).eps * (y @ y)
 
@@ -59,16 +61,16 @@ def test_scalar_parts_match_the_blocked_factor(weighted):
     X = np.column_stack([np.ones(n), rng.normal(size=n)])
     y = rng.normal(size=n)
     cp = cross_products(layouts, X, y, rng.uniform(0.5, 2.0, n) if weighted else None)
-    assert small_scalar_terms(cp)
+    assert isinstance(factorizer_for(cp), SmallScalarFactorizer)
     theta = np.array([0.8, 1.7, 0.3])
-    status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(*cp.scalar_blocks, theta)
+    status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(*SmallScalarFactorizer(cp).blocks, theta)
     factor = factorize(cp, theta)
     assert status == 0
     assert logdet_re == pytest.approx(factor.logdet_re, rel=1e-12)
     assert logdet_x == pytest.approx(factor.logdet_x, rel=1e-12)
     assert pwrss == pytest.approx(factor.pwrss, rel=1e-12)
     collinear = cross_products(layouts, np.column_stack([X, X[:, 1]]), y)
-    assert scalar_criterion_parts(*collinear.scalar_blocks, theta)[0] == 1
+    assert scalar_criterion_parts(*SmallScalarFactorizer(collinear).blocks, theta)[0] == 1
 
 
 def _balanced(rng, n_levels=40, times=(0.0, 1.0, 2.0, 3.0), k=2, p=3, collinear=False):
@@ -87,11 +89,11 @@ def _balanced(rng, n_levels=40, times=(0.0, 1.0, 2.0, 3.0), k=2, p=3, collinear=
 def test_level_classes_give_the_per_level_criterion(k):
     rng = np.random.default_rng(8)
     cp = _balanced(rng, k=k)
-    classes = level_classes(*cp.one_term_blocks[:2])
+    classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
     assert classes is not None and classes.counts.tolist() == [40.0]
     theta = np.array([0.9, 0.2, -0.3, 0.7, 0.1, 0.4][: k * (k + 1) // 2])
-    by_level = criterion_parts(*cp.one_term_blocks, theta)
-    by_class = class_criterion_parts(*classes, cp.one_term_blocks[2], theta)
+    by_level = criterion_parts(*OneTermFactorizer(cp).blocks, theta)
+    by_class = class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], theta)
     assert by_class[0] == by_level[0] == 0
     assert by_class[1:] == pytest.approx(by_level[1:], rel=1e-11)
 
@@ -104,20 +106,20 @@ def test_level_classes_group_unbalanced_levels():
     X = np.column_stack([np.ones(codes.size), rng.normal(size=codes.size)])
     z = np.column_stack([np.ones_like(t), t])
     cp = cross_products([TermLayout(codes=codes, z=z, n_levels=50)], X, rng.normal(size=codes.size))
-    classes = level_classes(*cp.one_term_blocks[:2])
+    classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
     assert classes is not None and sorted(classes.counts.tolist()) == [20.0, 30.0]
     theta = np.array([1.1, -0.2, 0.5])
-    assert class_criterion_parts(*classes, cp.one_term_blocks[2], theta)[1:] == pytest.approx(
-        criterion_parts(*cp.one_term_blocks, theta)[1:], rel=1e-11)
+    assert class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], theta)[1:] == pytest.approx(
+        criterion_parts(*OneTermFactorizer(cp).blocks, theta)[1:], rel=1e-11)
 
 
 def test_level_classes_decline_when_every_level_differs():
     rng = np.random.default_rng(10)
     cp, _, _ = _blocks(rng, weights=rng.uniform(0.5, 2.0, 300))
-    assert level_classes(*cp.one_term_blocks[:2]) is None
+    assert level_classes(*OneTermFactorizer(cp).blocks[:2]) is None
 
 
 def test_collinear_fixed_effects_fail_the_class_criterion_too():
     cp = _balanced(np.random.default_rng(11), collinear=True)
-    classes = level_classes(*cp.one_term_blocks[:2])
-    assert class_criterion_parts(*classes, cp.one_term_blocks[2], np.array([0.5, 0.0, 0.5]))[0] == 1
+    classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
+    assert class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], np.array([0.5, 0.0, 0.5]))[0] == 1

@@ -15,7 +15,9 @@ import pytest
 import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, PirlsError
-from mixedfx.linalg.blocks import TermLayout, cross_products, factorize, one_dense_term, small_scalar_terms
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factorizer import OneTermFactorizer, SmallScalarFactorizer, factorize, factorizer_for
+from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.one_term import class_criterion_parts, criterion_parts, level_classes, scalar_criterion_parts
 from mixedfx.linalg.pivots import EPSILON, has_zero_pivot, pivot_floor
 
@@ -62,9 +64,9 @@ def test_one_vector_term(kind, seed):
     codes = np.arange(n) % n_levels
     z = np.column_stack([np.ones(n), rng.normal(size=n)])
     cp = cross_products([TermLayout(codes=codes, z=z, n_levels=n_levels)], _fixed(rng, n, kind), rng.normal(size=n))
-    assert one_dense_term(cp)
+    assert isinstance(factorizer_for(cp), OneTermFactorizer)
     theta = np.array([0.8, 0.3, 0.6])
-    assert (criterion_parts(*cp.one_term_blocks, theta)[0] == 1) == _singular(kind)
+    assert (criterion_parts(*OneTermFactorizer(cp).blocks, theta)[0] == 1) == _singular(kind)
     _assert_factorize(cp, theta, kind)
 
 
@@ -77,10 +79,10 @@ def test_one_term_by_classes_of_levels(kind, seed):
     t = np.tile(times, n_levels)
     cp = cross_products([TermLayout(codes=codes, z=np.column_stack([np.ones_like(t), t]), n_levels=n_levels)],
                         _fixed(rng, codes.size, kind), rng.normal(size=codes.size))
-    classes = level_classes(*cp.one_term_blocks[:2])
+    classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
     assert classes is not None
     theta = np.array([0.8, 0.3, 0.6])
-    assert (class_criterion_parts(*classes, cp.one_term_blocks[2], theta)[0] == 1) == _singular(kind)
+    assert (class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], theta)[0] == 1) == _singular(kind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -91,9 +93,9 @@ def test_crossed_scalar_terms_with_a_small_rest(kind, seed):
     codes = [np.arange(n) % 60, rng.integers(0, 6, n), rng.integers(0, 4, n)]
     layouts = [TermLayout(codes=c, z=np.ones((n, 1)), n_levels=int(c.max()) + 1) for c in codes]
     cp = cross_products(layouts, _fixed(rng, n, kind), rng.normal(size=n))
-    assert small_scalar_terms(cp)
+    assert isinstance(factorizer_for(cp), SmallScalarFactorizer)
     theta = np.array([0.8, 1.7, 0.3])
-    assert (scalar_criterion_parts(*cp.scalar_blocks, theta)[0] == 1) == _singular(kind)
+    assert (scalar_criterion_parts(*SmallScalarFactorizer(cp).blocks, theta)[0] == 1) == _singular(kind)
     _assert_factorize(cp, theta, kind)
 
 
@@ -105,7 +107,7 @@ def test_crossed_scalar_terms_with_a_sparse_coupling(kind, seed):
     codes = [np.arange(n) % 400, rng.integers(0, 200, n)]
     layouts = [TermLayout(codes=c, z=np.ones((n, 1)), n_levels=int(c.max()) + 1) for c in codes]
     cp = cross_products(layouts, _fixed(rng, n, kind), rng.normal(size=n))
-    assert not one_dense_term(cp) and hasattr(cp.a_r1, "tocsr")
+    assert not isinstance(factorizer_for(cp), OneTermFactorizer) and hasattr(cp.a_r1, "tocsr")
     _assert_factorize(cp, np.array([0.8, 0.5]), kind)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from mixedfx.linalg.sparse_gram import ScalarSchur, lower_cholesky_in_place
+from mixedfx.linalg.sparse_gram import ScalarSchur
 
 
 def _coupling(rng, m=60, q1=200):
@@ -32,17 +32,6 @@ def test_lower_triangle_is_the_scaled_schur_complement():
     got = ScalarSchur(a_r1).lower(a_rr, w, rows, q_rest)
     want = rows[:, None] * (a_rr - (dense * w) @ dense.T) * rows[None, :] + np.diag(np.r_[np.ones(q_rest), 0, 0, 0])
     np.testing.assert_allclose(np.tril(got), np.tril(want), rtol=1e-10, atol=1e-9)
-
-
-def test_in_place_cholesky_factors_the_lower_triangle_and_reports_failure():
-    rng = np.random.default_rng(2)
-    base = rng.normal(size=(8, 20))
-    spd = base @ base.T
-    work = np.tril(spd) + np.triu(np.full((8, 8), 99.0), 1)  # the upper triangle is never read
-    factor = lower_cholesky_in_place(work)
-    np.testing.assert_allclose(factor @ factor.T, spd, rtol=1e-10)
-    assert np.allclose(np.triu(factor, 1), 0.0)
-    assert lower_cholesky_in_place(-np.eye(3)) is None
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

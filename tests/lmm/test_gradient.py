@@ -12,7 +12,7 @@ from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherica
 
 def _gradient(model, theta, workspace=None):
     dof = model.n - model.p if model.reml else model.n
-    return criterion_gradient(model.cross, model.factor(theta), theta, model.reml, dof, workspace)
+    return criterion_gradient(model.factorizer, model.factor(theta), theta, model.reml, dof, workspace)
 
 
 def _richardson(model, theta, h=1e-3):

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.design.matrices import ModelMatrices, ReTerm, new_data_matrices, selected_terms
-from mixedfx.linalg.blocks import BlockedFactor, random_part, templates, term_effects, theta_lower_bounds
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.layout import random_part, templates, term_effects, theta_lower_bounds
 from mixedfx.optim.optimize import OptSummary
 
 __all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]

@@ -12,7 +12,8 @@ from scipy.special import ndtr
 from mixedfx.optim.convergence import check_convergence
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
-from mixedfx.linalg.blocks import cross_products, factorize
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factorizer import factorize
 from mixedfx.fits.base import MixedModelFit
 
 __all__ = ["GlmerFit"]

@@ -41,20 +41,14 @@ from __future__ import annotations
 
 import math
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
-from numba.extending import get_cython_function_address
 
 from mixedfx.glmm.family_kernels import BINOMIAL_LOGIT, LOGIT_THRESHOLD
+from mixedfx.linalg.cholesky import lapack_dpotri
 from mixedfx.rbase.rmath import DBL_EPSILON
 
 __all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
-
-# LAPACK's inverse from a Cholesky factor (uplo, n, a, lda, info), bound as scalar_pirls binds dpotrf
-llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
-_dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
-
 
 @numba.njit(cache=True, error_model="numpy")
 def _clamped(code, eta):
@@ -124,14 +118,11 @@ def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
                 i = chol_col_idx[ii]
                 if i < q_rest:
                     inverse[i, j] = pattern_values[m + ii]
-        uplo = np.array([ord("U")], dtype=np.uint8)  # C order's lower triangle is LAPACK's upper
-        order = np.array([q_rest], dtype=np.int32)
-        info = np.zeros(1, dtype=np.int32)
-        _dpotri(uplo.ctypes, order.ctypes, inverse.ctypes, order.ctypes, info.ctypes)
+        info = lapack_dpotri(inverse, q_rest)
         for j in range(q_rest):
             for i in range(j + 1, q_rest):
                 inverse[j, i] = inverse[i, j]
-        return inverse, info[0] == 0
+        return inverse, info == 0
     for j in range(q_rest - 1, -1, -1):
         pivot = pattern_values[j]
         if not pivot > 0.0:

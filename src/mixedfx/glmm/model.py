@@ -20,9 +20,12 @@ import numpy as np
 from mixedfx.design.matrices import ModelMatrices, ReTerm
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.glmm.families import Family
+from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_FINITE, NOT_POSITIVE_DEFINITE
 from mixedfx.linalg.lazy import state_with_formed
-from mixedfx.linalg.blocks import (BlockedFactor, TermLayout, cross_products, factorize, random_part, templates,
-                            term_effects, theta_lower_bounds)
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.factorizer import factorize
+from mixedfx.linalg.layout import random_part, templates, term_effects, TermLayout, theta_lower_bounds
 from mixedfx.lmm.model import lme4_term_order
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
@@ -474,12 +477,10 @@ class GeneralizedLinearMixedModel:
 
     def _raise_compiled_failure(self, status: int) -> None:
         """Raise the Python loop's error for a compiled run's failure status."""
-        from mixedfx.glmm import scalar_pirls as kernel  # noqa: PLC0415
-
         ctrl = self.control
-        if status in (kernel.NOT_FINITE, kernel.NOT_POSITIVE_DEFINITE):
+        if status in (NOT_FINITE, NOT_POSITIVE_DEFINITE):
             raise PirlsError(_NAN_MESSAGE)
-        if status == kernel.HALVING_FAILED:
+        if status == HALVING_FAILED:
             raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
         raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
 

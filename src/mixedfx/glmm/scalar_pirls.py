@@ -33,30 +33,21 @@ import math
 import threading
 from typing import NamedTuple
 
-import llvmlite.binding as llvm
 import numba
-from numba.extending import get_cython_function_address
 from numba.typed import List
 import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.glmm.family_kernels import derivatives, dev_resid, mean
-from mixedfx.linalg.blocks import BlockedFactor, BlockLayout, TermLayout
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.layout import BlockLayout, TermLayout
 from mixedfx.glmm.laplace_gradient import laplace_gradient
-from mixedfx.linalg.pivots import pivot_floor
+from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_CONVERGED, NOT_FINITE, OK
+from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
 from mixedfx.linalg.sparse_gram import add_column_products, heavy_columns
 
-__all__ = ["OK", "NOT_FINITE", "HALVING_FAILED", "NOT_CONVERGED", "NOT_POSITIVE_DEFINITE", "GradientTerms",
+__all__ = ["GradientTerms",
            "ScalarPirls", "ScalarPirlsResult"]
-
-OK, NOT_FINITE, HALVING_FAILED, NOT_CONVERGED, NOT_POSITIVE_DEFINITE = 0, 1, 2, 3, 4
-
-_pivot_floor = numba.njit(cache=True)(pivot_floor)
-
-# LAPACK's Cholesky (scipy's build), called from compiled code by a symbol name, which keeps that code
-# cacheable: (uplo, n, a, lda, info), all by pointer
-llvm.add_symbol("mixedfx_dpotrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpotrf"))
-_dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numba.types.voidptr] * 5))
 
 _VECTOR = numba.types.float64[::1]
 
@@ -240,62 +231,10 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
     for i in range(q_rest):
         rest[i, i] += 1.0
     if dense:
-        return _dense_cholesky(rest, reference, order)
-    # Cholesky in place on the lower triangle, visiting the pattern only; the last pivot (the
-    # response's) may be zero when the other columns fit it exactly
-    for j in range(m):
-        s = rest[j, j]
-        for kk in range(chol_row_ptr[j], chol_row_ptr[j + 1]):
-            k = chol_row_idx[kk]
-            s -= rest[j, k] * rest[j, k]
-        if j == m - 1:
-            rest[j, j] = math.sqrt(max(s, 0.0))
-            break
-        if not s > _pivot_floor(reference[j], order):
-            return NOT_POSITIVE_DEFINITE
-        d = math.sqrt(s)
-        rest[j, j] = d
-        for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
-            i = chol_col_idx[ii]
-            s = rest[i, j]
-            for kk in range(chol_row_ptr[j], chol_row_ptr[j + 1]):
-                k = chol_row_idx[kk]
-                s -= rest[i, k] * rest[j, k]
-            rest[i, j] = s / d
-    return OK
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _dense_cholesky(rest, reference, order):
-    """LAPACK's Cholesky of the leading block in place, then the response's row by substitution (its pivot may be 0).
-
-    ``rest`` is C-ordered with its lower triangle set: for LAPACK (column-major) that is
-    the upper triangle of the transpose, so ``dpotrf('U')`` factors it without a copy.
-    A pivot at or below the floor (``reference`` and ``order`` as for
-    :func:`mixedfx.linalg.pivots.pivot_floor`) fails as LAPACK's own failures do.
-    """
-    m = rest.shape[0]
-    uplo = np.array([ord("U")], dtype=np.uint8)
-    leading = np.array([m - 1], dtype=np.int32)
-    lead = np.array([m], dtype=np.int32)
-    info = np.zeros(1, dtype=np.int32)
-    _dpotrf(uplo.ctypes, leading.ctypes, rest.ctypes, lead.ctypes, info.ctypes)
-    if info[0] != 0:
-        return NOT_POSITIVE_DEFINITE
-    for j in range(m - 1):
-        if not rest[j, j] * rest[j, j] > _pivot_floor(reference[j], order):
-            return NOT_POSITIVE_DEFINITE
-    last = m - 1
-    total = rest[last, last]
-    for j in range(m - 1):
-        v = rest[last, j]
-        for b in range(j):
-            v -= rest[j, b] * rest[last, b]
-        v /= rest[j, j]
-        rest[last, j] = v
-        total -= v * v
-    rest[last, last] = math.sqrt(max(total, 0.0))
-    return OK
+        return cholesky_in_place(rest, reference, order, True)[0]
+    # only the factor's pattern: nested terms cost what their few non-zeros cost
+    return pattern_cholesky_in_place(rest, reference, order, chol_row_ptr, chol_row_idx, chol_col_ptr,
+                                     chol_col_idx)[0]
 
 
 @numba.njit(cache=True, error_model="numpy")

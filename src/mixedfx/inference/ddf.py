@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from scipy.special import fdtrc, stdtr
 
 from mixedfx.inference.hypotheses import type3_contrasts
-from mixedfx.linalg.blocks import TermLayout, templates
+from mixedfx.linalg.layout import templates, TermLayout
 from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["DDF_METHODS", "resolve_ddf", "coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.fits.glmer import GlmerFit
-from mixedfx.linalg.blocks import templates
+from mixedfx.linalg.layout import templates
 from mixedfx.fits.base import MixedModelFit
 
 __all__ = ["variance_names", "theta_to_sdcor", "sdcor_to_theta", "correlation_mask", "parameter_vector",

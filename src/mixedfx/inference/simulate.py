@@ -20,7 +20,7 @@ from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
 from mixedfx.design.frame import grouping_factor
 from mixedfx.fits.glmer import GlmerFit
-from mixedfx.linalg.blocks import templates
+from mixedfx.linalg.layout import templates
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.formula.evaluate import DataEnv
 from mixedfx.formula.syntax import Name

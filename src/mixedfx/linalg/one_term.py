@@ -22,14 +22,14 @@ import numba
 import numpy as np
 import pandas as pd
 
-from mixedfx.linalg.pivots import pivot_floor
+from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor
+from mixedfx.linalg.layout import lambda_template
+from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
 __all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
            "class_criterion_parts"]
 
-OK, NOT_POSITIVE_DEFINITE = 0, 1
-
-_pivot_floor = numba.njit(cache=True)(pivot_floor)
+_template = numba.njit(cache=True)(lambda_template)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -77,7 +77,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     for i in range(m):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
-    return _cholesky_in_place(rest, np.diag(a_rr).copy(), n_levels * k + m, True)[0], l11, l_r1, rest
+    return cholesky_in_place(rest, np.diag(a_rr).copy(), n_levels * k + m, True)[0], l11, l_r1, rest
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -89,50 +89,6 @@ def _lower_copy(a):
         for j in range(i + 1):
             out[i, j] = a[i, j]
     return out
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _template(theta, k):
-    """The k x k lower-triangular template from theta (lower triangle, column-major)."""
-    t = np.zeros((k, k))
-    pos = 0
-    for j in range(k):
-        for i in range(j, k):
-            t[i, j] = theta[pos]
-            pos += 1
-    return t
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _cholesky_in_place(rest, reference, order, response_last):
-    """Lower Cholesky factor of ``rest``'s lower triangle, in place.
-
-    ``reference`` holds each column's diagonal before any elimination (before a
-    Schur update, where ``rest`` is one) and ``order`` the whole system's order,
-    for :func:`mixedfx.linalg.pivots.pivot_floor`. With ``response_last`` the last pivot
-    (the response's) may be 0. Returns OK, or NOT_POSITIVE_DEFINITE when another
-    pivot is at or below the floor, and the last pivot's square (the penalised
-    residual sum of squares).
-    """
-    m = rest.shape[0]
-    last = 0.0
-    for j in range(m):
-        d = rest[j, j]
-        for b in range(j):
-            d -= rest[j, b] * rest[j, b]
-        if response_last and j == m - 1:
-            last = max(d, 0.0)
-            rest[j, j] = math.sqrt(last)
-            break
-        if not d > _pivot_floor(reference[j], order):
-            return NOT_POSITIVE_DEFINITE, 0.0
-        rest[j, j] = math.sqrt(d)
-        for i in range(j + 1, m):
-            v = rest[i, j]
-            for b in range(j):
-                v -= rest[i, b] * rest[j, b]
-            rest[i, j] = v / rest[j, j]
-    return OK, last
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -155,7 +111,7 @@ def _factor_level(t, block, at, low, right, diagonal):
                 acc += t[b, r] * at[b, c]
             low[r, c] = acc + (1.0 if r == c else 0.0)
         diagonal[r] = low[r, r]
-    if _cholesky_in_place(low, diagonal, k, False)[0] != OK:
+    if cholesky_in_place(low, diagonal, k, False)[0] != OK:
         return False
     # right = T L^-T: solve right L' = T row by row
     for r in range(k):
@@ -202,12 +158,12 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
         s00 = t00 * at00 + t10 * at10 + 1.0
         s10 = t11 * at10
         s11 = t11 * at11 + 1.0
-        if not s00 > _pivot_floor(s00, 2):
+        if not s00 > compiled_pivot_floor(s00, 2):
             return NOT_POSITIVE_DEFINITE
         l00 = math.sqrt(s00)
         l10 = s10 / l00
         d = s11 - l10 * l10
-        if not d > _pivot_floor(s11, 2):
+        if not d > compiled_pivot_floor(s11, 2):
             return NOT_POSITIVE_DEFINITE
         l11_ = math.sqrt(d)
         l11[lev, 0, 0] = l00
@@ -240,10 +196,24 @@ def criterion_parts(a11, a_r1, a_rr, theta):
         for j in range(l11.shape[1]):
             logdet_re += math.log(l11[lev, j, j])
     m = rest.shape[0]
+    return _parts(logdet_re, rest, 0, rest[m - 1, m - 1] ** 2)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _parts(logdet_re, rest, n_random, pwrss):
+    """The criterion's parts from a factored rest whose first ``n_random`` rows are random effects.
+
+    ``logdet_re`` holds the log-determinant of the levels already eliminated
+    (log |L|, not squared); the rest's random rows add to it, its X rows make
+    log |R_X|; both are returned squared, as the criterion takes them.
+    """
     logdet_x = 0.0
-    for j in range(m - 1):
-        logdet_x += math.log(rest[j, j])
-    return OK, 2.0 * logdet_re, 2.0 * logdet_x, rest[m - 1, m - 1] ** 2
+    for j in range(rest.shape[0] - 1):
+        if j < n_random:
+            logdet_re += math.log(rest[j, j])
+        else:
+            logdet_x += math.log(rest[j, j])
+    return OK, 2.0 * logdet_re, 2.0 * logdet_x, pwrss
 
 
 class LevelClasses(NamedTuple):
@@ -359,13 +329,10 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
                     for j in range(i + 1):
                         row, col = a * m + i, b * m + j
                         rest[i, j] -= weight * (products[c, row, col] if row >= col else products[c, col, row])
-    status, pwrss = _cholesky_in_place(rest, np.diag(a_rr).copy(), counts.sum() * k + m, True)
+    status, pwrss = cholesky_in_place(rest, np.diag(a_rr).copy(), counts.sum() * k + m, True)
     if status != OK:
-        return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
-    logdet_x = 0.0
-    for j in range(m - 1):
-        logdet_x += math.log(rest[j, j])
-    return OK, 2.0 * logdet_re, 2.0 * logdet_x, pwrss
+        return status, 0.0, 0.0, 0.0
+    return _parts(logdet_re, rest, 0, pwrss)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -413,13 +380,8 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
         if row_term[i] >= 0:
             rest[i, i] += 1.0
             reference[i] += 1.0
-    status, pwrss = _cholesky_in_place(rest, reference, a11.shape[0] + m, True)
+    status, pwrss = cholesky_in_place(rest, reference, a11.shape[0] + m, True)
     if status != OK:
-        return NOT_POSITIVE_DEFINITE, 0.0, 0.0, 0.0
-    logdet_x = 0.0
-    for j in range(m - 1):
-        if row_term[j] >= 0:
-            logdet_re += 2.0 * math.log(rest[j, j])
-        else:
-            logdet_x += math.log(rest[j, j])
-    return OK, logdet_re, 2.0 * logdet_x, pwrss
+        return status, 0.0, 0.0, 0.0
+    # the first term's log(d) are already squared pivots: halved (exactly) to join the rest's
+    return _parts(0.5 * logdet_re, rest, np.sum(row_term >= 0), pwrss)

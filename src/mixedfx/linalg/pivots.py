@@ -10,17 +10,23 @@ of zero is indistinguishable from zero. The bound is taken per column, against
 the column's diagonal before any elimination, so that rescaling a predictor
 never changes the verdict.
 
-The compiled kernels apply :func:`pivot_floor` pivot by pivot; factors computed
-by LAPACK are checked afterwards with :func:`has_zero_pivot`.
+The compiled kernels (:mod:`mixedfx.linalg.cholesky`) apply :func:`pivot_floor`
+pivot by pivot and report the outcome as one of the status codes named here;
+the Python doors above them raise ``numpy.linalg.LinAlgError`` instead.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPSILON", "pivot_floor", "has_zero_pivot"]
+__all__ = ["EPSILON", "OK", "NOT_POSITIVE_DEFINITE", "pivot_floor", "has_zero_pivot"]
 
 EPSILON = float(np.finfo(np.float64).eps)
+
+# What a compiled factorisation returns. Codes of later stages (PIRLS's, in
+# mixedfx.glmm.pirls_status) continue this numbering, so one value means one thing.
+OK = 0
+NOT_POSITIVE_DEFINITE = 1
 
 
 def pivot_floor(reference, order):

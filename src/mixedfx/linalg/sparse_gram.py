@@ -7,8 +7,8 @@ level, the square of the number of rest rows that level meets. Crossed data
 (ratings: users by items) have a few levels meeting many rows: those columns
 of ``A_r1`` are kept dense and go through one BLAS rank-k update; the many
 light columns go through a compiled loop over their non-zeros. Everything is
-formed in the lower triangle of one C-ordered array, which LAPACK then factors
-in place.
+formed in the lower triangle of one C-ordered array, which
+:func:`mixedfx.linalg.cholesky.cholesky_in_place` then factors in place.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-__all__ = ["ScalarSchur", "add_column_products", "column_quadratic_forms", "heavy_columns", "lower_cholesky_in_place"]
+__all__ = ["ScalarSchur", "add_column_products", "column_quadratic_forms", "heavy_columns"]
 
 # A column is "heavy" (dense BLAS update) when its non-zeros exceed this share of the rows:
 # a sparse pair update costs about one nanosecond, a dense rank-one update m^2/2 flops at BLAS speed
@@ -163,14 +163,3 @@ class ScalarSchur:
             mx = symm(1.0, upper_inverse, x, side=0, lower=0)
             total += float(np.einsum("ic,ic,c->", x, mx, col_weights[self.heavy], dtype=float))
         return total
-
-
-def lower_cholesky_in_place(lower: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of a C-ordered array from its lower triangle, or None when it is not positive definite.
-
-    LAPACK factors the Fortran view (the transpose) as an upper factor, without a copy.
-    """
-    upper, info = sla.lapack.dpotrf(lower.T, lower=0, overwrite_a=1, clean=1)
-    if info != 0:
-        return None
-    return upper.T

@@ -19,7 +19,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from mixedfx.linalg.blocks import BlockedFactor, CrossProducts, scalar_row_scales
+from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.factorizer import ScalarFactorizer
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.layout import scalar_row_scales
 
 __all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects"]
 
@@ -79,9 +82,10 @@ def _system_inverse(l_rr: np.ndarray, size: int, workspace: GradientWorkspace) -
     return inverse
 
 
-def _inverse_traces(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
+def _inverse_traces(factorizer: ScalarFactorizer, factor: BlockedFactor, theta: np.ndarray, reml: bool,
                     workspace: GradientWorkspace | None) -> np.ndarray:
     """tr_j(C^-1) for each term (internal order), C as in the module's docstring (REML: X included)."""
+    cp = factorizer.cross
     layout = cp.layout
     size = layout.q_rest + (layout.p if reml else 0)
     l11 = factor.l11[:, 0, 0]
@@ -95,20 +99,20 @@ def _inverse_traces(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray,
     starts = np.cumsum([0] + layout.n_levels[1:])
     traces[1:] = [diagonal[a:b].sum(dtype=float) for a, b in zip(starts[:-1], starts[1:])]
     # the first term's block of the inverse: L11^-2 + B' (K K')^-1 B with B = R A_r1 theta1 L11^-2
-    traces[0] += cp.scalar_schur.weighted_trace(upper_inverse, theta[0] ** 2 / l11**4,
+    traces[0] += factorizer.schur.weighted_trace(upper_inverse, theta[0] ** 2 / l11**4,
                                                 scalar_row_scales(theta, layout))
     return traces
 
 
-def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
+def criterion_gradient(factorizer: ScalarFactorizer, factor: BlockedFactor, theta: np.ndarray, reml: bool,
                        dof: int, workspace: GradientWorkspace | None = None,
                        u: np.ndarray | None = None) -> np.ndarray:
     """Gradient over theta of lmer's criterion (deviance or REML criterion) at ``theta``.
 
     Parameters
     ----------
-    cp : CrossProducts
-        Blocks of a model whose terms are all scalar, with a sparse coupling block.
+    factorizer : ScalarFactorizer
+        The factoriser of a model whose terms are all scalar.
     factor : BlockedFactor
         Its factorisation at ``theta``.
     theta : ndarray
@@ -126,9 +130,9 @@ def criterion_gradient(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarr
     -------
     ndarray, shape (n_terms,)
     """
-    layout = cp.layout
-    traces = _inverse_traces(cp, factor, theta, reml, workspace)
-    u = spherical_effects(cp, factor, theta) if u is None else u
+    layout = factorizer.cross.layout
+    traces = _inverse_traces(factorizer, factor, theta, reml, workspace)
+    u = spherical_effects(factorizer.cross, factor, theta) if u is None else u
     starts = np.cumsum([0] + layout.n_levels)
     u_squares = np.array([np.dot(u[a:b], u[a:b]) for a, b in zip(starts[:-1], starts[1:])])
     sizes = np.asarray(layout.n_levels, dtype=float)

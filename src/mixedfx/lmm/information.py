@@ -24,7 +24,9 @@ from typing import Callable
 import numpy as np
 import scipy.linalg as sla
 
-from mixedfx.linalg.blocks import BlockedFactor, CrossProducts, scalar_row_scales
+from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.layout import scalar_row_scales
 from mixedfx.optim.optimize import OptSummary
 
 __all__ = ["CriterionPoint", "average_information", "information_minimise"]

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property, partial
 
 import numpy as np
-import scipy.sparse as sp
 
 from mixedfx.design.matrices import ModelMatrices, ReTerm
 from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
-from mixedfx.linalg.blocks import (BlockedFactor, TermLayout, cross_products, factorize, response_map, theta_lower_bounds,
-                            transform_dense, with_response)
+from mixedfx.linalg.cross import cross_products, response_map, transform_dense, with_response
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.factorizer import factorizer_for
+from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
@@ -106,6 +107,7 @@ class LinearMixedModel:
         self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
                                    n_levels=len(t.levels)) for t in self.terms]
         self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
+        self.factorizer = factorizer_for(self.cross)
         self.ks = [t.z.shape[1] for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         w = matrices.weights
@@ -147,6 +149,7 @@ class LinearMixedModel:
         w = self.matrices.weights
         wy = other.y if w is None else w * other.y
         other.cross = with_response(self.cross, products @ other.y, float(other.y @ wy))
+        other.factorizer = self.factorizer.with_cross(other.cross)
         return other
 
     def with_fixed_effect(self, j: int, value: float) -> LinearMixedModel:
@@ -179,6 +182,7 @@ class LinearMixedModel:
         other.y = self.y - value * X[:, j]
         other.p = self.p - 1
         other.cross = transform_dense(self.cross, T)
+        other.factorizer = self.factorizer.with_cross(other.cross)
         return other
 
     def factor(self, theta: np.ndarray) -> BlockedFactor:
@@ -187,13 +191,18 @@ class LinearMixedModel:
         kept = self.__dict__.pop("_optimum_factor", None)
         if kept is not None and kept[0] is self.cross and kept[1] == theta.tobytes():
             return kept[2]
-        return factorize(self.cross, theta)
+        return self.factorizer.factor(theta)
 
     def deviance_from_factor(self, factor: BlockedFactor, reml: bool | None = None) -> float:
         """Profiled deviance (ML) or REML criterion from a factorisation."""
-        return self._criterion(factor.logdet_re, factor.logdet_x, factor.pwrss, self.reml if reml is None else reml)
+        return self.criterion(factor.logdet_re, factor.logdet_x, factor.pwrss, self.reml if reml is None else reml)
 
-    def _criterion(self, logdet_re: float, logdet_x: float, pwrss: float, reml: bool) -> float:
+    def criterion(self, logdet_re: float, logdet_x: float, pwrss: float, reml: bool) -> float:
+        """The profiled deviance (ML) or REML criterion from a factor's parts.
+
+        ML: ``log|L_Z|^2 + n (1 + log(2 pi pwrss / n))``; REML adds ``log|R_X|^2``
+        and takes ``n - p`` for n; both less log|W| of the prior weights.
+        """
         dof = self.n - self.p if reml else self.n
         value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
         return float(value + logdet_x) if reml else float(value)
@@ -201,7 +210,7 @@ class LinearMixedModel:
     @property
     def has_gradient(self) -> bool:
         """Whether :meth:`objective_and_gradient` applies: every term scalar, the coupling sparse (crossed data)."""
-        return len(self.ks) > 1 and all(k == 1 for k in self.ks) and sp.issparse(self.cross.a_r1)
+        return self.factorizer.has_gradient
 
     def objective_and_gradient(self, theta: np.ndarray,
                                workspace: GradientWorkspace | None = None) -> tuple[float, np.ndarray]:
@@ -224,7 +233,7 @@ class LinearMixedModel:
         With a workspace, the point's factor lives in it until the next call.
         """
         try:
-            factor = factorize(self.cross, theta, None if workspace is None else workspace.rest)
+            factor = self.factorizer.factor(theta, None if workspace is None else workspace.rest)
         except np.linalg.LinAlgError:
             return None
         point = CriterionPoint(theta, self.deviance_from_factor(factor), factor)
@@ -232,19 +241,15 @@ class LinearMixedModel:
             return point
         u = spherical_effects(self.cross, factor, theta)
         return replace(point, u=u,
-                       gradient=criterion_gradient(self.cross, factor, theta, self.reml, self._dof, workspace, u))
+                       gradient=criterion_gradient(self.factorizer, factor, theta, self.reml, self._dof, workspace, u))
 
     def objective(self, theta: np.ndarray) -> float:
         """The criterion the fit minimises; ``inf`` where the factorisation fails."""
-        compiled = self.cross.compiled_criterion
-        if compiled is not None:
-            # one compiled call: small models' evaluations are otherwise mostly Python overhead
-            status, logdet_re, logdet_x, pwrss = compiled(np.asarray(theta, dtype=float))
-            return np.inf if status else self._criterion(logdet_re, logdet_x, pwrss, self.reml)
         try:
-            return self.deviance_from_factor(self.factor(theta))
+            parts = self.factorizer.criterion_parts(theta)
         except np.linalg.LinAlgError:
             return np.inf
+        return self.criterion(*parts, self.reml)
 
     def start_theta(self) -> np.ndarray:
         """lme4's starting values (mkLmerDevfun).
@@ -302,7 +307,7 @@ class LinearMixedModel:
             summary = restart_from_edge(summary, self.objective, self.lower, optimizer=restart, **options)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
-        return summary
+        return replace(summary, factorizer=self.factorizer.name)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         maxeval: int, **options) -> OptSummary:

@@ -43,6 +43,9 @@ class OptSummary:
         nlopt's return code (positive on success).
     messages : list of str
         Optimiser warnings (empty when it stopped on a tolerance).
+    factorizer : str
+        What evaluated the objective: the model's factoriser
+        (:mod:`mixedfx.linalg.factorizer`) or PIRLS engine; empty where not recorded.
     """
 
     optimizer: str
@@ -52,6 +55,7 @@ class OptSummary:
     feval: int
     return_code: int
     messages: list[str] = field(default_factory=list)
+    factorizer: str = ""
 
     @property
     def convergence_code(self) -> int:

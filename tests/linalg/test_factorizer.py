@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import scipy.linalg as sla
 
-from mixedfx.linalg import blocks as linalg
-from mixedfx.linalg.blocks import TermLayout, cross_products, factorize, lambda_template, theta_lower_bounds
+
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factorizer import ScalarSparseFactorizer, factorize
+from mixedfx.linalg.layout import lambda_template, TermLayout, theta_lower_bounds
 
 
 def _random_problem(rng, n, term_specs, p=2, weighted=False, nested=False):
@@ -126,7 +128,7 @@ def test_sparse_coupling_block_used_for_large_crossed_terms():
     rng = np.random.default_rng(2)
     terms, X, y, _ = _random_problem(rng, 3000, [(600, 1), (200, 1)])
     cp = cross_products(terms, X, y)
-    assert linalg.sp.issparse(cp.a_r1)
+    assert cp.sparse_coupling
     theta = np.array([0.7, 1.3])
     ref = _dense_reference(terms, X, y, None, theta)
     f = factorize(cp, theta)
@@ -144,7 +146,7 @@ def test_sparse_coupling_with_heavy_levels_matches_dense(weighted):
     terms[0].codes[heavy_rows] = np.repeat(np.arange(4), 120)
     terms[1].codes[heavy_rows] = np.tile(np.arange(120), 4)
     cp = cross_products(terms, X, y, w)
-    assert linalg.sp.issparse(cp.a_r1) and len(cp.scalar_schur.heavy) >= 4
+    assert cp.sparse_coupling and len(ScalarSparseFactorizer(cp).schur.heavy) >= 4
     theta = np.array([0.9, 0.6])
     ref = _dense_reference(terms, X, y, w, theta)
     _assert_factor_matches(factorize(cp, theta), ref)

@@ -1,0 +1,235 @@
+"""The one pass over the rows: the blocks of [Z X y]' W [Z X y] that every factorisation reads.
+
+The first random-effects term (the one with the most levels) owns a
+block-diagonal leading block: one ``k x k`` block per level (``a11``).
+Everything after it (the other terms, then the fixed effects, then the
+response) forms the "rest": its coupling with the first term (``a_r1``) is
+stored sparse when that pays, and its own block (``a_rr``) is dense. After
+:func:`cross_products` nothing grows with the number of rows: a new response
+(:func:`with_response`) or a fixed effect moved into the offset
+(:func:`transform_dense`) transforms the blocks instead of reading the rows again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from mixedfx.linalg.layout import BlockLayout, TermLayout
+from mixedfx.linalg.row_products import cross_product
+
+__all__ = ["CrossProducts", "cross_products", "response_map", "with_response", "transform_dense",
+           "coupling_is_sparse"]
+
+# Coupling blocks denser than this, or this small, are kept dense.
+_SPARSE_MAX_DENSITY = 0.25
+_SPARSE_MIN_SIZE = 40_000
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """The blocks of [Z X y]' W [Z X y] that a factorisation needs.
+
+    Attributes
+    ----------
+    a11 : ndarray, shape (l1, k1, k1)
+        Diagonal blocks of Z1' W Z1 (Z1: the first term).
+    a_r1 : ndarray or scipy sparse matrix, shape (m, q1)
+        [Z2 .. Zk X y]' W Z1.
+    a_rr : ndarray, shape (m, m)
+        [Z2 .. Zk X y]' W [Z2 .. Zk X y] (symmetric).
+    layout : BlockLayout
+        Sizes of the blocks.
+    """
+
+    a11: np.ndarray
+    a_r1: np.ndarray | sp.spmatrix
+    a_rr: np.ndarray
+    layout: BlockLayout
+
+    @property
+    def sparse_coupling(self) -> bool:
+        """Whether the coupling block is stored sparse (crossed or nested terms with many levels)."""
+        return sp.issparse(self.a_r1)
+
+
+def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
+                   weights: np.ndarray | None = None) -> CrossProducts:
+    """Form the cross-product blocks from the rows (the only pass over the data).
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        Random-effects terms in internal order (first: most levels).
+    X : ndarray, shape (n, p)
+        Fixed-effects matrix.
+    y : ndarray, shape (n,)
+        Response, offset already subtracted.
+    weights : ndarray, shape (n,), optional
+        Prior weights.
+
+    Returns
+    -------
+    CrossProducts
+    """
+    from mixedfx.linalg.level_sums import level_products  # noqa: PLC0415 - loads numba only when used
+
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    first = terms[0]
+    wz1 = first.z if weights is None else first.z * w[:, None]
+    xy = np.column_stack([X, y])
+    a11, xy_z1 = level_products(first.codes, wz1, first.z, xy, first.n_levels)  # and [X y]' W Z1
+    m = sum(t.q for t in terms[1:]) + xy.shape[1]
+    if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
+        # small: the coupling is dense anyway, and level sums beat building sparse matrices
+        slots = _rest_slots(terms[1:], xy)
+        n_xy = xy.shape[1]  # [X y]' W Z1 came from the level pass: sum only the other terms' rows here
+        a_r1 = np.vstack([_first_term_sums(slots[:-n_xy], m - n_xy, first, wz1), xy_z1])
+        a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
+    else:
+        xy_xy = cross_product(xy) if weights is None else cross_product(xy, xy * w[:, None])
+        a_r1, a_rr = xy_z1, xy_xy
+        if len(terms) > 1:
+            zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
+            wzr = sp.csr_matrix(zr.multiply(w[:, None]))
+            zr_z1 = (wzr.T @ first.matrix).tocsr()
+            a_rr = _rest_gram((zr.T @ wzr).tocoo(), wzr.T @ xy, xy_xy)
+            a_r1 = _coupling_block(zr_z1, xy_z1)
+    layout = BlockLayout(ks=[t.k for t in terms], n_levels=[t.n_levels for t in terms], p=X.shape[1])
+    return CrossProducts(a11=a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
+def _rest_gram(zr_zr: sp.coo_matrix, zr_xy: np.ndarray, xy_xy: np.ndarray) -> np.ndarray:
+    """[[Zr'WZr, Zr'W[X y]], [., [X y]'W[X y]]] as one dense array, scattering the sparse block's non-zeros."""
+    qr = zr_zr.shape[0]
+    out = np.zeros((qr + len(xy_xy),) * 2)
+    out[zr_zr.row, zr_zr.col] = zr_zr.data
+    out[:qr, qr:] = zr_xy
+    out[qr:, :qr] = zr_xy.T
+    out[qr:, qr:] = xy_xy
+    return out
+
+
+def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each row's entries in the rest columns, one (column, value) pair of arrays per slot."""
+    slots, start = [], 0
+    for t in terms:
+        slots += [(start + t.codes * t.k + a, t.z[:, a]) for a in range(t.k)]
+        start += t.q
+    slots += [(np.full(len(xy), start + j), xy[:, j]) for j in range(xy.shape[1])]
+    return slots
+
+
+def _first_term_sums(slots: list[tuple[np.ndarray, np.ndarray]], n_rows: int, first: TermLayout,
+                     weighted_z: np.ndarray) -> np.ndarray:
+    """The rows' slot entries summed against the first term's weighted columns: (n_rows, q1), level-major."""
+    out = np.empty((n_rows, first.q))
+    for r in range(first.k):
+        out[:, r::first.k] = _pair_sums(slots, [(first.codes, weighted_z[:, r])], n_rows, first.n_levels)
+    return out
+
+
+def _pair_sums(rows: list[tuple[np.ndarray, np.ndarray]], cols: list[tuple[np.ndarray, np.ndarray]],
+               n_rows: int, n_cols: int) -> np.ndarray:
+    """sum over the data rows of the outer products of their row and column entries, as a dense array."""
+    out = np.zeros(n_rows * n_cols)
+    for row_index, row_value in rows:
+        for col_index, col_value in cols:
+            out += np.bincount(row_index * n_cols + col_index, weights=row_value * col_value,
+                               minlength=n_rows * n_cols)
+    return out.reshape(n_rows, n_cols)
+
+
+def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """[Z X]' W as a sparse matrix: its product with a response gives that response's cross-products.
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        Random-effects terms in internal order.
+    X : ndarray, shape (n, p)
+        Fixed-effects matrix.
+    weights : ndarray, shape (n,), optional
+        Prior weights.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (q + p, n)
+        Rows in the order of the Z columns (term by term), then X's columns.
+    """
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    zx = sp.hstack([t.matrix for t in terms] + [sp.csr_matrix(X)], format="csr")
+    return sp.csr_matrix(zx.multiply(w[:, None])).T.tocsr()
+
+
+def with_response(cp: CrossProducts, products: np.ndarray, yy: float) -> CrossProducts:
+    """The cross-product blocks for a new response, the Z and X blocks reused.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks of the model with its current response.
+    products : ndarray, shape (q + p,)
+        [Z X]' W y for the new response (``response_map(...) @ y``).
+    yy : float
+        y' W y.
+
+    Returns
+    -------
+    CrossProducts
+    """
+    q1 = cp.layout.ks[0] * cp.layout.n_levels[0]
+    first, rest = products[:q1], np.append(products[q1:], yy)
+    if sp.issparse(cp.a_r1):
+        a_r1 = sp.vstack([cp.a_r1[:-1], sp.csr_matrix(first)], format="csr")
+    else:
+        a_r1 = cp.a_r1.copy()
+        a_r1[-1] = first
+    a_rr = cp.a_rr.copy()
+    a_rr[-1] = rest
+    a_rr[:, -1] = rest
+    return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=cp.layout)
+
+
+def transform_dense(cp: CrossProducts, T: np.ndarray) -> CrossProducts:
+    """The cross-product blocks after replacing the columns [X y] by [X y] T.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks of the model.
+    T : ndarray, shape (p + 1, m + 1)
+        Maps the p fixed-effects columns and the response to m new fixed-effects
+        columns and a new response (the last column).
+
+    Returns
+    -------
+    CrossProducts
+        With ``layout.p == m``.
+    """
+    qr = cp.layout.q_rest
+    dense_rows = T.T @ cp.a_r1[qr:]
+    if sp.issparse(cp.a_r1):
+        a_r1 = sp.vstack([cp.a_r1[:qr], sp.csr_matrix(dense_rows)], format="csr")
+    else:
+        a_r1 = np.vstack([cp.a_r1[:qr], dense_rows])
+    zd = cp.a_rr[:qr, qr:] @ T
+    a_rr = np.block([[cp.a_rr[:qr, :qr], zd], [zd.T, T.T @ cp.a_rr[qr:, qr:] @ T]])
+    layout = BlockLayout(ks=cp.layout.ks, n_levels=cp.layout.n_levels, p=T.shape[1] - 1)
+    return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
+def coupling_is_sparse(size: int, nnz: int) -> bool:
+    """Whether a coupling block of ``size`` elements, ``nnz`` of them non-zero, is stored sparse."""
+    return size >= _SPARSE_MIN_SIZE and nnz <= _SPARSE_MAX_DENSITY * size
+
+
+def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """Stack the random-effects and dense rows of the coupling block in the cheaper form."""
+    size = (zr_z1.shape[0] + xy_z1.shape[0]) * zr_z1.shape[1]
+    if coupling_is_sparse(size, zr_z1.nnz + xy_z1.size):
+        return sp.vstack([zr_z1, sp.csr_matrix(xy_z1)], format="csr")
+    return np.vstack([zr_z1.toarray(), xy_z1])

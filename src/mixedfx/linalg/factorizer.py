@@ -1,0 +1,351 @@
+"""The factoriser of a model's penalised system, chosen once when the model is built.
+
+The shape of the cross-products decides how the system is best factored, and
+that shape never changes while a model is optimised; so :func:`factorizer_for`
+looks at it once and returns one of these, whose ``name`` the optimiser's
+summary records (``fit.opt_summary.factorizer``):
+
+``"one term (compiled)"`` :class:`OneTermFactorizer`
+    One random-effects term and a dense coupling (``(Days | Subject)``): the
+    whole factor in one compiled pass, levels with equal blocks grouped.
+``"scalar terms, small rest (compiled)"`` :class:`SmallScalarFactorizer`
+    Scalar terms, a dense coupling and a rest of at most ``SMALL_REST`` rows
+    (``(1 | plate) + (1 | sample)``): the criterion in one compiled call.
+``"scalar terms, dense rest"`` :class:`ScalarDenseFactorizer`
+    Scalar terms with a dense coupling and a larger rest.
+``"scalar terms, sparse coupling"`` :class:`ScalarSparseFactorizer`
+    Crossed scalar terms on many levels (InstEval, ratings): the rest's Schur
+    update from the coupling's non-zeros, formed and factored in a workspace;
+    the only kind with an analytic gradient of the criterion.
+``"blocked"`` :class:`BlockedFactorizer`
+    Several terms, one at least vector-valued: block-diagonal templates
+    applied as sparse products.
+
+Every kind raises ``numpy.linalg.LinAlgError`` when the system is numerically
+singular (:mod:`mixedfx.linalg.pivots`); objectives turn that into ``inf``.
+The compiled modules load (with numba) on a factoriser's first use.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, partial
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal, stacked_lower_inverse
+from mixedfx.linalg.layout import scalar_row_scales, templates
+from mixedfx.linalg.lazy import as_is
+from mixedfx.linalg.pivots import OK, pivot_floor
+
+__all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer", "ScalarDenseFactorizer",
+           "ScalarSparseFactorizer", "BlockedFactorizer", "factorizer_for", "factorize", "SMALL_REST"]
+
+# Rest blocks up to this size are factored by compiled loops within one call for the criterion
+SMALL_REST = 64
+# einsum's contraction-path search pays off only for many levels
+_EINSUM_PATH_MIN_LEVELS = 256
+_SINGULAR = "the penalised cross-product matrix is numerically singular"
+
+
+class Factorizer:
+    """Factors one model's penalised system at any theta.
+
+    Parameters
+    ----------
+    cross : CrossProducts
+        The model's blocks.
+
+    Attributes
+    ----------
+    name : str
+        What kind of factoriser this is (recorded in ``OptSummary.factorizer``).
+    has_gradient : bool
+        Whether lmer's criterion has an analytic gradient on this kind
+        (:mod:`mixedfx.lmm.gradient`).
+    """
+
+    name: ClassVar[str] = ""
+    has_gradient: ClassVar[bool] = False
+
+    def __init__(self, cross: CrossProducts) -> None:
+        self.cross = cross
+
+    def with_cross(self, cross: CrossProducts) -> Factorizer:
+        """The same kind for blocks of the same structure (another response, a fixed effect moved to the offset)."""
+        return type(self)(cross)
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        """The blocked Cholesky factor at ``theta`` (internal term order).
+
+        Parameters
+        ----------
+        theta : ndarray
+        workspace : ndarray, shape (m, m), optional
+            Where a kind that forms its rest block in place may form it (the
+            factor's ``l_rr`` is then a view of it, valid until the next call).
+
+        Returns
+        -------
+        BlockedFactor
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            When the system is numerically singular (a rank-deficient X).
+        """
+        raise NotImplementedError
+
+    def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
+        """log |L_Z|^2, log |R_X|^2 and the penalised residual sum of squares at ``theta``.
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            As :meth:`factor`.
+        """
+        factor = self.factor(theta)
+        return factor.logdet_re, factor.logdet_x, factor.pwrss
+
+
+class OneTermFactorizer(Factorizer):
+    """One random-effects term with a dense coupling: :mod:`mixedfx.linalg.one_term`'s compiled factor."""
+
+    name = "one term (compiled)"
+
+    def __init__(self, cross: CrossProducts) -> None:
+        from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
+            class_criterion_parts,
+            criterion_parts,
+            level_classes,
+        )
+
+        super().__init__(cross)
+        self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
+        a11, a_r1, a_rr = self.blocks
+        classes = level_classes(a11, a_r1)
+        # a partial over the blocks, which pickles with them
+        self._parts = (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
+                       else partial(class_criterion_parts, *classes, a_rr))
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415
+
+        status, l11, l_r1, l_rr = factor_one_term(*self.blocks, np.ascontiguousarray(theta, dtype=float))
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
+
+    def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
+        status, logdet_re, logdet_x, pwrss = self._parts(np.ascontiguousarray(theta, dtype=float))
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        return logdet_re, logdet_x, pwrss
+
+
+class ScalarFactorizer(Factorizer):
+    """Every term scalar: Lambda is diagonal, so ``L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R`` (R, c diagonal)."""
+
+    @cached_property
+    def schur(self):
+        """:class:`mixedfx.linalg.sparse_gram.ScalarSchur` of the coupling (formed on first use)."""
+        from mixedfx.linalg.sparse_gram import ScalarSchur  # noqa: PLC0415
+
+        return ScalarSchur(self.cross.a_r1)
+
+
+class ScalarDenseFactorizer(ScalarFactorizer):
+    """Scalar terms with a dense coupling: the rest's Schur update as one weighted Gram product."""
+
+    name = "scalar terms, dense rest"
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        l11, right = _level_factors(cp, theta)
+        rows, cols = scalar_row_scales(theta, cp.layout), right[:, 0, 0]
+        rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * cols[None, :] ** 2) @ cp.a_r1.T) * rows[None, :]
+        l_rr = _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=True)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=cp.layout, coupling=partial(_scale_rows_cols, cp.a_r1, rows,
+                                                                                    cols))
+
+
+class SmallScalarFactorizer(ScalarDenseFactorizer):
+    """:class:`ScalarDenseFactorizer` whose criterion is one compiled call (a rest of at most ``SMALL_REST`` rows)."""
+
+    name = "scalar terms, small rest (compiled)"
+
+    def __init__(self, cross: CrossProducts) -> None:
+        from mixedfx.linalg.one_term import scalar_criterion_parts  # noqa: PLC0415
+
+        super().__init__(cross)
+        layout = cross.layout
+        terms = np.repeat(np.arange(1, len(layout.ks)), layout.n_levels[1:])
+        row_term = np.concatenate([terms, np.full(layout.p + 1, -1)]).astype(np.int64)
+        # what the compiled criterion reads: each rest row's term (-1 for [X y]), a11's diagonal, a_r1, a_rr
+        self.blocks = (row_term, np.ascontiguousarray(cross.a11[:, 0, 0]), np.ascontiguousarray(cross.a_r1, dtype=float),
+                       np.ascontiguousarray(cross.a_rr, dtype=float))
+        self._parts = partial(scalar_criterion_parts, *self.blocks)
+
+    def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
+        status, logdet_re, logdet_x, pwrss = self._parts(np.ascontiguousarray(theta, dtype=float))
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        return logdet_re, logdet_x, pwrss
+
+
+class ScalarSparseFactorizer(ScalarFactorizer):
+    """Scalar terms with a sparse coupling: the rest formed by :class:`mixedfx.linalg.sparse_gram.ScalarSchur`."""
+
+    name = "scalar terms, sparse coupling"
+    has_gradient = True
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        l11, right = _level_factors(cp, theta)
+        rows, cols = scalar_row_scales(theta, cp.layout), right[:, 0, 0]
+        rest = self.schur.lower(cp.a_rr, cols**2, rows, cp.layout.q_rest, workspace)
+        l_rr = _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=False)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=cp.layout, coupling=partial(_scale_rows_cols, cp.a_r1, rows,
+                                                                                    cols))
+
+
+class BlockedFactorizer(Factorizer):
+    """Several terms, one at least vector-valued: the other terms' templates applied as sparse products."""
+
+    name = "blocked"
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        layout = cp.layout
+        l11, right = _level_factors(cp, theta)
+        left = _rest_lambda_transposed(templates(theta, layout.ks)[1:], layout.n_levels[1:], layout.p + 1)
+        l_r1 = left @ cp.a_r1 @ block_diagonal(right)
+        rest = left @ (left @ cp.a_rr).T
+        reference = np.diagonal(rest).copy()
+        reference[: layout.q_rest] += 1.0
+        rest = rest - as_dense(l_r1 @ l_r1.T)
+        l_rr = _factor_rest(cp, reference, rest, add_identity=True)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))
+
+
+def factorizer_for(cross: CrossProducts) -> Factorizer:
+    """The factoriser for a model's blocks, by their shape.
+
+    Parameters
+    ----------
+    cross : CrossProducts
+
+    Returns
+    -------
+    Factorizer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixedfx.linalg.cross import cross_products
+    >>> from mixedfx.linalg.layout import TermLayout
+    >>> codes = np.arange(40) % 8
+    >>> term = TermLayout(codes=codes, z=np.ones((40, 1)), n_levels=8)
+    >>> factorizer_for(cross_products([term], np.ones((40, 1)), np.arange(40.0))).name
+    'one term (compiled)'
+    """
+    layout = cross.layout
+    if len(layout.ks) == 1 and not cross.sparse_coupling:
+        return OneTermFactorizer(cross)
+    if not layout.all_scalar:
+        return BlockedFactorizer(cross)
+    if cross.sparse_coupling:
+        return ScalarSparseFactorizer(cross)
+    if cross.a_rr.shape[0] <= SMALL_REST:
+        return SmallScalarFactorizer(cross)
+    return ScalarDenseFactorizer(cross)
+
+
+def factorize(cross: CrossProducts, theta: np.ndarray) -> BlockedFactor:
+    """The factor at ``theta`` of blocks factored once (a fit's final weights, a test).
+
+    A model factoring many times holds its :func:`factorizer_for` instead.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the system is numerically singular.
+    """
+    return factorizer_for(cross).factor(theta)
+
+
+def _level_factors(cp: CrossProducts, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first term's per-level factors ``L11_i`` of ``T' A11_i T + I`` and the coupling's right factors ``T L11_i^-T``."""
+    k1 = cp.layout.ks[0]
+    t1 = templates(theta, cp.layout.ks[:1])[0]
+    many = cp.a11.shape[0] > _EINSUM_PATH_MIN_LEVELS
+    scaled11 = np.einsum("rj,lrs,sk->ljk", t1, cp.a11, t1, optimize=many)
+    scaled11 += np.eye(k1)
+    l11 = _stacked_cholesky(scaled11)
+    return l11, np.einsum("ik,ljk->lij", t1, stacked_lower_inverse(l11), optimize=many)
+
+
+def _scalar_reference(cp: CrossProducts, rows: np.ndarray) -> np.ndarray:
+    """For scalar terms, the rest's diagonal before the Schur update, identity included (the pivot floor's reference)."""
+    reference = rows**2 * np.diagonal(cp.a_rr)
+    reference[: cp.layout.q_rest] += 1.0
+    return reference
+
+
+def _factor_rest(cp: CrossProducts, reference: np.ndarray, rest: np.ndarray, add_identity: bool) -> np.ndarray:
+    """The rest block factored in place (:func:`mixedfx.linalg.cholesky.cholesky_in_place`), zeros above its diagonal.
+
+    ``add_identity`` adds I on the random-effects rows first (a rest formed without it).
+    """
+    from mixedfx.linalg.cholesky import cholesky_in_place, zero_upper  # noqa: PLC0415
+
+    rest = np.ascontiguousarray(rest)
+    if add_identity:
+        qr = cp.layout.q_rest
+        rest[np.arange(qr), np.arange(qr)] += 1.0
+    status, _ = cholesky_in_place(rest, reference, cp.layout.order, True)
+    if status != OK:
+        raise np.linalg.LinAlgError(_SINGULAR)
+    zero_upper(rest)
+    return rest
+
+
+def _stacked_cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack (l, k, k) of small SPD matrices.
+
+    Loops over the k columns with vector operations across the l matrices: for
+    the small k of random-effects terms this avoids numpy's per-matrix overhead.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When a matrix is not positive definite.
+    """
+    k = a.shape[1]
+    lower = np.zeros_like(a)
+    for j in range(k):
+        pivot = a[:, j, j] - np.einsum("lr,lr->l", lower[:, j, :j], lower[:, j, :j])
+        if not np.all(pivot > pivot_floor(a[:, j, j], k)):
+            raise np.linalg.LinAlgError("a diagonal block is not positive definite")
+        lower[:, j, j] = np.sqrt(pivot)
+        for i in range(j + 1, k):
+            lower[:, i, j] = (a[:, i, j] - np.einsum("lr,lr->l", lower[:, i, :j], lower[:, j, :j])) / lower[:, j, j]
+    return lower
+
+
+def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:
+    """Lambda' for the rest: the other terms' block-diagonal templates, identity for X and y."""
+    blocks = [block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(tmpls, n_levels)]
+    blocks.append(sp.identity(n_dense, format="csr"))
+    return sp.block_diag(blocks, format="csr")
+
+
+def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | sp.spmatrix:
+    """diag(rows) a diag(cols), keeping a's form (dense or CSR)."""
+    if sp.issparse(a):
+        csr = a.tocsr(copy=True)
+        csr.data *= rows[np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))] * cols[csr.indices]
+        return csr
+    return rows[:, None] * a * cols[None, :]

@@ -1,0 +1,182 @@
+"""Where each random-effects term sits in the penalised system, and theta as its lower-triangular templates.
+
+A term of k columns on a factor of l levels owns ``l * k`` columns of Z (level
+major); its share of theta is the lower triangle of a k x k template,
+column-major, as lme4's. :func:`lambda_template` is plain loops so that the
+compiled kernels (:mod:`mixedfx.linalg.one_term`) compile this same function
+rather than keep a copy of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["TermLayout", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "term_effects",
+           "random_part", "scalar_row_scales"]
+
+
+@dataclass(frozen=True)
+class TermLayout:
+    """Position of one random-effects term (in internal order) in the Z columns.
+
+    Attributes
+    ----------
+    codes : ndarray of int
+        Level of each row.
+    z : ndarray, shape (n, k)
+        The term's per-row model matrix.
+    n_levels : int
+        Number of levels of its grouping factor.
+    """
+
+    codes: np.ndarray
+    z: np.ndarray
+    n_levels: int
+
+    @property
+    def k(self) -> int:
+        """Columns of the term's model matrix."""
+        return self.z.shape[1]
+
+    @property
+    def q(self) -> int:
+        """Columns the term contributes to Z."""
+        return self.n_levels * self.k
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """The term's sparse n x q block of Z (level-major columns)."""
+        n, k = self.z.shape
+        cols = (self.codes[:, None] * k + np.arange(k)[None, :]).ravel()
+        rows = np.repeat(np.arange(n), k)
+        return sp.csr_matrix((self.z.ravel(), (rows, cols)), shape=(n, self.q))
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Sizes of the blocks: columns and levels per term (internal order), columns of X."""
+
+    ks: list[int]
+    n_levels: list[int]
+    p: int
+
+    @property
+    def q_rest(self) -> int:
+        """Random-effects columns after the first term."""
+        return sum(k * n for k, n in zip(self.ks[1:], self.n_levels[1:]))
+
+    @property
+    def order(self) -> int:
+        """The order of the whole penalised system: every random effect, X's columns and the response."""
+        return sum(k * n for k, n in zip(self.ks, self.n_levels)) + self.p + 1
+
+    @property
+    def all_scalar(self) -> bool:
+        """Whether every term has one column (Lambda is then diagonal)."""
+        return all(k == 1 for k in self.ks)
+
+
+def lambda_template(theta_segment, k):
+    """The lower-triangular k x k template filled column-major from one term's theta.
+
+    Parameters
+    ----------
+    theta_segment : ndarray, shape (k (k + 1) / 2,)
+    k : int
+
+    Returns
+    -------
+    ndarray, shape (k, k)
+
+    Examples
+    --------
+    >>> lambda_template(np.array([1.0, 0.5, 2.0]), 2)
+    array([[1. , 0. ],
+           [0.5, 2. ]])
+    """
+    template = np.zeros((k, k))
+    pos = 0
+    for j in range(k):
+        for i in range(j, k):
+            template[i, j] = theta_segment[pos]
+            pos += 1
+    return template
+
+
+@lru_cache(maxsize=32)
+def _diagonal_mask(k: int) -> np.ndarray:
+    """Which of a k-column term's theta values sit on the template's diagonal."""
+    return np.concatenate([[True] + [False] * (k - 1 - j) for j in range(k)])
+
+
+def theta_lower_bounds(ks: list[int]) -> np.ndarray:
+    """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
+    bounds = [np.where(_diagonal_mask(k), 0.0, -np.inf) for k in ks]
+    return np.concatenate(bounds) if bounds else np.zeros(0)
+
+
+def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
+    """Split theta into one lower-triangular template per term (k x k each)."""
+    out, start = [], 0
+    for k in ks:
+        size = k * (k + 1) // 2
+        out.append(lambda_template(theta[start: start + size], k))
+        start += size
+    return out
+
+
+def term_effects(u: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> list[np.ndarray]:
+    """Random effects b = Lambda u, one (levels, k) array per term.
+
+    Parameters
+    ----------
+    u : ndarray
+        Spherical random effects, term by term, level-major within a term.
+    tmpls : list of ndarray
+        Each term's k x k template.
+    n_levels : list of int
+        Levels per term.
+
+    Returns
+    -------
+    list of ndarray
+    """
+    out, start = [], 0
+    for tmpl, n in zip(tmpls, n_levels):
+        k = tmpl.shape[0]
+        out.append(u[start: start + k * n].reshape(n, k) @ tmpl.T)
+        start += k * n
+    return out
+
+
+def random_part(codes: list[np.ndarray], zs: list[np.ndarray], effects: list[np.ndarray]) -> np.ndarray:
+    """Z b: each row's random-effects contribution; a code of -1 (unseen level) contributes 0.
+
+    Parameters
+    ----------
+    codes : list of ndarray of int
+        Each term's level per row.
+    zs : list of ndarray, shape (n, k)
+        Each term's model matrix.
+    effects : list of ndarray, shape (levels, k)
+        Each term's random effects.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    total = np.zeros(len(codes[0])) if codes else np.zeros(0)
+    for c, z, b in zip(codes, zs, effects):
+        c = np.asarray(c)
+        rows = np.where((c >= 0)[:, None], b[np.maximum(c, 0)], 0.0)
+        total += np.einsum("ij,ij->i", np.asarray(z, dtype=float), rows)
+    return total
+
+
+def scalar_row_scales(theta: np.ndarray, layout: BlockLayout) -> np.ndarray:
+    """For scalar terms, the diagonal of Lambda over the rest's rows, 1 on the rows of X and y."""
+    return np.concatenate([np.repeat(theta[1:], layout.n_levels[1:]), np.ones(layout.p + 1)])

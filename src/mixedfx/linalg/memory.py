@@ -1,0 +1,89 @@
+"""Memory the factorisation's dense blocks need, estimated from the level counts before anything is allocated.
+
+The random-effects term with the most levels (the first in lme4's order) owns
+a block-diagonal block; every column after it (the other terms' random
+effects, then X and the response) forms a dense square "rest" block, and its
+coupling with the first term is dense unless :func:`mixedfx.linalg.cross.coupling_is_sparse`
+finds it sparse enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.design.memory import DOUBLE, exceeded_memory, too_large
+from mixedfx.linalg.cross import coupling_is_sparse
+
+if TYPE_CHECKING:
+    from mixedfx.design.matrices import ReTerm
+
+__all__ = ["dense_block_bytes", "check_dense_blocks"]
+
+_REST_COPIES = 4
+"""A factorisation holds the rest block's cross-product, two temporaries of its size and its factor."""
+
+
+def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
+    """Bytes the blocked Cholesky factorisation of a model takes at its peak.
+
+    Parameters
+    ----------
+    terms : sequence of ReTerm
+        The random-effects terms in lme4's order (the first has the most
+        levels; see :func:`mixedfx.lmm.model.lme4_term_order`).
+    p : int
+        Columns of X.
+
+    Returns
+    -------
+    int
+        The rest block ``m x m`` with ``m = q_rest + p + 1`` (working copies
+        included), the first term's diagonal blocks, and the coupling block
+        ``m x q1`` when it is stored dense.
+    """
+    first, rest = terms[0], terms[1:]
+    k1, levels1 = first.z.shape[1], len(first.levels)
+    q1 = k1 * levels1
+    m = sum(len(t.levels) * t.z.shape[1] for t in rest) + p + 1
+    # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
+    nnz = (p + 1) * q1 + sum(
+        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.z.shape[1] * k1
+        for t in rest)
+    coupling = m * q1
+    dense_coupling = not coupling_is_sparse(coupling, nnz)
+    elements = _REST_COPIES * m * m + 2 * levels1 * k1 * k1 + (2 * coupling if dense_coupling else 0)
+    return elements * DOUBLE
+
+
+def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = None) -> None:
+    """Refuse a model whose factorisation's dense blocks do not fit in memory.
+
+    Parameters
+    ----------
+    terms : sequence of ReTerm
+        The random-effects terms in lme4's order.
+    p : int
+        Columns of X.
+    available : int, optional
+        Bytes available; the machine's (:func:`available_memory`) by default.
+
+    Raises
+    ------
+    MixedFxError
+        Stating the size, the terms that make it and what to change.
+    """
+    needed = dense_block_bytes(terms, p)
+    if (left := exceeded_memory(needed, available)) is None:
+        return
+    rest = sorted(terms[1:], key=lambda t: len(t.levels) * t.z.shape[1], reverse=True)
+    m = sum(len(t.levels) * t.z.shape[1] for t in rest) + p + 1
+    largest = ", ".join(f"({t.text}): {len(t.levels)} levels x {t.z.shape[1]} column{'s' * (t.z.shape[1] > 1)}"
+                        for t in rest[:2])
+    advice = (f"its size comes from the terms after ({terms[0].text}), the largest {largest}; use fewer levels in "
+              "those grouping factors, fewer random slopes on them, or a machine with more memory" if rest
+              else "use fewer random slopes or a machine with more memory")
+    raise too_large(needed, left, f"the dense blocks of its factorisation ({m} x {m})", advice)
