@@ -19,10 +19,10 @@ from mixedfx.design import memory
 from mixedfx.linalg import memory as dense_memory
 from mixedfx.design.matrices import build_model_matrices
 from mixedfx.errors import DataError, FormulaError, MixedFxError
-from mixedfx.glmm.model import PirlsError
+from mixedfx.glmm.pirls import PirlsError
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.layout import TermLayout
-from mixedfx.lmm.model import lme4_term_order
+from mixedfx.design.reterms import lme4_term_order
 
 CBPP_FORMULA = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 

@@ -12,9 +12,9 @@ from mixedfx.inference.anova import AnovaTable, anova
 from mixedfx.api import glmer, glmer_nb, lmer
 from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
 from mixedfx.fits.glmer import GlmerFit
-from mixedfx.glmm.model import GlmerControl
+from mixedfx.glmm.control import GlmerControl
 from mixedfx.fits.lmer import LmerFit
-from mixedfx.lmm.model import LmerControl
+from mixedfx.lmm.control import LmerControl
 from mixedfx.fits.base import FitSummary, MixedModelFit
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",

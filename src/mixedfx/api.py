@@ -11,21 +11,22 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 
-from mixedfx.design.matrices import ModelMatrices, ReTerm, build_model_matrices, gram_clearly_independent
+from mixedfx.design.checks import (check_glmer_response, check_grouping_factors, check_residual_variation,
+                                   factor_response_error)
+from mixedfx.design.matrices import build_model_matrices, ModelMatrices
 from mixedfx.errors import DataError, MixedFxError
-from mixedfx.glmm.families import Family, get_family, negative_binomial, poisson
 from mixedfx.fits.glmer import GlmerFit
-from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, check_counts_response
-from mixedfx.lmm.model import LinearMixedModel, LmerControl, lme4_term_order
 from mixedfx.fits.lmer import LmerFit
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.families import Family, get_family, negative_binomial, poisson
+from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.memory import check_dense_blocks
-from mixedfx.linalg.row_products import cross_product
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["lmer", "glmer", "glmer_nb", "theta_ml"]
 
 NB_TOL_PWRSS = 1e-10
-_EXACT_FIT_TOL = 1e-13
-"""A residual sum of squares this small relative to the response's is an exact fit."""
 
 
 def _control(control, kind: type):
@@ -43,102 +44,11 @@ def _control(control, kind: type):
     raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
 
 
-def _check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
-    """lme4's checks on grouping factors and on the number of random effects.
-
-    lmer needs fewer levels (and random effects) than observations; glmer allows
-    as many (lme4's ``allow.n = TRUE``: an observation-level effect, as cbpp's
-    ``(1 | obs)``).
-    """
-    too_many = [t.group for t in terms if len(t.levels) > n or (len(t.levels) == n and not allow_n)]
-    if too_many:
-        relation = "<=" if allow_n else "<"
-        raise DataError(
-            f"number of levels of each grouping factor must be {relation} number of observations "
-            f"(problems: {', '.join(dict.fromkeys(too_many))})"
-            + ("" if allow_n else "; a factor with one level per row cannot be told apart from the residual "
-                                  "in a linear mixed model"))
-    single = [t.group for t in terms if len(t.levels) < 2]
-    if single:
-        raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
-                        "a random effect needs a grouping factor with two or more levels in the rows used")
-    for term in terms:
-        q = len(term.levels) * term.z.shape[1]
-        if q > n or (q == n and not allow_n):
-            relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
-            raise DataError(
-                f"number of observations (={n}) {relation} number of random effects (={q}) for term ({term.text}); "
-                f"the random-effects parameters{residual} are probably unidentifiable")
-
-
-def _checked_terms(matrices: ModelMatrices, allow_n: bool) -> None:
+def _check_terms(matrices: ModelMatrices, allow_n: bool) -> None:
     """lme4's grouping-factor checks, then the memory the factorisation will need."""
-    order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
-    terms = [matrices.re_terms[i] for i in order]
-    _check_grouping_factors(terms, matrices.X.shape[0], allow_n)
+    terms = matrices.ordered_terms
+    check_grouping_factors(terms, matrices.X.shape[0], allow_n)
     check_dense_blocks(terms, matrices.X.shape[1])
-
-
-def _response_gram(matrices: ModelMatrices) -> np.ndarray:
-    """[X y]' W [X y] for the response less the offset, without copying X."""
-    X = np.asarray(matrices.X, dtype=float)
-    y = np.asarray(matrices.y, dtype=float) - matrices.offset
-    w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
-    wX = X if matrices.weights is None else X * w[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        cross = cross_product(wX, y)
-        yy = np.array([[cross_product(y, w * y)]])
-        return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
-
-
-def _check_residual_variation(matrices: ModelMatrices) -> None:
-    """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
-
-    lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
-    factorisation at the optimum would fail here.
-    """
-    if gram_clearly_independent(_response_gram(matrices)):
-        return
-    root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
-    target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
-    total = float(np.sum(target**2))
-    if matrices.X.shape[1]:
-        coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]
-        residual = float(np.sum((target - (matrices.X * root_w) @ coefficients) ** 2))
-    else:
-        residual = total
-    if residual <= _EXACT_FIT_TOL * total or total == 0.0:
-        constant = " (it is constant)" if np.ptp(matrices.y) == 0 else ""
-        raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
-                        "leaving no residual variation: a linear mixed model needs a response that varies beyond "
-                        "them; check that it is not a copy or a linear function of a predictor or of the offset")
-
-
-def _factor_response(matrices: ModelMatrices, why: str) -> DataError:
-    """The error for a factor (or text) response where ``why`` needs a numeric one."""
-    levels = matrices.response_levels or ()
-    shown = ", ".join(levels[:5]) + (", ..." if len(levels) > 5 else "")
-    return DataError(f"response must be numeric (lme4's message): {matrices.response_name} is a factor or text "
-                     f"column with {len(levels)} levels ({shown}); {why}")
-
-
-def _check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
-    """The response a generalized model can take: lme4's checks, with the column and a value named."""
-    name, y = matrices.response_name, matrices.y
-    if matrices.response_levels is not None:
-        if family.name != "binomial":
-            raise _factor_response(matrices, f"the {family.name} family needs numbers; only the binomial family "
-                                             "takes a two-level factor")
-        if len(matrices.response_levels) > 2:
-            raise _factor_response(matrices, "a binomial response needs two levels (the first is failure, "
-                                             "the second success): recode it as 0/1 or a two-level factor")
-    if np.ndim(y) == 2:
-        check_counts_response(matrices, family)
-    else:
-        family.check_response(y, name, matrices.weights, matrices.rows)
-    if len(np.unique(y, axis=0)) < 2:
-        raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
-                        "a generalized model needs a response that varies")
 
 
 def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
@@ -189,10 +99,10 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     if np.ndim(matrices.y) != 1:
         raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
     if matrices.response_levels is not None:
-        raise _factor_response(matrices, "lmer needs numbers; for a binary response use "
+        raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
                                          "glmer(..., family='binomial')")
-    _check_residual_variation(matrices)
-    _checked_terms(matrices, allow_n=False)
+    check_residual_variation(matrices)
+    _check_terms(matrices, allow_n=False)
     model = LinearMixedModel(matrices, reml=bool(REML))
     return LmerFit(model, model.optimize(ctrl), ctrl, **_names(data, weights, offset))
 
@@ -212,8 +122,8 @@ def _glmer_matrices(formula: str, data: pd.DataFrame, family: Family, nAGQ: int,
     if not 0 <= nAGQ <= 25:
         raise MixedFxError(f"nAGQ must be a whole number from 0 to 25, not {nAGQ!r}")
     matrices = build_model_matrices(formula, data, **frame_args)
-    _check_glmer_response(matrices, family)
-    _checked_terms(matrices, allow_n=True)
+    check_glmer_response(matrices, family)
+    _check_terms(matrices, allow_n=True)
     return matrices
 
 

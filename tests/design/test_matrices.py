@@ -12,7 +12,9 @@ from scipy.special import expit
 from scipy.stats import norm
 
 import mixedfx as mfx
-from mixedfx.design.matrices import build_model_matrices, clearly_independent, new_data_matrices, rank_keep
+from mixedfx.design.matrices import build_model_matrices
+from mixedfx.design.newdata import new_data_matrices
+from mixedfx.design.rank import clearly_independent, rank_keep
 from mixedfx.errors import DataError, FormulaError
 
 CASES = sorted((Path(__file__).parents[1] / "conformance" / "cases").glob("*.json"))

@@ -45,7 +45,7 @@ def test_gradient_matches_differences_of_the_deviance(name):
     assert model.has_laplace_gradient
     beta = model.pirls(theta, None, model.eta_start).beta + 0.05
     # from the family's start PIRLS takes several iterations, all of which the gradient follows
-    compiled = model._compiled_pirls[1]
+    compiled = model.pirls_engines[1].kernel
     run = compiled.run(theta, model.y, model.weights, model.offset + model.X @ beta, model.eta_start, 1e-7, 100)
     assert run.iterations >= 3
     _check_gradient(model, theta, beta, model.eta_start)
@@ -76,7 +76,7 @@ def _check_stage_one_gradient(model, theta, eta_start):
 def test_gradient_with_a_dense_rest_block():
     matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
     model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
-    assert model._compiled_pirls[0].dense and model._compiled_pirls[1].dense
+    assert model.pirls_engines[0].kernel.dense and model.pirls_engines[1].kernel.dense
     _check_gradient(model, np.array([0.9, 0.4]), np.array([0.1, 0.3]), model.eta_start)
     _check_stage_one_gradient(model, np.array([0.9, 0.4]), model.eta_start)
 
@@ -105,7 +105,7 @@ def test_gradient_where_weights_make_successes_non_integer():
     with pytest.warns(UserWarning, match="non-integer"):
         matrices = build_model_matrices("y ~ x + (1 | g)", data, weights=weights)
         model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
-    assert not np.allclose(model._log_lik.a, model.weights * model.y)
+    assert not np.allclose(model.log_likelihood.a, model.weights * model.y)
     _check_gradient(model, np.array([0.8]), np.array([0.1, 0.2]), model.eta_start)
 
 
@@ -146,7 +146,7 @@ def test_sparse_inverse_matches_the_dense_inverse_on_the_pattern():
     from mixedfx.glmm.laplace_gradient import _rest_inverse  # noqa: PLC0415
 
     model, theta = _model("grouseticks")
-    compiled = model._compiled_pirls[1]
+    compiled = model.pirls_engines[1].kernel
     out = compiled.run(theta, model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
     factor = compiled.blocked_factor(out)
     q_rest = int(compiled.n_levels[1:].sum())
@@ -203,7 +203,7 @@ def test_runs_remember_the_last_point_and_give_its_state(monkeypatch):
     x = np.concatenate([theta, beta])
     runs = model.laplace_value_and_gradient(model.eta_start)
     expected = model.pirls(theta, beta, model.eta_start)
-    compiled = model._compiled_pirls[1]
+    compiled = model.pirls_engines[1].kernel
     calls = []
     run = compiled.run
     monkeypatch.setattr(compiled, "run", lambda *args: calls.append(1) or run(*args))
@@ -226,7 +226,7 @@ def test_stage_one_state_solves_for_beta():
 
 
 def test_control_can_keep_finite_differences():
-    from mixedfx.glmm.model import GlmerControl  # noqa: PLC0415
+    from mixedfx.glmm.control import GlmerControl
     from mixedfx.optim.optimize import finite_difference_derivatives  # noqa: PLC0415
 
     model, _ = _model("cbpp")

@@ -5,7 +5,10 @@ import pytest
 
 import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
-from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, PirlsError, gauss_hermite_rule
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.laplace import gauss_hermite_rule
+from mixedfx.glmm.model import GeneralizedLinearMixedModel
+from mixedfx.glmm.pirls import PirlsError
 from mixedfx.optim import optimize
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"

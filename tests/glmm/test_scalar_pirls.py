@@ -1,11 +1,15 @@
 """The compiled PIRLS for scalar-term models against the Python loop it replaces."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
-from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmerControl, PirlsError
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.model import GeneralizedLinearMixedModel
+from mixedfx.glmm.pirls import CompiledPirls, PirlsError
 from tests.conftest import crossed_binomial
 
 MODELS = {
@@ -22,19 +26,20 @@ def _model(name, control=None):
     return GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family), 1, control), np.array(theta)
 
 
-def _python_loop(monkeypatch):
-    monkeypatch.setattr(GeneralizedLinearMixedModel, "_compiled_pirls", property(lambda self: (None, None)))
+def _python_loop(model):
+    """The same model with PIRLS run by the Python loop."""
+    return GeneralizedLinearMixedModel(model.matrices, model.family, model.n_agq,
+                                       replace(model.control, compiled_pirls=False))
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("stage", [1, 2])
-def test_compiled_pirls_reaches_the_python_loops_state(name, stage, monkeypatch):
+def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
     model, theta = _model(name)
-    assert model._compiled_pirls[0] is not None
+    assert isinstance(model.pirls_engines[0], CompiledPirls)
     beta = None if stage == 1 else np.linspace(-0.3, 0.3, model.p)
     fast = model.pirls(theta, beta, model.eta_start)
-    _python_loop(monkeypatch)
-    slow = model.pirls(theta, beta, model.eta_start)
+    slow = _python_loop(model).pirls(theta, beta, model.eta_start)
     np.testing.assert_allclose(fast.eta, slow.eta, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
@@ -49,7 +54,7 @@ def test_compiled_pirls_reaches_the_python_loops_state(name, stage, monkeypatch)
 
 def test_nested_terms_keep_their_factor_sparse():
     model, _ = _model("grouseticks")
-    compiled = model._compiled_pirls[1]
+    compiled = model.pirls_engines[1].kernel
     # BROOD is nested in LOCATION and INDEX in both: no fill beyond the response's row
     pattern_entries = len(compiled.chol_col_idx)
     assert pattern_entries < 2 * compiled.m
@@ -69,16 +74,15 @@ def test_non_finite_working_values_raise_pirls_error():
 
 
 @pytest.mark.parametrize("stage", [1, 2])
-def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
+def test_dense_rest_mode_reaches_the_python_loops_state(stage):
     matrices = build_model_matrices("z ~ x + (1 | user) + (1 | item)", crossed_binomial())
     model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
-    compiled = model._compiled_pirls[stage - 1]
+    compiled = model.pirls_engines[stage - 1].kernel
     assert compiled.dense and len(compiled.heavy) == 5 and len(compiled.light) > 100
     theta = np.array([0.9, 0.4])
     beta = None if stage == 1 else np.array([0.1, 0.3])
     fast = model.pirls(theta, beta, model.eta_start)
-    _python_loop(monkeypatch)
-    slow = model.pirls(theta, beta, model.eta_start)
+    slow = _python_loop(model).pirls(theta, beta, model.eta_start)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
     assert model.laplace_deviance(fast) == pytest.approx(model.laplace_deviance(slow), rel=1e-11)
@@ -87,7 +91,7 @@ def test_dense_rest_mode_reaches_the_python_loops_state(stage, monkeypatch):
 
 def test_nested_terms_stay_in_sparse_mode():
     model, _ = _model("grouseticks")
-    assert not any(c.dense for c in model._compiled_pirls)
+    assert not any(engine.kernel.dense for engine in model.pirls_engines)
 
 
 def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
@@ -100,7 +104,7 @@ def test_runs_in_threads_and_copies_by_pickle_agree_with_a_serial_run():
     with ThreadPoolExecutor(max_workers=3) as pool:
         threaded = list(pool.map(lambda t: model.laplace_deviance(model.pirls(t, None, model.eta_start)), thetas))
     assert threaded == serial
-    compiled = model._compiled_pirls[0]
+    compiled = model.pirls_engines[0].kernel
     copy = pickle.loads(pickle.dumps(compiled))
     args = (thetas[0], model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
     np.testing.assert_array_equal(copy.run(*args).u, compiled.run(*args).u)
@@ -122,7 +126,7 @@ def test_passes_sum_in_row_order(name):
     from mixedfx.glmm import scalar_pirls as kernel  # noqa: PLC0415
 
     model, theta = _model(name)
-    compiled = model._compiled_pirls[0]
+    compiled = model.pirls_engines[0].kernel
     rng = np.random.default_rng(3)
     p, n = compiled.X_t.shape
     b, u = rng.normal(size=p), rng.normal(size=compiled.u_offsets[-1])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mixedfx.lmm.information import average_information, information_minimise
-from mixedfx.lmm.model import LmerControl
+from mixedfx.lmm.control import LmerControl
 
 
 def _profiled_hessian(model, theta):

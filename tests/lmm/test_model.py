@@ -5,7 +5,9 @@ import pytest
 
 import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
-from mixedfx.lmm.model import LinearMixedModel, LmerControl, lme4_term_order
+from mixedfx.design.reterms import lme4_term_order
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
 from tests.conftest import crossed_ratings
 
 

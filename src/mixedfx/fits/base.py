@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mixedfx.design.matrices import ModelMatrices, ReTerm, new_data_matrices, selected_terms
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.newdata import new_data_matrices, selected_terms
+from mixedfx.design.reterms import ReTerm
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import random_part, templates, term_effects, theta_lower_bounds
 from mixedfx.optim.optimize import OptSummary

@@ -10,7 +10,8 @@ import pandas as pd
 import scipy.linalg as sla
 
 from mixedfx.optim.convergence import check_convergence
-from mixedfx.lmm.model import LinearMixedModel, LmerControl
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.optimize import OptSummary, finite_difference_derivatives
 from mixedfx.fits.base import MixedModelFit
 

@@ -1,4 +1,4 @@
-"""Generalized linear mixed models: PIRLS, the Laplace and adaptive Gauss-Hermite deviance.
+"""Generalized linear mixed models: the Laplace and adaptive Gauss-Hermite deviance and lme4's two-stage fit.
 
 lme4 fits in two stages: theta with beta inside PIRLS (nAGQ = 0), then theta and
 beta together with the Laplace (nAGQ = 1) or adaptive Gauss-Hermite deviance. Each
@@ -12,126 +12,27 @@ import copy
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mixedfx.design.matrices import ModelMatrices, ReTerm
-from mixedfx.errors import DataError, MixedFxError
+from mixedfx.design.checks import check_counts_response
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.reterms import ReTerm
+from mixedfx.errors import MixedFxError
+from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
-from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_FINITE, NOT_POSITIVE_DEFINITE
-from mixedfx.linalg.lazy import state_with_formed
-from mixedfx.linalg.cross import cross_products
-from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.factorizer import factorize
-from mixedfx.linalg.layout import random_part, templates, term_effects, TermLayout, theta_lower_bounds
-from mixedfx.lmm.model import lme4_term_order
+from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
+from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
+from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
 
-__all__ = ["check_counts_response", "GlmerControl", "GeneralizedLinearMixedModel", "GlmmOptimum", "LaplaceRuns",
-           "PirlsResult", "PirlsError", "gauss_hermite_rule"]
+__all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+# a batch of derivative runs longer than this goes to threads (starting them costs about a millisecond)
 _THREADED_BATCH_SECONDS = 1e-2
-_NAN_MESSAGE = ("PIRLS loop resulted in NaN value (lme4's message): the means left the family's range; "
-                "another link or other starting values may help")
-
-
-class PirlsError(MixedFxError):
-    """PIRLS failed to converge or to reduce the penalised deviance."""
-
-
-# Stage 1's tolerances when it only supplies Newton's start (xtol_abs and ftol_abs): its optimum
-# differs from stage 2's by more than this, and Newton steps converge from anywhere that close
-_STAGE1_START_TOL = 1e-3
-# L-BFGS-B on stage 1's exact gradient for that start: a first step of 0.3 in theta, and a gradient of
-# 0.03 per unit of theta (about 1e-4 in theta) ends it
-_STAGE1_FIRST_STEP = 0.3
-_STAGE1_GTOL = 1e-2
-
-
-@dataclass(frozen=True)
-class GlmerControl:
-    """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
-
-    Attributes
-    ----------
-    tol_pwrss : float
-        Relative change of the penalised deviance that ends PIRLS.
-    max_pirls : int
-        Most PIRLS iterations per evaluation (lme4's maxit; complete separation
-        needs about 35).
-    xtol_abs, ftol_abs : float
-        BOBYQA's absolute tolerances in both stages. ``ftol_abs`` is tighter than
-        lmer's: with 1e-8 BOBYQA stops before the gradient passes lme4's
-        convergence check (VerbAgg), where lme4's Nelder-Mead goes on.
-    maxeval : int
-        Most deviance evaluations per stage.
-    boundary_tol : float
-        Variance parameters this close to 0 are set to 0 when that does not raise
-        the deviance.
-    singular_tol : float
-        ``is_singular`` holds when a diagonal theta is below this.
-    calc_derivs : bool
-        Compute the Hessian at the optimum for the standard errors (lme4 1.1-31's
-        ``deriv12``; from differences of the exact gradient where the deviance has
-        one, see :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`).
-    stage2_newton : bool
-        Start stage 2 with Newton steps (:mod:`mixedfx.optim.newton`), which need a
-        fraction of BOBYQA's evaluations, and let stage 1, which then only
-        supplies their start, stop early (L-BFGS-B on the exact gradient, or
-        BOBYQA at tolerances of 1e-3); False runs BOBYQA alone at the tolerances
-        above in both stages.
-    use_gradient : bool
-        Use the Laplace deviance's exact gradient where it has one (see
-        :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`): L-BFGS-B for
-        stage 1's start, one run per Newton step and the Hessian from gradient
-        differences. False keeps finite differences of the deviance throughout,
-        lme4's ``deriv12`` for the Hessian included.
-    """
-
-    tol_pwrss: float = 1e-7
-    max_pirls: int = 100
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-10
-    maxeval: int = 100_000
-    boundary_tol: float = 1e-5
-    singular_tol: float = 1e-4
-    calc_derivs: bool = True
-    stage2_newton: bool = True
-    use_gradient: bool = True
-
-
-@dataclass(frozen=True)
-class PirlsResult:
-    """The state PIRLS converged to for one set of parameters.
-
-    The factor (at the weights of the last iteration's start) is formed on first
-    use: an evaluation of the deviance needs only its log-determinant.
-    """
-
-    eta: np.ndarray
-    mu: np.ndarray
-    u: np.ndarray
-    beta: np.ndarray
-    dev_resids: np.ndarray
-    logdet_re: float
-    make_factor: Callable[[], BlockedFactor] = field(repr=False, compare=False)
-
-    @cached_property
-    def factor(self) -> BlockedFactor:
-        """The blocked Cholesky factor."""
-        return self.make_factor()
-
-    def __getstate__(self) -> dict:
-        return state_with_formed(self, "factor", "make_factor")
-
-    @property
-    def dev(self) -> float:
-        """Sum of the deviance residuals (squared)."""
-        return float(self.dev_resids.sum())
 
 
 @dataclass(frozen=True)
@@ -168,112 +69,11 @@ class GlmmOptimum:
     eta_start: np.ndarray | None = None
 
 
-class LaplaceRuns:
-    """A stage's Laplace deviance and exact gradient at a point, by one compiled PIRLS run.
-
-    Calling it with parameters (theta, then beta in stage 2) returns the deviance
-    and its gradient (:mod:`mixedfx.glmm.laplace_gradient`): NaN where the run needed
-    step-halving, and the value ``inf`` with a NaN gradient where PIRLS failed. It
-    remembers its last run, so that the point an optimiser ends on is not run
-    again for its value or state.
-
-    Parameters
-    ----------
-    model : GeneralizedLinearMixedModel
-        A model with a compiled PIRLS and per-row log-likelihood terms.
-    eta_start : ndarray
-        Linear predictor each run starts from.
-    stage : {1, 2}
-        Stage 1: beta is solved for inside PIRLS and the gradient is over theta.
-    """
-
-    def __init__(self, model: GeneralizedLinearMixedModel, eta_start: np.ndarray, stage: int) -> None:
-        self.model = model
-        self.stage = stage
-        self._compiled = model._compiled_pirls[stage - 1]
-        self._start = np.ascontiguousarray(eta_start, dtype=float)
-        self._mu_start = model.start_means(self._start)
-        from mixedfx.glmm.scalar_pirls import GradientTerms  # noqa: PLC0415 - numba loads with the compiled PIRLS
-
-        tangents = np.ascontiguousarray(model.X.T, dtype=float) if stage == 2 else np.zeros((0, model.n))
-        self._terms = GradientTerms(tangents, model._log_lik.a, model._log_lik.b)
-        self._failed = np.full(len(model.lower) + len(tangents), np.nan)
-        self._last: tuple[bytes, object] | None = None
-
-    def _run(self, pars: np.ndarray):
-        point = np.asarray(pars, dtype=float)
-        key = point.tobytes()
-        last = self._last
-        if last is not None and last[0] == key:
-            return last[1]
-        model = self.model
-        if self.stage == 2:
-            theta, beta = model.split(point)
-            base = np.ascontiguousarray(model.offset + model.X @ beta, dtype=float)
-        else:
-            theta, base = point, model.offset
-        out = self._compiled.run(theta, model.y, model.weights, base, self._start, model.control.tol_pwrss,
-                                 model.control.max_pirls, self._mu_start, self._terms)
-        self._last = (key, out)
-        return out
-
-    def __call__(self, pars: np.ndarray) -> tuple[float, np.ndarray]:
-        out = self._run(pars)
-        if out.status:
-            return np.inf, self._failed
-        return self.model.laplace_deviance(self.state(pars)), out.gradient
-
-    def state(self, pars: np.ndarray) -> PirlsResult:
-        """PIRLS's state at ``pars`` (from the last run where it was there).
-
-        Raises
-        ------
-        PirlsError
-            Where PIRLS failed there.
-        """
-        fixed = self.model.split(pars)[1] if self.stage == 2 else None
-        return self.model._compiled_state(self._compiled, self._run(pars), fixed)
-
-
-def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
-    """A ``cbind(successes, failures)`` response: binomial family and counts of 0 or more.
-
-    Raises
-    ------
-    DataError
-        Naming the response and the first offending row.
-    """
-    name, y = matrices.response_name, np.asarray(matrices.y, dtype=float)
-    if family.name != "binomial":
-        raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
-    negative = np.flatnonzero((y < 0).any(axis=1))
-    if negative.size:
-        raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row "
-                           f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")
-
-
 def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, weights: np.ndarray):
     """:func:`mixedfx.glmm.family_kernels.log_likelihood_terms`, imported on first use (it loads numba)."""
     from mixedfx.glmm.family_kernels import log_likelihood_terms  # noqa: PLC0415
 
     return log_likelihood_terms(family, y, n_trials, weights)
-
-
-def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """lme4's GHrule: nodes z, weights w (summing to 1) for the standard normal, and log N(z).
-
-    Parameters
-    ----------
-    n : int
-        Number of nodes.
-
-    Returns
-    -------
-    z, w, ldnorm : ndarray
-    """
-    z, w = np.polynomial.hermite_e.hermegauss(n)
-    w = w / w.sum()
-    return z, w, -0.5 * z**2 - 0.5 * np.log(2.0 * np.pi)
 
 
 class GeneralizedLinearMixedModel:
@@ -297,8 +97,8 @@ class GeneralizedLinearMixedModel:
         self.family = family
         self.n_agq = n_agq
         self.control = control or GlmerControl()
-        self.order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
-        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in self.order]
+        self.order = matrices.term_order
+        self.terms: list[ReTerm] = matrices.ordered_terms
         self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
                                    n_levels=len(t.levels)) for t in self.terms]
         self.ks = [t.k for t in self.layouts]
@@ -307,12 +107,12 @@ class GeneralizedLinearMixedModel:
         self.X = matrices.X
         self.n, self.p = self.X.shape
         self.offset = matrices.offset
-        self.y, self.weights, self.n_trials, mustart = self._response(matrices)
-        self._log_lik = _log_likelihood_terms(family, self.y, self.n_trials, self.weights)
-        self.eta_start = family.link.linkfun(mustart) + 0.0
-        self._no_columns = np.zeros((self.n, 0))
         if n_agq > 1 and (len(self.terms) != 1 or self.ks[0] != 1):
             raise MixedFxError("nAGQ > 1 is only available for models with a single, scalar random-effects term")
+        self.y, self.weights, self.n_trials, mustart = self._response(matrices)
+        self.log_likelihood = _log_likelihood_terms(family, self.y, self.n_trials, self.weights)
+        self.eta_start = family.link.linkfun(mustart) + 0.0
+        self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
 
     def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Response, prior weights, binomial trials and starting means, as R's family initialize."""
@@ -346,43 +146,19 @@ class GeneralizedLinearMixedModel:
         other = copy.copy(self)
         other.matrices = replace(self.matrices, y=y)
         other.y, other.weights, other.n_trials, mustart = other._response(other.matrices)
-        other._log_lik = _log_likelihood_terms(self.family, other.y, other.n_trials, other.weights)
+        other.log_likelihood = _log_likelihood_terms(self.family, other.y, other.n_trials, other.weights)
         other.eta_start = self.family.link.linkfun(mustart) + 0.0
+        other.pirls_engines = tuple(engine.with_response(other.y, other.weights) for engine in self.pirls_engines)
         return other
 
     # --- PIRLS ---------------------------------------------------------------
     def working_response(self, eta: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """IRLS's working response (less ``base``) and working weights at the linear predictor ``eta``.
-
-        Parameters
-        ----------
-        eta : ndarray
-            Linear predictor.
-        base : ndarray
-            The part of ``eta`` held fixed (the offset, plus X beta in stage 2).
-
-        Returns
-        -------
-        work_y, work_w : ndarray
-        """
-        link = self.family.link
-        mu = link.linkinv(eta)
-        mu_eta = link.mu_eta(eta)
-        return eta - base + (self.y - mu) / mu_eta, self.weights * mu_eta**2 / self.family.variance(mu)
-
-    def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        mu = self.family.link.linkinv(eta)
-        resid = self.family.dev_resids(self.y, mu, self.weights)
-        return float(resid.sum() + u @ u), mu, resid
-
-    def _linear_predictor(self, base: np.ndarray, X: np.ndarray, beta: np.ndarray, u: np.ndarray,
-                          tmpls: list[np.ndarray]) -> np.ndarray:
-        effects = term_effects(u, tmpls, self.n_levels)
-        return base + X @ beta + random_part([t.codes for t in self.layouts], [t.z for t in self.layouts], effects)
+        """IRLS's working response (less ``base``) and weights at ``eta`` (:func:`mixedfx.glmm.pirls.working_response`)."""
+        return working_response(self.family, self.y, self.weights, eta, base)
 
     def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: np.ndarray,
               mu_start: np.ndarray | None = None) -> PirlsResult:
-        """Penalised iteratively reweighted least squares at theta.
+        """Penalised iteratively reweighted least squares at theta, by the stage's engine.
 
         Parameters
         ----------
@@ -405,90 +181,20 @@ class GeneralizedLinearMixedModel:
             When step-halving cannot reduce the penalised deviance or PIRLS does
             not converge in ``max_pirls`` iterations.
         """
-        ctrl = self.control
         if beta is None:
-            X, base, fixed = self.X, self.offset, None
-        else:
-            X, base, fixed = self._no_columns, self.offset + self.X @ beta, np.asarray(beta, dtype=float)
-        compiled = self._compiled_pirls[0 if beta is None else 1]
-        if compiled is not None:
-            return self._run_compiled(compiled, theta, base, fixed, eta_start, mu_start)
-        tmpls = templates(theta, self.ks)
-        eta = eta_start
-        old_pdev, old_u, old_b = np.inf, None, None
-        for _ in range(ctrl.max_pirls):
-            work_y, work_w = self.working_response(eta, base)
-            if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
-                raise PirlsError(_NAN_MESSAGE)
-            try:
-                factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
-            except np.linalg.LinAlgError:
-                raise PirlsError(_NAN_MESSAGE) from None
-            b, u = factor.solve_coefficients()
-            eta = self._linear_predictor(base, X, b, u, tmpls)
-            pdev, mu, resid = self._penalised_deviance(eta, u)
-            if abs(old_pdev - pdev) < ctrl.tol_pwrss * pdev:
-                return PirlsResult(eta, mu, u, b if fixed is None else fixed, resid, factor.logdet_re,
-                                   lambda factor=factor: factor)
-            if pdev > old_pdev:
-                for _ in range(10):
-                    u, b = (old_u + u) / 2.0, (old_b + b) / 2.0
-                    eta = self._linear_predictor(base, X, b, u, tmpls)
-                    pdev, mu, resid = self._penalised_deviance(eta, u)
-                    if pdev <= old_pdev:
-                        break
-                if pdev - old_pdev > ctrl.tol_pwrss:
-                    raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
-            old_pdev, old_u, old_b = pdev, u, b
-        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
-
-    @cached_property
-    def _compiled_pirls(self) -> tuple[object | None, object | None]:
-        """The compiled PIRLS for stage 1 and stage 2, or None where this model has none."""
-        from mixedfx.glmm.family_kernels import compiled_family  # noqa: PLC0415 - numba loads on the first fit
-
-        code = compiled_family(self.family)
-        if code == 0 or any(k != 1 for k in self.ks):
-            return None, None
-        from mixedfx.glmm.scalar_pirls import ScalarPirls  # noqa: PLC0415
-
-        return ScalarPirls(self.layouts, self.X, code), ScalarPirls(self.layouts, self._no_columns, code)
+            return self.pirls_engines[0].run(theta, self.offset, None, eta_start, mu_start)
+        beta = np.asarray(beta, dtype=float)
+        return self.pirls_engines[1].run(theta, self.offset + self.X @ beta, beta, eta_start, mu_start)
 
     def start_means(self, eta_start: np.ndarray) -> np.ndarray | None:
-        """The means the compiled PIRLS starts from at ``eta_start``; None where the model has no compiled PIRLS."""
-        compiled = self._compiled_pirls[0]
-        return None if compiled is None else compiled.means(eta_start)
-
-    def _run_compiled(self, compiled, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None,
-                      eta_start: np.ndarray, mu_start: np.ndarray | None) -> PirlsResult:
-        """PIRLS through :class:`mixedfx.glmm.scalar_pirls.ScalarPirls`, its failures raised as the Python loop's."""
-        ctrl = self.control
-        out = compiled.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
-                           np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls, mu_start)
-        return self._compiled_state(compiled, out, fixed)
-
-    def _compiled_state(self, compiled, out, fixed: np.ndarray | None) -> PirlsResult:
-        """A compiled run's state (beta ``fixed`` in stage 2), its failures raised as the Python loop's."""
-        if out.status:
-            self._raise_compiled_failure(out.status)
-        beta = out.beta if fixed is None else fixed
-        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet_re,
-                           lambda: compiled.blocked_factor(out))
-
-    def _raise_compiled_failure(self, status: int) -> None:
-        """Raise the Python loop's error for a compiled run's failure status."""
-        ctrl = self.control
-        if status in (NOT_FINITE, NOT_POSITIVE_DEFINITE):
-            raise PirlsError(_NAN_MESSAGE)
-        if status == HALVING_FAILED:
-            raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
-        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+        """The means PIRLS starts from at ``eta_start`` (None where the engine computes them at each run)."""
+        return self.pirls_engines[0].means(eta_start)
 
     # --- deviance ------------------------------------------------------------
     def laplace_deviance(self, state: PirlsResult) -> float:
         """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term."""
-        if self._log_lik is not None:
-            aic = self._log_lik.aic_from_deviance(state.mu, state.dev)
+        if self.log_likelihood is not None:
+            aic = self.log_likelihood.aic_from_deviance(state.mu, state.dev)
         else:
             aic = self.family.aic(self.y, self.n_trials, state.mu, self.weights, state.dev)
         return float(state.logdet_re + state.u @ state.u + aic)
@@ -568,7 +274,7 @@ class GeneralizedLinearMixedModel:
 
     @property
     def _has_gradient(self) -> bool:
-        return self._compiled_pirls[0] is not None and self._log_lik is not None
+        return isinstance(self.pirls_engines[0], CompiledPirls) and self.log_likelihood is not None
 
     @property
     def _uses_gradient(self) -> bool:
@@ -621,6 +327,7 @@ class GeneralizedLinearMixedModel:
             if self.n_agq == 0 and ctrl.boundary_tol > 0:
                 opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
             state1 = self.pirls(opt1.x, None, lp0)
+        opt1 = replace(opt1, factorizer=self.pirls_engines[0].name)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
@@ -633,13 +340,15 @@ class GeneralizedLinearMixedModel:
         BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
         26); BOBYQA at those tolerances where there is no gradient or L-BFGS-B fails.
         """
+        ctrl = self.control
         if self._uses_gradient:
             runs = self.laplace_value_and_gradient(lp0, stage=1)
-            opt = lbfgsb(runs, start, self.lower, first_step=_STAGE1_FIRST_STEP, gtol=_STAGE1_GTOL, ftol_rel=1e-10)
+            opt = lbfgsb(runs, start, self.lower, first_step=ctrl.stage1_first_step, gtol=ctrl.stage1_gtol,
+                         ftol_rel=1e-10)
             if opt.return_code > 0:
                 return opt, runs.state(opt.x)
-        opt = bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=_STAGE1_START_TOL,
-                                                        ftol_abs=_STAGE1_START_TOL))
+        opt = bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=ctrl.stage1_start_tol,
+                                                        ftol_abs=ctrl.stage1_start_tol))
         return opt, self.pirls(opt.x, None, lp0)
 
     def fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
@@ -681,12 +390,13 @@ class GeneralizedLinearMixedModel:
         opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact) if newton else None
         if opt2 is None:
             spent = stage2.evaluations
-            # stage 1 ends near the optimum: a small first trust region saves evaluations (VerbAgg 360 -> 273)
-            opt2 = (optimizer or bobyqa)(stage2, x0, lower, initial_step=np.maximum(0.05 * np.abs(x0), 0.01),
-                                         **options)
+            # stage 1 ends near the optimum: a small first trust region saves evaluations
+            first_step = np.maximum(ctrl.stage2_first_step * np.abs(x0), 0.01)
+            opt2 = (optimizer or bobyqa)(stage2, x0, lower, initial_step=first_step, **options)
             opt2 = replace(opt2, feval=opt2.feval + spent)
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
+        opt2 = replace(opt2, factorizer=self.pirls_engines[1].name)
         theta, beta = self.split(opt2.x)
         state = exact.state(opt2.x) if exact is not None else self.pirls(theta, beta, eta_start)
         gradient = hessian = None
@@ -718,6 +428,7 @@ class GeneralizedLinearMixedModel:
         batch takes long against starting threads and LAPACK does not use them
         already (VerbAgg: deriv12's 112 values gain by threads, 8 gradients do not).
         """
-        compiled = self._compiled_pirls[1]
+        engine = self.pirls_engines[1]
         long = seconds * batch > _THREADED_BATCH_SECONDS
-        return min(2, os.cpu_count() or 1) if long and compiled is not None and not compiled.dense else 1
+        threaded = isinstance(engine, CompiledPirls) and not engine.kernel.dense
+        return min(2, os.cpu_count() or 1) if long and threaded else 1

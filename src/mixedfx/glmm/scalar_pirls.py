@@ -291,7 +291,7 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
            row_idx, dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy,
-           dense, tol, max_iter, rest, with_gradient, tangent_t, ll_a, ll_b):
+           dense, tol, max_iter, max_halvings, rest, with_gradient, tangent_t, ll_a, ll_b):
     """PIRLS from eta_start; ``with_gradient``, also the Laplace deviance's gradient.
 
     The gradient (see :mod:`mixedfx.glmm.laplace_gradient`) is over theta then the
@@ -353,7 +353,7 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
         if pdev > old_pdev:
             gradient[:] = np.nan
             tracking = False
-            for _ in range(10):
+            for _ in range(max_halvings):
                 for i in range(q):
                     u[i] = (old_u[i] + u[i]) / 2.0
                 for j in range(p):
@@ -537,7 +537,7 @@ class ScalarPirls:
 
     def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
             tol: float, max_iter: int, mu_start: np.ndarray | None = None,
-            gradient: GradientTerms | None = None) -> ScalarPirlsResult:
+            gradient: GradientTerms | None = None, max_halvings: int = 10) -> ScalarPirlsResult:
         """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2).
 
         ``mu_start``, :meth:`means` at ``eta_start``, saves a pass over the rows where
@@ -551,7 +551,7 @@ class ScalarPirls:
                      np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
                      self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
                      self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter, self._workspace(), gradient is not None, *terms)
+                     tol, max_iter, max_halvings, self._workspace(), gradient is not None, *terms)
         return ScalarPirlsResult._make(out)
 
     def _workspace(self) -> np.ndarray:

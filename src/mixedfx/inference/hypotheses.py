@@ -22,7 +22,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from mixedfx.design.matrices import MatrixSpec, ModelMatrices, _columns, _matrix_spec, rank_keep
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.model_matrix import MatrixSpec, matrix_spec, model_matrix
+from mixedfx.design.rank import rank_keep
 from mixedfx.rbase.rmath import zapsmall
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
@@ -74,7 +76,7 @@ def _model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> tuple[n
     blocks = [np.ones((n, 1))] if spec.terms.intercept else []
     assign = [0] if spec.terms.intercept else []
     for t, (term, codes) in enumerate(zip(spec.terms.terms, spec.codes)):
-        block = _columns(MatrixSpec(_single(spec.terms, term), (codes,), spec.factors, ()), values, n)
+        block = model_matrix(MatrixSpec(_single(spec.terms, term), (codes,), spec.factors, ()), values, n)
         blocks.append(block)
         assign += [t + 1] * block.shape[1]
     return np.hstack(blocks) if blocks else np.zeros((n, 0)), np.asarray(assign, dtype=int)
@@ -134,8 +136,8 @@ def _full_indicator_matrix(terms: Terms, values: dict[str, Value], n: int) -> tu
     blocks = [np.ones((n, 1))] if terms.intercept else []
     names = ["(Intercept)"] if terms.intercept else []
     for term in terms.terms:
-        spec = _matrix_spec(_single(terms, term), values)
-        blocks.append(_columns(spec, values, n))
+        spec = matrix_spec(_single(terms, term), values)
+        blocks.append(model_matrix(spec, values, n))
         names += spec.names
     return np.hstack(blocks), names
 
@@ -144,7 +146,7 @@ def _type3(spec: MatrixSpec, values: dict[str, Value], x_orig: np.ndarray) -> di
     """lmerTest's ``get_contrasts_type3`` with ``extract_contrasts_type3``."""
     terms, n = spec.terms, x_orig.shape[0]
     treatment = {k: replace(v, ordered=False) if isinstance(v, Factor) else v for k, v in values.items()}
-    treat_spec = _matrix_spec(terms, treatment)
+    treat_spec = matrix_spec(terms, treatment)
     x_full, assign_full = _model_matrix(treat_spec, treatment, n)
     keep = rank_keep(x_full)
     x, names = x_full[:, keep], [treat_spec.names[j] for j in keep]
@@ -192,7 +194,7 @@ def type3_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
     n = matrices.X.shape[0]
     values = _stand_in_values(spec, n)
     x_full, assign_full = _model_matrix(spec, values, n)
-    if _matrix_spec(spec.terms, values).names != spec.names or rank_keep(x_full) != keep:
+    if matrix_spec(spec.terms, values).names != spec.names or rank_keep(x_full) != keep:
         raise NotImplementedError("lmerTest's type III hypotheses for this model depend on the values of its "
                                   "numeric covariates (collinear columns), which the fit does not keep")
     if matrices.X.shape[1] <= 1 or len(spec.terms.terms) <= 1:

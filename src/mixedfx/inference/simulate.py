@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mixedfx.design.matrices import ModelMatrices, new_data_matrices, selected_terms
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
 from mixedfx.design.frame import grouping_factor

@@ -19,7 +19,7 @@ from mixedfx.design.memory import DOUBLE, exceeded_memory, too_large
 from mixedfx.linalg.cross import coupling_is_sparse
 
 if TYPE_CHECKING:
-    from mixedfx.design.matrices import ReTerm
+    from mixedfx.design.reterms import ReTerm
 
 __all__ = ["dense_block_bytes", "check_dense_blocks"]
 

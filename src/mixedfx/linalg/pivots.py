@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPSILON", "OK", "NOT_POSITIVE_DEFINITE", "pivot_floor", "has_zero_pivot"]
+__all__ = ["EPSILON", "OK", "NOT_POSITIVE_DEFINITE", "pivot_floor"]
 
 EPSILON = float(np.finfo(np.float64).eps)
 
@@ -53,30 +53,3 @@ def pivot_floor(reference, order):
     True
     """
     return EPSILON * order * reference
-
-
-def has_zero_pivot(factor_diagonal: np.ndarray, reference: np.ndarray, order: int) -> bool:
-    """Whether a computed factor has a pivot at or below :func:`pivot_floor` (NaN counts as zero).
-
-    Parameters
-    ----------
-    factor_diagonal : ndarray
-        The diagonal of a lower Cholesky factor (the square roots of the pivots).
-    reference : ndarray
-        The same columns' diagonal before any elimination.
-    order : int
-        The order of the whole system.
-
-    Returns
-    -------
-    bool
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.array([[1.0, 2.0], [2.0, 4.0]])
-    >>> lower = np.array([[1.0, 0.0], [2.0, 1e-9]])
-    >>> has_zero_pivot(np.diag(lower), np.diag(a), 2)
-    True
-    """
-    return not bool(np.all(np.asarray(factor_diagonal) ** 2 > pivot_floor(np.asarray(reference), order)))

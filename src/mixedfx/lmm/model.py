@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cached_property, partial
 
 import numpy as np
 
-from mixedfx.design.matrices import ModelMatrices, ReTerm
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.reterms import ReTerm
+from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
 from mixedfx.linalg.cross import cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
@@ -19,68 +21,12 @@ from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
-__all__ = ["LmerControl", "LinearMixedModel", "lme4_term_order"]
+__all__ = ["LinearMixedModel"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # L-BFGS-B's first step as a share of the largest starting theta: longer first steps land on
 # the bounds more often (where BOBYQA must take over), shorter ones cost line-search evaluations
 _FIRST_STEP_SHARE = 0.1
-
-
-@dataclass(frozen=True)
-class LmerControl:
-    """Optimiser settings for :func:`mixedfx.lmer` (lme4's ``lmerControl``).
-
-    Attributes
-    ----------
-    xtol_abs, ftol_abs : float
-        BOBYQA's absolute tolerances (lme4's nloptwrap defaults).
-    maxeval : int
-        Most deviance evaluations.
-    restart_edge : bool
-        Restart when a variance parameter on its bound would gain by moving inward.
-    boundary_tol : float
-        Parameters this close to their bound are set onto it when that does not
-        raise the deviance (0 turns it off).
-    singular_tol : float
-        ``is_singular`` holds when a diagonal theta is below this.
-    theta0 : sequence of float, optional
-        Starting theta in lme4's order; lme4's defaults when omitted.
-    calc_derivs : bool
-        Check convergence on the finite-difference gradient and Hessian over
-        theta, as lme4 (computed when ``messages`` is first read).
-    use_gradient : bool
-        Where the criterion has an analytic gradient (every term scalar on a large
-        crossed design), minimise it by Newton steps on the average information
-        (:mod:`mixedfx.lmm.information`), or L-BFGS-B where they do not apply:
-        5 to 10 evaluations where BOBYQA takes 40 to 70. A failed run is redone
-        with BOBYQA; one that ends with a variance on zero goes through lme4's
-        edge check (``restart_edge``), and where the criterion falls inward the
-        gradient path starts again from just inside. False keeps lme4's BOBYQA.
-    """
-
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-8
-    maxeval: int = 100_000
-    restart_edge: bool = True
-    boundary_tol: float = 1e-5
-    singular_tol: float = 1e-4
-    theta0: tuple[float, ...] | None = field(default=None)
-    calc_derivs: bool = True
-    use_gradient: bool = True
-
-
-def lme4_term_order(n_levels: list[int]) -> list[int]:
-    """lme4's order of random-effects terms (mkReTrms).
-
-    When the level counts ever increase along the formula, terms are sorted by
-    decreasing number of levels, ties coming out in reverse formula order
-    (``rev(order(nl))``); otherwise the formula order stands.
-    """
-    nl = np.asarray(n_levels)
-    if len(nl) < 2 or not np.any(np.diff(nl) > 0):
-        return list(range(len(nl)))
-    return list(np.argsort(nl, kind="stable")[::-1])
 
 
 class LinearMixedModel:
@@ -100,8 +46,8 @@ class LinearMixedModel:
     def __init__(self, matrices: ModelMatrices, reml: bool = True) -> None:
         self.matrices = matrices
         self.reml = reml
-        self.order = lme4_term_order([len(t.levels) for t in matrices.re_terms])
-        self.terms: list[ReTerm] = [matrices.re_terms[i] for i in self.order]
+        self.order = matrices.term_order
+        self.terms: list[ReTerm] = matrices.ordered_terms
         self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
         self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),

@@ -1,0 +1,136 @@
+"""lme4's checks on a model's input, each a named function run once before the model is built.
+
+As lme4's ``lFormula`` calls ``checkNlevels``, ``checkZdims`` and ``checkZrank``
+in turn, :func:`mixedfx.lmer` and :func:`mixedfx.glmer` call these on the
+model's matrices: grouping factors (levels against observations), a response
+the fixed effects fit exactly, and the response a family can take. Each raises
+a :class:`~mixedfx.errors.DataError` that names the column and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.rank import gram_clearly_independent
+from mixedfx.design.reterms import ReTerm
+from mixedfx.errors import DataError
+from mixedfx.linalg.row_products import cross_product
+
+if TYPE_CHECKING:
+    from mixedfx.glmm.families import Family
+
+__all__ = ["check_grouping_factors", "check_residual_variation", "check_glmer_response", "check_counts_response",
+           "factor_response_error"]
+
+_EXACT_FIT_TOL = 1e-13
+"""A residual sum of squares this small relative to the response's is an exact fit."""
+
+
+def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
+    """lme4's checks on grouping factors and on the number of random effects.
+
+    lmer needs fewer levels (and random effects) than observations; glmer allows
+    as many (lme4's ``allow.n = TRUE``: an observation-level effect, as cbpp's
+    ``(1 | obs)``).
+    """
+    too_many = [t.group for t in terms if len(t.levels) > n or (len(t.levels) == n and not allow_n)]
+    if too_many:
+        relation = "<=" if allow_n else "<"
+        raise DataError(
+            f"number of levels of each grouping factor must be {relation} number of observations "
+            f"(problems: {', '.join(dict.fromkeys(too_many))})"
+            + ("" if allow_n else "; a factor with one level per row cannot be told apart from the residual "
+                                  "in a linear mixed model"))
+    single = [t.group for t in terms if len(t.levels) < 2]
+    if single:
+        raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
+                        "a random effect needs a grouping factor with two or more levels in the rows used")
+    for term in terms:
+        q = len(term.levels) * term.z.shape[1]
+        if q > n or (q == n and not allow_n):
+            relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
+            raise DataError(
+                f"number of observations (={n}) {relation} number of random effects (={q}) for term ({term.text}); "
+                f"the random-effects parameters{residual} are probably unidentifiable")
+
+
+def _response_gram(matrices: ModelMatrices) -> np.ndarray:
+    """[X y]' W [X y] for the response less the offset, without copying X."""
+    X = np.asarray(matrices.X, dtype=float)
+    y = np.asarray(matrices.y, dtype=float) - matrices.offset
+    w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
+    wX = X if matrices.weights is None else X * w[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
+        cross = cross_product(wX, y)
+        yy = np.array([[cross_product(y, w * y)]])
+        return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
+
+
+def check_residual_variation(matrices: ModelMatrices) -> None:
+    """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
+
+    lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
+    factorisation at the optimum would fail here.
+    """
+    if gram_clearly_independent(_response_gram(matrices)):
+        return
+    root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
+    target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
+    total = float(np.sum(target**2))
+    if matrices.X.shape[1]:
+        coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]
+        residual = float(np.sum((target - (matrices.X * root_w) @ coefficients) ** 2))
+    else:
+        residual = total
+    if residual <= _EXACT_FIT_TOL * total or total == 0.0:
+        constant = " (it is constant)" if np.ptp(matrices.y) == 0 else ""
+        raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
+                        "leaving no residual variation: a linear mixed model needs a response that varies beyond "
+                        "them; check that it is not a copy or a linear function of a predictor or of the offset")
+
+
+def factor_response_error(matrices: ModelMatrices, why: str) -> DataError:
+    """The error for a factor (or text) response where ``why`` needs a numeric one."""
+    levels = matrices.response_levels or ()
+    shown = ", ".join(levels[:5]) + (", ..." if len(levels) > 5 else "")
+    return DataError(f"response must be numeric (lme4's message): {matrices.response_name} is a factor or text "
+                     f"column with {len(levels)} levels ({shown}); {why}")
+
+
+def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
+    """The response a generalized model can take: lme4's checks, with the column and a value named."""
+    name, y = matrices.response_name, matrices.y
+    if matrices.response_levels is not None:
+        if family.name != "binomial":
+            raise factor_response_error(matrices, f"the {family.name} family needs numbers; only the binomial family "
+                                             "takes a two-level factor")
+        if len(matrices.response_levels) > 2:
+            raise factor_response_error(matrices, "a binomial response needs two levels (the first is failure, "
+                                             "the second success): recode it as 0/1 or a two-level factor")
+    if np.ndim(y) == 2:
+        check_counts_response(matrices, family)
+    else:
+        family.check_response(y, name, matrices.weights, matrices.rows)
+    if len(np.unique(y, axis=0)) < 2:
+        raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
+                        "a generalized model needs a response that varies")
+
+
+def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
+    """A ``cbind(successes, failures)`` response: binomial family and counts of 0 or more.
+
+    Raises
+    ------
+    DataError
+        Naming the response and the first offending row.
+    """
+    name, y = matrices.response_name, np.asarray(matrices.y, dtype=float)
+    if family.name != "binomial":
+        raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
+    negative = np.flatnonzero((y < 0).any(axis=1))
+    if negative.size:
+        raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row "
+                           f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")

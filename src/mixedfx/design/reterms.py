@@ -1,0 +1,74 @@
+"""The random-effects terms of a mixed model, one per bar term, and lme4's order of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixedfx.design.frame import ModelFrame
+from mixedfx.design.model_matrix import MatrixSpec, matrix_spec, model_matrix
+from mixedfx.errors import FormulaError
+
+__all__ = ["ReTerm", "lme4_term_order", "build_re_term"]
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effects term after expansion.
+
+    Attributes
+    ----------
+    group : str
+        lme4's grouping-factor name (``"Subject"``, ``"cask:batch"``).
+    codes : ndarray of int64, shape (n,)
+        Each kept row's level, 0 .. len(levels) - 1.
+    levels : list of str
+        Level labels in R's order (unused levels dropped).
+    z : ndarray of float64, shape (n, k)
+        The term's model matrix (a column of ones for ``(1 | g)``).
+    z_names : list of str
+        R names of z's columns (``["(Intercept)", "Days"]``).
+    text : str
+        The term as lme4 prints it (``"0 + Days | Subject"``).
+    """
+
+    group: str
+    codes: np.ndarray
+    levels: list[str]
+    z: np.ndarray
+    z_names: list[str]
+    text: str
+
+
+def lme4_term_order(n_levels: list[int]) -> list[int]:
+    """lme4's order of random-effects terms (mkReTrms).
+
+    When the level counts ever increase along the formula, terms are sorted by
+    decreasing number of levels, ties coming out in reverse formula order
+    (``rev(order(nl))``); otherwise the formula order stands.
+
+    Examples
+    --------
+    >>> lme4_term_order([10, 30])
+    [1, 0]
+    """
+    nl = np.asarray(n_levels)
+    if len(nl) < 2 or not np.any(np.diff(nl) > 0):
+        return list(range(len(nl)))
+    return [int(i) for i in np.argsort(nl, kind="stable")[::-1]]
+
+
+def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:
+    """The i-th bar term of the frame's formula as a ReTerm, with the spec of its model matrix."""
+    bar = frame.formula.bars[i]
+    spec = matrix_spec(frame.slopes[i], frame.values)
+    if not spec.names:
+        raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
+    n = frame.y.shape[0]
+    group = frame.groups[i]
+    term = ReTerm(
+        group=bar.group_name, codes=group.codes, levels=list(group.levels),
+        z=model_matrix(spec, frame.values, n), z_names=list(spec.names), text=bar.text,
+    )
+    return term, spec

@@ -1,0 +1,82 @@
+"""lme4's glmerControl: the settings of a generalized fit, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["GlmerControl"]
+
+
+@dataclass(frozen=True)
+class GlmerControl:
+    """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
+
+    Attributes
+    ----------
+    tol_pwrss : float
+        Relative change of the penalised deviance that ends PIRLS.
+    max_pirls : int
+        Most PIRLS iterations per evaluation (lme4's maxit; complete separation
+        needs about 35).
+    xtol_abs, ftol_abs : float
+        BOBYQA's absolute tolerances in both stages. ``ftol_abs`` is tighter than
+        lmer's: with 1e-8 BOBYQA stops before the gradient passes lme4's
+        convergence check (VerbAgg), where lme4's Nelder-Mead goes on.
+    maxeval : int
+        Most deviance evaluations per stage.
+    boundary_tol : float
+        Variance parameters this close to 0 are set to 0 when that does not raise
+        the deviance.
+    singular_tol : float
+        ``is_singular`` holds when a diagonal theta is below this.
+    calc_derivs : bool
+        Compute the Hessian at the optimum for the standard errors (lme4 1.1-31's
+        ``deriv12``; from differences of the exact gradient where the deviance has
+        one, see :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`).
+    stage2_newton : bool
+        Start stage 2 with Newton steps (:mod:`mixedfx.optim.newton`), which need a
+        fraction of BOBYQA's evaluations, and let stage 1, which then only
+        supplies their start, stop early (L-BFGS-B on the exact gradient, or
+        BOBYQA at tolerances of 1e-3); False runs BOBYQA alone at the tolerances
+        above in both stages.
+    use_gradient : bool
+        Use the Laplace deviance's exact gradient where it has one (see
+        :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`): L-BFGS-B for
+        stage 1's start, one run per Newton step and the Hessian from gradient
+        differences. False keeps finite differences of the deviance throughout,
+        lme4's ``deriv12`` for the Hessian included.
+    compiled_pirls : bool
+        Run PIRLS compiled where the model allows it (scalar terms; binomial logit
+        or Poisson log): no Python between iterations. False runs the Python loop,
+        which every model can take (for checking one against the other).
+    stage1_start_tol : float
+        Where stage 1 only supplies Newton's start: BOBYQA's xtol_abs and
+        ftol_abs there (stage 1's optimum differs from stage 2's by more than
+        this, and Newton steps converge from anywhere that close).
+    stage1_first_step, stage1_gtol : float
+        L-BFGS-B's first step in theta and its gradient tolerance for that start
+        on stage 1's exact gradient (0.01 per unit of theta is about 1e-4 in theta).
+    stage2_first_step : float
+        BOBYQA's first trust region in stage 2 as a share of each starting value
+        (at least 0.01): stage 1 ends near the optimum, and a small first step
+        saves evaluations (VerbAgg 360 to 273).
+    max_halvings : int
+        Step-halvings PIRLS tries before it gives up on an iteration (lme4's 10).
+    """
+
+    tol_pwrss: float = 1e-7
+    max_pirls: int = 100
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-10
+    maxeval: int = 100_000
+    boundary_tol: float = 1e-5
+    singular_tol: float = 1e-4
+    calc_derivs: bool = True
+    stage2_newton: bool = True
+    use_gradient: bool = True
+    compiled_pirls: bool = True
+    stage1_start_tol: float = 1e-3
+    stage1_first_step: float = 0.3
+    stage1_gtol: float = 1e-2
+    stage2_first_step: float = 0.05
+    max_halvings: int = 10

@@ -1,0 +1,299 @@
+"""Penalised iteratively reweighted least squares: lme4's pwrssUpdate, and the two engines that run it.
+
+At a given theta (and, in glmer's second stage, a given beta) PIRLS finds the
+conditional modes of the random effects (and beta in the first stage): each
+iteration forms the working response and weights at the current linear
+predictor, factors the penalised system at those weights, solves it, and halves
+the step while the penalised deviance rises. It stops when the penalised
+deviance changes by less than ``tol_pwrss`` relative.
+
+Two engines run this same algorithm, chosen once when the model is built
+(:func:`pirls_engines`, named in ``OptSummary.factorizer``):
+
+- :class:`CompiledPirls`: scalar random-effects terms with the binomial logit
+  or Poisson log family; every iteration compiled, no Python in between
+  (:mod:`mixedfx.glmm.scalar_pirls`), and the Laplace deviance's exact gradient
+  on request.
+- :class:`PythonPirls`: any terms and family; each iteration forms the
+  cross-products and factors them through :mod:`mixedfx.linalg`.
+
+Both raise :class:`PirlsError` with lme4's messages where PIRLS fails; the
+compiled engine's status codes (:mod:`mixedfx.glmm.pirls_status`) become those
+errors in :func:`raise_for_status`, the only place that maps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mixedfx.errors import MixedFxError
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.families import Family
+from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_FINITE, NOT_POSITIVE_DEFINITE, OK
+from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.factorizer import factorize
+from mixedfx.linalg.layout import TermLayout, random_part, templates, term_effects
+from mixedfx.linalg.lazy import state_with_formed
+
+if TYPE_CHECKING:
+    from mixedfx.glmm.scalar_pirls import GradientTerms, ScalarPirls, ScalarPirlsResult
+
+__all__ = ["PirlsError", "PirlsResult", "raise_for_status", "working_response", "PythonPirls", "CompiledPirls",
+           "pirls_engines"]
+
+NAN_MESSAGE = ("PIRLS loop resulted in NaN value (lme4's message): the means left the family's range; "
+               "another link or other starting values may help")
+
+
+class PirlsError(MixedFxError):
+    """PIRLS failed to converge or to reduce the penalised deviance."""
+
+
+@dataclass(frozen=True)
+class PirlsResult:
+    """The state PIRLS converged to for one set of parameters.
+
+    The factor (at the weights of the last iteration's start) is formed on first
+    use: an evaluation of the deviance needs only its log-determinant.
+    """
+
+    eta: np.ndarray
+    mu: np.ndarray
+    u: np.ndarray
+    beta: np.ndarray
+    dev_resids: np.ndarray
+    logdet_re: float
+    make_factor: Callable[[], BlockedFactor] = field(repr=False, compare=False)
+
+    @cached_property
+    def factor(self) -> BlockedFactor:
+        """The blocked Cholesky factor."""
+        return self.make_factor()
+
+    def __getstate__(self) -> dict:
+        return state_with_formed(self, "factor", "make_factor")
+
+    @property
+    def dev(self) -> float:
+        """Sum of the deviance residuals (squared)."""
+        return float(self.dev_resids.sum())
+
+
+def raise_for_status(status: int, max_pirls: int) -> None:
+    """Raise the error lme4 gives for a PIRLS run's status (nothing for ``OK``).
+
+    Raises
+    ------
+    PirlsError
+    """
+    if status == OK:
+        return
+    if status in (NOT_FINITE, NOT_POSITIVE_DEFINITE):
+        raise PirlsError(NAN_MESSAGE)
+    if status == HALVING_FAILED:
+        raise PirlsError("PIRLS step-halving failed to reduce deviance in pwrssUpdate")
+    raise PirlsError(f"pwrssUpdate did not converge in {max_pirls} iterations")
+
+
+def working_response(family: Family, y: np.ndarray, weights: np.ndarray, eta: np.ndarray,
+                     base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IRLS's working response (less ``base``) and working weights at the linear predictor ``eta``.
+
+    Parameters
+    ----------
+    family : Family
+    y, weights : ndarray
+        The response and prior weights as the family's initialize left them.
+    eta : ndarray
+        Linear predictor.
+    base : ndarray
+        The part of ``eta`` held fixed (the offset, plus X beta in stage 2).
+
+    Returns
+    -------
+    work_y, work_w : ndarray
+
+    Examples
+    --------
+    >>> from mixedfx.glmm.families import poisson
+    >>> z, w = working_response(poisson(), np.array([2.0]), np.ones(1), np.zeros(1), np.zeros(1))
+    >>> float(z[0]), float(w[0])
+    (1.0, 1.0)
+    """
+    link = family.link
+    mu = link.linkinv(eta)
+    mu_eta = link.mu_eta(eta)
+    return eta - base + (y - mu) / mu_eta, weights * mu_eta**2 / family.variance(mu)
+
+
+class PythonPirls:
+    """PIRLS in Python over :mod:`mixedfx.linalg`'s factor: any random-effects terms, any family.
+
+    Parameters
+    ----------
+    family : Family
+    y, weights : ndarray
+        The response and prior weights as the family's initialize left them.
+    layouts : list of TermLayout
+        The random-effects terms, internal order.
+    X : ndarray, shape (n, p)
+        The columns whose coefficients PIRLS solves for (none in stage 2).
+    control : GlmerControl
+    """
+
+    name = "PIRLS (Python)"
+
+    def __init__(self, family: Family, y: np.ndarray, weights: np.ndarray, layouts: list[TermLayout],
+                 X: np.ndarray, control: GlmerControl) -> None:
+        self.family, self.y, self.weights = family, y, weights
+        self.layouts, self.X, self.control = layouts, X, control
+        self.ks = [t.k for t in layouts]
+
+    def with_response(self, y: np.ndarray, weights: np.ndarray) -> PythonPirls:
+        """The same engine for another response (and the prior weights its family's initialize gave)."""
+        return PythonPirls(self.family, y, weights, self.layouts, self.X, self.control)
+
+    def means(self, eta_start: np.ndarray) -> None:
+        """Nothing: this engine computes the means at each start itself."""
+        return None
+
+    def run(self, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None, eta_start: np.ndarray,
+            mu_start: np.ndarray | None = None) -> PirlsResult:
+        """PIRLS at ``theta`` from ``eta_start``; ``base`` holds the offset (and X beta in stage 2).
+
+        ``fixed`` is stage 2's beta, reported in the result; ``mu_start`` is unused.
+
+        Raises
+        ------
+        PirlsError
+        """
+        ctrl, X = self.control, self.X
+        tmpls = templates(theta, self.ks)
+        eta = eta_start
+        old_pdev, old_u, old_b = np.inf, None, None
+        for _ in range(ctrl.max_pirls):
+            work_y, work_w = working_response(self.family, self.y, self.weights, eta, base)
+            if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
+                raise_for_status(NOT_FINITE, ctrl.max_pirls)
+            try:
+                factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
+            except np.linalg.LinAlgError:
+                raise_for_status(NOT_POSITIVE_DEFINITE, ctrl.max_pirls)
+            b, u = factor.solve_coefficients()
+            eta = self._linear_predictor(base, b, u, tmpls)
+            pdev, mu, resid = self._penalised_deviance(eta, u)
+            if abs(old_pdev - pdev) < ctrl.tol_pwrss * pdev:
+                return PirlsResult(eta, mu, u, b if fixed is None else fixed, resid, factor.logdet_re,
+                                   lambda factor=factor: factor)
+            if pdev > old_pdev:
+                for _ in range(ctrl.max_halvings):
+                    u, b = (old_u + u) / 2.0, (old_b + b) / 2.0
+                    eta = self._linear_predictor(base, b, u, tmpls)
+                    pdev, mu, resid = self._penalised_deviance(eta, u)
+                    if pdev <= old_pdev:
+                        break
+                if pdev - old_pdev > ctrl.tol_pwrss:
+                    raise_for_status(HALVING_FAILED, ctrl.max_pirls)
+            old_pdev, old_u, old_b = pdev, u, b
+        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+
+    def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        mu = self.family.link.linkinv(eta)
+        resid = self.family.dev_resids(self.y, mu, self.weights)
+        return float(resid.sum() + u @ u), mu, resid
+
+    def _linear_predictor(self, base: np.ndarray, beta: np.ndarray, u: np.ndarray,
+                          tmpls: list[np.ndarray]) -> np.ndarray:
+        effects = term_effects(u, tmpls, [t.n_levels for t in self.layouts])
+        return base + self.X @ beta + random_part([t.codes for t in self.layouts], [t.z for t in self.layouts],
+                                                  effects)
+
+
+class CompiledPirls:
+    """PIRLS compiled end to end (:class:`mixedfx.glmm.scalar_pirls.ScalarPirls`) for scalar terms.
+
+    Parameters
+    ----------
+    kernel : ScalarPirls
+        The model's sparsity structure and compiled loop.
+    y, weights : ndarray
+        The response and prior weights as the family's initialize left them.
+    control : GlmerControl
+    """
+
+    def __init__(self, kernel: ScalarPirls, y: np.ndarray, weights: np.ndarray, control: GlmerControl) -> None:
+        self.kernel, self.y, self.weights, self.control = kernel, y, weights, control
+        self.name = f"PIRLS (compiled, {'dense' if kernel.dense else 'sparse'} rest)"
+
+    def with_response(self, y: np.ndarray, weights: np.ndarray) -> CompiledPirls:
+        """The same engine (the same compiled structure) for another response and its prior weights."""
+        return CompiledPirls(self.kernel, y, weights, self.control)
+
+    def means(self, eta_start: np.ndarray) -> np.ndarray:
+        """The means at ``eta_start`` as a run computes them: pass them to :meth:`run` when many runs share it."""
+        return self.kernel.means(eta_start)
+
+    def run(self, theta: np.ndarray, base: np.ndarray, fixed: np.ndarray | None, eta_start: np.ndarray,
+            mu_start: np.ndarray | None = None) -> PirlsResult:
+        """As :meth:`PythonPirls.run`.
+
+        Raises
+        ------
+        PirlsError
+        """
+        return self.state(self.run_raw(theta, base, eta_start, mu_start), fixed)
+
+    def run_raw(self, theta: np.ndarray, base: np.ndarray, eta_start: np.ndarray, mu_start: np.ndarray | None,
+                gradient: GradientTerms | None = None) -> ScalarPirlsResult:
+        """One compiled run as the kernel returns it (its status unchecked), with the gradient on request."""
+        ctrl = self.control
+        return self.kernel.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
+                               np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls,
+                               mu_start, gradient, ctrl.max_halvings)
+
+    def state(self, out: ScalarPirlsResult, fixed: np.ndarray | None) -> PirlsResult:
+        """A compiled run's state (beta ``fixed`` in stage 2).
+
+        Raises
+        ------
+        PirlsError
+            Where the run failed.
+        """
+        raise_for_status(out.status, self.control.max_pirls)
+        beta = out.beta if fixed is None else fixed
+        kernel = self.kernel
+        return PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet_re,
+                           lambda: kernel.blocked_factor(out))
+
+
+def pirls_engines(family: Family, y: np.ndarray, weights: np.ndarray, layouts: list[TermLayout], X: np.ndarray,
+                  control: GlmerControl) -> tuple[PythonPirls | CompiledPirls, PythonPirls | CompiledPirls]:
+    """The PIRLS engines of a model's two stages (beta solved for, then beta held), chosen once.
+
+    Compiled where every term is scalar, the family has a compiled form
+    (:func:`mixedfx.glmm.family_kernels.compiled_family`) and ``control.compiled_pirls``
+    holds; the Python loop otherwise.
+
+    Returns
+    -------
+    tuple
+        Stage 1's engine (over X) and stage 2's (over no columns).
+    """
+    no_columns = np.zeros((len(y), 0))
+    if control.compiled_pirls and all(t.k == 1 for t in layouts):
+        from mixedfx.glmm.family_kernels import compiled_family  # noqa: PLC0415 - numba loads with the first fit
+
+        code = compiled_family(family)
+        if code:
+            from mixedfx.glmm.scalar_pirls import ScalarPirls  # noqa: PLC0415
+
+            return (CompiledPirls(ScalarPirls(layouts, X, code), y, weights, control),
+                    CompiledPirls(ScalarPirls(layouts, no_columns, code), y, weights, control))
+    return (PythonPirls(family, y, weights, layouts, X, control),
+            PythonPirls(family, y, weights, layouts, no_columns, control))
