@@ -18,6 +18,7 @@ import pytest
 import mixedfx as mfx
 from mixedfx.inference import ddf
 from mixedfx.inference.hypotheses import type3_contrasts
+from mixedfx.report.ddf_names import resolve_ddf
 from mixedfx.report.text import format_anova_type3, format_summary_ddf
 from tests.text_match import tokens_match
 
@@ -117,7 +118,7 @@ def test_anova_type3_matches_lmertest(case, key):
 
 
 def test_type3_hypotheses_of_cake():
-    contrasts = type3_contrasts(_fit("cake_ordered")._matrices)
+    contrasts = type3_contrasts(_fit("cake_ordered").matrices)
     assert list(contrasts) == ["recipe", "temperature", "recipe:temperature"]
     assert [c.shape for c in contrasts.values()] == [(2, 18), (5, 18), (10, 18)]
     stacked = np.vstack(list(contrasts.values()))
@@ -125,7 +126,7 @@ def test_type3_hypotheses_of_cake():
 
 
 def test_intercept_only_model_has_no_terms():
-    assert type3_contrasts(_fit("penicillin")._matrices) == {}
+    assert type3_contrasts(_fit("penicillin").matrices) == {}
     assert ddf.anova_type3(_fit("penicillin")).empty
 
 
@@ -168,8 +169,8 @@ def test_anova_text_matches_lmertest(case, key):
 
 # --------------------------------------------------------------------------- arguments
 def test_method_names_are_case_insensitive(slopes):
-    assert ddf.resolve_ddf("kenward-roger") == "Kenward-Roger"
-    assert ddf.resolve_ddf("SATTERTHWAITE") == "Satterthwaite"
+    assert resolve_ddf("kenward-roger") == "Kenward-Roger"
+    assert resolve_ddf("SATTERTHWAITE") == "Satterthwaite"
     pd.testing.assert_frame_equal(ddf.coef_table(slopes, "satterthwaite"), ddf.coef_table(slopes, "Satterthwaite"))
 
 

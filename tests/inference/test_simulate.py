@@ -77,7 +77,7 @@ def test_lmm_prior_weights(simfeat):
     """With prior weights the noise variance is sigma^2 / w."""
     fit = mfx.lmer("y ~ x + f + (1 | g1)", data=simfeat, weights="w")
     sims = simulate(fit, nsim=NSIM, seed=4, re_form="~(1 | g1)").to_numpy()
-    w = fit._matrices.weights
+    w = fit.matrices.weights
     ratio = sims.var(axis=1, ddof=1) / (fit.sigma**2 / w)
     assert ratio.mean() == pytest.approx(1.0, abs=0.02)
     assert np.abs(ratio - 1).max() < 0.2

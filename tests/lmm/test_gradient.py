@@ -102,6 +102,6 @@ def test_gradient_and_fit_with_prior_weights_and_an_offset(reml):
     fast = mfx.lmer("y ~ x + (1 | subject) + (1 | item)", data, REML=reml, weights="w", offset="o")
     slow = mfx.lmer("y ~ x + (1 | subject) + (1 | item)", data, REML=reml, weights="w", offset="o",
                     control={"use_gradient": False})
-    assert fast._opt.optimizer == "ai-newton"
+    assert fast.opt_summary.optimizer == "ai-newton"
     assert fast.deviance <= slow.deviance + 1e-6
     np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4)

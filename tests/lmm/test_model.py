@@ -65,8 +65,8 @@ def test_crossed_scalar_terms_take_the_gradient_path_to_bobyqas_optimum():
     formula = "y ~ x + (1 | subject) + (1 | item)"
     fast = mfx.lmer(formula, data)
     slow = mfx.lmer(formula, data, control={"use_gradient": False})
-    assert (fast._opt.optimizer, slow._opt.optimizer) == ("ai-newton", "nloptwrap")
-    assert fast._opt.feval < slow._opt.feval / 4
+    assert (fast.opt_summary.optimizer, slow.opt_summary.optimizer) == ("ai-newton", "nloptwrap")
+    assert fast.opt_summary.feval < slow.opt_summary.feval / 4
     assert fast.deviance <= slow.deviance + 1e-6
     np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-4)
 
@@ -126,7 +126,7 @@ def test_vector_terms_and_small_designs_keep_bobyqa(sleep):
     data = mfx.datasets.load("Penicillin")
     penicillin = LinearMixedModel(build_model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", data))
     assert not penicillin.has_gradient
-    assert mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data)._opt.optimizer == "nloptwrap"
+    assert mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data).opt_summary.optimizer == "nloptwrap"
 
 
 def test_the_gradient_path_hands_its_last_factor_to_the_fit_once(crossed_model):

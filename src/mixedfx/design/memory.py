@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
 
 from mixedfx.errors import MixedFxError
 

@@ -40,6 +40,16 @@ class ReTerm:
     z_names: list[str]
     text: str
 
+    @property
+    def k(self) -> int:
+        """Columns of the term's model matrix (1 for ``(1 | g)``)."""
+        return self.z.shape[1]
+
+    @property
+    def n_levels(self) -> int:
+        """Levels of the grouping factor."""
+        return len(self.levels)
+
 
 def lme4_term_order(n_levels: list[int]) -> list[int]:
     """lme4's order of random-effects terms (mkReTrms).

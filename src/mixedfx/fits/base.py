@@ -5,11 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from functools import cached_property
+
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.design.reterms import ReTerm
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import random_part, templates, term_effects, theta_lower_bounds
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.optimize import OptSummary
 
 __all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
@@ -35,35 +41,106 @@ class MixedModelFit:
     """Accessors shared by linear and generalized fits (lme4's ``merMod``).
 
     Subclasses set the estimates in their constructor and provide ``sigma``,
-    ``loglik``, ``vcov`` and the response-scale methods.
+    ``loglik``, ``vcov``, the response-scale methods, :meth:`refit` and
+    :meth:`reoptimize`, and the checks behind :attr:`messages`
+    (``_convergence_messages``, ``_vcov_messages``).
+
+    The model, its control settings and the optimiser's record are public
+    (:attr:`model`, :attr:`control`, :attr:`opt_summary`): inference and report
+    code reads a fit through these and the documented accessors only.
     """
 
-    _has_residual_row = True
-
-    def __init__(self, matrices: ModelMatrices, terms: list[ReTerm], order: list[int], opt: OptSummary,
-                 theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor, singular_tol: float,
-                 *, data_name: str | None, weights_name: str | None, offset_name: str | None) -> None:
-        self._matrices = matrices
-        self._terms = terms
-        self._order = order
+    def __init__(self, model: LinearMixedModel | GeneralizedLinearMixedModel, opt: OptSummary,
+                 theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor,
+                 control: LmerControl | GlmerControl, *, data_name: str | None, weights_name: str | None,
+                 offset_name: str | None) -> None:
+        self._model = model
+        self._control = control
         self._opt = opt
         self._theta = np.asarray(theta, dtype=float)
         self._beta = np.asarray(beta, dtype=float)
         self._u = u
         self._factor = factor
-        self._ks = [t.z.shape[1] for t in terms]
         self.data_name = data_name
         self.weights_name = weights_name
         self.offset_name = offset_name
-        diagonal = theta_lower_bounds(self._ks) == 0.0
-        self._singular = bool(np.any(self._theta[diagonal] < singular_tol))
-        self._messages = list(matrices.messages) + ([SINGULAR_MESSAGE] if self._singular else [])
+        diagonal = theta_lower_bounds(self.ks) == 0.0
+        self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
+
+    # --- the model and its pieces -----------------------------------------------
+    @property
+    def model(self) -> LinearMixedModel | GeneralizedLinearMixedModel:
+        """The model that was optimised (its objective, its matrices, its factoriser or PIRLS engines)."""
+        return self._model
+
+    @property
+    def control(self) -> LmerControl | GlmerControl:
+        """The control settings the fit used."""
+        return self._control
+
+    @property
+    def matrices(self) -> ModelMatrices:
+        """The model's matrices (lme4's ``getME(fit, "X")``, ``"y"``, the terms...)."""
+        return self._model.matrices
+
+    @property
+    def terms(self) -> list[ReTerm]:
+        """The random-effects terms in lme4's order (the order of theta, ranef and VarCorr)."""
+        return self._model.terms
+
+    @property
+    def term_order(self) -> list[int]:
+        """For each term in lme4's order, its position in the formula's terms (``matrices.re_terms``)."""
+        return self._model.order
+
+    @property
+    def ks(self) -> list[int]:
+        """Columns per random-effects term, lme4's order."""
+        return [t.k for t in self.terms]
+
+    @property
+    def uses_scale(self) -> bool:
+        """Whether the model has a residual scale parameter sigma (lme4's ``useSc``)."""
+        return True
+
+    @property
+    def labels(self) -> dict[str, str | None]:
+        """How the summary names the data, the weights and the offset (kept by refits)."""
+        return dict(data_name=self.data_name, weights_name=self.weights_name, offset_name=self.offset_name)
+
+    def refit(self, newresp) -> MixedModelFit:
+        """The same model fitted to a new response, reusing its structure (lme4's ``refit``)."""
+        raise NotImplementedError
+
+    def reoptimize(self, optimizer: str) -> MixedModelFit:
+        """The same model optimised again from its start by another optimiser (what :func:`mixedfx.all_fit` runs).
+
+        Parameters
+        ----------
+        optimizer : str
+            A name of :data:`mixedfx.optim.optimize.OPTIMIZERS`.
+        """
+        raise NotImplementedError
+
+    def _response_array(self, newresp) -> np.ndarray:
+        """A new response as floats on the fitted rows; pandas objects are aligned by their index."""
+        mm = self.matrices
+        if isinstance(newresp, (pd.Series, pd.DataFrame)):
+            if len(newresp) != self.nobs:
+                newresp = newresp.loc[mm.rows]
+            newresp = newresp.to_numpy()
+        y = np.asarray(newresp, dtype=float)
+        expected = np.shape(mm.y)
+        if y.shape != expected:
+            what = "a two-column (successes, failures) response" if len(expected) == 2 else "a vector"
+            raise ValueError(f"newresp has shape {y.shape}; this model needs {what} of shape {expected}")
+        return y
 
     # --- description -------------------------------------------------------
     @property
     def formula_text(self) -> str:
         """The formula as lme4 prints it."""
-        return self._matrices.formula_text
+        return self.matrices.formula_text
 
     @property
     def formula(self) -> str:
@@ -73,20 +150,40 @@ class MixedModelFit:
     @property
     def nobs(self) -> int:
         """Number of observations used (rows with missing values excluded)."""
-        return self._matrices.X.shape[0]
+        return self.matrices.X.shape[0]
 
     @property
     def ngrps(self) -> dict[str, int]:
         """Levels per grouping factor, in lme4's order."""
         out: dict[str, int] = {}
-        for term in self._terms:
+        for term in self.terms:
             out.setdefault(term.group, len(term.levels))
         return out
 
+    @cached_property
+    def message_sources(self) -> dict[str, list[str]]:
+        """lme4's messages for this fit, keyed by the check that gave them (as lme4's ``wmsgs``).
+
+        ``"rank"`` (X's dropped columns), ``"singular"`` (a variance on its
+        bound), ``"convergence"`` (lme4's checkConv on the gradient and Hessian),
+        ``"vcov"`` (a glmer covariance that fell back to R_X). Each check runs
+        once, when this is first read.
+        """
+        return {"rank": list(self.matrices.messages), "singular": [SINGULAR_MESSAGE] if self._singular else [],
+                "convergence": self._convergence_messages(), "vcov": self._vcov_messages()}
+
     @property
     def messages(self) -> list[str]:
-        """Messages and warnings lme4 would give for this fit."""
-        return list(self._messages)
+        """Messages and warnings lme4 would give for this fit, in lme4's order."""
+        return [m for source in self.message_sources.values() for m in source]
+
+    def _convergence_messages(self) -> list[str]:
+        """lme4's convergence check on the fit (none by default)."""
+        return []
+
+    def _vcov_messages(self) -> list[str]:
+        """What computing the fixed effects' covariance had to say (none by default)."""
+        return []
 
     @property
     def optimizer(self) -> str:
@@ -122,7 +219,7 @@ class MixedModelFit:
     @property
     def fixef(self) -> pd.Series:
         """Fixed-effect estimates, by R's coefficient names."""
-        return pd.Series(self._beta.copy(), index=list(self._matrices.x_names), name="Estimate")
+        return pd.Series(self._beta.copy(), index=list(self.matrices.x_names), name="Estimate")
 
     @property
     def sigma(self) -> float:
@@ -137,7 +234,7 @@ class MixedModelFit:
     @property
     def df(self) -> int:
         """Parameters counted by logLik: fixed effects, theta and (where estimated) the scale."""
-        return len(self._beta) + len(self._theta) + int(self._has_residual_row)
+        return len(self._beta) + len(self._theta) + int(self.uses_scale)
 
     @property
     def deviance(self) -> float:
@@ -161,11 +258,11 @@ class MixedModelFit:
 
     # --- random effects ----------------------------------------------------
     def _templates(self) -> list[np.ndarray]:
-        return templates(self._theta, self._ks)
+        return templates(self._theta, self.ks)
 
     def _term_effects(self) -> list[np.ndarray]:
         """Conditional modes b per term, as (levels, k) arrays, lme4's term order."""
-        return term_effects(self._u, self._templates(), [len(t.levels) for t in self._terms])
+        return term_effects(self._u, self._templates(), [t.n_levels for t in self.terms])
 
     def _term_condvar(self) -> list[np.ndarray]:
         """Conditional covariance blocks of b per term, (levels, k, k), lme4's term order."""
@@ -191,9 +288,9 @@ class MixedModelFit:
         cond = self._term_condvar() if condvar else None
         out: dict[str, pd.DataFrame] = {}
         for group in self.ngrps:
-            idx = [i for i, t in enumerate(self._terms) if t.group == group]
-            levels = list(self._terms[idx[0]].levels)
-            names = [n for i in idx for n in self._terms[i].z_names]
+            idx = [i for i, t in enumerate(self.terms) if t.group == group]
+            levels = list(self.terms[idx[0]].levels)
+            names = [n for i in idx for n in self.terms[i].z_names]
             frame = pd.DataFrame(np.hstack([effects[i] for i in idx]), index=pd.Index(levels, name=group),
                                  columns=names)
             if cond is not None:
@@ -242,9 +339,9 @@ class MixedModelFit:
             covariances (sdcor a correlation), the residual last.
         """
         s2 = self.sigma**2
-        groups = _unique_names([t.group for t in self._terms])
+        groups = _unique_names([t.group for t in self.terms])
         rows = []
-        for group, term, tmpl in zip(groups, self._terms, self._templates()):
+        for group, term, tmpl in zip(groups, self.terms, self._templates()):
             cov = s2 * (tmpl @ tmpl.T)
             sd = np.sqrt(np.diag(cov))
             names = list(term.z_names)
@@ -254,7 +351,7 @@ class MixedModelFit:
                 for i in range(j + 1, len(names)):
                     corr = cov[i, j] / (sd[i] * sd[j]) if sd[i] > 0 and sd[j] > 0 else np.nan
                     rows.append((group, names[j], names[i], cov[i, j], corr))
-        if self._has_residual_row:
+        if self.uses_scale:
             rows.append(("Residual", None, None, s2, np.sqrt(s2)))
         return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
 
@@ -314,12 +411,6 @@ class MixedModelFit:
 
         return simulate(self, nsim, seed, re_form, newdata, allow_new_levels)
 
-    def refit(self, newresp) -> MixedModelFit:
-        """The same model fitted to a new response, reusing its structure (lme4's ``refit``)."""
-        from mixedfx.inference.bootstrap import refit
-
-        return refit(self, newresp)
-
     def bootstrap(self, func, nsim: int, seed=None, n_jobs: int = 1, progress: bool | None = None,
                   re_form: str | None = None):
         """Parametric bootstrap of ``func(fit)``, as lme4's ``bootMer`` (see :func:`mixedfx.inference.bootstrap`)."""
@@ -337,14 +428,14 @@ class MixedModelFit:
                           allow_new_levels: bool) -> np.ndarray:
         """X beta + offset + the selected terms' Z b, for the fitted rows or new ones."""
         if newdata is None:
-            mm = self._matrices
+            mm = self.matrices
             kept = selected_terms(mm, re_form)
             chosen = [mm.re_terms[i] for i in kept]
-            positions = [self._order.index(i) for i in kept]
+            positions = [self.term_order.index(i) for i in kept]
         else:
-            new = new_data_matrices(self._matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+            new = new_data_matrices(self.matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
             mm, chosen = new, new.re_terms
-            positions = [self._order.index(term.index) for term in new.re_terms]
+            positions = [self.term_order.index(term.index) for term in new.re_terms]
         fixed = mm.X @ self._beta + mm.offset
         return fixed + self._random_part(chosen, positions) if chosen else fixed
 
@@ -419,7 +510,7 @@ class FitSummary:
     """
 
     def __init__(self, fit: MixedModelFit, ddf: str | None = None) -> None:
-        from mixedfx.inference.ddf import resolve_ddf
+        from mixedfx.report.ddf_names import resolve_ddf
 
         self.fit = fit
         self.ddf = resolve_ddf(ddf)

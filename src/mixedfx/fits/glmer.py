@@ -15,6 +15,7 @@ from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factorizer import factorize
 from mixedfx.fits.base import MixedModelFit
+from mixedfx.optim.optimize import OPTIMIZERS
 
 __all__ = ["GlmerFit"]
 
@@ -33,15 +34,66 @@ class GlmerFit(MixedModelFit):
                  data_name: str | None = None, weights_name: str | None = None,
                  offset_name: str | None = None) -> None:
         state = optimum.state
-        super().__init__(model.matrices, model.terms, model.order, optimum.opt, optimum.theta, optimum.beta,
-                         state.u, state.factor, model.control.singular_tol, data_name=data_name,
-                         weights_name=weights_name, offset_name=offset_name)
-        self._model = model
+        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control,
+                         data_name=data_name, weights_name=weights_name, offset_name=offset_name)
         self._optimum = optimum
-        self._has_residual_row = model.family.has_dispersion
-        if optimum.hessian is not None and not self.is_singular:
-            self._messages += check_convergence(optimum.gradient, optimum.hessian, len(self._theta))
-        self._vcov_array = self._fixed_effects_covariance()
+
+    # --- the optimisation -------------------------------------------------------
+    @property
+    def optimum(self) -> GlmmOptimum:
+        """Both stages' record: the optimiser summaries, PIRLS's state at the estimates, the Hessian."""
+        return self._optimum
+
+    @property
+    def uses_scale(self) -> bool:
+        """Whether the family has a dispersion parameter (Gamma, inverse Gaussian, gaussian with a link)."""
+        return self.family.has_dispersion
+
+    def _convergence_messages(self) -> list[str]:
+        """lme4's checkConv on the stage-2 gradient and Hessian."""
+        optimum = self._optimum
+        if optimum.hessian is None or self.is_singular:
+            return []
+        return check_convergence(optimum.gradient, optimum.hessian, len(self._theta))
+
+    def _vcov_messages(self) -> list[str]:
+        return self._covariance[1]
+
+    def refit(self, newresp) -> GlmerFit:
+        """The same model fitted to a new response (lme4's ``refit``).
+
+        PIRLS runs at this fit's estimates on the new response, then theta and
+        beta are optimised together from them (lme4's second stage; theta alone
+        for nAGQ = 0).
+
+        Parameters
+        ----------
+        newresp : array-like, Series or DataFrame
+            One value per fitted row; for a ``cbind(successes, failures)``
+            response two columns (as :meth:`simulate` gives).
+
+        Returns
+        -------
+        GlmerFit
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 data=mfx.datasets.load("cbpp"), family="binomial")
+        >>> fit.refit(fit.simulate(1, seed=1)["sim_1"]).nobs
+        56
+        """
+        model = self._model.with_response(self._response_array(newresp))
+        if model.n_agq == 0:
+            return GlmerFit(model, model.fit(theta0=self.theta), **self.labels)
+        lp0 = model.pirls(self.theta, None, self._optimum.state.eta).eta
+        optimum = model.fit_stage2(np.concatenate([self.theta, self._beta]), lp0, self._optimum.stage1)
+        return GlmerFit(model, optimum, **self.labels)
+
+    def reoptimize(self, optimizer: str) -> GlmerFit:
+        """The same model fitted again from lme4's start, both stages by ``optimizer`` (a name of ``OPTIMIZERS``)."""
+        return GlmerFit(self._model, self._model.fit(optimizer=OPTIMIZERS[optimizer]), **self.labels)
 
     # --- description -------------------------------------------------------
     @property
@@ -102,22 +154,23 @@ class GlmerFit(MixedModelFit):
         """Parameters counted by logLik (the negative binomial's theta included, as lme4)."""
         return super().df + int(self.family.name.startswith("Negative Binomial"))
 
-    def _fixed_effects_covariance(self) -> np.ndarray:
-        """2 H^-1 on the fixed effects (H: Hessian of the deviance), else sigma^2 (R_X' R_X)^-1 (lme4's vcov)."""
+    @cached_property
+    def _covariance(self) -> tuple[np.ndarray, list[str]]:
+        """2 H^-1 on the fixed effects (H: Hessian of the deviance), else sigma^2 (R_X' R_X)^-1 with lme4's message."""
         hessian = self._optimum.hessian
-        if hessian is not None:
-            k = len(self._theta)
-            try:
-                inverse = np.linalg.solve(hessian, np.eye(len(hessian)))[k:, k:]
-                vcov = inverse + inverse.T
-                if np.all(np.isfinite(vcov)) and (vcov.size == 0 or np.linalg.eigvalsh(vcov).min() > 0):
-                    return vcov
-            except np.linalg.LinAlgError:
-                pass
-            self._messages.append("variance-covariance matrix computed from finite-difference Hessian is\n"
-                                  "not positive definite or contains NA values: falling back to var-cov "
-                                  "estimated from RX")
-        return self.sigma**2 * self._unscaled_vcov()
+        if hessian is None:
+            return self.sigma**2 * self._unscaled_vcov(), []
+        k = len(self._theta)
+        try:
+            inverse = np.linalg.solve(hessian, np.eye(len(hessian)))[k:, k:]
+            vcov = inverse + inverse.T
+            if np.all(np.isfinite(vcov)) and (vcov.size == 0 or np.linalg.eigvalsh(vcov).min() > 0):
+                return vcov, []
+        except np.linalg.LinAlgError:
+            pass
+        return self.sigma**2 * self._unscaled_vcov(), [
+            "variance-covariance matrix computed from finite-difference Hessian is\n"
+            "not positive definite or contains NA values: falling back to var-cov estimated from RX"]
 
     def _unscaled_vcov(self) -> np.ndarray:
         """(R_X' R_X)^-1 at the final PIRLS weights."""
@@ -130,8 +183,8 @@ class GlmerFit(MixedModelFit):
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance of the fixed effects: from the finite-difference Hessian, as lme4 1.1-31."""
-        names = list(self._matrices.x_names)
-        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
+        names = list(self.matrices.x_names)
+        return pd.DataFrame(self._covariance[0].copy(), index=names, columns=names)
 
     def coefficient_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, the Wald statistic and its normal p-value, as lme4's summary.

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from mixedfx.fits.glmer import GlmerFit
-from mixedfx.fits.lmer import LmerFit
+from mixedfx.inference.fitted import fitted_model
 from mixedfx.optim.optimize import OPTIMIZERS
-from mixedfx.fits.base import MixedModelFit
+
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["all_fit", "AllFitResult"]
 
@@ -27,11 +29,11 @@ class AllFitResult:
         Seconds per optimiser.
     """
 
-    fits: dict[str, MixedModelFit | Exception]
+    fits: dict[str, MixedFit | Exception]
     times: pd.Series
 
-    def _ok(self) -> dict[str, MixedModelFit]:
-        return {name: fit for name, fit in self.fits.items() if isinstance(fit, MixedModelFit)}
+    def _ok(self) -> dict[str, MixedFit]:
+        return {name: fit for name, fit in self.fits.items() if not isinstance(fit, Exception)}
 
     @property
     def llik(self) -> pd.Series:
@@ -61,11 +63,11 @@ class AllFitResult:
     @property
     def messages(self) -> dict[str, list[str]]:
         """Each optimiser's messages (the error text where it failed)."""
-        return {name: (fit.messages if isinstance(fit, MixedModelFit) else [f"{type(fit).__name__}: {fit}"])
+        return {name: (fit.messages if not isinstance(fit, Exception) else [f"{type(fit).__name__}: {fit}"])
                 for name, fit in self.fits.items()}
 
     def __str__(self) -> str:
-        parts = [("$which.OK", pd.Series({k: isinstance(v, MixedModelFit) for k, v in self.fits.items()})),
+        parts = [("$which.OK", pd.Series({k: not isinstance(v, Exception) for k, v in self.fits.items()})),
                  ("$msgs", pd.Series({k: "; ".join(v) or "[OK]" for k, v in self.messages.items()})),
                  ("$fixef", self.fixef), ("$llik", self.llik), ("$sdcor", self.sdcor), ("$theta", self.theta),
                  ("$times", self.times), ("$feval", self.feval)]
@@ -75,7 +77,7 @@ class AllFitResult:
         return self.__str__()
 
 
-def all_fit(fit: MixedModelFit, optimizers: list[str] | None = None) -> AllFitResult:
+def all_fit(fit: MixedFit, optimizers: list[str] | None = None) -> AllFitResult:
     """Refit ``fit`` with each optimiser so a convergence warning can be judged (lme4's ``allFit``).
 
     Parameters
@@ -95,20 +97,13 @@ def all_fit(fit: MixedModelFit, optimizers: list[str] | None = None) -> AllFitRe
     unknown = [n for n in names if n not in OPTIMIZERS]
     if unknown:
         raise ValueError(f"unknown optimizer(s) {', '.join(unknown)}; available: {', '.join(OPTIMIZERS)}")
-    if not isinstance(fit, (LmerFit, GlmerFit)):
-        raise TypeError(f"all_fit needs a fit from lmer, glmer or glmer_nb, not {type(fit).__name__}")
-    labels = dict(data_name=fit.data_name, weights_name=fit.weights_name, offset_name=fit.offset_name)
-    fits: dict[str, MixedModelFit | Exception] = {}
+    fitted_model(fit, "all_fit")
+    fits: dict[str, MixedFit | Exception] = {}
     times = {}
     for name in names:
         start = time.perf_counter()
         try:
-            if isinstance(fit, LmerFit):
-                model, control = fit._model, fit._control
-                fits[name] = LmerFit(model, model.optimize(control, OPTIMIZERS[name]), control, **labels)
-            else:
-                model = fit._model
-                fits[name] = GlmerFit(model, model.fit(optimizer=OPTIMIZERS[name]), **labels)
+            fits[name] = fit.reoptimize(name)
         except (ValueError, ArithmeticError) as exc:
             fits[name] = exc
         times[name] = time.perf_counter() - start

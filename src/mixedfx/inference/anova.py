@@ -6,6 +6,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import chdtrc
 
+from mixedfx.inference.ddf import anova_type3
+from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.report.text import format_anova, format_anova_type3
+
 __all__ = ["anova", "AnovaTable", "FTestTable", "REFIT_MESSAGE"]
 
 REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
@@ -24,8 +28,6 @@ class AnovaTable(pd.DataFrame):
         return pd.DataFrame
 
     def __str__(self) -> str:
-        from mixedfx.report.text import format_anova
-
         return format_anova(pd.DataFrame(self), list(self.index), list(self.attrs["formulas"]),
                             self.attrs["data_name"])
 
@@ -44,8 +46,6 @@ class FTestTable(pd.DataFrame):
         return pd.DataFrame
 
     def __str__(self) -> str:
-        from mixedfx.report.text import format_anova_type3
-
         return format_anova_type3(pd.DataFrame(self), self.attrs["ddf"])
 
     def __repr__(self) -> str:
@@ -126,10 +126,7 @@ def anova(*fits, names: list[str] | None = None, ddf: str | None = None, **named
 
 def _type3(fit, ddf: str | None) -> FTestTable:
     """lmerTest's type III table for one linear model."""
-    from mixedfx.inference.ddf import anova_type3
-    from mixedfx.fits.lmer import LmerFit
-
-    if not isinstance(fit, LmerFit):
+    if not isinstance(getattr(fit, "model", None), LinearMixedModel):
         raise ValueError("anova of a single model gives F tests for linear mixed models only; to test a "
                          f"generalized model, compare it with a nested fit: anova(m0, m1) (got {type(fit).__name__})")
     table = anova_type3(fit, ddf or "Satterthwaite")

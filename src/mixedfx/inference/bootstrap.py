@@ -1,4 +1,4 @@
-"""Refitting to a new response and the parametric bootstrap (lme4's ``refit`` and ``bootMer``)."""
+"""The parametric bootstrap (lme4's ``bootMer``): simulate, refit (``fit.refit``), evaluate a statistic."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,71 +17,15 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtri
 from tqdm.auto import tqdm
 
-from mixedfx.fits.glmer import GlmerFit
-from mixedfx.fits.lmer import LmerFit
-from mixedfx.fits.base import MixedModelFit
-from mixedfx.rbase.rformat import format_num
 from mixedfx.inference.simulate import Simulator
+from mixedfx.rbase.rformat import format_num
 
-__all__ = ["refit", "bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities"]
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
 
-Statistic = Callable[[MixedModelFit], "np.ndarray | pd.Series"]
+__all__ = ["bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities"]
 
-
-def _response_array(fit: MixedModelFit, newresp: ArrayLike | pd.Series | pd.DataFrame) -> np.ndarray:
-    """The new response as floats on the fitted rows; pandas objects are aligned by their index."""
-    mm = fit._matrices
-    if isinstance(newresp, (pd.Series, pd.DataFrame)):
-        if len(newresp) != fit.nobs:
-            newresp = newresp.loc[mm.rows]
-        newresp = newresp.to_numpy()
-    y = np.asarray(newresp, dtype=float)
-    expected = np.shape(mm.y)
-    if y.shape != expected:
-        what = "a two-column (successes, failures) response" if len(expected) == 2 else "a vector"
-        raise ValueError(f"newresp has shape {y.shape}; this model needs {what} of shape {expected}")
-    return y
-
-
-def refit(fit: MixedModelFit, newresp: ArrayLike | pd.Series | pd.DataFrame) -> MixedModelFit:
-    """The same model fitted to a new response (lme4's ``refit``).
-
-    Everything but the response is reused. A linear model forms only the new
-    response's cross-products and optimises from the fit's theta (first steps
-    of a tenth of each parameter, at least 0.02). A generalized
-    model runs PIRLS at the fit's estimates on the new response, then optimises
-    theta and beta together from them (lme4's second stage; theta alone for
-    nAGQ = 0).
-
-    Parameters
-    ----------
-    fit : LmerFit or GlmerFit
-        The fitted model.
-    newresp : array-like, Series or DataFrame
-        One value per fitted row; for a ``cbind(successes, failures)`` response
-        two columns (as a simulation from :func:`mixedfx.inference.simulate.simulate`).
-        pandas objects longer than the fitted rows are aligned by index.
-
-    Returns
-    -------
-    LmerFit or GlmerFit
-    """
-    y = _response_array(fit, newresp)
-    names = dict(data_name=fit.data_name, weights_name=fit.weights_name, offset_name=fit.offset_name)
-    if isinstance(fit, LmerFit):
-        control = replace(fit._control, theta0=tuple(fit.theta))
-        model = fit._model.with_response(y)
-        opt = model.optimize(control, initial_step=np.maximum(0.1 * np.abs(fit.theta), 0.02))
-        return LmerFit(model, opt, control, **names)
-    if not isinstance(fit, GlmerFit):
-        raise TypeError(f"refit needs an LmerFit or a GlmerFit, not {type(fit).__name__}")
-    model = fit._model.with_response(y)
-    previous = fit._optimum
-    if model.n_agq == 0:
-        return GlmerFit(model, model.fit(theta0=fit.theta), **names)
-    lp0 = model.pirls(fit.theta, None, previous.state.eta).eta
-    optimum = model.fit_stage2(np.concatenate([fit.theta, fit._beta]), lp0, previous.stage1)
-    return GlmerFit(model, optimum, **names)
+Statistic = Callable[["MixedFit"], "np.ndarray | pd.Series"]
 
 
 def tail_probabilities(level: float) -> np.ndarray:
@@ -175,7 +120,7 @@ def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
     return pd.Series(array)
 
 
-def _run(fit: MixedModelFit, func: Statistic, re_form: str | None,
+def _run(fit: MixedFit, func: Statistic, re_form: str | None,
          seeds: list[np.random.SeedSequence], width: int) -> list[tuple[np.ndarray, str | None]]:
     """Simulate, refit and evaluate ``func`` for each seed; NaN and the message where that fails."""
     simulator = Simulator(fit, re_form=re_form)
@@ -183,7 +128,7 @@ def _run(fit: MixedModelFit, func: Statistic, re_form: str | None,
     for seed in seeds:
         try:
             response = simulator.draw(np.random.default_rng(seed), 1)[..., 0]
-            value = _as_series(func(refit(fit, response))).to_numpy()
+            value = _as_series(func(fit.refit(response))).to_numpy()
             if value.shape != (width,):
                 raise ValueError(f"the statistic returned {value.size} values on a refit and {width} on the fit")
             out.append((value, None))
@@ -209,13 +154,13 @@ def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[list[tuple[np
     return [parts[j] for j in range(len(tasks))]
 
 
-def bootstrap(fit: MixedModelFit, func: Statistic, nsim: int, seed: int | None = None, n_jobs: int = 1,
+def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None, n_jobs: int = 1,
               progress: bool | None = None, re_form: str | None = None) -> BootstrapResult:
     """Parametric bootstrap of a statistic (lme4's ``bootMer``).
 
     Each simulation draws a response from the fitted model
     (:class:`mixedfx.inference.simulate.Simulator`), refits the model to it
-    (:func:`refit`) and evaluates ``func`` on the refit.
+    (``fit.refit``, lme4's ``refit``) and evaluates ``func`` on the refit.
 
     Parameters
     ----------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -10,15 +11,17 @@ from scipy.special import ndtri
 
 from mixedfx.inference.bootstrap import bootstrap, percent_labels, tail_probabilities
 from mixedfx.inference.profile import profile
-from mixedfx.fits.base import MixedModelFit
 from mixedfx.inference.sdcor import parameter_vector, select_parameters, variance_names
+
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["confint", "wald_confint"]
 
 _METHODS = ("profile", "Wald", "boot")
 
 
-def wald_confint(fit: MixedModelFit, level: float = 0.95) -> pd.DataFrame:
+def wald_confint(fit: MixedFit, level: float = 0.95) -> pd.DataFrame:
     """Wald intervals: estimate +- z * standard error for the fixed effects, NaN for the variance parameters.
 
     Parameters
@@ -41,7 +44,7 @@ def wald_confint(fit: MixedModelFit, level: float = 0.95) -> pd.DataFrame:
     return pd.concat([variance, fixed])
 
 
-def confint(fit: MixedModelFit, method: str = "profile", level: float = 0.95,
+def confint(fit: MixedFit, method: str = "profile", level: float = 0.95,
             parm: Sequence[str | int] | str | int | None = None, nsim: int = 500, seed: int | None = None,
             n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
     """Confidence intervals for the variance parameters and fixed effects (lme4's ``confint``).

@@ -29,18 +29,16 @@ import scipy.sparse as sp
 from scipy.special import fdtrc, stdtr
 
 from mixedfx.inference.hypotheses import type3_contrasts
+from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.linalg.layout import templates, TermLayout
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["DDF_METHODS", "resolve_ddf", "coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]
 
-DDF_METHODS = ("Satterthwaite", "Kenward-Roger")
 """lmerTest's methods for denominator degrees of freedom."""
 
-_LME4 = "lme4"
 _COEF_COLUMNS = ["Estimate", "Std. Error", "df", "t value", "Pr(>|t|)"]
 _ANOVA_COLUMNS = ["Sum Sq", "Mean Sq", "NumDF", "DenDF", "F value", "Pr(>F)"]
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 # numDeriv's Richardson defaults: eps, zero.tol, r = 4 step halvings (v = 2)
 _ND_EPS = 1e-4
@@ -49,37 +47,9 @@ _ND_HALVINGS = 0.5 ** np.arange(4)
 _EIGEN_TOL = 1e-8
 
 
-def resolve_ddf(ddf: str | None) -> str | None:
-    """The canonical name of a ddf method, matched case-insensitively.
-
-    Parameters
-    ----------
-    ddf : str or None
-        ``"Satterthwaite"``, ``"Kenward-Roger"``, or None / ``"lme4"`` for lme4's
-        own table without degrees of freedom.
-
-    Returns
-    -------
-    str or None
-        The method as spelled in :data:`DDF_METHODS`, or None for lme4's.
-
-    Raises
-    ------
-    ValueError
-        For any other name.
-    """
-    if ddf is None or (isinstance(ddf, str) and ddf.lower() == _LME4):
-        return None
-    known = {name.lower(): name for name in DDF_METHODS}
-    if not isinstance(ddf, str) or ddf.lower() not in known:
-        raise ValueError(f"ddf must be one of {', '.join(repr(m) for m in DDF_METHODS)} or "
-                         f"{_LME4!r} (case-insensitive), not {ddf!r}")
-    return known[ddf.lower()]
-
-
 def _linear_model(fit: Any) -> LinearMixedModel:
     """The fit's linear mixed model; glmer fits are refused."""
-    model = getattr(fit, "_model", None)
+    model = getattr(fit, "model", None)
     if not isinstance(model, LinearMixedModel):
         raise TypeError("denominator degrees of freedom (ddf) apply to linear mixed models (lmer fits) only, "
                         f"not to a {type(fit).__name__}")
@@ -166,14 +136,6 @@ class _Satterthwaite:
     vcov_varpar: np.ndarray
 
 
-def _deviance_vp(model: LinearMixedModel, varpar: np.ndarray) -> float:
-    """lmerTest's ``devfun_vp``: the deviance (REML or ML) at theta and sigma (the last element)."""
-    factor = model.factor(varpar[:-1])
-    log_s2 = _LOG_2PI + 2.0 * np.log(varpar[-1])
-    dev = factor.logdet_re + factor.pwrss / varpar[-1] ** 2 + model.n * log_s2
-    return float(dev + factor.logdet_x - model.p * log_s2) if model.reml else float(dev)
-
-
 def _vcov_beta(model: LinearMixedModel, varpar: np.ndarray) -> np.ndarray:
     """lmerTest's ``get_covbeta``: sigma^2 (R_X' R_X)^-1 at theta."""
     r_x_inv = sla.solve_triangular(model.factor(varpar[:-1]).r_x, np.eye(model.p), lower=True, check_finite=False)
@@ -197,7 +159,8 @@ def _satterthwaite(fit: Any) -> _Satterthwaite:
     """lmerTest's ``as_lmerModLT``: derivatives at the estimates (theta, sigma)."""
     model = _linear_model(fit)
     varpar = np.append(fit.theta, fit.sigma)
-    hessian = numderiv_hessian(lambda v: _deviance_vp(model, v), varpar)
+    # lmerTest's devfun_vp: the deviance at theta and sigma (the last element)
+    hessian = numderiv_hessian(lambda v: model.deviance_at_scale(v[:-1], v[-1]), varpar)
     jac = numderiv_jacobian(lambda v: _vcov_beta(model, v), varpar)
     p = model.p
     return _Satterthwaite(vcov=fit.vcov.to_numpy(dtype=float), jac=jac.T.reshape(-1, p, p),

@@ -19,20 +19,21 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import chi2
+from typing import TYPE_CHECKING
 
-from mixedfx.inference.bootstrap import percent_labels, tail_probabilities
 from mixedfx.errors import MixedFxError
-from mixedfx.fits.glmer import GlmerFit
-from mixedfx.fits.lmer import LmerFit
+from mixedfx.inference.bootstrap import percent_labels, tail_probabilities
+from mixedfx.inference.fitted import fitted_model, is_generalized
 from mixedfx.optim.optimize import bobyqa
-from mixedfx.fits.base import MixedModelFit
 from mixedfx.inference.sdcor import (correlation_mask, parameter_vector, sdcor_to_theta, select_parameters, theta_to_sdcor,
                            variance_names)
 from mixedfx.inference.profile_spline import profile_interval
 
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
+
 __all__ = ["profile", "LikelihoodProfile"]
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -180,13 +181,13 @@ def _parameter_profiles(dd: Callable[[np.ndarray], float], estimates: np.ndarray
     return out
 
 
-_Profiles = tuple[dict[int, list[np.ndarray]], np.ndarray, MixedModelFit]
+_Profiles = tuple[dict[int, list[np.ndarray]], np.ndarray, "MixedFit"]
 
 
-def _lmm_profiles(fit: LmerFit, chosen: list[int], walk: _Walk) -> _Profiles:
+def _lmm_profiles(fit: MixedFit, chosen: list[int], walk: _Walk) -> _Profiles:
     """Profiles of a linear model, refitted by ML: variance parameters through devfun2, fixed effects by refits."""
     ml = fit.refit_ml()
-    model, ks = ml._model, ml._ks
+    model, ks = ml.model, ml.ks
     base, n = ml.deviance, model.n
     estimates = parameter_vector(ml).to_numpy()
     nvp = len(estimates) - model.p
@@ -196,10 +197,9 @@ def _lmm_profiles(fit: LmerFit, chosen: list[int], walk: _Walk) -> _Profiles:
         if not s > 0:
             return np.inf
         try:
-            factor = model.factor(sdcor_to_theta(pars[: nvp - 1], ks, s))
+            return model.deviance_at_scale(sdcor_to_theta(pars[: nvp - 1], ks, s), s)
         except np.linalg.LinAlgError:
             return np.inf
-        return float(factor.logdet_re + factor.pwrss / s**2 + n * (_LOG_2PI + np.log(s**2)) - model.log_det_weights)
 
     def fixed_effects(pars: np.ndarray) -> np.ndarray:
         return model.factor(sdcor_to_theta(pars[: nvp - 1], ks, pars[nvp - 1])).solve_coefficients()[0]
@@ -231,14 +231,14 @@ def _lmm_profiles(fit: LmerFit, chosen: list[int], walk: _Walk) -> _Profiles:
     return profiles, bounds, ml
 
 
-def _glmm_profiles(fit: GlmerFit, chosen: list[int], walk: _Walk) -> _Profiles:
+def _glmm_profiles(fit: MixedFit, chosen: list[int], walk: _Walk) -> _Profiles:
     """Profiles of a generalized model: the Laplace (or AGQ) deviance over sd/cor parameters and fixed effects."""
-    model, ks = fit._model, fit._ks
+    model, ks = fit.model, fit.ks
     if fit.family.has_dispersion:
         raise MixedFxError("can't (yet) profile GLMMs with non-fixed scale parameters (as lme4)")
     if model.n_agq == 0:
         raise MixedFxError("profiles need the Laplace or AGQ deviance; refit with nAGQ >= 1")
-    optimum = fit._optimum
+    optimum = fit.optimum
     objective = model.stage2_objective(optimum.state.eta if optimum.eta_start is None else optimum.eta_start)
     nvp = len(fit.theta)
 
@@ -258,7 +258,7 @@ def _glmm_profiles(fit: GlmerFit, chosen: list[int], walk: _Walk) -> _Profiles:
     return profiles, np.column_stack([lower, upper]), fit
 
 
-def profile(fit: MixedModelFit, which: Sequence[str | int] | str | None = None, alphamax: float = 0.01,
+def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alphamax: float = 0.01,
             maxpts: int = 100, delta: float | None = None, delta_cutoff: float = 1 / 8, devtol: float = 1e-9,
             maxmult: float = 10.0) -> LikelihoodProfile:
     """Likelihood profiles of a fit's parameters (lme4's ``profile``).
@@ -288,17 +288,16 @@ def profile(fit: MixedModelFit, which: Sequence[str | int] | str | None = None, 
     -------
     LikelihoodProfile
     """
+    fitted_model(fit, "profile")
     names = variance_names(fit) + list(fit.fixef.index)
     nvp = len(names) - len(fit.fixef)
-    if not isinstance(fit, (LmerFit, GlmerFit)):
-        raise TypeError(f"profile needs an LmerFit or a GlmerFit, not {type(fit).__name__}")
-    ctrl = fit._control if isinstance(fit, LmerFit) else fit._model.control
+    ctrl = fit.control
     cutoff = float(np.sqrt(chi2.ppf(1 - alphamax, len(names))))
     walk = _Walk(delta=cutoff * delta_cutoff if delta is None else delta, cutoff=cutoff, maxpts=maxpts,
                  maxmult=maxmult, devtol=devtol,
                  options=dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval))
     chosen = select_parameters(which, names, nvp)
-    build = _lmm_profiles if isinstance(fit, LmerFit) else _glmm_profiles
+    build = _glmm_profiles if is_generalized(fit) else _lmm_profiles
     profiles, bounds, base_fit = build(fit, chosen, walk)
     frames = []
     for w in chosen:

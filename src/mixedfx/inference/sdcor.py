@@ -15,15 +15,19 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mixedfx.fits.glmer import GlmerFit
+from typing import TYPE_CHECKING
+
+from mixedfx.inference.fitted import is_generalized
 from mixedfx.linalg.layout import templates
-from mixedfx.fits.base import MixedModelFit
+
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["variance_names", "theta_to_sdcor", "sdcor_to_theta", "correlation_mask", "parameter_vector",
            "select_parameters"]
 
 
-def variance_names(fit: MixedModelFit) -> list[str]:
+def variance_names(fit: MixedFit) -> list[str]:
     """lme4's names of the variance parameters (``oldNames = FALSE``), ``sigma`` last where estimated.
 
     Parameters
@@ -35,12 +39,12 @@ def variance_names(fit: MixedModelFit) -> list[str]:
     list of str
     """
     names = []
-    for term in fit._terms:
+    for term in fit.terms:
         cols = list(term.z_names)
         rows, columns = _lower_triangle(len(cols))
         names += [f"sd_{cols[i]}|{term.group}" if i == j else f"cor_{cols[i]}.{cols[j]}|{term.group}"
                   for i, j in zip(rows, columns)]
-    return names + (["sigma"] if fit._has_residual_row else [])
+    return names + (["sigma"] if fit.uses_scale else [])
 
 
 def _lower_triangle(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +128,7 @@ def _semidefinite_cholesky(a: np.ndarray) -> np.ndarray:
     return low
 
 
-def parameter_vector(fit: MixedModelFit) -> pd.Series:
+def parameter_vector(fit: MixedFit) -> pd.Series:
     """The fit's parameters as lme4's confint names them: variance parameters, then the fixed effects.
 
     Linear models scale the standard deviations by sigma; generalized ones with
@@ -138,10 +142,10 @@ def parameter_vector(fit: MixedModelFit) -> pd.Series:
     -------
     Series
     """
-    ks = [len(t.z_names) for t in fit._terms]
-    scale = 1.0 if isinstance(fit, GlmerFit) else fit.sigma
+    ks = fit.ks
+    scale = 1.0 if is_generalized(fit) else fit.sigma
     values = theta_to_sdcor(fit.theta, ks, scale)
-    if fit._has_residual_row:
+    if fit.uses_scale:
         values = np.append(values, fit.sigma)
     fixef = fit.fixef
     return pd.Series(np.concatenate([values, fixef.to_numpy()]), index=variance_names(fit) + list(fixef.index))

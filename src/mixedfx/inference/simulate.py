@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,11 +21,13 @@ from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
 from mixedfx.design.frame import grouping_factor
-from mixedfx.fits.glmer import GlmerFit
+from mixedfx.inference.fitted import is_generalized
 from mixedfx.linalg.layout import templates
-from mixedfx.fits.base import MixedModelFit
 from mixedfx.formula.evaluate import DataEnv
 from mixedfx.formula.syntax import Name
+
+if TYPE_CHECKING:
+    from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["simulate", "Simulator", "SeedLike"]
 
@@ -58,9 +61,9 @@ class Simulator:
         Allow grouping levels the fit has not seen in ``newdata``.
     """
 
-    def __init__(self, fit: MixedModelFit, re_form: str | None = None, newdata: pd.DataFrame | None = None,
+    def __init__(self, fit: MixedFit, re_form: str | None = None, newdata: pd.DataFrame | None = None,
                  allow_new_levels: bool = False) -> None:
-        mm = fit._matrices
+        mm = fit.matrices
         self.fit, self.sigma = fit, fit.sigma
         self.two_column = np.ndim(mm.y) == 2
         if newdata is not None and self.two_column:
@@ -72,22 +75,22 @@ class Simulator:
         self.n = len(self.eta)
         self.rows = mm.rows if newdata is None else newdata.index
         drawn = [i for i in range(len(mm.re_terms)) if i not in kept]
-        tmpls = templates(fit.theta, [t.z.shape[1] for t in fit._terms])
-        scale = 1.0 if isinstance(fit, GlmerFit) else self.sigma
-        self.terms = [_DrawnTerm(codes, z, n_levels, scale * tmpls[fit._order.index(i)])
+        tmpls = templates(fit.theta, fit.ks)
+        scale = 1.0 if is_generalized(fit) else self.sigma
+        self.terms = [_DrawnTerm(codes, z, n_levels, scale * tmpls[fit.term_order.index(i)])
                       for i, (codes, z, n_levels) in zip(drawn, self._term_rows(mm, drawn, newdata, allow_new_levels))]
         self.weights = self._prior_weights(fit, self.n, newdata)
-        if isinstance(fit, GlmerFit) and fit.family.name == "binomial" and np.any(self.weights % 1 != 0):
+        if is_generalized(fit) and fit.family.name == "binomial" and np.any(self.weights % 1 != 0):
             raise MixedFxError("cannot simulate from non-integer prior weights (binomial trials)")
 
     @staticmethod
-    def _prior_weights(fit: MixedModelFit, n: int, newdata: pd.DataFrame | None) -> np.ndarray:
+    def _prior_weights(fit: MixedFit, n: int, newdata: pd.DataFrame | None) -> np.ndarray:
         """lme4's ``weights(fit)``: the prior weights, times the trials of a binomial model; 1 for new data."""
         if newdata is not None:
             return np.ones(n)
-        if isinstance(fit, GlmerFit):
-            return fit._model.weights
-        weights = fit._matrices.weights
+        if is_generalized(fit):
+            return fit.model.weights
+        weights = fit.matrices.weights
         return np.ones(n) if weights is None else np.asarray(weights, dtype=float)
 
     @staticmethod
@@ -151,7 +154,7 @@ class Simulator:
             response.
         """
         eta = self.eta[:, None] + self.random_effects(rng, nsim)
-        if not isinstance(self.fit, GlmerFit):
+        if not is_generalized(self.fit):
             return eta + self.sigma * rng.standard_normal((self.n, nsim)) / np.sqrt(self.weights)[:, None]
         family = self.fit.family
         return _family_draw(family.factory, family, family.link.linkinv(eta), self.weights[:, None],
@@ -181,14 +184,14 @@ def _family_draw(kind: str, family: Family, mu: np.ndarray, wts: np.ndarray, sig
     raise MixedFxError(f"simulation not implemented for family {family.name}")
 
 
-def _cbind_names(fit: MixedModelFit) -> list[str]:
+def _cbind_names(fit: MixedFit) -> list[str]:
     """Column names R's ``cbind`` gives a two-column response: symbols named, others V1, V2."""
-    call = fit._matrices.spec.formula.response
+    call = fit.matrices.spec.formula.response
     return [argname or (arg.id if isinstance(arg, Name) else f"V{i + 1}")
             for i, (arg, argname) in enumerate(zip(call.args, call.argnames))]
 
 
-def simulate(fit: MixedModelFit, nsim: int = 1, seed: SeedLike = None, re_form: str | None = None,
+def simulate(fit: MixedFit, nsim: int = 1, seed: SeedLike = None, re_form: str | None = None,
              newdata: pd.DataFrame | None = None, allow_new_levels: bool = False) -> pd.DataFrame:
     """Responses simulated from a fitted model, as lme4's ``simulate.merMod``.
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 from functools import cached_property, partial
 
 import numpy as np
+import scipy.sparse as sp
 
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.reterms import ReTerm
@@ -152,6 +153,26 @@ class LinearMixedModel:
         dof = self.n - self.p if reml else self.n
         value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
         return float(value + logdet_x) if reml else float(value)
+
+    def deviance_at_scale(self, theta: np.ndarray, sigma: float, reml: bool | None = None) -> float:
+        """The deviance (or REML criterion) at theta and a given sigma, not profiled over sigma.
+
+        lme4's ``devfun2`` (profiles) and lmerTest's ``devfun_vp`` (Satterthwaite):
+        ``log|L_Z|^2 + pwrss / sigma^2 + n log(2 pi sigma^2) - log|W|``; REML adds
+        ``log|R_X|^2`` and takes ``n - p`` for n. At the profiled sigma it equals
+        :meth:`criterion`.
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            Where the factorisation fails.
+        """
+        reml = self.reml if reml is None else reml
+        factor = self.factor(theta)
+        dof = self.n - self.p if reml else self.n
+        value = (factor.logdet_re + factor.pwrss / sigma**2 + dof * (_LOG_2PI + 2.0 * math.log(sigma))
+                 - self.log_det_weights)
+        return float(value + factor.logdet_x) if reml else float(value)
 
     @property
     def has_gradient(self) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from mixedfx.inference.ddf import resolve_ddf
+from mixedfx.report.ddf_names import method_title
 from mixedfx.rbase.rformat import format_num
 from mixedfx.rbase.rmath import quantile7, r_round, zapsmall
 from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat, print_matrix, print_named_vector
@@ -38,7 +38,6 @@ COR_MAX = 12
 
 _RANK_MESSAGE = "fixed-effect model matrix is rank deficient"
 _LMERTEST_CLASS = "lmerModLmerTest"
-_DDF_NAMES = {"Satterthwaite": "Satterthwaite's", "Kenward-Roger": "Kenward-Roger's"}
 _QUANTILE_NAMES = ("Min", "1Q", "Median", "3Q", "Max")
 _AIC_NAMES = ("AIC", "BIC", "logLik", "deviance", "df.resid")
 
@@ -93,7 +92,7 @@ def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str) -> str:
         lme4's summary with lmerTest's title and coefficient table, each line
         ending with a newline.
     """
-    title = f"{_meth_title(fit)[0]}. t-tests use {_ddf_name(ddf)} method"
+    title = f"{_meth_title(fit)[0]}. t-tests use {method_title(ddf)} method"
     coefs = print_coefmat(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns), DIGITS)
     return _summary_text(fit, title, _LMERTEST_CLASS, coefs)
 
@@ -115,19 +114,11 @@ def format_anova_type3(table: pd.DataFrame, ddf: str) -> str:
         The heading and the table with significance stars and their legend,
         each line ending with a newline.
     """
-    heading = f"Type III Analysis of Variance Table with {_ddf_name(ddf)} method"
+    heading = f"Type III Analysis of Variance Table with {method_title(ddf)} method"
     columns = list(table.columns)
     if table.empty:  # R prints the column labels after the "[0,]" row-label width
         return _text([heading, " " * 4 + "".join(" " + c for c in columns)])
     return _text([heading] + print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], columns))
-
-
-def _ddf_name(ddf: str) -> str:
-    """How lmerTest names a ddf method in its titles."""
-    method = resolve_ddf(ddf)
-    if method is None:
-        raise ValueError("the lmerTest layout needs ddf 'Satterthwaite' or 'Kenward-Roger'")
-    return _DDF_NAMES[method]
 
 
 def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str]) -> str:

@@ -1,0 +1,69 @@
+"""What inference reads of a fit: the public doors of :class:`mixedfx.fits.base.MixedModelFit`, as a protocol.
+
+The fitted-model classes call inference (``fit.confint()``, ``fit.profile()``),
+so inference must not import them; it reads a fit through this interface, and
+tells a linear fit from a generalized one by the model it holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.glmm.model import GeneralizedLinearMixedModel
+from mixedfx.lmm.model import LinearMixedModel
+
+if TYPE_CHECKING:
+    from mixedfx.design.matrices import ModelMatrices
+    from mixedfx.design.reterms import ReTerm
+    from mixedfx.optim.optimize import OptSummary
+
+__all__ = ["MixedFit", "fitted_model", "is_generalized"]
+
+
+class MixedFit(Protocol):
+    """A fitted mixed model as inference sees it (what :class:`~mixedfx.fits.base.MixedModelFit` offers)."""
+
+    model: LinearMixedModel | GeneralizedLinearMixedModel
+    matrices: ModelMatrices
+    terms: list[ReTerm]
+    term_order: list[int]
+    ks: list[int]
+    theta: np.ndarray
+    fixef: pd.Series
+    vcov: pd.DataFrame
+    sigma: float
+    loglik: float
+    deviance: float
+    nobs: int
+    uses_scale: bool
+    opt_summary: OptSummary
+
+    def refit(self, newresp) -> MixedFit:
+        """The same model fitted to a new response."""
+
+    def reoptimize(self, optimizer: str) -> MixedFit:
+        """The same model optimised again by another optimiser."""
+
+
+def fitted_model(fit: object, what: str) -> LinearMixedModel | GeneralizedLinearMixedModel:
+    """The model a fit holds, or a TypeError naming ``what`` needs a fit from lmer or glmer.
+
+    Examples
+    --------
+    >>> fitted_model(3, "profile")
+    Traceback (most recent call last):
+    ...
+    TypeError: profile needs a fit from lmer, glmer or glmer_nb, not int
+    """
+    model = getattr(fit, "model", None)
+    if not isinstance(model, (LinearMixedModel, GeneralizedLinearMixedModel)):
+        raise TypeError(f"{what} needs a fit from lmer, glmer or glmer_nb, not {type(fit).__name__}")
+    return model
+
+
+def is_generalized(fit: MixedFit) -> bool:
+    """Whether the fit is a generalized model's (glmer, glmer_nb)."""
+    return isinstance(fit.model, GeneralizedLinearMixedModel)
