@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from mixedfx.glmm import families
-from mixedfx.glmm.family_kernels import (BINOMIAL_LOGIT, POISSON_LOG, compiled_family, dev_resid,
+from mixedfx.glmm import families, family_kernels, link_clamps
+from mixedfx.glmm.family_kernels import (BINOMIAL_LOGIT, POISSON_LOG, compiled_family, derivatives, dev_resid,
                                        log_likelihood_terms, mean)
+from mixedfx.rbase.rmath import DBL_EPSILON
 
 ETA = np.array([-45.0, -30.5, -30.0, -3.0, -0.2, 0.0, 1.7, 29.9, 30.0, 31.0, 60.0])
 
@@ -25,6 +26,25 @@ def test_mean_derivative_and_variance_are_the_familys(family):
     np.testing.assert_allclose(got[:, 0], mu, rtol=1e-14)
     np.testing.assert_allclose(got[:, 1], family.link.mu_eta(ETA), rtol=1e-14)
     np.testing.assert_allclose(got[:, 2], family.variance(mu), rtol=1e-14)
+
+
+def test_the_compiled_clamps_are_the_links_rules():
+    assert family_kernels._logit_odds.py_func is link_clamps.logit_odds
+    assert family_kernels._clamp_logit_mu_eta.py_func is link_clamps.clamp_logit_mu_eta
+    assert family_kernels._log_mean.py_func is link_clamps.log_mean
+
+
+@pytest.mark.parametrize("family", [families.binomial(), families.poisson()], ids=["binomial", "poisson"])
+def test_derivatives_from_the_mean_are_the_variance_held_as_r_holds_mu_eta(family):
+    """Both canonical links have d mu / d eta = V(mu), computed from the mean without a second exp."""
+    code = compiled_family(family)
+    mu = family.link.linkinv(ETA)
+    got = np.array([derivatives(code, e, m) for e, m in zip(ETA, mu)])
+    var = family.variance(mu)
+    np.testing.assert_allclose(got[:, 1], var, rtol=1e-14)
+    held = (np.abs(ETA) > 30) if code == BINOMIAL_LOGIT else np.zeros(ETA.size, dtype=bool)
+    np.testing.assert_allclose(got[:, 0], np.where(held, DBL_EPSILON, var), rtol=1e-14)
+    np.testing.assert_array_equal(got[held, 0], DBL_EPSILON)
 
 
 @pytest.mark.parametrize("family, y", [(families.binomial(), np.array([0.0, 1.0, 0.25, 1.0, 0.0])),

@@ -2,7 +2,8 @@
 
 The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) runs its loop over the rows
 with these; they compute what :mod:`mixedfx.glmm.families` and :mod:`mixedfx.glmm.links`
-compute, R's clamps included. :func:`log_likelihood_terms` splits R's
+compute, R's clamps included (compiled from :mod:`mixedfx.glmm.link_clamps`, the
+rules the links apply). :func:`log_likelihood_terms` splits R's
 ``family$aic`` into its part that depends on the means and a constant, so the
 Laplace deviance costs one pass over the rows.
 
@@ -18,8 +19,9 @@ import numba
 import numpy as np
 from scipy.special import gammaln
 
+from mixedfx.glmm import link_clamps
 from mixedfx.glmm.families import Family
-from mixedfx.rbase.rmath import DBL_EPSILON
+from mixedfx.glmm.link_clamps import LOGIT_THRESHOLD
 
 __all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
            "LogLikelihoodTerms", "log_likelihood_terms", "aic"]
@@ -27,8 +29,9 @@ __all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family"
 BINOMIAL_LOGIT = 1
 POISSON_LOG = 2
 
-# R's logit clamps: beyond this |eta| the mean is fixed at DBL_EPSILON from 0 or 1
-LOGIT_THRESHOLD = 30.0
+_logit_odds = numba.njit(cache=True, error_model="numpy")(link_clamps.logit_odds)
+_clamp_logit_mu_eta = numba.njit(cache=True, error_model="numpy")(link_clamps.clamp_logit_mu_eta)
+_log_mean = numba.njit(cache=True, error_model="numpy")(link_clamps.log_mean)
 
 
 def compiled_family(family: Family) -> int:
@@ -44,16 +47,10 @@ def compiled_family(family: Family) -> int:
 def mean(code, eta):
     """Mean, d mu / d eta and variance at one linear predictor (R's C code, clamps included)."""
     if code == BINOMIAL_LOGIT:
-        if eta < -LOGIT_THRESHOLD:
-            t = DBL_EPSILON
-        elif eta > LOGIT_THRESHOLD:
-            t = 1.0 / DBL_EPSILON
-        else:
-            e = math.exp(eta)
-            return e / (1.0 + e), e / ((1.0 + e) * (1.0 + e)), e / (1.0 + e) * (1.0 - e / (1.0 + e))
+        t = _logit_odds(eta)
         mu = t / (1.0 + t)
-        return mu, DBL_EPSILON, mu * (1.0 - mu)
-    mu = max(math.exp(eta), DBL_EPSILON)
+        return mu, _clamp_logit_mu_eta(eta, t / ((1.0 + t) * (1.0 + t))), mu * (1.0 - mu)
+    mu = _log_mean(eta)
     return mu, mu, mu
 
 
@@ -62,7 +59,7 @@ def derivatives(code, eta, mu):
     """d mu / d eta and the variance at a linear predictor whose mean ``mu`` is known (no second exp)."""
     if code == BINOMIAL_LOGIT:
         var = mu * (1.0 - mu)
-        return (DBL_EPSILON if abs(eta) > LOGIT_THRESHOLD else var), var
+        return _clamp_logit_mu_eta(eta, var), var
     return mu, mu
 
 

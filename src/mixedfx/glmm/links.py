@@ -2,7 +2,8 @@
 
 Every link computes what R computes, clamping where R clamps: the logit link
 follows R's C code (``C_logit_linkinv``, ``C_logit_mu_eta``: ``eta`` beyond
-+-30 gives ``DBL_EPSILON``-based bounds), the probit and cauchit links clamp
++-30 gives ``DBL_EPSILON``-based bounds, a rule the compiled kernels share
+from :mod:`mixedfx.glmm.link_clamps`), the probit and cauchit links clamp
 ``eta`` at R's thresholds, ``-qnorm(DBL_EPSILON)`` and ``-qcauchy(DBL_EPSILON)``,
 and the log, cloglog, probit and cauchit derivatives are bounded below by
 ``DBL_EPSILON``. Values R computes with a warning (``log`` of a negative number,
@@ -26,14 +27,12 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from mixedfx.errors import MixedFxError
+from mixedfx.glmm.link_clamps import clamp_logit_mu_eta, log_mean, logit_odds
 from mixedfx.rbase.rmath import DBL_EPSILON
 
 __all__ = ["Link", "LINK_NAMES", "make_link"]
 
 _T = TypeVar("_T")
-
-_LOGIT_THRESH = 30.0
-"""``THRESH`` of R's ``family.c``: the logit's ``eta`` beyond which R clamps."""
 
 _PROBIT_THRESH = 8.125890664701906
 """R's ``-qnorm(.Machine$double.eps)``, as R computes it."""
@@ -99,20 +98,15 @@ def _logit_linkfun(mu: np.ndarray) -> np.ndarray:
 
 
 def _logit_linkinv(eta: np.ndarray) -> np.ndarray:
-    """R's ``C_logit_linkinv``: ``exp(eta)`` clamped to [eps, 1/eps], then ``t / (1 + t)``."""
-    t = np.where(eta < -_LOGIT_THRESH, DBL_EPSILON, np.where(eta > _LOGIT_THRESH, 1.0 / DBL_EPSILON, np.exp(eta)))
+    """R's ``C_logit_linkinv``: ``t / (1 + t)`` of the held ``t = exp(eta)``."""
+    t = logit_odds(eta)
     return t / (1.0 + t)
 
 
 def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:
-    """R's ``C_logit_mu_eta``: ``DBL_EPSILON`` beyond +-30, ``e / (1 + e)^2`` otherwise."""
-    opexp = 1.0 + np.exp(eta)
-    return np.where(np.abs(eta) > _LOGIT_THRESH, DBL_EPSILON, np.exp(eta) / (opexp * opexp))
-
-
-def _bounded_exp(eta: np.ndarray) -> np.ndarray:
-    """The log link's inverse and derivative: R's ``pmax(exp(eta), .Machine$double.eps)``."""
-    return _at_least_eps(np.exp(eta))
+    """R's ``C_logit_mu_eta``: ``t / (1 + t)^2`` of ``t = exp(eta)``, ``DBL_EPSILON`` beyond +-30."""
+    t = logit_odds(eta)
+    return clamp_logit_mu_eta(eta, t / ((1.0 + t) * (1.0 + t)))
 
 
 def _cloglog_linkinv(eta: np.ndarray) -> np.ndarray:
@@ -200,7 +194,7 @@ _LINKS: dict[str, Link] = {
         Link("cauchit", _qcauchy, lambda eta: _pcauchy(_clamp(eta, _CAUCHIT_THRESH)),
              lambda eta: _at_least_eps(_dcauchy(eta))),
         Link("cloglog", lambda mu: np.log(-np.log(1.0 - mu)), _cloglog_linkinv, _cloglog_mu_eta),
-        Link("log", np.log, _bounded_exp, _bounded_exp),
+        Link("log", np.log, log_mean, log_mean),
         Link("identity", lambda mu: mu + 0.0, lambda eta: eta + 0.0, np.ones_like),
         Link("sqrt", np.sqrt, np.square, lambda eta: 2.0 * eta, _finite_and(lambda eta: eta > 0)),
         Link("inverse", lambda mu: 1.0 / mu, lambda eta: 1.0 / eta, lambda eta: -1.0 / np.square(eta),
