@@ -6,19 +6,21 @@
 """
 
 from mixedfx import datasets
-from mixedfx.glmm import families
-from mixedfx.inference.allfit import AllFitResult, all_fit
-from mixedfx.inference.anova import AnovaTable, anova
 from mixedfx.api import glmer, glmer_nb, lmer
-from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
-from mixedfx.fits.glmer import GlmerFit
-from mixedfx.glmm.control import GlmerControl
-from mixedfx.fits.lmer import LmerFit
-from mixedfx.lmm.control import LmerControl
 from mixedfx.fits.base import FitSummary, MixedModelFit
+from mixedfx.fits.glmer import GlmerFit
+from mixedfx.fits.lmer import LmerFit
+from mixedfx.glmm import families
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.inference.allfit import AllFitResult, all_fit
+from mixedfx.inference.anova import AnovaTable, FTestTable, anova
+from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
+from mixedfx.lmm.control import LmerControl
+from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model, optimize_glmer,
+                             optimize_lmer)
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
-           "BootstrapResult", "AnovaTable",
-           "LmerControl",
-           "GlmerControl", "LmerFit", "GlmerFit", "FitSummary", "MixedModelFit"]
+           "BootstrapResult", "AnovaTable", "FTestTable", "LmerControl", "GlmerControl", "LmerFit", "GlmerFit",
+           "FitSummary", "MixedModelFit", "lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design",
+           "glmer_model", "optimize_glmer", "glmer_fit"]
 __version__ = "0.1.0"

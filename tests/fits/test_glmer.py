@@ -8,7 +8,7 @@ import pytest
 from scipy.special import digamma
 
 import mixedfx as mfx
-from mixedfx.api import theta_ml
+from mixedfx.glmm.negative_binomial import theta_ml
 
 CBIND = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 

@@ -22,8 +22,8 @@ from mixedfx.linalg.row_products import cross_product
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
 
-__all__ = ["check_grouping_factors", "check_residual_variation", "check_glmer_response", "check_counts_response",
-           "factor_response_error"]
+__all__ = ["check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
+           "check_counts_response", "factor_response_error"]
 
 _EXACT_FIT_TOL = 1e-13
 """A residual sum of squares this small relative to the response's is an exact fit."""
@@ -49,7 +49,7 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
         raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
                         "a random effect needs a grouping factor with two or more levels in the rows used")
     for term in terms:
-        q = len(term.levels) * term.z.shape[1]
+        q = term.n_levels * term.k
         if q > n or (q == n and not allow_n):
             relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
             raise DataError(
@@ -90,6 +90,21 @@ def check_residual_variation(matrices: ModelMatrices) -> None:
         raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
                         "leaving no residual variation: a linear mixed model needs a response that varies beyond "
                         "them; check that it is not a copy or a linear function of a predictor or of the offset")
+
+
+def check_lmer_response(matrices: ModelMatrices) -> None:
+    """The response a linear model can take: one numeric column that the fixed effects do not fit exactly.
+
+    Raises
+    ------
+    DataError
+    """
+    if np.ndim(matrices.y) != 1:
+        raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
+    if matrices.response_levels is not None:
+        raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
+                                              "glmer(..., family='binomial')")
+    check_residual_variation(matrices)
 
 
 def factor_response_error(matrices: ModelMatrices, why: str) -> DataError:

@@ -82,6 +82,9 @@ class ModelMatrices:
     response_levels : tuple of str or None
         The levels of a factor (or text) response, None for a numeric or
         logical one (``y`` then holds 0 for the first level, 1 for the others).
+    data_name, weights_name, offset_name : str or None
+        How lme4's summary names the data (the frame's ``attrs["name"]``), the
+        weights (their column, or "weights") and the offset argument.
     term_order : list of int
         lme4's order of ``re_terms`` (:func:`~mixedfx.design.reterms.lme4_term_order`):
         the order of theta, ranef and VarCorr, computed once here.
@@ -101,6 +104,9 @@ class ModelMatrices:
     messages: list[str]
     spec: DesignSpec
     response_levels: tuple[str, ...] | None = None
+    data_name: str | None = None
+    weights_name: str | None = None
+    offset_name: str | None = None
 
     @cached_property
     def term_order(self) -> list[int]:
@@ -178,4 +184,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         rows=frame.rows, messages=messages,
         spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=parsed),
         response_levels=tuple(response.levels) if isinstance(response, Factor) and not response.logical else None,
+        data_name=data.attrs.get("name"),
+        weights_name=weights if isinstance(weights, str) else (None if weights is None else "weights"),
+        offset_name=None if offset is None else "offset",
     )

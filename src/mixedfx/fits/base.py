@@ -52,8 +52,7 @@ class MixedModelFit:
 
     def __init__(self, model: LinearMixedModel | GeneralizedLinearMixedModel, opt: OptSummary,
                  theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor,
-                 control: LmerControl | GlmerControl, *, data_name: str | None, weights_name: str | None,
-                 offset_name: str | None) -> None:
+                 control: LmerControl | GlmerControl) -> None:
         self._model = model
         self._control = control
         self._opt = opt
@@ -61,9 +60,6 @@ class MixedModelFit:
         self._beta = np.asarray(beta, dtype=float)
         self._u = u
         self._factor = factor
-        self.data_name = data_name
-        self.weights_name = weights_name
-        self.offset_name = offset_name
         diagonal = theta_lower_bounds(self.ks) == 0.0
         self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
 
@@ -104,9 +100,19 @@ class MixedModelFit:
         return True
 
     @property
-    def labels(self) -> dict[str, str | None]:
-        """How the summary names the data, the weights and the offset (kept by refits)."""
-        return dict(data_name=self.data_name, weights_name=self.weights_name, offset_name=self.offset_name)
+    def data_name(self) -> str | None:
+        """The data's name as the summary prints it (the DataFrame's ``attrs["name"]``)."""
+        return self.matrices.data_name
+
+    @property
+    def weights_name(self) -> str | None:
+        """The weights as the summary names them (their column, or "weights")."""
+        return self.matrices.weights_name
+
+    @property
+    def offset_name(self) -> str | None:
+        """"offset" where an offset argument was given."""
+        return self.matrices.offset_name
 
     def refit(self, newresp) -> MixedModelFit:
         """The same model fitted to a new response, reusing its structure (lme4's ``refit``)."""

@@ -30,12 +30,9 @@ class GlmerFit(MixedModelFit):
     ``print(summary(fit))``.
     """
 
-    def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, *,
-                 data_name: str | None = None, weights_name: str | None = None,
-                 offset_name: str | None = None) -> None:
+    def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum) -> None:
         state = optimum.state
-        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control,
-                         data_name=data_name, weights_name=weights_name, offset_name=offset_name)
+        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control)
         self._optimum = optimum
 
     # --- the optimisation -------------------------------------------------------
@@ -86,14 +83,14 @@ class GlmerFit(MixedModelFit):
         """
         model = self._model.with_response(self._response_array(newresp))
         if model.n_agq == 0:
-            return GlmerFit(model, model.fit(theta0=self.theta), **self.labels)
+            return GlmerFit(model, model.fit(theta0=self.theta))
         lp0 = model.pirls(self.theta, None, self._optimum.state.eta).eta
         optimum = model.fit_stage2(np.concatenate([self.theta, self._beta]), lp0, self._optimum.stage1)
-        return GlmerFit(model, optimum, **self.labels)
+        return GlmerFit(model, optimum)
 
     def reoptimize(self, optimizer: str) -> GlmerFit:
         """The same model fitted again from lme4's start, both stages by ``optimizer`` (a name of ``OPTIMIZERS``)."""
-        return GlmerFit(self._model, self._model.fit(optimizer=OPTIMIZERS[optimizer]), **self.labels)
+        return GlmerFit(self._model, self._model.fit(optimizer=OPTIMIZERS[optimizer]))
 
     # --- description -------------------------------------------------------
     @property
@@ -129,8 +126,7 @@ class GlmerFit(MixedModelFit):
     # --- likelihood and scale ------------------------------------------------
     @cached_property
     def _objective(self) -> float:
-        model, state = self._model, self._optimum.state
-        return model.laplace_deviance(state) if model.n_agq == 0 else model.deviance(state, self._theta)
+        return self._model.final_deviance(self._optimum)
 
     @property
     def loglik(self) -> float:

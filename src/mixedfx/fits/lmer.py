@@ -26,13 +26,10 @@ class LmerFit(MixedModelFit):
     ``print(summary(fit))``.
     """
 
-    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl, *,
-                 data_name: str | None = None, weights_name: str | None = None,
-                 offset_name: str | None = None) -> None:
+    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> None:
         factor = model.factor(opt.x)
         beta, u = factor.solve_coefficients()
-        super().__init__(model, opt, opt.x, beta, u, factor, control, data_name=data_name,
-                         weights_name=weights_name, offset_name=offset_name)
+        super().__init__(model, opt, opt.x, beta, u, factor, control)
 
     def _convergence_messages(self) -> list[str]:
         """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
@@ -138,7 +135,7 @@ class LmerFit(MixedModelFit):
             return self
         control = replace(self._control, theta0=tuple(self._opt.x))
         model = self._model.with_criterion(reml=False)
-        return LmerFit(model, model.optimize(control), control, **self.labels)
+        return LmerFit(model, model.optimize(control), control)
 
     def refit(self, newresp) -> LmerFit:
         """The same model fitted to a new response (lme4's ``refit``).
@@ -168,9 +165,8 @@ class LmerFit(MixedModelFit):
         control = replace(self._control, theta0=tuple(self.theta))
         model = self._model.with_response(y)
         opt = model.optimize(control, initial_step=np.maximum(0.1 * np.abs(self.theta), 0.02))
-        return LmerFit(model, opt, control, **self.labels)
+        return LmerFit(model, opt, control)
 
     def reoptimize(self, optimizer: str) -> LmerFit:
         """The same model optimised from lme4's start by ``optimizer`` (a name of ``OPTIMIZERS``)."""
-        return LmerFit(self._model, self._model.optimize(self._control, OPTIMIZERS[optimizer]), self._control,
-                       **self.labels)
+        return LmerFit(self._model, self._model.optimize(self._control, OPTIMIZERS[optimizer]), self._control)

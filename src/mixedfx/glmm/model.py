@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mixedfx.design.checks import check_counts_response
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
@@ -24,7 +23,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
+from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
 
@@ -99,8 +98,7 @@ class GeneralizedLinearMixedModel:
         self.control = control or GlmerControl()
         self.order = matrices.term_order
         self.terms: list[ReTerm] = matrices.ordered_terms
-        self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
-                                   n_levels=len(t.levels)) for t in self.terms]
+        self.layouts = term_layouts(self.terms)
         self.ks = [t.k for t in self.layouts]
         self.n_levels = [t.n_levels for t in self.layouts]
         self.lower = theta_lower_bounds(self.ks)
@@ -119,7 +117,6 @@ class GeneralizedLinearMixedModel:
         prior = np.ones(self.n) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
         y = np.asarray(matrices.y, dtype=float)
         if y.ndim == 2:
-            check_counts_response(matrices, self.family)
             trials = y.sum(axis=1)
             proportion = np.divide(y[:, 0], trials, out=np.zeros(self.n), where=trials > 0)
             y_adj, w_adj, mustart = self.family.initialize(proportion, prior * trials)
@@ -218,6 +215,12 @@ class GeneralizedLinearMixedModel:
             mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / _SQRT_2PI
         return float(devc0.sum() + state.logdet_re - 2.0 * np.log(mult).sum())
 
+    def final_deviance(self, optimum: GlmmOptimum) -> float:
+        """-2 log-likelihood at an optimum as lme4's logLik takes it: Laplace's for nAGQ 0 and 1, AGQ's otherwise."""
+        if self.n_agq == 0:
+            return self.laplace_deviance(optimum.state)
+        return self.deviance(optimum.state, optimum.theta)
+
     def deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
         """The stage-2 criterion: Laplace for nAGQ <= 1, AGQ otherwise."""
         return self.agq_deviance(state, theta) if self.n_agq > 1 else self.laplace_deviance(state)
@@ -228,7 +231,19 @@ class GeneralizedLinearMixedModel:
         return np.asarray(pars[:k], dtype=float), np.asarray(pars[k:], dtype=float)
 
     # --- lme4's two-stage fit -------------------------------------------------
-    def _stage1_objective(self, eta_start: np.ndarray):
+    def stage1_objective(self, eta_start: np.ndarray) -> Callable[[np.ndarray], float]:
+        """The first stage's deviance (Laplace, beta solved for inside PIRLS) as a function of theta.
+
+        Parameters
+        ----------
+        eta_start : ndarray
+            Linear predictor each PIRLS run starts from.
+
+        Returns
+        -------
+        callable
+            ``inf`` where PIRLS fails.
+        """
         mu_start = self.start_means(eta_start)
 
         def objective(theta: np.ndarray) -> float:
@@ -319,7 +334,7 @@ class GeneralizedLinearMixedModel:
         options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
-        stage1 = self._stage1_objective(lp0)
+        stage1 = self.stage1_objective(lp0)
         if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
             opt1, state1 = self._stage1_start(stage1, lp0, start, options)
         else:

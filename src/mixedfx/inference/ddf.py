@@ -30,7 +30,7 @@ from scipy.special import fdtrc, stdtr
 
 from mixedfx.inference.hypotheses import type3_contrasts
 from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
-from mixedfx.linalg.layout import templates, TermLayout
+from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]
@@ -281,8 +281,7 @@ def _kenward_roger(fit: Any) -> _KenwardRoger:
     if not model.reml:
         raise ValueError("Kenward-Roger's method is only available for REML model fits")
     n_levels = [len(t.levels) for t in model.terms]
-    z = sp.hstack([TermLayout(codes=np.asarray(t.codes), z=np.asarray(t.z, dtype=float), n_levels=len(t.levels)).matrix
-                   for t in model.terms], format="csr")
+    z = sp.hstack([layout.matrix for layout in model.layouts], format="csr")
     lam = sp.block_diag([sp.kron(sp.identity(nl), tmpl) for tmpl, nl in zip(templates(fit.theta, model.ks), n_levels)],
                         format="csr")
     wp = _weighted_products(z, np.asarray(model.matrices.X, dtype=float), lam, fit.sigma**2)

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["TermLayout", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "term_effects",
+if TYPE_CHECKING:
+    from mixedfx.design.reterms import ReTerm
+
+__all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "term_effects",
            "random_part", "scalar_row_scales"]
 
 
@@ -54,6 +58,20 @@ class TermLayout:
         cols = (self.codes[:, None] * k + np.arange(k)[None, :]).ravel()
         rows = np.repeat(np.arange(n), k)
         return sp.csr_matrix((self.z.ravel(), (rows, cols)), shape=(n, self.q))
+
+
+def term_layouts(terms: list[ReTerm]) -> list[TermLayout]:
+    """The layouts of a model's random-effects terms (in the order given, lme4's for a model).
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.lmer_design("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> [(t.k, t.n_levels) for t in term_layouts(design.ordered_terms)]
+    [(2, 18)]
+    """
+    return [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
+                       n_levels=t.n_levels) for t in terms]
 
 
 @dataclass(frozen=True)

@@ -46,12 +46,12 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
         ``m x q1`` when it is stored dense.
     """
     first, rest = terms[0], terms[1:]
-    k1, levels1 = first.z.shape[1], len(first.levels)
+    k1, levels1 = first.k, first.n_levels
     q1 = k1 * levels1
-    m = sum(len(t.levels) * t.z.shape[1] for t in rest) + p + 1
+    m = sum(t.n_levels * t.k for t in rest) + p + 1
     # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
     nnz = (p + 1) * q1 + sum(
-        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.z.shape[1] * k1
+        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * k1
         for t in rest)
     coupling = m * q1
     dense_coupling = not coupling_is_sparse(coupling, nnz)
@@ -79,9 +79,9 @@ def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = 
     needed = dense_block_bytes(terms, p)
     if (left := exceeded_memory(needed, available)) is None:
         return
-    rest = sorted(terms[1:], key=lambda t: len(t.levels) * t.z.shape[1], reverse=True)
-    m = sum(len(t.levels) * t.z.shape[1] for t in rest) + p + 1
-    largest = ", ".join(f"({t.text}): {len(t.levels)} levels x {t.z.shape[1]} column{'s' * (t.z.shape[1] > 1)}"
+    rest = sorted(terms[1:], key=lambda t: t.n_levels * t.k, reverse=True)
+    m = sum(t.n_levels * t.k for t in rest) + p + 1
+    largest = ", ".join(f"({t.text}): {t.n_levels} levels x {t.k} column{'s' * (t.k > 1)}"
                         for t in rest[:2])
     advice = (f"its size comes from the terms after ({terms[0].text}), the largest {largest}; use fewer levels in "
               "those grouping factors, fewer random slopes on them, or a machine with more memory" if rest

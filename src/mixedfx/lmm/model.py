@@ -18,7 +18,7 @@ from mixedfx.lmm.information import CriterionPoint, average_information, informa
 from mixedfx.linalg.cross import cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
+from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
@@ -51,11 +51,10 @@ class LinearMixedModel:
         self.terms: list[ReTerm] = matrices.ordered_terms
         self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
-        self.layouts = [TermLayout(codes=np.asarray(t.codes, dtype=np.int64), z=np.asarray(t.z, dtype=float),
-                                   n_levels=len(t.levels)) for t in self.terms]
+        self.layouts = term_layouts(self.terms)
         self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
         self.factorizer = factorizer_for(self.cross)
-        self.ks = [t.z.shape[1] for t in self.terms]
+        self.ks = [t.k for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         w = matrices.weights
         self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())

@@ -1,0 +1,288 @@
+"""lme4's fit in stages you can call one by one, as lme4's ``modular.R`` offers them.
+
+An lmer fit is four steps; :func:`mixedfx.lmer` is exactly these in turn::
+
+    design = mfx.lmer_design("Reaction ~ Days + (Days | Subject)", sleepstudy)  # lFormula
+    model = mfx.lmer_model(design, REML=True)                                   # mkLmerDevfun
+    model.objective(theta)                                                      # devFunOnly = TRUE
+    opt = mfx.optimize_lmer(model)                                              # optimizeLmer
+    fit = mfx.lmer_fit(model, opt)                                              # mkMerMod
+
+and a glmer fit the same four (``glFormula``, ``mkGlmerDevfun``, both stages of
+``optimizeGlmer``, ``mkMerMod``). Between the steps everything is open: the
+design's matrices, the model's objective as a plain function of theta (for
+your own optimiser, a grid, a plot), the optimiser's summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.design.checks import check_glmer_response, check_grouping_factors, check_lmer_response
+from mixedfx.design.matrices import ModelMatrices, build_model_matrices
+from mixedfx.errors import MixedFxError
+from mixedfx.fits.glmer import GlmerFit
+from mixedfx.fits.lmer import LmerFit
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.families import Family, get_family
+from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
+from mixedfx.linalg.memory import check_dense_blocks
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.optim.optimize import OptSummary
+
+__all__ = ["lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model",
+           "optimize_glmer", "glmer_fit", "as_control"]
+
+Control = TypeVar("Control", LmerControl, GlmerControl)
+MAX_NAGQ = 25
+
+
+def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control]) -> Control:
+    """A control object of ``kind`` from None (the defaults), an instance, or a dict of its fields.
+
+    Examples
+    --------
+    >>> as_control({"maxeval": 500}, LmerControl).maxeval
+    500
+    """
+    if control is None:
+        return kind()
+    if isinstance(control, kind):
+        return control
+    if isinstance(control, Mapping):
+        known = set(kind.__dataclass_fields__)
+        unknown = sorted(set(control) - known)
+        if unknown:
+            raise MixedFxError(f"unknown control setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+        return kind(**control)
+    raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
+
+
+def _check_terms(design: ModelMatrices, allow_n: bool) -> None:
+    """lme4's grouping-factor checks, then the memory the factorisation will need."""
+    terms = design.ordered_terms
+    check_grouping_factors(terms, design.X.shape[0], allow_n)
+    check_dense_blocks(terms, design.X.shape[1])
+
+
+# --------------------------------------------------------------------------- lmer
+def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
+                offset: np.ndarray | None = None, na_action: str = "omit") -> ModelMatrices:
+    """The model's response, X and random-effects terms, checked as lme4's ``lFormula`` checks them.
+
+    Parameters
+    ----------
+    formula, data, weights, offset, na_action
+        As for :func:`mixedfx.lmer`.
+
+    Returns
+    -------
+    ModelMatrices
+
+    Raises
+    ------
+    TypeError, FormulaError, DataError, MixedFxError
+        As :func:`mixedfx.lmer` does before it optimises anything.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.lmer_design("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> design.X.shape, design.x_names
+    ((180, 2), ['(Intercept)', 'Days'])
+    """
+    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    check_lmer_response(design)
+    _check_terms(design, allow_n=False)
+    return design
+
+
+def lmer_model(design: ModelMatrices, *, REML: bool = True) -> LinearMixedModel:  # noqa: N803 - lme4's name
+    """The linear model ready to evaluate its criterion, as lme4's ``mkLmerDevfun``.
+
+    Building it reads the rows once (the cross-products); ``model.objective``
+    is then the profiled deviance (``REML=False``) or REML criterion as a plain
+    function of theta in lme4's order (lme4's ``devFunOnly = TRUE``), ``inf``
+    where the system is singular; ``model.start_theta()`` is lme4's start.
+
+    Parameters
+    ----------
+    design : ModelMatrices
+        From :func:`lmer_design`.
+    REML : bool
+
+    Returns
+    -------
+    LinearMixedModel
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> model = mfx.lmer_model(mfx.lmer_design("Yield ~ 1 + (1 | Batch)", mfx.datasets.load("Dyestuff")))
+    >>> round(model.objective([0.8]), 4)
+    319.6686
+    """
+    if not isinstance(REML, bool | np.bool_):
+        raise TypeError(f"REML must be True or False, not {REML!r}")
+    return LinearMixedModel(design, reml=bool(REML))
+
+
+def optimize_lmer(model: LinearMixedModel, control: LmerControl | Mapping[str, Any] | None = None) -> OptSummary:
+    """Minimise the model's criterion over theta, as lme4's ``optimizeLmer`` (restart at the edge included).
+
+    Parameters
+    ----------
+    model : LinearMixedModel
+        From :func:`lmer_model`.
+    control : LmerControl or dict, optional
+
+    Returns
+    -------
+    OptSummary
+        The optimiser, its start and end, evaluations, and what evaluated the
+        criterion (``factorizer``).
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> model = mfx.lmer_model(mfx.lmer_design("Yield ~ 1 + (1 | Batch)", mfx.datasets.load("Dyestuff")))
+    >>> round(float(mfx.optimize_lmer(model).fval), 3)
+    319.654
+    """
+    return model.optimize(as_control(control, LmerControl))
+
+
+def lmer_fit(model: LinearMixedModel, opt: OptSummary,
+             control: LmerControl | Mapping[str, Any] | None = None) -> LmerFit:
+    """The fitted model at the optimiser's theta, as lme4's ``mkMerMod``.
+
+    Parameters
+    ----------
+    model : LinearMixedModel
+    opt : OptSummary
+        From :func:`optimize_lmer` (or any summary whose ``x`` is a theta).
+    control : LmerControl or dict, optional
+        The settings its convergence checks and refits use.
+
+    Returns
+    -------
+    LmerFit
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> model = mfx.lmer_model(mfx.lmer_design("Yield ~ 1 + (1 | Batch)", mfx.datasets.load("Dyestuff")))
+    >>> round(float(mfx.lmer_fit(model, mfx.optimize_lmer(model)).fixef.iloc[0]), 1)
+    1527.5
+    """
+    return LmerFit(model, opt, as_control(control, LmerControl))
+
+
+# --------------------------------------------------------------------------- glmer
+def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
+                 weights: str | np.ndarray | None = None, offset: np.ndarray | None = None,
+                 na_action: str = "omit") -> ModelMatrices:
+    """The model's matrices, checked as lme4's ``glFormula`` checks them (the response against the family).
+
+    Parameters
+    ----------
+    formula, data, family, weights, offset, na_action
+        As for :func:`mixedfx.glmer`.
+
+    Returns
+    -------
+    ModelMatrices
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.glmer_design("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...                           mfx.datasets.load("cbpp"), family="binomial")
+    >>> design.y.shape
+    (56, 2)
+    """
+    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    check_glmer_response(design, get_family(family))
+    _check_terms(design, allow_n=True)
+    return design
+
+
+def glmer_model(design: ModelMatrices, *, family: str | Family, nAGQ: int = 1,  # noqa: N803 - lme4's name
+                control: GlmerControl | Mapping[str, Any] | None = None) -> GeneralizedLinearMixedModel:
+    """The generalized model ready to evaluate its deviance, as lme4's ``mkGlmerDevfun``.
+
+    Its PIRLS engines are chosen here (``model.pirls_engines``). The first
+    stage's deviance over theta (beta inside PIRLS) and the second stage's over
+    theta then beta are ``model.stage1_objective(eta_start)`` and
+    ``model.stage2_objective(eta_start)``.
+
+    Parameters
+    ----------
+    design : ModelMatrices
+        From :func:`glmer_design`.
+    family : str or Family
+    nAGQ : int
+        0 to 25, as for :func:`mixedfx.glmer`.
+    control : GlmerControl or dict, optional
+
+    Returns
+    -------
+    GeneralizedLinearMixedModel
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.glmer_design("TICKS ~ YEAR + (1 | LOCATION)", mfx.datasets.load("grouseticks"), family="poisson")
+    >>> mfx.glmer_model(design, family="poisson").pirls_engines[0].name
+    'PIRLS (compiled, sparse rest)'
+    """
+    if not isinstance(nAGQ, int | np.integer) or isinstance(nAGQ, bool):
+        raise TypeError(f"nAGQ must be a whole number (an int) from 0 to {MAX_NAGQ}, not {nAGQ!r}")
+    if not 0 <= nAGQ <= MAX_NAGQ:
+        raise MixedFxError(f"nAGQ must be a whole number from 0 to {MAX_NAGQ}, not {nAGQ!r}")
+    return GeneralizedLinearMixedModel(design, get_family(family), int(nAGQ), as_control(control, GlmerControl))
+
+
+def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None = None) -> GlmmOptimum:
+    """lme4's two stages: theta with beta inside PIRLS (``optimizeGlmer(stage = 1)``), then theta and beta together.
+
+    Parameters
+    ----------
+    model : GeneralizedLinearMixedModel
+        From :func:`glmer_model`; nAGQ = 0 stops after the first stage.
+    theta0 : ndarray, optional
+        Starting theta (lme4's order); 1 on the diagonal, 0 below by default.
+
+    Returns
+    -------
+    GlmmOptimum
+        Both stages' summaries, the estimates, PIRLS's state there and the Hessian.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.glmer_design("TICKS ~ YEAR + (1 | LOCATION)", mfx.datasets.load("grouseticks"), family="poisson")
+    >>> optimum = mfx.optimize_glmer(mfx.glmer_model(design, family="poisson"))
+    >>> optimum.opt.x.shape
+    (4,)
+    """
+    return model.fit(theta0=theta0)
+
+
+def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum) -> GlmerFit:
+    """The fitted generalized model at an optimum, as lme4's ``mkMerMod``.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.glmer_design("TICKS ~ YEAR + (1 | LOCATION)", mfx.datasets.load("grouseticks"), family="poisson")
+    >>> model = mfx.glmer_model(design, family="poisson")
+    >>> mfx.glmer_fit(model, mfx.optimize_glmer(model)).nagq
+    1
+    """
+    return GlmerFit(model, optimum)
