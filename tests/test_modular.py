@@ -1,0 +1,60 @@
+"""lme4's stages one by one give what lmer and glmer give, and each stage's result is usable on its own."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.errors import DataError, MixedFxError
+from mixedfx.glmm.pirls import PythonPirls
+
+
+@pytest.fixture(scope="module")
+def cbpp():
+    return mfx.datasets.load("cbpp")
+
+
+def test_lmer_in_stages_is_lmer(sleep):
+    design = mfx.lmer_design("Reaction ~ Days + (Days | Subject)", sleep)
+    model = mfx.lmer_model(design, REML=False)
+    opt = mfx.optimize_lmer(model, {"maxeval": 5000})
+    fit = mfx.lmer_fit(model, opt)
+    direct = mfx.lmer("Reaction ~ Days + (Days | Subject)", sleep, REML=False)
+    assert fit.loglik == direct.loglik
+    np.testing.assert_array_equal(fit.theta, direct.theta)
+    assert opt.factorizer == "one term (compiled)"
+    assert str(fit) == str(direct)
+
+
+def test_the_objective_is_a_plain_function_of_theta(sleep):
+    model = mfx.lmer_model(mfx.lmer_design("Reaction ~ Days + (Days | Subject)", sleep))
+    fit = mfx.lmer_fit(model, mfx.optimize_lmer(model))
+    # lme4's devFunOnly: the REML criterion at the optimum, larger away from it, inf where singular
+    assert model.objective(fit.theta) == pytest.approx(fit.reml_criterion, rel=1e-12)
+    assert model.objective(fit.theta * 1.2) > fit.reml_criterion
+    assert model.objective(np.array([1.0, 0.0, 1.0])) > fit.reml_criterion
+
+
+def test_glmer_in_stages_is_glmer(cbpp):
+    formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    design = mfx.glmer_design(formula, cbpp, family="binomial")
+    model = mfx.glmer_model(design, family="binomial", nAGQ=1, control={"compiled_pirls": False})
+    assert isinstance(model.pirls_engines[0], PythonPirls)
+    fit = mfx.glmer_fit(model, mfx.optimize_glmer(model))
+    direct = mfx.glmer(formula, cbpp, family="binomial")
+    # the Python loop's fit has no exact gradient: its optimiser path ends within lme4's tolerance of the other's
+    assert fit.loglik == pytest.approx(direct.loglik, abs=1e-4)
+    np.testing.assert_allclose(fit.fixef, direct.fixef, rtol=1e-3)
+    assert fit.opt_summary.factorizer == "PIRLS (Python)"
+    assert direct.opt_summary.factorizer.startswith("PIRLS (compiled")
+
+
+def test_the_design_stage_runs_lme4s_checks(sleep, cbpp):
+    with pytest.raises(DataError, match="number of levels of each grouping factor"):
+        mfx.lmer_design("Reaction ~ Days + (1 | obs)", sleep.assign(obs=np.arange(len(sleep))))
+    with pytest.raises(MixedFxError, match="negative values not allowed"):
+        mfx.glmer_design("y ~ period + (1 | herd)", cbpp.assign(y=-cbpp["incidence"]), family="poisson")
+    with pytest.raises(MixedFxError, match="nAGQ"):
+        mfx.glmer_model(mfx.glmer_design("incidence ~ period + (1 | herd)", cbpp, family="poisson"),
+                        family="poisson", nAGQ=40)
+    with pytest.raises(TypeError, match="REML"):
+        mfx.lmer_model(mfx.lmer_design("Reaction ~ Days + (1 | Subject)", sleep), REML="yes")
