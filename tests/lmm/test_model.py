@@ -99,7 +99,7 @@ def test_a_saddle_on_the_bound_is_left_from_inside(monkeypatch):
     data = crossed_ratings(1, 0.0)
     model = LinearMixedModel(build_model_matrices("y ~ x + (1 | subject) + (1 | item)", data))
     monkeypatch.setattr(mixedfx.lmm.model, "information_minimise", lambda *args: (None, 0))
-    trial = model._gradient_minimise(model.start_theta(), 1000)
+    trial = model._gradient_minimise(model.start_theta(), LmerControl(maxeval=1000))
     assert trial.x[1] == 0.0  # L-BFGS-B stops where the gradient vanishes
     summary = model.optimize(LmerControl())
     bobyqa_alone = model.optimize(LmerControl(use_gradient=False))
@@ -116,8 +116,9 @@ def test_an_inward_restart_that_fails_hands_over_to_bobyqa(crossed_model, monkey
     x = np.array([0.6, 0.0])
     failed = OptSummary(optimizer="L-BFGS-B", x0=x, x=x, fval=np.inf, feval=2, return_code=-1)
     monkeypatch.setattr(crossed_model, "_gradient_minimise", lambda *args: failed)
-    summary = crossed_model._inward_restart(crossed_model.objective, x, crossed_model.lower, maxeval=1000,
-                                            xtol_abs=1e-8, ftol_abs=1e-8)
+    summary = crossed_model._inward_restart(crossed_model.objective, x, crossed_model.lower,
+                                            control=LmerControl(maxeval=1000), maxeval=1000, xtol_abs=1e-8,
+                                            ftol_abs=1e-8)
     assert summary.optimizer == "nloptwrap" and summary.x[1] > 0.0
 
 
@@ -129,14 +130,16 @@ def test_vector_terms_and_small_designs_keep_bobyqa(sleep):
     assert mfx.lmer("diameter ~ 1 + (1 | plate) + (1 | sample)", data).opt_summary.optimizer == "nloptwrap"
 
 
-def test_the_gradient_path_hands_its_last_factor_to_the_fit_once(crossed_model):
+def test_the_gradient_path_keeps_its_last_factor_for_the_fit(crossed_model):
     model = crossed_model.with_response(crossed_model.y)
     summary = model.optimize(LmerControl())
-    cross, key, last = model._optimum_factor
+    cross, key, last = model.last_factor
     assert cross is model.cross and key == summary.x.tobytes()
     other = model.with_response(model.y + 1.0)  # a copy on other blocks never takes it
     assert other.factor(summary.x) is not last
     assert model.factor(summary.x) is last
-    fresh = model.factor(summary.x)
-    assert fresh is not last
+    fresh = model.factorizer.factor(summary.x)
     np.testing.assert_allclose(last.l_rr, fresh.l_rr, rtol=1e-12, atol=1e-12)
+    # nothing writes to the optimisation's workspace afterwards: a fit made later still reads it
+    mfx.lmer_fit(model, summary).fixef
+    np.testing.assert_allclose(model.factor(summary.x).l_rr, fresh.l_rr, rtol=1e-12, atol=1e-12)

@@ -12,7 +12,7 @@ import scipy.linalg as sla
 from mixedfx.optim.convergence import check_convergence
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
-from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives
+from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
 from mixedfx.fits.base import MixedModelFit
 
 __all__ = ["LmerFit"]
@@ -141,8 +141,8 @@ class LmerFit(MixedModelFit):
         """The same model fitted to a new response (lme4's ``refit``).
 
         Only the new response's cross-products are formed; the optimiser starts
-        from this fit's theta with first steps of a tenth of each parameter (at
-        least 0.02).
+        from this fit's theta with small first steps (``control.refit_first_step``
+        of each parameter, at least ``control.refit_least_step``).
 
         Parameters
         ----------
@@ -164,7 +164,8 @@ class LmerFit(MixedModelFit):
         y = self._response_array(newresp)
         control = replace(self._control, theta0=tuple(self.theta))
         model = self._model.with_response(y)
-        opt = model.optimize(control, initial_step=np.maximum(0.1 * np.abs(self.theta), 0.02))
+        opt = model.optimize(control, initial_step=first_steps_near(self.theta, control.refit_first_step,
+                                                                    control.refit_least_step))
         return LmerFit(model, opt, control)
 
     def reoptimize(self, optimizer: str) -> LmerFit:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mixedfx.optim.optimize import OptimizerSettings
+
 __all__ = ["GlmerControl"]
 
 
 @dataclass(frozen=True)
-class GlmerControl:
+class GlmerControl(OptimizerSettings):
     """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
 
     Attributes
@@ -56,19 +58,17 @@ class GlmerControl:
     stage1_first_step, stage1_gtol : float
         L-BFGS-B's first step in theta and its gradient tolerance for that start
         on stage 1's exact gradient (0.01 per unit of theta is about 1e-4 in theta).
-    stage2_first_step : float
-        BOBYQA's first trust region in stage 2 as a share of each starting value
-        (at least 0.01): stage 1 ends near the optimum, and a small first step
-        saves evaluations (VerbAgg 360 to 273).
+    stage2_first_step, stage2_least_step : float
+        BOBYQA's first trust region in stage 2 as a share of each starting value,
+        at least ``stage2_least_step``: stage 1 ends near the optimum, and a small
+        first step saves evaluations (VerbAgg 360 to 273).
     max_halvings : int
         Step-halvings PIRLS tries before it gives up on an iteration (lme4's 10).
     """
 
+    ftol_abs: float = 1e-10
     tol_pwrss: float = 1e-7
     max_pirls: int = 100
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-10
-    maxeval: int = 100_000
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
     calc_derivs: bool = True
@@ -79,4 +79,5 @@ class GlmerControl:
     stage1_first_step: float = 0.3
     stage1_gtol: float = 1e-2
     stage2_first_step: float = 0.05
+    stage2_least_step: float = 0.01
     max_halvings: int = 10

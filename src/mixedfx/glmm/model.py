@@ -25,7 +25,8 @@ from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
 from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
-from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, lbfgsb, snap_to_boundary
+from mixedfx.optim.optimize import (OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb,
+                                    snap_to_boundary)
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
 
@@ -331,7 +332,7 @@ class GeneralizedLinearMixedModel:
         GlmmOptimum
         """
         ctrl = self.control
-        options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
+        options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = self.stage1_objective(lp0)
@@ -392,7 +393,7 @@ class GeneralizedLinearMixedModel:
         GlmmOptimum
         """
         ctrl = self.control
-        options = dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval)
+        options = ctrl.optimizer_options
         stage2 = CachedObjective(self.stage2_objective(eta_start))
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
         exact = self.laplace_value_and_gradient(eta_start) if self.n_agq == 1 and self._uses_gradient else None
@@ -406,7 +407,7 @@ class GeneralizedLinearMixedModel:
         if opt2 is None:
             spent = stage2.evaluations
             # stage 1 ends near the optimum: a small first trust region saves evaluations
-            first_step = np.maximum(ctrl.stage2_first_step * np.abs(x0), 0.01)
+            first_step = first_steps_near(x0, ctrl.stage2_first_step, ctrl.stage2_least_step)
             opt2 = (optimizer or bobyqa)(stage2, x0, lower, initial_step=first_step, **options)
             opt2 = replace(opt2, feval=opt2.feval + spent)
         if ctrl.boundary_tol > 0:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from mixedfx.errors import MixedFxError
 from mixedfx.inference.bootstrap import percent_labels, tail_probabilities
 from mixedfx.inference.fitted import fitted_model, is_generalized
-from mixedfx.optim.optimize import bobyqa
+from mixedfx.optim.optimize import bobyqa, first_steps_near
 from mixedfx.inference.sdcor import (correlation_mask, parameter_vector, sdcor_to_theta, select_parameters, theta_to_sdcor,
                            variance_names)
 from mixedfx.inference.profile_spline import profile_interval
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["profile", "LikelihoodProfile"]
+
+# BOBYQA's first steps at each point of a walk, which starts near the previous point's optimum
+_NEAR_SHARE, _NEAR_LEAST = 0.1, 0.02
 
 
 
@@ -152,8 +155,9 @@ def _minimise_others(dd: Callable[[np.ndarray], float], start: np.ndarray, w: in
         return pars
 
     x0 = np.where(cor, np.arcsin(np.clip(start[free], -1.0, 1.0)), start[free])
+    # each point starts from the previous one's optimum: small first steps, as a refit's
     opt = bobyqa(lambda x: dd(full(x)), x0, np.where(cor, -np.inf, lower[free]),
-                 initial_step=np.maximum(0.1 * np.abs(x0), 0.02), **options)
+                 initial_step=first_steps_near(x0, _NEAR_SHARE, _NEAR_LEAST), **options)
     return opt.fval, full(opt.x)
 
 
@@ -295,7 +299,7 @@ def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alpha
     cutoff = float(np.sqrt(chi2.ppf(1 - alphamax, len(names))))
     walk = _Walk(delta=cutoff * delta_cutoff if delta is None else delta, cutoff=cutoff, maxpts=maxpts,
                  maxmult=maxmult, devtol=devtol,
-                 options=dict(xtol_abs=ctrl.xtol_abs, ftol_abs=ctrl.ftol_abs, maxeval=ctrl.maxeval))
+                 options=ctrl.optimizer_options)
     chosen = select_parameters(which, names, nvp)
     build = _glmm_profiles if is_generalized(fit) else _lmm_profiles
     profiles, bounds, base_fit = build(fit, chosen, walk)

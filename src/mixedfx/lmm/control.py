@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mixedfx.optim.optimize import OptimizerSettings
+
 __all__ = ["LmerControl"]
 
 
 @dataclass(frozen=True)
-class LmerControl:
+class LmerControl(OptimizerSettings):
     """Optimiser settings for :func:`mixedfx.lmer` (lme4's ``lmerControl``).
 
     Attributes
@@ -37,14 +39,22 @@ class LmerControl:
         with BOBYQA; one that ends with a variance on zero goes through lme4's
         edge check (``restart_edge``), and where the criterion falls inward the
         gradient path starts again from just inside. False keeps lme4's BOBYQA.
+    first_step_share : float
+        L-BFGS-B's first step as a share of the largest starting theta (at
+        least this share itself): longer first steps land on the bounds more
+        often (where BOBYQA must take over), shorter ones cost line-search
+        evaluations.
+    refit_first_step, refit_least_step : float
+        A refit starts BOBYQA from the fit's theta with first steps of this
+        share of each value, at least ``refit_least_step``: the new optimum is near.
     """
 
-    xtol_abs: float = 1e-8
-    ftol_abs: float = 1e-8
-    maxeval: int = 100_000
     restart_edge: bool = True
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
     theta0: tuple[float, ...] | None = field(default=None)
     calc_derivs: bool = True
     use_gradient: bool = True
+    first_step_share: float = 0.1
+    refit_first_step: float = 0.1
+    refit_least_step: float = 0.02

@@ -15,7 +15,7 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.reterms import ReTerm
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
-from mixedfx.linalg.cross import cross_products, response_map, transform_dense, with_response
+from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
 from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
@@ -25,9 +25,6 @@ from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherica
 __all__ = ["LinearMixedModel"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-# L-BFGS-B's first step as a share of the largest starting theta: longer first steps land on
-# the bounds more often (where BOBYQA must take over), shorter ones cost line-search evaluations
-_FIRST_STEP_SHARE = 0.1
 
 
 class LinearMixedModel:
@@ -54,6 +51,11 @@ class LinearMixedModel:
         self.layouts = term_layouts(self.terms)
         self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
         self.factorizer = factorizer_for(self.cross)
+        self.last_factor: tuple[CrossProducts, bytes, BlockedFactor] | None = None
+        """Where the last gradient-path optimisation ended on the point it evaluated last: that
+        point's blocks, theta (as bytes) and factor, which :meth:`factor` returns there instead of
+        factoring again. The factor lives in that optimisation's workspace, which nothing writes
+        to once it has ended."""
         self.ks = [t.k for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         w = matrices.weights
@@ -134,7 +136,7 @@ class LinearMixedModel:
     def factor(self, theta: np.ndarray) -> BlockedFactor:
         """The blocked Cholesky factor at ``theta`` (lme4's order)."""
         theta = np.asarray(theta, dtype=float)
-        kept = self.__dict__.pop("_optimum_factor", None)
+        kept = self.last_factor
         if kept is not None and kept[0] is self.cross and kept[1] == theta.tobytes():
             return kept[2]
         return self.factorizer.factor(theta)
@@ -255,15 +257,15 @@ class LinearMixedModel:
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
-        options = dict(xtol_abs=control.xtol_abs, ftol_abs=control.ftol_abs, maxeval=control.maxeval)
+        options = control.optimizer_options
         summary, spent, restart = None, 0, optimizer or bobyqa
         if optimizer is None and control.use_gradient and self.has_gradient:
-            trial = self._gradient_minimise(x0, control.maxeval)
+            trial = self._gradient_minimise(x0, control)
             # on a bound the gradient vanishes (the criterion is even in each theta), so a gradient
             # method cannot tell a minimum there from a saddle: lme4's edge check below decides,
             # and where moving inward helps the gradient path starts again from inside
             if trial.return_code > 0:
-                summary, restart = trial, self._inward_restart
+                summary, restart = trial, partial(self._inward_restart, control=control)
             spent = trial.feval
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
@@ -276,16 +278,17 @@ class LinearMixedModel:
         return replace(summary, factorizer=self.factorizer.name)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
-                        maxeval: int, **options) -> OptSummary:
+                        control: LmerControl, **options) -> OptSummary:
         """:func:`~mixedfx.optim.optimize.restart_from_edge`'s optimiser after the gradient path: that path again,
         from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step.
         """
-        summary = self._gradient_minimise(np.where(x <= lower, lower + 0.1 * _first_step(x), x), maxeval)
+        inside = np.where(x <= lower, lower + 0.1 * _first_step(x, control.first_step_share), x)
+        summary = self._gradient_minimise(inside, control)
         if summary.return_code < 0:
-            return bobyqa(objective, x, lower, maxeval=maxeval, **options)
+            return bobyqa(objective, x, lower, **options)
         return summary
 
-    def _gradient_minimise(self, x0: np.ndarray, maxeval: int) -> OptSummary:
+    def _gradient_minimise(self, x0: np.ndarray, control: LmerControl) -> OptSummary:
         """Newton steps on the average information from ``x0``, or L-BFGS-B where they do not apply.
 
         Both on the analytic gradient, with arrays kept across their evaluations.
@@ -307,19 +310,20 @@ class LinearMixedModel:
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]
-            summary = lbfgsb(value_and_gradient, start, self.lower, first_step=_first_step(start), maxeval=maxeval)
+            summary = lbfgsb(value_and_gradient, start, self.lower,
+                             first_step=_first_step(start, control.first_step_share), maxeval=control.maxeval)
             summary = replace(summary, x0=np.asarray(x0, dtype=float), feval=summary.feval + spent)
         point = last.get("point")
         if point is not None and point.theta.tobytes() == summary.x.tobytes():
-            # the optimum was the last point evaluated: the fit's first factor() takes its factor
-            # (in the workspace, which nothing writes to any more) rather than factoring again
-            self._optimum_factor = (self.cross, summary.x.tobytes(), point.factor)
+            # the optimum was the last point evaluated: factor() takes its factor (in the workspace,
+            # which nothing writes to any more) rather than factoring again
+            self.last_factor = (self.cross, summary.x.tobytes(), point.factor)
         return summary
 
 
-def _first_step(theta: np.ndarray) -> float:
+def _first_step(theta: np.ndarray, share: float) -> float:
     """L-BFGS-B's first step from ``theta``: a share of its largest value (of the share itself near zero)."""
-    return _FIRST_STEP_SHARE * max(float(np.max(theta)), _FIRST_STEP_SHARE)
+    return share * max(float(np.max(theta)), share)
 
 
 def _value_and_gradient(point: CriterionPoint | None, theta: np.ndarray) -> tuple[float, np.ndarray]:

@@ -9,7 +9,7 @@ from typing import Callable
 import nlopt
 import numpy as np
 
-__all__ = ["OptSummary", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
+__all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
            "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
 
 # nlopt's return codes and lme4's wording for them
@@ -21,6 +21,39 @@ _NLOPT_RESULTS = {
     5: "NLOPT_MAXEVAL_REACHED",
     6: "NLOPT_MAXTIME_REACHED",
 }
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """The optimisers' stopping rules every control object shares (lme4's ``optCtrl``).
+
+    Attributes
+    ----------
+    xtol_abs, ftol_abs : float
+        BOBYQA's absolute tolerances on the parameters and the objective.
+    maxeval : int
+        Most objective evaluations.
+    """
+
+    xtol_abs: float = 1e-8
+    ftol_abs: float = 1e-8
+    maxeval: int = 100_000
+
+    @property
+    def optimizer_options(self) -> dict[str, float]:
+        """The stopping rules as keyword arguments of :func:`bobyqa` and the other nlopt optimisers."""
+        return dict(xtol_abs=self.xtol_abs, ftol_abs=self.ftol_abs, maxeval=self.maxeval)
+
+
+def first_steps_near(x: np.ndarray, share: float, least: float) -> np.ndarray:
+    """BOBYQA's first step per parameter from a start near the optimum: ``share`` of each value, at least ``least``.
+
+    Examples
+    --------
+    >>> first_steps_near(np.array([2.0, 0.0]), 0.1, 0.02).tolist()
+    [0.2, 0.02]
+    """
+    return np.maximum(share * np.abs(np.asarray(x, dtype=float)), least)
 
 
 @dataclass(frozen=True)
