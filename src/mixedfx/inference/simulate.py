@@ -10,7 +10,6 @@ at the simulated means.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +21,7 @@ from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
 from mixedfx.design.frame import grouping_factor
 from mixedfx.inference.fitted import is_generalized
-from mixedfx.linalg.layout import templates
+from mixedfx.linalg.layout import TermLayout, templates, term_layouts
 from mixedfx.formula.evaluate import DataEnv
 from mixedfx.formula.syntax import Name
 
@@ -32,16 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["simulate", "Simulator", "SeedLike"]
 
 SeedLike = int | np.random.SeedSequence | np.random.Generator | None
-
-
-@dataclass(frozen=True)
-class _DrawnTerm:
-    """A random-effects term whose effects are drawn afresh: rows' levels, z and Lambda's template."""
-
-    codes: np.ndarray
-    z: np.ndarray
-    n_levels: int
-    template: np.ndarray
 
 
 class Simulator:
@@ -77,8 +66,9 @@ class Simulator:
         drawn = [i for i in range(len(mm.re_terms)) if i not in kept]
         tmpls = templates(fit.theta, fit.ks)
         scale = 1.0 if is_generalized(fit) else self.sigma
-        self.terms = [_DrawnTerm(codes, z, n_levels, scale * tmpls[fit.term_order.index(i)])
-                      for i, (codes, z, n_levels) in zip(drawn, self._term_rows(mm, drawn, newdata, allow_new_levels))]
+        # the terms whose effects are drawn afresh: their rows' layout and Lambda's template
+        self.terms = [(layout, scale * tmpls[fit.term_order.index(i)])
+                      for i, layout in zip(drawn, self._term_rows(mm, drawn, newdata, allow_new_levels))]
         self.weights = self._prior_weights(fit, self.n, newdata)
         if is_generalized(fit) and fit.family.name == "binomial" and np.any(self.weights % 1 != 0):
             raise MixedFxError("cannot simulate from non-integer prior weights (binomial trials)")
@@ -95,15 +85,14 @@ class Simulator:
 
     @staticmethod
     def _term_rows(mm: ModelMatrices, drawn: list[int], newdata: pd.DataFrame | None,
-                   allow_new_levels: bool) -> list[tuple[np.ndarray, np.ndarray, int]]:
-        """Codes, z and number of levels of the drawn terms, on the fitted rows or the new ones.
+                   allow_new_levels: bool) -> list[TermLayout]:
+        """The drawn terms' layouts (codes, z, number of levels) on the fitted rows or the new ones.
 
         On new data every level the new rows hold gets its own draw, seen in the
         fit or not (lme4 builds these terms from the new data).
         """
         if newdata is None:
-            return [(np.asarray(mm.re_terms[i].codes), np.asarray(mm.re_terms[i].z, dtype=float),
-                     len(mm.re_terms[i].levels)) for i in drawn]
+            return term_layouts([mm.re_terms[i] for i in drawn])
         if not drawn:
             return []
         formula = "~" + " + ".join(f"({mm.re_terms[i].text})" for i in drawn)
@@ -112,7 +101,7 @@ class Simulator:
         out = []
         for term in new.re_terms:
             group = grouping_factor(mm.spec.formula.bars[term.index].group, env, term.group)
-            out.append((group.codes, term.z, len(group.levels)))
+            out.append(TermLayout(codes=group.codes, z=term.z, n_levels=len(group.levels)))
         return out
 
     def random_effects(self, rng: np.random.Generator, nsim: int) -> np.ndarray:
@@ -130,9 +119,8 @@ class Simulator:
         ndarray, shape (n, nsim)
         """
         total = np.zeros((self.n, nsim))
-        for term in self.terms:
-            k = term.template.shape[0]
-            b = rng.standard_normal((nsim, term.n_levels, k)) @ term.template.T
+        for term, template in self.terms:
+            b = rng.standard_normal((nsim, term.n_levels, term.k)) @ template.T
             rows = np.where((term.codes >= 0)[None, :, None], b[:, np.maximum(term.codes, 0)], 0.0)
             total += np.einsum("ik,sik->is", term.z, rows)
         return total
