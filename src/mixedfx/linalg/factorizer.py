@@ -139,14 +139,15 @@ class OneTermFactorizer(Factorizer):
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
-        status, logdet_re, logdet_x, pwrss = self._parts(np.ascontiguousarray(theta, dtype=float))
-        if status != OK:
-            raise np.linalg.LinAlgError(_SINGULAR)
-        return logdet_re, logdet_x, pwrss
+        return _checked_parts(self._parts, theta)
 
 
 class ScalarFactorizer(Factorizer):
-    """Every term scalar: Lambda is diagonal, so ``L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R`` (R, c diagonal)."""
+    """Every term scalar: Lambda is diagonal, so ``L_r1 L_r1' = R A_r1 diag(c^2) A_r1' R`` (R, c diagonal).
+
+    R is the rest's row scales (theta of each row's term, 1 for [X y]) and c the
+    first term's ``theta_1 / L11``; the kinds differ in how they form the rest.
+    """
 
     @cached_property
     def schur(self):
@@ -155,20 +156,28 @@ class ScalarFactorizer(Factorizer):
 
         return ScalarSchur(self.cross.a_r1)
 
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        l11, right = _level_factors(cp, theta)
+        rows, cols = scalar_row_scales(theta, cp.layout), right[:, 0, 0]
+        l_rr = self._factor_rest(rows, cols**2, workspace)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=cp.layout, coupling=partial(_scale_rows_cols, cp.a_r1, rows,
+                                                                                    cols))
+
+    def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
+        """L_rr of ``R (A_rr - A_r1 diag(col_weights) A_r1') R + I``."""
+        raise NotImplementedError
+
 
 class ScalarDenseFactorizer(ScalarFactorizer):
     """Scalar terms with a dense coupling: the rest's Schur update as one weighted Gram product."""
 
     name = "scalar terms, dense rest"
 
-    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+    def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
-        l11, right = _level_factors(cp, theta)
-        rows, cols = scalar_row_scales(theta, cp.layout), right[:, 0, 0]
-        rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * cols[None, :] ** 2) @ cp.a_r1.T) * rows[None, :]
-        l_rr = _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=True)
-        return BlockedFactor(l11=l11, l_rr=l_rr, layout=cp.layout, coupling=partial(_scale_rows_cols, cp.a_r1, rows,
-                                                                                    cols))
+        rest = rows[:, None] * (cp.a_rr - (cp.a_r1 * col_weights[None, :]) @ cp.a_r1.T) * rows[None, :]
+        return _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=True)
 
 
 class SmallScalarFactorizer(ScalarDenseFactorizer):
@@ -189,10 +198,7 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
         self._parts = partial(scalar_criterion_parts, *self.blocks)
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
-        status, logdet_re, logdet_x, pwrss = self._parts(np.ascontiguousarray(theta, dtype=float))
-        if status != OK:
-            raise np.linalg.LinAlgError(_SINGULAR)
-        return logdet_re, logdet_x, pwrss
+        return _checked_parts(self._parts, theta)
 
 
 class ScalarSparseFactorizer(ScalarFactorizer):
@@ -201,14 +207,10 @@ class ScalarSparseFactorizer(ScalarFactorizer):
     name = "scalar terms, sparse coupling"
     has_gradient = True
 
-    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+    def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
-        l11, right = _level_factors(cp, theta)
-        rows, cols = scalar_row_scales(theta, cp.layout), right[:, 0, 0]
-        rest = self.schur.lower(cp.a_rr, cols**2, rows, cp.layout.q_rest, workspace)
-        l_rr = _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=False)
-        return BlockedFactor(l11=l11, l_rr=l_rr, layout=cp.layout, coupling=partial(_scale_rows_cols, cp.a_r1, rows,
-                                                                                    cols))
+        rest = self.schur.lower(cp.a_rr, col_weights, rows, cp.layout.q_rest, workspace)
+        return _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=False)
 
 
 class BlockedFactorizer(Factorizer):
@@ -274,6 +276,14 @@ def factorize(cross: CrossProducts, theta: np.ndarray) -> BlockedFactor:
         When the system is numerically singular.
     """
     return factorizer_for(cross).factor(theta)
+
+
+def _checked_parts(compiled: partial, theta: np.ndarray) -> tuple[float, float, float]:
+    """A compiled criterion's parts at theta, its failure raised as LinAlgError."""
+    status, logdet_re, logdet_x, pwrss = compiled(np.ascontiguousarray(theta, dtype=float))
+    if status != OK:
+        raise np.linalg.LinAlgError(_SINGULAR)
+    return logdet_re, logdet_x, pwrss
 
 
 def _level_factors(cp: CrossProducts, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
