@@ -66,7 +66,7 @@ def test_gradient_follows_a_start_close_to_the_mode():
 
 
 def _check_stage_one_gradient(model, theta, eta_start):
-    objective = model._stage1_objective(eta_start)
+    objective = model.stage1_objective(eta_start)
     value, gradient = model.laplace_value_and_gradient(eta_start, stage=1)(theta)
     assert value == objective(theta) and gradient.shape == theta.shape
     np.testing.assert_allclose(gradient, _central_differences(objective, theta), rtol=1e-5,
@@ -149,17 +149,16 @@ def test_sparse_inverse_matches_the_dense_inverse_on_the_pattern():
     compiled = model.pirls_engines[1].kernel
     out = compiled.run(theta, model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
     factor = compiled.blocked_factor(out)
-    q_rest = int(compiled.n_levels[1:].sum())
+    q_rest = compiled.layout.q_rest
     lower = factor.l_rr[:q_rest, :q_rest]
     expected = np.linalg.inv(lower @ lower.T)
-    sparse, ok = _rest_inverse(out.rest_values, compiled.chol_col_ptr, compiled.chol_col_idx, compiled.m, q_rest,
-                               False)
+    assert not compiled.dense
+    sparse, ok = _rest_inverse(compiled.structure, out.factor.pattern_values)
     assert ok
     on_pattern = np.abs(lower) > 0
     on_pattern |= on_pattern.T
     np.testing.assert_allclose(sparse[on_pattern], expected[on_pattern], rtol=1e-10, atol=1e-12)
-    dense, ok = _rest_inverse(out.rest_values, compiled.chol_col_ptr, compiled.chol_col_idx, compiled.m, q_rest,
-                              True)
+    dense, ok = _rest_inverse(compiled.structure._replace(dense=True), out.factor.pattern_values)
     np.testing.assert_allclose(dense, expected, rtol=1e-10, atol=1e-12)
 
 

@@ -52,14 +52,6 @@ def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
                                rtol=1e-9, atol=1e-12)
 
 
-def test_nested_terms_keep_their_factor_sparse():
-    model, _ = _model("grouseticks")
-    compiled = model.pirls_engines[1].kernel
-    # BROOD is nested in LOCATION and INDEX in both: no fill beyond the response's row
-    pattern_entries = len(compiled.chol_col_idx)
-    assert pattern_entries < 2 * compiled.m
-
-
 @pytest.mark.parametrize("max_pirls, message", [(1, "did not converge in 1 iterations")])
 def test_compiled_failures_raise_the_python_loops_errors(max_pirls, message):
     model, theta = _model("VerbAgg", GlmerControl(max_pirls=max_pirls))
@@ -126,42 +118,54 @@ def test_passes_sum_in_row_order(name):
     from mixedfx.glmm import scalar_pirls as kernel  # noqa: PLC0415
 
     model, theta = _model(name)
-    compiled = model.pirls_engines[0].kernel
+    structure = model.pirls_engines[0].kernel.structure
     rng = np.random.default_rng(3)
-    p, n = compiled.X_t.shape
-    b, u = rng.normal(size=p), rng.normal(size=compiled.u_offsets[-1])
+    p, n = structure.X_t.shape
+    b, u = rng.normal(size=p), rng.normal(size=structure.u_offsets[-1])
     base = rng.normal(size=n)
     eta = np.empty(n)
-    kernel._linear_predictor(base, compiled.X_t, b, u, compiled.codes, compiled.zs, theta, compiled.u_offsets, eta)
+    kernel._linear_predictor(structure, theta, base, b, u, eta)
     expected = base.copy()
     for j in range(p):
-        expected += compiled.X_t[j] * b[j]
-    for t, (codes, z) in enumerate(zip(compiled.codes, compiled.zs)):
-        expected += z * theta[t] * u[compiled.u_offsets[t] + codes]
+        expected += structure.X_t[j] * b[j]
+    for t, (codes, z) in enumerate(zip(structure.codes, structure.zs)):
+        expected += z * theta[t] * u[structure.u_offsets[t] + codes]
     np.testing.assert_array_equal(eta, expected)
 
     w = rng.uniform(0.1, 1.0, n)
-    xy = np.vstack([compiled.X_t, rng.normal(size=n)])
-    a11, coupling, rest = np.zeros(compiled.u_offsets[1]), np.zeros(len(compiled.row_idx)), np.zeros((compiled.m,) * 2)
-    kernel._accumulate(w, xy, compiled.codes, compiled.zs, compiled.rest_offsets, compiled.pos, compiled.dense_pos,
-                       a11, coupling, rest, np.empty_like(xy))
-    wz0 = w * compiled.zs[0]
+    xy = np.vstack([structure.X_t, rng.normal(size=n)])
+    a11, coupling = np.zeros(structure.u_offsets[1]), np.zeros(len(structure.row_idx))
+    rest = np.zeros((structure.m,) * 2)
+    kernel._accumulate(structure, kernel.PirlsWorkspace(a11=a11, coupling=coupling, rest=rest, w=w, xy=xy,
+                                                        weighted=np.empty_like(xy)))
+    wz0 = w * structure.zs[0]
     expected_a11, expected_coupling = np.zeros_like(a11), np.zeros_like(coupling)
-    np.add.at(expected_a11, compiled.codes[0], wz0 * compiled.zs[0])  # unbuffered: in row order
+    np.add.at(expected_a11, structure.codes[0], wz0 * structure.zs[0])  # unbuffered: in row order
     for j in range(p + 1):
-        np.add.at(expected_coupling, compiled.dense_pos[compiled.codes[0]] + j, wz0 * xy[j])
+        np.add.at(expected_coupling, structure.dense_pos[structure.codes[0]] + j, wz0 * xy[j])
     np.testing.assert_array_equal(a11, expected_a11)
-    np.testing.assert_array_equal(coupling[compiled.dense_pos[:, None] + np.arange(p + 1)],
-                                  expected_coupling[compiled.dense_pos[:, None] + np.arange(p + 1)])
-    last = compiled.rest_offsets[-1] + compiled.codes[-1]
-    expected_last = np.zeros(compiled.m)
-    np.add.at(expected_last, last, w * compiled.zs[-1] * compiled.zs[-1])
+    np.testing.assert_array_equal(coupling[structure.dense_pos[:, None] + np.arange(p + 1)],
+                                  expected_coupling[structure.dense_pos[:, None] + np.arange(p + 1)])
+    last = structure.rest_offsets[-1] + structure.codes[-1]
+    expected_last = np.zeros(structure.m)
+    np.add.at(expected_last, last, w * structure.zs[-1] * structure.zs[-1])
     np.testing.assert_array_equal(rest[last, last], expected_last[last])
 
 
-@pytest.mark.parametrize("bound", [50, 10**9])
-def test_sorted_unique_by_table_or_sort(bound):
-    from mixedfx.glmm.scalar_pirls import _sorted_unique  # noqa: PLC0415
+def test_runs_return_named_results_whichever_door_the_bundles_take():
+    """The bundles passed as their fields (as a run passes them) and as NamedTuples give the same run."""
+    from mixedfx.glmm import scalar_pirls as kernel  # noqa: PLC0415
+    from mixedfx.glmm.pirls_structure import FactorValues  # noqa: PLC0415
 
-    keys = np.random.default_rng(1).integers(0, 50, 200)
-    np.testing.assert_array_equal(_sorted_unique(keys, bound), np.unique(keys))
+    model, theta = _model("grouseticks")
+    compiled = model.pirls_engines[0].kernel
+    args = (theta, model.y, model.weights, model.offset, model.eta_start, 1e-7, 100)
+    out = compiled.run(*args)
+    assert isinstance(out, kernel.ScalarPirlsResult) and isinstance(out.factor, FactorValues)
+    assert out.status == 0 and out.iterations > 1 and len(out.gradient) == 0
+    direct = kernel._pirls(kernel.PirlsResponse(compiled.code, model.y, model.weights), compiled.structure,
+                           kernel.PirlsSettings(1e-7, 100, 10), theta, model.offset, model.eta_start,
+                           compiled.means(model.eta_start), np.zeros((compiled.m,) * 2), False,
+                           kernel.GradientTerms(np.zeros((1, 0)), np.zeros(0), np.zeros(0)))
+    for a, b in zip(out[:7] + out.factor + out[8:], direct[:7] + direct.factor + direct[8:]):
+        np.testing.assert_array_equal(a, b)

@@ -30,25 +30,71 @@ of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`), and the devian
 passes ``-2 d(a log mu + b g(mu)) / d eta`` to the end's eta (R's ``aic``). Rows
 beyond R's clamps on the mean have constant means and weights.
 
-The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) records the iterations and calls
-:func:`laplace_gradient` when asked for the gradient. numba is imported here, so
-import this module only where it is used. numba's on-disk cache of that kernel
-does not notice edits to this module: after changing it, delete
-``src/mixedfx/__pycache__`` before timing or testing.
+The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) records the iterations
+(:class:`PirlsIteration`) and calls :func:`laplace_gradient` when asked for the
+gradient (:class:`GradientTerms`). numba is imported here, so import this module
+only where it is used. numba's on-disk cache of that kernel does not notice edits
+to this module: after changing it, delete ``src/mixedfx/__pycache__`` before
+timing or testing.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
 
 from mixedfx.glmm.family_kernels import BINOMIAL_LOGIT, LOGIT_THRESHOLD
+from mixedfx.glmm.pirls_structure import FactorValues
 from mixedfx.linalg.cholesky import lapack_dpotri
 from mixedfx.rbase.rmath import DBL_EPSILON
 
-__all__ = ["laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+__all__ = ["GradientTerms", "PirlsIteration", "laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+
+
+class GradientTerms(NamedTuple):
+    """What a run needs to return the Laplace deviance's gradient (:meth:`mixedfx.glmm.scalar_pirls.ScalarPirls.run`).
+
+    Attributes
+    ----------
+    tangent_t : ndarray, shape (k, n)
+        Rows whose coefficients are parameters held in ``base``, C-ordered: X
+        transposed in stage 2, none in stage 1. The gradient is over theta, then
+        these coefficients.
+    a, b : ndarray
+        The log-likelihood's coefficients
+        (:class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`).
+    """
+
+    tangent_t: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+
+
+class PirlsIteration(NamedTuple):
+    """What the gradient needs of one PIRLS iteration (:func:`laplace_gradient` goes back through them).
+
+    Attributes
+    ----------
+    eta, mu : ndarray, shape (n,)
+        The linear predictor it starts from, and its means.
+    w, wy : ndarray, shape (n,)
+        The working weights and response there.
+    factor : FactorValues
+        The factor at those weights.
+    u : ndarray, shape (q,)
+        The random effects it solves for.
+    """
+
+    eta: np.ndarray
+    mu: np.ndarray
+    w: np.ndarray
+    wy: np.ndarray
+    factor: FactorValues
+    u: np.ndarray
+
 
 @numba.njit(cache=True, error_model="numpy")
 def _clamped(code, eta):
@@ -59,14 +105,17 @@ def _clamped(code, eta):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, x):
-    """Solve ``M v = x`` in place for the random effects, from a run's factor.
+def solve_factor(structure, factor, x):
+    """Solve ``M v = x`` in place for the random effects, from a run's factor (:class:`FactorValues`).
 
     ``M = L L'`` with ``L = [[diag(l11), 0], [G, L_rr]]``: G is the coupling block
     (its rows of random effects) and ``L_rr`` the rest's leading block, given by its
-    pattern values (diagonal, then the pattern below it column by column) for a
-    rest of order m.
+    pattern values on ``structure`` (:class:`mixedfx.glmm.pirls_structure.PirlsStructure`).
     """
+    l11, coupling, pattern_values = factor
+    col_ptr, row_idx, chol_col_ptr, chol_col_idx = (structure.col_ptr, structure.row_idx, structure.chol_col_ptr,
+                                                    structure.chol_col_idx)
+    m = structure.m
     l0 = l11.shape[0]
     q_rest = x.shape[0] - l0
     for i in range(l0):
@@ -98,8 +147,8 @@ def solve_factor(l11, coupling, pattern_values, col_ptr, row_idx, chol_col_ptr, 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
-    """``S^-1 = (L_rr L_rr')^-1`` from the rest's pattern values, full where ``dense``, else on the pattern.
+def _rest_inverse(structure, pattern_values):
+    """``S^-1 = (L_rr L_rr')^-1`` from the rest's pattern values: full where the rest is dense, else on the pattern.
 
     A dense rest is inverted by LAPACK (the compiled PIRLS factors it there too,
     and runs single-threaded). A sparse one by the Takahashi recurrence on the
@@ -108,10 +157,12 @@ def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
     levels that meet in a row, or in a coupling column, lies on it.
     Returns the inverse and whether it was formed.
     """
+    chol_col_ptr, chol_col_idx, m = structure.chol_col_ptr, structure.chol_col_idx, structure.m
+    q_rest = structure.u_offsets[-1] - structure.u_offsets[1]
     inverse = np.zeros((q_rest, q_rest))
     if q_rest == 0:
         return inverse, True
-    if dense:
+    if structure.dense:
         for j in range(q_rest):
             inverse[j, j] = pattern_values[j]
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
@@ -147,17 +198,18 @@ def _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _coupling_products(coupling, col_ptr, row_idx, inverse):
+def _coupling_products(structure, coupling, inverse):
     """``(S^-1 g_i)_k`` for every entry (k, i) of the coupling's random rows (0 elsewhere).
 
     Each column lists its random rows first, then the fixed effects' and the
-    response's (:meth:`mixedfx.glmm.scalar_pirls.ScalarPirls._coupling_pattern`).
+    response's (:class:`mixedfx.glmm.pirls_structure.PirlsStructure`).
 
     Each column g_i is either spread over all of ``S^-1``'s columns (a row of S^-1
     per entry; the cheaper way where columns have many entries) or dotted with
     S^-1's rows at its own entries only (where they have few). Plain loops, not
     BLAS: this runs in threads, where BLAS's own threads would compete with them.
     """
+    col_ptr, row_idx = structure.col_ptr, structure.row_idx
     q_rest = inverse.shape[0]
     n_columns = col_ptr.shape[0] - 1
     out = np.zeros(coupling.shape[0])
@@ -193,22 +245,24 @@ def _coupling_products(coupling, col_ptr, row_idx, inverse):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, coupling, pattern_values, col_ptr, row_idx,
-                            chol_col_ptr, chol_col_idx, m, q_rest, dense, w_bar, theta_bar):
+def log_determinant_adjoint(structure, theta, factor, w, w_bar, theta_bar):
     """Add log|M|'s derivatives: ``h_r`` to ``w_bar`` and ``2 sum_r w z_t (M^-1 z~_r)_t`` to ``theta_bar``.
 
-    ``z~_r`` is row r of ``Z Lambda`` and ``h_r = z~_r' M^-1 z~_r``. ``M^-1`` is needed
+    ``z~_r`` is row r of ``Z Lambda``, ``h_r = z~_r' M^-1 z~_r``, ``w`` the working
+    weights and ``factor`` M's factor (:class:`FactorValues`). ``M^-1`` is needed
     only where rows meet it: with ``S = L_rr L_rr'`` its first block's diagonal is
     ``(1 + g_i' S^-1 g_i) / l_i^2``, its coupling block ``-(S^-1 g_i)_k / l_i`` and its
-    rest block ``S^-1`` (``q_rest`` random effects; ``dense``: the rest is stored
-    full). Returns False where ``S^-1`` could not be formed.
+    rest block ``S^-1``. Returns False where ``S^-1`` could not be formed.
     """
+    codes, zs, rest_offsets, pos = structure.codes, structure.zs, structure.rest_offsets, structure.pos
+    col_ptr = structure.col_ptr
+    l11, coupling, pattern_values = factor
     n_terms, n = codes.shape
     l0 = l11.shape[0]
-    inverse, ok = _rest_inverse(pattern_values, chol_col_ptr, chol_col_idx, m, q_rest, dense)
+    inverse, ok = _rest_inverse(structure, pattern_values)
     if not ok:
         return False
-    across = _coupling_products(coupling, col_ptr, row_idx, inverse)
+    across = _coupling_products(structure, coupling, inverse)
     first = np.empty(l0)
     for i in range(l0):
         total = 0.0
@@ -244,25 +298,26 @@ def log_determinant_adjoint(w, codes, zs, theta, rest_offsets, pos, l11, couplin
 
 
 @numba.njit(cache=True, error_model="numpy")
-def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, theta, rest_offsets, u_offsets, pos,
-                     col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, dense, etas, mus, ws, wys, l11s, couplings,
-                     rests, us, eta_end, mu, gradient):
-    """The Laplace deviance's gradient over theta, then over the rows of ``tangent_t``, into ``gradient``.
+def laplace_gradient(response, terms, structure, theta, base, iterations, eta_end, mu, gradient):
+    """The Laplace deviance's gradient over theta, then over the rows of ``terms.tangent_t``, into ``gradient``.
 
-    ``X_t`` holds the columns PIRLS solves for with the random effects (stage 1's
-    X, transposed; none in stage 2), ``tangent_t`` those whose coefficients are
-    parameters held in ``base`` (stage 2's X; none in stage 1). The deviance's
-    log-likelihood part is ``-2 sum(a log mu + b g(mu))`` (``ll_a``, ``ll_b``; see
-    :class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`). The lists hold, for
-    each iteration i, its start (``etas``, ``mus``), working weights and response
-    (``ws``, ``wys``), factor (``l11s``, ``couplings``, pattern values ``rests``) and
-    random effects ``us``; ``eta_end`` and ``mu`` are the linear predictor and means
-    at the end. NaN where the inverse could not be formed.
+    ``response`` is the run's :class:`mixedfx.glmm.scalar_pirls.PirlsResponse`,
+    ``terms`` its :class:`GradientTerms` and ``structure`` its
+    :class:`mixedfx.glmm.pirls_structure.PirlsStructure`, whose ``X_t`` holds the
+    columns PIRLS solves for with the random effects (stage 1's X; none in stage 2).
+    ``terms.tangent_t`` holds those whose coefficients are parameters held in
+    ``base`` (stage 2's X; none in stage 1), and the deviance's log-likelihood part
+    is ``-2 sum(a log mu + b g(mu))`` (``terms.a``, ``terms.b``). ``iterations`` lists
+    each iteration's :class:`PirlsIteration`; ``eta_end`` and ``mu`` are the linear
+    predictor and means at the end. NaN where the inverse could not be formed.
     """
+    code, wts = response.family_code, response.weights
+    tangent_t, ll_a, ll_b = terms
+    X_t, codes, zs, u_offsets = structure.X_t, structure.codes, structure.zs, structure.u_offsets
     n_terms, n = codes.shape
     p = X_t.shape[0]
     q = u_offsets[-1]
-    last = len(us) - 1
+    last = len(iterations) - 1
     eta_bar = np.empty(n)
     for r in range(n):  # d/d eta of -2 (a log mu + b g(mu)): g = log(1 - mu) (logit), -mu (log)
         if _clamped(code, eta_end[r]):
@@ -272,13 +327,11 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
         else:
             eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
     xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
-    xi_bar[:q] = 2.0 * us[last]
+    xi_bar[:q] = 2.0 * iterations[last].u
     base_bar = np.zeros(n)
     theta_bar = np.zeros(n_terms)
     w_bar = np.zeros(n)
-    if not log_determinant_adjoint(ws[last], codes, zs, theta, rest_offsets, pos, l11s[last], couplings[last],
-                                   rests[last], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, q - u_offsets[1],
-                                   dense, w_bar, theta_bar):
+    if not log_determinant_adjoint(structure, theta, iterations[last].factor, iterations[last].w, w_bar, theta_bar):
         gradient[:] = np.nan
         return
     reach = np.empty((n_terms, n))  # theta_t z_t: d eta / d u at each row's level of term t
@@ -291,8 +344,9 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
     # rows come grouped by level: four partial sums, so that consecutive rows' additions do not wait on each other
     lanes = np.empty((4, q))
     for i in range(last, -1, -1):
-        u_next = us[i]
-        eta_next = etas[i + 1] if i < last else eta_end
+        step = iterations[i]
+        u_next = step.u
+        eta_next = iterations[i + 1].eta if i < last else eta_end
         # eta_{i+1} = base + C (u, b)_{i+1}: eta_bar passes to base, (u, b) and theta
         lanes[:, :] = 0.0
         for t in range(n_terms):
@@ -310,7 +364,7 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
             for r in range(n):
                 total += x[r] * eta_bar[r]
             xi_bar[q + j] += total
-        solve_factor(l11s[i], couplings[i], rests[i], col_ptr, row_idx, chol_col_ptr, chol_col_idx, m, xi_bar)
+        solve_factor(structure, step.factor, xi_bar)
         lam = xi_bar
         zl[:] = 0.0
         for j in range(p):
@@ -321,7 +375,7 @@ def laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, the
             level, scale = levels[t], reach[t]
             for r in range(n):
                 zl[r] += scale[r] * lam[level[r]]
-        w, wy, eta, mu_i = ws[i], wys[i], etas[i], mus[i]
+        w, wy, eta, mu_i = step.w, step.wy, step.eta, step.mu
         # the system's right side C' W z and matrix C' W C: to theta, and to W and z at eta_i
         for t in range(n_terms):
             level, z = levels[t], zs[t]

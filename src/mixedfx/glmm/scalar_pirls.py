@@ -11,14 +11,11 @@ The algorithm is the one of :meth:`mixedfx.glmm.model.GeneralizedLinearMixedMode
 iteration's weights); that method uses this module when
 :func:`mixedfx.glmm.family_kernels.compiled_family` knows the family.
 
-The factor's block layout is that of :mod:`mixedfx.linalg.blocks`: a diagonal block for
-the first term, a sparse coupling block, and the rest (other terms, fixed
-effects, the working response) in dense storage. The rest is factored by a
-Cholesky that visits only the entries its sparsity pattern (fill included,
-worked out once per model) can make non-zero, so nested terms cost what their
-few non-zeros cost. A rest that crossed terms fill is stored full: the Gram
-product of the levels meeting many of its rows is one BLAS call, and above 100
-rows LAPACK factors it.
+The kernels take typed bundles: the model's design and factor pattern
+(:class:`mixedfx.glmm.pirls_structure.PirlsStructure`, built once per model), the
+response (:class:`PirlsResponse`), the stopping rules (:class:`PirlsSettings`),
+the iteration's arrays (:class:`PirlsWorkspace`) and, for the gradient,
+:class:`GradientTerms`; a run returns a :class:`ScalarPirlsResult`.
 
 Asked for the gradient, a run records each iteration (its start, working values,
 factor and solution) and takes the Laplace deviance's gradient backwards through
@@ -34,26 +31,91 @@ import threading
 from typing import NamedTuple
 
 import numba
-from numba.typed import List
 import numpy as np
 import scipy.sparse as sp
+from numba.typed import List
 
 from mixedfx.glmm.family_kernels import derivatives, dev_resid, mean
+from mixedfx.glmm.laplace_gradient import GradientTerms, PirlsIteration, laplace_gradient
+from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_CONVERGED, NOT_FINITE, OK
+from mixedfx.glmm.pirls_structure import FactorValues, PirlsStructure, pirls_structure
+from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import BlockLayout, TermLayout
-from mixedfx.glmm.laplace_gradient import laplace_gradient
-from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_CONVERGED, NOT_FINITE, OK
-from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
-from mixedfx.linalg.sparse_gram import add_column_products, heavy_columns
+from mixedfx.linalg.sparse_gram import add_column_products
 
-__all__ = ["GradientTerms",
-           "ScalarPirls", "ScalarPirlsResult"]
+__all__ = ["GradientTerms", "PirlsResponse", "PirlsSettings", "PirlsWorkspace", "ScalarPirls", "ScalarPirlsResult"]
 
-_VECTOR = numba.types.float64[::1]
 
-# A rest block whose factor is at least this share filled is stored full; above this size LAPACK factors it
-_DENSE_SHARE = 0.3
-_DENSE_MIN_SIZE = 100
+class PirlsResponse(NamedTuple):
+    """The response a run fits, and its family.
+
+    Attributes
+    ----------
+    family_code : int
+        :func:`mixedfx.glmm.family_kernels.compiled_family`'s code.
+    y, weights : ndarray, shape (n,)
+        The response and prior weights as the family's initialize left them.
+    """
+
+    family_code: int
+    y: np.ndarray
+    weights: np.ndarray
+
+
+class PirlsSettings(NamedTuple):
+    """When a run stops: :class:`mixedfx.glmm.control.GlmerControl`'s ``tol_pwrss``, ``max_pirls``, ``max_halvings``."""
+
+    tol: float
+    max_iter: int
+    max_halvings: int
+
+
+class PirlsWorkspace(NamedTuple):
+    """The arrays every iteration of a run overwrites (n rows, p columns of X, ``l_0`` first-term levels).
+
+    Attributes
+    ----------
+    a11 : ndarray, shape (l_0,)
+        A11's diagonal, then the factor's first block in place.
+    coupling : ndarray, shape (nnz,)
+        The coupling block's cross-products, then its factor, on the structure's coupling pattern.
+    rest : ndarray, shape (m, m)
+        The rest block's lower triangle, then its factor: only the factor's pattern is written
+        (all of it where the structure is dense).
+    w : ndarray, shape (n,)
+        Working weights.
+    xy : ndarray, shape (p + 1, n)
+        X transposed, then the working response.
+    weighted : ndarray, shape (p + 1, n)
+        ``xy`` times the working weights.
+    """
+
+    a11: np.ndarray
+    coupling: np.ndarray
+    rest: np.ndarray
+    w: np.ndarray
+    xy: np.ndarray
+    weighted: np.ndarray
+
+
+class ScalarPirlsResult(NamedTuple):
+    """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`), as the kernel builds it.
+
+    ``factor`` holds the factor at the last iteration's start, ``logdet_re`` its
+    log |L_Z|^2; ``gradient`` is empty unless the run was asked for it.
+    """
+
+    status: int
+    iterations: int
+    eta: np.ndarray
+    mu: np.ndarray
+    u: np.ndarray
+    beta: np.ndarray
+    dev_resids: np.ndarray
+    factor: FactorValues
+    logdet_re: float
+    gradient: np.ndarray
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -64,12 +126,13 @@ def _means(code, eta, mu):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _penalised_deviance(code, y, wts, u, mu, resid):
+def _penalised_deviance(response, u, mu, resid):
     """Sum of the deviance residuals (filled in) plus ||u||^2.
 
     A pass of its own: with the exp of :func:`_means` in the same loop, each row's
     exp, division and log form one chain that the next row cannot overlap.
     """
+    code, y, wts = response
     total = 0.0
     for r in range(mu.shape[0]):
         resid[r] = dev_resid(code, y[r], mu[r], wts[r])
@@ -80,8 +143,9 @@ def _penalised_deviance(code, y, wts, u, mu, resid):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _linear_predictor(base, X_t, b, u, codes, zs, theta, u_offsets, eta):
-    """eta = base + X b + Z Lambda u, in place, one column at a time (each pass vectorises); X_t is X transposed."""
+def _linear_predictor(structure, theta, base, b, u, eta):
+    """eta = base + X b + Z Lambda u, in place, one column at a time (each pass vectorises)."""
+    X_t, codes, zs, u_offsets = structure.X_t, structure.codes, structure.zs, structure.u_offsets
     for r in range(eta.shape[0]):
         eta[r] = base[r]
     for j in range(X_t.shape[0]):
@@ -95,19 +159,20 @@ def _linear_predictor(base, X_t, b, u, codes, zs, theta, u_offsets, eta):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid):
+def _update(response, structure, theta, base, b, u, eta, mu, resid):
     """The linear predictor, means and deviance residuals at (b, u) in place; returns the penalised deviance."""
-    _linear_predictor(base, X_t, b, u, codes, zs, theta, u_offsets, eta)
-    _means(code, eta, mu)
-    return _penalised_deviance(code, y, wts, u, mu, resid)
+    _linear_predictor(structure, theta, base, b, u, eta)
+    _means(response.family_code, eta, mu)
+    return _penalised_deviance(response, u, mu, resid)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _working_values(code, eta, mu, base, y, wts, w, wy):
+def _working_values(response, eta, mu, base, w, wy):
     """Working weights (into ``w``) and response (into ``wy``) at eta, whose means are mu.
 
     Returns False where one is not finite. No exit inside the loop, so that it vectorises.
     """
+    code, y, wts = response
     finite = True
     for r in range(eta.shape[0]):
         mu_eta, var = derivatives(code, eta[r], mu[r])
@@ -127,12 +192,15 @@ def _dot(a, b):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _accumulate(w, xy, codes, zs, rest_offsets, pos, dense_pos, a11, coupling, rest, weighted):
+def _accumulate(structure, work):
     """The cross-products that meet a random-effects entry: A11's diagonal, the coupling, the rest's pairs.
 
-    ``xy`` holds [X y] transposed; ``weighted`` gets it times the weights, for the
-    [X y] block's BLAS product in :func:`_factor`. Every entry sums its rows in row order.
+    ``work.xy`` holds [X y] transposed; ``work.weighted`` gets it times the weights, for
+    the [X y] block's products in :func:`_factor`. Every entry sums its rows in row order.
     """
+    codes, zs, rest_offsets, pos, dense_pos = (structure.codes, structure.zs, structure.rest_offsets, structure.pos,
+                                               structure.dense_pos)
+    a11, coupling, rest, w, xy, weighted = work
     n_terms, n = codes.shape
     p = xy.shape[0] - 1
     q_rest = rest.shape[0] - p - 1
@@ -160,20 +228,22 @@ def _accumulate(w, xy, codes, zs, rest_offsets, pos, dense_pos, a11, coupling, r
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx, dense_pos,
-            row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy, dense,
-            a11, coupling, rest, w, xy, weighted):
+def _factor(response, structure, theta, base, eta, mu, work):
     """Working weights and response at eta (whose means are mu), the cross-products, and the blocked factor in place.
 
-    ``w`` (n) and ``weighted`` (p + 1, n) are workspace; ``xy`` holds X transposed in
-    its first p rows, and gets the working response in its last.
+    All into ``work``, whose ``xy`` holds X transposed in its first p rows and gets
+    the working response in its last.
 
     Returns 0, or the status that stops PIRLS.
     """
+    col_ptr, row_idx, row_scale_term = structure.col_ptr, structure.row_idx, structure.row_scale_term
+    chol_col_ptr, chol_col_idx = structure.chol_col_ptr, structure.chol_col_idx
+    light, heavy, dense = structure.light, structure.heavy, structure.dense
+    a11, coupling, rest, w, xy, weighted = work
     p = xy.shape[0] - 1
     m = rest.shape[0]
     q_rest = m - p - 1
-    if not _working_values(code, eta, mu, base, y, wts, w, xy[p]):
+    if not _working_values(response, eta, mu, base, w, xy[p]):
         return NOT_FINITE
     a11[:] = 0.0
     coupling[:] = 0.0
@@ -185,7 +255,7 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
             rest[j, j] = 0.0
             for ii in range(chol_col_ptr[j], chol_col_ptr[j + 1]):
                 rest[chol_col_idx[ii], j] = 0.0
-    _accumulate(w, xy, codes, zs, rest_offsets, pos, dense_pos, a11, coupling, rest, weighted)
+    _accumulate(structure, work)
     # the [X y] block's lower triangle, a dot product per entry: less than BLAS's time for the
     # whole square, and no BLAS threads to compete with runs in threads
     for i in range(p + 1):
@@ -233,13 +303,16 @@ def _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, co
     if dense:
         return cholesky_in_place(rest, reference, order, True)[0]
     # only the factor's pattern: nested terms cost what their few non-zeros cost
-    return pattern_cholesky_in_place(rest, reference, order, chol_row_ptr, chol_row_idx, chol_col_ptr,
-                                     chol_col_idx)[0]
+    return pattern_cholesky_in_place(rest, reference, order, structure.chol_row_ptr, structure.chol_row_idx,
+                                     chol_col_ptr, chol_col_idx)[0]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b):
-    """Fixed effects (b) and spherical random effects (u) from the factor."""
+def _solve(structure, work, u, b):
+    """Fixed effects (b) and spherical random effects (u) from the factor in ``work``."""
+    col_ptr, row_idx, chol_col_ptr, chol_col_idx = (structure.col_ptr, structure.row_idx, structure.chol_col_ptr,
+                                                    structure.chol_col_idx)
+    a11, coupling, rest = work.a11, work.coupling, work.rest
     m = rest.shape[0]
     p = b.shape[0]
     q_rest = m - p - 1
@@ -265,20 +338,23 @@ def _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u,
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _result(status, iterations, eta, mu, u, b, resid, l11, coupling, rest, chol_col_ptr, chol_col_idx, gradient):
-    """What a run returns: its state, the factor's pattern values, log |L_Z|^2 and the gradient (if asked for)."""
+def _result(status, iterations, structure, work, eta, mu, u, b, resid, gradient):
+    """What a run returns: its state, the factor in ``work``, log |L_Z|^2 and the gradient (if asked for)."""
+    l11, rest = work.a11, work.rest
     logdet = 0.0
     for level in range(l11.shape[0]):
         logdet += math.log(l11[level])
     for j in range(rest.shape[0] - b.shape[0] - 1):
         logdet += math.log(rest[j, j])
-    return (status, iterations, eta, mu, u, b, resid, l11, coupling,
-            _pattern_values(rest, chol_col_ptr, chol_col_idx), 2.0 * logdet, gradient)
+    factor = FactorValues(l11=l11, coupling=work.coupling, pattern_values=_pattern_values(structure, rest))
+    return ScalarPirlsResult(status=status, iterations=iterations, eta=eta, mu=mu, u=u, beta=b, dev_resids=resid,
+                             factor=factor, logdet_re=2.0 * logdet, gradient=gradient)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _pattern_values(rest, chol_col_ptr, chol_col_idx):
+def _pattern_values(structure, rest):
     """The factor's diagonal, then its pattern below the diagonal column by column (the workspace is reused)."""
+    chol_col_ptr, chol_col_idx = structure.chol_col_ptr, structure.chol_col_idx
     m = rest.shape[0]
     out = np.empty(m + chol_col_idx.shape[0])
     for j in range(m):
@@ -289,28 +365,25 @@ def _pattern_values(rest, chol_col_ptr, chol_col_idx):
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
-def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_offsets, u_offsets, pos, col_ptr,
-           row_idx, dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx, light, heavy,
-           dense, tol, max_iter, max_halvings, rest, with_gradient, tangent_t, ll_a, ll_b):
-    """PIRLS from eta_start; ``with_gradient``, also the Laplace deviance's gradient.
+def _pirls(response, structure, settings, theta, base, eta_start, mu_start, rest, with_gradient, terms):
+    """PIRLS from eta_start (means mu_start), in ``rest`` as its rest block; ``with_gradient``, also the gradient.
 
-    The gradient (see :mod:`mixedfx.glmm.laplace_gradient`) is over theta then the
-    coefficients of ``tangent_t``'s rows (stage 2's X transposed, whose product
-    with beta is in ``base``), for the log-likelihood's coefficients ``ll_a`` and
-    ``ll_b``; it is NaN where step-halving broke the iterations' smooth path, and
-    empty without ``with_gradient``.
+    The gradient of the Laplace deviance (see :mod:`mixedfx.glmm.laplace_gradient`) is
+    over theta then the coefficients of ``terms.tangent_t``'s rows (stage 2's X
+    transposed, whose product with beta is in ``base``); it is NaN where
+    step-halving broke the iterations' smooth path, and empty without ``with_gradient``.
     """
-    p, n = X_t.shape[0], y.shape[0]
+    X_t, u_offsets = structure.X_t, structure.u_offsets
+    tol, max_iter, max_halvings = settings
+    p, n = X_t.shape[0], response.y.shape[0]
     q = u_offsets[-1]
     l0 = u_offsets[1]
-    a11 = np.empty(l0)
-    coupling = np.empty(row_idx.shape[0])
-    w = np.empty(n)
-    xy = np.empty((p + 1, n))
+    work = PirlsWorkspace(a11=np.empty(l0), coupling=np.empty(structure.row_idx.shape[0]), rest=rest, w=np.empty(n),
+                          xy=np.empty((p + 1, n)), weighted=np.empty((p + 1, n)))
+    xy = work.xy
     for j in range(p):
         for r in range(n):
             xy[j, r] = X_t[j, r]
-    weighted = np.empty((p + 1, n))
     eta = eta_start.copy()
     mu = mu_start.copy()
     resid = np.empty(n)
@@ -320,36 +393,24 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
     old_b = np.zeros(p)
     old_pdev = np.inf
     tracking = with_gradient
-    gradient = np.zeros(codes.shape[0] + tangent_t.shape[0] if with_gradient else 0)
-    # each iteration's start, working values, factor and solution, for the gradient
-    etas, mus, ws = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
-    wys, l11s, couplings = List.empty_list(_VECTOR), List.empty_list(_VECTOR), List.empty_list(_VECTOR)
-    rests, us = List.empty_list(_VECTOR), List.empty_list(_VECTOR)
+    gradient = np.zeros(structure.codes.shape[0] + terms.tangent_t.shape[0] if with_gradient else 0)
+    iterations = List()  # each iteration's start, working values, factor and solution, for the gradient
     for it in range(max_iter):
-        status = _factor(code, eta, mu, base, y, wts, codes, zs, theta, rest_offsets, pos, col_ptr, row_idx,
-                         dense_pos, row_scale_term, chol_row_ptr, chol_row_idx, chol_col_ptr, chol_col_idx,
-                         light, heavy, dense, a11, coupling, rest, w, xy, weighted)
+        status = _factor(response, structure, theta, base, eta, mu, work)
         if status != OK:
-            return _result(status, it, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
-                           gradient)
-        _solve(a11, coupling, rest, col_ptr, row_idx, chol_col_ptr, chol_col_idx, u, b)
+            return _result(status, it, structure, work, eta, mu, u, b, resid, gradient)
+        _solve(structure, work, u, b)
         if tracking:
-            etas.append(eta.copy())
-            mus.append(mu.copy())
-            ws.append(w.copy())
-            wys.append(xy[p].copy())
-            l11s.append(a11.copy())
-            couplings.append(coupling.copy())
-            rests.append(_pattern_values(rest, chol_col_ptr, chol_col_idx))
-            us.append(u.copy())
-        pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
+            iterations.append(PirlsIteration(
+                eta=eta.copy(), mu=mu.copy(), w=work.w.copy(), wy=xy[p].copy(),
+                factor=FactorValues(l11=work.a11.copy(), coupling=work.coupling.copy(),
+                                    pattern_values=_pattern_values(structure, rest)),
+                u=u.copy()))
+        pdev = _update(response, structure, theta, base, b, u, eta, mu, resid)
         if abs(old_pdev - pdev) < tol * pdev:
             if tracking:
-                laplace_gradient(code, wts, ll_a, ll_b, base, X_t, tangent_t, codes, zs, theta, rest_offsets,
-                                 u_offsets, pos, col_ptr, row_idx, chol_col_ptr, chol_col_idx, rest.shape[0], dense,
-                                 etas, mus, ws, wys, l11s, couplings, rests, us, eta, mu, gradient)
-            return _result(OK, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
-                           gradient)
+                laplace_gradient(response, terms, structure, theta, base, iterations, eta, mu, gradient)
+            return _result(OK, it + 1, structure, work, eta, mu, u, b, resid, gradient)
         if pdev > old_pdev:
             gradient[:] = np.nan
             tracking = False
@@ -358,101 +419,33 @@ def _pirls(code, y, wts, X_t, base, eta_start, mu_start, codes, zs, theta, rest_
                     u[i] = (old_u[i] + u[i]) / 2.0
                 for j in range(p):
                     b[j] = (old_b[j] + b[j]) / 2.0
-                pdev = _update(code, base, X_t, b, u, codes, zs, theta, u_offsets, y, wts, eta, mu, resid)
+                pdev = _update(response, structure, theta, base, b, u, eta, mu, resid)
                 if pdev <= old_pdev:
                     break
             if pdev - old_pdev > tol:
-                return _result(HALVING_FAILED, it + 1, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr,
-                               chol_col_idx, gradient)
+                return _result(HALVING_FAILED, it + 1, structure, work, eta, mu, u, b, resid, gradient)
         old_pdev = pdev
         for i in range(q):
             old_u[i] = u[i]
         for j in range(p):
             old_b[j] = b[j]
-    return _result(NOT_CONVERGED, max_iter, eta, mu, u, b, resid, a11, coupling, rest, chol_col_ptr, chol_col_idx,
-                   gradient)
+    return _result(NOT_CONVERGED, max_iter, structure, work, eta, mu, u, b, resid, gradient)
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest):
-    """Non-zero pattern of the rest's lower Cholesky factor (fill included), as a boolean matrix."""
-    n_terms, n = codes.shape
-    pattern = np.zeros((m, m), dtype=np.bool_)
-    for i in range(m):
-        pattern[i, i] = True
-    for i in range(q_rest, m):
-        pattern[i, : i + 1] = True
-    ent = np.empty(n_terms, dtype=np.int64)
-    for r in range(n):
-        for t in range(1, n_terms):
-            ent[t - 1] = rest_offsets[t] + codes[t, r]
-        for a in range(n_terms - 1):
-            for b in range(a + 1):
-                pattern[ent[a], ent[b]] = True
-    for level in range(col_ptr.shape[0] - 1):
-        for a in range(col_ptr[level], col_ptr[level + 1]):
-            for b in range(col_ptr[level], a + 1):
-                pattern[row_idx[a], row_idx[b]] = True
-    rows = np.empty(m, dtype=np.int64)
-    for k in range(m):
-        count = 0
-        for i in range(k + 1, m):
-            if pattern[i, k]:
-                rows[count] = i
-                count += 1
-        for a in range(count):
-            for b in range(a + 1):
-                pattern[rows[a], rows[b]] = True
-    return pattern
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _pirls_from_fields(response, structure, settings, theta, base, eta_start, mu_start, rest, with_gradient, terms):
+    """:func:`_pirls`, its bundles given as plain tuples of their fields (as :meth:`ScalarPirls.run` calls it).
 
-
-def _sorted_unique(keys: np.ndarray, bound: int) -> np.ndarray:
-    """The distinct values of non-negative ``keys`` below ``bound``, sorted: by a table where that is small."""
-    if bound > 4 * len(keys) + 4096:
-        return np.unique(keys)
-    seen = np.zeros(bound, dtype=bool)
-    seen[keys] = True
-    return np.flatnonzero(seen)
-
-
-class GradientTerms(NamedTuple):
-    """What a run needs to return the Laplace deviance's gradient (see :meth:`ScalarPirls.run`).
-
-    Attributes
-    ----------
-    tangent_t : ndarray, shape (k, n)
-        Rows whose coefficients are parameters held in ``base``, C-ordered: X
-        transposed in stage 2, none in stage 1. The gradient is over theta, then
-        these coefficients.
-    a, b : ndarray
-        The log-likelihood's coefficients
-        (:class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`).
+    At every call numba's dispatcher spells out a NamedTuple argument's class and field
+    names (some microseconds for these bundles, a sixth of a small model's run); a plain
+    tuple costs what its arrays cost. The bundles are rebuilt here, where that is free.
     """
-
-    tangent_t: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-
-
-class ScalarPirlsResult(NamedTuple):
-    """What one compiled PIRLS run ends with (see :meth:`ScalarPirls.run`); a tuple, built at every evaluation."""
-
-    status: int
-    iterations: int
-    eta: np.ndarray
-    mu: np.ndarray
-    u: np.ndarray
-    beta: np.ndarray
-    dev_resids: np.ndarray
-    l11: np.ndarray
-    coupling: np.ndarray
-    rest_values: np.ndarray
-    logdet_re: float
-    gradient: np.ndarray
+    return _pirls(PirlsResponse(*response), PirlsStructure(*structure), PirlsSettings(*settings), theta, base,
+                  eta_start, mu_start, rest, with_gradient, GradientTerms(*terms))
 
 
 class ScalarPirls:
-    """The sparsity structure of one scalar-term model, and its compiled PIRLS.
+    """The compiled PIRLS of one scalar-term model, over its structure (built once).
 
     Parameters
     ----------
@@ -468,66 +461,33 @@ class ScalarPirls:
         if any(t.k != 1 for t in layouts) or code == 0:
             raise ValueError("the compiled PIRLS needs scalar terms and a compiled family")
         self.code = code
-        self.X_t = np.ascontiguousarray(np.asarray(X, dtype=float).T)
-        p = self.X_t.shape[0]
+        self.structure = pirls_structure(layouts, X)
+        self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(t.n_levels) for t in layouts],
+                                  p=self.structure.X_t.shape[0])
         # a run without the gradient still passes arrays of the gradient's types
         self._no_gradient = GradientTerms(np.zeros((1, 0)), np.zeros(0), np.zeros(0))
-        self.codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
-        self.zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
-        n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
-        self.n_levels = n_levels
-        self.rest_offsets = np.concatenate([[0, 0], np.cumsum(n_levels[1:])])[: len(layouts)].astype(np.int64)
-        self.u_offsets = np.concatenate([[0], np.cumsum(n_levels)]).astype(np.int64)
-        q_rest = int(n_levels[1:].sum())
-        self.m = q_rest + p + 1
-        self.row_scale_term = np.repeat(np.arange(1, len(layouts)), n_levels[1:]).astype(np.int64)
-        self._coupling_pattern(q_rest, p)
-        nnz = np.diff(self.col_ptr)
-        met = nnz - p - 1  # the other terms' levels each first-term level meets (their pairs fill the rest)
-        full = (met * (met + 1)).sum() >= _DENSE_SHARE * self.m * (self.m + 1)
-        if not full:
-            pattern = _pattern(self.codes, self.rest_offsets, self.col_ptr, self.row_idx, self.m, q_rest)
-            full = pattern.sum() >= _DENSE_SHARE * self.m * (self.m + 1) / 2
-        if full:
-            pattern = np.ones((self.m, self.m), dtype=bool)
-        self.dense = full and self.m > _DENSE_MIN_SIZE
-        # with a full pattern, levels meeting many rows take a BLAS product (a sparse one must not be filled)
-        is_heavy = full & heavy_columns(nnz, self.m)
-        self.heavy = np.flatnonzero(is_heavy).astype(np.int64)
-        self.light = np.flatnonzero(~is_heavy).astype(np.int64)
-        lower = np.tril(pattern, -1)
-        cols, rows = np.nonzero(lower.T)  # column-major: for each column j, rows i > j
-        self.chol_col_ptr = np.searchsorted(cols, np.arange(self.m + 1)).astype(np.int64)
-        self.chol_col_idx = rows.astype(np.int64)
-        rr, cc = np.nonzero(lower)  # row-major: for each row j, columns k < j
-        self.chol_row_ptr = np.searchsorted(rr, np.arange(self.m + 1)).astype(np.int64)
-        self.chol_row_idx = cc.astype(np.int64)
-        self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(v) for v in n_levels], p=p)
         # the rest block's storage, reused by every run of a thread: entries outside the pattern stay 0
         self._local = threading.local()
 
-    def _coupling_pattern(self, q_rest: int, p: int) -> None:
-        """The coupling block's columns (first-term levels): the other terms' levels met, then the dense rows."""
-        l0 = int(self.n_levels[0])
-        n_terms = len(self.n_levels)
-        first = self.codes[0]
-        pairs = [first * (q_rest + 1) + (self.rest_offsets[t] + self.codes[t]) for t in range(1, n_terms)]
-        keys = _sorted_unique(np.concatenate(pairs), l0 * (q_rest + 1)) if pairs else np.zeros(0, dtype=np.int64)
-        key_level, key_row = keys // (q_rest + 1), keys % (q_rest + 1)
-        random_count = np.bincount(key_level, minlength=l0)
-        counts = random_count + p + 1
-        self.col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        self.dense_pos = (self.col_ptr[:-1] + random_count).astype(np.int64)
-        row_idx = np.empty(int(self.col_ptr[-1]), dtype=np.int64)
-        within = np.arange(len(keys)) - np.concatenate([[0], np.cumsum(random_count)])[key_level]
-        key_pos = self.col_ptr[key_level] + within
-        row_idx[key_pos] = key_row
-        dense_rows = q_rest + np.arange(p + 1)
-        row_idx[(self.dense_pos[:, None] + np.arange(p + 1)).ravel()] = np.tile(dense_rows, l0)
-        self.row_idx = row_idx
-        self.pos = np.ascontiguousarray(
-            np.stack([key_pos[np.searchsorted(keys, pr)] for pr in pairs]) if pairs
-            else np.zeros((0, len(first)), dtype=np.int64), dtype=np.int64)
+    @property
+    def m(self) -> int:
+        """The rest block's order: the random effects after the first term's, X's columns and the response."""
+        return self.structure.m
+
+    @property
+    def dense(self) -> bool:
+        """Whether the rest block is stored full."""
+        return self.structure.dense
+
+    @property
+    def heavy(self) -> np.ndarray:
+        """First-term levels whose products with the rest are one BLAS product."""
+        return self.structure.heavy
+
+    @property
+    def light(self) -> np.ndarray:
+        """First-term levels whose products with the rest are taken pair by pair."""
+        return self.structure.light
 
     def means(self, eta: np.ndarray) -> np.ndarray:
         """The means at ``eta`` as a run computes them (R's clamps included)."""
@@ -546,13 +506,11 @@ class ScalarPirls:
         (:mod:`mixedfx.glmm.laplace_gradient`); NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
-        terms = gradient or self._no_gradient
-        out = _pirls(self.code, y, weights, self.X_t, base, eta_start, mu_start, self.codes, self.zs,
-                     np.ascontiguousarray(theta, dtype=float), self.rest_offsets, self.u_offsets, self.pos,
-                     self.col_ptr, self.row_idx, self.dense_pos, self.row_scale_term, self.chol_row_ptr,
-                     self.chol_row_idx, self.chol_col_ptr, self.chol_col_idx, self.light, self.heavy, self.dense,
-                     tol, max_iter, max_halvings, self._workspace(), gradient is not None, *terms)
-        return ScalarPirlsResult._make(out)
+        response = PirlsResponse(family_code=self.code, y=y, weights=weights)
+        settings = PirlsSettings(tol=tol, max_iter=max_iter, max_halvings=max_halvings)
+        return _pirls_from_fields(tuple(response), tuple(self.structure), tuple(settings),
+                                  np.ascontiguousarray(theta, dtype=float), base, eta_start, mu_start,
+                                  self._workspace(), gradient is not None, tuple(gradient or self._no_gradient))
 
     def _workspace(self) -> np.ndarray:
         """This thread's rest-block storage (runs may go on in several threads at once)."""
@@ -572,12 +530,13 @@ class ScalarPirls:
 
     def blocked_factor(self, result: ScalarPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg.blocks`'s form."""
-        l0 = len(result.l11)
+        structure, factor, m = self.structure, result.factor, self.m
+        l0 = len(factor.l11)
 
         def coupling() -> sp.csr_matrix:
-            return sp.csc_matrix((result.coupling, self.row_idx, self.col_ptr), shape=(self.m, l0)).tocsr()
-        l_rr = np.zeros((self.m, self.m))
-        l_rr[np.arange(self.m), np.arange(self.m)] = result.rest_values[: self.m]
-        columns = np.repeat(np.arange(self.m), np.diff(self.chol_col_ptr))
-        l_rr[self.chol_col_idx, columns] = result.rest_values[self.m:]
-        return BlockedFactor(l11=result.l11.reshape(-1, 1, 1), l_rr=l_rr, layout=self.layout, coupling=coupling)
+            return sp.csc_matrix((factor.coupling, structure.row_idx, structure.col_ptr), shape=(m, l0)).tocsr()
+        l_rr = np.zeros((m, m))
+        l_rr[np.arange(m), np.arange(m)] = factor.pattern_values[:m]
+        columns = np.repeat(np.arange(m), np.diff(structure.chol_col_ptr))
+        l_rr[structure.chol_col_idx, columns] = factor.pattern_values[m:]
+        return BlockedFactor(l11=factor.l11.reshape(-1, 1, 1), l_rr=l_rr, layout=self.layout, coupling=coupling)
