@@ -108,3 +108,23 @@ def test_points_evaluated_on_threads_come_back_in_order():
     points = [np.array([float(i), 2.0 * i]) for i in range(7)]
     assert evaluate_points(lambda x: float(x @ [1.0, 10.0]), points, workers=3) == [21.0 * i for i in range(7)]
     assert evaluate_points(lambda x: float(x.sum()), points[:1], workers=2) == [0.0]
+
+
+def _mirror_trap(x):
+    # at x[0] = 0 only x[1] ** 2 matters; from x[1] = -2 the objective rises along x[0], from +2 it falls
+    return float((x[0] * x[1] - 1.0) ** 2 + x[0] ** 2 + (x[1] ** 2 - 4.0) ** 2)
+
+
+def test_restart_from_edge_tries_the_mirrored_column():
+    lower = np.array([0.0, -np.inf])
+    stuck = _summary([0.0, -2.0], _mirror_trap)
+    assert restart_from_edge(stuck, _mirror_trap, lower) is stuck
+    restarted = restart_from_edge(stuck, _mirror_trap, lower, columns=[np.array([0, 1])])
+    assert restarted.fval < 0.21 < stuck.fval
+    assert restarted.x[0] > 0.3 and restarted.x[1] > 1.9
+
+
+def test_mirrored_start_needs_a_non_zero_column():
+    f = lambda x: float((x[0] + 0.5) ** 2 + x[1] ** 2)  # noqa: E731 - the bound is optimal, the column is 0
+    start = _summary([0.0, 0.0], f)
+    assert restart_from_edge(start, f, np.array([0.0, -np.inf]), columns=[np.array([0, 1])]) is start

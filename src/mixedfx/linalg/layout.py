@@ -19,7 +19,7 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     from mixedfx.design.reterms import ReTerm
 
-__all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "term_effects",
+__all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "theta_columns", "theta_moved_inward", "term_effects",
            "random_part", "scalar_row_scales"]
 
 
@@ -135,6 +135,79 @@ def theta_lower_bounds(ks: list[int]) -> np.ndarray:
     """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
     bounds = [np.where(_diagonal_mask(k), 0.0, -np.inf) for k in ks]
     return np.concatenate(bounds) if bounds else np.zeros(0)
+
+
+def theta_columns(ks: list[int]) -> list[np.ndarray]:
+    """The positions in theta of each template column of more than one entry: its diagonal, then the entries below.
+
+    With the diagonal at 0 such a column's sign is free (Lambda Lambda' does not
+    change when the entries below change sign), which the edge check
+    (:func:`mixedfx.optim.optimize.restart_from_edge`) uses.
+
+    Examples
+    --------
+    >>> [c.tolist() for c in theta_columns([3, 1])]
+    [[0, 1, 2], [3, 4]]
+    """
+    columns, start = [], 0
+    for k in ks:
+        for j in range(k - 1):
+            columns.append(np.arange(start, start + k - j))
+            start += k - j
+        start += 1
+    return columns
+
+
+def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: float) -> np.ndarray | None:
+    """theta with the variances of vector-valued terms that sit on (or near) the boundary raised, or None.
+
+    Where a diagonal entry of a template other than its last is below ``near`` times
+    the template's largest (or is 0), the
+    optimiser can stall: stepping it inward alone also moves covariances that the
+    entries below it (free in sign and, with the later columns, in rotation) carry.
+    This returns the Cholesky factor of the term's covariance ``T T'`` plus
+    ``s^2`` on each such variance, ``s`` being ``share`` of the term's largest
+    diagonal entry (``share`` itself when all are 0): a start from which the
+    optimiser can leave the boundary where that is better.
+
+    Parameters
+    ----------
+    theta : ndarray
+    ks : list of int
+        Columns per term.
+    near : float
+        Diagonal entries below this share of their template's largest count as
+        on the boundary.
+    share : float
+
+    Returns
+    -------
+    ndarray or None
+        None where no vector-valued term has such an entry.
+
+    Examples
+    --------
+    >>> moved = theta_moved_inward(np.array([1.0, 0.5, 0.0, 0.0, 2.0, 0.3]), [3], 0.01, 0.1)
+    >>> np.round(moved, 3).tolist()
+    [1.0, 0.5, 0.0, 0.1, 0.0, 2.022]
+    """
+    parts, start, moved = [], 0, False
+    for k, template in zip(ks, templates(theta, ks)):
+        size = k * (k + 1) // 2
+        part = theta[start: start + size]
+        diagonal = np.diagonal(template)
+        low = diagonal <= near * diagonal.max()
+        if k > 1 and low[:-1].any():
+            bump = share * (diagonal.max() if diagonal.max() > 0 else 1.0)
+            covariance = template @ template.T + np.diag(np.where(low, bump**2, 0.0))
+            try:
+                part = np.linalg.cholesky(covariance).T[np.triu_indices(k)]
+                moved = True
+            except np.linalg.LinAlgError:
+                pass
+        parts.append(part)
+        start += size
+    return np.concatenate(parts) if moved else None
 
 
 def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:

@@ -18,7 +18,7 @@ from mixedfx.lmm.information import CriterionPoint, average_information, informa
 from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
+from mixedfx.linalg.layout import term_layouts, theta_columns, theta_lower_bounds, theta_moved_inward
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
@@ -272,10 +272,26 @@ class LinearMixedModel:
             summary = (optimizer or bobyqa)(self.objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
         if control.restart_edge:
-            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=restart, **options)
+            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=restart,
+                                        columns=theta_columns(self.ks), **options)
+            summary = self._restart_inward(summary, restart, control)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
         return replace(summary, factorizer=self.factorizer.name)
+
+    def _restart_inward(self, summary: OptSummary, optimizer: Callable[..., OptSummary],
+                        control: LmerControl) -> OptSummary:
+        """Optimise again from :func:`~mixedfx.linalg.layout.theta_moved_inward`'s start where a vector-valued
+        term ends with a variance on the boundary; the better of the two ends.
+        """
+        start = theta_moved_inward(summary.x, self.ks, control.inward_tol, control.inward_share)
+        if start is None:
+            return summary
+        again = optimizer(self.objective, start, self.lower, **control.optimizer_options)
+        spent = summary.feval + again.feval
+        if again.fval < summary.fval:
+            return replace(again, x0=summary.x0, feval=spent)
+        return replace(summary, feval=spent)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import nlopt
 import numpy as np
@@ -256,26 +256,95 @@ OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
 
 
 def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
-                      step: float = 1e-5, optimizer: Callable[..., OptSummary] = bobyqa, **options) -> OptSummary:
+                      step: float = 1e-5, optimizer: Callable[..., OptSummary] = bobyqa,
+                      columns: Sequence[np.ndarray] = (), max_restarts: int = 5, **options) -> OptSummary:
     """Restart the optimiser where a parameter on its bound would gain by stepping inward.
 
     lme4 (``optimizeLmer``'s ``restart_edge``) takes a forward difference of size
     ``step`` from each parameter sitting on its lower bound; if any is negative it
-    optimises again from the current point.
+    optimises again from the current point. A covariance's Cholesky factor has
+    a second way inward that lme4 misses: with a diagonal entry at 0, its column
+    below may change sign without changing the objective, and stepping the
+    diagonal inward can gain from the mirrored column where it loses from this
+    one (a spurious stationary point of the parametrisation). So each parameter
+    heading one of ``columns`` is also tried from the mirrored point, and the
+    optimiser restarts from whichever start falls fastest inward. A restart that
+    ends on a bound again is checked again, at most ``max_restarts`` times.
+
+    Parameters
+    ----------
+    summary : OptSummary
+        The optimiser's result.
+    objective : callable
+    lower : ndarray
+        Lower bounds.
+    step : float
+        The forward difference's step.
+    optimizer : callable
+        Minimiser with :func:`bobyqa`'s signature for the restart.
+    columns : sequence of ndarray
+        Parameter positions, each headed by one bounded below by 0 that, at 0,
+        leaves the objective unchanged when the others change sign
+        (:func:`mixedfx.linalg.layout.theta_columns`).
+    max_restarts : int
+    **options
+        The optimiser's stopping rules.
+
+    Returns
+    -------
+    OptSummary
+        The last restart's result (the evaluations of the checks before it
+        included, as lme4 counts them), or ``summary`` itself.
+
+    Examples
+    --------
+    At ``x = (0, -2)`` this function rises along x[0] but falls along it from the
+    mirrored ``(0, 2)``:
+
+    >>> f = lambda x: float((x[0] * x[1] - 1.0) ** 2 + x[0] ** 2 + (x[1] ** 2 - 4.0) ** 2)
+    >>> lower = np.array([0.0, -np.inf])
+    >>> stuck = bobyqa(f, np.array([0.0, -2.0]), lower)
+    >>> round(restart_from_edge(stuck, f, lower).fval, 3)
+    1.0
+    >>> round(restart_from_edge(stuck, f, lower, columns=[np.array([0, 1])]).fval, 3)
+    0.2
     """
-    on_bound = np.flatnonzero(summary.x == lower)
+    heads = {int(column[0]): column[1:] for column in columns}
+    for _ in range(max_restarts):
+        start, spent = _edge_descent(summary.x, objective, lower, step, heads)
+        if start is None:
+            break
+        again = optimizer(objective, start, lower, **options)
+        summary = replace(again, x0=summary.x0, feval=summary.feval + spent + again.feval)
+    return summary
+
+
+def _edge_descent(x: np.ndarray, objective: Callable[[np.ndarray], float], lower: np.ndarray, step: float,
+                  heads: dict[int, np.ndarray]) -> tuple[np.ndarray | None, int]:
+    """The start (x, or x with a column mirrored) from which a bounded parameter falls fastest inward, or None.
+
+    Also returns the objective evaluations spent.
+    """
+    on_bound = np.flatnonzero(x == lower)
     if not len(on_bound):
-        return summary
-    f0 = objective(summary.x)
-    slopes = []
+        return None, 0
+    f0 = objective(x)
+    spent, best_slope, best_start = 1, 0.0, None
     for i in on_bound:
-        x = summary.x.copy()
-        x[i] = lower[i] + step
-        slopes.append((objective(x) - f0) / step)
-    if min(slopes) >= 0:
-        return summary
-    again = optimizer(objective, summary.x, lower, **options)
-    return replace(again, x0=summary.x0, feval=summary.feval + again.feval + len(on_bound) + 1)
+        starts = [x]
+        below = heads.get(int(i))
+        if below is not None and np.any(x[below] != 0.0):
+            mirrored = x.copy()
+            mirrored[below] = -x[below]
+            starts.append(mirrored)
+        for start in starts:
+            moved = start.copy()
+            moved[i] = lower[i] + step
+            slope = (objective(moved) - f0) / step
+            spent += 1
+            if slope < best_slope:
+                best_slope, best_start = slope, start
+    return best_start, spent
 
 
 def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,

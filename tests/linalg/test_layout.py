@@ -1,0 +1,42 @@
+"""The theta layout: template columns and the start that moves boundary variances inward."""
+
+import numpy as np
+import pytest
+
+from mixedfx.linalg.layout import lambda_template, theta_columns, theta_lower_bounds, theta_moved_inward
+
+
+@pytest.mark.parametrize("ks", [[1], [2], [4, 4], [3, 1, 2]])
+def test_columns_start_on_the_diagonals_and_cover_the_entries_below(ks):
+    columns = theta_columns(ks)
+    lower = theta_lower_bounds(ks)
+    heads = [int(c[0]) for c in columns]
+    assert np.all(lower[heads] == 0.0)
+    below = np.concatenate([c[1:] for c in columns]) if columns else np.zeros(0, dtype=int)
+    # every entry below a diagonal belongs to exactly one column, every head is a diagonal
+    assert sorted(below.tolist()) == np.flatnonzero(np.isinf(lower)).tolist()
+    assert len(columns) == sum(k - 1 for k in ks)
+
+
+def test_moved_inward_adds_only_the_bump_to_the_covariance():
+    theta = np.array([1.2, 0.4, -0.3, 0.0, 1.5, 0.6, 0.9])  # (3 | g) with its second diagonal on 0, then (1 | h)
+    moved = theta_moved_inward(theta, [3, 1], 0.01, 0.1)
+    before = lambda_template(theta[:6], 3)
+    after = lambda_template(moved[:6], 3)
+    bump = np.diag([0.0, (0.1 * 1.2) ** 2, 0.0])
+    np.testing.assert_allclose(after @ after.T, before @ before.T + bump, rtol=1e-12, atol=1e-12)
+    assert after[1, 1] > 0.0 and after[2, 1] == pytest.approx(0.0, abs=1e-12)
+    assert moved[6] == theta[6]
+
+
+def test_moved_inward_counts_small_diagonals_relative_to_the_largest():
+    theta = np.array([100.0, 1.0, 0.0, 0.5, 0.0, 3.0])  # the diagonal 0.5 is under 1 % of 100
+    assert theta_moved_inward(theta, [3], 0.01, 0.1) is not None
+    assert theta_moved_inward(theta, [3], 0.001, 0.1) is None
+
+
+@pytest.mark.parametrize("theta, ks", [(np.array([0.0, 0.7]), [1, 1]),       # scalar terms: lme4's edge check
+                                       (np.array([1.0, 0.3, 0.0]), [2]),     # only the last diagonal on 0
+                                       (np.array([1.0, 0.3, 0.8]), [2])])    # nothing on the boundary
+def test_moved_inward_leaves_what_the_edge_check_covers(theta, ks):
+    assert theta_moved_inward(theta, ks, 0.01, 0.1) is None
