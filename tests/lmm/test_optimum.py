@@ -1,5 +1,8 @@
 """Where lmer's optimiser ends on vector-valued terms: never at a point the boundary only seems to hold."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,3 +73,27 @@ def test_default_start_leaves_a_stalled_slope_variance():
         others.append(model.optimize(LmerControl(theta0=tuple(start))).fval)
     assert fit.fval <= min(others) + 2e-3
     assert fit.fval < stalled.fval - 1.0
+
+
+_REFERENCE = Path(__file__).parents[1] / "reference"
+
+
+def _random_designs():
+    return json.loads((_REFERENCE / "random_slopes_r.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def random_rows():
+    rows = pd.read_csv(_REFERENCE / "random_slopes.csv")
+    return {name: part.assign(g=pd.Categorical(part["g"]), h=pd.Categorical(part["h"]))
+            for name, part in rows.groupby("design")}
+
+
+@pytest.mark.parametrize("name", [n for n in _random_designs() if n != "lme4_version"])
+def test_never_above_lme4_on_random_correlated_slopes(name, random_rows):
+    # random designs (tests/reference/random_slopes.py): 3 to 5 correlated terms, one variance near 0,
+    # correlations near +-1; lme4 stops above the optimum on several of them
+    reference = _random_designs()[name]
+    model = mfx.lmer_model(mfx.lmer_design(reference["formula"], random_rows[name]))
+    fit = mfx.optimize_lmer(model)
+    assert fit.fval <= float(reference["reml_criterion"][0]) + 2e-3
