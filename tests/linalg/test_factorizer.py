@@ -6,7 +6,13 @@ import scipy.linalg as sla
 
 
 from mixedfx.linalg.cross import cross_products
-from mixedfx.linalg.factorizer import ScalarSparseFactorizer, factorize
+from mixedfx.linalg.factorizer import (
+    BlockedFactorizer,
+    ScalarSparseFactorizer,
+    VectorDenseFactorizer,
+    factorize,
+    factorizer_for,
+)
 from mixedfx.linalg.layout import lambda_template, TermLayout, theta_lower_bounds
 
 
@@ -89,6 +95,8 @@ CASES = {
     "crossed_vector_rest": [(30, 1), (10, 2)],
     "three_terms": [(50, 1), (20, 2), (6, 1)],
     "nested": [(10, 1), (30, 1)],
+    "crossed_both_vector": [(30, 3), (10, 2)],
+    "maximal": [(20, 4), (12, 4)],
 }
 
 
@@ -150,6 +158,17 @@ def test_sparse_coupling_with_heavy_levels_matches_dense(weighted):
     theta = np.array([0.9, 0.6])
     ref = _dense_reference(terms, X, y, w, theta)
     _assert_factor_matches(factorize(cp, theta), ref)
+
+
+def test_vector_terms_take_the_batched_kind_on_a_dense_coupling_and_sparse_products_else():
+    rng = np.random.default_rng(4)
+    dense_terms, X, y, _ = _random_problem(rng, 400, [(20, 4), (12, 2)])
+    assert factorizer_for(cross_products(dense_terms, X, y)).name == VectorDenseFactorizer.name
+    terms, X, y, w = _random_problem(rng, 3000, [(600, 2), (200, 1)], weighted=True)
+    cp = cross_products(terms, X, y, w)
+    assert cp.sparse_coupling and factorizer_for(cp).name == BlockedFactorizer.name
+    theta = _random_theta(rng, [2, 1])
+    _assert_factor_matches(factorize(cp, theta), _dense_reference(terms, X, y, w, theta))
 
 
 def test_lower_bounds_and_template_layout():

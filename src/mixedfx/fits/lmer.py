@@ -12,6 +12,7 @@ import scipy.linalg as sla
 from mixedfx.optim.convergence import check_convergence
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
 from mixedfx.fits.base import MixedModelFit
 
@@ -35,7 +36,8 @@ class LmerFit(MixedModelFit):
         """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
         if self.is_singular or not self._control.calc_derivs:
             return []
-        gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
+        with limited_blas(self._model.blas_threads):
+            gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
         return check_convergence(gradient, hessian, len(self._opt.x))
 
     @property

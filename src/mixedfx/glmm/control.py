@@ -26,6 +26,9 @@ class GlmerControl(OptimizerSettings):
         convergence check (VerbAgg), where lme4's Nelder-Mead goes on.
     maxeval : int
         Most deviance evaluations per stage.
+    restart_edge, inward_tol, inward_share
+        The checks of a fit that ends on the boundary
+        (:class:`mixedfx.optim.optimize.OptimizerSettings`, :mod:`mixedfx.optim.boundary`).
     boundary_tol : float
         Variance parameters this close to 0 are set to 0 when that does not raise
         the deviance.

@@ -23,8 +23,10 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
+from mixedfx.linalg.layout import BlockLayout, term_layouts, theta_lower_bounds
+from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
+from mixedfx.optim.boundary import leave_boundary
 from mixedfx.optim.optimize import (OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb,
                                     snap_to_boundary)
 
@@ -112,6 +114,10 @@ class GeneralizedLinearMixedModel:
         self.log_likelihood = _log_likelihood_terms(family, self.y, self.n_trials, self.weights)
         self.eta_start = family.link.linkfun(mustart) + 0.0
         self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
+        layout = BlockLayout(ks=self.ks, n_levels=self.n_levels, p=self.p)
+        # the compiled PIRLS (scalar terms) calls LAPACK from its own threads, single-threaded
+        self.blas_threads = None if layout.all_scalar else blas_threads(layout.q_rest + layout.p + 1)
+        """BLAS threads while fitting (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
 
     def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Response, prior weights, binomial trials and starting means, as R's family initialize."""
@@ -331,6 +337,10 @@ class GeneralizedLinearMixedModel:
         -------
         GlmmOptimum
         """
+        with limited_blas(self.blas_threads):
+            return self._fit(theta0, optimizer)
+
+    def _fit(self, theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
@@ -340,13 +350,16 @@ class GeneralizedLinearMixedModel:
             opt1, state1 = self._stage1_start(stage1, lp0, start, options)
         else:
             opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
+            if self.n_agq == 0:
+                opt1 = leave_boundary(opt1, stage1, self.lower, self.ks, ctrl,
+                                      (ctrl.stage2_first_step, ctrl.stage2_least_step), optimizer=optimizer or bobyqa)
             if self.n_agq == 0 and ctrl.boundary_tol > 0:
                 opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
             state1 = self.pirls(opt1.x, None, lp0)
         opt1 = replace(opt1, factorizer=self.pirls_engines[0].name)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
-        return self.fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
+        return self._fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:
@@ -392,6 +405,11 @@ class GeneralizedLinearMixedModel:
         -------
         GlmmOptimum
         """
+        with limited_blas(self.blas_threads):
+            return self._fit_stage2(x0, eta_start, stage1, optimizer)
+
+    def _fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
+                    optimizer: Callable[..., OptSummary] | None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
         stage2 = CachedObjective(self.stage2_objective(eta_start))
@@ -410,6 +428,8 @@ class GeneralizedLinearMixedModel:
             first_step = first_steps_near(x0, ctrl.stage2_first_step, ctrl.stage2_least_step)
             opt2 = (optimizer or bobyqa)(stage2, x0, lower, initial_step=first_step, **options)
             opt2 = replace(opt2, feval=opt2.feval + spent)
+        opt2 = leave_boundary(opt2, stage2, lower, self.ks, ctrl, (ctrl.stage2_first_step, ctrl.stage2_least_step),
+                              optimizer=optimizer or bobyqa)
         if ctrl.boundary_tol > 0:
             opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
         opt2 = replace(opt2, factorizer=self.pirls_engines[1].name)

@@ -17,9 +17,12 @@ summary records (``fit.opt_summary.factorizer``):
     Crossed scalar terms on many levels (InstEval, ratings): the rest's Schur
     update from the coupling's non-zeros, formed and factored in a workspace;
     the only kind with an analytic gradient of the criterion.
+``"vector-valued terms, dense coupling"`` :class:`VectorDenseFactorizer`
+    Several terms, one at least vector-valued, a dense coupling (crossed
+    maximal models): the templates applied level by level as batched products.
 ``"blocked"`` :class:`BlockedFactorizer`
-    Several terms, one at least vector-valued: block-diagonal templates
-    applied as sparse products.
+    Several terms, one at least vector-valued, a sparse coupling: block-diagonal
+    templates applied as sparse products.
 
 Every kind raises ``numpy.linalg.LinAlgError`` when the system is numerically
 singular (:mod:`mixedfx.linalg.pivots`); objectives turn that into ``inf``.
@@ -39,9 +42,11 @@ from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal, stack
 from mixedfx.linalg.layout import scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK, pivot_floor
+from mixedfx.linalg.threads import blas_threads
 
 __all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer", "ScalarDenseFactorizer",
-           "ScalarSparseFactorizer", "BlockedFactorizer", "factorizer_for", "factorize", "SMALL_REST"]
+           "ScalarSparseFactorizer", "VectorDenseFactorizer",
+           "BlockedFactorizer", "factorizer_for", "factorize", "SMALL_REST"]
 
 # Rest blocks up to this size are factored by compiled loops within one call for the criterion
 SMALL_REST = 64
@@ -69,9 +74,16 @@ class Factorizer:
 
     name: ClassVar[str] = ""
     has_gradient: ClassVar[bool] = False
+    calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
         self.cross = cross
+
+    @property
+    def blas_threads(self) -> int | None:
+        """BLAS threads while optimising with this factoriser (:mod:`mixedfx.linalg.threads`): None where it
+        calls no BLAS or its rest is large."""
+        return blas_threads(self.cross.a_rr.shape[0]) if self.calls_blas else None
 
     def with_cross(self, cross: CrossProducts) -> Factorizer:
         """The same kind for blocks of the same structure (another response, a fixed effect moved to the offset)."""
@@ -114,6 +126,7 @@ class OneTermFactorizer(Factorizer):
     """One random-effects term with a dense coupling: :mod:`mixedfx.linalg.one_term`'s compiled factor."""
 
     name = "one term (compiled)"
+    calls_blas = False
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
@@ -184,6 +197,7 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
     """:class:`ScalarDenseFactorizer` whose criterion is one compiled call (a rest of at most ``SMALL_REST`` rows)."""
 
     name = "scalar terms, small rest (compiled)"
+    calls_blas = False
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.one_term import scalar_criterion_parts  # noqa: PLC0415
@@ -213,8 +227,38 @@ class ScalarSparseFactorizer(ScalarFactorizer):
         return _factor_rest(cp, _scalar_reference(cp, rows), rest, add_identity=False)
 
 
+class VectorDenseFactorizer(Factorizer):
+    """Several terms, one at least vector-valued, with a dense coupling (crossed maximal models).
+
+    The templates act level by level as batched k x k products on the blocks
+    reshaped (no sparse matrices), and the rest's Schur update is one Gram
+    product: ``L_r1 = Lambda_r' A_r1 blockdiag(T1 L11_i^-T)``, rest
+    ``Lambda_r' A_rr Lambda_r + I - L_r1 L_r1'``.
+    """
+
+    name = "vector-valued terms, dense coupling"
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        layout = cp.layout
+        l11, right = _level_factors(cp, theta)
+        n_first, k_first = cp.a11.shape[:2]
+        coupling = np.matmul(cp.a_r1.reshape(-1, n_first, k_first).transpose(1, 0, 2), right)
+        coupling = coupling.transpose(1, 0, 2).reshape(cp.a_r1.shape)
+        tmpls = templates(theta, layout.ks)[1:]
+        l_r1 = _rest_templates_transposed(coupling, tmpls, layout.n_levels[1:])
+        rest = _rest_templates_transposed(_rest_templates_transposed(cp.a_rr, tmpls, layout.n_levels[1:]).T, tmpls,
+                                          layout.n_levels[1:])
+        reference = np.diagonal(rest).copy()
+        reference[: layout.q_rest] += 1.0
+        rest -= l_r1 @ l_r1.T
+        l_rr = _factor_rest(cp, reference, rest, add_identity=True)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))
+
+
 class BlockedFactorizer(Factorizer):
-    """Several terms, one at least vector-valued: the other terms' templates applied as sparse products."""
+    """Several terms, one at least vector-valued, with a sparse coupling: the other terms' templates applied as
+    sparse products."""
 
     name = "blocked"
 
@@ -257,7 +301,7 @@ def factorizer_for(cross: CrossProducts) -> Factorizer:
     if len(layout.ks) == 1 and not cross.sparse_coupling:
         return OneTermFactorizer(cross)
     if not layout.all_scalar:
-        return BlockedFactorizer(cross)
+        return BlockedFactorizer(cross) if cross.sparse_coupling else VectorDenseFactorizer(cross)
     if cross.sparse_coupling:
         return ScalarSparseFactorizer(cross)
     if cross.a_rr.shape[0] <= SMALL_REST:
@@ -343,6 +387,20 @@ def _stacked_cholesky(a: np.ndarray) -> np.ndarray:
         for i in range(j + 1, k):
             lower[:, i, j] = (a[:, i, j] - np.einsum("lr,lr->l", lower[:, i, :j], lower[:, j, :j])) / lower[:, j, j]
     return lower
+
+
+def _rest_templates_transposed(a: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> np.ndarray:
+    """``Lambda_r' a`` for a dense ``a`` whose rows are the rest's: each term's rows, level by level, times its
+    template transposed; the [X y] rows as they are.
+    """
+    out = np.array(a, dtype=float, order="C")
+    start = 0
+    for template, n in zip(tmpls, n_levels):
+        k = template.shape[0]
+        stop = start + n * k
+        out[start:stop] = np.matmul(template.T, a[start:stop].reshape(n, k, -1)).reshape(n * k, -1)
+        start = stop
+    return out
 
 
 def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:

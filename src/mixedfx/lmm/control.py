@@ -19,21 +19,14 @@ class LmerControl(OptimizerSettings):
         BOBYQA's absolute tolerances (lme4's nloptwrap defaults).
     maxeval : int
         Most deviance evaluations.
-    restart_edge : bool
-        Restart when a variance parameter on its bound would gain by moving inward.
+    restart_edge, inward_tol, inward_share
+        The checks of a fit that ends on the boundary
+        (:class:`mixedfx.optim.optimize.OptimizerSettings`, :mod:`mixedfx.optim.boundary`).
     boundary_tol : float
         Parameters this close to their bound are set onto it when that does not
         raise the deviance (0 turns it off).
     singular_tol : float
         ``is_singular`` holds when a diagonal theta is below this.
-    inward_tol, inward_share : float
-        With ``restart_edge``, a fit where a vector-valued term has a diagonal
-        theta (other than its last) at most ``inward_tol`` times the term's
-        largest is optimised again from the point where that variance is raised
-        to ``inward_share`` of the largest
-        (:func:`mixedfx.linalg.layout.theta_moved_inward`); the better end is
-        kept. The optimiser can stall there at a point lme4's edge check does
-        not see. A negative ``inward_tol`` turns this off.
     theta0 : sequence of float, optional
         Starting theta in lme4's order; lme4's defaults when omitted.
     calc_derivs : bool
@@ -57,11 +50,8 @@ class LmerControl(OptimizerSettings):
         share of each value, at least ``refit_least_step``: the new optimum is near.
     """
 
-    restart_edge: bool = True
     boundary_tol: float = 1e-5
     singular_tol: float = 1e-4
-    inward_tol: float = 0.01
-    inward_share: float = 0.1
     theta0: tuple[float, ...] | None = field(default=None)
     calc_derivs: bool = True
     use_gradient: bool = True

@@ -18,8 +18,10 @@ from mixedfx.lmm.information import CriterionPoint, average_information, informa
 from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import term_layouts, theta_columns, theta_lower_bounds, theta_moved_inward
-from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, restart_from_edge, snap_to_boundary
+from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
+from mixedfx.linalg.threads import limited_blas
+from mixedfx.optim.boundary import leave_boundary
+from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
 
 __all__ = ["LinearMixedModel"]
@@ -51,6 +53,9 @@ class LinearMixedModel:
         self.layouts = term_layouts(self.terms)
         self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
         self.factorizer = factorizer_for(self.cross)
+        self.blas_threads = self.factorizer.blas_threads
+        """BLAS threads for optimising and differentiating the criterion (None: BLAS's own;
+        :mod:`mixedfx.linalg.threads`)."""
         self.last_factor: tuple[CrossProducts, bytes, BlockedFactor] | None = None
         """Where the last gradient-path optimisation ended on the point it evaluated last: that
         point's blocks, theta (as bytes) and factor, which :meth:`factor` returns there instead of
@@ -253,6 +258,11 @@ class LinearMixedModel:
         otherwise. ``initial_step``, when given, is BOBYQA's first step per
         parameter (smaller steps suit a start near the optimum, as a refit's).
         """
+        with limited_blas(self.blas_threads):
+            return self._optimize(control, optimizer, initial_step)
+
+    def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
+                  initial_step: np.ndarray | None) -> OptSummary:
         x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
@@ -271,27 +281,11 @@ class LinearMixedModel:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
             summary = (optimizer or bobyqa)(self.objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
-        if control.restart_edge:
-            summary = restart_from_edge(summary, self.objective, self.lower, optimizer=restart,
-                                        columns=theta_columns(self.ks), **options)
-            summary = self._restart_inward(summary, restart, control)
+        summary = leave_boundary(summary, self.objective, self.lower, self.ks, control,
+                                 (control.refit_first_step, control.refit_least_step), optimizer=restart)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
         return replace(summary, factorizer=self.factorizer.name)
-
-    def _restart_inward(self, summary: OptSummary, optimizer: Callable[..., OptSummary],
-                        control: LmerControl) -> OptSummary:
-        """Optimise again from :func:`~mixedfx.linalg.layout.theta_moved_inward`'s start where a vector-valued
-        term ends with a variance on the boundary; the better of the two ends.
-        """
-        start = theta_moved_inward(summary.x, self.ks, control.inward_tol, control.inward_share)
-        if start is None:
-            return summary
-        again = optimizer(self.objective, start, self.lower, **control.optimizer_options)
-        spent = summary.feval + again.feval
-        if again.fval < summary.fval:
-            return replace(again, x0=summary.x0, feval=spent)
-        return replace(summary, feval=spent)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:

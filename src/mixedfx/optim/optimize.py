@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 import nlopt
 import numpy as np
 
-__all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "snap_to_boundary", "finite_difference_derivatives",
+__all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "restart_from", "snap_to_boundary", "finite_difference_derivatives",
            "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
 
 # nlopt's return codes and lme4's wording for them
@@ -33,11 +33,29 @@ class OptimizerSettings:
         BOBYQA's absolute tolerances on the parameters and the objective.
     maxeval : int
         Most objective evaluations.
+    restart_edge : bool
+        Restart where a variance parameter on its bound would gain by moving
+        inward (lme4's ``restart_edge``; for glmer lme4 does not check, and
+        mixedfx does by default, since a restart can only lower the deviance).
+        For vector-valued terms the check also steps inward from the mirrored
+        column (:func:`restart_from_edge`).
+    inward_tol, inward_share : float
+        With ``restart_edge``, a fit where a vector-valued term has a diagonal
+        theta (other than its last) at most ``inward_tol`` times the term's
+        largest is optimised again from the point where that variance is raised
+        to ``inward_share`` of the largest
+        (:func:`mixedfx.linalg.layout.theta_moved_inward`), from a small first
+        trust region; the better end is kept. The optimiser can stall there at
+        a point lme4's edge check does not see. A negative ``inward_tol`` turns
+        this off.
     """
 
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-8
     maxeval: int = 100_000
+    restart_edge: bool = True
+    inward_tol: float = 0.01
+    inward_share: float = 0.1
 
     @property
     def optimizer_options(self) -> dict[str, float]:
@@ -317,6 +335,26 @@ def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], flo
         again = optimizer(objective, start, lower, **options)
         summary = replace(again, x0=summary.x0, feval=summary.feval + spent + again.feval)
     return summary
+
+
+def restart_from(summary: OptSummary, objective: Callable[[np.ndarray], float], start: np.ndarray | None,
+                 lower: np.ndarray, optimizer: Callable[..., OptSummary] = bobyqa, **options) -> OptSummary:
+    """Optimise again from ``start`` (no restart for None) and keep the better end, counting both runs' evaluations.
+
+    Examples
+    --------
+    >>> f = lambda x: float(min((x[0] - 1.0) ** 2, (x[0] + 2.0) ** 2 - 1.0))
+    >>> near = bobyqa(f, np.array([0.9]), np.array([-np.inf]), initial_step=np.array([0.05]))
+    >>> round(near.fval, 3), round(restart_from(near, f, np.array([-1.5]), np.array([-np.inf])).fval, 3)
+    (0.0, -1.0)
+    """
+    if start is None:
+        return summary
+    again = optimizer(objective, start, lower, **options)
+    spent = summary.feval + again.feval
+    if again.fval < summary.fval:
+        return replace(again, x0=summary.x0, feval=spent)
+    return replace(summary, feval=spent)
 
 
 def _edge_descent(x: np.ndarray, objective: Callable[[np.ndarray], float], lower: np.ndarray, step: float,
