@@ -26,6 +26,10 @@ class Case:
         is not run for a case.
     target : float
         The ratio lme4 time / mixedfx time to reach.
+    reml : bool
+        lmer's REML argument.
+    binary : tuple of (str, str, float), optional
+        A 0/1 column made before fitting: (name, column, threshold), ``name = column > threshold``.
     """
 
     name: str
@@ -35,12 +39,16 @@ class Case:
     factors: tuple[str, ...] = ()
     lme4_seconds: float = float("nan")
     target: float = float("nan")
+    reml: bool = True
+    binary: tuple[str, str, float] | None = None
 
     @property
     def generated(self) -> bool:
         """Whether the data come from ``../shared/bench/make_data.py``."""
-        return self.data in ("ratings_200k", "ratings_1m", "longitudinal_100k")
+        return self.data in ("ratings_200k", "ratings_1m", "longitudinal_100k", "maximal_2k", "maximal_50k")
 
+
+_MAXIMAL = "rt ~ 1 + spkr*prec*load + (1 + spkr + prec + load | subj) + (1 + spkr + prec + load | item)"
 
 CASES = [
     Case("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)", lme4_seconds=0.02, target=10),
@@ -61,4 +69,17 @@ CASES = [
          lme4_seconds=2.4, target=35),
     Case("ratings_200k_binomial", "ratings_200k", "z ~ x + (1 | user) + (1 | item)", family="binomial",
          factors=("user", "item"), lme4_seconds=228, target=20),
+    # maximal models (issue [maximal]): lme4's times from the issue's table
+    Case("maximal_2k", "maximal_2k", _MAXIMAL, factors=("subj", "item"), lme4_seconds=9.4, target=20),
+    Case("maximal_2k_ml", "maximal_2k", _MAXIMAL, factors=("subj", "item"), lme4_seconds=7.4, target=20, reml=False),
+    Case("maximal_2k_uncorrelated", "maximal_2k", _MAXIMAL.replace("|", "||"), factors=("subj", "item"),
+         lme4_seconds=1.3, target=10),
+    Case("maximal_2k_binomial", "maximal_2k",
+         "z ~ spkr*prec*load + (1 + spkr + prec | subj) + (1 + spkr + prec | item)", family="binomial",
+         factors=("subj", "item"), lme4_seconds=99, target=20, binary=("z", "rt", 2180.0)),
+    Case("maximal_50k", "maximal_50k", _MAXIMAL, factors=("subj", "item"), lme4_seconds=575, target=30),
+    Case("InstEval_service_slopes", "InstEval", "y ~ service + (service | d) + (1 | s)", lme4_seconds=122,
+         target=20),
+    Case("sleepstudy_quadratic", "sleepstudy", "Reaction ~ Days + I(Days^2) + (Days + I(Days^2) | Subject)",
+         lme4_seconds=0.05, target=5),
 ]

@@ -12,7 +12,9 @@ DataFrame, the median of ``--repeat`` runs after five warm-up runs (fits under
 R with ``system.time`` when ``Rscript`` and lme4 are installed; cases whose lme4
 time (from the issue's table) exceeds ``--r-max-seconds`` use that recorded time
 instead, marked "(recorded)". Times are never asserted anywhere: machines are
-shared and noisy, so read the ratios from one run.
+shared and noisy, so read the ratios from one run. Each row also gives the criterion mixedfx reached (lme4's:
+REML criterion or deviance for lmer, -2 log-likelihood for glmer) and its difference
+from lme4's in the same run (NaN where lme4's time is recorded).
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def load_data(case: Case):
     frame = pd.read_csv(path)
     for col in case.factors:
         frame[col] = frame[col].astype("category")
+    if case.binary is not None:
+        name, column, threshold = case.binary
+        frame[name] = (frame[column] > threshold).astype(int)
     frame.attrs["name"] = case.data
     return frame
 
@@ -65,16 +70,20 @@ def generated_csv(name: str) -> Path:
     return path
 
 
-def fit_once(case: Case, data) -> float:
-    """One mixedfx fit (model building included); returns seconds."""
+def fit_once(case: Case, data) -> tuple[float, float]:
+    """One mixedfx fit (model building included); returns seconds and the criterion it reached.
+
+    The criterion is lme4's: the REML criterion or deviance of lmer, -2 log-likelihood of glmer.
+    """
     import mixedfx as mfx
 
     start = time.perf_counter()
     if case.family is None:
-        mfx.lmer(case.formula, data=data)
+        fit = mfx.lmer(case.formula, data=data, REML=case.reml)
     else:
-        mfx.glmer(case.formula, data=data, family=case.family)
-    return time.perf_counter() - start
+        fit = mfx.glmer(case.formula, data=data, family=case.family)
+    seconds = time.perf_counter() - start
+    return seconds, float(fit.opt_summary.fval if case.family is None else -2.0 * fit.loglik)
 
 
 def time_glmm(case: Case, data, repeat: int) -> float | None:
@@ -101,25 +110,28 @@ def child(name: str, repeat: int, with_glmm: bool) -> None:
     """Run one case in this (fresh) process and print its measurements as JSON."""
     case = next(c for c in CASES if c.name == name)
     data = load_data(case)
-    fit_once(case, data)  # warm-up: loads the compiled kernels
-    warm = [fit_once(case, data) for _ in range(WARM_UP - 1)] if case.lme4_seconds < 10 else []
+    _, criterion = fit_once(case, data)  # warm-up: loads the compiled kernels
+    warm = [fit_once(case, data)[0] for _ in range(WARM_UP - 1)] if case.lme4_seconds < 10 else []
     # millisecond fits settle only after a few runs (caches, allocator): time them at least a second
     if warm and statistics.median(warm) < 0.1:
         repeat = max(repeat, min(MAX_REPEAT, math.ceil(1.0 / statistics.median(warm))))
-    times = [fit_once(case, data) for _ in range(repeat)]
+    times = [fit_once(case, data)[0] for _ in range(repeat)]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     glmm_seconds = time_glmm(case, data, repeat) if with_glmm else None
-    print(json.dumps({"mixedfx": statistics.median(times), "peak_mb": peak_mb, "glmm": glmm_seconds}))
+    print(json.dumps({"mixedfx": statistics.median(times), "criterion": criterion, "peak_mb": peak_mb,
+                      "glmm": glmm_seconds}))
 
 
 R_SCRIPT = """
 suppressMessages(library(lme4))
 d <- read.csv("{csv}")
 for (f in c({factors})) d[[f]] <- factor(d[[f]])
+{binary}
 fit <- function() {call}
-fit()
+m <- fit()
 times <- replicate({repeat}, system.time(fit())[["elapsed"]])
-cat(median(times), "\\n")
+criterion <- if (isLMM(m)) {{ if (isREML(m)) REMLcrit(m) else deviance(m) }} else -2 * as.numeric(logLik(m))
+cat(sprintf("%.6f", criterion), median(times), "\\n")
 """
 
 
@@ -138,8 +150,8 @@ def r_available() -> bool:
     return probe.returncode == 0
 
 
-def time_lme4(case: Case, repeat: int) -> float:
-    """Median lme4 time measured inside R with system.time (data read outside the timing)."""
+def time_lme4(case: Case, repeat: int) -> tuple[float, float]:
+    """Median lme4 time measured inside R with system.time (data read outside the timing), and its criterion."""
     import mixedfx as mfx
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,10 +165,14 @@ def time_lme4(case: Case, repeat: int) -> float:
             factors = tuple(c for c in frame.columns if str(frame[c].dtype) == "category")
         family = "" if case.family is None else f", family = {case.family}"
         fn = "lmer" if case.family is None else "glmer"
-        call = f"{fn}({case.formula}, data = d{family})"
-        script = R_SCRIPT.format(csv=csv, factors=", ".join(f'"{f}"' for f in factors), call=call, repeat=repeat)
+        reml = "" if case.reml else ", REML = FALSE"
+        call = f"{fn}({case.formula}, data = d{family}{reml})"
+        binary = "" if case.binary is None else "d${0} <- as.integer(d${1} > {2})".format(*case.binary)
+        script = R_SCRIPT.format(csv=csv, factors=", ".join(f'"{f}"' for f in factors), call=call, repeat=repeat,
+                                 binary=binary)
         out = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, check=True)
-    return float(out.stdout.split()[-1])
+    criterion, seconds = out.stdout.split()[-2:]
+    return float(seconds), float(criterion)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with_r = not args.no_r and r_available()
     rows = []
-    header = f"{'case':<24}{'mixedfx s':>11}{'lme4 s':>13}{'ratio':>9}{'target':>8}{'glmm s':>9}{'peak MB':>9}"
+    header = (f"{'case':<24}{'mixedfx s':>11}{'lme4 s':>13}{'ratio':>9}{'target':>8}{'glmm s':>9}{'peak MB':>9}"
+              f"{'criterion':>16}{'- lme4':>10}")
     print(header)
     for case in (c for c in CASES if c.name in args.cases):
         repeat = args.repeat if case.lme4_seconds < 10 else 1
@@ -183,14 +200,16 @@ def main(argv: list[str] | None = None) -> int:
             cmd.append("--no-glmm")
         result = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
         measured = with_r and case.lme4_seconds <= args.r_max_seconds
-        lme4 = time_lme4(case, r_repeats(case.lme4_seconds)) if measured else case.lme4_seconds
-        row = {"case": case.name, **result, "lme4": lme4, "lme4_measured": measured,
+        lme4, lme4_criterion = (time_lme4(case, r_repeats(case.lme4_seconds)) if measured
+                                else (case.lme4_seconds, float("nan")))
+        row = {"case": case.name, **result, "lme4": lme4, "lme4_measured": measured, "lme4_criterion": lme4_criterion,
                "ratio": lme4 / result["mixedfx"], "target": case.target}
         rows.append(row)
         glmm_text = "-" if row["glmm"] is None else f"{row['glmm']:.4f}"
         lme4_text = f"{lme4:.3f}" + ("" if measured else "*")
         print(f"{case.name:<24}{row['mixedfx']:>11.4f}{lme4_text:>13}{row['ratio']:>9.1f}{case.target:>8.0f}"
-              f"{glmm_text:>9}{row['peak_mb']:>9.0f}", flush=True)
+              f"{glmm_text:>9}{row['peak_mb']:>9.0f}{row['criterion']:>16.4f}"
+              f"{row['criterion'] - lme4_criterion:>10.4f}", flush=True)
     print("* lme4 time recorded in the issue for this machine kind, not measured in this run")
     Path(args.out).write_text(json.dumps(rows, indent=2))
     return 0
