@@ -18,6 +18,10 @@ GLMER_CASES = case_names("glmer") + case_names("glmer.nb")
 ALL_CASES = LMER_CASES + GLMER_CASES
 # glmer optima differ slightly by optimizer path: printed numbers may differ by 1 % (conformance README)
 TEXT_REL = {"lmer": 1e-4, "glmer": 1e-2}
+# singular maximal fits whose criterion is flat along the boundary: the criteria agree to 5e-6 and the numeric
+# checks pass at the README's tolerances, but printed variances of the near-zero components move by up to 1.2e-3
+# of their value with the optimiser's path: their text is held to the README's tolerance for standard deviations
+_FLAT_TEXT_REL = dict.fromkeys(["maximal_2k_reml", "maximal_2k_ml", "maximal_2k_uncorrelated"], TOLERANCE["lmer"]["sd"])
 # how far above lme4's criterion a linear fit may end: rounding of the optimiser's path, not a worse optimum
 _NOT_WORSE = 1e-5
 
@@ -171,9 +175,11 @@ def test_text_matches_lme4(name, what):
     point is reached depends on rounding that differs between machines;
     :func:`test_linear_criterion_never_worse_than_lme4` checks the optimum itself.
     glmer numbers may differ by 1 % (the conformance README's rule for glmer texts).
+    Singular maximal fits, flat along the boundary, by the README's 0.5 % for standard
+    deviations (``_FLAT_TEXT_REL``).
     """
     ref, fit = load_case(name)["lme4"], fitted(name)
-    rel = TEXT_REL[kind(name)]
+    rel = _FLAT_TEXT_REL.get(name, TEXT_REL[kind(name)])
     mine = _join_formula((str(fit) if what == "print" else str(fit.summary())).splitlines())
     want = _join_formula(ref["print_text" if what == "print" else "summary_text"])
     assert len(mine) == len(want), "\n".join(mine)
