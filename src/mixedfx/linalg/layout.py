@@ -19,8 +19,8 @@ import scipy.sparse as sp
 if TYPE_CHECKING:
     from mixedfx.design.reterms import ReTerm
 
-__all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds", "theta_columns", "theta_moved_inward", "term_effects",
-           "random_part", "scalar_row_scales"]
+__all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds",
+           "theta_columns", "theta_moved_inward", "term_effects", "random_part", "scalar_row_scales"]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field, replace
 import nlopt
 import numpy as np
 
-__all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "restart_from", "snap_to_boundary", "finite_difference_derivatives",
-           "evaluate_points", "axis_points", "axis_derivatives", "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
+__all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "restart_from",
+           "snap_to_boundary", "finite_difference_derivatives", "evaluate_points", "axis_points", "axis_derivatives",
+           "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
