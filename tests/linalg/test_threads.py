@@ -1,16 +1,17 @@
-"""BLAS threads per model: one for small dense rests, BLAS's own for large ones and none asked of compiled kinds."""
+"""BLAS threads per model: one for small factorisations, BLAS's own for large ones, none asked of compiled kinds."""
 
 import numpy as np
 import threadpoolctl
 
 import mixedfx as mfx
-from mixedfx.linalg.threads import THREADED_MIN_REST, blas_threads, limited_blas
+from mixedfx.linalg.threads import THREADED_MIN_FLOPS, blas_threads, limited_blas
 
 
-def test_small_rests_run_on_one_thread_and_large_ones_on_blas_threads():
-    assert blas_threads(137) == 1
-    assert blas_threads(THREADED_MIN_REST - 1) == 1
-    assert blas_threads(THREADED_MIN_REST) is None
+def test_small_factorisations_run_on_one_thread_and_large_ones_on_blas_threads():
+    assert blas_threads(137, 224) == 1  # maximal_2k
+    assert blas_threads(409, 2000) is None  # maximal_50k: the Schur update over 2,000 columns
+    assert blas_threads(2000, 0) is None  # a large rest alone: LAPACK's blocked Cholesky
+    assert 137**2 * (224 + 137 / 3) < THREADED_MIN_FLOPS
 
 
 def test_models_take_their_factorisers_threads():

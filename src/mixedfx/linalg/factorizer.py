@@ -83,7 +83,7 @@ class Factorizer:
     def blas_threads(self) -> int | None:
         """BLAS threads while optimising with this factoriser (:mod:`mixedfx.linalg.threads`): None where it
         calls no BLAS or its rest is large."""
-        return blas_threads(self.cross.a_rr.shape[0]) if self.calls_blas else None
+        return blas_threads(self.cross.a_rr.shape[0], self.cross.a_r1.shape[1]) if self.calls_blas else None
 
     def with_cross(self, cross: CrossProducts) -> Factorizer:
         """The same kind for blocks of the same structure (another response, a fixed effect moved to the offset)."""
@@ -230,25 +230,33 @@ class ScalarSparseFactorizer(ScalarFactorizer):
 class VectorDenseFactorizer(Factorizer):
     """Several terms, one at least vector-valued, with a dense coupling (crossed maximal models).
 
-    The templates act level by level as batched k x k products on the blocks
-    reshaped (no sparse matrices), and the rest's Schur update is one Gram
-    product: ``L_r1 = Lambda_r' A_r1 blockdiag(T1 L11_i^-T)``, rest
+    The first term's levels are factored by :func:`mixedfx.linalg.one_term.factor_levels`
+    (compiled), the other templates act level by level as batched k x k products
+    on the blocks reshaped (no sparse matrices), and the rest's Schur update is
+    one Gram product: ``L_r1 = Lambda_r' A_r1 blockdiag(T1 L11_i^-T)``, rest
     ``Lambda_r' A_rr Lambda_r + I - L_r1 L_r1'``.
     """
 
     name = "vector-valued terms, dense coupling"
 
+    def __init__(self, cross: CrossProducts) -> None:
+        super().__init__(cross)
+        self.a11 = np.ascontiguousarray(cross.a11, dtype=float)
+        self.a_r1 = np.ascontiguousarray(cross.a_r1, dtype=float)
+
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        from mixedfx.linalg.one_term import factor_levels  # noqa: PLC0415 - numba loads with the first factor
+
         cp = self.cross
         layout = cp.layout
-        l11, right = _level_factors(cp, theta)
-        n_first, k_first = cp.a11.shape[:2]
-        coupling = np.matmul(cp.a_r1.reshape(-1, n_first, k_first).transpose(1, 0, 2), right)
-        coupling = coupling.transpose(1, 0, 2).reshape(cp.a_r1.shape)
-        tmpls = templates(theta, layout.ks)[1:]
-        l_r1 = _rest_templates_transposed(coupling, tmpls, layout.n_levels[1:])
-        rest = _rest_templates_transposed(_rest_templates_transposed(cp.a_rr, tmpls, layout.n_levels[1:]).T, tmpls,
-                                          layout.n_levels[1:])
+        tmpls = templates(theta, layout.ks)
+        status, l11, coupling = factor_levels(tmpls[0], self.a11, self.a_r1)
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        rest_levels = layout.n_levels[1:]
+        l_r1 = _rest_templates_transposed(coupling, tmpls[1:], rest_levels)
+        rest = _rest_templates_transposed(_rest_templates_transposed(cp.a_rr, tmpls[1:], rest_levels).T, tmpls[1:],
+                                          rest_levels)
         reference = np.diagonal(rest).copy()
         reference[: layout.q_rest] += 1.0
         rest -= l_r1 @ l_r1.T

@@ -26,7 +26,7 @@ from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["factor_one_term", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
+__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
            "class_criterion_parts"]
 
 _template = numba.njit(cache=True)(lambda_template)
@@ -62,14 +62,8 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     """
     n_levels, k, _ = a11.shape
     m = a_rr.shape[0]
-    t = _template(theta, k)
-    l11 = np.zeros((n_levels, k, k))
-    l_r1 = np.empty((m, n_levels * k))
+    status, l11, l_r1 = factor_levels(_template(theta, k), a11, a_r1)
     rest = _lower_copy(a_rr)
-    if k == 2:
-        status = _levels_two(t, a11, a_r1, l11, l_r1)
-    else:
-        status = _levels_general(t, a11, a_r1, l11, l_r1)
     if status != OK:
         return status, l11, l_r1, rest
     # the Schur update: one BLAS product over all levels
@@ -78,6 +72,36 @@ def factor_one_term(a11, a_r1, a_rr, theta):
         for j in range(i + 1):
             rest[i, j] -= update[i, j]
     return cholesky_in_place(rest, np.diag(a_rr).copy(), n_levels * k + m, True)[0], l11, l_r1, rest
+
+
+@numba.njit(cache=True, error_model="numpy")
+def factor_levels(t, a11, a_r1):
+    """The first term's blocks: each level's ``T' A11_i T + I = L11_i L11_i'`` and the coupling ``A_r1 T L11_i^-T``.
+
+    Parameters
+    ----------
+    t : ndarray, shape (k, k)
+        The term's template.
+    a11 : ndarray, shape (l, k, k)
+        Per-level blocks of Z'WZ.
+    a_r1 : ndarray, shape (m, l * k)
+        The rest's cross-products with the term, C-ordered.
+
+    Returns
+    -------
+    status : int
+        ``OK``, or ``NOT_POSITIVE_DEFINITE`` when a level's block is not.
+    l11 : ndarray, shape (l, k, k)
+    coupling : ndarray, shape (m, l * k)
+    """
+    n_levels, k, _ = a11.shape
+    l11 = np.zeros((n_levels, k, k))
+    coupling = np.empty((a_r1.shape[0], n_levels * k))
+    if k == 2:
+        status = _levels_two(t, a11, a_r1, l11, coupling)
+    else:
+        status = _levels_general(t, a11, a_r1, l11, coupling)
+    return status, l11, coupling
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -5,8 +5,9 @@ BLAS calls (batched k x k products, a Gram product, a Cholesky). Handing each
 to a pool of threads costs more than the arithmetic, and where other processes
 share the cores the threads wait on each other: maximal_2k's uncorrelated
 model takes 0.33 s on one BLAS thread and 2.1 s on two, on two cores. Such
-models run their optimisation with one BLAS thread; large rests, where
-LAPACK's blocked factorisation gains from threads, keep BLAS's default, and
+models run their optimisation with one BLAS thread; large factorisations
+(maximal_50k's Schur update over 2,000 subject columns), where BLAS gains
+from threads, keep BLAS's default, and
 the compiled factorisers of small models call no BLAS at all (see
 ``Factorizer.blas_threads``).
 """
@@ -15,22 +16,24 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 
-__all__ = ["blas_threads", "limited_blas", "THREADED_MIN_REST"]
+__all__ = ["blas_threads", "limited_blas", "THREADED_MIN_FLOPS"]
 
-# A rest of at least this order is factored with BLAS's own threads (about 45 Mflop, 2 ms on one core)
-THREADED_MIN_REST = 512
+# A factorisation of at least this many flops (about 5 ms on one core) gains from BLAS's own threads
+THREADED_MIN_FLOPS = 2e8
 
 
-def blas_threads(rest_order: int) -> int | None:
-    """The BLAS threads for factorisations whose dense rest has ``rest_order`` rows: 1 below
-    ``THREADED_MIN_REST``, else None (BLAS's own).
+def blas_threads(rest_order: int, coupled_columns: int) -> int | None:
+    """The BLAS threads for factorisations of a dense rest of ``rest_order`` rows coupled to ``coupled_columns``
+    first-term columns: 1 where the Schur update and Cholesky take under ``THREADED_MIN_FLOPS``, else None
+    (BLAS's own).
 
     Examples
     --------
-    >>> blas_threads(137), blas_threads(4000)
+    >>> blas_threads(137, 224), blas_threads(409, 2000)
     (1, None)
     """
-    return 1 if rest_order < THREADED_MIN_REST else None
+    flops = rest_order**2 * (coupled_columns + rest_order / 3.0)
+    return 1 if flops < THREADED_MIN_FLOPS else None
 
 
 def limited_blas(threads: int | None) -> AbstractContextManager:
