@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from mixedfx.linalg.layout import BlockLayout
 from mixedfx.linalg.lazy import state_with_formed
 
-__all__ = ["BlockedFactor", "block_diagonal", "stacked_lower_inverse", "as_dense"]
+__all__ = ["BlockedFactor", "block_diagonal", "as_dense"]
 
 
 @dataclass(frozen=True)
@@ -139,17 +139,6 @@ def block_diagonal(blocks: np.ndarray) -> sp.bsr_matrix:
     n_blocks, k, _ = blocks.shape
     return sp.bsr_matrix((blocks, np.arange(n_blocks), np.arange(n_blocks + 1)),
                          shape=(n_blocks * k, n_blocks * k))
-
-
-def stacked_lower_inverse(lower: np.ndarray) -> np.ndarray:
-    """Inverses of a stack (l, k, k) of lower-triangular matrices, by forward substitution across the stack."""
-    k = lower.shape[1]
-    inverse = np.zeros_like(lower)
-    for j in range(k):
-        inverse[:, j, j] = 1.0 / lower[:, j, j]
-        for i in range(j + 1, k):
-            inverse[:, i, j] = -np.einsum("lr,lr->l", lower[:, i, j:i], inverse[:, j:i, j]) / lower[:, i, i]
-    return inverse
 
 
 def as_dense(a: np.ndarray | sp.spmatrix) -> np.ndarray:

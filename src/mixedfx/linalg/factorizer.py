@@ -38,10 +38,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.linalg.cross import CrossProducts
-from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal, stacked_lower_inverse
+from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
 from mixedfx.linalg.layout import scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
-from mixedfx.linalg.pivots import OK, pivot_floor
+from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
 
 __all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer", "ScalarDenseFactorizer",
@@ -50,8 +50,6 @@ __all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFa
 
 # Rest blocks up to this size are factored by compiled loops within one call for the criterion
 SMALL_REST = 64
-# einsum's contraction-path search pays off only for many levels
-_EINSUM_PATH_MIN_LEVELS = 256
 _SINGULAR = "the penalised cross-product matrix is numerically singular"
 
 
@@ -250,7 +248,7 @@ class VectorDenseFactorizer(Factorizer):
         cp = self.cross
         layout = cp.layout
         tmpls = templates(theta, layout.ks)
-        status, l11, coupling = factor_levels(tmpls[0], self.a11, self.a_r1)
+        status, l11, coupling, _ = factor_levels(tmpls[0], self.a11, self.a_r1)
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
         rest_levels = layout.n_levels[1:]
@@ -339,14 +337,22 @@ def _checked_parts(compiled: partial, theta: np.ndarray) -> tuple[float, float, 
 
 
 def _level_factors(cp: CrossProducts, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The first term's per-level factors ``L11_i`` of ``T' A11_i T + I`` and the coupling's right factors ``T L11_i^-T``."""
-    k1 = cp.layout.ks[0]
+    """The first term's per-level factors ``L11_i`` of ``T' A11_i T + I`` and the coupling's right factors ``T L11_i^-T``
+    (:func:`mixedfx.linalg.one_term.factor_levels`, without the coupling).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When a level's block is not positive definite.
+    """
+    from mixedfx.linalg.one_term import factor_levels  # noqa: PLC0415
+
     t1 = templates(theta, cp.layout.ks[:1])[0]
-    many = cp.a11.shape[0] > _EINSUM_PATH_MIN_LEVELS
-    scaled11 = np.einsum("rj,lrs,sk->ljk", t1, cp.a11, t1, optimize=many)
-    scaled11 += np.eye(k1)
-    l11 = _stacked_cholesky(scaled11)
-    return l11, np.einsum("ik,ljk->lij", t1, stacked_lower_inverse(l11), optimize=many)
+    a11 = np.ascontiguousarray(cp.a11, dtype=float)
+    status, l11, _, rights = factor_levels(t1, a11, np.zeros((0, a11.shape[0] * a11.shape[1])))
+    if status != OK:
+        raise np.linalg.LinAlgError("a diagonal block is not positive definite")
+    return l11, rights
 
 
 def _scalar_reference(cp: CrossProducts, rows: np.ndarray) -> np.ndarray:
@@ -372,29 +378,6 @@ def _factor_rest(cp: CrossProducts, reference: np.ndarray, rest: np.ndarray, add
         raise np.linalg.LinAlgError(_SINGULAR)
     zero_upper(rest)
     return rest
-
-
-def _stacked_cholesky(a: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack (l, k, k) of small SPD matrices.
-
-    Loops over the k columns with vector operations across the l matrices: for
-    the small k of random-effects terms this avoids numpy's per-matrix overhead.
-
-    Raises
-    ------
-    numpy.linalg.LinAlgError
-        When a matrix is not positive definite.
-    """
-    k = a.shape[1]
-    lower = np.zeros_like(a)
-    for j in range(k):
-        pivot = a[:, j, j] - np.einsum("lr,lr->l", lower[:, j, :j], lower[:, j, :j])
-        if not np.all(pivot > pivot_floor(a[:, j, j], k)):
-            raise np.linalg.LinAlgError("a diagonal block is not positive definite")
-        lower[:, j, j] = np.sqrt(pivot)
-        for i in range(j + 1, k):
-            lower[:, i, j] = (a[:, i, j] - np.einsum("lr,lr->l", lower[:, i, :j], lower[:, j, :j])) / lower[:, j, j]
-    return lower
 
 
 def _rest_templates_transposed(a: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> np.ndarray:

@@ -62,7 +62,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     """
     n_levels, k, _ = a11.shape
     m = a_rr.shape[0]
-    status, l11, l_r1 = factor_levels(_template(theta, k), a11, a_r1)
+    status, l11, l_r1, _ = factor_levels(_template(theta, k), a11, a_r1)
     rest = _lower_copy(a_rr)
     if status != OK:
         return status, l11, l_r1, rest
@@ -93,15 +93,18 @@ def factor_levels(t, a11, a_r1):
         ``OK``, or ``NOT_POSITIVE_DEFINITE`` when a level's block is not.
     l11 : ndarray, shape (l, k, k)
     coupling : ndarray, shape (m, l * k)
+    rights : ndarray, shape (l, k, k)
+        Each level's ``T L11_i^-T`` (the coupling's right factors).
     """
     n_levels, k, _ = a11.shape
     l11 = np.zeros((n_levels, k, k))
+    rights = np.zeros((n_levels, k, k))
     coupling = np.empty((a_r1.shape[0], n_levels * k))
     if k == 2:
-        status = _levels_two(t, a11, a_r1, l11, coupling)
+        status = _levels_two(t, a11, a_r1, l11, rights, coupling)
     else:
-        status = _levels_general(t, a11, a_r1, l11, coupling)
-    return status, l11, coupling
+        status = _levels_general(t, a11, a_r1, l11, rights, coupling)
+    return status, l11, coupling, rights
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -148,14 +151,14 @@ def _factor_level(t, block, at, low, right, diagonal):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _levels_general(t, a11, a_r1, l11, l_r1):
-    """The per-level work of :func:`factor_one_term`: each level's block factored, its coupling formed."""
+def _levels_general(t, a11, a_r1, l11, rights, l_r1):
+    """The per-level work of :func:`factor_levels`: each level's block factored, its coupling formed."""
     k = t.shape[0]
     m = a_r1.shape[0]
     at = np.empty((k, k))
-    right = np.empty((k, k))
     diagonal = np.empty(k)
     for lev in range(a11.shape[0]):
+        right = rights[lev]
         if not _factor_level(t, a11[lev], at, l11[lev], right, diagonal):
             return NOT_POSITIVE_DEFINITE
         base = lev * k
@@ -169,8 +172,8 @@ def _levels_general(t, a11, a_r1, l11, l_r1):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _levels_two(t, a11, a_r1, l11, l_r1):
-    """The per-level work of :func:`factor_one_term` written out for 2 x 2 blocks (random intercept and slope)."""
+def _levels_two(t, a11, a_r1, l11, rights, l_r1):
+    """The per-level work of :func:`factor_levels` written out for 2 x 2 blocks (random intercept and slope)."""
     t00, t10, t11 = t[0, 0], t[1, 0], t[1, 1]
     m = a_r1.shape[0]
     for lev in range(a11.shape[0]):
@@ -198,6 +201,7 @@ def _levels_two(t, a11, a_r1, l11, l_r1):
         r10 = t10 / l00
         r11 = (t11 - r10 * l10) / l11_
         r01 = (0.0 - r00 * l10) / l11_
+        rights[lev, 0, 0], rights[lev, 0, 1], rights[lev, 1, 0], rights[lev, 1, 1] = r00, r01, r10, r11
         base = 2 * lev
         for i in range(m):
             x0, x1 = a_r1[i, base], a_r1[i, base + 1]
