@@ -351,11 +351,11 @@ class GeneralizedLinearMixedModel:
             opt1, state1 = self._stage1_start(stage1, lp0, start, options)
         else:
             opt1 = (optimizer or bobyqa)(stage1, start, self.lower, **options)
-            if self.n_agq == 0:
+            if self.n_agq == 0:  # stage 1 is the fit: its end gets stage 2's checks
                 opt1 = leave_boundary(opt1, stage1, self.lower, self.ks, ctrl,
                                       (ctrl.stage2_first_step, ctrl.stage2_least_step), optimizer=optimizer or bobyqa)
-            if self.n_agq == 0 and ctrl.boundary_tol > 0:
-                opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
+                if ctrl.boundary_tol > 0:
+                    opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
             state1 = self.pirls(opt1.x, None, lp0)
         opt1 = replace(opt1, factorizer=self.pirls_engines[0].name)
         if self.n_agq == 0:
