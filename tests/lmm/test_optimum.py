@@ -56,15 +56,16 @@ def test_default_start_leaves_a_stalled_slope_variance(random_rows):
     # 1.74 above the optimum random starts reach; lme4's edge check does not see it (nor does lme4)
     design = _random_designs()["s5k3"]
     model = mfx.lmer_model(mfx.lmer_design(design["formula"], random_rows["s5k3"]))
-    stalled = model.optimize(LmerControl(inward_tol=-1.0))
+    stalled = model.optimize(LmerControl(inward_tol=-1.0, use_gradient=False))
+    restarted = model.optimize(LmerControl(use_gradient=False))
     fit = mfx.optimize_lmer(model)
     rng = np.random.default_rng(105)
     others = []
     for _ in range(4):
         start = np.maximum(model.start_theta() + rng.normal(0.0, 0.5, model.lower.size), model.lower)
         others.append(model.optimize(LmerControl(theta0=tuple(start))).fval)
-    assert fit.fval <= min(others) + 2e-3
-    assert fit.fval < stalled.fval - 1.0
+    assert max(fit.fval, restarted.fval) <= min(others) + 2e-3
+    assert restarted.fval < stalled.fval - 1.0
 
 
 @pytest.mark.parametrize("name", [n for n in _random_designs() if n != "lme4_version"])

@@ -15,8 +15,7 @@ summary records (``fit.opt_summary.factorizer``):
     Scalar terms with a dense coupling and a larger rest.
 ``"scalar terms, sparse coupling"`` :class:`ScalarSparseFactorizer`
     Crossed scalar terms on many levels (InstEval, ratings): the rest's Schur
-    update from the coupling's non-zeros, formed and factored in a workspace;
-    the only kind with an analytic gradient of the criterion.
+    update from the coupling's non-zeros, formed and factored in a workspace.
 ``"vector-valued terms, dense coupling"`` :class:`VectorDenseFactorizer`
     Several terms, one at least vector-valued, a dense coupling (crossed
     maximal models): the templates applied level by level as batched products.
@@ -39,7 +38,7 @@ import scipy.sparse as sp
 
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
-from mixedfx.linalg.layout import scalar_row_scales, templates
+from mixedfx.linalg.layout import apply_rest_templates, scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
@@ -65,13 +64,14 @@ class Factorizer:
     ----------
     name : str
         What kind of factoriser this is (recorded in ``OptSummary.factorizer``).
-    has_gradient : bool
-        Whether lmer's criterion has an analytic gradient on this kind
-        (:mod:`mixedfx.lmm.gradient`).
+    gradient : str or None
+        Which analytic gradient of lmer's criterion this kind's factor gives:
+        ``"scalar"`` (:mod:`mixedfx.lmm.gradient`), ``"vector"``
+        (:mod:`mixedfx.lmm.vector_gradient`) or None.
     """
 
     name: ClassVar[str] = ""
-    has_gradient: ClassVar[bool] = False
+    gradient: str | None = None
     calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -217,7 +217,7 @@ class ScalarSparseFactorizer(ScalarFactorizer):
     """Scalar terms with a sparse coupling: the rest formed by :class:`mixedfx.linalg.sparse_gram.ScalarSchur`."""
 
     name = "scalar terms, sparse coupling"
-    has_gradient = True
+    gradient = "scalar"
 
     def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
@@ -236,6 +236,7 @@ class VectorDenseFactorizer(Factorizer):
     """
 
     name = "vector-valued terms, dense coupling"
+    gradient = "vector"
 
     def __init__(self, cross: CrossProducts) -> None:
         super().__init__(cross)
@@ -252,9 +253,9 @@ class VectorDenseFactorizer(Factorizer):
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
         rest_levels = layout.n_levels[1:]
-        l_r1 = _rest_templates_transposed(coupling, tmpls[1:], rest_levels)
-        rest = _rest_templates_transposed(_rest_templates_transposed(cp.a_rr, tmpls[1:], rest_levels).T, tmpls[1:],
-                                          rest_levels)
+        l_r1 = apply_rest_templates(coupling, tmpls[1:], rest_levels, transpose=True)
+        rest = apply_rest_templates(apply_rest_templates(cp.a_rr, tmpls[1:], rest_levels, transpose=True).T, tmpls[1:],
+                                    rest_levels, transpose=True)
         reference = np.diagonal(rest).copy()
         reference[: layout.q_rest] += 1.0
         rest -= l_r1 @ l_r1.T
@@ -378,20 +379,6 @@ def _factor_rest(cp: CrossProducts, reference: np.ndarray, rest: np.ndarray, add
         raise np.linalg.LinAlgError(_SINGULAR)
     zero_upper(rest)
     return rest
-
-
-def _rest_templates_transposed(a: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> np.ndarray:
-    """``Lambda_r' a`` for a dense ``a`` whose rows are the rest's: each term's rows, level by level, times its
-    template transposed; the [X y] rows as they are.
-    """
-    out = np.array(a, dtype=float, order="C")
-    start = 0
-    for template, n in zip(tmpls, n_levels):
-        k = template.shape[0]
-        stop = start + n * k
-        out[start:stop] = np.matmul(template.T, a[start:stop].reshape(n, k, -1)).reshape(n * k, -1)
-        start = stop
-    return out
 
 
 def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:

@@ -33,13 +33,16 @@ class LmerControl(OptimizerSettings):
         Check convergence on the finite-difference gradient and Hessian over
         theta, as lme4 (computed when ``messages`` is first read).
     use_gradient : bool
-        Where the criterion has an analytic gradient (every term scalar on a large
-        crossed design), minimise it by Newton steps on the average information
-        (:mod:`mixedfx.lmm.information`), or L-BFGS-B where they do not apply:
-        5 to 10 evaluations where BOBYQA takes 40 to 70. A failed run is redone
-        with BOBYQA; one that ends with a variance on zero goes through lme4's
-        edge check (``restart_edge``), and where the criterion falls inward the
-        gradient path starts again from just inside. False keeps lme4's BOBYQA.
+        Where the criterion has an analytic gradient, minimise on it: every term
+        scalar on a large crossed design by Newton steps on the average information
+        (:mod:`mixedfx.lmm.information`; 5 to 10 evaluations where BOBYQA takes 40
+        to 70), vector-valued terms with a dense coupling (crossed maximal models,
+        :mod:`mixedfx.lmm.vector_gradient`) by L-BFGS-B (40 to 70 evaluations where
+        BOBYQA takes 400 to 2000, and lower optima where BOBYQA stalls). A failed
+        run is redone with BOBYQA; one that ends with a variance on zero goes
+        through lme4's edge check (``restart_edge``), and where the criterion falls
+        inward the gradient path starts again from just inside. The fit's
+        ``optimizer`` names what ran. False keeps lme4's BOBYQA.
     first_step_share : float
         L-BFGS-B's first step as a share of the largest starting theta (at
         least this share itself): longer first steps land on the bounds more

@@ -23,6 +23,7 @@ from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, snap_to_boundary
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
+from mixedfx.lmm.vector_gradient import vector_criterion_gradient
 
 __all__ = ["LinearMixedModel"]
 
@@ -182,8 +183,9 @@ class LinearMixedModel:
 
     @property
     def has_gradient(self) -> bool:
-        """Whether :meth:`objective_and_gradient` applies: every term scalar, the coupling sparse (crossed data)."""
-        return self.factorizer.has_gradient
+        """Whether :meth:`objective_and_gradient` applies: every term scalar with a sparse coupling (crossed data),
+        or a term vector-valued with a dense coupling (the factoriser's ``gradient``)."""
+        return self.factorizer.gradient is not None
 
     def objective_and_gradient(self, theta: np.ndarray,
                                workspace: GradientWorkspace | None = None) -> tuple[float, np.ndarray]:
@@ -212,6 +214,8 @@ class LinearMixedModel:
         point = CriterionPoint(theta, self.deviance_from_factor(factor), factor)
         if not with_gradient:
             return point
+        if self.factorizer.gradient == "vector":
+            return replace(point, gradient=vector_criterion_gradient(self.cross, factor, theta, self.reml, self._dof))
         u = spherical_effects(self.cross, factor, theta)
         return replace(point, u=u,
                        gradient=criterion_gradient(self.factorizer, factor, theta, self.reml, self._dof, workspace, u))
@@ -316,7 +320,9 @@ class LinearMixedModel:
         def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return _value_and_gradient(evaluate(theta), theta)
 
-        summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
+        summary, spent = None, 0
+        if self.factorizer.gradient == "scalar":
+            summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]

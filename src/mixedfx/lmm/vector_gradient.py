@@ -1,0 +1,140 @@
+"""The gradient of lmer's criterion over theta for vector-valued terms with a dense coupling.
+
+With ``C = Lt' A Lt + diag(I, 0)`` the penalised system over the random effects
+(and, for REML, the fixed effects), ``A = [Z X]' W [Z X]``, ``Lt = diag(Lambda, I)``
+and ``G = C^-1``, a theta entry that sits at row r, column c of a term's template
+moves every level's block of Lambda by ``E_rc``, so
+
+- ``d log|C| = 2 tr(G Lt' A dLambda) = 2 sum_levels (F' A)[(l, c), (l, r)]``, ``F = Lt G``;
+- ``d pwrss = -2 sum_levels rho_(l, r) u_(l, c)``: the random effects sit at their
+  conditional modes, ``rho = Z' W (y - X beta - Z b)`` the weighted residual
+  carried to the random effects (at a diagonal Lambda, ``Lambda' rho = u``).
+
+Nothing needs Lambda's inverse, so the gradient holds on the boundary. Only G's
+blocks where A has entries are formed, from the blocked factor: the rest's block
+``S^-1`` by two triangular solves, the coupling ``-S^-1 K D^-1`` and the first
+term's level blocks ``D_l^-1 + (K D^-1)_l' S^-1 (K D^-1)_l`` (D the first term's
+block diagonal, K the coupling, S the rest's Schur complement).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+
+from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.factor import BlockedFactor, as_dense
+from mixedfx.linalg.layout import apply_rest_templates, templates, term_effects
+
+__all__ = ["vector_criterion_gradient"]
+
+
+def vector_criterion_gradient(cross: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
+                              dof: int) -> np.ndarray:
+    """Gradient over theta of lmer's criterion (deviance or REML criterion) at ``theta``.
+
+    Parameters
+    ----------
+    cross : CrossProducts
+        The model's blocks, the coupling dense.
+    factor : BlockedFactor
+        Its factorisation at ``theta``.
+    theta : ndarray
+        Internal term order.
+    reml : bool
+        The REML criterion (True) or the deviance.
+    dof : int
+        The criterion's residual degrees of freedom: n - p for REML, n otherwise.
+
+    Returns
+    -------
+    ndarray, shape theta.shape
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> model = mfx.lmer_model(mfx.lmer_design("Reaction ~ Days + (Days | Subject)",
+    ...                                        mfx.datasets.load("sleepstudy")))
+    >>> theta = np.array([1.0, 0.0, 0.2])
+    >>> gradient = vector_criterion_gradient(model.cross, model.factor(theta), theta, True, model.n - model.p)
+    >>> gradient.shape
+    (3,)
+    """
+    layout = cross.layout
+    ks, n_levels = layout.ks, layout.n_levels
+    tmpls = templates(theta, ks)
+    logdet = _logdet_derivatives(cross, factor, tmpls, layout.q_rest + (layout.p if reml else 0))
+    beta, u = factor.solve_coefficients()
+    residual = _random_effects_residual(cross, tmpls, beta, u)
+    derivatives, start = [], 0
+    for k, n, tmpl_logdet in zip(ks, n_levels, logdet):
+        stop = start + k * n
+        # sum over levels of rho_l u_l'
+        spread = residual[start:stop].reshape(n, k).T @ u[start:stop].reshape(n, k)
+        matrix = tmpl_logdet - 2.0 * dof / factor.pwrss * spread
+        derivatives.append(matrix.T[np.triu_indices(k)])
+        start = stop
+    return np.concatenate(derivatives)
+
+
+def _logdet_derivatives(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np.ndarray],
+                        size: int) -> list[np.ndarray]:
+    """Per term, the k x k matrix whose (r, c) entry is d log|C| / d template[r, c] (C over ``size`` rest rows)."""
+    layout = cross.layout
+    k1, n1 = layout.ks[0], layout.n_levels[0]
+    q1 = k1 * n1
+    # L11 L11' = T' A11 T + I, so L11's singular values are at least 1 and its inverse is well conditioned
+    l11_inverse = np.linalg.inv(factor.l11)
+    a_r1 = as_dense(cross.a_r1)[:size].reshape(size, n1, k1)
+    # V = L_s1 blockdiag(L11^-1) = K D^-1; G_ss = S^-1; G_s1 = -G_ss V; G_11 blocks = D_l^-1 - V_l' G_s1,l
+    v = np.matmul(as_dense(factor.l_r1)[:size].reshape(size, n1, k1).transpose(1, 0, 2),
+                  l11_inverse)                                                      # (n1, size, k1)
+    g_ss = _rest_inverse(factor.l_rr, size)
+    g_s1 = -(g_ss @ v.transpose(1, 0, 2).reshape(size, q1))
+    g_s1_levels = g_s1.reshape(size, n1, k1).transpose(1, 0, 2)                   # (n1, size, k1)
+    g11 = (np.matmul(l11_inverse.transpose(0, 2, 1), l11_inverse)
+           - np.matmul(v.transpose(0, 2, 1), g_s1_levels))
+    # the first term: sum over levels of (F' A) on its blocks, F = Lt G
+    f_s1 = apply_rest_templates(g_s1, tmpls[1:], layout.n_levels[1:], transpose=False)
+    first = (np.einsum("lab,lac->bc", np.matmul(tmpls[0], g11), cross.a11)
+             + f_s1.reshape(size * n1, k1).T @ a_r1.reshape(size * n1, k1))
+    out = [2.0 * first.T]
+    # the other terms: rows J of G times columns J of Lt' A, summed over each term's levels
+    scaled_1s = (a_r1.reshape(size * n1, k1) @ tmpls[0]).reshape(size, q1)
+    scaled_ss = apply_rest_templates(cross.a_rr[:size, :size], tmpls[1:], layout.n_levels[1:], transpose=True)
+    start = 0
+    for k, n in zip(layout.ks[1:], layout.n_levels[1:]):
+        stop = start + k * n
+        part = (np.einsum("lcm,lrm->cr", g_s1[start:stop].reshape(n, k, q1), scaled_1s[start:stop].reshape(n, k, q1))
+                + np.einsum("lcm,mlr->cr", g_ss[start:stop].reshape(n, k, size),
+                            scaled_ss[:, start:stop].reshape(size, n, k)))
+        out.append(2.0 * part.T)
+        start = stop
+    return out
+
+
+def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
+    """``(K K')^-1`` (symmetric), K the leading (size, size) block of the lower factor ``l_rr``."""
+    if not size:
+        return np.zeros((0, 0))
+    # the Fortran view of K' is K's upper triangle: what LAPACK reads
+    upper, info = sla.lapack.dpotri(np.asfortranarray(l_rr[:size, :size].T), lower=0)
+    if info != 0:
+        raise np.linalg.LinAlgError("the factor's rest block is singular")
+    return np.triu(upper) + np.triu(upper, 1).T
+
+
+def _random_effects_residual(cross: CrossProducts, tmpls: list[np.ndarray], beta: np.ndarray,
+                             u: np.ndarray) -> np.ndarray:
+    """``Z' W (y - X beta - Z b)`` from the blocks, b = Lambda u (internal order)."""
+    layout = cross.layout
+    k1, n1 = layout.ks[0], layout.n_levels[0]
+    effects = np.concatenate([b.ravel() for b in term_effects(u, tmpls, layout.n_levels)])
+    q1 = k1 * n1
+    b1, rest = effects[:q1], np.concatenate([effects[q1:], beta])
+    a_r1 = as_dense(cross.a_r1)
+    first = (a_r1[-1] - np.einsum("lab,lb->la", cross.a11, b1.reshape(n1, k1)).ravel()
+             - a_r1[:-1].T @ rest)
+    qr = layout.q_rest
+    others = cross.a_rr[:qr, -1] - a_r1[:qr] @ b1 - cross.a_rr[:qr, :-1] @ rest
+    return np.concatenate([first, others])

@@ -1,0 +1,89 @@
+"""The analytic gradient of lmer's criterion for vector-valued terms against finite differences."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.lmm.vector_gradient import vector_criterion_gradient
+
+_MAXIMAL = "rt ~ 1 + spkr*prec*load + (1 + spkr + prec | subj) + (1 + load | item)"
+
+
+def _gradient(model, theta):
+    dof = model.n - model.p if model.reml else model.n
+    return vector_criterion_gradient(model.cross, model.factor(theta), theta, model.reml, dof)
+
+
+def _richardson(model, theta, h=1e-4):
+    """Central differences with one Richardson step: error of order h^4."""
+    def central(step):
+        return np.array([(model.objective(theta + step * e) - model.objective(theta - step * e)) / (2 * step)
+                         for e in np.eye(theta.size)])
+    return (4 * central(h) - central(2 * h)) / 3
+
+
+def _random_theta(model, seed):
+    rng = np.random.default_rng(seed)
+    return np.where(model.lower == 0.0, rng.uniform(0.2, 1.5, model.lower.size), rng.normal(0.0, 0.6, model.lower.size))
+
+
+@pytest.fixture(scope="module")
+def maximal():
+    return mfx.lmer_model(mfx.lmer_design(_MAXIMAL, mfx.datasets.load("maximal_2k")))
+
+
+@pytest.fixture(scope="module")
+def quadratic():
+    formula = "Reaction ~ Days + I(Days^2) + (Days + I(Days^2) | Subject)"
+    return mfx.lmer_model(mfx.lmer_design(formula, mfx.datasets.load("sleepstudy")))
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_gradient_matches_finite_differences_on_crossed_vector_terms(maximal, reml, seed):
+    model = maximal.with_criterion(reml)
+    assert model.factorizer.gradient == "vector"
+    theta = _random_theta(model, seed)
+    expected = _richardson(model, theta)
+    np.testing.assert_allclose(_gradient(model, theta), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_gradient_matches_finite_differences_on_one_term(quadratic, reml):
+    model = quadratic.with_criterion(reml)
+    theta = _random_theta(model, 3)
+    expected = _richardson(model, theta)
+    np.testing.assert_allclose(_gradient(model, theta), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_gradient_holds_on_the_boundary(maximal):
+    # a zero diagonal (Lambda singular): the one-sided difference into the feasible side agrees
+    theta = _random_theta(maximal, 4)
+    theta[3] = 0.0
+    gradient = _gradient(maximal, theta)
+    h = 1e-6
+    step = np.zeros_like(theta)
+    step[3] = h
+    one_sided = (-3 * maximal.objective(theta) + 4 * maximal.objective(theta + step)
+                 - maximal.objective(theta + 2 * step)) / (2 * h)
+    assert gradient[3] == pytest.approx(one_sided, rel=1e-4)
+    assert gradient[3] != 0.0
+
+
+def test_gradient_with_prior_weights():
+    data = mfx.datasets.load("maximal_2k")
+    weights = np.random.default_rng(5).uniform(0.5, 2.0, len(data))
+    model = mfx.lmer_model(mfx.lmer_design(_MAXIMAL, data, weights=weights), REML=False)
+    theta = _random_theta(model, 6)
+    expected = _richardson(model, theta)
+    np.testing.assert_allclose(_gradient(model, theta), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+def test_optimum_has_a_vanishing_projected_gradient(maximal):
+    # the gradient path ends where every free component is near zero and the bound ones point outward
+    fit = mfx.optimize_lmer(maximal)
+    assert fit.optimizer == "L-BFGS-B"
+    gradient = _gradient(maximal, fit.x)
+    on_bound = fit.x <= maximal.lower
+    assert np.all(np.abs(gradient[~on_bound]) < 1e-2)
+    assert np.all(gradient[on_bound] > -1e-2)
