@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.derivatives import TemplateDerivatives, dense_derivatives
 from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
 from mixedfx.linalg.layout import apply_rest_templates, scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
@@ -65,9 +66,9 @@ class Factorizer:
     name : str
         What kind of factoriser this is (recorded in ``OptSummary.factorizer``).
     gradient : str or None
-        Which analytic gradient of lmer's criterion this kind's factor gives:
-        ``"scalar"`` (:mod:`mixedfx.lmm.gradient`), ``"vector"``
-        (:mod:`mixedfx.lmm.vector_gradient`) or None.
+        Which analytic gradient of lmer's criterion this kind gives: ``"scalar"``
+        (from its factor, :func:`mixedfx.lmm.gradient.criterion_gradient`),
+        ``"vector"`` (from :meth:`factor_with_derivatives`) or None.
     """
 
     name: ClassVar[str] = ""
@@ -119,6 +120,23 @@ class Factorizer:
         factor = self.factor(theta)
         return factor.logdet_re, factor.logdet_x, factor.pwrss
 
+    def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
+        """The factor at ``theta`` and :class:`~mixedfx.linalg.derivatives.TemplateDerivatives` (kinds whose
+        ``gradient`` is ``"vector"``).
+
+        Parameters
+        ----------
+        theta : ndarray
+        size : int
+            Rows of the rest inside the log-determinant: ``q_rest + p`` for REML, ``q_rest`` for the deviance.
+
+        Raises
+        ------
+        numpy.linalg.LinAlgError
+            As :meth:`factor`.
+        """
+        raise NotImplementedError
+
 
 class OneTermFactorizer(Factorizer):
     """One random-effects term with a dense coupling: :mod:`mixedfx.linalg.one_term`'s compiled factor."""
@@ -134,6 +152,9 @@ class OneTermFactorizer(Factorizer):
         )
 
         super().__init__(cross)
+        # with fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds: the
+        # gradient path's calls cost more than they save there
+        self.gradient = "vector" if cross.layout.ks[0] > 2 else None
         self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
         a11, a_r1, a_rr = self.blocks
         classes = level_classes(a11, a_r1)
@@ -151,6 +172,16 @@ class OneTermFactorizer(Factorizer):
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         return _checked_parts(self._parts, theta)
+
+    def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
+        from mixedfx.linalg.one_term_gradient import one_term_derivatives  # noqa: PLC0415
+
+        status, l11, l_r1, l_rr, logdet, spread = one_term_derivatives(*self.blocks,
+                                                                       np.ascontiguousarray(theta, dtype=float), size)
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        factor = BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
+        return factor, TemplateDerivatives(logdet=[logdet], spread=[spread])
 
 
 class ScalarFactorizer(Factorizer):
@@ -261,6 +292,10 @@ class VectorDenseFactorizer(Factorizer):
         rest -= l_r1 @ l_r1.T
         l_rr = _factor_rest(cp, reference, rest, add_identity=True)
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))
+
+    def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
+        factor = self.factor(theta)
+        return factor, dense_derivatives(self.cross, factor, theta, size)
 
 
 class BlockedFactorizer(Factorizer):

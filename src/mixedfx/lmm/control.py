@@ -37,7 +37,7 @@ class LmerControl(OptimizerSettings):
         scalar on a large crossed design by Newton steps on the average information
         (:mod:`mixedfx.lmm.information`; 5 to 10 evaluations where BOBYQA takes 40
         to 70), vector-valued terms with a dense coupling (crossed maximal models,
-        :mod:`mixedfx.lmm.vector_gradient`) by L-BFGS-B (40 to 70 evaluations where
+        :mod:`mixedfx.linalg.derivatives`) by L-BFGS-B (40 to 70 evaluations where
         BOBYQA takes 400 to 2000, and lower optima where BOBYQA stalls). A failed
         run is redone with BOBYQA; one that ends with a variance on zero goes
         through lme4's edge check (``restart_edge``), and where the criterion falls

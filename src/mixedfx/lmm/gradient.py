@@ -1,6 +1,11 @@
-"""The gradient of lmer's criterion over theta when every random-effects term is scalar.
+"""The gradient of lmer's criterion over theta.
 
-With ``Lambda = diag(theta_j I)`` two identities give it from one factorisation:
+For vector-valued terms with a dense coupling, :func:`template_gradient` combines
+the factor's :class:`~mixedfx.linalg.derivatives.TemplateDerivatives`:
+``d log|C| - dof / pwrss * 2 spread`` on each template entry.
+
+When every random-effects term is scalar (crossed, sparse coupling),
+:func:`criterion_gradient`: with ``Lambda = diag(theta_j I)`` two identities give it from one factorisation:
 
 - ``d log|C| / d theta_j = 2 (q_j - tr_j(C^-1)) / theta_j``, C the penalised
   system over the random effects (and the fixed effects for REML), ``tr_j`` the
@@ -16,15 +21,18 @@ coupling's columns (:meth:`mixedfx.linalg.sparse_gram.ScalarSchur.weighted_trace
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.derivatives import TemplateDerivatives
 from mixedfx.linalg.factorizer import ScalarFactorizer
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import scalar_row_scales
 
-__all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects"]
+__all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects", "template_gradient"]
 
 
 # The inverse is formed in single precision when K's condition number is below this: the
@@ -153,3 +161,43 @@ def spherical_effects(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarra
     l11 = factor.l11[:, 0, 0]
     u1 = theta[0] / l11**2 * np.asarray(cp.a_r1.T @ w).ravel()
     return np.concatenate([u1, v[: cp.layout.q_rest]])
+
+
+def template_gradient(derivatives: TemplateDerivatives, pwrss: float, dof: int) -> np.ndarray:
+    """Gradient over theta of lmer's criterion from a factor's :class:`~mixedfx.linalg.derivatives.TemplateDerivatives`.
+
+    The criterion is ``log|C| + dof log(pwrss) + const``: each template entry's
+    derivative is ``d log|C| + dof / pwrss * d pwrss``, with ``d pwrss = -2 spread``.
+
+    Parameters
+    ----------
+    derivatives : TemplateDerivatives
+        At theta, with C over the fixed effects too for REML.
+    pwrss : float
+        The penalised residual sum of squares at theta.
+    dof : int
+        The criterion's residual degrees of freedom: n - p for REML, n otherwise.
+
+    Returns
+    -------
+    ndarray
+        In theta's order (each template's lower triangle, column-major).
+
+    Examples
+    --------
+    >>> parts = TemplateDerivatives(logdet=[np.array([[2.0, 0.0], [0.5, 1.0]])], spread=[np.eye(2)])
+    >>> template_gradient(parts, pwrss=4.0, dof=8).tolist()
+    [-2.0, 0.5, -3.0]
+    """
+    out = []
+    for logdet, spread in zip(derivatives.logdet, derivatives.spread):
+        matrix = logdet - 2.0 * dof / pwrss * spread
+        out.append(matrix[_lower_triangle(matrix.shape[0])])
+    return np.concatenate(out)
+
+
+@lru_cache(maxsize=16)
+def _lower_triangle(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a k x k template's lower triangle in theta's order (column-major)."""
+    columns, rows = np.triu_indices(k)
+    return rows, columns

@@ -22,8 +22,7 @@ from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, snap_to_boundary
-from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects
-from mixedfx.lmm.vector_gradient import vector_criterion_gradient
+from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
 __all__ = ["LinearMixedModel"]
 
@@ -207,15 +206,20 @@ class LinearMixedModel:
 
         With a workspace, the point's factor lives in it until the next call.
         """
+        vector = with_gradient and self.factorizer.gradient == "vector"
         try:
-            factor = self.factorizer.factor(theta, None if workspace is None else workspace.rest)
+            if vector:
+                size = self.cross.layout.q_rest + (self.p if self.reml else 0)
+                factor, derivatives = self.factorizer.factor_with_derivatives(theta, size)
+            else:
+                factor = self.factorizer.factor(theta, None if workspace is None else workspace.rest)
         except np.linalg.LinAlgError:
             return None
         point = CriterionPoint(theta, self.deviance_from_factor(factor), factor)
+        if vector:
+            return replace(point, gradient=template_gradient(derivatives, factor.pwrss, self._dof))
         if not with_gradient:
             return point
-        if self.factorizer.gradient == "vector":
-            return replace(point, gradient=vector_criterion_gradient(self.cross, factor, theta, self.reml, self._dof))
         u = spherical_effects(self.cross, factor, theta)
         return replace(point, u=u,
                        gradient=criterion_gradient(self.factorizer, factor, theta, self.reml, self._dof, workspace, u))

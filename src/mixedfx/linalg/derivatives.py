@@ -1,23 +1,27 @@
-"""The gradient of lmer's criterion over theta for vector-valued terms with a dense coupling.
+"""What the criterion's gradient over theta needs from a factor, for vector-valued terms with a dense coupling.
 
 With ``C = Lt' A Lt + diag(I, 0)`` the penalised system over the random effects
 (and, for REML, the fixed effects), ``A = [Z X]' W [Z X]``, ``Lt = diag(Lambda, I)``
-and ``G = C^-1``, a theta entry that sits at row r, column c of a term's template
-moves every level's block of Lambda by ``E_rc``, so
+and ``G = C^-1``, an entry at row r, column c of a term's template moves every
+level's block of Lambda by ``E_rc``, so
 
 - ``d log|C| = 2 tr(G Lt' A dLambda) = 2 sum_levels (F' A)[(l, c), (l, r)]``, ``F = Lt G``;
 - ``d pwrss = -2 sum_levels rho_(l, r) u_(l, c)``: the random effects sit at their
   conditional modes, ``rho = Z' W (y - X beta - Z b)`` the weighted residual
   carried to the random effects (at a diagonal Lambda, ``Lambda' rho = u``).
 
-Nothing needs Lambda's inverse, so the gradient holds on the boundary. Only G's
-blocks where A has entries are formed, from the blocked factor: the rest's block
-``S^-1`` by two triangular solves, the coupling ``-S^-1 K D^-1`` and the first
+:class:`TemplateDerivatives` holds both per term; :func:`dense_derivatives`
+forms them with numpy's BLAS, :mod:`mixedfx.linalg.one_term_gradient` compiled
+for one term. Nothing needs Lambda's inverse, so they hold on the boundary. Only
+G's blocks where A has entries are formed, from the blocked factor: the rest's
+block ``S^-1`` (LAPACK's ``potri``), the coupling ``-S^-1 K D^-1`` and the first
 term's level blocks ``D_l^-1 + (K D^-1)_l' S^-1 (K D^-1)_l`` (D the first term's
 block diagonal, K the coupling, S the rest's Schur complement).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as sla
@@ -26,29 +30,43 @@ from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
 from mixedfx.linalg.layout import apply_rest_templates, templates, term_effects
 
-__all__ = ["vector_criterion_gradient"]
+__all__ = ["TemplateDerivatives", "dense_derivatives"]
 
 
-def vector_criterion_gradient(cross: CrossProducts, factor: BlockedFactor, theta: np.ndarray, reml: bool,
-                              dof: int) -> np.ndarray:
-    """Gradient over theta of lmer's criterion (deviance or REML criterion) at ``theta``.
+class TemplateDerivatives(NamedTuple):
+    """Per term (internal order), k x k matrices over the template's entries ``[r, c]``.
+
+    Attributes
+    ----------
+    logdet : list of ndarray
+        ``d log|C| / d template[r, c]``, C over the random effects and the
+        leading ``size`` rows of the rest (the fixed effects too for REML).
+    spread : list of ndarray
+        ``sum_levels rho_(l, r) u_(l, c)``: ``d pwrss / d template[r, c]`` is ``-2`` times it.
+    """
+
+    logdet: list[np.ndarray]
+    spread: list[np.ndarray]
+
+
+def dense_derivatives(cross: CrossProducts, factor: BlockedFactor, theta: np.ndarray,
+                      size: int) -> TemplateDerivatives:
+    """:class:`TemplateDerivatives` at ``theta`` from its factor.
 
     Parameters
     ----------
     cross : CrossProducts
         The model's blocks, the coupling dense.
     factor : BlockedFactor
-        Its factorisation at ``theta``.
+        Their factor at ``theta``.
     theta : ndarray
         Internal term order.
-    reml : bool
-        The REML criterion (True) or the deviance.
-    dof : int
-        The criterion's residual degrees of freedom: n - p for REML, n otherwise.
+    size : int
+        Rows of the rest inside C: ``q_rest + p`` for REML, ``q_rest`` for the deviance.
 
     Returns
     -------
-    ndarray, shape theta.shape
+    TemplateDerivatives
 
     Examples
     --------
@@ -56,25 +74,20 @@ def vector_criterion_gradient(cross: CrossProducts, factor: BlockedFactor, theta
     >>> model = mfx.lmer_model(mfx.lmer_design("Reaction ~ Days + (Days | Subject)",
     ...                                        mfx.datasets.load("sleepstudy")))
     >>> theta = np.array([1.0, 0.0, 0.2])
-    >>> gradient = vector_criterion_gradient(model.cross, model.factor(theta), theta, True, model.n - model.p)
-    >>> gradient.shape
-    (3,)
+    >>> parts = dense_derivatives(model.cross, model.factor(theta), theta, model.p)
+    >>> parts.logdet[0].shape
+    (2, 2)
     """
     layout = cross.layout
-    ks, n_levels = layout.ks, layout.n_levels
-    tmpls = templates(theta, ks)
-    logdet = _logdet_derivatives(cross, factor, tmpls, layout.q_rest + (layout.p if reml else 0))
+    tmpls = templates(theta, layout.ks)
     beta, u = factor.solve_coefficients()
     residual = _random_effects_residual(cross, tmpls, beta, u)
-    derivatives, start = [], 0
-    for k, n, tmpl_logdet in zip(ks, n_levels, logdet):
+    spread, start = [], 0
+    for k, n in zip(layout.ks, layout.n_levels):
         stop = start + k * n
-        # sum over levels of rho_l u_l'
-        spread = residual[start:stop].reshape(n, k).T @ u[start:stop].reshape(n, k)
-        matrix = tmpl_logdet - 2.0 * dof / factor.pwrss * spread
-        derivatives.append(matrix.T[np.triu_indices(k)])
+        spread.append(residual[start:stop].reshape(n, k).T @ u[start:stop].reshape(n, k))
         start = stop
-    return np.concatenate(derivatives)
+    return TemplateDerivatives(logdet=_logdet_derivatives(cross, factor, tmpls, size), spread=spread)
 
 
 def _logdet_derivatives(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np.ndarray],
