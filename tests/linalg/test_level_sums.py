@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mixedfx.linalg.level_sums import level_products
+from mixedfx.linalg.level_sums import level_products, slot_products
 
 
 def test_level_products_sum_each_levels_row_products():
@@ -27,3 +27,23 @@ def test_levels_without_rows_sum_to_zero():
     blocks, out = level_products(np.array([0, 0, 2]), np.ones((3, 1)), np.ones((3, 1)), np.ones((3, 2)), 4)
     assert blocks[:, 0, 0].tolist() == [2.0, 0.0, 1.0, 0.0]
     assert out.tolist() == [[2.0, 0.0, 1.0, 0.0], [2.0, 0.0, 1.0, 0.0]]
+
+
+def test_slot_products_match_the_dense_gram_and_coupling():
+    # two other terms (k = 2 on 5 levels, k = 1 on 3) then two [X y] columns, against R' W R and R' W Z1 formed densely
+    rng = np.random.default_rng(2)
+    n, n1, k1 = 300, 7, 2
+    codes = rng.integers(0, n1, n)
+    z1 = rng.normal(size=(n, k1))
+    w = rng.uniform(0.5, 2.0, n)
+    a, b = rng.integers(0, 5, n), rng.integers(0, 3, n)
+    za, xy = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    columns = np.column_stack([2 * a, 2 * a + 1, 10 + b, np.full(n, 13), np.full(n, 14)])
+    values = np.column_stack([za, np.ones(n), xy])
+    rest, coupling = slot_products(columns, values, w, 13, codes, z1 * w[:, None], n1)
+    dense_rest = np.zeros((n, 15))
+    np.put_along_axis(dense_rest, columns, values, axis=1)
+    dense_z1 = np.zeros((n, n1 * k1))
+    np.put_along_axis(dense_z1, codes[:, None] * k1 + np.arange(k1), z1, axis=1)
+    np.testing.assert_allclose(rest, dense_rest.T @ (w[:, None] * dense_rest), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(coupling, (dense_rest.T @ (w[:, None] * dense_z1))[:13], rtol=1e-12, atol=1e-12)

@@ -74,7 +74,7 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     -------
     CrossProducts
     """
-    from mixedfx.linalg.level_sums import level_products  # noqa: PLC0415 - loads numba only when used
+    from mixedfx.linalg.level_sums import level_products, slot_products  # noqa: PLC0415 - numba loads when used
 
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     first = terms[0]
@@ -84,10 +84,10 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     m = sum(t.q for t in terms[1:]) + xy.shape[1]
     if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
-        slots = _rest_slots(terms[1:], xy)
-        n_xy = xy.shape[1]  # [X y]' W Z1 came from the level pass: sum only the other terms' rows here
-        a_r1 = np.vstack([_first_term_sums(slots[:-n_xy], m - n_xy, first, wz1), xy_z1])
-        a_rr = _pair_sums(slots, [(cols, w * vals) for cols, vals in slots], m, m)
+        columns, values = _rest_slots(terms[1:], xy)
+        n_xy = xy.shape[1]  # [X y]' W Z1 came from the level pass: the slot pass adds only the other terms' rows
+        a_rr, terms_z1 = slot_products(columns, values, w, m - n_xy, first.codes, wz1, first.n_levels)
+        a_r1 = np.vstack([terms_z1, xy_z1])
     else:
         xy_xy = cross_product(xy) if weights is None else cross_product(xy, xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
@@ -112,34 +112,16 @@ def _rest_gram(zr_zr: sp.coo_matrix, zr_xy: np.ndarray, xy_xy: np.ndarray) -> np
     return out
 
 
-def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each row's entries in the rest columns, one (column, value) pair of arrays per slot."""
-    slots, start = [], 0
+def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's column in the rest and its value there, one column of the two (n, slots) arrays per slot."""
+    columns, values, start = [], [], 0
     for t in terms:
-        slots += [(start + t.codes * t.k + a, t.z[:, a]) for a in range(t.k)]
+        columns += [start + t.codes * t.k + a for a in range(t.k)]
+        values += [t.z[:, a] for a in range(t.k)]
         start += t.q
-    slots += [(np.full(len(xy), start + j), xy[:, j]) for j in range(xy.shape[1])]
-    return slots
-
-
-def _first_term_sums(slots: list[tuple[np.ndarray, np.ndarray]], n_rows: int, first: TermLayout,
-                     weighted_z: np.ndarray) -> np.ndarray:
-    """The rows' slot entries summed against the first term's weighted columns: (n_rows, q1), level-major."""
-    out = np.empty((n_rows, first.q))
-    for r in range(first.k):
-        out[:, r::first.k] = _pair_sums(slots, [(first.codes, weighted_z[:, r])], n_rows, first.n_levels)
-    return out
-
-
-def _pair_sums(rows: list[tuple[np.ndarray, np.ndarray]], cols: list[tuple[np.ndarray, np.ndarray]],
-               n_rows: int, n_cols: int) -> np.ndarray:
-    """sum over the data rows of the outer products of their row and column entries, as a dense array."""
-    out = np.zeros(n_rows * n_cols)
-    for row_index, row_value in rows:
-        for col_index, col_value in cols:
-            out += np.bincount(row_index * n_cols + col_index, weights=row_value * col_value,
-                               minlength=n_rows * n_cols)
-    return out.reshape(n_rows, n_cols)
+    columns += [np.full(len(xy), start + j) for j in range(xy.shape[1])]
+    values += [xy[:, j] for j in range(xy.shape[1])]
+    return np.column_stack(columns), np.column_stack(values)
 
 
 def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
