@@ -10,6 +10,7 @@ from mixedfx.linalg.factorizer import (
     BlockedFactorizer,
     ScalarSparseFactorizer,
     VectorDenseFactorizer,
+    VectorRestFactorizer,
     factorize,
     factorizer_for,
 )
@@ -169,6 +170,29 @@ def test_vector_terms_take_the_batched_kind_on_a_dense_coupling_and_sparse_produ
     assert cp.sparse_coupling and factorizer_for(cp).name == BlockedFactorizer.name
     theta = _random_theta(rng, [2, 1])
     _assert_factor_matches(factorize(cp, theta), _dense_reference(terms, X, y, w, theta))
+
+
+@pytest.mark.parametrize("heavy", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_vector_rest_after_a_scalar_first_term_matches_dense(weighted, heavy):
+    # (x | d) + (x2 + x3 | e) + (1 | s): the InstEval slopes shape, with a sparse coupling; a few levels of s
+    # meet most rows of the rest when heavy (their columns go through BLAS)
+    rng = np.random.default_rng([5, int(weighted), int(heavy)])
+    terms, X, y, w = _random_problem(rng, 3000, [(700, 1), (150, 2), (40, 3)], weighted=weighted)
+    if heavy:
+        rows = np.arange(2000, 2000 + 4 * 150)
+        terms[0].codes[rows] = np.repeat(np.arange(4), 150)
+        terms[1].codes[rows] = np.tile(np.arange(150), 4)
+    cp = cross_products(terms, X, y, w)
+    factorizer = factorizer_for(cp)
+    assert cp.sparse_coupling and factorizer.name == VectorRestFactorizer.name
+    assert (len(factorizer.block_schur.heavy) >= 4) == heavy
+    theta = _random_theta(rng, [1, 2, 3])
+    theta[3] = 0.0  # a zero diagonal: Lambda singular
+    ref = _dense_reference(terms, X, y, w, theta)
+    _assert_factor_matches(factorizer.factor(theta), ref)
+    assert factorizer.criterion_parts(theta) == pytest.approx((ref["logdet_re"], ref["logdet_x"], ref["pwrss"]),
+                                                              rel=1e-10)
 
 
 def test_lower_bounds_and_template_layout():

@@ -19,9 +19,13 @@ summary records (``fit.opt_summary.factorizer``):
 ``"vector-valued terms, dense coupling"`` :class:`VectorDenseFactorizer`
     Several terms, one at least vector-valued, a dense coupling (crossed
     maximal models): the templates applied level by level as batched products.
+``"vector-valued rest, scalar first term, sparse coupling"`` :class:`VectorRestFactorizer`
+    A scalar first term on many levels crossed with vector-valued terms
+    (``(service | d) + (1 | s)``): the coupling's Gram as for scalar terms, the
+    rest's templates applied in one compiled pass.
 ``"blocked"`` :class:`BlockedFactorizer`
-    Several terms, one at least vector-valued, a sparse coupling: block-diagonal
-    templates applied as sparse products.
+    A vector-valued first term and a sparse coupling: block-diagonal templates
+    applied as sparse products.
 
 Every kind raises ``numpy.linalg.LinAlgError`` when the system is numerically
 singular (:mod:`mixedfx.linalg.pivots`); objectives turn that into ``inf``.
@@ -44,8 +48,8 @@ from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
 
-__all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer", "ScalarDenseFactorizer",
-           "ScalarSparseFactorizer", "VectorDenseFactorizer",
+__all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer",
+           "ScalarDenseFactorizer", "ScalarSparseFactorizer", "VectorDenseFactorizer", "VectorRestFactorizer",
            "BlockedFactorizer", "factorizer_for", "factorize", "SMALL_REST"]
 
 # Rest blocks up to this size are factored by compiled loops within one call for the criterion
@@ -298,6 +302,40 @@ class VectorDenseFactorizer(Factorizer):
         return factor, dense_derivatives(self.cross, factor, theta, size)
 
 
+class VectorRestFactorizer(Factorizer):
+    """A scalar first term with a sparse coupling and vector-valued terms after it (``(service | d) + (1 | s)``).
+
+    The rest is ``Lambda_r' (A_rr - A_r1 diag(c^2) A_r1') Lambda_r + I``, formed by
+    :class:`mixedfx.linalg.sparse_gram.BlockSchur`: the templates applied to the
+    coupling's non-zeros, then their Gram as for scalar terms.
+    """
+
+    name = "vector-valued rest, scalar first term, sparse coupling"
+
+    def __init__(self, cross: CrossProducts) -> None:
+        from mixedfx.linalg.sparse_gram import BlockSchur, rest_blocks  # noqa: PLC0415
+
+        super().__init__(cross)
+        self.block_schur = BlockSchur(cross.a_r1, cross.a_rr, rest_blocks(cross.layout))
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        cp = self.cross
+        layout = cp.layout
+        l11, right = _level_factors(cp, theta)
+        cols = right[:, 0, 0]
+        tmpls = templates(theta, layout.ks)[1:]
+        kmax = max(t.shape[0] for t in tmpls)
+        stacked = np.zeros((len(tmpls) + 1, kmax, kmax))
+        for i, template in enumerate(tmpls):
+            stacked[i, : template.shape[0], : template.shape[0]] = template
+        stacked[-1, 0, 0] = 1.0
+        rest, reference = self.block_schur.lower(cp.a_rr, cols**2, stacked, layout.q_rest, workspace)
+        l_rr = _factor_rest(cp, reference, rest, add_identity=False)
+        left = _rest_lambda_transposed(tmpls, layout.n_levels[1:], layout.p + 1)
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout,
+                             coupling=partial(_scale_rows_cols, left @ cp.a_r1, np.ones(cp.a_r1.shape[0]), cols))
+
+
 class BlockedFactorizer(Factorizer):
     """Several terms, one at least vector-valued, with a sparse coupling: the other terms' templates applied as
     sparse products."""
@@ -343,7 +381,9 @@ def factorizer_for(cross: CrossProducts) -> Factorizer:
     if len(layout.ks) == 1 and not cross.sparse_coupling:
         return OneTermFactorizer(cross)
     if not layout.all_scalar:
-        return BlockedFactorizer(cross) if cross.sparse_coupling else VectorDenseFactorizer(cross)
+        if not cross.sparse_coupling:
+            return VectorDenseFactorizer(cross)
+        return VectorRestFactorizer(cross) if layout.ks[0] == 1 else BlockedFactorizer(cross)
     if cross.sparse_coupling:
         return ScalarSparseFactorizer(cross)
     if cross.a_rr.shape[0] <= SMALL_REST:
