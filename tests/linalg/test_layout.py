@@ -23,7 +23,7 @@ def test_moved_inward_adds_only_the_bump_to_the_covariance():
     moved = theta_moved_inward(theta, [3, 1], 0.01, 0.1)
     before = lambda_template(theta[:6], 3)
     after = lambda_template(moved[:6], 3)
-    bump = np.diag([0.0, (0.1 * 1.2) ** 2, 0.0])
+    bump = np.diag([0.0, (0.1 * np.linalg.norm(before, axis=1).max()) ** 2, 0.0])  # a tenth of the largest sd
     np.testing.assert_allclose(after @ after.T, before @ before.T + bump, rtol=1e-12, atol=1e-12)
     assert after[1, 1] > 0.0 and after[2, 1] == pytest.approx(0.0, abs=1e-12)
     assert moved[6] == theta[6]
@@ -33,6 +33,16 @@ def test_moved_inward_counts_small_diagonals_relative_to_the_largest():
     theta = np.array([100.0, 1.0, 0.0, 0.5, 0.0, 3.0])  # the diagonal 0.5 is under 1 % of 100
     assert theta_moved_inward(theta, [3], 0.01, 0.1) is not None
     assert theta_moved_inward(theta, [3], 0.001, 0.1) is None
+
+
+def test_moved_inward_raises_a_variance_held_by_a_correlation_near_one():
+    # the slope's own diagonal is 1e-3 of its standard deviation: a correlation of -0.9999995, inside the bounds
+    theta = np.array([1.0, -2.0, 0.001])
+    after = lambda_template(theta_moved_inward(theta, [2], 0.01, 0.1), 2)
+    before = lambda_template(theta, 2)
+    bump = np.diag([0.0, (0.1 * np.linalg.norm(before, axis=1).max()) ** 2])
+    np.testing.assert_allclose(after @ after.T, before @ before.T + bump, rtol=1e-12, atol=1e-12)
+    assert theta_moved_inward(np.array([1.0, -2.0, 0.5]), [2], 0.01, 0.1) is None
 
 
 @pytest.mark.parametrize("theta, ks", [(np.array([0.0, 0.7]), [1, 1]),       # scalar terms: lme4's edge check

@@ -1,6 +1,7 @@
 """The analytic gradient of lmer's criterion for vector-valued terms against finite differences."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedfx as mfx
@@ -98,3 +99,48 @@ def test_optimum_has_a_vanishing_projected_gradient(maximal):
     on_bound = fit.x <= maximal.lower
     assert np.all(np.abs(gradient[~on_bound]) < 1e-2)
     assert np.all(gradient[on_bound] > -1e-2)
+
+
+def _sparse_crossed(seed):
+    """(x | d) + (x2 + x3 | e) + (1 | s) on simulated data: a scalar first term on many levels, a sparse coupling,
+    two vector-valued rest terms, each with variance to find."""
+    rng = np.random.default_rng(seed)
+    n, n_d, n_e = 3000, 150, 30
+    frame = pd.DataFrame({"s": pd.Categorical(rng.integers(0, 700, n)), "d": pd.Categorical(rng.integers(0, n_d, n)),
+                          "e": pd.Categorical(rng.integers(0, n_e, n)), "x": rng.normal(size=n),
+                          "x2": rng.normal(size=n), "x3": rng.normal(size=n)})
+    d, e, s = (frame[g].cat.codes.to_numpy() for g in ("d", "e", "s"))
+    correlation = rng.uniform(-0.95, 0.95)
+    b_d = rng.multivariate_normal([0, 0], [[1, correlation / 2], [correlation / 2, 0.25]], size=n_d) * rng.uniform(0.2, 1.5)
+    b_e = rng.normal(size=(n_e, 3)) * rng.uniform(0, 1, 3)
+    frame["y"] = (frame["x"] + b_d[d, 0] + b_d[d, 1] * frame["x"] + b_e[e, 0] + b_e[e, 1] * frame["x2"]
+                  + b_e[e, 2] * frame["x3"] + rng.normal(size=700)[s] * rng.uniform(0, 1) + rng.normal(size=n))
+    return mfx.lmer_model(mfx.lmer_design("y ~ x + (x | d) + (x2 + x3 | e) + (1 | s)", frame))
+
+
+@pytest.fixture(scope="module")
+def sparse_crossed():
+    return _sparse_crossed(11)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_sparse_coupling_gradient_matches_the_dense_formulas_and_finite_differences(sparse_crossed, reml):
+    model = sparse_crossed.with_criterion(reml)
+    assert model.factorizer.name == "vector-valued rest, scalar first term, sparse coupling"
+    theta = _random_theta(model, 12)
+    theta[1] = 0.0  # a zero diagonal in a rest term
+    compiled = _gradient(model, theta)
+    np.testing.assert_allclose(compiled, _gradient(model, theta, compiled=False), rtol=1e-9,
+                               atol=1e-9 * np.abs(compiled).max())
+    free = np.flatnonzero(theta != 0.0)
+    expected = _richardson(model, theta)
+    np.testing.assert_allclose(compiled[free], expected[free], rtol=1e-6, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("seed", [100, 103, 107])
+def test_sparse_coupling_fit_on_the_gradient_reaches_bobyqa_s_optimum(seed):
+    model = _sparse_crossed(seed)
+    fit = mfx.optimize_lmer(model)
+    bobyqa = model.optimize(mfx.LmerControl(use_gradient=False))
+    assert fit.optimizer == "L-BFGS-B"
+    assert fit.fval <= bobyqa.fval + 1e-5

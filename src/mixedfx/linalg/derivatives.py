@@ -12,7 +12,8 @@ level's block of Lambda by ``E_rc``, so
 
 :class:`TemplateDerivatives` holds both per term; :func:`dense_derivatives`
 forms them with numpy's BLAS, :mod:`mixedfx.linalg.one_term_gradient` compiled
-for one term. Nothing needs Lambda's inverse, so they hold on the boundary. Only
+for one term, :mod:`mixedfx.linalg.sparse_derivatives` for a scalar first term
+with a sparse coupling. Nothing needs Lambda's inverse, so they hold on the boundary. Only
 G's blocks where A has entries are formed, from the blocked factor: the rest's
 block ``S^-1`` (LAPACK's ``potri``), the coupling ``-S^-1 K D^-1`` and the first
 term's level blocks ``D_l^-1 + (K D^-1)_l' S^-1 (K D^-1)_l`` (D the first term's
@@ -30,7 +31,7 @@ from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
 from mixedfx.linalg.layout import apply_rest_templates, templates, term_effects
 
-__all__ = ["TemplateDerivatives", "dense_derivatives"]
+__all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads"]
 
 
 class TemplateDerivatives(NamedTuple):
@@ -78,8 +79,29 @@ def dense_derivatives(cross: CrossProducts, factor: BlockedFactor, theta: np.nda
     >>> parts.logdet[0].shape
     (2, 2)
     """
+    tmpls = templates(theta, cross.layout.ks)
+    return TemplateDerivatives(logdet=_logdet_derivatives(cross, factor, tmpls, size),
+                               spread=template_spreads(cross, factor, tmpls))
+
+
+def template_spreads(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np.ndarray]) -> list[np.ndarray]:
+    """:attr:`TemplateDerivatives.spread`: per term, ``sum_levels rho_l u_l'`` at the factor's conditional modes.
+
+    Parameters
+    ----------
+    cross : CrossProducts
+        The model's blocks (the coupling dense or sparse).
+    factor : BlockedFactor
+        Their factor at the templates' theta.
+    tmpls : list of ndarray
+        Each term's template.
+
+    Returns
+    -------
+    list of ndarray
+        One k x k matrix per term.
+    """
     layout = cross.layout
-    tmpls = templates(theta, layout.ks)
     beta, u = factor.solve_coefficients()
     residual = _random_effects_residual(cross, tmpls, beta, u)
     spread, start = [], 0
@@ -87,7 +109,7 @@ def dense_derivatives(cross: CrossProducts, factor: BlockedFactor, theta: np.nda
         stop = start + k * n
         spread.append(residual[start:stop].reshape(n, k).T @ u[start:stop].reshape(n, k))
         start = stop
-    return TemplateDerivatives(logdet=_logdet_derivatives(cross, factor, tmpls, size), spread=spread)
+    return spread
 
 
 def _logdet_derivatives(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np.ndarray],
@@ -139,15 +161,15 @@ def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
 
 def _random_effects_residual(cross: CrossProducts, tmpls: list[np.ndarray], beta: np.ndarray,
                              u: np.ndarray) -> np.ndarray:
-    """``Z' W (y - X beta - Z b)`` from the blocks, b = Lambda u (internal order)."""
+    """``Z' W (y - X beta - Z b)`` from the blocks (the coupling dense or sparse), b = Lambda u (internal order)."""
     layout = cross.layout
     k1, n1 = layout.ks[0], layout.n_levels[0]
     effects = np.concatenate([b.ravel() for b in term_effects(u, tmpls, layout.n_levels)])
     q1 = k1 * n1
     b1, rest = effects[:q1], np.concatenate([effects[q1:], beta])
-    a_r1 = as_dense(cross.a_r1)
-    first = (a_r1[-1] - np.einsum("lab,lb->la", cross.a11, b1.reshape(n1, k1)).ravel()
-             - a_r1[:-1].T @ rest)
+    a_r1 = cross.a_r1
+    first = (as_dense(a_r1[-1:]).ravel() - np.einsum("lab,lb->la", cross.a11, b1.reshape(n1, k1)).ravel()
+             - np.asarray(a_r1[:-1].T @ rest).ravel())
     qr = layout.q_rest
-    others = cross.a_rr[:qr, -1] - a_r1[:qr] @ b1 - cross.a_rr[:qr, :-1] @ rest
+    others = cross.a_rr[:qr, -1] - np.asarray(a_r1[:qr] @ b1).ravel() - cross.a_rr[:qr, :-1] @ rest
     return np.concatenate([first, others])

@@ -311,6 +311,7 @@ class VectorRestFactorizer(Factorizer):
     """
 
     name = "vector-valued rest, scalar first term, sparse coupling"
+    gradient = "vector"
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.sparse_gram import BlockSchur, rest_blocks  # noqa: PLC0415
@@ -324,16 +325,18 @@ class VectorRestFactorizer(Factorizer):
         l11, right = _level_factors(cp, theta)
         cols = right[:, 0, 0]
         tmpls = templates(theta, layout.ks)[1:]
-        kmax = max(t.shape[0] for t in tmpls)
-        stacked = np.zeros((len(tmpls) + 1, kmax, kmax))
-        for i, template in enumerate(tmpls):
-            stacked[i, : template.shape[0], : template.shape[0]] = template
-        stacked[-1, 0, 0] = 1.0
+        stacked = self.block_schur.stacked_templates(tmpls)
         rest, reference = self.block_schur.lower(cp.a_rr, cols**2, stacked, layout.q_rest, workspace)
         l_rr = _factor_rest(cp, reference, rest, add_identity=False)
         left = _rest_lambda_transposed(tmpls, layout.n_levels[1:], layout.p + 1)
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout,
                              coupling=partial(_scale_rows_cols, left @ cp.a_r1, np.ones(cp.a_r1.shape[0]), cols))
+
+    def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
+        from mixedfx.linalg.sparse_derivatives import scalar_first_derivatives  # noqa: PLC0415
+
+        factor = self.factor(theta)
+        return factor, scalar_first_derivatives(self.cross, factor, theta, size, self.block_schur)
 
 
 class BlockedFactorizer(Factorizer):

@@ -161,13 +161,19 @@ def theta_columns(ks: list[int]) -> list[np.ndarray]:
 def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: float) -> np.ndarray | None:
     """theta with the variances of vector-valued terms that sit on (or near) the boundary raised, or None.
 
-    Where a diagonal entry of a template other than its last is below ``near`` times
-    the template's largest (or is 0), the
-    optimiser can stall: stepping it inward alone also moves covariances that the
-    entries below it (free in sign and, with the later columns, in rotation) carry.
+    Two kinds of entries count as on the boundary, where an optimiser can stall:
+
+    - a diagonal entry other than the last below ``near`` times the template's
+      largest (or 0): stepping it inward alone also moves covariances that the
+      entries below it (free in sign and, with the later columns, in rotation) carry;
+    - a diagonal entry above 0 but below ``near`` times its row's length, the row
+      itself not negligible: that effect is almost a combination of the earlier
+      ones, a correlation near +-1; the criterion is even in the entry, so its
+      gradient vanishes at 0 and a gradient method creeps away from near there.
+
     This returns the Cholesky factor of the term's covariance ``T T'`` plus
     ``s^2`` on each such variance, ``s`` being ``share`` of the term's largest
-    diagonal entry (``share`` itself when all are 0): a start from which the
+    standard deviation (``share`` itself when all are 0): a start from which the
     optimiser can leave the boundary where that is better.
 
     Parameters
@@ -176,8 +182,8 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
     ks : list of int
         Columns per term.
     near : float
-        Diagonal entries below this share of their template's largest count as
-        on the boundary.
+        Diagonal entries below this share of their template's largest (or of
+        their row's length) count as on the boundary.
     share : float
 
     Returns
@@ -189,16 +195,23 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
     --------
     >>> moved = theta_moved_inward(np.array([1.0, 0.5, 0.0, 0.0, 2.0, 0.3]), [3], 0.01, 0.1)
     >>> np.round(moved, 3).tolist()
-    [1.0, 0.5, 0.0, 0.1, 0.0, 2.022]
+    [1.0, 0.5, 0.0, 0.202, 0.0, 2.022]
+    >>> np.round(theta_moved_inward(np.array([1.0, -2.0, 0.001]), [2], 0.01, 0.1), 3).tolist()
+    [1.0, -2.0, 0.2]
     """
     parts, start, moved = [], 0, False
     for k, template in zip(ks, templates(theta, ks)):
         size = k * (k + 1) // 2
         part = theta[start: start + size]
         diagonal = np.diagonal(template)
-        low = diagonal <= near * diagonal.max()
-        if k > 1 and low[:-1].any():
-            bump = share * (diagonal.max() if diagonal.max() > 0 else 1.0)
+        lengths = np.linalg.norm(template, axis=1)
+        stalled = diagonal <= near * diagonal.max()
+        stalled[-1] = False
+        # exactly 0 is the edge check's (restart_from_edge): inside, a gradient method creeps from such a point
+        collinear = (diagonal > 0) & (diagonal <= near * lengths) & (lengths > near * lengths.max())
+        low = stalled | collinear
+        if k > 1 and low.any():
+            bump = share * (lengths.max() if lengths.max() > 0 else 1.0)
             covariance = template @ template.T + np.diag(np.where(low, bump**2, 0.0))
             try:
                 part = np.linalg.cholesky(covariance).T[np.triu_indices(k)]

@@ -341,9 +341,7 @@ class BlockSchur:
             The diagonal of ``Lambda' a_rr Lambda + I``.
         """
         blocks = self.blocks
-        scaled = np.empty_like(self.data)
-        _scale_coupling(self.ptr, self.idx, self.data, self.block_of_row, blocks.starts, blocks.template_of_block,
-                        tmpls, scaled)
+        scaled = self.scaled_coupling(tmpls)
         dense = self.dense
         if len(self.heavy):
             dense = np.ascontiguousarray(_scaled_rows(dense, self.block_of_row, blocks, tmpls))
@@ -353,6 +351,24 @@ class BlockSchur:
         _add_scaled_blocks(out, a_rr, self.pair_rows, self.pair_cols, blocks.starts, blocks.template_of_block, tmpls,
                            q_rest, reference)
         return out, reference
+
+
+    def stacked_templates(self, tmpls: list[np.ndarray]) -> np.ndarray:
+        """The rest terms' templates as :meth:`lower` reads them: zero-padded to the widest, then a 1 x 1 identity
+        for [X y]'s rows."""
+        kmax = max(t.shape[0] for t in tmpls)
+        stacked = np.zeros((len(tmpls) + 1, kmax, kmax))
+        for i, template in enumerate(tmpls):
+            stacked[i, : template.shape[0], : template.shape[0]] = template
+        stacked[-1, 0, 0] = 1.0
+        return stacked
+
+    def scaled_coupling(self, tmpls: np.ndarray) -> np.ndarray:
+        """``Lambda_r' A_r1`` on the completed pattern's entries (``tmpls`` as :meth:`stacked_templates` gives)."""
+        scaled = np.empty_like(self.data)
+        _scale_coupling(self.ptr, self.idx, self.data, self.block_of_row, self.blocks.starts,
+                        self.blocks.template_of_block, tmpls, scaled)
+        return scaled
 
 
 def _scaled_rows(dense: np.ndarray, block_of_row: np.ndarray, blocks: RestBlocks, tmpls: np.ndarray) -> np.ndarray:
