@@ -22,6 +22,10 @@ TEXT_REL = {"lmer": 1e-4, "glmer": 1e-2}
 # checks pass at the README's tolerances, but printed variances of the near-zero components move by up to 1.2e-3
 # of their value with the optimiser's path: their text is held to the README's tolerance for standard deviations
 _FLAT_TEXT_REL = dict.fromkeys(["maximal_2k_reml", "maximal_2k_ml", "maximal_2k_uncorrelated"], TOLERANCE["lmer"]["sd"])
+# components along which lme4 stopped short of the criterion's minimum, on a direction so flat that its stop lies
+# below its own tolerance (test_lme4_stopped_short_along_flat_components shows it): case -> (the group as
+# printed, its theta's name, the relative tolerance on its standard deviation, printed or not)
+_STOPPED_SHORT = {"maximal_2k_uncorrelated": ("subj.2", "subj.prec", 0.015)}
 # how far above lme4's criterion a linear fit may end: rounding of the optimiser's path, not a worse optimum
 _NOT_WORSE = 1e-5
 
@@ -108,7 +112,32 @@ def test_variance_components(name):
             if want["sdcor"] is not None and not math.isnan(want["sdcor"]):
                 assert abs(row.sdcor - want["sdcor"]) <= tol["corr"]
         else:
-            assert abs(row.sdcor - want["sdcor"]) <= tol["sd"] * want["sdcor"] + tol["sd_abs"] * scale
+            rel = _stopped_short_rel(name, row.grp, tol["sd"])
+            assert abs(row.sdcor - want["sdcor"]) <= rel * want["sdcor"] + tol["sd_abs"] * scale
+
+
+def _stopped_short_rel(name: str, group: str, rel: float) -> float:
+    """The tolerance on a component's standard deviation: wider where lme4 stopped short along it."""
+    stopped = _STOPPED_SHORT.get(name)
+    return stopped[2] if stopped is not None and stopped[0] == group else rel
+
+
+def test_lme4_stopped_short_along_flat_components():
+    # along each such component lme4's theta is not a minimum, and mixedfx's criterion ends below lme4's
+    from scipy.optimize import minimize_scalar
+
+    for name, (_, theta_name, _) in _STOPPED_SHORT.items():
+        ref, fit = load_case(name)["lme4"], fitted(name)
+        theta = np.array(list(ref["theta"].values()), dtype=float)
+        j = list(ref["theta"]).index(theta_name)
+
+        def along(value, theta=theta, j=j, model=fit.model):
+            return model.objective(np.where(np.arange(theta.size) == j, value, theta))
+
+        best = minimize_scalar(along, bracket=(0.9 * theta[j], 1.1 * theta[j]), tol=1e-10)
+        assert best.fun < along(theta[j]) - 1e-7
+        assert abs(best.x - theta[j]) > TOLERANCE["lmer"]["sd"] * theta[j]
+        assert fit.deviance < ref["reml_criterion"]
 
 
 @pytest.mark.parametrize("name", ALL_CASES)
@@ -188,7 +217,11 @@ def test_text_matches_lme4(name, what):
     want = _join_formula(ref["print_text" if what == "print" else "summary_text"])
     assert len(mine) == len(want), "\n".join(mine)
     for got, expected in zip(mine, want):
-        assert tokens_match(got, expected, rel), f"{got!r} vs lme4 {expected!r}"
+        # a variance printed beside the standard deviation moves twice as much, relatively
+        line_rel = rel
+        if _stopped_short_rel(name, expected.split()[0] if expected.split() else "", rel) != rel:
+            line_rel = 2.0 * _STOPPED_SHORT[name][2]
+        assert tokens_match(got, expected, line_rel), f"{got!r} vs lme4 {expected!r}"
 
 
 def test_linear_criterion_never_worse_than_lme4():

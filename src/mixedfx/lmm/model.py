@@ -19,6 +19,7 @@ from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, tr
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
 from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
+from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, snap_to_boundary
@@ -51,8 +52,13 @@ class LinearMixedModel:
         self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
         self.layouts = term_layouts(self.terms)
-        self.cross = cross_products(self.layouts, matrices.X, self.y, matrices.weights)
+        merge = merge_shared_groups(self.layouts, [t.group for t in self.terms])
+        self.factored_layouts = self.layouts if merge is None else merge.layouts
+        """The terms the factorisation sees: those on one grouping factor merged (:mod:`mixedfx.linalg.merge`)."""
+        self.cross = cross_products(self.factored_layouts, matrices.X, self.y, matrices.weights)
         self.factorizer = factorizer_for(self.cross)
+        if merge is not None:
+            self.factorizer = MergedFactorizer(self.factorizer, merge)
         self.blas_threads = self.factorizer.blas_threads
         """BLAS threads for optimising and differentiating the criterion (None: BLAS's own;
         :mod:`mixedfx.linalg.threads`)."""
@@ -75,7 +81,7 @@ class LinearMixedModel:
     @cached_property
     def _response_map(self) -> sp.csr_matrix:
         """[Z X]' W, formed on first use: what a new response's cross-products need."""
-        return response_map(self.layouts, self.matrices.X, self.matrices.weights)
+        return response_map(self.factored_layouts, self.matrices.X, self.matrices.weights)
 
     def with_response(self, y: np.ndarray) -> LinearMixedModel:
         """The same model for another response (same X, Z, weights and offset).
