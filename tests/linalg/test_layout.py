@@ -43,6 +43,7 @@ def test_moved_inward_raises_a_variance_held_by_a_correlation_near_one():
     bump = np.diag([0.0, (0.1 * np.linalg.norm(before, axis=1).max()) ** 2])
     np.testing.assert_allclose(after @ after.T, before @ before.T + bump, rtol=1e-12, atol=1e-12)
     assert theta_moved_inward(np.array([1.0, -2.0, 0.5]), [2], 0.01, 0.1) is None
+    assert theta_moved_inward(theta, [2], 0.01, 0.1, collinear=False) is None  # BOBYQA's fits: not checked
 
 
 @pytest.mark.parametrize("theta, ks", [(np.array([0.0, 0.7]), [1, 1]),       # scalar terms: lme4's edge check

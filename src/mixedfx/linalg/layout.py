@@ -158,7 +158,8 @@ def theta_columns(ks: list[int]) -> list[np.ndarray]:
     return columns
 
 
-def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: float) -> np.ndarray | None:
+def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: float,
+                       collinear: bool = True) -> np.ndarray | None:
     """theta with the variances of vector-valued terms that sit on (or near) the boundary raised, or None.
 
     Two kinds of entries count as on the boundary, where an optimiser can stall:
@@ -166,10 +167,11 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
     - a diagonal entry other than the last below ``near`` times the template's
       largest (or 0): stepping it inward alone also moves covariances that the
       entries below it (free in sign and, with the later columns, in rotation) carry;
-    - a diagonal entry above 0 but below ``near`` times its row's length, the row
-      itself not negligible: that effect is almost a combination of the earlier
-      ones, a correlation near +-1; the criterion is even in the entry, so its
-      gradient vanishes at 0 and a gradient method creeps away from near there.
+    - with ``collinear``, a diagonal entry above 0 but below ``near`` times its
+      row's length, the row itself not negligible: that effect is almost a
+      combination of the earlier ones, a correlation near +-1; the criterion is
+      even in the entry, so its gradient vanishes at 0 and a gradient method
+      creeps away from near there.
 
     This returns the Cholesky factor of the term's covariance ``T T'`` plus
     ``s^2`` on each such variance, ``s`` being ``share`` of the term's largest
@@ -185,6 +187,8 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
         Diagonal entries below this share of their template's largest (or of
         their row's length) count as on the boundary.
     share : float
+    collinear : bool
+        Count the second kind too.
 
     Returns
     -------
@@ -208,8 +212,8 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
         stalled = diagonal <= near * diagonal.max()
         stalled[-1] = False
         # exactly 0 is the edge check's (restart_from_edge): inside, a gradient method creeps from such a point
-        collinear = (diagonal > 0) & (diagonal <= near * lengths) & (lengths > near * lengths.max())
-        low = stalled | collinear
+        along_others = (diagonal > 0) & (diagonal <= near * lengths) & (lengths > near * lengths.max())
+        low = stalled | (along_others & collinear)
         if k > 1 and low.any():
             bump = share * (lengths.max() if lengths.max() > 0 else 1.0)
             covariance = template @ template.T + np.diag(np.where(low, bump**2, 0.0))

@@ -282,21 +282,22 @@ class LinearMixedModel:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
         options = control.optimizer_options
-        summary, spent, restart = None, 0, optimizer or bobyqa
+        summary, spent, restart, on_gradient = None, 0, optimizer or bobyqa, False
         if optimizer is None and control.use_gradient and self.has_gradient:
             trial = self._gradient_minimise(x0, control)
             # on a bound the gradient vanishes (the criterion is even in each theta), so a gradient
             # method cannot tell a minimum there from a saddle: lme4's edge check below decides,
             # and where moving inward helps the gradient path starts again from inside
             if trial.return_code > 0:
-                summary, restart = trial, partial(self._inward_restart, control=control)
+                summary, restart, on_gradient = trial, partial(self._inward_restart, control=control), True
             spent = trial.feval
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
             summary = (optimizer or bobyqa)(self.objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
         summary = leave_boundary(summary, self.objective, self.lower, self.ks, control,
-                                 (control.refit_first_step, control.refit_least_step), optimizer=restart)
+                                 (control.refit_first_step, control.refit_least_step), optimizer=restart,
+                                 collinear=on_gradient)
         if control.boundary_tol > 0:
             summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
         return replace(summary, factorizer=self.factorizer.name)

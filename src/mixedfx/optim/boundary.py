@@ -21,7 +21,7 @@ __all__ = ["leave_boundary"]
 
 def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray, ks: list[int],
                    settings: OptimizerSettings, first_step: tuple[float, float],
-                   optimizer: Callable[..., OptSummary] = bobyqa) -> OptSummary:
+                   optimizer: Callable[..., OptSummary] = bobyqa, collinear: bool = False) -> OptSummary:
     """Restart where a fit on the boundary would gain inward (``settings.restart_edge``; else ``summary``).
 
     Parameters
@@ -41,6 +41,10 @@ def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float]
         (:func:`mixedfx.optim.optimize.first_steps_near`).
     optimizer : callable
         The restarts' optimiser (lme4: BOBYQA).
+    collinear : bool
+        Also restart from near-collinear templates (correlations within about
+        5e-5 of +-1): where ``summary`` comes from a gradient method, which
+        creeps near such points (:func:`mixedfx.linalg.layout.theta_moved_inward`).
 
     Returns
     -------
@@ -60,7 +64,7 @@ def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float]
     options = settings.optimizer_options
     summary = restart_from_edge(summary, objective, lower, optimizer=optimizer, columns=theta_columns(ks), **options)
     n_theta = sum(k * (k + 1) // 2 for k in ks)
-    moved = theta_moved_inward(summary.x[:n_theta], ks, settings.inward_tol, settings.inward_share)
+    moved = theta_moved_inward(summary.x[:n_theta], ks, settings.inward_tol, settings.inward_share, collinear)
     if moved is None:
         return summary
     start = np.concatenate([moved, summary.x[n_theta:]])
