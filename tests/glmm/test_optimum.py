@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import mixedfx as mfx
 from mixedfx.glmm.control import GlmerControl
@@ -26,4 +27,7 @@ def test_binomial_maximal_model_ends_at_or_below_lme4():
     ours = deviance(np.concatenate([fit.theta, fit.fixef.to_numpy()]))
     theirs = deviance(np.concatenate([list(lme4["theta"].values()), list(lme4["beta"].values())]))
     assert ours <= theirs + 2e-3
-    assert -2.0 * fit.loglik < -2.0 * lme4["loglik"] + 0.02  # as reported, within that dependence on the start
+    # the reported log-likelihood is taken with PIRLS restarted from its own end, settled near the mode: within
+    # 1e-4 of the converged deviance, where a run from stage 1's start was 1e-2 off
+    assert -2.0 * fit.loglik == pytest.approx(ours, abs=1e-4)
+    assert -2.0 * fit.loglik <= -2.0 * lme4["loglik"] + 2e-3

@@ -436,6 +436,9 @@ class GeneralizedLinearMixedModel:
         opt2 = replace(opt2, factorizer=self.pirls_engines[1].name)
         theta, beta = self.split(opt2.x)
         state = exact.state(opt2.x) if exact is not None else self.pirls(theta, beta, eta_start)
+        # PIRLS stops within tol_pwrss of the mode, and where it stops depends on its start: once more from its
+        # own end it settles on the mode, where the Laplace deviance and the modes reported are taken
+        state = self.pirls(theta, beta, state.eta)
         gradient = hessian = None
         if ctrl.calc_derivs:
             gradient, hessian = self._derivatives(stage2, exact, opt2, workers)
