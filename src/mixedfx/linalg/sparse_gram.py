@@ -181,6 +181,24 @@ def _add_scaled_blocks(out, a_rr, pair_rows, pair_cols, starts, template_of_bloc
         reference[row] += 1.0
 
 
+def _split_columns(holder: ScalarSchur | BlockSchur, csc: sp.csc_matrix) -> None:
+    """Set on ``holder`` a coupling's columns split into heavy (dense) and light (CSC) ones.
+
+    Attributes set: ``heavy``, ``light`` (column indices), ``dense`` (the heavy
+    columns, C-ordered (m, h): its transpose is the Fortran array BLAS reads
+    without a copy), ``ptr``, ``idx``, ``data`` (CSC, indices sorted per column), ``m``.
+    """
+    csc.sort_indices()
+    holder.m = csc.shape[0]
+    is_heavy = heavy_columns(np.diff(csc.indptr), holder.m)
+    holder.heavy = np.flatnonzero(is_heavy)
+    holder.light = np.flatnonzero(~is_heavy)
+    holder.dense = np.ascontiguousarray(csc[:, holder.heavy].toarray())
+    holder.ptr = csc.indptr.astype(np.int64)
+    holder.idx = csc.indices.astype(np.int64)
+    holder.data = csc.data.astype(float)
+
+
 class ScalarSchur:
     """``A_r1`` split into dense heavy columns and sparse light ones, ready for :meth:`lower`.
 
@@ -191,19 +209,7 @@ class ScalarSchur:
     """
 
     def __init__(self, a_r1: sp.spmatrix) -> None:
-        csc = sp.csc_matrix(a_r1)
-        csc.sort_indices()
-        m = csc.shape[0]
-        nnz = np.diff(csc.indptr)
-        is_heavy = heavy_columns(nnz, m)
-        self.heavy = np.flatnonzero(is_heavy)
-        self.light = np.flatnonzero(~is_heavy)
-        # C-ordered (m, h): its transpose is the Fortran array BLAS reads without a copy
-        self.dense = np.ascontiguousarray(csc[:, self.heavy].toarray())
-        self.ptr = csc.indptr.astype(np.int64)
-        self.idx = csc.indices.astype(np.int64)
-        self.data = csc.data.astype(float)
-        self.m = m
+        _split_columns(self, sp.csc_matrix(a_r1))
 
     def lower(self, a_rr: np.ndarray, col_weights: np.ndarray, rows: np.ndarray, q_rest: int,
               out: np.ndarray | None = None) -> np.ndarray:
@@ -284,7 +290,6 @@ class BlockSchur:
     """
 
     def __init__(self, a_r1: sp.spmatrix, a_rr: np.ndarray, blocks: RestBlocks) -> None:
-        m = a_r1.shape[0]
         starts = blocks.starts
         self.blocks = blocks
         self.block_of_row = np.repeat(np.arange(len(starts) - 1), np.diff(starts)).astype(np.int64)
@@ -296,17 +301,7 @@ class BlockSchur:
         rows = np.concatenate([coo.row, np.repeat(starts[block], sizes) + offsets])
         cols = np.concatenate([coo.col, np.repeat(coo.col, sizes)])
         values = np.concatenate([coo.data, np.zeros(sizes.sum())])
-        csc = sp.csc_matrix((values, (rows, cols)), shape=a_r1.shape)
-        csc.sort_indices()
-        nnz = np.diff(csc.indptr)
-        is_heavy = heavy_columns(nnz, m)
-        self.heavy = np.flatnonzero(is_heavy)
-        self.light = np.flatnonzero(~is_heavy)
-        self.dense = np.ascontiguousarray(csc[:, self.heavy].toarray())
-        self.ptr = csc.indptr.astype(np.int64)
-        self.idx = csc.indices.astype(np.int64)
-        self.data = csc.data.astype(float)
-        self.m = m
+        _split_columns(self, sp.csc_matrix((values, (rows, cols)), shape=a_r1.shape))
         # a_rr's non-zero block pairs (lower), every diagonal block among them
         nonzero = np.abs(np.tril(a_rr)) > 0
         pair_rows, pair_cols = np.nonzero(nonzero)
