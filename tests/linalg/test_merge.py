@@ -70,3 +70,34 @@ def test_uncorrelated_fit_on_the_gradient_is_not_above_bobyqa():
     assert fit.factorizer.endswith("terms on one grouping factor merged")
     bobyqa = model.optimize(mfx.LmerControl(use_gradient=False))
     assert fit.optimizer == "L-BFGS-B" and fit.fval <= bobyqa.fval + 1e-6
+
+
+@pytest.fixture(scope="module")
+def both_ways():
+    """(Days || Subject), factored merged, and the same model with its second term on a copy of Subject (apart)."""
+    data = mfx.datasets.load("sleepstudy").assign(Subject2=lambda d: d["Subject"])
+    merged = mfx.lmer("Reaction ~ Days + (Days || Subject)", data=data)
+    apart = mfx.lmer("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject2)", data=data)
+    return merged, apart
+
+
+def test_what_a_fit_reports_does_not_depend_on_the_merge(both_ways):
+    merged, apart = both_ways
+    assert merged.opt_summary.factorizer.endswith("merged") and not apart.opt_summary.factorizer.endswith("merged")
+    assert merged.loglik == pytest.approx(apart.loglik, abs=1e-6)
+    np.testing.assert_allclose(merged.theta, apart.theta, rtol=1e-5)
+    np.testing.assert_allclose(merged.fixef, apart.fixef, rtol=1e-7)
+    np.testing.assert_allclose(merged.fitted(), apart.fitted(), rtol=1e-7)
+    np.testing.assert_allclose(merged.predict(re_form="~(1 | Subject)"),
+                               apart.predict(re_form="~(1 | Subject)"), rtol=1e-7)
+    mine, theirs = merged.ranef(condvar=True), apart.ranef(condvar=True)
+    np.testing.assert_allclose(mine["Subject"].to_numpy(),
+                               np.column_stack([theirs["Subject"].to_numpy(), theirs["Subject2"].to_numpy()]),
+                               rtol=1e-5, atol=1e-6)
+    # conditional variances: the merged term's 2 x 2 blocks hold the two terms' variances on the diagonal
+    variances = np.asarray(mine["Subject"].attrs["condvar"])
+    np.testing.assert_allclose(variances[:, 0, 0], np.asarray(theirs["Subject"].attrs["condvar"])[:, 0, 0], rtol=1e-5)
+    np.testing.assert_allclose(variances[:, 1, 1], np.asarray(theirs["Subject2"].attrs["condvar"])[:, 0, 0], rtol=1e-5)
+    for ddf in ("Satterthwaite", "Kenward-Roger"):
+        np.testing.assert_allclose(merged.coef_table(ddf=ddf).to_numpy(dtype=float),
+                                   apart.coef_table(ddf=ddf).to_numpy(dtype=float), rtol=1e-4)
