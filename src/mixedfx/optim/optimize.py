@@ -276,7 +276,8 @@ OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
 
 def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
                       step: float = 1e-5, optimizer: Callable[..., OptSummary] = bobyqa,
-                      columns: Sequence[np.ndarray] = (), max_restarts: int = 5, **options) -> OptSummary:
+                      columns: Sequence[np.ndarray] = (), max_restarts: int = 5,
+                      first_step: tuple[float, float] | None = None, **options) -> OptSummary:
     """Restart the optimiser where a parameter on its bound would gain by stepping inward.
 
     lme4 (``optimizeLmer``'s ``restart_edge``) takes a forward difference of size
@@ -306,6 +307,9 @@ def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], flo
         leaves the objective unchanged when the others change sign
         (:func:`mixedfx.linalg.layout.theta_columns`).
     max_restarts : int
+    first_step : (float, float), optional
+        The restart's first steps: this share of each value, at least the second
+        number (:func:`first_steps_near`); the optimiser's own when omitted.
     **options
         The optimiser's stopping rules.
 
@@ -333,7 +337,8 @@ def restart_from_edge(summary: OptSummary, objective: Callable[[np.ndarray], flo
         start, spent = _edge_descent(summary.x, objective, lower, step, heads)
         if start is None:
             break
-        again = optimizer(objective, start, lower, **options)
+        steps = {} if first_step is None else {"initial_step": first_steps_near(start, *first_step)}
+        again = optimizer(objective, start, lower, **steps, **options)
         summary = replace(again, x0=summary.x0, feval=summary.feval + spent + again.feval)
     return summary
 
