@@ -31,7 +31,7 @@ from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
 from mixedfx.linalg.layout import apply_rest_templates, templates, term_effects
 
-__all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads"]
+__all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads", "rest_inverse_lower"]
 
 
 class TemplateDerivatives(NamedTuple):
@@ -148,15 +148,46 @@ def _logdet_derivatives(cross: CrossProducts, factor: BlockedFactor, tmpls: list
     return out
 
 
-def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
-    """``(K K')^-1`` (symmetric), K the leading (size, size) block of the lower factor ``l_rr``."""
+def rest_inverse_lower(l_rr: np.ndarray, size: int) -> np.ndarray:
+    """``(K K')^-1`` in the lower triangle of a C-ordered (size, size) array, K the leading block of ``l_rr``.
+
+    LAPACK's ``potri`` on the factor (the Fortran view of K' is K's upper
+    triangle, what it reads); above the diagonal the array holds what it held.
+
+    Parameters
+    ----------
+    l_rr : ndarray, shape (m, m)
+        A lower-triangular factor.
+    size : int
+        The leading block's order.
+
+    Returns
+    -------
+    ndarray, shape (size, size)
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        Where the block is singular.
+
+    Examples
+    --------
+    >>> low = np.array([[2.0, 0.0], [1.0, 1.0]])
+    >>> np.round(np.tril(rest_inverse_lower(low, 2)), 3).tolist()
+    [[0.5, 0.0], [-0.5, 1.0]]
+    """
     if not size:
         return np.zeros((0, 0))
-    # the Fortran view of K' is K's upper triangle: what LAPACK reads
-    upper, info = sla.lapack.dpotri(np.asfortranarray(l_rr[:size, :size].T), lower=0)
+    upper, info = sla.lapack.dpotri(np.asfortranarray(l_rr[:size, :size].T), lower=0, overwrite_c=1)
     if info != 0:
         raise np.linalg.LinAlgError("the factor's rest block is singular")
-    return np.triu(upper) + np.triu(upper, 1).T
+    return upper.T
+
+
+def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
+    """``(K K')^-1`` as a full symmetric array (:func:`rest_inverse_lower`, mirrored)."""
+    lower = rest_inverse_lower(l_rr, size)
+    return np.tril(lower) + np.tril(lower, -1).T
 
 
 def _random_effects_residual(cross: CrossProducts, tmpls: list[np.ndarray], beta: np.ndarray,

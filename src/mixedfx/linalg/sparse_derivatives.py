@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
-from mixedfx.linalg.derivatives import TemplateDerivatives, template_spreads
+from mixedfx.linalg.derivatives import TemplateDerivatives, rest_inverse_lower, template_spreads
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import templates
 from mixedfx.linalg.sparse_gram import BlockSchur
@@ -61,7 +60,7 @@ def scalar_first_derivatives(cross: CrossProducts, factor: BlockedFactor, theta:
     blocks = schur.blocks
     theta1 = float(theta[0])
     scale = theta1 / factor.l11[:, 0, 0] ** 2
-    g_rr = _rest_inverse(factor.l_rr, size)
+    g_rr = rest_inverse_lower(factor.l_rr, size)
     n_rest = len(layout.ks) - 1
     kmax = stacked.shape[1]
     rest = np.zeros((n_rest, kmax, kmax))
@@ -76,33 +75,11 @@ def scalar_first_derivatives(cross: CrossProducts, factor: BlockedFactor, theta:
     return TemplateDerivatives(logdet=logdet, spread=template_spreads(cross, factor, tmpls))
 
 
-def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
-    """``(K K')^-1`` as a full symmetric array, K the leading (size, size) block of the lower factor ``l_rr``."""
-    if not size:
-        return np.zeros((0, 0))
-    # the Fortran view of K' is K's upper triangle: what LAPACK reads; the inverse's upper triangle is then
-    # the C-ordered lower one, mirrored in place
-    upper, info = sla.lapack.dpotri(np.asfortranarray(l_rr[:size, :size].T), lower=0, overwrite_c=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("the factor's rest block is singular")
-    inverse = upper.T
-    _mirror_lower(inverse)
-    return inverse
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _mirror_lower(a):
-    """Copy a square array's lower triangle onto its upper one, in place."""
-    for i in range(a.shape[0]):
-        for j in range(i):
-            a[j, i] = a[i, j]
-
-
 @numba.njit(cache=True, error_model="numpy")
 def _column_terms(ptr, idx, data, scaled, g_rr, size, q_rest, scale, theta1, block_of_row, starts, template_of_block,
                   rest, quadratic):
     """Per coupling column l: ``quadratic[l] = At_l' G_rr At_l``, and G's coupling met by ``theta_1 A_r1`` added to
-    each rest term's ``rest[term, c, r]``."""
+    each rest term's ``rest[term, c, r]`` (G_rr read from its lower triangle)."""
     most = 0
     for col in range(ptr.shape[0] - 1):
         most = max(most, ptr[col + 1] - ptr[col])
@@ -118,7 +95,8 @@ def _column_terms(ptr, idx, data, scaled, g_rr, size, q_rest, scale, theta1, blo
             for f in range(lo, hi):
                 if idx[f] >= size:
                     break
-                acc += g_rr[row, idx[f]] * scaled[f]
+                other = idx[f]
+                acc += (g_rr[row, other] if row >= other else g_rr[other, row]) * scaled[f]
             g_col[e - lo] = acc
             form += scaled[e] * acc
         quadratic[col] = form
@@ -137,7 +115,8 @@ def _column_terms(ptr, idx, data, scaled, g_rr, size, q_rest, scale, theta1, blo
 
 @numba.njit(cache=True, error_model="numpy")
 def _pair_terms(a_rr, g_rr, size, q_rest, pair_rows, pair_cols, starts, template_of_block, tmpls, rest):
-    """G_rr met by ``Lambda_r' A_rr`` on A_rr's non-zero block pairs, added to each rest term's ``rest[term, c, r]``."""
+    """G_rr (its lower triangle) met by ``Lambda_r' A_rr`` on A_rr's non-zero block pairs, added to each rest term's
+    ``rest[term, c, r]``."""
     for pair in range(pair_rows.shape[0]):
         for side in range(2):
             source, target = (pair_rows[pair], pair_cols[pair]) if side == 0 else (pair_cols[pair], pair_rows[pair])
@@ -156,4 +135,5 @@ def _pair_terms(a_rr, g_rr, size, q_rest, pair_rows, pair_cols, starts, template
                     for a in range(i, ks):
                         scaled += t[a, i] * a_rr[ts + a, tt + r]
                     for c in range(kt):
-                        rest[term, c, r] += g_rr[tt + c, ts + i] * scaled
+                        a, b = tt + c, ts + i
+                        rest[term, c, r] += (g_rr[a, b] if a >= b else g_rr[b, a]) * scaled
