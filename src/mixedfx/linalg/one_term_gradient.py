@@ -15,9 +15,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from mixedfx.linalg.cholesky import lapack_dpotri
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.one_term import factor_one_term
-from mixedfx.linalg.pivots import OK
+from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
 __all__ = ["one_term_derivatives"]
 
@@ -54,7 +55,10 @@ def one_term_derivatives(a11, a_r1, a_rr, theta, size):
         return status, l11, l_r1, l_rr, logdet, spread
     t = _template(theta, k)
     beta = _back_substitute(l_rr, l_rr[p, :p].copy(), p)
-    g_ss = _inverse_from_factor(l_rr, size)
+    # (L_ss L_ss')^-1 in the lower triangle of a copy (LAPACK's potri)
+    g_ss = l_rr[:size, :size].copy()
+    if size and lapack_dpotri(g_ss, size) != 0:
+        return NOT_POSITIVE_DEFINITE, l11, l_r1, l_rr, logdet, spread
     inverse = np.zeros((k, k))
     u = np.empty(k)
     v = np.empty((size, k))
@@ -78,7 +82,7 @@ def one_term_derivatives(a11, a_r1, a_rr, theta, size):
             for c in range(k):
                 acc = 0.0
                 for s2 in range(size):
-                    acc -= g_ss[s, s2] * v[s2, c]
+                    acc -= (g_ss[s, s2] if s >= s2 else g_ss[s2, s]) * v[s2, c]
                 g_s1[s, c] = acc
         for a in range(k):
             for c in range(k):
@@ -131,21 +135,6 @@ def _lower_inverse(low, out):
             for c in range(j, i):
                 acc -= low[i, c] * out[c, j]
             out[i, j] = acc / low[i, i]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _inverse_from_factor(low, size):
-    """``(K K')^-1`` for K the leading (size, size) block of the lower factor ``low``."""
-    inverse = np.zeros((size, size))
-    _lower_inverse(low[:size, :size].copy(), inverse)
-    out = np.empty((size, size))
-    for i in range(size):
-        for j in range(size):
-            acc = 0.0
-            for e in range(max(i, j), size):
-                acc += inverse[e, i] * inverse[e, j]
-            out[i, j] = acc
-    return out
 
 
 @numba.njit(cache=True, error_model="numpy")
