@@ -1,5 +1,7 @@
 """The analytic gradient of lmer's criterion for vector-valued terms against finite differences."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -144,3 +146,17 @@ def test_sparse_coupling_fit_on_the_gradient_reaches_bobyqa_s_optimum(seed):
     bobyqa = model.optimize(mfx.LmerControl(use_gradient=False))
     assert fit.optimizer == "L-BFGS-B"
     assert fit.fval <= bobyqa.fval + 1e-5
+
+
+def test_sparse_coupling_model_takes_a_new_response_and_a_held_fixed_effect(sparse_crossed):
+    # the factoriser keeps the coupling's values (completed pattern): a new response or a fixed effect moved into
+    # the offset must reach it
+    theta = _random_theta(sparse_crossed, 13)
+    matrices = sparse_crossed.matrices
+    fresh = mfx.lmer_model(replace(matrices, y=2.0 * matrices.y))
+    assert sparse_crossed.with_response(2.0 * matrices.y).objective(theta) == pytest.approx(fresh.objective(theta),
+                                                                                            rel=1e-10)
+    moved = mfx.lmer_model(replace(matrices, X=matrices.X[:, :1], x_names=matrices.x_names[:1],
+                                   offset=matrices.offset + 0.5 * matrices.X[:, 1]))
+    assert sparse_crossed.with_fixed_effect(1, 0.5).objective(theta) == pytest.approx(moved.objective(theta),
+                                                                                      rel=1e-10)
