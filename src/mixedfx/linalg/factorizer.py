@@ -328,9 +328,9 @@ class VectorRestFactorizer(Factorizer):
         stacked = self.block_schur.stacked_templates(tmpls)
         rest, reference = self.block_schur.lower(cp.a_rr, cols**2, stacked, layout.q_rest, workspace)
         l_rr = _factor_rest(cp, reference, rest, add_identity=False)
-        left = _rest_lambda_transposed(tmpls, layout.n_levels[1:], layout.p + 1)
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout,
-                             coupling=partial(_scale_rows_cols, left @ cp.a_r1, np.ones(cp.a_r1.shape[0]), cols))
+                             coupling=partial(_vector_rest_coupling, cp.a_r1, tmpls, layout.n_levels[1:], layout.p + 1,
+                                              cols))
 
     def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
         from mixedfx.linalg.sparse_derivatives import scalar_first_derivatives  # noqa: PLC0415
@@ -464,6 +464,12 @@ def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dens
     blocks = [block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(tmpls, n_levels)]
     blocks.append(sp.identity(n_dense, format="csr"))
     return sp.block_diag(blocks, format="csr")
+
+
+def _vector_rest_coupling(a_r1: sp.spmatrix, tmpls: list[np.ndarray], n_levels: list[int], n_dense: int,
+                          cols: np.ndarray) -> sp.csr_matrix:
+    """``L_r1 = Lambda_r' A_r1 diag(cols)`` after a scalar first term (:class:`VectorRestFactorizer`'s, on first use)."""
+    return (_rest_lambda_transposed(tmpls, n_levels, n_dense) @ a_r1 @ sp.diags(cols)).tocsr()
 
 
 def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | sp.spmatrix:

@@ -188,8 +188,8 @@ class LinearMixedModel:
 
     @property
     def has_gradient(self) -> bool:
-        """Whether :meth:`objective_and_gradient` applies: every term scalar with a sparse coupling (crossed data),
-        or a term vector-valued with a dense coupling (the factoriser's ``gradient``)."""
+        """Whether :meth:`objective_and_gradient` applies: where the factoriser has a gradient (its ``gradient``:
+        crossed scalar terms, or vector-valued terms but for sparse products after a vector-valued first term)."""
         return self.factorizer.gradient is not None
 
     def objective_and_gradient(self, theta: np.ndarray,
