@@ -51,7 +51,7 @@ from mixedfx.glmm.pirls_structure import FactorValues
 from mixedfx.linalg.cholesky import lapack_dpotri
 from mixedfx.rbase.rmath import DBL_EPSILON
 
-__all__ = ["GradientTerms", "PirlsIteration", "laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+__all__ = ["GradientTerms", "ITERATION_TYPE", "PirlsIteration", "laplace_gradient", "log_determinant_adjoint", "solve_factor"]
 
 
 class GradientTerms(NamedTuple):
@@ -95,6 +95,11 @@ class PirlsIteration(NamedTuple):
     factor: FactorValues
     u: np.ndarray
 
+
+_EMPTY = np.zeros(0)
+ITERATION_TYPE = numba.typeof(PirlsIteration(_EMPTY, _EMPTY, _EMPTY, _EMPTY, FactorValues(_EMPTY, _EMPTY, _EMPTY),
+                                             _EMPTY))
+"""numba's type of a :class:`PirlsIteration`, for the typed list a run records them in."""
 
 @numba.njit(cache=True, error_model="numpy")
 def _clamped(code, eta):

@@ -7,7 +7,8 @@ predictor, factors the penalised system at those weights, solves it, and halves
 the step while the penalised deviance rises. It stops when the penalised
 deviance changes by less than ``tol_pwrss`` relative.
 
-Two engines run this same algorithm, chosen once when the model is built
+The loop is written once (:func:`mixedfx.glmm.pirls_loop.pirls_loop`); two
+engines give it their steps, chosen once when the model is built
 (:func:`pirls_engines`, named in ``OptSummary.factorizer``):
 
 - :class:`CompiledPirls`: scalar random-effects terms with the binomial logit
@@ -34,7 +35,13 @@ import numpy as np
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
-from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_FINITE, NOT_POSITIVE_DEFINITE, OK
+from mixedfx.glmm.pirls_loop import pirls_loop
+from mixedfx.glmm.pirls_status import (
+    HALVING_FAILED,
+    NOT_FINITE,
+    NOT_POSITIVE_DEFINITE,
+    OK,
+)
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorize
@@ -173,47 +180,55 @@ class PythonPirls:
         ------
         PirlsError
         """
-        ctrl, X = self.control, self.X
-        tmpls = templates(theta, self.ks)
-        eta = eta_start
-        old_pdev, old_u, old_b = np.inf, None, None
-        for _ in range(ctrl.max_pirls):
-            work_y, work_w = working_response(self.family, self.y, self.weights, eta, base)
-            if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
-                raise_for_status(NOT_FINITE, ctrl.max_pirls)
-            try:
-                factor = factorize(cross_products(self.layouts, X, work_y, work_w), theta)
-            except np.linalg.LinAlgError:
-                raise_for_status(NOT_POSITIVE_DEFINITE, ctrl.max_pirls)
-            b, u = factor.solve_coefficients()
-            eta = self._linear_predictor(base, b, u, tmpls)
-            pdev, mu, resid = self._penalised_deviance(eta, u)
-            if abs(old_pdev - pdev) < ctrl.tol_pwrss * pdev:
-                return PirlsResult(eta, mu, u, b if fixed is None else fixed, resid, factor.logdet_re,
-                                   lambda factor=factor: factor)
-            if pdev > old_pdev:
-                for _ in range(ctrl.max_halvings):
-                    u, b = (old_u + u) / 2.0, (old_b + b) / 2.0
-                    eta = self._linear_predictor(base, b, u, tmpls)
-                    pdev, mu, resid = self._penalised_deviance(eta, u)
-                    if pdev <= old_pdev:
-                        break
-                if pdev - old_pdev > ctrl.tol_pwrss:
-                    raise_for_status(HALVING_FAILED, ctrl.max_pirls)
-            old_pdev, old_u, old_b = pdev, u, b
-        raise PirlsError(f"pwrssUpdate did not converge in {ctrl.max_pirls} iterations")
+        ctrl = self.control
+        state = _PythonPirlsState(self, theta, base, eta_start)
+        u, b = np.zeros(sum(t.k * t.n_levels for t in self.layouts)), np.zeros(self.X.shape[1])
+        status, _, _ = _python_iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, False)
+        raise_for_status(status, ctrl.max_pirls)
+        factor = state.factor
+        return PirlsResult(state.eta, state.mu, u, b if fixed is None else fixed, state.resid, factor.logdet_re,
+                           lambda: factor)
 
-    def _penalised_deviance(self, eta: np.ndarray, u: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        mu = self.family.link.linkinv(eta)
-        resid = self.family.dev_resids(self.y, mu, self.weights)
-        return float(resid.sum() + u @ u), mu, resid
 
-    def _linear_predictor(self, base: np.ndarray, beta: np.ndarray, u: np.ndarray,
-                          tmpls: list[np.ndarray]) -> np.ndarray:
-        effects = term_effects(u, tmpls, [t.n_levels for t in self.layouts])
-        return base + self.X @ beta + random_part([t.codes for t in self.layouts], [t.z for t in self.layouts],
-                                                  effects)
+class _PythonPirlsState:
+    """A Python run's state beyond (u, beta), and its steps for :func:`mixedfx.glmm.pirls_loop.pirls_loop`."""
 
+    def __init__(self, engine: PythonPirls, theta: np.ndarray, base: np.ndarray, eta_start: np.ndarray) -> None:
+        self.engine, self.theta, self.base = engine, theta, base
+        self.templates = templates(theta, engine.ks)
+        self.eta = eta_start
+        self.mu = self.resid = np.empty(0)
+        self.factor: BlockedFactor | None = None
+
+    def solve(self, u: np.ndarray, b: np.ndarray) -> int:
+        """The factor at the working weights of the current linear predictor, and (u, b) from it."""
+        engine = self.engine
+        work_y, work_w = working_response(engine.family, engine.y, engine.weights, self.eta, self.base)
+        if not (np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w))):
+            return NOT_FINITE
+        try:
+            self.factor = factorize(cross_products(engine.layouts, engine.X, work_y, work_w), self.theta)
+        except np.linalg.LinAlgError:
+            return NOT_POSITIVE_DEFINITE
+        b[:], u[:] = self.factor.solve_coefficients()
+        return OK
+
+    def update(self, u: np.ndarray, b: np.ndarray) -> float:
+        """The linear predictor, means and deviance residuals at (u, b); the penalised deviance."""
+        engine = self.engine
+        layouts = engine.layouts
+        effects = term_effects(u, self.templates, [t.n_levels for t in layouts])
+        self.eta = self.base + engine.X @ b + random_part([t.codes for t in layouts], [t.z for t in layouts],
+                                                          effects)
+        self.mu = engine.family.link.linkinv(self.eta)
+        self.resid = engine.family.dev_resids(engine.y, self.mu, engine.weights)
+        return float(self.resid.sum() + u @ u)
+
+    def record(self, u: np.ndarray) -> None:
+        """Nothing: this engine gives no gradient."""
+
+
+_python_iterations = pirls_loop(_PythonPirlsState.solve, _PythonPirlsState.update, _PythonPirlsState.record)
 
 class CompiledPirls:
     """PIRLS compiled end to end (:class:`mixedfx.glmm.scalar_pirls.ScalarPirls`) for scalar terms.

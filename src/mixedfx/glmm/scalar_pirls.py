@@ -6,9 +6,10 @@ factor, the solve and the new linear predictor) runs here as a few compiled
 passes over the rows, with no Python between iterations. The passes sum over
 the rows in row order, as the Python loop does, except the [X y] block's dot
 products, which sum in SIMD lanes (results differ in the last bits).
-The algorithm is the one of :meth:`mixedfx.glmm.model.GeneralizedLinearMixedModel.pirls`
-(same convergence test, same step-halving, the factor at the previous
-iteration's weights); that method uses this module when
+The loop itself is :func:`mixedfx.glmm.pirls_loop.pirls_loop`'s, the one
+both engines run (same convergence test, same step-halving, the factor at the
+previous iteration's weights); this module gives it compiled steps.
+:func:`mixedfx.glmm.pirls.pirls_engines` uses this module when
 :func:`mixedfx.glmm.family_kernels.compiled_family` knows the family.
 
 The kernels take typed bundles: the model's design and factor pattern
@@ -36,8 +37,14 @@ import scipy.sparse as sp
 from numba.typed import List
 
 from mixedfx.glmm.family_kernels import derivatives, dev_resid, mean
-from mixedfx.glmm.laplace_gradient import GradientTerms, PirlsIteration, laplace_gradient
-from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_CONVERGED, NOT_FINITE, OK
+from mixedfx.glmm.laplace_gradient import (
+    ITERATION_TYPE,
+    GradientTerms,
+    PirlsIteration,
+    laplace_gradient,
+)
+from mixedfx.glmm.pirls_loop import pirls_loop
+from mixedfx.glmm.pirls_status import NOT_FINITE, OK
 from mixedfx.glmm.pirls_structure import FactorValues, PirlsStructure, pirls_structure
 from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
 from mixedfx.linalg.factor import BlockedFactor
@@ -364,6 +371,63 @@ def _pattern_values(structure, rest):
     return out
 
 
+class PirlsContext(NamedTuple):
+    """A compiled run's state beyond (u, beta), shared by its steps in :func:`mixedfx.glmm.pirls_loop.pirls_loop`.
+
+    Attributes
+    ----------
+    response : PirlsResponse
+    structure : PirlsStructure
+    theta, base : ndarray
+        The run's parameters, and the linear predictor's part held fixed.
+    eta, mu, resid : ndarray, shape (n,)
+        Linear predictor, means and deviance residuals, updated in place.
+    work : PirlsWorkspace
+        The factor at the last iteration's start.
+    iterations : numba.typed.List of PirlsIteration
+        The iterations recorded for the gradient.
+    """
+
+    response: PirlsResponse
+    structure: PirlsStructure
+    theta: np.ndarray
+    base: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    resid: np.ndarray
+    work: PirlsWorkspace
+    iterations: List
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _solve_step(ctx, u, b):
+    """The factor at the working weights of ``ctx.eta``, and (u, b) solved from it; ``OK`` or the stopping status."""
+    status = _factor(ctx.response, ctx.structure, ctx.theta, ctx.base, ctx.eta, ctx.mu, ctx.work)
+    if status == OK:
+        _solve(ctx.structure, ctx.work, u, b)
+    return status
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _update_step(ctx, u, b):
+    """The linear predictor, means and residuals at (u, b) in ``ctx``; the penalised deviance."""
+    return _update(ctx.response, ctx.structure, ctx.theta, ctx.base, b, u, ctx.eta, ctx.mu, ctx.resid)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _record_step(ctx, u):
+    """Keep the iteration's start, working values, factor and solution for the gradient."""
+    work = ctx.work
+    ctx.iterations.append(PirlsIteration(
+        eta=ctx.eta.copy(), mu=ctx.mu.copy(), w=work.w.copy(), wy=work.xy[-1].copy(),
+        factor=FactorValues(l11=work.a11.copy(), coupling=work.coupling.copy(),
+                            pattern_values=_pattern_values(ctx.structure, work.rest)),
+        u=u.copy()))
+
+
+_iterations = numba.njit(cache=True, error_model="numpy")(pirls_loop(_solve_step, _update_step, _record_step))
+
+
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls(response, structure, settings, theta, base, eta_start, mu_start, rest, with_gradient, terms):
     """PIRLS from eta_start (means mu_start), in ``rest`` as its rest block; ``with_gradient``, also the gradient.
@@ -374,62 +438,23 @@ def _pirls(response, structure, settings, theta, base, eta_start, mu_start, rest
     step-halving broke the iterations' smooth path, and empty without ``with_gradient``.
     """
     X_t, u_offsets = structure.X_t, structure.u_offsets
-    tol, max_iter, max_halvings = settings
     p, n = X_t.shape[0], response.y.shape[0]
-    q = u_offsets[-1]
-    l0 = u_offsets[1]
-    work = PirlsWorkspace(a11=np.empty(l0), coupling=np.empty(structure.row_idx.shape[0]), rest=rest, w=np.empty(n),
-                          xy=np.empty((p + 1, n)), weighted=np.empty((p + 1, n)))
-    xy = work.xy
-    for j in range(p):
-        for r in range(n):
-            xy[j, r] = X_t[j, r]
-    eta = eta_start.copy()
-    mu = mu_start.copy()
-    resid = np.empty(n)
-    u = np.zeros(q)
+    work = PirlsWorkspace(a11=np.empty(u_offsets[1]), coupling=np.empty(structure.row_idx.shape[0]), rest=rest,
+                          w=np.empty(n), xy=np.empty((p + 1, n)), weighted=np.empty((p + 1, n)))
+    work.xy[:p] = X_t
+    ctx = PirlsContext(response=response, structure=structure, theta=theta, base=base, eta=eta_start.copy(),
+                       mu=mu_start.copy(), resid=np.empty(n), work=work,
+                       iterations=List.empty_list(ITERATION_TYPE))
+    u = np.zeros(u_offsets[-1])
     b = np.zeros(p)
-    old_u = np.zeros(q)
-    old_b = np.zeros(p)
-    old_pdev = np.inf
-    tracking = with_gradient
+    status, iterations, smooth = _iterations(ctx, u, b, settings.tol, settings.max_iter, settings.max_halvings,
+                                             with_gradient)
     gradient = np.zeros(structure.codes.shape[0] + terms.tangent_t.shape[0] if with_gradient else 0)
-    iterations = List()  # each iteration's start, working values, factor and solution, for the gradient
-    for it in range(max_iter):
-        status = _factor(response, structure, theta, base, eta, mu, work)
-        if status != OK:
-            return _result(status, it, structure, work, eta, mu, u, b, resid, gradient)
-        _solve(structure, work, u, b)
-        if tracking:
-            iterations.append(PirlsIteration(
-                eta=eta.copy(), mu=mu.copy(), w=work.w.copy(), wy=xy[p].copy(),
-                factor=FactorValues(l11=work.a11.copy(), coupling=work.coupling.copy(),
-                                    pattern_values=_pattern_values(structure, rest)),
-                u=u.copy()))
-        pdev = _update(response, structure, theta, base, b, u, eta, mu, resid)
-        if abs(old_pdev - pdev) < tol * pdev:
-            if tracking:
-                laplace_gradient(response, terms, structure, theta, base, iterations, eta, mu, gradient)
-            return _result(OK, it + 1, structure, work, eta, mu, u, b, resid, gradient)
-        if pdev > old_pdev:
-            gradient[:] = np.nan
-            tracking = False
-            for _ in range(max_halvings):
-                for i in range(q):
-                    u[i] = (old_u[i] + u[i]) / 2.0
-                for j in range(p):
-                    b[j] = (old_b[j] + b[j]) / 2.0
-                pdev = _update(response, structure, theta, base, b, u, eta, mu, resid)
-                if pdev <= old_pdev:
-                    break
-            if pdev - old_pdev > tol:
-                return _result(HALVING_FAILED, it + 1, structure, work, eta, mu, u, b, resid, gradient)
-        old_pdev = pdev
-        for i in range(q):
-            old_u[i] = u[i]
-        for j in range(p):
-            old_b[j] = b[j]
-    return _result(NOT_CONVERGED, max_iter, structure, work, eta, mu, u, b, resid, gradient)
+    if not smooth:
+        gradient[:] = np.nan
+    elif status == OK and with_gradient:
+        laplace_gradient(response, terms, structure, theta, base, ctx.iterations, ctx.eta, ctx.mu, gradient)
+    return _result(status, iterations, structure, work, ctx.eta, ctx.mu, u, b, ctx.resid, gradient)
 
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
