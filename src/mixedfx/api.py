@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.fits.glmer import GlmerFit
+from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.fits.lmer import LmerFit
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family, get_family
@@ -23,7 +24,8 @@ __all__ = ["lmer", "glmer", "glmer_nb"]
 
 def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
          offset: np.ndarray | None = None, na_action: str = "omit",
-         control: LmerControl | Mapping[str, Any] | None = None) -> LmerFit:
+         control: LmerControl | Mapping[str, Any] | None = None,
+         contrasts: Mapping[str, ContrastSpec] | None = None) -> LmerFit:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     Parameters
@@ -42,6 +44,13 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         Drop rows with missing values in the model's variables, or raise.
     control : LmerControl or dict, optional
         Optimiser settings.
+    contrasts : dict, optional
+        How the fixed part codes its factors, by variable, instead of R's default
+        (``contr.treatment``; ``contr.poly`` for ordered factors): ``"contr.sum"``,
+        ``"contr.helmert"``, ``"contr.poly"``, ``"contr.SAS"``, ``"contr.treatment"``,
+        ``("contr.treatment", {"base": 2})``, or a matrix with a row per level
+        (a DataFrame's columns name its columns). Columns are named as R names them
+        (``period1`` for ``contr.sum``). As in lme4, the random part keeps R's defaults.
 
     Returns
     -------
@@ -63,13 +72,15 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         A model too large for the memory available (its size is given).
     """
     control = as_control(control, LmerControl)
-    model = lmer_model(lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action), REML=REML)
+    design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts)
+    model = lmer_model(design, REML=REML)
     return lmer_fit(model, optimize_lmer(model, control), control)
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
           offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
-          control: GlmerControl | Mapping[str, Any] | None = None) -> GlmerFit | LmerFit:
+          control: GlmerControl | Mapping[str, Any] | None = None,
+          contrasts: Mapping[str, ContrastSpec] | None = None) -> GlmerFit | LmerFit:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
     Parameters
@@ -94,6 +105,8 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     na_action : {"omit", "fail"}
         Drop rows with missing values in the model's variables, or raise.
     control : GlmerControl or dict, optional
+    contrasts : dict, optional
+        As for :func:`lmer`.
 
     Returns
     -------
@@ -114,16 +127,19 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     if fam.name == "gaussian" and fam.link.name == "identity":
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
-        return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action)
+        return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
+                    contrasts=contrasts)
     control = as_control(control, GlmerControl)
-    design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action)
+    design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
+                          contrasts=contrasts)
     model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     return glmer_fit(model, optimize_glmer(model))
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
              offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
-             control: GlmerControl | Mapping[str, Any] | None = None, tol: float = 5e-5) -> GlmerFit:
+             control: GlmerControl | Mapping[str, Any] | None = None, tol: float = 5e-5,
+             contrasts: Mapping[str, ContrastSpec] | None = None) -> GlmerFit:
     """Fit a negative binomial mixed model, estimating its theta as lme4's ``glmer.nb``.
 
     A Poisson fit gives a first theta (MASS's ``theta.ml``); the negative binomial
@@ -131,7 +147,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
 
     Parameters
     ----------
-    formula, data, weights, offset, nAGQ, na_action
+    formula, data, weights, offset, nAGQ, na_action, contrasts
         As for :func:`glmer`.
     control : GlmerControl or dict, optional
         As for :func:`glmer`; PIRLS's tolerance is at most 1e-10 here (see the note in the code).
@@ -143,6 +159,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     GlmerFit
     """
     control = as_control(control, GlmerControl)
-    design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action)
+    design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,
+                          contrasts=contrasts)
     start = glmer_model(design, family="poisson", nAGQ=nAGQ, control=control)
     return GlmerFit(*fit_negative_binomial(start.matrices, start.n_agq, control, tol))

@@ -25,6 +25,7 @@ import pandas as pd
 from mixedfx.design.checks import check_glmer_response, check_grouping_factors, check_lmer_response
 from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.errors import MixedFxError
+from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.fits.lmer import LmerFit
 from mixedfx.glmm.control import GlmerControl
@@ -72,12 +73,13 @@ def _check_terms(design: ModelMatrices, allow_n: bool) -> None:
 
 # --------------------------------------------------------------------------- lmer
 def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
-                offset: np.ndarray | None = None, na_action: str = "omit") -> ModelMatrices:
+                offset: np.ndarray | None = None, na_action: str = "omit",
+                contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
     """The model's response, X and random-effects terms, checked as lme4's ``lFormula`` checks them.
 
     Parameters
     ----------
-    formula, data, weights, offset, na_action
+    formula, data, weights, offset, na_action, contrasts
         As for :func:`mixedfx.lmer`.
 
     Returns
@@ -96,7 +98,8 @@ def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray |
     >>> design.X.shape, design.x_names
     ((180, 2), ['(Intercept)', 'Days'])
     """
-    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action,
+                                  contrasts=contrasts)
     check_lmer_response(design)
     _check_terms(design, allow_n=False)
     return design
@@ -186,12 +189,12 @@ def lmer_fit(model: LinearMixedModel, opt: OptSummary,
 # --------------------------------------------------------------------------- glmer
 def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
                  weights: str | np.ndarray | None = None, offset: np.ndarray | None = None,
-                 na_action: str = "omit") -> ModelMatrices:
+                 na_action: str = "omit", contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
     """The model's matrices, checked as lme4's ``glFormula`` checks them (the response against the family).
 
     Parameters
     ----------
-    formula, data, family, weights, offset, na_action
+    formula, data, family, weights, offset, na_action, contrasts
         As for :func:`mixedfx.glmer`.
 
     Returns
@@ -206,7 +209,8 @@ def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
     >>> design.y.shape
     (56, 2)
     """
-    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action)
+    design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action,
+                                  contrasts=contrasts)
     check_glmer_response(design, get_family(family))
     _check_terms(design, allow_n=True)
     return design

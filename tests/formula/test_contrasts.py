@@ -1,9 +1,10 @@
-"""R's contr.treatment and contr.poly, value for value."""
+"""R's contrasts, value for value, and the names R gives their columns."""
 
 import numpy as np
 import pytest
 
-from mixedfx.formula.contrasts import contr_poly, contr_treatment, contrasts, poly_names
+from mixedfx.formula.contrasts import (contr_helmert, contr_poly, contr_sas, contr_sum, contr_treatment, contrasts,
+                                       poly_names)
 from mixedfx.errors import DataError
 from mixedfx.formula.evaluate import Factor
 
@@ -36,3 +37,21 @@ def test_contr_treatment_and_factor_contrasts():
     assert contrasts(Factor(np.array([0, 1]), ("a", "b")), "f")[1] == ["b"]
     with pytest.raises(DataError, match="2 or more levels"):
         contrasts(Factor(np.array([0, 0]), ("a",)), "f")
+
+
+def test_other_codings_match_r():
+    # R: contr.sum(4), contr.helmert(4), contr.SAS(3), contr.treatment(4, base = 3)
+    np.testing.assert_array_equal(contr_sum(4), [[1, 0, 0], [0, 1, 0], [0, 0, 1], [-1, -1, -1]])
+    np.testing.assert_array_equal(contr_helmert(4), [[-1, -1, -1], [1, -1, -1], [0, 2, -1], [0, 0, 3]])
+    np.testing.assert_array_equal(contr_sas(3), [[1, 0], [0, 1], [0, 0]])
+    np.testing.assert_array_equal(contr_treatment(4, base=3), [[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]])
+
+
+def test_named_codings_give_r_column_names():
+    f = Factor(np.array([0, 1, 2, 3]), ("lo", "mid", "hi", "top"))
+    assert contrasts(f, "g", "contr.helmert")[1] == ["1", "2", "3"]
+    assert contrasts(f, "g", "contr.SAS")[1] == ["lo", "mid", "hi"]
+    assert contrasts(f, "g", "contr.poly")[1] == [".L", ".Q", ".C"]
+    assert contrasts(f, "g", ("contr.treatment", {"base": 4}))[1] == ["lo", "mid", "hi"]
+    matrix, names = contrasts(f, "g", np.arange(4.0))
+    assert matrix.shape == (4, 1) and names == ["1"]

@@ -7,6 +7,7 @@ with the fitted levels and contrasts (:mod:`mixedfx.design.newdata`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,6 +21,7 @@ from mixedfx.design.rank import rank_keep
 from mixedfx.design.reterms import ReTerm, build_re_term, lme4_term_order
 from mixedfx.errors import FormulaError
 from mixedfx.formula.bars import MixedFormula, parse_formula
+from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
 
 __all__ = ["ModelMatrices", "DesignSpec", "build_model_matrices"]
@@ -120,7 +122,8 @@ class ModelMatrices:
 
 
 def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = None, offset: object = None,
-                         na_action: str = "omit") -> ModelMatrices:
+                         na_action: str = "omit",
+                         contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
     """Build response, fixed-effects and random-effects matrices as lme4's ``lFormula``.
 
     Parameters
@@ -136,6 +139,9 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     na_action : {"omit", "fail"}
         Drop rows with a missing value in any variable the model uses (and
         count them), or raise naming those variables.
+    contrasts : dict of str to ContrastSpec, optional
+        Codings of the fixed part's factors other than R's defaults
+        (:mod:`mixedfx.formula.contrasts`); the random part keeps the defaults, as in lme4.
 
     Returns
     -------
@@ -159,12 +165,13 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         raise TypeError(f"formula must be a string, not {type(formula).__name__}")
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    contrasts = check_contrasts(contrasts)
     parsed = parse_formula(formula)
     if not parsed.bars:
         raise FormulaError("No random effects terms specified in formula")
     frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action)
     n = frame.y.shape[0]
-    fixed_spec = matrix_spec(frame.fixed, frame.values)
+    fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     check_fixed_matrix(n, fixed_spec.names)
     X_full = model_matrix(fixed_spec, frame.values, n)
     keep = rank_keep(X_full)

@@ -2,18 +2,20 @@
 
 Columns follow R: an ``(Intercept)`` column, then the columns of each term in
 R's term order; within a term the first variable varies fastest; factors are
-coded by contrasts (``contr.treatment``, ``contr.poly`` for ordered factors) or
-by indicators where R's marginality rule says so; names as R gives them
-(``recipeB:temperature.L``).
+coded by contrasts (``contr.treatment``, ``contr.poly`` for ordered factors, or
+the coding the ``contrasts`` argument names) or by indicators where R's
+marginality rule says so; names as R gives them (``recipeB:temperature.L``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from mixedfx.formula.contrasts import contrasts
+from mixedfx.errors import DataError
+from mixedfx.formula.contrasts import ContrastSpec, contrasts
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
@@ -34,15 +36,22 @@ class MatrixSpec:
         Factor variables by label, as fitted (levels, ordered); codes unused.
     names : tuple of str
         Column names.
+    contrast_matrices : dict of str to ndarray
+        The contrasts of each factor some term codes by contrasts, by label.
+    contrasts_arg : dict of str to ContrastSpec
+        The codings asked for (R's ``contrasts.arg``), to code other values alike.
     """
 
     terms: Terms
     codes: tuple[tuple[int, ...], ...]
     factors: dict[str, Factor]
     names: tuple[str, ...]
+    contrast_matrices: dict[str, np.ndarray]
+    contrasts_arg: dict[str, ContrastSpec]
 
 
-def matrix_spec(terms: Terms, values: dict[str, Value]) -> MatrixSpec:
+def matrix_spec(terms: Terms, values: dict[str, Value],
+                contrasts_arg: Mapping[str, ContrastSpec] | None = None) -> MatrixSpec:
     """Coding and column names R gives a set of terms over the fitted values.
 
     Parameters
@@ -51,14 +60,32 @@ def matrix_spec(terms: Terms, values: dict[str, Value]) -> MatrixSpec:
         Expanded terms (:func:`mixedfx.formula.terms.expand_terms`).
     values : dict of str to Value
         The variables' values, by label.
+    contrasts_arg : dict of str to ContrastSpec, optional
+        Codings other than R's defaults, by factor label (R's ``contrasts.arg``).
 
     Returns
     -------
     MatrixSpec
+
+    Raises
+    ------
+    DataError
+        ``contrasts_arg`` names a variable these terms do not have, or one that is not a factor.
     """
+    contrasts_arg = contrasts_arg or {}
+    for label in contrasts_arg:
+        if label not in terms.labels:
+            raise DataError(f"contrasts were given for {label!r}, which is not a variable of the fixed effects; "
+                            f"they are: {', '.join(terms.labels) or 'none'}")
+        if not isinstance(values.get(label), Factor):
+            raise DataError(f"contrasts apply only to factors, and {label!r} is not one")
     nlevels = [len(v.levels) if isinstance(v := values.get(label), Factor) else 0 for label in terms.labels]
     codes = coding(terms, nlevels)
     factors = {label: v for label in terms.labels if isinstance(v := values.get(label), Factor)}
+    codings = {terms.labels[v]: contrasts(factors[terms.labels[v]], terms.labels[v],
+                                          contrasts_arg.get(terms.labels[v]))
+               for term, term_codes in zip(terms.terms, codes) for v, code in zip(term, term_codes)
+               if code == CONTRASTS and terms.labels[v] in factors}
     names = ["(Intercept)"] if terms.intercept else []
     for term, term_codes in zip(terms.terms, codes):
         block = [""]
@@ -66,7 +93,7 @@ def matrix_spec(terms: Terms, values: dict[str, Value]) -> MatrixSpec:
             label = terms.labels[v]
             value = values[label]
             if isinstance(value, Factor):
-                suffixes = contrasts(value, label)[1] if code == CONTRASTS else list(value.levels)
+                suffixes = codings[label][1] if code == CONTRASTS else list(value.levels)
             elif value.ndim == 2:
                 suffixes = [str(j + 1) for j in range(value.shape[1])]
             else:
@@ -74,11 +101,12 @@ def matrix_spec(terms: Terms, values: dict[str, Value]) -> MatrixSpec:
             parts = [label + s for s in suffixes]
             block = [f"{b}:{p}" if b else p for p in parts for b in block]
         names.extend(block)
-    return MatrixSpec(terms, codes, factors, tuple(names))
+    return MatrixSpec(terms, codes, factors, tuple(names), {label: c[0] for label, c in codings.items()},
+                      dict(contrasts_arg))
 
 
-def _factor_block(value: Factor, fitted: Factor, code: int, label: str) -> np.ndarray:
-    matrix = contrasts(fitted, label)[0] if code == CONTRASTS else np.eye(len(fitted.levels))
+def _factor_block(value: Factor, spec: MatrixSpec, code: int, label: str) -> np.ndarray:
+    matrix = spec.contrast_matrices[label] if code == CONTRASTS else np.eye(len(spec.factors[label].levels))
     with_na = np.vstack([matrix, np.full((1, matrix.shape[1]), np.nan)])
     return np.take(with_na, value.codes, axis=0)  # code -1 picks the NaN row; take is 10x faster than indexing
 
@@ -116,7 +144,7 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
             label = spec.terms.labels[v]
             value = values[label]
             if isinstance(value, Factor):
-                part = _factor_block(value, spec.factors[label], code, label)
+                part = _factor_block(value, spec, code, label)
             else:
                 part = value.reshape(n, -1).astype(np.float64, copy=False)
             block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)

@@ -76,7 +76,7 @@ def _model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> tuple[n
     blocks = [np.ones((n, 1))] if spec.terms.intercept else []
     assign = [0] if spec.terms.intercept else []
     for t, (term, codes) in enumerate(zip(spec.terms.terms, spec.codes)):
-        block = model_matrix(MatrixSpec(_single(spec.terms, term), (codes,), spec.factors, ()), values, n)
+        block = model_matrix(replace(spec, terms=_single(spec.terms, term), codes=(codes,)), values, n)
         blocks.append(block)
         assign += [t + 1] * block.shape[1]
     return np.hstack(blocks) if blocks else np.zeros((n, 0)), np.asarray(assign, dtype=int)
@@ -194,7 +194,7 @@ def type3_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
     n = matrices.X.shape[0]
     values = _stand_in_values(spec, n)
     x_full, assign_full = _model_matrix(spec, values, n)
-    if matrix_spec(spec.terms, values).names != spec.names or rank_keep(x_full) != keep:
+    if matrix_spec(spec.terms, values, spec.contrasts_arg).names != spec.names or rank_keep(x_full) != keep:
         raise NotImplementedError("lmerTest's type III hypotheses for this model depend on the values of its "
                                   "numeric covariates (collinear columns), which the fit does not keep")
     if matrices.X.shape[1] <= 1 or len(spec.terms.terms) <= 1:
