@@ -19,7 +19,7 @@ import mixedfx as mfx
 from mixedfx.inference import ddf
 from mixedfx.inference.hypotheses import type3_contrasts
 from mixedfx.report.ddf_names import resolve_ddf
-from mixedfx.report.text import format_anova_type3, format_summary_ddf
+from mixedfx.report.text import format_anova_terms, format_summary_ddf
 from tests.text_match import tokens_match
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "reference" / "ddf_r.json").read_text())
@@ -107,7 +107,7 @@ def test_adjusted_covariance_matches_pbkrtest(case):
 @pytest.mark.parametrize("case,key", _method_pairs())
 def test_anova_type3_matches_lmertest(case, key):
     want = _table(REFERENCE[case][key]["anova"])
-    got = ddf.anova_type3(_fit(case), METHODS[key])
+    got = ddf.anova_terms(_fit(case), METHODS[key])
     assert list(got.columns) == list(want.columns) and list(got.index) == list(want.index)
     assert got.attrs["ddf"] == METHODS[key]
     np.testing.assert_array_equal(got["NumDF"].to_numpy(), want["NumDF"].to_numpy())
@@ -127,7 +127,7 @@ def test_type3_hypotheses_of_cake():
 
 def test_intercept_only_model_has_no_terms():
     assert type3_contrasts(_fit("penicillin").matrices) == {}
-    assert ddf.anova_type3(_fit("penicillin")).empty
+    assert ddf.anova_terms(_fit("penicillin")).empty
 
 
 def test_collinear_numeric_covariates_are_refused():
@@ -137,7 +137,7 @@ def test_collinear_numeric_covariates_are_refused():
     data["y"] = data["x1"] + rng.normal(size=60) + np.repeat(rng.normal(size=12), 5)
     fit = mfx.lmer("y ~ x1 + x2 + (1 | g)", data=data)
     with pytest.raises(NotImplementedError, match="numeric covariates"):
-        ddf.anova_type3(fit)
+        ddf.anova_terms(fit)
 
 
 # --------------------------------------------------------------------------- printed text
@@ -160,7 +160,7 @@ def test_ml_summary_title_wraps_as_lmertest():
 
 @pytest.mark.parametrize("case,key", SAME_ANOVA_TEXT)
 def test_anova_text_matches_lmertest(case, key):
-    text = format_anova_type3(ddf.anova_type3(_fit(case), METHODS[key]), METHODS[key])
+    text = format_anova_terms(ddf.anova_terms(_fit(case), METHODS[key]), METHODS[key])
     mine, want = text.splitlines(), REFERENCE[case][key]["anova_text"]
     assert len(mine) == len(want)
     for got, expected in zip(mine, want):
@@ -183,7 +183,7 @@ def test_unknown_method_lists_the_valid_ones(slopes):
     with pytest.raises(ValueError, match="'Satterthwaite', 'Kenward-Roger' or 'lme4'"):
         ddf.coef_table(slopes, "residual")
     with pytest.raises(ValueError, match="Satterthwaite"):
-        ddf.anova_type3(slopes, None)
+        ddf.anova_terms(slopes, None)
 
 
 def test_kenward_roger_needs_reml():
@@ -197,7 +197,7 @@ def test_generalized_fits_are_refused():
     with pytest.raises(TypeError, match="linear mixed models"):
         ddf.coef_table(fit, "Satterthwaite")
     with pytest.raises(TypeError, match="linear mixed models"):
-        ddf.anova_type3(fit)
+        ddf.anova_terms(fit)
 
 
 # --------------------------------------------------------------------------- numDeriv

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from mixedfx import datasets
-from mixedfx.report.text import format_anova, format_anova_type3, format_print, format_summary, format_summary_ddf
+from mixedfx.report.text import format_anova, format_anova_terms, format_print, format_summary, format_summary_ddf
 
 CASES = Path(__file__).parents[1] / "conformance" / "cases"
 DDF_REFERENCE = Path(__file__).parents[1] / "reference" / "ddf_r.json"
@@ -265,9 +265,9 @@ def test_lmertest_summary_layout(method, ddf):
 @pytest.mark.parametrize("method,ddf", [("satterthwaite", "Satterthwaite"), ("kenward_roger", "Kenward-Roger")])
 def test_lmertest_anova_layout(case, method, ddf):
     ref = _lmertest(case, method)
-    assert format_anova_type3(_stored_table(ref["anova"]), ddf).splitlines() == ref["anova_text"]
+    assert format_anova_terms(_stored_table(ref["anova"]), ddf).splitlines() == ref["anova_text"]
 
 
 def test_lmertest_layout_needs_a_ddf_method():
     with pytest.raises(ValueError, match="Satterthwaite"):
-        format_anova_type3(_stored_table(_lmertest("cake_ordered", "satterthwaite")["anova"]), "lme4")
+        format_anova_terms(_stored_table(_lmertest("cake_ordered", "satterthwaite")["anova"]), "lme4")

@@ -28,12 +28,12 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.special import fdtrc, stdtr
 
-from mixedfx.inference.hypotheses import type3_contrasts
+from mixedfx.inference.hypotheses import type1_contrasts, type2_contrasts, type3_contrasts
 from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["coef_table", "anova_type3", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "anova_terms", "numderiv_jacobian", "numderiv_hessian"]
 
 """lmerTest's methods for denominator degrees of freedom."""
 
@@ -397,8 +397,8 @@ def _anova_rows(fit: Any, method: str, contrasts: dict[str, np.ndarray]) -> dict
     return rows
 
 
-def anova_type3(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
-    """lmerTest's ``anova(fit)``: type III F-tests of the fixed-effect terms of one model.
+def anova_terms(fit: Any, ddf: str = "Satterthwaite", type: int = 3) -> pd.DataFrame:  # noqa: A002 - R's name
+    """lmerTest's ``anova(fit, type = type)``: F-tests of the fixed-effect terms of one model.
 
     Parameters
     ----------
@@ -407,6 +407,8 @@ def anova_type3(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
     ddf : {"Satterthwaite", "Kenward-Roger"}
         Method for the denominator degrees of freedom (case-insensitive);
         Kenward-Roger needs a REML fit.
+    type : {1, 2, 3}
+        Type I (sequential), II or III hypotheses (:mod:`mixedfx.inference.hypotheses`).
 
     Returns
     -------
@@ -414,7 +416,7 @@ def anova_type3(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
         Columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F); one row per
         term of the formula (none for an intercept-only model). A term whose
         hypothesis is empty gets a row of NaN, last, as in lmerTest.
-        ``attrs["ddf"]`` holds the method.
+        ``attrs["ddf"]`` holds the method, ``attrs["type"]`` the type.
 
     Raises
     ------
@@ -422,14 +424,24 @@ def anova_type3(fit: Any, ddf: str = "Satterthwaite") -> pd.DataFrame:
         An unknown ``ddf`` (or None), or Kenward-Roger for an ML fit.
     TypeError
         A generalized linear mixed model.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> fit = mfx.lmer("angle ~ recipe * temp + (1 | recipe:replicate)", mfx.datasets.load("cake"))
+    >>> anova_terms(fit, type=1)["NumDF"].tolist()
+    [2.0, 1.0, 2.0]
     """
     method = resolve_ddf(ddf)
     if method is None:
-        raise ValueError(f"anova_type3 needs ddf {' or '.join(repr(m) for m in DDF_METHODS)}, not {ddf!r}")
+        raise ValueError(f"anova needs ddf {' or '.join(repr(m) for m in DDF_METHODS)}, not {ddf!r}")
     model = _linear_model(fit)
-    contrasts = type3_contrasts(model.matrices)
+    contrasts = _TERM_CONTRASTS[type](model.matrices)
     rows = _anova_rows(fit, method, {k: v for k, v in contrasts.items() if v.shape[0]})
     rows.update({k: [np.nan] * len(_ANOVA_COLUMNS) for k, v in contrasts.items() if not v.shape[0]})
     table = pd.DataFrame.from_dict(rows, orient="index", columns=_ANOVA_COLUMNS, dtype=float)
-    table.attrs["ddf"] = method
+    table.attrs.update(ddf=method, type=type)
     return table
+
+
+_TERM_CONTRASTS = {1: type1_contrasts, 2: type2_contrasts, 3: type3_contrasts}

@@ -1,4 +1,10 @@
-"""lmerTest's hypothesis matrices for the type III anova table of one model.
+"""lmerTest's hypothesis matrices for the type I, II and III anova tables of one model, and car's for glmer.
+
+Type I (``get_contrasts_type1``): the rows of the Doolittle decomposition of X'X
+that belong to each term, so each term is tested after the terms before it.
+Type II (``get_contrasts_type2_unfolded``): a term contained in no other is
+tested by its own coefficients; another term by the Doolittle rows of X'X with
+its columns, then those of the terms containing it, moved last.
 
 For each term of the fixed part, lmerTest (3.1-3, ``get_contrasts_type3``) builds
 the rows L of ``L beta = 0``: in a model matrix recoded with treatment
@@ -29,7 +35,7 @@ from mixedfx.rbase.rmath import zapsmall
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
-__all__ = ["type3_contrasts"]
+__all__ = ["type1_contrasts", "type2_contrasts", "type3_contrasts", "column_terms", "term_variables"]
 
 _SEED = 20240601
 _ROW_TOL = 1e-8
@@ -200,3 +206,84 @@ def type3_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
     if matrices.X.shape[1] <= 1 or len(spec.terms.terms) <= 1:
         return _type1(np.asarray(matrices.X, dtype=float), assign_full[keep], spec.terms)
     return _type3(spec, values, x_full[:, keep])
+
+
+def column_terms(matrices: ModelMatrices) -> np.ndarray:
+    """R's ``assign`` attribute of the fit's X: per kept column, its term (1, 2, ... in formula order; 0 the intercept).
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The fitted model's matrices.
+
+    Returns
+    -------
+    ndarray of int, shape (p,)
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.lmer_design("angle ~ recipe + temp + (1 | replicate)", mfx.datasets.load("cake"))
+    >>> column_terms(design).tolist()
+    [0, 1, 1, 2]
+    """
+    spec = matrices.spec.fixed
+    n = matrices.X.shape[0]
+    return _model_matrix(spec, _stand_in_values(spec, n), n)[1][list(matrices.spec.keep)]
+
+
+def term_variables(matrices: ModelMatrices) -> list[set[int]]:
+    """Per fixed-effect term, its variables (the non-zero rows of R's ``factors`` attribute)."""
+    return [set(term) for term in matrices.spec.fixed.terms.terms]
+
+
+def type1_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
+    """lmerTest's type I hypotheses: each term after those before it in the formula.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The fitted model's matrices.
+
+    Returns
+    -------
+    dict of str to ndarray
+        By term label, in formula order, the rows L (r x p) of ``L beta = 0``.
+    """
+    return _type1(np.asarray(matrices.X, dtype=float), column_terms(matrices), matrices.spec.fixed.terms)
+
+
+def type2_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
+    """lmerTest's type II hypotheses (``get_contrasts_type2_unfolded``).
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The fitted model's matrices.
+
+    Returns
+    -------
+    dict of str to ndarray
+        By term label, in formula order, the rows L (r x p) of ``L beta = 0``.
+    """
+    spec = matrices.spec.fixed
+    terms, x = spec.terms, np.asarray(matrices.X, dtype=float)
+    assign = column_terms(matrices)
+    if x.shape[1] <= 1 or len(terms.terms) <= 1:
+        return _type1(x, assign, terms)
+    contained_in = _containment(spec, _stand_in_values(spec, x.shape[0]))
+    columns = _term_columns(assign, len(terms.terms))
+    out = {}
+    for t, label in enumerate(terms.term_labels):
+        if not contained_in[t]:
+            out[label] = np.eye(x.shape[1])[columns[t]]
+            continue
+        moved = np.concatenate([columns[t], *(columns[u] for u in contained_in[t])])
+        order = np.concatenate([np.setdiff1d(np.arange(x.shape[1]), moved), moved])
+        reordered = x[:, order]
+        lower = _doolittle_lower(reordered.T @ reordered).T
+        rows = lower[np.isin(order, columns[t])]
+        restored = np.empty_like(rows)
+        restored[:, order] = rows
+        out[label] = restored
+    return out

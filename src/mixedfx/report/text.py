@@ -28,7 +28,7 @@ from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat,
 from mixedfx.formula.syntax import deparse_lines
 from mixedfx.report.rtext import abbreviate, strwrap
 
-__all__ = ["format_anova", "format_anova_type3", "format_print", "format_summary", "format_summary_ddf"]
+__all__ = ["format_anova", "format_anova_terms", "format_wald_anova", "format_print", "format_summary", "format_summary_ddf"]
 
 DIGITS = 4
 """lme4's default ``digits = max(3, getOption("digits") - 3)``."""
@@ -97,16 +97,21 @@ def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str) -> str:
     return _summary_text(fit, title, _LMERTEST_CLASS, coefs)
 
 
-def format_anova_type3(table: pd.DataFrame, ddf: str) -> str:
-    """The text of lmerTest's ``anova(fit, ddf = ddf)`` type III table.
+_ROMAN = {1: "I", 2: "II", 3: "III"}
+
+
+def format_anova_terms(table: pd.DataFrame, ddf: str, type: int = 3) -> str:  # noqa: A002 - R's name
+    """The text of lmerTest's ``anova(fit, type = type, ddf = ddf)`` table.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F), one row per
-        term (:func:`mixedfx.inference.ddf.anova_type3`); it may have no rows.
+        term (:func:`mixedfx.inference.ddf.anova_terms`); it may have no rows.
     ddf : {"Satterthwaite", "Kenward-Roger"}
         The method that gave the table (case-insensitive).
+    type : {1, 2, 3}
+        The type of its hypotheses.
 
     Returns
     -------
@@ -114,11 +119,33 @@ def format_anova_type3(table: pd.DataFrame, ddf: str) -> str:
         The heading and the table with significance stars and their legend,
         each line ending with a newline.
     """
-    heading = f"Type III Analysis of Variance Table with {method_title(ddf)} method"
+    heading = f"Type {_ROMAN[type]} Analysis of Variance Table with {method_title(ddf)} method"
     columns = list(table.columns)
     if table.empty:  # R prints the column labels after the "[0,]" row-label width
         return _text([heading, " " * 4 + "".join(" " + c for c in columns)])
     return _text([heading] + print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], columns))
+
+
+def format_wald_anova(table: pd.DataFrame, type: int, response: str) -> str:  # noqa: A002 - car's name
+    """The text of car's ``Anova(fit, type = type)`` Wald chi-square table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns Chisq, Df, Pr(>Chisq), one row per term.
+    type : {2, 3}
+        The type of its hypotheses.
+    response : str
+        The response as R deparses it.
+
+    Returns
+    -------
+    str
+        The heading, the response and the table with significance stars, each line ending with a newline.
+    """
+    heading = f"Analysis of Deviance Table (Type {_ROMAN[type]} Wald chisquare tests)"
+    body = print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns))
+    return _text([heading, "", f"Response: {response}"] + body)
 
 
 def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str]) -> str:
