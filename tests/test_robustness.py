@@ -64,7 +64,9 @@ def raises(error, *fragments):
         ("Reaction ~ Days", FormulaError, ["No random effects terms specified in formula"]),
         ("~ Days + (1 | Subject)", FormulaError, ["has no response", "y ~ ..."]),
         ("", FormulaError, ["empty formula"]),
-        ("Reaction ~ poly(Days, 2) + (1 | Subject)", FormulaError, ["unsupported function poly()", "can use"]),
+        ("Reaction ~ lag(Days, 2) + (1 | Subject)", FormulaError, ["unsupported function lag()", "can use"]),
+        ("Reaction ~ poly(Days, 2, coefs = c) + (1 | Subject)", FormulaError, ["argument 'coefs'", "poly("]),
+        ("Reaction ~ poly(Days, 10) + (1 | Subject)", DataError, ["'degree' must be less than number of unique"]),
     ],
 )
 def test_formula_errors_say_what_and_where(sleep, formula, error, fragments):

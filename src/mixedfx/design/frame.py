@@ -23,8 +23,9 @@ from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
 )
-from mixedfx.formula.syntax import Node
+from mixedfx.formula.syntax import Call, Node
 from mixedfx.formula.terms import Terms, expand_terms
+from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
 
 __all__ = ["ModelFrame", "model_frame", "grouping_factor", "NA_ACTIONS"]
 
@@ -60,6 +61,10 @@ class ModelFrame:
         Index labels of the kept rows of the data.
     n_dropped_na : int
         Number of rows dropped for missing values.
+    transforms : LearnedTransforms
+        What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()``
+        calls learned on the whole data (before rows with missing values are
+        dropped, as R's model.frame evaluates them), to code new data alike.
     """
 
     formula: MixedFormula
@@ -72,6 +77,7 @@ class ModelFrame:
     offset: np.ndarray
     rows: pd.Index
     n_dropped_na: int
+    transforms: LearnedTransforms = LearnedTransforms()
 
 
 def _frame_variables(formula: MixedFormula, fixed: Terms, slopes: Sequence[Terms]) -> dict[str, Node]:
@@ -221,7 +227,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     full: dict[str, Value] = {}
     for label, node in _frame_variables(parsed, fixed, slopes).items():
         full[label] = as_column(evaluate(node, env), env.n, label)
-        if isinstance(full[label], np.ndarray) and full[label].ndim != 1 and label != fixed.labels[0]:
+        several = isinstance(full[label], np.ndarray) and full[label].ndim != 1
+        if several and label != fixed.labels[0] and not (isinstance(node, Call) and node.fn in MATRIX_FUNCTIONS):
             raise FormulaError(f"{label} has several columns; only the response may (cbind(successes, failures))")
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
@@ -276,5 +283,5 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=rows, n_dropped_na=int(drop.sum()),
+        rows=rows, n_dropped_na=int(drop.sum()), transforms=env.learned_transforms(),
     )

@@ -23,6 +23,7 @@ from mixedfx.errors import FormulaError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
+from mixedfx.formula.transforms import LearnedTransforms
 
 __all__ = ["ModelMatrices", "DesignSpec", "build_model_matrices"]
 
@@ -41,12 +42,15 @@ class DesignSpec:
         Per random-effects term, its model matrix.
     formula : MixedFormula
         The parsed formula.
+    transforms : LearnedTransforms
+        What ``poly()``, ``scale()``, ``bs()``, ``ns()`` learned on the fitted data (R's predvars).
     """
 
     fixed: MatrixSpec
     keep: tuple[int, ...]
     slopes: tuple[MatrixSpec, ...]
     formula: MixedFormula
+    transforms: LearnedTransforms = LearnedTransforms()
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         dropped=dropped, offset=frame.offset, weights=frame.weights, re_terms=[t for t, _ in re],
         response_name=str(parsed.response_name), formula_text=parsed.text, n_dropped_na=frame.n_dropped_na,
         rows=frame.rows, messages=messages,
-        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=parsed),
+        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=parsed,
+                        transforms=frame.transforms),
         response_levels=tuple(response.levels) if isinstance(response, Factor) and not response.logical else None,
         data_name=data.attrs.get("name"),
         weights_name=weights if isinstance(weights, str) else (None if weights is None else "weights"),

@@ -1,4 +1,9 @@
-"""New data coded like the fitted data: the fit's columns, levels and contrasts, the terms ``re_form`` keeps."""
+"""New data coded like the fitted data: the fit's columns, levels and contrasts, the terms ``re_form`` keeps.
+
+``poly()``, ``scale()``, ``bs()`` and ``ns()`` are evaluated with the
+parameters they learned on the fitted data (``DesignSpec.transforms``), as R's
+predict uses the model's ``predvars``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from mixedfx.design.model_matrix import MatrixSpec, model_matrix
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.bars import parse_formula
 from mixedfx.formula.evaluate import DataEnv, Factor, Value, as_column, as_factor, evaluate
+from mixedfx.formula.transforms import LearnedTransforms
 
 __all__ = ["NewReTerm", "NewDataMatrices", "selected_terms", "new_data_matrices"]
 
@@ -97,8 +103,8 @@ def selected_terms(mm: ModelMatrices, re_form: str | None) -> list[int]:
     return [i for i, t in enumerate(fitted) if t in wanted]
 
 
-def _new_values(specs: list[MatrixSpec], newdata: pd.DataFrame) -> dict[str, Value]:
-    env = DataEnv(newdata)
+def _new_values(specs: list[MatrixSpec], newdata: pd.DataFrame, fitted: LearnedTransforms) -> dict[str, Value]:
+    env = DataEnv(newdata, fitted=fitted)
     values: dict[str, Value] = {}
     for spec in specs:
         terms = spec.terms
@@ -153,7 +159,7 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     spec = mm.spec
     chosen = selected_terms(mm, re_form)
-    values = _new_values([spec.fixed, *(spec.slopes[i] for i in chosen)], newdata)
+    values = _new_values([spec.fixed, *(spec.slopes[i] for i in chosen)], newdata, spec.transforms)
     n = len(newdata)
     X = model_matrix(spec.fixed, values, n)[:, list(spec.keep)]
     fixed_terms = spec.fixed.terms

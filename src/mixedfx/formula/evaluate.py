@@ -1,12 +1,15 @@
 """R's evaluation semantics for formula variables over a pandas DataFrame.
 
 A formula variable (``x``, ``I(x^2)``, ``log(w)``, ``factor(g)``,
-``offset(0.5 * w)``, ``cbind(a, b - a)``, ``g1:g2``) evaluates to either a
-numeric array or a :class:`Factor` (integer codes plus R level labels). Column
+``offset(0.5 * w)``, ``cbind(a, b - a)``, ``poly(x, 2)``, ``g1:g2``) evaluates
+to either a numeric array or a :class:`Factor` (integer codes plus R level labels). Column
 dtypes map to R types: categoricals are factors (ordered ones R's ordered
 factors), strings become factors with sorted levels, booleans are logicals
 (levels ``FALSE``/``TRUE``), numbers stay numeric. ``^`` is power and ``:``
-between factors is their interaction, as in R.
+between factors is their interaction, as in R. ``poly``, ``scale``, ``bs``
+and ``ns`` learn their parameters on the rows they first see
+(:mod:`mixedfx.formula.transforms`); an environment given the fit's
+:class:`LearnedTransforms` reuses them instead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
+from mixedfx.formula.transforms import STATEFUL_FUNCTIONS, LearnedTransforms, TransformParams, transform_call
 
 __all__ = [
     "Factor", "Value", "DataEnv", "evaluate", "as_factor", "is_missing", "take", "as_column",
@@ -184,16 +188,35 @@ class DataEnv:
     shared : DataEnv, optional
         An environment over the same data and rows whose column conversions
         this one reuses (a grouping factor's column is often a frame variable too).
+    fitted : LearnedTransforms, optional
+        What ``poly()``, ``scale()``, ``bs()``, ``ns()`` learned on the
+        fitted data, used on these rows instead of learning anew (new data);
+        calls it does not hold learn on these rows and are recorded.
     """
 
     def __init__(self, data: pd.DataFrame, rows: np.ndarray | None = None, factorize: bool = False,
-                 shared: DataEnv | None = None) -> None:
+                 shared: DataEnv | None = None, fitted: LearnedTransforms | None = None) -> None:
         self.data = data
         self.rows = rows
         self.factorize = factorize
+        self.fitted = LearnedTransforms() if fitted is None else fitted
         self.n = len(data) if rows is None else len(rows)
         self._cache: dict[str, Value] = {}
         self._columns: dict[str, Value] = {} if shared is None else shared._columns
+        self._learned: dict[str, TransformParams] = {}
+
+    @property
+    def index(self) -> pd.Index:
+        """Labels of the environment's rows."""
+        return self.data.index if self.rows is None else self.data.index[self.rows]
+
+    def record_transform(self, key: str, params: TransformParams) -> None:
+        """Note what the call ``key`` learned on these rows."""
+        self._learned[key] = params
+
+    def learned_transforms(self) -> LearnedTransforms:
+        """What the stateful calls evaluated so far learned on these rows, by their deparsed text."""
+        return LearnedTransforms(dict(self._learned))
 
     def lookup(self, name: str) -> Value | float:
         """The value of a symbol: a column, or one of R's constants."""
@@ -383,7 +406,8 @@ _MATH = {
     "sqrt": np.sqrt, "abs": np.abs, "sin": np.sin, "cos": np.cos, "tan": np.tan,
     "floor": np.floor, "ceiling": np.ceil, "sign": np.sign,
 }
-SUPPORTED_FUNCTIONS = sorted({"I", "offset", "log", "factor", "as.factor", "as.numeric", "cbind", *_MATH})
+SUPPORTED_FUNCTIONS = sorted({"I", "offset", "log", "factor", "as.factor", "as.numeric", "cbind", *_MATH,
+                              *STATEFUL_FUNCTIONS})
 
 
 def _compare(op: str, a: Value | float | str, b: Value | float | str) -> Factor | float:
@@ -406,8 +430,21 @@ def _logic(op: str, a: Value | float, b: Value | float | None = None) -> Factor 
     return _as_logical(result, np.isnan(x) | np.isnan(y))
 
 
+def _stateful(node: Call, env: DataEnv) -> np.ndarray:
+    """A stateful call (``poly()``, ``ns()``, ...): with the fitted parameters if the environment has them."""
+    call = transform_call(node)
+    x = _numeric(as_column(evaluate(call.x, env), env.n, call.label), call.fn)
+    fitted = env.fitted.get(call.label)
+    value, params = call.apply(x, fitted, env.index)
+    if fitted is None and params is not None:
+        env.record_transform(call.label, params)
+    return value
+
+
 def _call(node: Call, env: DataEnv) -> Value | float:
     fn, label = node.fn, deparse(node)
+    if fn in STATEFUL_FUNCTIONS:
+        return _stateful(node, env)
     if any(name is not None for name in node.argnames) and fn != "log":
         raise FormulaError(f"named arguments are not supported in {label}")
     args = [evaluate(a, env) for a in node.args]
