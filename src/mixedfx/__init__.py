@@ -13,14 +13,15 @@ from mixedfx.fits.lmer import LmerFit
 from mixedfx.glmm import families
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.inference.allfit import AllFitResult, all_fit
-from mixedfx.inference.anova import AnovaTable, FTestTable, anova
+from mixedfx.inference.anova import AnovaTable, FTestTable, WaldTable, anova
 from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
+from mixedfx.inference.drop1 import Drop1Table, drop1
 from mixedfx.lmm.control import LmerControl
 from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model, optimize_glmer,
                              optimize_lmer)
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
-           "BootstrapResult", "AnovaTable", "FTestTable", "LmerControl", "GlmerControl", "LmerFit", "GlmerFit",
+           "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "LmerControl", "GlmerControl", "LmerFit", "GlmerFit",
            "FitSummary", "MixedModelFit", "lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design",
            "glmer_model", "optimize_glmer", "glmer_fit"]
 __version__ = "0.1.0"

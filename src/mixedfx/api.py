@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mixedfx.fits.call import FitCall
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.fits.lmer import LmerFit
@@ -74,7 +75,9 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     control = as_control(control, LmerControl)
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts)
     model = lmer_model(design, REML=REML)
-    return lmer_fit(model, optimize_lmer(model, control), control)
+    call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset, "na_action": na_action,
+                                         "control": control, "contrasts": contrasts})
+    return lmer_fit(model, optimize_lmer(model, control), control, call)
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
@@ -133,7 +136,9 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts)
     model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
-    return glmer_fit(model, optimize_glmer(model))
+    call = FitCall(glmer, formula, data, {"family": fam, "weights": weights, "offset": offset, "nAGQ": nAGQ,
+                                          "na_action": na_action, "control": control, "contrasts": contrasts})
+    return glmer_fit(model, optimize_glmer(model), call)
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
@@ -162,4 +167,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts)
     start = glmer_model(design, family="poisson", nAGQ=nAGQ, control=control)
-    return GlmerFit(*fit_negative_binomial(start.matrices, start.n_agq, control, tol))
+    call = FitCall(glmer_nb, formula, data, {"weights": weights, "offset": offset, "nAGQ": nAGQ,
+                                             "na_action": na_action, "control": control, "tol": tol,
+                                             "contrasts": contrasts})
+    return GlmerFit(*fit_negative_binomial(start.matrices, start.n_agq, control, tol), call=call)

@@ -26,6 +26,7 @@ from mixedfx.design.checks import check_glmer_response, check_grouping_factors, 
 from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.errors import MixedFxError
 from mixedfx.formula.contrasts import ContrastSpec
+from mixedfx.fits.call import FitCall
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.fits.lmer import LmerFit
 from mixedfx.glmm.control import GlmerControl
@@ -161,7 +162,7 @@ def optimize_lmer(model: LinearMixedModel, control: LmerControl | Mapping[str, A
 
 
 def lmer_fit(model: LinearMixedModel, opt: OptSummary,
-             control: LmerControl | Mapping[str, Any] | None = None) -> LmerFit:
+             control: LmerControl | Mapping[str, Any] | None = None, call: FitCall | None = None) -> LmerFit:
     """The fitted model at the optimiser's theta, as lme4's ``mkMerMod``.
 
     Parameters
@@ -171,6 +172,8 @@ def lmer_fit(model: LinearMixedModel, opt: OptSummary,
         From :func:`optimize_lmer` (or any summary whose ``x`` is a theta).
     control : LmerControl or dict, optional
         The settings its convergence checks and refits use.
+    call : FitCall, optional
+        The call to repeat for ``fit.update`` (:func:`mixedfx.lmer` records its own).
 
     Returns
     -------
@@ -183,7 +186,7 @@ def lmer_fit(model: LinearMixedModel, opt: OptSummary,
     >>> round(float(mfx.lmer_fit(model, mfx.optimize_lmer(model)).fixef.iloc[0]), 1)
     1527.5
     """
-    return LmerFit(model, opt, as_control(control, LmerControl))
+    return LmerFit(model, opt, as_control(control, LmerControl), call)
 
 
 # --------------------------------------------------------------------------- glmer
@@ -278,8 +281,10 @@ def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None
     return model.fit(theta0=theta0)
 
 
-def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum) -> GlmerFit:
+def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: FitCall | None = None) -> GlmerFit:
     """The fitted generalized model at an optimum, as lme4's ``mkMerMod``.
+
+    ``call`` is the call to repeat for ``fit.update`` (:func:`mixedfx.glmer` records its own).
 
     Examples
     --------
@@ -289,4 +294,4 @@ def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum) -> Glmer
     >>> mfx.glmer_fit(model, mfx.optimize_glmer(model)).nagq
     1
     """
-    return GlmerFit(model, optimum)
+    return GlmerFit(model, optimum, call)

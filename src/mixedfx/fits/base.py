@@ -6,10 +6,13 @@ import numpy as np
 import pandas as pd
 
 from functools import cached_property
+from typing import Any
 
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.design.reterms import ReTerm
+from mixedfx.errors import MixedFxError
+from mixedfx.fits.call import FitCall
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
@@ -52,7 +55,8 @@ class MixedModelFit:
 
     def __init__(self, model: LinearMixedModel | GeneralizedLinearMixedModel, opt: OptSummary,
                  theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor,
-                 control: LmerControl | GlmerControl) -> None:
+                 control: LmerControl | GlmerControl, call: FitCall | None = None) -> None:
+        self._call = call
         self._model = model
         self._control = control
         self._opt = opt
@@ -64,6 +68,46 @@ class MixedModelFit:
         self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
 
     # --- the model and its pieces -----------------------------------------------
+    @property
+    def call(self) -> FitCall | None:
+        """The call that made the fit (lme4's ``fit@call``); None for a fit built stage by stage."""
+        return self._call
+
+    def update(self, formula: str | None = None, **changed: Any) -> MixedModelFit:
+        """The model fitted again with a changed formula or arguments, as lme4's ``update``.
+
+        Parameters
+        ----------
+        formula : str, optional
+            The change, with ``.`` for the fitted formula's sides: ``". ~ . - Days"``,
+            ``". ~ . + (1 | item)"`` (R's ``update.formula``).
+        **changed
+            Arguments of the fitting function to change (``data=``, ``REML=``,
+            ``weights=``, ``control=``, ``family=`` ...).
+
+        Returns
+        -------
+        LmerFit or GlmerFit
+
+        Raises
+        ------
+        MixedFxError
+            A fit built stage by stage (no call to repeat).
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.update(". ~ . - Days").formula_text
+        'Reaction ~ (Days | Subject)'
+        >>> fit.update(REML=False).reml
+        False
+        """
+        if self._call is None:
+            raise MixedFxError("this fit was built stage by stage and has no call to update; fit it with "
+                               "mfx.lmer, mfx.glmer or mfx.glmer_nb to use update")
+        return self._call.update(formula, **changed)
+
     @property
     def model(self) -> LinearMixedModel | GeneralizedLinearMixedModel:
         """The model that was optimised (its objective, its matrices, its factoriser or PIRLS engines)."""

@@ -15,6 +15,7 @@ from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factorizer import factorize
 from mixedfx.fits.base import MixedModelFit
+from mixedfx.fits.call import FitCall
 from mixedfx.optim.optimize import OPTIMIZERS
 
 __all__ = ["GlmerFit"]
@@ -30,9 +31,10 @@ class GlmerFit(MixedModelFit):
     ``print(summary(fit))``.
     """
 
-    def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum) -> None:
+    def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: FitCall | None = None) -> None:
         state = optimum.state
-        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control)
+        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control,
+                         call)
         self._optimum = optimum
 
     # --- the optimisation -------------------------------------------------------

@@ -15,6 +15,7 @@ from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
 from mixedfx.fits.base import MixedModelFit
+from mixedfx.fits.call import FitCall
 
 __all__ = ["LmerFit"]
 
@@ -27,10 +28,11 @@ class LmerFit(MixedModelFit):
     ``print(summary(fit))``.
     """
 
-    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> None:
+    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl,
+                 call: FitCall | None = None) -> None:
         factor = model.factor(opt.x)
         beta, u = factor.solve_coefficients()
-        super().__init__(model, opt, opt.x, beta, u, factor, control)
+        super().__init__(model, opt, opt.x, beta, u, factor, control, call)
 
     def _convergence_messages(self) -> list[str]:
         """lme4's checkConv on the deviance's finite-difference derivatives over theta."""

@@ -33,7 +33,7 @@ from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["coef_table", "anova_terms", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "anova_terms", "ftest_table", "numderiv_jacobian", "numderiv_hessian"]
 
 """lmerTest's methods for denominator degrees of freedom."""
 
@@ -432,15 +432,51 @@ def anova_terms(fit: Any, ddf: str = "Satterthwaite", type: int = 3) -> pd.DataF
     >>> anova_terms(fit, type=1)["NumDF"].tolist()
     [2.0, 1.0, 2.0]
     """
+    table = ftest_table(fit, _TERM_CONTRASTS[type](_linear_model(fit).matrices), ddf)
+    table.attrs["type"] = type
+    return table
+
+
+def ftest_table(fit: Any, hypotheses: dict[str, np.ndarray], ddf: str = "Satterthwaite") -> pd.DataFrame:
+    """lmerTest's ``contestMD`` of each hypothesis ``L beta = 0``: one F-test row per label.
+
+    Parameters
+    ----------
+    fit : LmerFit
+        A fitted linear mixed model.
+    hypotheses : dict of str to ndarray
+        Row label to L (r x p over the fit's fixed effects); r may be 0.
+    ddf : {"Satterthwaite", "Kenward-Roger"}
+        Method for the denominator degrees of freedom (case-insensitive).
+
+    Returns
+    -------
+    DataFrame
+        Columns Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F); rows of empty
+        hypotheses are NaN and come last. ``attrs["ddf"]`` holds the method.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``ddf``, or Kenward-Roger for an ML fit.
+    TypeError
+        A generalized linear mixed model.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedfx as mfx
+    >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> float(ftest_table(fit, {"Days": np.array([[0.0, 1.0]])})["NumDF"].iloc[0])
+    1.0
+    """
     method = resolve_ddf(ddf)
     if method is None:
-        raise ValueError(f"anova needs ddf {' or '.join(repr(m) for m in DDF_METHODS)}, not {ddf!r}")
-    model = _linear_model(fit)
-    contrasts = _TERM_CONTRASTS[type](model.matrices)
-    rows = _anova_rows(fit, method, {k: v for k, v in contrasts.items() if v.shape[0]})
-    rows.update({k: [np.nan] * len(_ANOVA_COLUMNS) for k, v in contrasts.items() if not v.shape[0]})
+        raise ValueError(f"F tests need ddf {' or '.join(repr(m) for m in DDF_METHODS)}, not {ddf!r}")
+    _linear_model(fit)
+    rows = _anova_rows(fit, method, {k: v for k, v in hypotheses.items() if v.shape[0]})
+    rows.update({k: [np.nan] * len(_ANOVA_COLUMNS) for k, v in hypotheses.items() if not v.shape[0]})
     table = pd.DataFrame.from_dict(rows, orient="index", columns=_ANOVA_COLUMNS, dtype=float)
-    table.attrs.update(ddf=method, type=type)
+    table.attrs["ddf"] = method
     return table
 
 

@@ -35,7 +35,8 @@ from mixedfx.rbase.rmath import zapsmall
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
-__all__ = ["type1_contrasts", "type2_contrasts", "type3_contrasts", "column_terms", "term_variables"]
+__all__ = ["type1_contrasts", "type2_contrasts", "type3_contrasts", "column_terms", "term_variables",
+           "marginal_terms"]
 
 _SEED = 20240601
 _ROW_TOL = 1e-8
@@ -287,3 +288,18 @@ def type2_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
         restored[:, order] = rows
         out[label] = restored
     return out
+
+
+def marginal_terms(matrices: ModelMatrices) -> list[int]:
+    """R's ``drop.scope``: the fixed-effect terms no other term contains (those that can be dropped alone).
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> design = mfx.lmer_design("angle ~ recipe * temp + (1 | replicate)", mfx.datasets.load("cake"))
+    >>> marginal_terms(design)
+    [2]
+    """
+    variables = term_variables(matrices)
+    return [t for t, own in enumerate(variables)
+            if not any(u != t and own <= other for u, other in enumerate(variables))]

@@ -28,7 +28,7 @@ from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat,
 from mixedfx.formula.syntax import deparse_lines
 from mixedfx.report.rtext import abbreviate, strwrap
 
-__all__ = ["format_anova", "format_anova_terms", "format_wald_anova", "format_print", "format_summary", "format_summary_ddf"]
+__all__ = ["format_anova", "format_anova_terms", "format_wald_anova", "format_headed_anova", "format_print", "format_summary", "format_summary_ddf"]
 
 DIGITS = 4
 """lme4's default ``digits = max(3, getOption("digits") - 3)``."""
@@ -146,6 +146,34 @@ def format_wald_anova(table: pd.DataFrame, type: int, response: str) -> str:  # 
     heading = f"Analysis of Deviance Table (Type {_ROMAN[type]} Wald chisquare tests)"
     body = print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns))
     return _text([heading, "", f"Response: {response}"] + body)
+
+
+def format_headed_anova(table: pd.DataFrame, heading: list[str]) -> str:
+    """R's ``print.anova`` of a table with its ``heading`` lines (as ``drop1`` prints).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The numeric table, NaN printed blank; the last column a p-value when named ``Pr(...)``.
+    heading : list of str
+        The lines before the table.
+
+    Returns
+    -------
+    str
+        Each line ending with a newline.
+
+    Examples
+    --------
+    >>> print(format_headed_anova(pd.DataFrame({"npar": [float("nan"), 1.0], "AIC": [10.0, 12.5]},
+    ...                                        index=["<none>", "x"]), ["Single term deletions"]), end="")
+    Single term deletions
+           npar  AIC
+    <none>      10.0
+    x         1 12.5
+    """
+    return _text(list(heading) + print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index],
+                                             list(table.columns)))
 
 
 def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str]) -> str:
