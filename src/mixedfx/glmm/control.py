@@ -59,8 +59,8 @@ class GlmerControl(OptimizerSettings):
         ftol_abs there (stage 1's optimum differs from stage 2's by more than
         this, and Newton steps converge from anywhere that close).
     stage1_first_step, stage1_gtol : float
-        L-BFGS-B's first step in theta and its gradient tolerance for that start
-        on stage 1's exact gradient (0.01 per unit of theta is about 1e-4 in theta).
+        L-BFGS-B's first step in theta and its tolerance on stage 1's exact
+        gradient, in theta's units (1/30, 0.01 per first step, is about 1e-4 in theta).
     stage2_first_step, stage2_least_step : float
         BOBYQA's first trust region in stage 2 as a share of each starting value,
         at least ``stage2_least_step``: stage 1 ends near the optimum, and a small
@@ -80,7 +80,7 @@ class GlmerControl(OptimizerSettings):
     compiled_pirls: bool = True
     stage1_start_tol: float = 1e-3
     stage1_first_step: float = 0.3
-    stage1_gtol: float = 1e-2
+    stage1_gtol: float = 1 / 30
     stage2_first_step: float = 0.05
     stage2_least_step: float = 0.01
     max_halvings: int = 10

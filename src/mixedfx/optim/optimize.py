@@ -168,8 +168,8 @@ def lbfgsb(objective_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarra
     ftol_rel : float
         Stop when a step lowers the objective by less than this share of it.
     gtol : float
-        Stop when no component of the projected gradient, times ``first_step``,
-        exceeds this.
+        Stop when no component of the projected gradient exceeds this, in the
+        parameters' own units (less where ``first_step`` exceeds 1).
     maxeval : int
         Most evaluations.
 
@@ -195,7 +195,7 @@ def lbfgsb(objective_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarra
     bounds = [(None if np.isinf(b) else float(b) / first_step, None) for b in lower]
     try:
         result = minimize(scaled, x0 / first_step, jac=True, method="L-BFGS-B", bounds=bounds,
-                          options={"ftol": ftol_rel, "gtol": gtol, "maxfun": maxeval})
+                          options={"ftol": ftol_rel, "gtol": gtol * min(first_step, 1.0), "maxfun": maxeval})
     except _NonFinite:
         return OptSummary(optimizer="L-BFGS-B", x0=x0, x=x0, fval=np.inf, feval=evaluations, return_code=-1,
                           messages=["L-BFGS-B met a point where the criterion is not finite"])
