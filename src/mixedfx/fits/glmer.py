@@ -131,6 +131,23 @@ class GlmerFit(MixedModelFit):
         return self._model.final_deviance(self._optimum)
 
     @property
+    def deviance(self) -> float:
+        """lme4's ``deviance()`` of a glmer: the sum of the squared deviance residuals.
+
+        This is not -2 log-likelihood (which ``-2 * fit.loglik`` gives, and which the
+        summary's ``deviance`` column prints, as lme4's does).
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mfx.datasets.load("cbpp"), family="binomial")
+        >>> round(fit.deviance, 4), round(-2 * fit.loglik, 4)
+        (73.4744, 184.0526)
+        """
+        return float(np.sum(self.residuals(type="deviance") ** 2))
+
+    @property
     def loglik(self) -> float:
         """Log-likelihood: -1/2 of lme4's Laplace (or AGQ) deviance at the estimates.
 
