@@ -7,7 +7,8 @@
 
 from mixedfx import datasets
 from mixedfx.api import glmer, glmer_nb, lmer
-from mixedfx.fits.base import FitSummary, MixedModelFit
+from mixedfx.fits.base import MixedModelFit
+from mixedfx.fits.summary import FitSummary, VarCorrTable
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.fits.lmer import LmerFit
 from mixedfx.glmm import families
@@ -22,6 +23,6 @@ from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, 
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
            "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "LmerControl", "GlmerControl", "LmerFit", "GlmerFit",
-           "FitSummary", "MixedModelFit", "lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design",
+           "FitSummary", "VarCorrTable", "MixedModelFit", "lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design",
            "glmer_model", "optimize_glmer", "glmer_fit"]
 __version__ = "0.1.0"

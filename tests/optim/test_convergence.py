@@ -36,3 +36,10 @@ def test_ill_conditioned_hessian():
         "Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale variables?"]
     assert check_hessian(np.array([[np.nan, 0.0], [0.0, 1.0]])) == [
         "Problem with Hessian check (infinite or missing values?)"]
+
+
+def test_a_message_both_hessian_checks_give_is_reported_once():
+    # the fixed-effect block [[1e7]] and the whole Hessian both have a very large eigenvalue
+    messages = check_convergence(np.zeros(2), np.diag([1.0, 1e7]), 1)
+    assert messages == ["Model is nearly unidentifiable: very large eigenvalue\n - Rescale variables?",
+                        "Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale variables?"]

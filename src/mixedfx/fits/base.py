@@ -13,6 +13,8 @@ from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
+from mixedfx.fits.summary import FitSummary, VarCorrTable
+from mixedfx.report.text import DIGITS, VARCORR_DIGITS, SummaryOptions, check_components, format_print
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
@@ -365,28 +367,57 @@ class MixedModelFit:
         return pd.concat(rows, ignore_index=True)
 
     def coef(self) -> dict[str, pd.DataFrame]:
-        """Per-level coefficients: fixed effects plus the level's random effects."""
+        """Per-level coefficients: fixed effects plus the level's random effects, as lme4's ``coef``.
+
+        As in lme4, a random-effect column the fixed part lacks (a random-only
+        intercept or slope) is a fixed effect of 0, placed before the fixed effects
+        in every group's table.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ 0 + Days + (1 | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> list(fit.coef()["Subject"].columns)
+        ['(Intercept)', 'Days']
+        """
         fixef = self.fixef
+        ranef = self.ranef()
+        missing = list(dict.fromkeys(name for frame in ranef.values() for name in frame.columns
+                                     if name not in fixef.index))
+        base = pd.concat([pd.Series(0.0, index=missing), fixef]) if missing else fixef
         out = {}
-        for group, frame in self.ranef().items():
-            table = pd.DataFrame(np.tile(fixef.to_numpy(), (len(frame), 1)), index=frame.index,
-                                 columns=fixef.index)
-            for name in frame.columns:
-                if name in table.columns:
-                    table[name] = table[name] + frame[name]
-                else:
-                    table[name] = frame[name]
+        for group, frame in ranef.items():
+            table = pd.DataFrame(np.tile(base.to_numpy(), (len(frame), 1)), index=frame.index, columns=base.index)
+            table[list(frame.columns)] += frame.to_numpy()
             out[group] = table
         return out
 
-    def varcorr(self) -> pd.DataFrame:
-        """lme4's ``as.data.frame(VarCorr(fit))``.
+    def varcorr(self, comp: tuple[str, ...] | str = ("Std.Dev.",), digits: int = VARCORR_DIGITS) -> VarCorrTable:
+        """lme4's ``VarCorr(fit)``: its ``as.data.frame``, printing as ``print(VarCorr(fit), comp, digits)``.
+
+        Parameters
+        ----------
+        comp : tuple of str or str
+            The printed columns: ``"Variance"``, ``"Std.Dev."`` or both.
+        digits : int
+            Significant digits of the print (lme4's default 5).
 
         Returns
         -------
-        DataFrame
+        VarCorrTable
             Columns grp, var1, var2, vcov, sdcor: each term's variances, then its
             covariances (sdcor a correlation), the residual last.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> print(fit.varcorr(comp=("Variance", "Std.Dev."), digits=3))
+         Groups   Name        Variance Std.Dev. Corr
+         Subject  (Intercept) 612.1    24.74        
+                  Days         35.1     5.92    0.07
+         Residual             654.9    25.59        
+        <BLANKLINE>
         """
         s2 = self.sigma**2
         groups = _unique_names([t.group for t in self.terms])
@@ -403,7 +434,9 @@ class MixedModelFit:
                     rows.append((group, names[j], names[i], cov[i, j], corr))
         if self.uses_scale:
             rows.append(("Residual", None, None, s2, np.sqrt(s2)))
-        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+        table = VarCorrTable(pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"]))
+        table.attrs.update(comp=check_components(comp), digits=digits)
+        return table
 
     def sdcor(self) -> pd.Series:
         """Standard deviations and correlations with lme4's ``oldNames = FALSE`` labels.
@@ -490,16 +523,35 @@ class MixedModelFit:
         return fixed + self._random_part(chosen, positions) if chosen else fixed
 
     # --- text ---------------------------------------------------------------
-    def summary(self, ddf: str | None = None) -> FitSummary:
-        """lme4's ``summary(fit)``: prints as ``print(summary(fit))``.
+    def summary(self, ddf: str | None = None, *, correlation: bool | None = None, digits: int = DIGITS,
+                ranef_comp: tuple[str, ...] = ("Variance", "Std.Dev."), show_resids: bool = True) -> FitSummary:
+        """lme4's ``summary(fit)``: prints as ``print(summary(fit), ...)``.
 
         Parameters
         ----------
         ddf : {None, "Satterthwaite", "Kenward-Roger"}
             For linear models, lmerTest's summary with denominator degrees of
             freedom and p-values by that method.
+        correlation : bool, optional
+            Print the fixed effects' correlation; by default when there are at
+            most 12 fixed effects, as lme4.
+        digits : int
+            Significant digits (lme4's default 4).
+        ranef_comp : tuple of str
+            The variance components' columns: ``"Variance"``, ``"Std.Dev."`` or both.
+        show_resids : bool
+            Print the scaled residuals' quantiles.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> "Correlation" in str(fit.summary(correlation=False))
+        False
         """
-        return FitSummary(self, ddf)
+        options = SummaryOptions(digits=digits, correlation=correlation, ranef_comp=check_components(ranef_comp),
+                                 show_resids=show_resids)
+        return FitSummary(self, ddf, options)
 
     def coef_table(self, ddf: str | None = None) -> pd.DataFrame:
         """The fixed-effects table; with ``ddf``, lmerTest's df and Pr(>|t|) (linear models).
@@ -524,8 +576,6 @@ class MixedModelFit:
         return pd.DataFrame({"Estimate": est, "Std. Error": se, "t value": est / se}, index=self.fixef.index)
 
     def __str__(self) -> str:
-        from mixedfx.report.text import format_print
-
         return format_print(self)
 
     def __repr__(self) -> str:
@@ -543,35 +593,3 @@ def _block_diag_stack(stacks: list[np.ndarray]) -> np.ndarray:
         out[:, start: start + k, start: start + k] = s
         start += k
     return out
-
-
-class FitSummary:
-    """lme4's ``summary(fit)`` (lmerTest's when a ``ddf`` method is given).
-
-    Attributes
-    ----------
-    fit : MixedModelFit
-    ddf : str or None
-        The denominator-df method, or None for lme4's table.
-    coefficients : DataFrame
-        Estimate, Std. Error and the Wald statistic (t value, or z value and
-        Pr(>|z|) for families without a dispersion parameter); with ``ddf``, df
-        and Pr(>|t|) too.
-    """
-
-    def __init__(self, fit: MixedModelFit, ddf: str | None = None) -> None:
-        from mixedfx.report.ddf_names import resolve_ddf
-
-        self.fit = fit
-        self.ddf = resolve_ddf(ddf)
-        self.coefficients = fit.coef_table(self.ddf)
-
-    def __str__(self) -> str:
-        from mixedfx.report.text import format_summary, format_summary_ddf
-
-        if self.ddf is None:
-            return format_summary(self.fit)
-        return format_summary_ddf(self.fit, self.coefficients, self.ddf)
-
-    def __repr__(self) -> str:
-        return self.__str__()

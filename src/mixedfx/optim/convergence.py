@@ -57,7 +57,12 @@ def check_convergence(gradient: np.ndarray, hessian: np.ndarray, n_theta: int, *
     Returns
     -------
     list of str
-        lme4's warnings, empty when the checks pass.
+        lme4's warnings, each once, empty when the checks pass.
+
+    Examples
+    --------
+    >>> len(check_convergence(np.zeros(2), np.diag([1.0, 1e7]), 1))  # very large eigenvalue, large ratio
+    2
     """
     if np.any(np.isnan(gradient)):
         return ["Gradient contains NAs"]
@@ -73,4 +78,5 @@ def check_convergence(gradient: np.ndarray, hessian: np.ndarray, n_theta: int, *
             messages.append(f"Model failed to converge with max|grad| = {worst:g} (tol = {grad_tol:g}, component 1)")
     if len(gradient) > n_theta:
         messages += check_hessian(hessian[n_theta:, n_theta:], hess_tol, "fixed-effect")
-    return messages + check_hessian(hessian, hess_tol)
+    # the fixed-effect block and the whole Hessian can fail alike: each message once
+    return list(dict.fromkeys(messages + check_hessian(hessian, hess_tol)))

@@ -15,6 +15,8 @@ and ``optimizer_messages``; a generalized fit also has ``family``, ``link`` and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Any
 
 import numpy as np
@@ -28,13 +30,63 @@ from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat,
 from mixedfx.formula.syntax import deparse_lines
 from mixedfx.report.rtext import abbreviate, strwrap
 
-__all__ = ["format_anova", "format_anova_terms", "format_wald_anova", "format_headed_anova", "format_print", "format_summary", "format_summary_ddf"]
+__all__ = ["SummaryOptions", "check_components", "format_varcorr", "format_anova", "format_anova_terms",
+           "format_wald_anova", "format_headed_anova", "format_print", "format_summary", "format_summary_ddf"]
 
 DIGITS = 4
 """lme4's default ``digits = max(3, getOption("digits") - 3)``."""
 
 COR_MAX = 12
 """lme4's ``getOption("lme4.summary.cor.max")``: larger models omit the correlation matrix."""
+VARCORR_DIGITS = 5
+"""``print.VarCorr.merMod``'s default ``digits`` (``max(3, getOption("digits") - 2)``)."""
+_COMPONENTS = ("Variance", "Std.Dev.")
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    """The arguments of lme4's ``print.summary.merMod``.
+
+    Attributes
+    ----------
+    digits : int
+        Significant digits of the residuals, variance components and coefficients.
+    correlation : bool or None
+        Print the fixed effects' correlation; None for lme4's default (at most
+        :data:`COR_MAX` fixed effects).
+    ranef_comp : tuple of str
+        ``"Variance"``, ``"Std.Dev."`` or both (lme4's ``ranef.comp``).
+    show_resids : bool
+        Print the scaled residuals' quantiles.
+    """
+
+    digits: int = DIGITS
+    correlation: bool | None = None
+    ranef_comp: tuple[str, ...] = _COMPONENTS
+    show_resids: bool = True
+
+    def __post_init__(self) -> None:
+        check_components(self.ranef_comp)
+        if not isinstance(self.digits, int) or isinstance(self.digits, bool) or not 1 <= self.digits <= 22:
+            raise ValueError(f"digits must be a whole number from 1 to 22, not {self.digits!r}")
+        if self.correlation not in (None, True, False):
+            raise TypeError(f"correlation must be None, True or False, not {self.correlation!r}")
+
+
+def check_components(comp: tuple[str, ...]) -> tuple[str, ...]:
+    """lme4's check of ``comp``: some of "Variance" and "Std.Dev.", in any order.
+
+    Raises
+    ------
+    ValueError
+        An unknown component, or none.
+    """
+    comp = (comp,) if isinstance(comp, str) else tuple(comp)
+    unknown = [c for c in comp if c not in _COMPONENTS]
+    if unknown or not comp:
+        raise ValueError(f"comp must name 'Variance', 'Std.Dev.' or both, not {comp!r} "
+                         "(lme4: Must *either* show variances or standard deviations)")
+    return comp
 
 _RANK_MESSAGE = "fixed-effect model matrix is rank deficient"
 _LMERTEST_CLASS = "lmerModLmerTest"
@@ -63,17 +115,41 @@ def format_print(fit: Any) -> str:
     return _text(lines)
 
 
-def format_summary(fit: Any) -> str:
+def format_summary(fit: Any, options: SummaryOptions | None = None) -> str:
     """The text of lme4's ``print(summary(fit))`` (``print.summary.merMod``).
 
-    Takes and returns what :func:`format_print` does. As in lme4, the
-    correlation of the fixed effects is omitted when there are more than
-    :data:`COR_MAX` of them (lme4 then only emits a message on stderr).
+    Takes and returns what :func:`format_print` does, printed with ``options``
+    (lme4's defaults without). By default, as in lme4, the correlation of the
+    fixed effects is omitted when there are more than :data:`COR_MAX` of them
+    (lme4 then only emits a message on stderr).
     """
-    return _summary_text(fit, *_meth_title(fit), _prt_coefmat(fit, DIGITS))
+    options = options or SummaryOptions()
+    return _summary_text(fit, *_meth_title(fit), _prt_coefmat(fit, options.digits), options)
 
 
-def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str) -> str:
+def format_varcorr(varcorr: pd.DataFrame, comp: tuple[str, ...] = ("Std.Dev.",),
+                   digits: int = VARCORR_DIGITS) -> str:
+    """The text of lme4's ``print(VarCorr(fit), comp = comp, digits = digits)``.
+
+    Parameters
+    ----------
+    varcorr : pandas.DataFrame
+        ``as.data.frame(VarCorr(fit))`` (columns grp, var1, var2, vcov, sdcor).
+    comp : tuple of str
+        ``"Variance"``, ``"Std.Dev."`` or both.
+    digits : int
+        Significant digits.
+
+    Returns
+    -------
+    str
+        Each line ending with a newline.
+    """
+    col_names, cells = _format_vc(varcorr, digits, check_components(comp))
+    return _text(print_matrix(cells, [""] * len(cells), col_names))
+
+
+def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str, options: SummaryOptions | None = None) -> str:
     """The text of lmerTest's ``print(summary(fit, ddf = ddf))``.
 
     Parameters
@@ -92,9 +168,11 @@ def format_summary_ddf(fit: Any, table: pd.DataFrame, ddf: str) -> str:
         lme4's summary with lmerTest's title and coefficient table, each line
         ending with a newline.
     """
+    options = options or SummaryOptions()
     title = f"{_meth_title(fit)[0]}. t-tests use {method_title(ddf)} method"
-    coefs = print_coefmat(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns), DIGITS)
-    return _summary_text(fit, title, _LMERTEST_CLASS, coefs)
+    coefs = print_coefmat(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns),
+                          options.digits)
+    return _summary_text(fit, title, _LMERTEST_CLASS, coefs, options)
 
 
 _ROMAN = {1: "I", 2: "II", 3: "III"}
@@ -176,15 +254,16 @@ def format_headed_anova(table: pd.DataFrame, heading: list[str]) -> str:
                                              list(table.columns)))
 
 
-def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str]) -> str:
+def _summary_text(fit: Any, title: str, cls: str, coef_lines: list[str], options: SummaryOptions) -> str:
     """print.summary.merMod's lines with the given title, class and printed coefficient table."""
     lines = _prt_meth_title(title, cls) + _prt_family(fit) + _prt_call(fit) + [""]
     lines += _prt_aictab(fit, 1) + [""]
-    lines += _prt_resids(fit, DIGITS)
-    lines += _prt_vc(fit, DIGITS, ("Variance", "Std.Dev."))
+    if options.show_resids:
+        lines += _prt_resids(fit, options.digits)
+    lines += _prt_vc(fit, options.digits, options.ranef_comp)
     lines += _prt_grps(fit)
     if len(fit.fixef):
-        lines += ["", "Fixed effects:"] + coef_lines + _prt_correlation(fit)
+        lines += ["", "Fixed effects:"] + coef_lines + _prt_correlation(fit, options.correlation)
     lines += _prt_fit_msgs(fit) + _prt_warn(fit, summary=False)
     return _text(lines)
 
@@ -369,10 +448,10 @@ def _prt_coefmat(fit: Any, digits: int) -> list[str]:
     return print_coefmat(table, [str(n) for n in fit.fixef.index], names, digits)
 
 
-def _prt_correlation(fit: Any) -> list[str]:
-    """The correlation of the fixed effects (lower triangle, abbreviated names)."""
+def _prt_correlation(fit: Any, correlation: bool | None) -> list[str]:
+    """The correlation of the fixed effects (lower triangle, abbreviated names), by lme4's default when None."""
     p = len(fit.fixef)
-    if p > COR_MAX or p < 2:
+    if p < 2 or correlation is False or (correlation is None and p > COR_MAX):
         return []
     vcov = fit.vcov.to_numpy(dtype=float)
     inv_sd = 1.0 / np.sqrt(np.diag(vcov))

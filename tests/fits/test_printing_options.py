@@ -1,0 +1,80 @@
+"""print.summary.merMod's arguments, print(VarCorr(fit)) and coef() against lme4 (tests/reference/parity_r.R)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from tests.text_match import tokens_match
+
+REFERENCE = json.loads((Path(__file__).parents[1] / "reference" / "parity_r.json").read_text())
+SLEEP = mfx.datasets.load("sleepstudy")
+FIT = mfx.lmer("Reaction ~ Days + (Days | Subject)", SLEEP)
+GFIT = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mfx.datasets.load("cbpp"),
+                 family="binomial")
+
+
+def _same_text(got: str, expected: list[str], rel: float) -> None:
+    lines = got.rstrip("\n").split("\n")
+    assert len(lines) == len(expected), "\n".join(lines)
+    for a, b in zip(lines, expected):
+        assert tokens_match(a, b, rel), f"{a!r} vs lme4 {b!r}"
+
+
+@pytest.mark.parametrize(("case", "fit", "options", "rel"), [
+    ("digits5_nocor", FIT, {"digits": 5, "correlation": False}, 1e-4),
+    ("std_only", FIT, {"ranef_comp": "Std.Dev.", "show_resids": False}, 1e-4),
+    ("glmer_digits3", GFIT, {"digits": 3}, 0.01),
+    ("glmer_cor_false", GFIT, {"correlation": False}, 0.01),
+])
+def test_summary_prints_with_lme4s_options(case: str, fit, options: dict, rel: float) -> None:
+    _same_text(str(fit.summary(**options)), REFERENCE["summary"][case], rel)
+
+
+@pytest.mark.parametrize(("case", "fit", "options"), [
+    ("default", FIT, {}),
+    ("variance", FIT, {"comp": "Variance"}),
+    ("both_digits3", FIT, {"comp": ("Variance", "Std.Dev."), "digits": 3}),
+    ("glmer", GFIT, {}),
+])
+def test_varcorr_prints_as_lme4(case: str, fit, options: dict) -> None:
+    _same_text(str(fit.varcorr(**options)), REFERENCE["varcorr"][case], 1e-3 if fit is FIT else 0.01)
+
+
+def test_varcorr_is_still_its_data_frame() -> None:
+    table = FIT.varcorr(comp="Variance")
+    assert list(table.columns) == ["grp", "var1", "var2", "vcov", "sdcor"]
+    assert table["vcov"].iloc[0] == pytest.approx(FIT.varcorr()["vcov"].iloc[0])
+
+
+@pytest.mark.parametrize("bad", [{"comp": "Var"}, {"comp": ()}])
+def test_varcorr_refuses_unknown_components(bad: dict) -> None:
+    with pytest.raises(ValueError, match="Variance"):
+        FIT.varcorr(**bad)
+
+
+def test_summary_refuses_bad_options() -> None:
+    with pytest.raises(ValueError, match="digits"):
+        FIT.summary(digits=0)
+    with pytest.raises(ValueError, match="Variance"):
+        FIT.summary(ranef_comp=("Corr",))
+
+
+@pytest.mark.parametrize(("case", "formula", "data"), [
+    ("no_intercept", "Reaction ~ 0 + Days + (1 | Subject)", SLEEP),
+    ("random_only_slope", "Reaction ~ 1 + (1 | Subject) + (0 + Days | g)",
+     SLEEP.assign(g=np.tile(np.arange(1, 10), 20).astype(str))),
+])
+def test_coef_orders_columns_as_lme4(case: str, formula: str, data) -> None:
+    fitted = mfx.lmer(formula, data).coef()
+    ref = REFERENCE["coef"][case]
+    assert list(fitted) == list(ref)
+    for group, table in fitted.items():
+        assert list(table.columns) == ref[group]["columns"]
+        assert [str(i) for i in table.index] == ref[group]["rows"]
+        values = np.array([float(v) for v in ref[group]["values"]]).reshape(len(table.columns), -1).T
+        np.testing.assert_allclose(table.to_numpy(), values, rtol=2e-3, atol=1e-6)

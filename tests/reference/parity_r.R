@@ -1,0 +1,36 @@
+## Reference values for tests/fits/test_printing_options.py and tests/fits/test_coef.py: lme4's
+## printed summary with print.summary.merMod's arguments, print(VarCorr(fit), comp, digits), and
+## coef() where a random effect has no fixed counterpart. Run from the repository root:
+##     Rscript tests/reference/parity_r.R
+## It writes tests/reference/parity_r.json. Numbers are strings with 17 significant digits.
+suppressPackageStartupMessages({
+  library(jsonlite)
+  library(lme4)
+})
+
+out_file <- "tests/reference/parity_r.json"
+num <- function(x) I(sprintf("%.17g", x))
+text_of <- function(x, ...) capture.output(print(x, ...))
+
+fit <- lmer(Reaction ~ Days + (Days | Subject), data = sleepstudy)
+gfit <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial, data = cbpp)
+out <- list(lme4_version = as.character(packageVersion("lme4")))
+out$summary <- list(
+  digits5_nocor = text_of(summary(fit), digits = 5, correlation = FALSE),
+  std_only = text_of(summary(fit), ranef.comp = "Std.Dev.", show.resids = FALSE),
+  glmer_digits3 = text_of(summary(gfit), digits = 3),
+  glmer_cor_false = text_of(summary(gfit), correlation = FALSE))
+out$varcorr <- list(
+  default = text_of(VarCorr(fit)),
+  variance = text_of(VarCorr(fit), comp = "Variance"),
+  both_digits3 = text_of(VarCorr(fit), comp = c("Variance", "Std.Dev."), digits = 3),
+  glmer = text_of(VarCorr(gfit)))
+
+sleep2 <- sleepstudy
+sleep2$g <- factor(rep(1:9, 20))
+coef_case <- function(m) lapply(coef(m), function(x) list(rows = rownames(x), columns = colnames(x),
+                                                        values = num(as.matrix(x))))
+out$coef <- list(
+  no_intercept = coef_case(lmer(Reaction ~ 0 + Days + (1 | Subject), data = sleepstudy)),
+  random_only_slope = coef_case(lmer(Reaction ~ 1 + (1 | Subject) + (0 + Days | g), data = sleep2)))
+writeLines(toJSON(out, auto_unbox = TRUE, pretty = TRUE, digits = NA), out_file)
