@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -13,6 +14,7 @@ from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
+from mixedfx.fits.getme import get_me, model_frame, model_matrix
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
@@ -96,6 +98,28 @@ class MixedModelFit(RandomEffects):
             raise MixedFxError("this fit was built stage by stage and has no call to update; fit it with "
                                "mfx.lmer, mfx.glmer or mfx.glmer_nb to use update")
         return self._call.update(formula, **changed)
+
+    def get_me(self, name: str | Sequence[str]) -> Any:
+        """lme4's ``getME(fit, name)``: ``"X"``, ``"Z"``, ``"Lambda"``, ``"L"``, ``"theta"``, ``"devcomp"`` ...
+
+        See :func:`mixedfx.fits.getme.get_me` for every name and what it returns.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.get_me("Z").shape, fit.get_me("cnms")
+        ((180, 36), {'Subject': ['(Intercept)', 'Days']})
+        """
+        return get_me(self, name)
+
+    def model_frame(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
+        """R's ``model.frame(fit)``: the variables of the rows used (:func:`mixedfx.fits.getme.model_frame`)."""
+        return model_frame(self, data)
+
+    def model_matrix(self, type: str = "fixed") -> Any:  # noqa: A002 - lme4's argument name
+        """lme4's ``model.matrix(fit, type)``: ``"fixed"`` (X), ``"random"`` (Z) or ``"randomListRaw"``."""
+        return model_matrix(self, type)
 
     @property
     def model(self) -> LinearMixedModel | GeneralizedLinearMixedModel:

@@ -7,23 +7,10 @@ import pandas as pd
 
 from mixedfx.fits.summary import VarCorrTable
 from mixedfx.linalg.layout import templates, term_effects
+from mixedfx.report.rtext import make_unique
 from mixedfx.report.text import VARCORR_DIGITS, check_components
 
 __all__ = ["RandomEffects"]
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """R's make.unique: later duplicates become name.1, name.2, ..."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}.{seen[name]}")
-        else:
-            seen[name] = 0
-            out.append(name)
-    return out
 
 
 class RandomEffects:
@@ -146,7 +133,7 @@ class RandomEffects:
         <BLANKLINE>
         """
         s2 = self.sigma**2
-        groups = _unique_names([t.group for t in self.terms])
+        groups = make_unique([t.group for t in self.terms])
         rows = []
         for group, term, tmpl in zip(groups, self.terms, self._templates()):
             cov = s2 * (tmpl @ tmpl.T)

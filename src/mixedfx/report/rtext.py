@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["abbreviate", "strwrap"]
+__all__ = ["abbreviate", "strwrap", "make_unique"]
 
 
 def _strip_chars(name: str, minlength: int) -> str:
@@ -132,3 +132,20 @@ def strwrap(text: str, width: int, exdent: int = 0) -> list[str]:
         words = words[k:]
         max_len = width - exdent - 1
     return lines
+
+
+def make_unique(names: list[str]) -> list[str]:
+    """R's ``make.unique``: the second ``g`` becomes ``g.1``, the third ``g.2``.
+
+    Examples
+    --------
+    >>> make_unique(["Subject", "Subject", "item", "Subject"])
+    ['Subject', 'Subject.1', 'item', 'Subject.2']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
