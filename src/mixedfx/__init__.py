@@ -17,12 +17,18 @@ from mixedfx.inference.allfit import AllFitResult, all_fit
 from mixedfx.inference.anova import AnovaTable, FTestTable, WaldTable, anova
 from mixedfx.inference.bootstrap import BootstrapResult, bootstrap
 from mixedfx.inference.drop1 import Drop1Table, drop1
+from mixedfx.inference.influence import Influence, dfbeta, dfbetas, influence
+from mixedfx.inference.lm_list import LmList, lm_list
+from mixedfx.inference.modcomp import kr_modcomp, pb_modcomp
+from mixedfx.inference.ranova import ranova
+from mixedfx.inference.re_pca import re_pca
 from mixedfx.lmm.control import LmerControl
 from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model, optimize_glmer,
                              optimize_lmer)
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
-           "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "LmerControl",
+           "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "ranova", "kr_modcomp", "pb_modcomp",
+           "influence", "Influence", "dfbeta", "dfbetas", "re_pca", "lm_list", "LmList", "LmerControl",
            "GlmerControl", "LmerFit", "GlmerFit", "FitSummary", "VarCorrTable", "MixedModelFit", "lmer_design",
            "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model", "optimize_glmer", "glmer_fit"]
 __version__ = "0.1.0"

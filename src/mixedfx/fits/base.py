@@ -383,6 +383,21 @@ class MixedModelFit(RandomEffects):
         return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form)
 
     # --- predictions -------------------------------------------------------
+    def hatvalues(self) -> np.ndarray:
+        """lme4's ``hatvalues(fit)``: the diagonal of the penalised fit's hat matrix, one per row used.
+
+        See :func:`mixedfx.inference.influence.hatvalues` (for a glmer, as lme4, with a warning).
+        """
+        from mixedfx.inference.influence import hatvalues
+
+        return hatvalues(self)
+
+    def cooks_distance(self) -> np.ndarray:
+        """lme4's ``cooks.distance(fit)``, one per row used (:func:`mixedfx.inference.influence.cooks_distance`)."""
+        from mixedfx.inference.influence import cooks_distance
+
+        return cooks_distance(self)
+
     def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
         """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
         effects = self._term_effects()

@@ -33,7 +33,7 @@ from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["coef_table", "anova_terms", "ftest_table", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
 
 """lmerTest's methods for denominator degrees of freedom."""
 
@@ -334,6 +334,36 @@ def _kr_ftest(contrast: np.ndarray, beta: np.ndarray, parts: _KenwardRoger) -> t
     lb = contrast @ beta
     fstat = float(lb @ np.linalg.solve(contrast @ parts.vcov_adj @ contrast.T, lb)) / q
     return fstat, fstat * scaling, float(q), df2
+
+
+def kr_ftest(fit: Any, contrast: np.ndarray, beta_h: np.ndarray | float = 0.0) -> tuple[float, float, float, float]:
+    """pbkrtest's Kenward-Roger test of ``L beta = beta_h`` for a REML fit: (unscaled F, F scaling, ndf, ddf).
+
+    Parameters
+    ----------
+    fit : LmerFit
+        A linear mixed model fitted by REML.
+    contrast : ndarray, shape (r, p)
+        L; a row-rank-deficient L is replaced by a basis of its row space.
+    beta_h : ndarray or float
+        The hypothesised value of beta (pbkrtest's ``betaH``).
+
+    Returns
+    -------
+    tuple of float
+        The scaled F is the unscaled one times the scaling.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedfx as mfx
+    >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> round(kr_ftest(fit, np.array([[0.0, 1.0]]))[3], 4)
+    17.0
+    """
+    parts = _kenward_roger(fit)
+    contrast = _full_row_rank(np.atleast_2d(np.asarray(contrast, dtype=float)))
+    fstat, _, ndf, ddf = _kr_ftest(contrast, fit.fixef.to_numpy(dtype=float) - beta_h, parts)
+    return fstat, _kr_adjust(contrast, parts)[2], ndf, ddf
 
 
 # --------------------------------------------------------------------------- tables

@@ -18,6 +18,9 @@ from mixedfx.lmm.model import LinearMixedModel
 if TYPE_CHECKING:
     from mixedfx.design.matrices import ModelMatrices
     from mixedfx.design.reterms import ReTerm
+    from mixedfx.fits.call import FitCall
+    from mixedfx.glmm.control import GlmerControl
+    from mixedfx.lmm.control import LmerControl
     from mixedfx.optim.optimize import OptSummary
 
 __all__ = ["MixedFit", "fitted_model", "is_generalized"]
@@ -40,12 +43,24 @@ class MixedFit(Protocol):
     nobs: int
     uses_scale: bool
     opt_summary: OptSummary
+    reml: bool
+    df: int
+    formula_text: str
+    call: FitCall | None
+    control: LmerControl | GlmerControl
+    optimizer_messages: list[str]
 
     def refit(self, newresp) -> MixedFit:
         """The same model fitted to a new response."""
 
     def reoptimize(self, optimizer: str) -> MixedFit:
         """The same model optimised again by another optimiser."""
+
+    def update(self, formula: str | None = None, **changed) -> MixedFit:
+        """The model fitted again with a changed formula or arguments (lme4's ``update``)."""
+
+    def refit_ml(self) -> MixedFit:
+        """The model refitted by maximum likelihood (itself when it is)."""
 
 
 def fitted_model(fit: object, what: str) -> LinearMixedModel | GeneralizedLinearMixedModel:
