@@ -1,5 +1,8 @@
 """lme4's stages one by one give what lmer and glmer give, and each stage's result is usable on its own."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -55,6 +58,19 @@ def test_the_design_stage_runs_lme4s_checks(sleep, cbpp):
         mfx.glmer_design("y ~ period + (1 | herd)", cbpp.assign(y=-cbpp["incidence"]), family="poisson")
     with pytest.raises(MixedFxError, match="nAGQ"):
         mfx.glmer_model(mfx.glmer_design("incidence ~ period + (1 | herd)", cbpp, family="poisson"),
-                        family="poisson", nAGQ=40)
+                        family="poisson", nAGQ=140)
     with pytest.raises(TypeError, match="REML"):
         mfx.lmer_model(mfx.lmer_design("Reaction ~ Days + (1 | Subject)", sleep), REML="yes")
+
+
+@pytest.mark.parametrize("n_agq", ["50", "100"])
+def test_glmer_takes_nagq_up_to_100_as_lme4(cbpp, n_agq):
+    ref = json.loads((Path(__file__).parent / "reference" / "parity_r.json").read_text())["nagq"][n_agq]
+    fit = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial",
+                    nAGQ=int(n_agq))
+    assert fit.nagq == int(n_agq)
+    assert -2 * fit.loglik == pytest.approx(float(ref["deviance"][0]), abs=2e-3)
+    se = np.sqrt(np.diag(fit.vcov))
+    assert np.max(np.abs(fit.fixef.to_numpy() - [float(v) for v in ref["fixef"]]) / se) < 0.02
+    with pytest.raises(MixedFxError, match="from 0 to 100"):
+        mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", nAGQ=101)

@@ -286,10 +286,10 @@ def test_quadrature_where_lme4_refuses_it(cbpp, formula, fragment):
         mfx.glmer(formula, cbpp.assign(obs=np.arange(len(cbpp)) % 28), family="binomial", nAGQ=5)
 
 
-@pytest.mark.parametrize(("nagq", "error"), [(-1, MixedFxError), (26, MixedFxError), (1.5, TypeError),
+@pytest.mark.parametrize(("nagq", "error"), [(-1, MixedFxError), (101, MixedFxError), (1.5, TypeError),
                                              (True, TypeError), ("9", TypeError)])
 def test_nagq_must_be_a_whole_number_in_range(cbpp, nagq, error):
-    with raises(error, "nAGQ must be a whole number", "from 0 to 25, not " + repr(nagq)):
+    with raises(error, "nAGQ must be a whole number", "from 0 to 100, not " + repr(nagq)):
         mfx.glmer(CBPP_FORMULA, cbpp, family="binomial", nAGQ=nagq)
 
 

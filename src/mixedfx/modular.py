@@ -41,7 +41,7 @@ __all__ = ["lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_desi
            "optimize_glmer", "glmer_fit", "as_control"]
 
 Control = TypeVar("Control", LmerControl, GlmerControl)
-MAX_NAGQ = 25
+MAX_NAGQ = 100
 
 
 def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control]) -> Control:

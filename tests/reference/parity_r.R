@@ -1,6 +1,7 @@
-## Reference values for tests/fits/test_printing_options.py and tests/fits/test_coef.py: lme4's
+## Reference values for tests/fits/test_printing_options.py and tests/test_modular.py: lme4's
 ## printed summary with print.summary.merMod's arguments, print(VarCorr(fit), comp, digits), and
-## coef() where a random effect has no fixed counterpart. Run from the repository root:
+## coef() where a random effect has no fixed counterpart, and glmer with nAGQ up to 100. Run from the
+## repository root:
 ##     Rscript tests/reference/parity_r.R
 ## It writes tests/reference/parity_r.json. Numbers are strings with 17 significant digits.
 suppressPackageStartupMessages({
@@ -33,4 +34,8 @@ coef_case <- function(m) lapply(coef(m), function(x) list(rows = rownames(x), co
 out$coef <- list(
   no_intercept = coef_case(lmer(Reaction ~ 0 + Days + (1 | Subject), data = sleepstudy)),
   random_only_slope = coef_case(lmer(Reaction ~ 1 + (1 | Subject) + (0 + Days | g), data = sleep2)))
+out$nagq <- lapply(c(`50` = 50, `100` = 100), function(n) {
+  g <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial, data = cbpp, nAGQ = n)
+  list(deviance = num(-2 * as.numeric(logLik(g))), fixef = num(unname(fixef(g))), theta = num(unname(getME(g, "theta"))))
+})
 writeLines(toJSON(out, auto_unbox = TRUE, pretty = TRUE, digits = NA), out_file)
