@@ -35,6 +35,7 @@ from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.optim.checks import scale_x_message
 from mixedfx.optim.optimize import OptSummary
 
 __all__ = ["lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model",
@@ -63,6 +64,12 @@ def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control])
             raise MixedFxError(f"unknown control setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
         return kind(**control)
     raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
+
+
+def _stop_on_scale(design: ModelMatrices, control: LmerControl | GlmerControl) -> None:
+    """lme4's ``check.scaleX = "stop"``: refuse before optimising where X's columns' scales differ too much."""
+    if control.check_scale_x == "stop" and (message := scale_x_message(design.X, control.check_scale_x_tol)):
+        raise MixedFxError(f"{message} (control check_scale_x is 'stop')")
 
 
 def _check_terms(design: ModelMatrices, allow_n: bool) -> None:
@@ -158,7 +165,9 @@ def optimize_lmer(model: LinearMixedModel, control: LmerControl | Mapping[str, A
     >>> round(float(mfx.optimize_lmer(model).fval), 3)
     319.654
     """
-    return model.optimize(as_control(control, LmerControl))
+    control = as_control(control, LmerControl)
+    _stop_on_scale(model.matrices, control)
+    return model.optimize(control)
 
 
 def lmer_fit(model: LinearMixedModel, opt: OptSummary,
@@ -186,7 +195,9 @@ def lmer_fit(model: LinearMixedModel, opt: OptSummary,
     >>> round(float(mfx.lmer_fit(model, mfx.optimize_lmer(model)).fixef.iloc[0]), 1)
     1527.5
     """
-    return LmerFit(model, opt, as_control(control, LmerControl), call)
+    fit = LmerFit(model, opt, as_control(control, LmerControl), call)
+    fit.stop_on_checks()
+    return fit
 
 
 # --------------------------------------------------------------------------- glmer
@@ -278,6 +289,7 @@ def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None
     >>> optimum.opt.x.shape
     (4,)
     """
+    _stop_on_scale(model.matrices, model.control)
     return model.fit(theta0=theta0)
 
 
@@ -294,4 +306,6 @@ def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: Fi
     >>> mfx.glmer_fit(model, mfx.optimize_glmer(model)).nagq
     1
     """
-    return GlmerFit(model, optimum, call)
+    fit = GlmerFit(model, optimum, call)
+    fit.stop_on_checks()
+    return fit

@@ -2,7 +2,15 @@
 
 import numpy as np
 
-from mixedfx.optim.convergence import check_convergence, check_hessian
+import pytest
+
+from mixedfx.optim.checks import CheckSettings
+from mixedfx.optim.convergence import check_hessian, convergence_checks
+
+
+def check_convergence(gradient, hessian, n_theta, checks=None):
+    parts = convergence_checks(gradient, hessian, n_theta, checks)
+    return parts["convergence"] + parts["hessian"]
 
 
 def test_good_optimum_passes():
@@ -43,3 +51,17 @@ def test_a_message_both_hessian_checks_give_is_reported_once():
     messages = check_convergence(np.zeros(2), np.diag([1.0, 1e7]), 1)
     assert messages == ["Model is nearly unidentifiable: very large eigenvalue\n - Rescale variables?",
                         "Model is nearly unidentifiable: large eigenvalue ratio\n - Rescale variables?"]
+
+
+def test_ignored_checks_say_nothing_and_tolerances_apply():
+    gradient, hessian = np.array([0.5, 0.01]), np.diag([1.0, 1e7])
+    parts = convergence_checks(gradient, hessian, 1, CheckSettings(check_conv_grad="ignore"))
+    assert parts["convergence"] == [] and parts["hessian"]
+    parts = convergence_checks(gradient, hessian, 1, CheckSettings(check_conv_hess="ignore"))
+    assert parts["hessian"] == [] and parts["convergence"]
+    assert convergence_checks(gradient, np.eye(2), 1, CheckSettings(check_conv_grad_tol=1.0))["convergence"] == []
+
+
+def test_unknown_actions_are_refused():
+    with pytest.raises(ValueError, match="check_conv_grad must be one of"):
+        CheckSettings(check_conv_grad="warn")

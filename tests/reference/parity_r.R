@@ -38,4 +38,30 @@ out$nagq <- lapply(c(`50` = 50, `100` = 100), function(n) {
   g <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial, data = cbpp, nAGQ = n)
   list(deviance = num(-2 * as.numeric(logLik(g))), fixef = num(unname(fixef(g))), theta = num(unname(getME(g, "theta"))))
 })
+warnings_of <- function(expr) {
+  said <- character()
+  withCallingHandlers(expr, warning = function(w) {
+    said <<- c(said, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  }, message = function(m) {
+    said <<- c(said, trimws(conditionMessage(m)))
+    invokeRestart("muffleMessage")
+  })
+  I(said)
+}
+error_of <- function(expr) tryCatch({ expr; "" }, error = function(e) conditionMessage(e))
+big <- transform(sleepstudy, DaysBig = Days * 1e4)
+out$checks <- list(
+  scale_warning = warnings_of(lmer(Reaction ~ DaysBig + (1 | Subject), big)),
+  scale_quiet = warnings_of(lmer(Reaction ~ Days + (1 | Subject), sleepstudy)),
+  scale_ignored = warnings_of(lmer(Reaction ~ DaysBig + (1 | Subject), big,
+                                   control = lmerControl(check.scaleX = "ignore"))),
+  scale_stop = error_of(lmer(Reaction ~ DaysBig + (1 | Subject), big, control = lmerControl(check.scaleX = "stop"))),
+  singular_message = warnings_of(lmer(Yield ~ 1 + (1 | Batch), Dyestuff2)),
+  singular_ignored = warnings_of(lmer(Yield ~ 1 + (1 | Batch), Dyestuff2,
+                                      control = lmerControl(check.conv.singular = "ignore"))),
+  singular_stop = error_of(lmer(Yield ~ 1 + (1 | Batch), Dyestuff2,
+                                control = lmerControl(check.conv.singular = "stop"))),
+  grad_stop = error_of(lmer(Reaction ~ Days + (Days | Subject), sleepstudy,
+                            control = lmerControl(check.conv.grad = .makeCC("stop", tol = 1e-12)))))
 writeLines(toJSON(out, auto_unbox = TRUE, pretty = TRUE, digits = NA), out_file)

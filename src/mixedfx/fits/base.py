@@ -23,12 +23,14 @@ from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import random_part, theta_lower_bounds
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.optim.checks import scale_x_message
 from mixedfx.optim.optimize import OptSummary
 from mixedfx.report.text import DIGITS, SummaryOptions, check_components, format_print
 
 __all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
 
 SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
+_CHECK_NAMES = {"scale_x": "scale_x", "singular": "conv_singular", "convergence": "conv_grad", "hessian": "conv_hess"}
 
 
 class MixedModelFit(RandomEffects):
@@ -227,22 +229,45 @@ class MixedModelFit(RandomEffects):
     def message_sources(self) -> dict[str, list[str]]:
         """lme4's messages for this fit, keyed by the check that gave them (as lme4's ``wmsgs``).
 
-        ``"rank"`` (X's dropped columns), ``"singular"`` (a variance on its
-        bound), ``"convergence"`` (lme4's checkConv on the gradient and Hessian),
-        ``"vcov"`` (a glmer covariance that fell back to R_X). Each check runs
-        once, when this is first read.
+        ``"rank"`` (X's dropped columns), ``"scale_x"`` (lme4's ``check.scaleX``,
+        which lme4 does not print with the fit), ``"singular"`` (a variance on its
+        bound), ``"convergence"`` and ``"hessian"`` (lme4's checkConv on the
+        gradient and on the Hessian), ``"vcov"`` (a glmer covariance that fell back
+        to R_X). Each check runs once, when this is first read; a check whose
+        control action is ``"ignore"`` says nothing.
         """
-        return {"rank": list(self.matrices.messages), "singular": [SINGULAR_MESSAGE] if self._singular else [],
-                "convergence": self._convergence_messages(), "vcov": self._vcov_messages()}
+        checks = self._control
+        singular = self._singular and checks.check_conv_singular != "ignore"
+        scale = None if checks.check_scale_x == "ignore" else scale_x_message(self.matrices.X, checks.check_scale_x_tol)
+        return {"rank": list(self.matrices.messages), "scale_x": [scale] if scale else [],
+                "singular": [SINGULAR_MESSAGE] if singular else [], **self._convergence_messages(),
+                "vcov": self._vcov_messages()}
 
     @property
     def messages(self) -> list[str]:
         """Messages and warnings lme4 would give for this fit, in lme4's order."""
         return [m for source in self.message_sources.values() for m in source]
 
-    def _convergence_messages(self) -> list[str]:
-        """lme4's convergence check on the fit (none by default)."""
-        return []
+    def stop_on_checks(self) -> None:
+        """Raise for each check whose control action is ``"stop"`` and that has something to say.
+
+        Raises
+        ------
+        MixedFxError
+            With the check's messages (lme4's ``stop``).
+        """
+        checks = self._control
+        actions = {"scale_x": checks.check_scale_x, "singular": checks.check_conv_singular,
+                   "convergence": checks.check_conv_grad, "hessian": checks.check_conv_hess}
+        if "stop" not in actions.values():
+            return
+        for source, messages in self.message_sources.items():
+            if actions.get(source) == "stop" and messages:
+                raise MixedFxError("; ".join(messages) + f" (control check_{_CHECK_NAMES[source]} is 'stop')")
+
+    def _convergence_messages(self) -> dict[str, list[str]]:
+        """lme4's checkConv on the fit, gradient and Hessian apart (none by default)."""
+        return {"convergence": [], "hessian": []}
 
     def _vcov_messages(self) -> list[str]:
         """What computing the fixed effects' covariance had to say (none by default)."""

@@ -9,7 +9,7 @@ import pandas as pd
 import scipy.linalg as sla
 from scipy.special import ndtr
 
-from mixedfx.optim.convergence import check_convergence
+from mixedfx.optim.convergence import convergence_checks
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
@@ -48,12 +48,12 @@ class GlmerFit(MixedModelFit):
         """Whether the family has a dispersion parameter (Gamma, inverse Gaussian, gaussian with a link)."""
         return self.family.has_dispersion
 
-    def _convergence_messages(self) -> list[str]:
+    def _convergence_messages(self) -> dict[str, list[str]]:
         """lme4's checkConv on the stage-2 gradient and Hessian."""
         optimum = self._optimum
         if optimum.hessian is None or self.is_singular:
-            return []
-        return check_convergence(optimum.gradient, optimum.hessian, len(self._theta))
+            return super()._convergence_messages()
+        return convergence_checks(optimum.gradient, optimum.hessian, len(self._theta), self._control)
 
     def _vcov_messages(self) -> list[str]:
         return self._covariance[1]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
-from mixedfx.optim.convergence import check_convergence
+from mixedfx.optim.convergence import convergence_checks
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.linalg.threads import limited_blas
@@ -34,13 +34,15 @@ class LmerFit(MixedModelFit):
         beta, u = factor.solve_coefficients()
         super().__init__(model, opt, opt.x, beta, u, factor, control, call)
 
-    def _convergence_messages(self) -> list[str]:
+    def _convergence_messages(self) -> dict[str, list[str]]:
         """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
-        if self.is_singular or not self._control.calc_derivs:
-            return []
+        control = self._control
+        if self.is_singular or not control.calc_derivs or (control.check_conv_grad == control.check_conv_hess
+                                                            == "ignore"):
+            return super()._convergence_messages()
         with limited_blas(self._model.blas_threads):
             gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
-        return check_convergence(gradient, hessian, len(self._opt.x))
+        return convergence_checks(gradient, hessian, len(self._opt.x), control)
 
     @property
     def reml(self) -> bool:

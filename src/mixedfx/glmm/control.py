@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mixedfx.optim.checks import CheckSettings
 from mixedfx.optim.optimize import OptimizerSettings
 
 __all__ = ["GlmerControl"]
 
 
 @dataclass(frozen=True)
-class GlmerControl(OptimizerSettings):
+class GlmerControl(OptimizerSettings, CheckSettings):
     """Settings for :func:`mixedfx.glmer` (lme4's ``glmerControl``).
 
     Attributes
@@ -33,7 +34,16 @@ class GlmerControl(OptimizerSettings):
         Variance parameters this close to 0 are set to 0 when that does not raise
         the deviance.
     singular_tol : float
-        ``is_singular`` holds when a diagonal theta is below this.
+        ``is_singular`` holds when a diagonal theta is below this (lme4's
+        ``check.conv.singular`` tolerance).
+    check_conv_grad, check_conv_grad_tol, check_conv_hess, check_conv_hess_tol, check_conv_singular
+        lme4's convergence checks: ``"ignore"``, ``"message"``, ``"warning"``
+        (the text in ``fit.messages``) or ``"stop"`` (the fit raises), and their
+        tolerances (:class:`mixedfx.optim.checks.CheckSettings`).
+    check_scale_x, check_scale_x_tol
+        lme4's ``check.scaleX``: whether fixed-effect columns whose scales
+        differ by more than the tolerance are reported (``"warning"``), stop the
+        fit (``"stop"``) or pass (``"ignore"``).
     calc_derivs : bool
         Compute the Hessian at the optimum for the standard errors (lme4 1.1-31's
         ``deriv12``; from differences of the exact gradient where the deviance has

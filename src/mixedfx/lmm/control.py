@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mixedfx.optim.checks import CheckSettings
 from mixedfx.optim.optimize import OptimizerSettings
 
 __all__ = ["LmerControl"]
 
 
 @dataclass(frozen=True)
-class LmerControl(OptimizerSettings):
+class LmerControl(OptimizerSettings, CheckSettings):
     """Optimiser settings for :func:`mixedfx.lmer` (lme4's ``lmerControl``).
 
     Attributes
@@ -26,7 +27,16 @@ class LmerControl(OptimizerSettings):
         Parameters this close to their bound are set onto it when that does not
         raise the deviance (0 turns it off).
     singular_tol : float
-        ``is_singular`` holds when a diagonal theta is below this.
+        ``is_singular`` holds when a diagonal theta is below this (lme4's
+        ``check.conv.singular`` tolerance).
+    check_conv_grad, check_conv_grad_tol, check_conv_hess, check_conv_hess_tol, check_conv_singular
+        lme4's convergence checks: ``"ignore"``, ``"message"``, ``"warning"``
+        (the text in ``fit.messages``) or ``"stop"`` (the fit raises), and their
+        tolerances (:class:`mixedfx.optim.checks.CheckSettings`).
+    check_scale_x, check_scale_x_tol
+        lme4's ``check.scaleX``: whether fixed-effect columns whose scales
+        differ by more than the tolerance are reported (``"warning"``), stop the
+        fit (``"stop"``) or pass (``"ignore"``).
     theta0 : sequence of float, optional
         Starting theta in lme4's order; lme4's defaults when omitted.
     calc_derivs : bool

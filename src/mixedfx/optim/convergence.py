@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_convergence", "check_hessian"]
+from mixedfx.optim.checks import CheckSettings
+
+__all__ = ["convergence_checks", "check_hessian"]
 
 
 def check_hessian(hessian: np.ndarray, tol: float = 1e-6, kind: str = "") -> list[str]:
@@ -40,9 +42,9 @@ def check_hessian(hessian: np.ndarray, tol: float = 1e-6, kind: str = "") -> lis
     return messages
 
 
-def check_convergence(gradient: np.ndarray, hessian: np.ndarray, n_theta: int, *, grad_tol: float = 0.002,
-                      hess_tol: float = 1e-6) -> list[str]:
-    """lme4's checkConv for a fit that is not singular.
+def convergence_checks(gradient: np.ndarray, hessian: np.ndarray, n_theta: int,
+                       checks: CheckSettings | None = None) -> dict[str, list[str]]:
+    """lme4's checkConv for a fit that is not singular, its gradient and Hessian checks apart.
 
     Parameters
     ----------
@@ -51,32 +53,46 @@ def check_convergence(gradient: np.ndarray, hessian: np.ndarray, n_theta: int, *
         (first ``n_theta`` parameters) and, for glmer, beta.
     n_theta : int
         Number of covariance parameters.
-    grad_tol, hess_tol : float
-        lme4's ``check.conv.grad`` and ``check.conv.hess`` tolerances.
+    checks : CheckSettings, optional
+        The checks' actions and tolerances (lme4's defaults without); an
+        ``"ignore"``d check says nothing.
 
     Returns
     -------
-    list of str
-        lme4's warnings, each once, empty when the checks pass.
+    dict of str to list of str
+        ``"convergence"``: the gradient check's message; ``"hessian"``: the Hessian
+        checks' (the fixed-effect block's for glmer, then the whole's), each
+        message once. Empty lists where the checks pass.
 
     Examples
     --------
-    >>> len(check_convergence(np.zeros(2), np.diag([1.0, 1e7]), 1))  # very large eigenvalue, large ratio
-    2
+    >>> parts = convergence_checks(np.zeros(2), np.diag([1.0, 1e7]), 1)
+    >>> parts["convergence"], [m.split(":")[1].strip() for m in parts["hessian"]]
+    ([], ['very large eigenvalue\n - Rescale variables?', 'large eigenvalue ratio\n - Rescale variables?'])
     """
+    checks = checks or CheckSettings()
+    gradient_on, hessian_on = checks.check_conv_grad != "ignore", checks.check_conv_hess != "ignore"
     if np.any(np.isnan(gradient)):
-        return ["Gradient contains NAs"]
-    messages = []
+        return {"convergence": ["Gradient contains NAs"] if gradient_on else [], "hessian": []}
+    return {"convergence": _gradient_messages(gradient, hessian, checks.check_conv_grad_tol) if gradient_on else [],
+            "hessian": _hessian_messages(hessian, n_theta, checks.check_conv_hess_tol) if hessian_on else []}
+
+
+def _gradient_messages(gradient: np.ndarray, hessian: np.ndarray, tol: float) -> list[str]:
+    """lme4's scaled-gradient check: the smaller of the raw and Hessian-scaled gradient within ``tol``."""
     try:
         upper = np.linalg.cholesky(hessian).T
         scaled = np.linalg.solve(upper, gradient)
     except np.linalg.LinAlgError:
-        messages.append("unable to evaluate scaled gradient")
-    else:
-        worst = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient))))
-        if worst > grad_tol:
-            messages.append(f"Model failed to converge with max|grad| = {worst:g} (tol = {grad_tol:g}, component 1)")
-    if len(gradient) > n_theta:
-        messages += check_hessian(hessian[n_theta:, n_theta:], hess_tol, "fixed-effect")
+        return ["unable to evaluate scaled gradient"]
+    worst = float(np.max(np.minimum(np.abs(scaled), np.abs(gradient))))
+    if worst > tol:
+        return [f"Model failed to converge with max|grad| = {worst:g} (tol = {tol:g}, component 1)"]
+    return []
+
+
+def _hessian_messages(hessian: np.ndarray, n_theta: int, tol: float) -> list[str]:
+    """lme4's Hessian checks: the fixed-effect block's (glmer), then the whole's, each message once."""
+    messages = check_hessian(hessian[n_theta:, n_theta:], tol, "fixed-effect") if hessian.shape[0] > n_theta else []
     # the fixed-effect block and the whole Hessian can fail alike: each message once
-    return list(dict.fromkeys(messages + check_hessian(hessian, hess_tol)))
+    return list(dict.fromkeys(messages + check_hessian(hessian, tol)))

@@ -28,6 +28,7 @@ from mixedfx.rbase.rformat import format_num
 from mixedfx.rbase.rmath import quantile7, r_round, zapsmall
 from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat, print_matrix, print_named_vector
 from mixedfx.formula.syntax import deparse_lines
+from mixedfx.optim.checks import SCALE_X_MESSAGE
 from mixedfx.report.rtext import abbreviate, strwrap
 
 __all__ = ["SummaryOptions", "check_components", "format_varcorr", "format_anova", "format_anova_terms",
@@ -464,9 +465,13 @@ def _prt_correlation(fit: Any, correlation: bool | None) -> list[str]:
 
 
 def _split_messages(fit: Any) -> tuple[list[str], list[str]]:
-    """lme4's messages split into fit warnings (model matrix) and convergence messages."""
-    fit_msgs = [m for m in fit.messages if m.startswith(_RANK_MESSAGE)]
-    return fit_msgs, [m for m in fit.messages if not m.startswith(_RANK_MESSAGE)]
+    """lme4's messages split into fit warnings (model matrix) and convergence messages.
+
+    The scales message is left out: lme4 warns of it when it builds X and does not keep it in the fit.
+    """
+    printed = [m for m in fit.messages if m != SCALE_X_MESSAGE]
+    return ([m for m in printed if m.startswith(_RANK_MESSAGE)],
+            [m for m in printed if not m.startswith(_RANK_MESSAGE)])
 
 
 def _prt_fit_msgs(fit: Any) -> list[str]:
