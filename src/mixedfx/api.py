@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from mixedfx.glmm.families import Family, get_family
 from mixedfx.glmm.negative_binomial import fit_negative_binomial
 from mixedfx.lmm.control import LmerControl
 from mixedfx.modular import (as_control, glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model,
-                             optimize_glmer, optimize_lmer)
+                             optimize_glmer, optimize_lmer, start_values)
 
 __all__ = ["lmer", "glmer", "glmer_nb"]
 
@@ -26,7 +27,7 @@ __all__ = ["lmer", "glmer", "glmer_nb"]
 def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
          offset: np.ndarray | None = None, na_action: str = "omit",
          control: LmerControl | Mapping[str, Any] | None = None,
-         contrasts: Mapping[str, ContrastSpec] | None = None) -> LmerFit:
+         contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None) -> LmerFit:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     Parameters
@@ -52,6 +53,9 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         ``("contr.treatment", {"base": 2})``, or a matrix with a row per level
         (a DataFrame's columns name its columns). Columns are named as R names them
         (``period1`` for ``contr.sum``). As in lme4, the random part keeps R's defaults.
+    start : array-like or dict, optional
+        Starting theta in lme4's order (``fit.theta`` of another fit), or
+        ``{"theta": ...}``; it replaces ``control.theta0``.
 
     Returns
     -------
@@ -76,14 +80,17 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts)
     model = lmer_model(design, REML=REML)
     call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset, "na_action": na_action,
-                                         "control": control, "contrasts": contrasts})
+                                         "control": control, "contrasts": contrasts, "start": start})
+    theta0, _ = start_values(start, model.lower.size)
+    if theta0 is not None:
+        control = replace(control, theta0=tuple(theta0))
     return lmer_fit(model, optimize_lmer(model, control), control, call)
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
           offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
           control: GlmerControl | Mapping[str, Any] | None = None,
-          contrasts: Mapping[str, ContrastSpec] | None = None) -> GlmerFit | LmerFit:
+          contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None) -> GlmerFit | LmerFit:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
     Parameters
@@ -110,6 +117,9 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     control : GlmerControl or dict, optional
     contrasts : dict, optional
         As for :func:`lmer`.
+    start : array-like or dict, optional
+        Starting theta (lme4's order), or ``{"theta": ..., "fixef": ...}``: theta
+        starts stage 1, fixef stage 2 (lme4's ``start``).
 
     Returns
     -------
@@ -131,14 +141,16 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
         return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
-                    contrasts=contrasts)
+                    contrasts=contrasts, start=start)
     control = as_control(control, GlmerControl)
     design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts)
     model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     call = FitCall(glmer, formula, data, {"family": fam, "weights": weights, "offset": offset, "nAGQ": nAGQ,
-                                          "na_action": na_action, "control": control, "contrasts": contrasts})
-    return glmer_fit(model, optimize_glmer(model), call)
+                                          "na_action": na_action, "control": control, "contrasts": contrasts,
+                                          "start": start})
+    theta0, beta0 = start_values(start, model.lower.size, design.X.shape[1])
+    return glmer_fit(model, optimize_glmer(model, theta0, beta0), call)
 
 
 def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,

@@ -66,6 +66,54 @@ def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control])
     raise TypeError(f"control must be a dict or {kind.__name__}, not {type(control).__name__}")
 
 
+def start_values(start: object, n_theta: int, n_beta: int | None = None) -> tuple[np.ndarray | None,
+                                                                             np.ndarray | None]:
+    """lme4's ``start``: theta alone, or a dict with ``"theta"`` (and for glmer ``"fixef"``), checked.
+
+    Parameters
+    ----------
+    start : array-like, dict or None
+        Starting values in lme4's order.
+    n_theta : int
+        The model's number of covariance parameters.
+    n_beta : int, optional
+        Its number of fixed effects, where ``"fixef"`` is allowed (glmer).
+
+    Returns
+    -------
+    theta0, beta0 : ndarray or None
+
+    Raises
+    ------
+    TypeError, ValueError
+        A start of another form, other keys, values of the wrong length or not finite.
+
+    Examples
+    --------
+    >>> start_values({"theta": [1.0, 0.0, 1.0]}, 3)
+    (array([1., 0., 1.]), None)
+    """
+    if start is None:
+        return None, None
+    allowed = ("theta",) if n_beta is None else ("theta", "fixef")
+    parts = dict(start) if isinstance(start, Mapping) else {"theta": start}
+    unknown = sorted(set(parts) - set(allowed))
+    if unknown:
+        raise ValueError(f"start takes {' and '.join(map(repr, allowed))}, not {', '.join(map(repr, unknown))}")
+    sizes = {"theta": n_theta, "fixef": n_beta}
+    values = {}
+    for key, value in parts.items():
+        try:
+            array = np.asarray(value, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise TypeError(f"start's {key} must be numbers, not {value!r}") from None
+        if array.size != sizes[key] or not np.all(np.isfinite(array)):
+            raise ValueError(f"start's {key} needs {sizes[key]} finite values in lme4's order, "
+                             f"got {array.size}: {array.tolist()}")
+        values[key] = array
+    return values.get("theta"), values.get("fixef")
+
+
 def _stop_on_scale(design: ModelMatrices, control: LmerControl | GlmerControl) -> None:
     """lme4's ``check.scaleX = "stop"``: refuse before optimising where X's columns' scales differ too much."""
     if control.check_scale_x == "stop" and (message := scale_x_message(design.X, control.check_scale_x_tol)):
@@ -266,7 +314,8 @@ def glmer_model(design: ModelMatrices, *, family: str | Family, nAGQ: int = 1,  
     return GeneralizedLinearMixedModel(design, get_family(family), int(nAGQ), as_control(control, GlmerControl))
 
 
-def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None = None) -> GlmmOptimum:
+def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None = None,
+                   beta0: np.ndarray | None = None) -> GlmmOptimum:
     """lme4's two stages: theta with beta inside PIRLS (``optimizeGlmer(stage = 1)``), then theta and beta together.
 
     Parameters
@@ -275,6 +324,8 @@ def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None
         From :func:`glmer_model`; nAGQ = 0 stops after the first stage.
     theta0 : ndarray, optional
         Starting theta (lme4's order); 1 on the diagonal, 0 below by default.
+    beta0 : ndarray, optional
+        Stage 2's starting fixed effects; stage 1's estimates by default.
 
     Returns
     -------
@@ -290,7 +341,7 @@ def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None
     (4,)
     """
     _stop_on_scale(model.matrices, model.control)
-    return model.fit(theta0=theta0)
+    return model.fit(theta0=theta0, beta0=beta0)
 
 
 def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: FitCall | None = None) -> GlmerFit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mixedfx as mfx
@@ -52,3 +53,26 @@ def test_glmer_takes_the_same_checks() -> None:
     with pytest.raises(MixedFxError, match="max\\|grad\\|"):
         mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial",
                   control={"check_conv_grad": "stop", "check_conv_grad_tol": 1e-14})
+
+
+def test_start_values_as_lme4() -> None:
+    ref = json.loads((Path(__file__).parents[1] / "reference" / "parity_r.json").read_text())["start"]
+    fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", SLEEP, start={"theta": [0.5, 0.0, 0.5]})
+    assert fit.opt_summary.x0.tolist() == [0.5, 0.0, 0.5]
+    assert fit.reml_criterion == pytest.approx(float(ref["lmer"]["reml"][0]), abs=2e-3)
+    cbpp = mfx.datasets.load("cbpp")
+    gfit = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial",
+                     start={"theta": [0.5], "fixef": [-1.0, -1.0, -1.0, -1.0]})
+    assert -2 * gfit.loglik == pytest.approx(float(ref["glmer"]["deviance"][0]), abs=2e-3)
+    assert gfit.update(". ~ . - period", start=None).nobs == 56
+
+
+@pytest.mark.parametrize(("start", "error", "words"), [
+    ([1.0, 0.0], ValueError, "needs 3 finite values"),
+    ({"theta": [1.0, 0.0, 1.0], "fixef": [250.0, 10.0]}, ValueError, "start takes 'theta', not 'fixef'"),
+    ({"theta": ["a", 0, 1]}, TypeError, "must be numbers"),
+    ([1.0, np.nan, 1.0], ValueError, "finite"),
+])
+def test_bad_starts_are_refused(start, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        mfx.lmer("Reaction ~ Days + (Days | Subject)", SLEEP, start=start)

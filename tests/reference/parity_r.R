@@ -38,6 +38,11 @@ out$nagq <- lapply(c(`50` = 50, `100` = 100), function(n) {
   g <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial, data = cbpp, nAGQ = n)
   list(deviance = num(-2 * as.numeric(logLik(g))), fixef = num(unname(fixef(g))), theta = num(unname(getME(g, "theta"))))
 })
+sl <- lmer(Reaction ~ Days + (Days | Subject), sleepstudy, start = list(theta = c(0.5, 0, 0.5)))
+gs <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = binomial, data = cbpp,
+            start = list(theta = 0.5, fixef = c(-1, -1, -1, -1)))
+out$start <- list(lmer = list(fixef = num(unname(fixef(sl))), reml = num(REMLcrit(sl))),
+                  glmer = list(fixef = num(unname(fixef(gs))), deviance = num(-2 * as.numeric(logLik(gs)))))
 warnings_of <- function(expr) {
   said <- character()
   withCallingHandlers(expr, warning = function(w) {

@@ -323,7 +323,7 @@ class GeneralizedLinearMixedModel:
         return LaplaceRuns(self, eta_start, stage)
 
     def fit(self, theta0: np.ndarray | None = None,
-            optimizer: Callable[..., OptSummary] | None = None) -> GlmmOptimum:
+            optimizer: Callable[..., OptSummary] | None = None, beta0: np.ndarray | None = None) -> GlmmOptimum:
         """Optimise as lme4's glmer: theta with beta inside PIRLS, then theta and beta together.
 
         Parameters
@@ -333,15 +333,18 @@ class GeneralizedLinearMixedModel:
         optimizer : callable, optional
             The minimiser for both stages. By default BOBYQA, with stage 2 first
             tried by Newton steps (see :meth:`fit_stage2`).
+        beta0 : ndarray, optional
+            Stage 2's starting fixed effects (lme4's ``start$fixef``); stage 1's by default.
 
         Returns
         -------
         GlmmOptimum
         """
         with limited_blas(self.blas_threads):
-            return self._fit(theta0, optimizer)
+            return self._fit(theta0, optimizer, beta0)
 
-    def _fit(self, theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None) -> GlmmOptimum:
+    def _fit(self, theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
+             beta0: np.ndarray | None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
@@ -360,7 +363,8 @@ class GeneralizedLinearMixedModel:
         opt1 = replace(opt1, factorizer=self.pirls_engines[0].name)
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
-        return self._fit_stage2(np.concatenate([opt1.x, state1.beta]), state1.eta, opt1, optimizer)
+        beta = state1.beta if beta0 is None else np.asarray(beta0, dtype=float)
+        return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, optimizer)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:
