@@ -49,7 +49,7 @@ def _brute_force_hat(fit) -> np.ndarray:
     """diag(M A^-1 M') with A formed densely from Z, Lambda, X and the prior weights."""
     mm = fit.matrices
     blocks = []
-    for term, tmpl in zip(fit.terms, templates(fit.theta, fit.ks)):
+    for term, tmpl in zip(fit.re_terms, templates(fit.theta, fit.ks)):
         z = np.zeros((len(term.codes), term.n_levels * term.k))
         for j in range(term.k):
             z[np.arange(len(term.codes)), term.codes * term.k + j] = term.z[:, j]

@@ -14,7 +14,8 @@ from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
-from mixedfx.fits.getme import get_me, model_frame, model_matrix
+from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
+from mixedfx.fits.getme import terms as model_terms
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
@@ -139,9 +140,22 @@ class MixedModelFit(RandomEffects):
         return self._model.matrices
 
     @property
-    def terms(self) -> list[ReTerm]:
+    def re_terms(self) -> list[ReTerm]:
         """The random-effects terms in lme4's order (the order of theta, ranef and VarCorr)."""
         return self._model.terms
+
+    @property
+    def terms(self) -> ModelTerms:
+        """R's ``terms(fit)`` of the fixed part: its variables, term labels, intercept and offsets.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("angle ~ recipe * temp + (1 | replicate)", mfx.datasets.load("cake"))
+        >>> fit.terms.term_labels, fit.terms.intercept
+        (['recipe', 'temp', 'recipe:temp'], True)
+        """
+        return model_terms(self)
 
     @property
     def term_order(self) -> list[int]:
@@ -151,7 +165,7 @@ class MixedModelFit(RandomEffects):
     @property
     def ks(self) -> list[int]:
         """Columns per random-effects term, lme4's order."""
-        return [t.k for t in self.terms]
+        return [t.k for t in self.re_terms]
 
     @property
     def uses_scale(self) -> bool:
@@ -221,7 +235,7 @@ class MixedModelFit(RandomEffects):
     def ngrps(self) -> dict[str, int]:
         """Levels per grouping factor, in lme4's order."""
         out: dict[str, int] = {}
-        for term in self.terms:
+        for term in self.re_terms:
             out.setdefault(term.group, len(term.levels))
         return out
 

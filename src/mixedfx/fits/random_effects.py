@@ -17,7 +17,7 @@ class RandomEffects:
     """lme4's ``ranef``, ``coef`` and ``VarCorr`` for :class:`mixedfx.fits.base.MixedModelFit`.
 
     The fit provides theta (``_theta``), the spherical random effects (``_u``),
-    its factor (``_factor``), ``ks``, ``terms``, ``ngrps``, ``fixef``, ``sigma``
+    its factor (``_factor``), ``ks``, ``re_terms``, ``ngrps``, ``fixef``, ``sigma``
     and ``uses_scale``.
     """
 
@@ -27,7 +27,7 @@ class RandomEffects:
 
     def _term_effects(self) -> list[np.ndarray]:
         """Conditional modes b per term, as (levels, k) arrays, lme4's term order."""
-        return term_effects(self._u, self._templates(), [t.n_levels for t in self.terms])
+        return term_effects(self._u, self._templates(), [t.n_levels for t in self.re_terms])
 
     def _term_condvar(self) -> list[np.ndarray]:
         """Conditional covariance blocks of b per term, (levels, k, k), lme4's term order."""
@@ -53,9 +53,9 @@ class RandomEffects:
         cond = self._term_condvar() if condvar else None
         out: dict[str, pd.DataFrame] = {}
         for group in self.ngrps:
-            idx = [i for i, t in enumerate(self.terms) if t.group == group]
-            levels = list(self.terms[idx[0]].levels)
-            names = [n for i in idx for n in self.terms[i].z_names]
+            idx = [i for i, t in enumerate(self.re_terms) if t.group == group]
+            levels = list(self.re_terms[idx[0]].levels)
+            names = [n for i in idx for n in self.re_terms[i].z_names]
             frame = pd.DataFrame(np.hstack([effects[i] for i in idx]), index=pd.Index(levels, name=group),
                                  columns=names)
             if cond is not None:
@@ -133,9 +133,9 @@ class RandomEffects:
         <BLANKLINE>
         """
         s2 = self.sigma**2
-        groups = make_unique([t.group for t in self.terms])
+        groups = make_unique([t.group for t in self.re_terms])
         rows = []
-        for group, term, tmpl in zip(groups, self.terms, self._templates()):
+        for group, term, tmpl in zip(groups, self.re_terms, self._templates()):
             cov = s2 * (tmpl @ tmpl.T)
             sd = np.sqrt(np.diag(cov))
             names = list(term.z_names)

@@ -31,7 +31,7 @@ class MixedFit(Protocol):
 
     model: LinearMixedModel | GeneralizedLinearMixedModel
     matrices: ModelMatrices
-    terms: list[ReTerm]
+    re_terms: list[ReTerm]
     term_order: list[int]
     ks: list[int]
     theta: np.ndarray

@@ -296,9 +296,9 @@ def dfbetas(result: Influence) -> pd.DataFrame:
 
 def _variance_components(fit: MixedFit) -> pd.Series:
     """lme4's ``var.cov.comps``: sigma^2, then each term's covariance matrix's lower triangle by column."""
-    names = [g for g in pd.unique(fit.varcorr()["grp"]) if g != "Residual"] if len(fit.terms) > 1 else [""]
+    names = [g for g in pd.unique(fit.varcorr()["grp"]) if g != "Residual"] if len(fit.re_terms) > 1 else [""]
     labels, values = ["sigma^2"], [fit.sigma**2]
-    for term, tmpl, group in zip(fit.terms, templates(fit.theta, fit.ks), names * len(fit.terms)):
+    for term, tmpl, group in zip(fit.re_terms, templates(fit.theta, fit.ks), names * len(fit.re_terms)):
         cov = fit.sigma**2 * (tmpl @ tmpl.T)
         prefix = f"{group}:" if group else ""
         cols = list(term.z_names)

@@ -92,11 +92,11 @@ def re_pca(fit: MixedFit) -> dict[str, RePCA]:
     fitted_model(fit, "re_pca")
     tmpls = templates(fit.theta, fit.ks)
     out: dict[str, RePCA] = {}
-    for group in dict.fromkeys(t.group for t in fit.terms):
-        members = [i for i, t in enumerate(fit.terms) if t.group == group]
+    for group in dict.fromkeys(t.group for t in fit.re_terms):
+        members = [i for i, t in enumerate(fit.re_terms) if t.group == group]
         factor = sla.block_diag(*(tmpls[i] for i in members))
         u, s, _ = np.linalg.svd(factor)
-        names = [name for i in members for name in fit.terms[i].z_names]
+        names = [name for i in members for name in fit.re_terms[i].z_names]
         rotation = pd.DataFrame(u, index=names, columns=[f"PC{j + 1}" for j in range(len(s))])
         out[group] = RePCA(group=group, sdev=s, rotation=rotation)
     return out

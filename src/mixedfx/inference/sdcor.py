@@ -39,7 +39,7 @@ def variance_names(fit: MixedFit) -> list[str]:
     list of str
     """
     names = []
-    for term in fit.terms:
+    for term in fit.re_terms:
         cols = list(term.z_names)
         rows, columns = _lower_triangle(len(cols))
         names += [f"sd_{cols[i]}|{term.group}" if i == j else f"cor_{cols[i]}.{cols[j]}|{term.group}"
