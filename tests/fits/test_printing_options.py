@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedfx as mfx
@@ -78,3 +79,18 @@ def test_coef_orders_columns_as_lme4(case: str, formula: str, data) -> None:
         assert [str(i) for i in table.index] == ref[group]["rows"]
         values = np.array([float(v) for v in ref[group]["values"]]).reshape(len(table.columns), -1).T
         np.testing.assert_allclose(table.to_numpy(), values, rtol=2e-3, atol=1e-6)
+
+
+def test_glmer_covariance_from_r_x_as_lme4() -> None:
+    expected = np.array([float(v) for v in REFERENCE["vcov_rx"]]).reshape(4, 4)
+    np.testing.assert_allclose(mfx.vcov(GFIT, use_hessian=False), expected, rtol=2e-3)
+    pd.testing.assert_frame_equal(mfx.vcov(GFIT), GFIT.vcov)
+    with pytest.raises(ValueError, match="glmer"):
+        mfx.vcov(FIT, use_hessian=True)
+
+
+@pytest.mark.parametrize("kind", ["lmer", "glmer"])
+def test_scaled_residuals_as_lme4(kind: str) -> None:
+    fit = FIT if kind == "lmer" else GFIT
+    expected = [float(v) for v in REFERENCE["residuals_scaled"][kind]]
+    np.testing.assert_allclose(fit.residuals(scaled=True), expected, rtol=1e-3, atol=1e-3)

@@ -43,6 +43,9 @@ gs <- glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), family = b
             start = list(theta = 0.5, fixef = c(-1, -1, -1, -1)))
 out$start <- list(lmer = list(fixef = num(unname(fixef(sl))), reml = num(REMLcrit(sl))),
                   glmer = list(fixef = num(unname(fixef(gs))), deviance = num(-2 * as.numeric(logLik(gs)))))
+out$vcov_rx <- num(as.matrix(vcov(gfit, use.hessian = FALSE)))
+out$residuals_scaled <- list(lmer = num(unname(residuals(fit, scaled = TRUE))),
+                             glmer = num(unname(residuals(gfit, scaled = TRUE))))
 warnings_of <- function(expr) {
   said <- character()
   withCallingHandlers(expr, warning = function(w) {

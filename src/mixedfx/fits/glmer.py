@@ -205,6 +205,22 @@ class GlmerFit(MixedModelFit):
         names = list(self.matrices.x_names)
         return pd.DataFrame(self._covariance[0].copy(), index=names, columns=names)
 
+    def fixed_covariance(self, use_hessian: bool = True) -> pd.DataFrame:
+        """lme4's ``vcov(fit, use.hessian = use_hessian)``: from the Hessian, or sigma^2 (R_X' R_X)^-1.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", mfx.datasets.load("cbpp"),
+        ...                 family="binomial")
+        >>> round(float(fit.fixed_covariance(use_hessian=False).iloc[0, 0]), 4)
+        0.0519
+        """
+        if use_hessian:
+            return self.vcov
+        names = list(self.matrices.x_names)
+        return pd.DataFrame(self.sigma**2 * self._unscaled_vcov(), index=names, columns=names)
+
     def coefficient_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, the Wald statistic and its normal p-value, as lme4's summary.
 
@@ -223,17 +239,23 @@ class GlmerFit(MixedModelFit):
         """Fitted means (response scale)."""
         return self._optimum.state.mu.copy()
 
-    def residuals(self, type: str = "deviance") -> np.ndarray:  # noqa: A002 - lme4's argument name
-        """Residuals.
+    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4's name
+        """Residuals, as lme4's ``residuals(fit, type, scaled)``.
 
         Parameters
         ----------
         type : {"deviance", "pearson", "response", "working"}
+        scaled : bool
+            Divide by sigma (1 for families without a dispersion parameter).
 
         Returns
         -------
         ndarray
         """
+        res = self._residuals(type)
+        return res / self.sigma if scaled else res
+
+    def _residuals(self, type: str) -> np.ndarray:  # noqa: A002
         model, state = self._model, self._optimum.state
         raw = model.y - state.mu
         if type == "deviance":

@@ -94,19 +94,25 @@ class LmerFit(MixedModelFit):
         """Fitted values: X beta + offset + Z b."""
         return self._linear_predictor(None, None, False)
 
-    def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 - lme4's argument name
-        """Residuals.
+    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4's name
+        """Residuals, as lme4's ``residuals(fit, type, scaled)``.
 
         Parameters
         ----------
         type : {"response", "pearson"}
             Response residuals y - fitted, or Pearson residuals (scaled by the
             square root of the prior weights).
+        scaled : bool
+            Divide by sigma.
 
         Returns
         -------
         ndarray
         """
+        res = self._residuals(type)
+        return res / self.sigma if scaled else res
+
+    def _residuals(self, type: str) -> np.ndarray:  # noqa: A002
         res = np.asarray(self.matrices.y, dtype=float) - self.fitted()
         if type == "response":
             return res
