@@ -111,7 +111,7 @@ def test_predict_with_some_terms_uses_only_those():
     np.testing.assert_allclose(plate_only, expected)
     np.testing.assert_allclose(fit.predict(rows), fit.fitted()[:5])
     np.testing.assert_allclose(fit.predict(re_form="~(1 | plate)")[:5], plate_only)
-    with pytest.raises(ValueError, match="does not have: 1 \\| batch"):
+    with pytest.raises(ValueError, match="does not have, nor a part of one: 1 \\| batch"):
         fit.predict(re_form="~(1 | batch)")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import mixedfx as mfx
+from mixedfx.errors import FormulaError
 from tests.text_match import tokens_match
 
 REFERENCE = json.loads((Path(__file__).parents[1] / "reference" / "parity_r.json").read_text())
@@ -94,3 +95,21 @@ def test_scaled_residuals_as_lme4(kind: str) -> None:
     fit = FIT if kind == "lmer" else GFIT
     expected = [float(v) for v in REFERENCE["residuals_scaled"][kind]]
     np.testing.assert_allclose(fit.residuals(scaled=True), expected, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize(("case", "re_form", "uncorrelated"), [
+    ("intercept_part", "~(1 | Subject)", False), ("slope_part", "~(0 + Days | Subject)", False),
+    ("uncorrelated_slope", "~(0 + Days | Subject)", True),
+])
+def test_predict_with_part_of_a_term_as_lme4(case: str, re_form: str, uncorrelated: bool) -> None:
+    newdata = pd.DataFrame({"Days": [1.0, 5.0, 9.0], "Subject": ["308", "309", "372"]})
+    fit = mfx.lmer("Reaction ~ Days + (Days || Subject)", SLEEP) if uncorrelated else FIT
+    expected = [float(v) for v in REFERENCE["re_form"][case]]
+    np.testing.assert_allclose(fit.predict(newdata, re_form=re_form), expected, rtol=1e-4)
+
+
+def test_fitted_rows_with_part_of_a_term_as_lme4() -> None:
+    expected = [float(v) for v in REFERENCE["re_form"]["intercept_part_fitted"]]
+    np.testing.assert_allclose(FIT.predict(re_form="~(1 | Subject)"), expected, rtol=1e-4)
+    with pytest.raises(FormulaError, match="nor a part of one"):
+        FIT.predict(re_form="~(1 | Days)")

@@ -46,6 +46,13 @@ out$start <- list(lmer = list(fixef = num(unname(fixef(sl))), reml = num(REMLcri
 out$vcov_rx <- num(as.matrix(vcov(gfit, use.hessian = FALSE)))
 out$residuals_scaled <- list(lmer = num(unname(residuals(fit, scaled = TRUE))),
                              glmer = num(unname(residuals(gfit, scaled = TRUE))))
+nd <- data.frame(Days = c(1, 5, 9), Subject = c("308", "309", "372"))
+un <- lmer(Reaction ~ Days + (Days || Subject), sleepstudy)
+out$re_form <- list(
+  intercept_part = num(unname(predict(fit, nd, re.form = ~(1 | Subject)))),
+  slope_part = num(unname(predict(fit, nd, re.form = ~(0 + Days | Subject)))),
+  intercept_part_fitted = num(unname(predict(fit, re.form = ~(1 | Subject)))),
+  uncorrelated_slope = num(unname(predict(un, nd, re.form = ~(0 + Days | Subject)))))
 warnings_of <- function(expr) {
   said <- character()
   withCallingHandlers(expr, warning = function(w) {

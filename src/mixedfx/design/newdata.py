@@ -16,11 +16,12 @@ from mixedfx.design.frame import grouping_factor
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.model_matrix import MatrixSpec, model_matrix
 from mixedfx.errors import DataError, FormulaError
-from mixedfx.formula.bars import parse_formula
+from mixedfx.formula.bars import BarTerm, parse_formula
 from mixedfx.formula.evaluate import DataEnv, Factor, Value, as_column, as_factor, evaluate
+from mixedfx.formula.terms import expand_terms
 from mixedfx.formula.transforms import LearnedTransforms
 
-__all__ = ["NewReTerm", "NewDataMatrices", "selected_terms", "new_data_matrices"]
+__all__ = ["NewReTerm", "NewDataMatrices", "selected_terms", "selected_columns", "new_data_matrices"]
 
 @dataclass(frozen=True)
 class NewReTerm:
@@ -73,7 +74,7 @@ _POPULATION = {"", "NA", "~0", "0", "~-1", "-1", "~NULL", "NULL"}
 
 
 def selected_terms(mm: ModelMatrices, re_form: str | None) -> list[int]:
-    """Positions in ``mm.re_terms`` of the terms ``re_form`` keeps.
+    """Positions in ``mm.re_terms`` of the terms ``re_form`` keeps (all or some of their columns).
 
     Parameters
     ----------
@@ -81,26 +82,68 @@ def selected_terms(mm: ModelMatrices, re_form: str | None) -> list[int]:
         The fitted model's matrices.
     re_form : str or None
         None for every term; ``"~0"`` or ``"NA"`` for none; a formula of bar
-        terms (``"~(1 | g)"``) for those terms.
+        terms (``"~(1 | g)"``) for those terms or parts of them (see :func:`selected_columns`).
 
     Returns
     -------
     list of int
     """
+    return sorted(selected_columns(mm, re_form))
+
+
+def selected_columns(mm: ModelMatrices, re_form: str | None) -> dict[int, np.ndarray]:
+    """The columns of each term ``re_form`` keeps, as lme4's ``predict(re.form =)`` reads it.
+
+    A bar term of ``re_form`` is one of the model's terms, or a part of one on the
+    same grouping factor: ``(1 | Subject)`` of ``(Days | Subject)`` keeps its
+    intercept column. Parts are named by their numeric variables (a term with a
+    factor is matched whole).
+
+    Parameters
+    ----------
+    mm : ModelMatrices
+    re_form : str or None
+
+    Returns
+    -------
+    dict of int to ndarray of bool
+        By position in ``mm.re_terms``, which of the term's columns are kept.
+
+    Raises
+    ------
+    TypeError
+        ``re_form`` not a string.
+    FormulaError
+        A bar term that is no model term, nor a part of one.
+    """
     if re_form is None:
-        return list(range(len(mm.re_terms)))
+        return {i: np.ones(len(t.z_names), dtype=bool) for i, t in enumerate(mm.re_terms)}
     if not isinstance(re_form, str):
         raise TypeError(f"re_form must be None or a formula string, not {type(re_form).__name__}")
     text = re_form.strip()
     if text.replace(" ", "") in _POPULATION:
-        return []
-    wanted = [bar.text for bar in parse_formula(text if "~" in text else "~" + text).bars]
+        return {}
+    kept: dict[int, np.ndarray] = {}
+    for bar in parse_formula(text if "~" in text else "~" + text).bars:
+        position, columns = _matching_term(mm, bar)
+        kept[position] = kept.get(position, np.zeros_like(columns)) | columns
+    return kept
+
+
+def _matching_term(mm: ModelMatrices, bar: BarTerm) -> tuple[int, np.ndarray]:
+    """The model term a bar term of ``re_form`` is, or is a part of, and the columns it keeps."""
     fitted = [t.text for t in mm.re_terms]
-    unknown = [w for w in wanted if w not in fitted]
-    if unknown:
-        raise FormulaError(f"re_form names random-effects terms the model does not have: {', '.join(unknown)}; "
-                           f"the model's terms are: {', '.join(fitted)}")
-    return [i for i, t in enumerate(fitted) if t in wanted]
+    if bar.text in fitted:
+        position = fitted.index(bar.text)
+        return position, np.ones(len(mm.re_terms[position].z_names), dtype=bool)
+    terms = expand_terms(bar.lhs)
+    names = (["(Intercept)"] if terms.intercept else []) + terms.term_labels
+    for position, term in enumerate(mm.re_terms):
+        spec = mm.spec.slopes[position]
+        if term.group == bar.group_name and not spec.factors and set(names) <= set(term.z_names):
+            return position, np.isin(np.asarray(term.z_names), names)
+    raise FormulaError(f"re_form names a random-effects term the model does not have, nor a part of one: "
+                       f"{bar.text}; the model's terms are: {', '.join(fitted)}")
 
 
 def _new_values(specs: list[MatrixSpec], newdata: pd.DataFrame, fitted: LearnedTransforms) -> dict[str, Value]:
@@ -158,7 +201,8 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
     if not isinstance(newdata, pd.DataFrame):
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
     spec = mm.spec
-    chosen = selected_terms(mm, re_form)
+    columns = selected_columns(mm, re_form)
+    chosen = sorted(columns)
     values = _new_values([spec.fixed, *(spec.slopes[i] for i in chosen)], newdata, spec.transforms)
     n = len(newdata)
     X = model_matrix(spec.fixed, values, n)[:, list(spec.keep)]
@@ -176,6 +220,6 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
             what = f"new level(s) {', '.join(unseen)}" if unseen else "missing values"
             raise DataError(f"grouping factor {fitted.group} of term ({fitted.text}) has {what} in the new data; "
                              "pass allow_new_levels=True to predict them at the population level")
-        z = model_matrix(spec.slopes[i], values, n)
+        z = model_matrix(spec.slopes[i], values, n) * columns[i]  # the columns re_form leaves out are 0
         terms.append(NewReTerm(index=i, group=fitted.group, codes=group.codes, z=z, z_names=list(fitted.z_names)))
     return NewDataMatrices(X=X, offset=offset, re_terms=terms, rows=newdata.index)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.design.matrices import ModelMatrices
-from mixedfx.design.newdata import new_data_matrices, selected_terms
+from mixedfx.design.newdata import new_data_matrices, selected_columns
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
@@ -437,25 +437,24 @@ class MixedModelFit(RandomEffects):
 
         return cooks_distance(self)
 
-    def _random_part(self, re_terms, positions: list[int]) -> np.ndarray:
-        """Z b for rows given by each term's codes and z; ``positions`` index lme4's term order."""
-        effects = self._term_effects()
-        return random_part([t.codes for t in re_terms], [t.z for t in re_terms], [effects[i] for i in positions])
-
     def _linear_predictor(self, newdata: pd.DataFrame | None, re_form: str | None,
                           allow_new_levels: bool) -> np.ndarray:
-        """X beta + offset + the selected terms' Z b, for the fitted rows or new ones."""
+        """X beta + offset + the selected terms' (or their selected columns') Z b, for the fitted rows or new ones."""
         if newdata is None:
             mm = self.matrices
-            kept = selected_terms(mm, re_form)
-            chosen = [mm.re_terms[i] for i in kept]
-            positions = [self.term_order.index(i) for i in kept]
+            columns = selected_columns(mm, re_form)
+            kept = sorted(columns)
+            codes = [mm.re_terms[i].codes for i in kept]
+            zs = [mm.re_terms[i].z * columns[i] for i in kept]
         else:
-            new = new_data_matrices(self.matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
-            mm, chosen = new, new.re_terms
-            positions = [self.term_order.index(term.index) for term in new.re_terms]
+            mm = new_data_matrices(self.matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
+            kept = [term.index for term in mm.re_terms]
+            codes, zs = [t.codes for t in mm.re_terms], [t.z for t in mm.re_terms]
         fixed = mm.X @ self._beta + mm.offset
-        return fixed + self._random_part(chosen, positions) if chosen else fixed
+        if not kept:
+            return fixed
+        effects = self._term_effects()
+        return fixed + random_part(codes, zs, [effects[self.term_order.index(i)] for i in kept])
 
     # --- text ---------------------------------------------------------------
     def summary(self, ddf: str | None = None, *, correlation: bool | None = None, digits: int = DIGITS,
