@@ -92,3 +92,17 @@ def test_quadratic_slopes_end_below_where_lme4_stopped():
     fit = mfx.optimize_lmer(model)
     assert fit.fval <= lme4["reml_criterion"] + 1e-5
     assert model.objective(np.array(list(lme4["theta"].values()))) == pytest.approx(lme4["reml_criterion"], abs=1e-6)
+
+
+def test_a_correlation_of_minus_one_lands_on_the_boundary():
+    # L-BFGS-B stopped at a diagonal theta of 9e-4 (a correlation of -0.999), not singular; the
+    # criterion is lower with it at 0, where lme4 (from another path) also reports a singular fit
+    here = Path(__file__).parents[1] / "reference"
+    ref = json.loads((here / "boundary_r.json").read_text())
+    data = pd.read_csv(here / "boundary.csv").astype({"g": str})
+    fit = mfx.lmer(ref["formula"], data)
+    assert fit.is_singular == ref["singular"]
+    assert fit.messages == ["boundary (singular) fit: see help('isSingular')"]
+    assert fit.reml_criterion <= float(ref["reml"][0]) + 1e-7
+    off = mfx.lmer(ref["formula"], data, control={"boundary_share": 0.0})
+    assert off.reml_criterion >= fit.reml_criterion

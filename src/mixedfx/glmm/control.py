@@ -33,6 +33,10 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     boundary_tol : float
         Variance parameters this close to 0 are set to 0 when that does not raise
         the deviance.
+    boundary_share : float
+        A diagonal theta below this share of its term's largest is set to 0
+        where that does not raise the deviance: a gradient method stops short of
+        a zero there (a correlation of 0.999 where the optimum is 1); 0 turns it off.
     singular_tol : float
         ``is_singular`` holds when a diagonal theta is below this (lme4's
         ``check.conv.singular`` tolerance).
@@ -83,6 +87,7 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     tol_pwrss: float = 1e-7
     max_pirls: int = 100
     boundary_tol: float = 1e-5
+    boundary_share: float = 0.01
     singular_tol: float = 1e-4
     calc_derivs: bool = True
     stage2_newton: bool = True

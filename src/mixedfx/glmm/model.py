@@ -26,9 +26,8 @@ from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_eng
 from mixedfx.linalg.layout import BlockLayout, term_layouts, theta_lower_bounds
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
-from mixedfx.optim.boundary import leave_boundary
-from mixedfx.optim.optimize import (OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb,
-                                    snap_to_boundary)
+from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
+from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
 
@@ -357,8 +356,7 @@ class GeneralizedLinearMixedModel:
             if self.n_agq == 0:  # stage 1 is the fit: its end gets stage 2's checks
                 opt1 = leave_boundary(opt1, stage1, self.lower, self.ks, ctrl,
                                       (ctrl.stage2_first_step, ctrl.stage2_least_step), optimizer=optimizer or bobyqa)
-                if ctrl.boundary_tol > 0:
-                    opt1 = snap_to_boundary(opt1, stage1, self.lower, ctrl.boundary_tol)
+                opt1 = settle_on_boundary(opt1, stage1, self.lower, self.ks, ctrl.boundary_tol, ctrl.boundary_share)
             state1 = self.pirls(opt1.x, None, lp0)
         opt1 = replace(opt1, factorizer=self.pirls_engines[0].name)
         if self.n_agq == 0:
@@ -435,8 +433,7 @@ class GeneralizedLinearMixedModel:
             opt2 = replace(opt2, feval=opt2.feval + spent)
         opt2 = leave_boundary(opt2, stage2, lower, self.ks, ctrl, (ctrl.stage2_first_step, ctrl.stage2_least_step),
                               optimizer=optimizer or bobyqa)
-        if ctrl.boundary_tol > 0:
-            opt2 = snap_to_boundary(opt2, stage2, lower, ctrl.boundary_tol)
+        opt2 = settle_on_boundary(opt2, stage2, lower, self.ks, ctrl.boundary_tol, ctrl.boundary_share)
         opt2 = replace(opt2, factorizer=self.pirls_engines[1].name)
         theta, beta = self.split(opt2.x)
         state = exact.state(opt2.x) if exact is not None else self.pirls(theta, beta, eta_start)

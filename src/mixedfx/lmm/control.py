@@ -26,6 +26,10 @@ class LmerControl(OptimizerSettings, CheckSettings):
     boundary_tol : float
         Parameters this close to their bound are set onto it when that does not
         raise the deviance (0 turns it off).
+    boundary_share : float
+        A diagonal theta below this share of its term's largest is set to 0
+        where that does not raise the deviance: a gradient method stops short of
+        a zero there (a correlation of 0.999 where the optimum is 1); 0 turns it off.
     singular_tol : float
         ``is_singular`` holds when a diagonal theta is below this (lme4's
         ``check.conv.singular`` tolerance).
@@ -64,6 +68,7 @@ class LmerControl(OptimizerSettings, CheckSettings):
     """
 
     boundary_tol: float = 1e-5
+    boundary_share: float = 0.01
     singular_tol: float = 1e-4
     theta0: tuple[float, ...] | None = field(default=None)
     calc_derivs: bool = True

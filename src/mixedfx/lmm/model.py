@@ -21,8 +21,8 @@ from mixedfx.linalg.factorizer import factorizer_for
 from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
 from mixedfx.linalg.threads import limited_blas
-from mixedfx.optim.boundary import leave_boundary
-from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb, snap_to_boundary
+from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
+from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
 __all__ = ["LinearMixedModel"]
@@ -298,8 +298,8 @@ class LinearMixedModel:
         summary = leave_boundary(summary, self.objective, self.lower, self.ks, control,
                                  (control.refit_first_step, control.refit_least_step), optimizer=restart,
                                  collinear=on_gradient)
-        if control.boundary_tol > 0:
-            summary = snap_to_boundary(summary, self.objective, self.lower, control.boundary_tol)
+        summary = settle_on_boundary(summary, self.objective, self.lower, self.ks, control.boundary_tol,
+                                     control.boundary_share)
         return replace(summary, factorizer=self.factorizer.name)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,

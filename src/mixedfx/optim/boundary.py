@@ -9,14 +9,15 @@ Both keep the better end, so they can only lower the criterion.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from mixedfx.linalg.layout import theta_columns, theta_moved_inward
+from mixedfx.linalg.layout import theta_columns, theta_lower_bounds, theta_moved_inward
 from mixedfx.optim.optimize import (OptimizerSettings, OptSummary, bobyqa, first_steps_near, restart_from,
-                                    restart_from_edge)
+                                    restart_from_edge, snap_to_boundary)
 
-__all__ = ["leave_boundary"]
+__all__ = ["leave_boundary", "settle_on_boundary"]
 
 
 def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray, ks: list[int],
@@ -71,3 +72,58 @@ def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float]
     start = np.concatenate([moved, summary.x[n_theta:]])
     return restart_from(summary, objective, start, lower, optimizer=optimizer,
                         initial_step=first_steps_near(start, *first_step), **options)
+
+
+def settle_on_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float], lower: np.ndarray,
+                       ks: list[int], tol: float, share: float) -> OptSummary:
+    """Set variance parameters that ended next to zero onto it, one at a time, where that does not raise the criterion.
+
+    First those within ``tol`` of their bound together (lme4's ``check.boundary``),
+    then each diagonal theta below ``share`` of its term's largest diagonal. The
+    criterion is even in a diagonal theta, so a gradient method approaches a
+    zero there only slowly and stops short of it (a correlation of -1 or +1 found
+    at 0.999); lme4's BOBYQA steps onto the bound and reports the fit singular.
+
+    Parameters
+    ----------
+    summary : OptSummary
+        The optimiser's result; its ``x`` starts with theta.
+    objective : callable
+        The criterion over ``summary.x``.
+    lower : ndarray
+        The bounds of ``summary.x``.
+    ks : list of int
+        The terms' widths (theta's layout).
+    tol, share : float
+        The absolute and the relative distance from zero checked (0 turns either off).
+
+    Returns
+    -------
+    OptSummary
+        ``summary``, or the better point with parameters on their bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixedfx.optim.optimize import OptSummary
+    >>> start = OptSummary("L-BFGS-B", np.ones(3), np.array([1.0, -0.9, 0.002]), 1.0, 40, 1)
+    >>> settle_on_boundary(start, lambda x: 1.0 + x[2] ** 2 - 1e-9, np.array([0.0, -np.inf, 0.0]), [2], 1e-5, 0.01).x
+    array([ 1. , -0.9,  0. ])
+    """
+    if tol > 0:
+        summary = snap_to_boundary(summary, objective, lower, tol)
+    if share <= 0:
+        return summary
+    on_diagonal = theta_lower_bounds(ks) == 0.0
+    ends = np.cumsum([k * (k + 1) // 2 for k in ks])
+    for start, end in zip(ends - [k * (k + 1) // 2 for k in ks], ends):
+        diagonal = start + np.flatnonzero(on_diagonal[start:end])
+        largest = float(np.max(np.abs(summary.x[diagonal])))
+        for j in diagonal:
+            if 0.0 < summary.x[j] < share * largest:
+                x = summary.x.copy()
+                x[j] = 0.0
+                fval = float(objective(x))
+                if fval <= summary.fval:
+                    summary = replace(summary, x=x, fval=fval, feval=summary.feval + 1)
+    return summary
