@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import chi2
 
@@ -144,3 +145,15 @@ def test_profile_interval_fallbacks():
     assert np.isnan(ends).all()
     with pytest.warns(UserWarning, match="bad profile"):
         profile_interval(x, np.full(3, np.nan), np.array([-1.0, 1.0]), (0.0, 7.0), "p")
+
+
+def test_profile_progress_bar_on_stderr_only_when_asked(capsys):
+    fit = mfx.lmer("Yield ~ 1 + (1 | Batch)", data=mfx.datasets.load("Dyestuff"))
+    shown = profile(fit, which="theta_", progress=True)
+    captured = capsys.readouterr()
+    assert "profile" in captured.err and "2/2" in captured.err and captured.out == ""
+    quiet = fit.profile(which="theta_", progress=False)
+    assert capsys.readouterr() == ("", "")
+    pd.testing.assert_frame_equal(shown.frame, quiet.frame)
+    fit.confint(method="profile")  # stderr is no terminal under pytest: no bar
+    assert capsys.readouterr() == ("", "")

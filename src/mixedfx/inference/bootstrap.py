@@ -23,9 +23,21 @@ from mixedfx.rbase.rformat import format_num
 if TYPE_CHECKING:
     from mixedfx.inference.fitted import MixedFit
 
-__all__ = ["bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities"]
+__all__ = ["bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities", "progress_bar"]
 
 Statistic = Callable[["MixedFit"], "np.ndarray | pd.Series"]
+
+
+def progress_bar(total: int, desc: str, progress: bool | None) -> tqdm:
+    """A tqdm bar on stderr over ``total`` steps: shown when ``progress`` is true, or when None and stderr is a terminal.
+
+    Examples
+    --------
+    >>> with progress_bar(3, "refits", False) as bar:
+    ...     bar.update(3)
+    """
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    return tqdm(total=int(total), disable=not show, desc=desc)
 
 
 def tail_probabilities(level: float) -> np.ndarray:
@@ -192,7 +204,6 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     t0 = _as_series(func(fit))
     sequence = np.random.SeedSequence(seed)
     seeds = sequence.spawn(int(nsim))
-    show = sys.stderr.isatty() if progress is None else bool(progress)
     if n_jobs > 1:
         try:
             pickle.dumps(func)
@@ -201,7 +212,7 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
                             f"not a lambda or a local function): {error}") from None
     chunks = np.array_split(np.arange(nsim), max(1, nsim // 10) if n_jobs <= 1 else min(nsim, 4 * n_jobs))
     tasks = [(fit, func, re_form, [seeds[i] for i in chunk], len(t0)) for chunk in chunks]
-    with tqdm(total=int(nsim), disable=not show, desc="bootstrap") as bar:
+    with progress_bar(nsim, "bootstrap", progress) as bar:
         results = [item for part in _map_tasks(tasks, n_jobs, bar) for item in part]
     failures = dict(Counter(message for _, message in results if message is not None))
     if failures:

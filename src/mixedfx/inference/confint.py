@@ -83,7 +83,7 @@ def confint(fit: MixedFit, method: str = "profile", level: float = 0.95,
     names = variance_names(fit) + list(fit.fixef.index)
     chosen = select_parameters(parm, names, len(names) - len(fit.fixef))
     if method == "profile":
-        return profile(fit, which=chosen).confint(level)
+        return profile(fit, which=chosen, progress=progress).confint(level)
     if method == "Wald":
         return wald_confint(fit, level).iloc[chosen]
     boot = bootstrap(fit, parameter_vector, nsim, seed=seed, n_jobs=n_jobs, progress=progress)

@@ -22,7 +22,7 @@ from scipy.stats import chi2
 from typing import TYPE_CHECKING
 
 from mixedfx.errors import MixedFxError
-from mixedfx.inference.bootstrap import percent_labels, tail_probabilities
+from mixedfx.inference.bootstrap import percent_labels, progress_bar, tail_probabilities
 from mixedfx.inference.fitted import fitted_model, is_generalized
 from mixedfx.optim.optimize import bobyqa, first_steps_near
 from mixedfx.inference.sdcor import (correlation_mask, parameter_vector, sdcor_to_theta, select_parameters, theta_to_sdcor,
@@ -30,6 +30,8 @@ from mixedfx.inference.sdcor import (correlation_mask, parameter_vector, sdcor_t
 from mixedfx.inference.profile_spline import profile_interval
 
 if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
     from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["profile", "LikelihoodProfile"]
@@ -93,7 +95,7 @@ class LikelihoodProfile:
 
 @dataclass
 class _Walk:
-    """How the profile walks: lme4's step rule, its stopping rule and the optimiser settings."""
+    """How the profile walks: lme4's step rule, its stopping rule, the optimiser settings and the progress bar."""
 
     delta: float
     cutoff: float
@@ -101,6 +103,7 @@ class _Walk:
     maxmult: float
     devtol: float
     options: dict
+    bar: tqdm
 
     def next_value(self, rows: list[np.ndarray], col: int, low: float, high: float, minstep: float = 1e-6) -> float:
         """lme4's ``nextpar``: a step that moves zeta by about delta, capped, within the bounds."""
@@ -127,10 +130,14 @@ class _Walk:
 
     def both_ways(self, origin: np.ndarray, shifted: np.ndarray, col: int, low: float, high: float,
                   zeta_at: Callable[[float, np.ndarray], np.ndarray]) -> list[np.ndarray]:
-        """Walk from the estimate (``origin``) past ``shifted``, then the other way unless at the bound."""
+        """Walk from the estimate (``origin``) past ``shifted``, then the other way unless at the bound.
+
+        One parameter's profile: one step of the progress bar.
+        """
         rows = self.fill([origin, shifted], col, low, high, zeta_at)
         if origin[col] > low:
             rows += self.fill([shifted, origin], col, low, high, zeta_at)[2:]
+        self.bar.update(1)
         return rows
 
     def signed_root(self, deviance: float, base: float, value: float, estimate: float) -> float:
@@ -264,7 +271,7 @@ def _glmm_profiles(fit: MixedFit, chosen: list[int], walk: _Walk) -> _Profiles:
 
 def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alphamax: float = 0.01,
             maxpts: int = 100, delta: float | None = None, delta_cutoff: float = 1 / 8, devtol: float = 1e-9,
-            maxmult: float = 10.0) -> LikelihoodProfile:
+            maxmult: float = 10.0, progress: bool | None = None) -> LikelihoodProfile:
     """Likelihood profiles of a fit's parameters (lme4's ``profile``).
 
     Parameters
@@ -287,6 +294,9 @@ def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alpha
         A deviance lower than the fit's by more than this is an error.
     maxmult : float
         A step is at most this multiple of the previous one.
+    progress : bool, optional
+        Show a progress bar on stderr (tqdm), a step per parameter; by default
+        when stderr is a terminal.
 
     Returns
     -------
@@ -297,12 +307,12 @@ def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alpha
     nvp = len(names) - len(fit.fixef)
     ctrl = fit.control
     cutoff = float(np.sqrt(chi2.ppf(1 - alphamax, len(names))))
-    walk = _Walk(delta=cutoff * delta_cutoff if delta is None else delta, cutoff=cutoff, maxpts=maxpts,
-                 maxmult=maxmult, devtol=devtol,
-                 options=ctrl.optimizer_options)
     chosen = select_parameters(which, names, nvp)
     build = _glmm_profiles if is_generalized(fit) else _lmm_profiles
-    profiles, bounds, base_fit = build(fit, chosen, walk)
+    with progress_bar(len(chosen), "profile", progress) as bar:
+        walk = _Walk(delta=cutoff * delta_cutoff if delta is None else delta, cutoff=cutoff, maxpts=maxpts,
+                     maxmult=maxmult, devtol=devtol, options=ctrl.optimizer_options, bar=bar)
+        profiles, bounds, base_fit = build(fit, chosen, walk)
     frames = []
     for w in chosen:
         table = pd.DataFrame(np.unique(np.array(profiles[w]), axis=0), columns=["zeta", *names])

@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import nlopt
 import numpy as np
 
+from mixedfx.optim.optimizers import nmkb, optim_gradient, port_quasi_newton
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
+
 __all__ = ["OptimizerSettings", "OptSummary", "first_steps_near", "bobyqa", "restart_from_edge", "restart_from",
            "snap_to_boundary", "finite_difference_derivatives", "evaluate_points", "axis_points", "axis_derivatives",
-           "OPTIMIZERS", "nlopt_optimizer", "lbfgsb"]
+           "OPTIMIZERS", "nlopt_optimizer", "lbfgsb", "minqa_bobyqa", "lme4_nelder_mead", "nlminb_quasi_newton",
+           "nmkbw", "optim_lbfgsb"]
 
 # nlopt's return codes and lme4's wording for them
 _NLOPT_RESULTS = {
@@ -264,13 +271,106 @@ def nlopt_optimizer(algorithm: int, name: str) -> Callable[..., OptSummary]:
 
 
 _BOBYQA = nlopt_optimizer(nlopt.LN_BOBYQA, "nloptwrap")
+_NELDER_MEAD = nlopt_optimizer(nlopt.LN_NELDERMEAD, "nloptwrap.NLOPT_LN_NELDERMEAD")
+# lme4's Nelder_Mead: first steps 0.02 (xst), stops once the simplex lies within 5e-4 of them (xt) of its centroid
+_NM_FIRST_STEP, _NM_XT_SHARE = 0.02, 5e-4
+# minqa's bobyqa: rhobeg = min(0.95, 0.2 max|x0|), rhoend = 1e-6 rhobeg; lme4's optwrap starts 0 at 0.001
+_MINQA_RHOBEG_SHARE, _MINQA_RHOBEG_MAX, _MINQA_RHOEND_SHARE, _MINQA_ZERO_START = 0.2, 0.95, 1e-6, 0.001
+# R's optim L-BFGS-B: factr = 1e7 times the machine epsilon, pgtol = 0
+_OPTIM_FACTR = 1e7 * float(np.finfo(float).eps)
 
-# lme4's allFit tries several optimisers; these are the bound-constrained ones nlopt offers here
+
+def minqa_bobyqa(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                 maxeval: int = 100_000, initial_step: np.ndarray | None = None, **_nloptwrap: float) -> OptSummary:
+    """lme4's ``bobyqa`` (minqa's, Powell's code): nlopt's BOBYQA from minqa's first trust radius to its last.
+
+    nlopt's BOBYQA is Powell's algorithm; minqa stops only on the trust radius
+    (``rhoend``), so no tolerance on the objective applies. The control's nloptwrap
+    tolerances (``xtol_abs``, ``ftol_abs``) are not minqa's and are ignored, as
+    lme4's ``allFit`` runs minqa at its own defaults. ``initial_step`` is rhobeg
+    (lme4's second glmer stage passes small ones).
+
+    Examples
+    --------
+    >>> f = lambda x: float((x[0] - 1.0) ** 2 + (x[1] - 2.0) ** 2)
+    >>> np.round(minqa_bobyqa(f, np.array([0.0, 0.0]), np.array([0.0, -np.inf])).x, 6).tolist()
+    [1.0, 2.0]
+    """
+    x0 = np.maximum(np.asarray(x0, dtype=float), lower)
+    if not x0.any():
+        x0 = np.full(len(x0), _MINQA_ZERO_START)
+    rhobeg = (np.full(len(x0), min(_MINQA_RHOBEG_MAX, _MINQA_RHOBEG_SHARE * float(np.abs(x0).max())))
+              if initial_step is None else np.asarray(initial_step, dtype=float))
+    summary = _BOBYQA(objective, x0, lower, xtol_abs=_MINQA_RHOEND_SHARE * float(rhobeg.min()), ftol_abs=0.0,
+                      maxeval=maxeval, initial_step=rhobeg)
+    return replace(summary, optimizer="bobyqa")
+
+
+def lme4_nelder_mead(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                     maxeval: int = 100_000, initial_step: np.ndarray | None = None,
+                     **_nloptwrap: float) -> OptSummary:
+    """lme4's ``Nelder_Mead`` (its port of nlopt's Nelder-Mead): nlopt's, at lme4's ``Nelder_Mead`` defaults.
+
+    First steps ``xst`` (0.02, or ``initial_step``), stopping once every vertex
+    lies within ``xt = 5e-4 xst`` of the centroid: lme4's port tests only that
+    (its ``FtolAbs`` is set but never tested), so no tolerance on the objective
+    applies. The control's nloptwrap tolerances are ignored, as ``allFit`` runs
+    it at its defaults.
+
+    Examples
+    --------
+    >>> f = lambda x: float((x[0] - 1.0) ** 2 + (x[1] - 2.0) ** 2)
+    >>> np.round(lme4_nelder_mead(f, np.array([0.5, 1.5]), np.array([0.0, -np.inf])).x, 2).tolist()
+    [1.0, 2.0]
+    """
+    xst = np.full(len(x0), _NM_FIRST_STEP) if initial_step is None else np.asarray(initial_step, dtype=float)
+    summary = _NELDER_MEAD(objective, x0, lower, xtol_abs=(_NM_XT_SHARE * xst).tolist(), ftol_abs=0.0,
+                           maxeval=maxeval, initial_step=xst)
+    return replace(summary, optimizer="Nelder_Mead")
+
+
+def nlminb_quasi_newton(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                        maxeval: int = 100_000, **_settings: object) -> OptSummary:
+    """lme4's ``nlminbwrap`` (PORT), by scipy's SLSQP (:func:`mixedfx.optim.optimizers.port_quasi_newton`)."""
+    return _from_scipy("nlminbwrap", x0, lower, port_quasi_newton(objective, x0, lower, maxeval=maxeval))
+
+
+def nmkbw(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+          maxeval: int = 100_000, **_settings: object) -> OptSummary:
+    """lme4's ``nmkbw`` (dfoptim's ``nmkb``; Brent for one parameter), by :func:`mixedfx.optim.optimizers.nmkb`."""
+    return _from_scipy("nmkbw", x0, lower, nmkb(objective, x0, lower, maxfeval=maxeval))
+
+
+def optim_lbfgsb(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
+                 maxeval: int = 100_000, **_settings: object) -> OptSummary:
+    """optimx's ``L-BFGS-B`` (R's ``optim``): :func:`lbfgsb` on R's finite differences, at optim's tolerances.
+
+    ``feval`` counts every evaluation, those of the differences included.
+    """
+    summary = lbfgsb(optim_gradient(objective, lower), x0, lower, ftol_rel=_OPTIM_FACTR, gtol=0.0,
+                     maxeval=maxeval)
+    return replace(summary, optimizer="optimx.L-BFGS-B", feval=summary.feval * (2 * len(summary.x) + 1))
+
+
+def _from_scipy(name: str, x0: np.ndarray, lower: np.ndarray, result: OptimizeResult) -> OptSummary:
+    """A scipy result as an ``OptSummary``: return code 1 on success, -1 (and scipy's message) otherwise."""
+    x = np.maximum(np.asarray(result.x, dtype=float), lower)
+    messages = [] if result.success else [f"{name}: {result.message}"]
+    return OptSummary(optimizer=name, x0=np.asarray(x0, dtype=float), x=x, fval=float(result.fun),
+                      feval=int(result.nfev), return_code=1 if result.success else -1, messages=messages)
+
+
+# every optimiser by lme4's name: allFit's seven (mixedfx.inference.allfit), then more of nlopt's
 OPTIMIZERS: dict[str, Callable[..., OptSummary]] = {
-    "bobyqa": bobyqa,
-    "nelder_mead": nlopt_optimizer(nlopt.LN_NELDERMEAD, "nloptwrap.NLOPT_LN_NELDERMEAD"),
-    "sbplx": nlopt_optimizer(nlopt.LN_SBPLX, "nloptwrap.NLOPT_LN_SBPLX"),
-    "cobyla": nlopt_optimizer(nlopt.LN_COBYLA, "nloptwrap.NLOPT_LN_COBYLA"),
+    "bobyqa": minqa_bobyqa,
+    "Nelder_Mead": lme4_nelder_mead,
+    "nlminbwrap": nlminb_quasi_newton,
+    "nmkbw": nmkbw,
+    "optimx.L-BFGS-B": optim_lbfgsb,
+    "nloptwrap.NLOPT_LN_NELDERMEAD": _NELDER_MEAD,
+    "nloptwrap.NLOPT_LN_BOBYQA": bobyqa,
+    "nloptwrap.NLOPT_LN_SBPLX": nlopt_optimizer(nlopt.LN_SBPLX, "nloptwrap.NLOPT_LN_SBPLX"),
+    "nloptwrap.NLOPT_LN_COBYLA": nlopt_optimizer(nlopt.LN_COBYLA, "nloptwrap.NLOPT_LN_COBYLA"),
 }
 
 
