@@ -343,7 +343,7 @@ def test_predict_with_an_unseen_fixed_effect_level(cbpp):
 
 
 def test_predict_with_a_term_the_model_does_not_have(slopes):
-    with raises(FormulaError, "re_form names random-effects terms the model does not have: 1 | Day",
+    with raises(FormulaError, "re_form names a random-effects term the model does not have, nor a part of one: 1 | Day",
                 "the model's terms are: Days | Subject"):
         slopes.predict(re_form="~(1 | Day)")
 

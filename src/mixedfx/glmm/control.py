@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mixedfx.optim.checks import CheckSettings
+from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptimizerSettings
 
 __all__ = ["GlmerControl"]
@@ -21,6 +22,11 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     max_pirls : int
         Most PIRLS iterations per evaluation (lme4's maxit; complete separation
         needs about 35).
+    optimizer : str or (str, str), optional
+        lme4's name of the optimiser for both stages, or one per stage
+        (``("bobyqa", "Nelder_Mead")``, lme4's glmer default); the names of
+        :class:`mixedfx.lmm.control.LmerControl`'s ``optimizer``. None lets
+        mixedfx choose (see ``stage2_newton``, ``use_gradient``).
     xtol_abs, ftol_abs : float
         BOBYQA's absolute tolerances in both stages. ``ftol_abs`` is tighter than
         lmer's: with 1e-8 BOBYQA stops before the gradient passes lme4's
@@ -86,6 +92,7 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     ftol_abs: float = 1e-10
     tol_pwrss: float = 1e-7
     max_pirls: int = 100
+    optimizer: str | tuple[str, str] | None = None
     boundary_tol: float = 1e-5
     boundary_share: float = 0.01
     singular_tol: float = 1e-4
@@ -99,3 +106,18 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     stage2_first_step: float = 0.05
     stage2_least_step: float = 0.01
     max_halvings: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in self.stage_optimizers:
+            if name is not None:
+                optimizer_named(name)
+
+    @property
+    def stage_optimizers(self) -> tuple[str | None, str | None]:
+        """The optimiser named for each stage (None where mixedfx chooses)."""
+        if isinstance(self.optimizer, tuple | list):
+            if len(self.optimizer) != 2:
+                raise ValueError(f"optimizer takes one name or one per stage (two), not {self.optimizer!r}")
+            return self.optimizer[0], self.optimizer[1]
+        return self.optimizer, self.optimizer

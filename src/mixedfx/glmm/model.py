@@ -27,6 +27,7 @@ from mixedfx.linalg.layout import BlockLayout, term_layouts, theta_lower_bounds
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
+from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
@@ -330,8 +331,9 @@ class GeneralizedLinearMixedModel:
         theta0 : ndarray, optional
             Starting theta (lme4's order); 1 on the diagonal, 0 below it by default.
         optimizer : callable, optional
-            The minimiser for both stages. By default BOBYQA, with stage 2 first
-            tried by Newton steps (see :meth:`fit_stage2`).
+            The minimiser for both stages. By default the control's ``optimizer``
+            (one per stage), else BOBYQA, with stage 2 first tried by Newton steps
+            (see :meth:`fit_stage2`).
         beta0 : ndarray, optional
             Stage 2's starting fixed effects (lme4's ``start$fixef``); stage 1's by default.
 
@@ -340,10 +342,13 @@ class GeneralizedLinearMixedModel:
         GlmmOptimum
         """
         with limited_blas(self.blas_threads):
-            return self._fit(theta0, optimizer, beta0)
+            if optimizer is not None:
+                return self._fit(theta0, optimizer, optimizer, beta0)
+            named = [None if name is None else optimizer_named(name) for name in self.control.stage_optimizers]
+            return self._fit(theta0, named[0], named[1], beta0)
 
     def _fit(self, theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
-             beta0: np.ndarray | None) -> GlmmOptimum:
+             stage2_optimizer: Callable[..., OptSummary] | None, beta0: np.ndarray | None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
@@ -362,7 +367,7 @@ class GeneralizedLinearMixedModel:
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         beta = state1.beta if beta0 is None else np.asarray(beta0, dtype=float)
-        return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, optimizer)
+        return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:

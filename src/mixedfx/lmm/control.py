@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mixedfx.optim.checks import CheckSettings
+from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptimizerSettings
 
 __all__ = ["LmerControl"]
@@ -16,6 +17,12 @@ class LmerControl(OptimizerSettings, CheckSettings):
 
     Attributes
     ----------
+    optimizer : str, optional
+        lme4's name of the optimiser to run: ``"nloptwrap"`` (lme4's default,
+        BOBYQA through nlopt), ``"bobyqa"``, ``"Nelder_Mead"``, ``"nlminbwrap"``,
+        ``"nmkbw"``, ``"optimx.L-BFGS-B"`` or an ``"nloptwrap.NLOPT_LN_..."``
+        (:mod:`mixedfx.optim.choice`); the fit's ``optimizer`` names it. None
+        lets mixedfx choose (see ``use_gradient``).
     xtol_abs, ftol_abs : float
         BOBYQA's absolute tolerances (lme4's nloptwrap defaults).
     maxeval : int
@@ -67,6 +74,7 @@ class LmerControl(OptimizerSettings, CheckSettings):
         share of each value, at least ``refit_least_step``: the new optimum is near.
     """
 
+    optimizer: str | None = None
     boundary_tol: float = 1e-5
     boundary_share: float = 0.01
     singular_tol: float = 1e-4
@@ -76,3 +84,8 @@ class LmerControl(OptimizerSettings, CheckSettings):
     first_step_share: float = 0.1
     refit_first_step: float = 0.1
     refit_least_step: float = 0.02
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.optimizer is not None:
+            optimizer_named(self.optimizer)

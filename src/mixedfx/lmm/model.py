@@ -22,6 +22,7 @@ from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
 from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
+from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
@@ -267,9 +268,9 @@ class LinearMixedModel:
                  initial_step: np.ndarray | None = None) -> OptSummary:
         """Minimise the criterion over theta as lme4's ``optimizeLmer`` does.
 
-        Without ``optimizer``: steps on the analytic gradient where the model has
-        one and ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA
-        otherwise. ``initial_step``, when given, is BOBYQA's first step per
+        Without ``optimizer``: ``control.optimizer`` where it names one, else
+        steps on the analytic gradient where the model has one and
+        ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA otherwise. ``initial_step``, when given, is BOBYQA's first step per
         parameter (smaller steps suit a start near the optimum, as a refit's).
         """
         with limited_blas(self.blas_threads):
@@ -277,6 +278,8 @@ class LinearMixedModel:
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None) -> OptSummary:
+        if optimizer is None and control.optimizer is not None:
+            optimizer = optimizer_named(control.optimizer)
         x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
