@@ -27,7 +27,8 @@ __all__ = ["lmer", "glmer", "glmer_nb"]
 def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
          offset: np.ndarray | None = None, na_action: str = "omit",
          control: LmerControl | Mapping[str, Any] | None = None,
-         contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None) -> LmerFit:
+         contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
+         subset: object = None) -> LmerFit:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     Parameters
@@ -42,8 +43,10 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         Prior weights: a column of ``data`` or one value per row.
     offset : array-like, optional
         A known term added to the linear predictor (besides any ``offset()`` in the formula).
-    na_action : {"omit", "fail"}
+    na_action : {"omit", "exclude", "fail"}
         Drop rows with missing values in the model's variables, or raise.
+        ``"exclude"`` (R's ``na.exclude``) drops them too, and pads ``fitted()``,
+        ``residuals()`` and ``predict()`` back to the input rows with NaN.
     control : LmerControl or dict, optional
         Optimiser settings.
     contrasts : dict, optional
@@ -56,6 +59,9 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     start : array-like or dict, optional
         Starting theta in lme4's order (``fit.theta`` of another fit), or
         ``{"theta": ...}``; it replaces ``control.theta0``.
+    subset : array-like or str, optional
+        The rows to use, as R's ``subset``: a boolean mask, row positions, or a
+        pandas query (``"Days > 2"``); applied before the NA action.
 
     Returns
     -------
@@ -77,10 +83,12 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         A model too large for the memory available (its size is given).
     """
     control = as_control(control, LmerControl)
-    design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts)
+    design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts,
+                         subset=subset)
     model = lmer_model(design, REML=REML)
     call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset, "na_action": na_action,
-                                         "control": control, "contrasts": contrasts, "start": start})
+                                         "control": control, "contrasts": contrasts, "start": start,
+                                         "subset": subset})
     theta0, _ = start_values(start, model.lower.size)
     if theta0 is not None:
         control = replace(control, theta0=tuple(theta0))
@@ -90,7 +98,8 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
 def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
           offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
           control: GlmerControl | Mapping[str, Any] | None = None,
-          contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None) -> GlmerFit | LmerFit:
+          contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
+          subset: object = None) -> GlmerFit | LmerFit:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
     Parameters
@@ -112,14 +121,16 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         1: Laplace approximation; 0: faster, beta estimated inside PIRLS;
         more than 1: adaptive Gauss-Hermite quadrature with that many nodes (one
         scalar random-effects term only).
-    na_action : {"omit", "fail"}
-        Drop rows with missing values in the model's variables, or raise.
+    na_action : {"omit", "exclude", "fail"}
+        As for :func:`lmer`.
     control : GlmerControl or dict, optional
     contrasts : dict, optional
         As for :func:`lmer`.
     start : array-like or dict, optional
         Starting theta (lme4's order), or ``{"theta": ..., "fixef": ...}``: theta
         starts stage 1, fixef stage 2 (lme4's ``start``).
+    subset : array-like or str, optional
+        As for :func:`lmer`.
 
     Returns
     -------
@@ -141,14 +152,14 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
         return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
-                    contrasts=contrasts, start=start)
+                    contrasts=contrasts, start=start, subset=subset)
     control = as_control(control, GlmerControl)
     design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
-                          contrasts=contrasts)
+                          contrasts=contrasts, subset=subset)
     model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     call = FitCall(glmer, formula, data, {"family": fam, "weights": weights, "offset": offset, "nAGQ": nAGQ,
                                           "na_action": na_action, "control": control, "contrasts": contrasts,
-                                          "start": start})
+                                          "start": start, "subset": subset})
     theta0, beta0 = start_values(start, model.lower.size, design.X.shape[1])
     return glmer_fit(model, optimize_glmer(model, theta0, beta0), call)
 
@@ -156,7 +167,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
 def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
              offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
              control: GlmerControl | Mapping[str, Any] | None = None, tol: float = 5e-5,
-             contrasts: Mapping[str, ContrastSpec] | None = None) -> GlmerFit:
+             contrasts: Mapping[str, ContrastSpec] | None = None, subset: object = None) -> GlmerFit:
     """Fit a negative binomial mixed model, estimating its theta as lme4's ``glmer.nb``.
 
     A Poisson fit gives a first theta (MASS's ``theta.ml``); the negative binomial
@@ -164,7 +175,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
 
     Parameters
     ----------
-    formula, data, weights, offset, nAGQ, na_action, contrasts
+    formula, data, weights, offset, nAGQ, na_action, contrasts, subset
         As for :func:`glmer`.
     control : GlmerControl or dict, optional
         As for :func:`glmer`; PIRLS's tolerance is at most 1e-10 here (see the note in the code).
@@ -177,9 +188,9 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     """
     control = as_control(control, GlmerControl)
     design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,
-                          contrasts=contrasts)
+                          contrasts=contrasts, subset=subset)
     start = glmer_model(design, family="poisson", nAGQ=nAGQ, control=control)
     call = FitCall(glmer_nb, formula, data, {"weights": weights, "offset": offset, "nAGQ": nAGQ,
                                              "na_action": na_action, "control": control, "tol": tol,
-                                             "contrasts": contrasts})
+                                             "contrasts": contrasts, "subset": subset})
     return GlmerFit(*fit_negative_binomial(start.matrices, start.n_agq, control, tol), call=call)

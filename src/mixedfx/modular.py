@@ -130,12 +130,12 @@ def _check_terms(design: ModelMatrices, allow_n: bool) -> None:
 # --------------------------------------------------------------------------- lmer
 def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
                 offset: np.ndarray | None = None, na_action: str = "omit",
-                contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
+                contrasts: Mapping[str, ContrastSpec] | None = None, subset: object = None) -> ModelMatrices:
     """The model's response, X and random-effects terms, checked as lme4's ``lFormula`` checks them.
 
     Parameters
     ----------
-    formula, data, weights, offset, na_action, contrasts
+    formula, data, weights, offset, na_action, contrasts, subset
         As for :func:`mixedfx.lmer`.
 
     Returns
@@ -155,7 +155,7 @@ def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray |
     ((180, 2), ['(Intercept)', 'Days'])
     """
     design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action,
-                                  contrasts=contrasts)
+                                  contrasts=contrasts, subset=subset)
     check_lmer_response(design)
     _check_terms(design, allow_n=False)
     return design
@@ -251,12 +251,13 @@ def lmer_fit(model: LinearMixedModel, opt: OptSummary,
 # --------------------------------------------------------------------------- glmer
 def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
                  weights: str | np.ndarray | None = None, offset: np.ndarray | None = None,
-                 na_action: str = "omit", contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
+                 na_action: str = "omit", contrasts: Mapping[str, ContrastSpec] | None = None,
+                 subset: object = None) -> ModelMatrices:
     """The model's matrices, checked as lme4's ``glFormula`` checks them (the response against the family).
 
     Parameters
     ----------
-    formula, data, family, weights, offset, na_action, contrasts
+    formula, data, family, weights, offset, na_action, contrasts, subset
         As for :func:`mixedfx.glmer`.
 
     Returns
@@ -272,7 +273,7 @@ def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
     (56, 2)
     """
     design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action,
-                                  contrasts=contrasts)
+                                  contrasts=contrasts, subset=subset)
     check_glmer_response(design, get_family(family))
     _check_terms(design, allow_n=True)
     return design

@@ -3,9 +3,12 @@
 Mirrors what ``lme4::lFormula`` gets from ``model.frame``: the variables of
 the formula with bars turned into ``+`` (response, fixed-effect variables,
 random-effect slope variables, grouping variables), plus weights and offset,
-evaluated on the whole data; rows with a missing value in any of them are
-dropped (``na_action="omit"``) or reported (``"fail"``); factors lose levels
-no kept row uses. Grouping factors are then formed as lme4's ``mkReTrms``
+evaluated on the whole data; ``.`` stands for the data's other columns (R's
+``terms(formula, data)``); the ``subset`` is taken, then rows with a missing
+value in any variable are dropped (``na_action="omit"``, or ``"exclude"``,
+which also remembers where they were) or reported (``"fail"``), as R's
+model.frame applies ``subset`` before ``na.action``; factors lose levels no
+kept row uses. Grouping factors are then formed as lme4's ``mkReTrms``
 does: the variables of each grouping expression become factors, the
 expression is evaluated (``g:h`` is the interaction) and unused levels go.
 """
@@ -13,7 +16,7 @@ expression is evaluated (``g:h`` is the interaction) and unused levels go.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,12 +27,14 @@ from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
 )
 from mixedfx.formula.syntax import Call, Node
-from mixedfx.formula.terms import Terms, expand_terms
+from mixedfx.formula.terms import Terms, expand_dot, expand_terms
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
 
 __all__ = ["ModelFrame", "model_frame", "grouping_factor", "NA_ACTIONS"]
 
-NA_ACTIONS = {"omit": "omit", "na.omit": "omit", "fail": "fail", "na.fail": "fail"}
+NA_ACTIONS = {"omit": "omit", "na.omit": "omit", "exclude": "exclude", "na.exclude": "exclude",
+              "fail": "fail", "na.fail": "fail"}
+_EXCLUDE_TOO = " (or 'exclude': omit, then pad fitted values and residuals back to the input rows)"
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class ModelFrame:
     Attributes
     ----------
     formula : MixedFormula
-        The parsed formula.
+        The parsed formula, ``.`` in its fixed part replaced by the columns it stands for.
     fixed : Terms
         Terms of the fixed part (variable 0 is the response).
     slopes : tuple of Terms
@@ -61,6 +66,13 @@ class ModelFrame:
         Index labels of the kept rows of the data.
     n_dropped_na : int
         Number of rows dropped for missing values.
+    input_rows : pandas.Index
+        Index labels of the rows the NA action saw: every row of the data, or
+        the ``subset``'s rows in its order.
+    kept : ndarray of int
+        Positions of ``rows`` in ``input_rows``.
+    na_action : {"omit", "exclude", "fail"}
+        The NA action, by its short name.
     transforms : LearnedTransforms
         What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()``
         calls learned on the whole data (before rows with missing values are
@@ -77,6 +89,9 @@ class ModelFrame:
     offset: np.ndarray
     rows: pd.Index
     n_dropped_na: int
+    input_rows: pd.Index
+    kept: np.ndarray
+    na_action: str = "omit"
     transforms: LearnedTransforms = LearnedTransforms()
 
 
@@ -146,6 +161,65 @@ def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
     return arr
 
 
+def _query_mask(query: str, data: pd.DataFrame) -> pd.Series:
+    """The rows a pandas query string selects, one True/False per row."""
+    try:
+        mask = data.eval(query)
+    except (NameError, SyntaxError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        columns = ", ".join(map(str, data.columns[:20])) + (", ..." if len(data.columns) > 20 else "")
+        raise DataError(f"subset {query!r} could not be evaluated on the data ({type(exc).__name__}: {exc}); "
+                        f"the data have columns {columns} (names with spaces go in backticks)") from None
+    if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask.dtype):
+        raise DataError(f"subset {query!r} must give True or False for each row, "
+                        "like 'Days > 2' or 'period != \"4\"'")
+    return mask
+
+
+def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """R's ``subset`` of a model frame: positions of the rows it keeps, and which of them it marks NA.
+
+    A logical subset keeps its True rows; an NA in it keeps the row with
+    every variable missing, as R's ``[.data.frame`` does, for the NA action
+    to handle. Integer positions (0-based, distinct) keep those rows in their order.
+    """
+    n = len(data)
+    if subset is None:
+        return np.arange(n), np.zeros(n, dtype=bool)
+    if isinstance(subset, str):
+        subset = _query_mask(subset, data)
+    if isinstance(subset, dict | set | bytes) or np.isscalar(subset):
+        raise TypeError("subset must be a boolean mask with one value per row, an array of row positions or "
+                        f"a query string such as 'Days > 2', not {type(subset).__name__}")
+    if isinstance(subset, pd.Series) and pd.api.types.is_bool_dtype(subset.dtype) \
+            and not subset.index.equals(data.index):
+        if len(subset) != n or not subset.index.sort_values().equals(data.index.sort_values()):
+            raise ValueError("the subset mask's index does not match the data's: give one value per row of "
+                             "the data, with its index (or a plain array)")
+        subset = subset.reindex(data.index)
+    raw = subset.array if isinstance(subset, pd.Series | pd.Index) else np.asarray(subset)
+    if raw.ndim != 1:
+        raise ValueError(f"subset must be one-dimensional, not of shape {np.shape(raw)}")
+    if len(raw) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    values = pd.array(raw)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        if len(values) != n:
+            raise ValueError(f"the subset mask has {len(values)} values but the data have {n} rows")
+        na = np.asarray(values.isna())
+        chosen = np.flatnonzero(np.asarray(values.fillna(True), dtype=bool))
+        return chosen, na[chosen]
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any():
+        positions = np.asarray(values, dtype=np.int64)
+        outside = (positions < 0) | (positions >= n)
+        if outside.any():
+            raise ValueError(f"subset position {positions[outside][0]} is outside the data's rows 0 to {n - 1} "
+                             "(positions count from 0; to leave rows out, give a boolean mask)")
+        if np.unique(positions).size != positions.size:
+            raise ValueError("subset positions repeat a row; give each row at most once")
+        return positions, np.zeros(positions.size, dtype=bool)
+    raise TypeError(f"subset must hold booleans (a mask) or integers (row positions), not {values.dtype}")
+
+
 def _response(value: Value) -> np.ndarray:
     if isinstance(value, Factor):
         if value.logical:
@@ -176,7 +250,7 @@ def grouping_factor(group: Node, env: DataEnv, label: str) -> Factor:
 
 
 def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: object = None,
-                offset: object = None, na_action: str = "omit") -> ModelFrame:
+                offset: object = None, na_action: str = "omit", subset: object = None) -> ModelFrame:
     """Build the model frame of a mixed model.
 
     Parameters
@@ -189,8 +263,15 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         Prior weights: a column name or one value per row of ``data``.
     offset : array-like, optional
         One value per row, added to the formula's ``offset()`` terms.
-    na_action : {"omit", "fail"}
-        Drop rows with missing values in any used variable, or raise.
+    na_action : {"omit", "exclude", "fail"}
+        Drop rows with missing values in any used variable (``"exclude"``
+        too, and row-wise results are then padded back to ``input_rows``), or raise.
+    subset : array-like or str, optional
+        The rows to use, taken before the NA action: a boolean mask (one
+        value per row; an NA marks the row missing, as in R), an array of
+        0-based row positions (used in that order), or a pandas query string
+        such as ``"Days > 2"``. Variables are evaluated on every row first, as
+        R's model.frame does, so ``poly()`` and ``scale()`` learn on all of them.
 
     Returns
     -------
@@ -199,28 +280,41 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     Raises
     ------
     TypeError
-        If ``data`` is not a DataFrame, ``formula`` not a string or
-        ``na_action`` not a string.
+        If ``data`` is not a DataFrame, ``formula`` not a string,
+        ``na_action`` not a string, or ``subset`` of another kind.
+    ValueError
+        A subset mask of the wrong length or positions outside the data.
     FormulaError
         For a formula without a response or with a malformed term.
     DataError
-        Unknown columns, empty data, missing values under ``"fail"``,
-        infinite values, negative, infinite or all-zero weights, no rows
-        left.
+        Unknown columns, empty data, a query that fails, a subset that keeps
+        no row, missing values under ``"fail"``, infinite values, negative,
+        infinite or all-zero weights, no rows left.
     MixedFxError
         An unknown ``na_action``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"y": [1.0, 2, 3, 4], "x": [0.0, 1, 2, 3], "g": list("aabb")})
+    >>> frame = model_frame("y ~ . + (1 | g)", d, subset="x > 0")
+    >>> frame.fixed.term_labels, list(frame.rows)
+    (['x', 'g'], [1, 2, 3])
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     if not isinstance(na_action, str):
-        raise TypeError(f"na_action must be 'omit' or 'fail', not {type(na_action).__name__}")
+        raise TypeError(f"na_action must be 'omit' or 'fail', not {type(na_action).__name__}{_EXCLUDE_TOO}")
     if na_action not in NA_ACTIONS:
-        raise MixedFxError(f"na_action must be 'omit' or 'fail', not {na_action!r}")
+        raise MixedFxError(f"na_action must be 'omit' or 'fail', not {na_action!r}{_EXCLUDE_TOO}")
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
     if len(data) == 0:
         raise DataError("the data have no rows")
+    parsed = replace(parsed, fixed=expand_dot(parsed.fixed, list(data.columns), parsed.response))
+    base, subset_na = _subset_rows(subset, data)
+    if base.size == 0:
+        raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed = expand_terms(parsed.fixed, parsed.response)
     slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
     env = DataEnv(data)
@@ -233,24 +327,26 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
 
-    if extras["weights"] is not None and np.isnan(extras["weights"]).any():
-        nan = np.isnan(extras["weights"])
+    if extras["weights"] is not None and np.isnan(extras["weights"][base]).any():
+        nan = np.isnan(extras["weights"][base])
         raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
-                        f"{_rows_text(data.index, nan, extras['weights'])}; weights must be numbers >= 0: "
-                        "give those rows a weight or drop them from the data")
-    missing = {label: is_missing(v) for label, v in full.items()}
-    missing.update({k: np.isnan(v) for k, v in extras.items() if v is not None})
+                        f"{_rows_text(data.index[base], nan, extras['weights'][base])}; weights must be numbers "
+                        ">= 0: give those rows a weight or drop them from the data")
+    missing = {label: is_missing(v)[base] for label, v in full.items()}
+    missing.update({k: np.isnan(v[base]) for k, v in extras.items() if v is not None})
+    if subset_na.any():
+        missing["subset"] = subset_na
     drop = np.logical_or.reduce(list(missing.values()))
     if drop.any() and NA_ACTIONS[na_action] == "fail":
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"missing values in {', '.join(named)} ({int(drop.sum())} rows); "
                         "remove them or use na_action='omit'")
-    kept = np.flatnonzero(~drop)
+    kept = base[~drop]
     if kept.size == 0:
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 
-    every_row = kept.size == env.n
+    every_row = kept.size == env.n and bool((kept == np.arange(env.n)).all())
     values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
     rows = data.index[kept]
@@ -283,5 +379,6 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=rows, n_dropped_na=int(drop.sum()), transforms=env.learned_transforms(),
+        rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index[base], kept=np.flatnonzero(~drop),
+        na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms(),
     )

@@ -2,7 +2,9 @@
 
 Columns of X that are linearly dependent on earlier ones are dropped as lme4's
 ``chkRank.drop.cols`` does (:mod:`mixedfx.design.rank`); new data are coded
-with the fitted levels and contrasts (:mod:`mixedfx.design.newdata`).
+with the fitted levels and contrasts (:mod:`mixedfx.design.newdata`). Under
+``na_action="exclude"``, :func:`pad_to_input` puts row-wise results back on
+the input rows, as R's ``naresid`` does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
 from mixedfx.formula.transforms import LearnedTransforms
 
-__all__ = ["ModelMatrices", "DesignSpec", "build_model_matrices"]
+__all__ = ["used_rows", "ModelMatrices", "DesignSpec", "build_model_matrices", "pad_to_input"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class DesignSpec:
     slopes : tuple of MatrixSpec
         Per random-effects term, its model matrix.
     formula : MixedFormula
-        The parsed formula.
+        The parsed formula, a ``.`` in its fixed part replaced by the columns it stood for.
     transforms : LearnedTransforms
         What ``poly()``, ``scale()``, ``bs()``, ``ns()`` learned on the fitted data (R's predvars).
     """
@@ -94,6 +96,14 @@ class ModelMatrices:
     term_order : list of int
         lme4's order of ``re_terms`` (:func:`~mixedfx.design.reterms.lme4_term_order`):
         the order of theta, ranef and VarCorr, computed once here.
+    na_action : {"omit", "exclude", "fail"}
+        The NA action, by its short name.
+    input_rows : pandas.Index or None
+        Index labels of the rows the NA action saw (the data's rows, or the
+        ``subset``'s); None when built without them (then ``rows``).
+    kept : ndarray of int or None
+        Positions of ``rows`` in ``input_rows``: where :func:`pad_to_input`
+        puts each kept row's value.
     """
 
     y: np.ndarray
@@ -113,6 +123,9 @@ class ModelMatrices:
     data_name: str | None = None
     weights_name: str | None = None
     offset_name: str | None = None
+    na_action: str = "omit"
+    input_rows: pd.Index | None = None
+    kept: np.ndarray | None = None
 
     @cached_property
     def term_order(self) -> list[int]:
@@ -126,8 +139,8 @@ class ModelMatrices:
 
 
 def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = None, offset: object = None,
-                         na_action: str = "omit",
-                         contrasts: Mapping[str, ContrastSpec] | None = None) -> ModelMatrices:
+                         na_action: str = "omit", contrasts: Mapping[str, ContrastSpec] | None = None,
+                         subset: object = None) -> ModelMatrices:
     """Build response, fixed-effects and random-effects matrices as lme4's ``lFormula``.
 
     Parameters
@@ -140,12 +153,18 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         Prior weights: a column name or one value per row.
     offset : array-like, optional
         One value per row, added to the formula's ``offset()`` terms.
-    na_action : {"omit", "fail"}
+    na_action : {"omit", "exclude", "fail"}
         Drop rows with a missing value in any variable the model uses (and
-        count them), or raise naming those variables.
+        count them), or raise naming those variables. ``"exclude"`` (R's
+        ``na.exclude``) drops them too and records where they were, for
+        :func:`pad_to_input`.
     contrasts : dict of str to ContrastSpec, optional
         Codings of the fixed part's factors other than R's defaults
         (:mod:`mixedfx.formula.contrasts`); the random part keeps the defaults, as in lme4.
+    subset : array-like or str, optional
+        The rows to use, taken before the NA action as R's model.frame does: a
+        boolean mask, 0-based row positions or a pandas query string
+        (:func:`mixedfx.design.frame.model_frame`).
 
     Returns
     -------
@@ -156,14 +175,25 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     Raises
     ------
     TypeError
-        ``formula`` not a string or ``data`` not a DataFrame.
+        ``formula`` not a string, ``data`` not a DataFrame, a ``subset`` of another kind.
+    ValueError
+        A subset mask of the wrong length, positions outside the data.
     FormulaError
         Syntax errors, no random-effects term, malformed terms.
     DataError
-        Unknown columns, empty data, missing values under ``"fail"``,
-        infinite values, bad weights or offset.
+        Unknown columns, empty data, a failing subset query or one that keeps
+        no row, missing values under ``"fail"``, infinite values, bad weights
+        or offset.
     MixedFxError
         A fixed-effects matrix too large for the memory available.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> mm = build_model_matrices("Reaction ~ . + (1 | Subject)", mfx.datasets.load("sleepstudy"),
+    ...                           subset="Days > 2")
+    >>> mm.x_names[:3], mm.X.shape
+    (['(Intercept)', 'Days', 'Subject309'], (126, 19))
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string, not {type(formula).__name__}")
@@ -173,7 +203,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     parsed = parse_formula(formula)
     if not parsed.bars:
         raise FormulaError("No random effects terms specified in formula")
-    frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action)
+    frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action, subset=subset)
     n = frame.y.shape[0]
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     check_fixed_matrix(n, fixed_spec.names)
@@ -193,10 +223,72 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         dropped=dropped, offset=frame.offset, weights=frame.weights, re_terms=[t for t, _ in re],
         response_name=str(parsed.response_name), formula_text=parsed.text, n_dropped_na=frame.n_dropped_na,
         rows=frame.rows, messages=messages,
-        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=parsed,
+        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=frame.formula,
                         transforms=frame.transforms),
         response_levels=tuple(response.levels) if isinstance(response, Factor) and not response.logical else None,
         data_name=data.attrs.get("name"),
         weights_name=weights if isinstance(weights, str) else (None if weights is None else "weights"),
         offset_name=None if offset is None else "offset",
+        na_action=frame.na_action, input_rows=frame.input_rows, kept=frame.kept,
     )
+
+
+def pad_to_input(values: np.ndarray, matrices: ModelMatrices) -> np.ndarray:
+    """Row-wise results back on the input rows, NaN where rows were excluded (R's ``naresid``).
+
+    Under ``na_action="exclude"`` (R's ``na.exclude``) fitted values,
+    residuals and predictions without new data have one entry per input row
+    (every row of the data, or of the ``subset``), NaN at the rows dropped for
+    missing values; under ``"omit"`` and ``"fail"`` they keep one per kept row.
+
+    Parameters
+    ----------
+    values : ndarray
+        One value (or row of values) per kept row, in the order of ``matrices.rows``.
+    matrices : ModelMatrices
+        The fit's matrices.
+
+    Returns
+    -------
+    ndarray
+        ``values`` itself unless the NA action is ``"exclude"``; then floats of
+        shape ``(len(matrices.input_rows), ...)`` with ``values`` at
+        ``matrices.kept`` and NaN elsewhere.
+
+    Raises
+    ------
+    ValueError
+        ``values`` without one entry per kept row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"y": [1.0, None, 3, 4], "g": list("aabb")})
+    >>> mm = build_model_matrices("y ~ 1 + (1 | g)", d, na_action="exclude")
+    >>> pad_to_input(mm.y * 10, mm).tolist()
+    [10.0, nan, 30.0, 40.0]
+    """
+    if matrices.na_action != "exclude" or matrices.kept is None or matrices.input_rows is None:
+        return values
+    arr = np.asarray(values)
+    if arr.ndim == 0 or arr.shape[0] != len(matrices.rows):
+        raise ValueError(f"values need one entry per kept row ({len(matrices.rows)}), not shape {arr.shape}")
+    out = np.full((len(matrices.input_rows), *arr.shape[1:]), np.nan, dtype=np.result_type(arr.dtype, np.float64))
+    out[matrices.kept] = arr
+    return out
+
+
+def used_rows(values: np.ndarray, matrices: ModelMatrices) -> np.ndarray:
+    """The inverse of :func:`pad_to_input`: row-wise results on the kept rows only.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"y": [1.0, None, 3, 4], "g": list("aabb")})
+    >>> mm = build_model_matrices("y ~ 1 + (1 | g)", d, na_action="exclude")
+    >>> used_rows(pad_to_input(mm.y, mm), mm).tolist()
+    [1.0, 3.0, 4.0]
+    """
+    if matrices.na_action != "exclude" or matrices.kept is None:
+        return values
+    return np.asarray(values)[matrices.kept]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.matrices import ModelMatrices, pad_to_input
 from mixedfx.design.newdata import new_data_matrices, selected_columns
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
@@ -422,6 +422,41 @@ class MixedModelFit(RandomEffects):
         return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form)
 
     # --- predictions -------------------------------------------------------
+    def fitted(self) -> np.ndarray:
+        """Fitted values (a glmer's on the response scale), as lme4's ``fitted``.
+
+        One per kept row; under ``na_action="exclude"`` one per input row, NaN
+        where a row was dropped (R's ``naresid``), as are :meth:`residuals` and
+        ``predict()`` without new data.
+        """
+        return pad_to_input(self._fitted(), self.matrices)
+
+    def residuals(self, type: str | None = None, scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4's name
+        """Residuals, as lme4's ``residuals(fit, type, scaled)``.
+
+        Parameters
+        ----------
+        type : str, optional
+            lmer: ``"response"`` (y - fitted, the default) or ``"pearson"``
+            (times the square roots of the prior weights); glmer: ``"deviance"``
+            (the default), ``"pearson"``, ``"response"`` or ``"working"``.
+        scaled : bool
+            Divide by sigma (1 for families without a dispersion parameter).
+
+        Returns
+        -------
+        ndarray
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> round(float(fit.residuals(scaled=True)[0]), 4)
+        -0.1604
+        """
+        res = self._residuals(type or self._residual_type)
+        return pad_to_input(res / self.sigma if scaled else res, self.matrices)
+
     def hatvalues(self) -> np.ndarray:
         """lme4's ``hatvalues(fit)``: the diagonal of the penalised fit's hat matrix, one per row used.
 

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mixedfx.design.frame import model_frame as design_model_frame
+from mixedfx.design.matrices import used_rows
 from mixedfx.errors import MixedFxError
 from mixedfx.formula.evaluate import Factor
 from mixedfx.formula.syntax import Binary, Paren
@@ -130,7 +131,7 @@ class _Pieces:
 
     @cached_property
     def mu(self) -> np.ndarray:
-        return self.fit.optimum.state.mu.copy() if self.glmm else self.fit.fitted()
+        return self.fit.optimum.state.mu.copy() if self.glmm else used_rows(self.fit.fitted(), self.mm)
 
     @cached_property
     def weights(self) -> np.ndarray:
@@ -163,7 +164,7 @@ class _Pieces:
     def devcomp(self) -> dict[str, dict[str, float | int]]:
         """lme4's ``devcomp``: the criterion's components (cmp) and the model's dimensions (dims)."""
         fit, f, n, p = self.fit, self.factor, self.mm.X.shape[0], self.mm.X.shape[1]
-        pearson = np.asarray(fit.residuals("pearson"), dtype=float)
+        pearson = np.asarray(used_rows(fit.residuals("pearson"), self.mm), dtype=float)
         wrss, ussq = float(pearson @ pearson), float(self.u @ self.u)
         pwrss = wrss + ussq
         reml = bool(fit.reml)
@@ -424,7 +425,8 @@ def model_frame(fit: MixedModelFit, data: pd.DataFrame | None = None) -> pd.Data
     arguments = {} if call is None else call.arguments
     mm = fit.model.matrices
     frame = design_model_frame(mm.spec.formula, data, weights=arguments.get("weights"),
-                               offset=arguments.get("offset"), na_action=arguments.get("na_action", "omit"))
+                               offset=arguments.get("offset"), na_action=arguments.get("na_action", "omit"),
+                               subset=arguments.get("subset"))
     values = dict(frame.values)
     response = frame.fixed.labels[0]
     if not isinstance(values[response], Factor):

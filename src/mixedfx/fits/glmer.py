@@ -14,6 +14,7 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factorizer import factorize
+from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
 from mixedfx.optim.optimize import OPTIMIZERS
@@ -145,7 +146,7 @@ class GlmerFit(MixedModelFit):
         >>> round(fit.deviance, 4), round(-2 * fit.loglik, 4)
         (73.4744, 184.0526)
         """
-        return float(np.sum(self.residuals(type="deviance") ** 2))
+        return float(np.sum(self._residuals("deviance") ** 2))
 
     @property
     def loglik(self) -> float:
@@ -165,7 +166,7 @@ class GlmerFit(MixedModelFit):
         """The dispersion's square root (1 for binomial, Poisson, negative binomial)."""
         if not self.family.has_dispersion:
             return 1.0
-        pearson, u = self.residuals("pearson"), self._optimum.state.u
+        pearson, u = self._residuals("pearson"), self._optimum.state.u
         return float(np.sqrt((pearson @ pearson + u @ u) / self.nobs))
 
     @property
@@ -235,27 +236,14 @@ class GlmerFit(MixedModelFit):
         return table
 
     # --- fitted values, residuals, predictions --------------------------------
-    def fitted(self) -> np.ndarray:
-        """Fitted means (response scale)."""
+    _residual_type = "deviance"
+
+    def _fitted(self) -> np.ndarray:
+        """Fitted means (response scale) on the kept rows."""
         return self._optimum.state.mu.copy()
 
-    def residuals(self, type: str = "deviance", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4's name
-        """Residuals, as lme4's ``residuals(fit, type, scaled)``.
-
-        Parameters
-        ----------
-        type : {"deviance", "pearson", "response", "working"}
-        scaled : bool
-            Divide by sigma (1 for families without a dispersion parameter).
-
-        Returns
-        -------
-        ndarray
-        """
-        res = self._residuals(type)
-        return res / self.sigma if scaled else res
-
     def _residuals(self, type: str) -> np.ndarray:  # noqa: A002
+        """Deviance, Pearson, response or working residuals on the kept rows."""
         model, state = self._model, self._optimum.state
         raw = model.y - state.mu
         if type == "deviance":
@@ -290,4 +278,5 @@ class GlmerFit(MixedModelFit):
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
         eta = self._linear_predictor(newdata, re_form, allow_new_levels)
-        return self.family.link.linkinv(eta) if type == "response" else eta
+        out = self.family.link.linkinv(eta) if type == "response" else eta
+        return pad_to_input(out, self.matrices) if newdata is None else out

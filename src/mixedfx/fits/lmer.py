@@ -14,6 +14,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
+from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
 
@@ -90,30 +91,15 @@ class LmerFit(MixedModelFit):
         """
         return -2.0 * self.loglik
 
-    def fitted(self) -> np.ndarray:
-        """Fitted values: X beta + offset + Z b."""
+    _residual_type = "response"
+
+    def _fitted(self) -> np.ndarray:
+        """Fitted values on the kept rows: X beta + offset + Z b."""
         return self._linear_predictor(None, None, False)
 
-    def residuals(self, type: str = "response", scaled: bool = False) -> np.ndarray:  # noqa: A002 - lme4's name
-        """Residuals, as lme4's ``residuals(fit, type, scaled)``.
-
-        Parameters
-        ----------
-        type : {"response", "pearson"}
-            Response residuals y - fitted, or Pearson residuals (scaled by the
-            square root of the prior weights).
-        scaled : bool
-            Divide by sigma.
-
-        Returns
-        -------
-        ndarray
-        """
-        res = self._residuals(type)
-        return res / self.sigma if scaled else res
-
     def _residuals(self, type: str) -> np.ndarray:  # noqa: A002
-        res = np.asarray(self.matrices.y, dtype=float) - self.fitted()
+        """Response or Pearson residuals (times the square roots of the prior weights) on the kept rows."""
+        res = np.asarray(self.matrices.y, dtype=float) - self._fitted()
         if type == "response":
             return res
         if type == "pearson":
@@ -139,7 +125,8 @@ class LmerFit(MixedModelFit):
         -------
         ndarray
         """
-        return self._linear_predictor(newdata, re_form, allow_new_levels)
+        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
+        return pad_to_input(eta, self.matrices) if newdata is None else eta
 
     def refit_ml(self) -> LmerFit:
         """This model refitted by maximum likelihood from the current theta (lme4's ``refitML``)."""

@@ -6,21 +6,24 @@ intercept) into an ordered list of terms exactly as R's C routine
 a set of variables printed in that order, terms sorted by degree (stable), and
 offsets taken out. :func:`coding` then decides, per variable in a term,
 contrasts or full indicator coding (R's ``TermCode`` plus ``model.matrix``'s
-rule for a model without an intercept).
+rule for a model without an intercept). :func:`expand_dot` does what ``terms()``
+does given the data: ``.`` becomes every column but the response's symbols.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixedfx.errors import FormulaError
-from mixedfx.formula.syntax import Binary, Call, Node, Num, Paren, Unary, deparse
+from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse
 
-__all__ = ["Terms", "expand_terms", "coding"]
+__all__ = ["Terms", "expand_terms", "expand_dot", "coding"]
 
 _FORMULA_OPS = {"+", "-", "*", "/", ":", "^", "%in%"}
 CONTRASTS, INDICATORS = 1, 2
+DOT = Name(".")
 
 
 @dataclass(frozen=True)
@@ -134,8 +137,9 @@ class _Encoder:
             case Unary(op="~") | Binary(op="~"):
                 raise FormulaError(f"a formula cannot contain another formula: {deparse(node)}")
             case _:
-                if deparse(node) == ".":
-                    raise FormulaError("'.' (all other columns) is not supported in formulas; name the columns")
+                if node == DOT:
+                    raise FormulaError("'.' (all other columns) needs the data: it stands for them in the "
+                                       "fixed part of a model formula fitted to a data frame; name the columns")
                 return [frozenset([self.variable(node)])]
 
     def delete(self, left: list[frozenset[int]], right: Node) -> list[frozenset[int]]:
@@ -191,6 +195,99 @@ def expand_terms(rhs: Node, response: Node | None = None) -> Terms:
         offsets=offsets,
         has_response=response is not None,
     )
+
+
+def _symbols(node: Node | None) -> set[str]:
+    """Every symbol of an expression, function names included (what R's ``CheckRHS`` visits)."""
+    match node:
+        case Name(id=ident):
+            return {ident}
+        case Call(fn=fn, args=args):
+            return {fn}.union(*(_symbols(a) for a in args))
+        case Binary(left=left, right=right):
+            return _symbols(left) | _symbols(right)
+        case Unary(operand=inner) | Paren(inner=inner):
+            return _symbols(inner)
+    return set()
+
+
+def _has_dot(node: Node) -> bool:
+    """Whether ``.`` stands as a term (not inside a call) in a right-hand side."""
+    match node:
+        case Binary(op=op, left=left, right=right) if op in _FORMULA_OPS:
+            return _has_dot(left) or _has_dot(right)
+        case Unary(operand=inner) | Paren(inner=inner):
+            return _has_dot(inner)
+    return node == DOT
+
+
+def _dot_to(node: Node, columns: Node) -> Node:
+    """``node`` with each ``.`` term (outside calls) replaced by the sum of ``columns``."""
+    match node:
+        case Binary(op=op, left=left, right=right) if op in _FORMULA_OPS:
+            return Binary(op, _dot_to(left, columns), _dot_to(right, columns))
+        case Unary(op=op, operand=inner):
+            return Unary(op, _dot_to(inner, columns))
+        case Paren(inner=inner):
+            return Paren(_dot_to(inner, columns))
+    return columns if node == DOT else node
+
+
+def expand_dot(rhs: Node, columns: Sequence[object], response: Node | None = None) -> Node:
+    """Replace ``.`` by the data's other columns, as R's ``terms(formula, data = data)``.
+
+    ``.`` stands for every column of the data in the data's order, except
+    those named by a symbol of the response (``log(y) ~ .`` leaves out ``y``);
+    variables named elsewhere in the formula stay in it (``y ~ . + (1 | g)``
+    has ``g`` among its fixed effects, as in lme4). lme4 expands the fixed
+    part's ``.`` once more against its model frame, so that frame's derived
+    columns (``log(y)``, ``I(x^2)``, ``(weights)``, ``(offset)``) come back as
+    variables; here ``.`` is the data's columns only, as in model.frame and lm.
+
+    Parameters
+    ----------
+    rhs : Node
+        A right-hand side; ``.`` inside a call (``log(.)``) is not a term and stays.
+    columns : sequence of str
+        The data's column names, in order.
+    response : Node, optional
+        The left-hand side.
+
+    Returns
+    -------
+    Node
+        ``rhs`` itself when it has no ``.``; otherwise ``rhs`` with each ``.``
+        replaced by ``(a + b + ...)``.
+
+    Raises
+    ------
+    FormulaError
+        ``.`` with no other column, with a column name that is not a string,
+        or with duplicated column names (R's "duplicated name ... using '.'").
+
+    Examples
+    --------
+    >>> from mixedfx.formula.syntax import deparse, parse_expr
+    >>> deparse(expand_dot(parse_expr("Days + ."), ["Reaction", "Days", "Subject"], parse_expr("Reaction")))
+    'Days + (Days + Subject)'
+    """
+    if not _has_dot(rhs):
+        return rhs
+    odd = [c for c in columns if not isinstance(c, str)]
+    if odd:
+        raise FormulaError(f"'.' stands for the data's columns by name, and column {odd[0]!r} has no text "
+                           "name: rename the columns to strings or name the variables")
+    repeated = [c for c, count in Counter(columns).items() if count > 1]
+    if repeated:
+        raise FormulaError(f"duplicated name {repeated[0]!r} in data frame using '.'")
+    excluded = _symbols(response)
+    names = [c for c in columns if c not in excluded]
+    if not names:
+        raise FormulaError("'.' stands for the data's columns other than the response, and there are none")
+    total: Node = Name(names[0])
+    for name in names[1:]:
+        total = Binary("+", total, Name(name))
+    return _dot_to(rhs, Paren(total))
 
 
 def coding(terms: Terms, nlevels: Sequence[int]) -> tuple[tuple[int, ...], ...]:

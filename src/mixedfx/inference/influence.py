@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from mixedfx.design.matrices import used_rows
 from mixedfx.errors import MixedFxError
 from mixedfx.inference.fitted import fitted_model, is_generalized
 from mixedfx.linalg.cross import cross_products
@@ -172,7 +173,7 @@ def cooks_distance(x: MixedFit | Influence) -> pd.Series | np.ndarray:
         warnings.warn(_GLMM_HAT_WARNING, UserWarning, stacklevel=2)
     p = x.model.matrices.X.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = (x.residuals(type="pearson") / (1.0 - hat)) ** 2 * hat / (x.sigma**2 * p)
+        out = (used_rows(x.residuals(type="pearson"), x.model.matrices) / (1.0 - hat)) ** 2 * hat / (x.sigma**2 * p)
     out[np.isinf(out)] = np.nan
     return out
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.matrices import used_rows
 from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
@@ -59,8 +60,9 @@ class Simulator:
             raise MixedFxError(f"simulating {mm.response_name} for new data needs the numbers of trials, "
                                "which new data do not give; simulate the fitted rows instead")
         kept = selected_terms(mm, re_form) if re_form is not None else []
-        self.eta = np.asarray(fit.predict(newdata, re_form=re_form if kept else "~0",
-                                          allow_new_levels=allow_new_levels), dtype=float)
+        eta = fit.predict(newdata, re_form=re_form if kept else "~0", allow_new_levels=allow_new_levels)
+        # lme4 simulates the rows used (its predict with na.omit), whatever the fit's NA action
+        self.eta = np.asarray(used_rows(eta, mm) if newdata is None else eta, dtype=float)
         self.n = len(self.eta)
         self.rows = mm.rows if newdata is None else newdata.index
         drawn = [i for i in range(len(mm.re_terms)) if i not in kept]
