@@ -28,7 +28,7 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
          offset: np.ndarray | None = None, na_action: str = "omit",
          control: LmerControl | Mapping[str, Any] | None = None,
          contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
-         subset: object = None) -> LmerFit:
+         subset: object = None, verbose: int = 0) -> LmerFit:
     """Fit a linear mixed model, as lme4's ``lmer``.
 
     Parameters
@@ -62,6 +62,9 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     subset : array-like or str, optional
         The rows to use, as R's ``subset``: a boolean mask, row positions, or a
         pandas query (``"Days > 2"``); applied before the NA action.
+    verbose : int
+        Print each evaluation of the criterion to standard error (1), with the
+        parameters (2), as lme4's ``verbose``; it sets ``control.verbose``.
 
     Returns
     -------
@@ -88,10 +91,12 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     model = lmer_model(design, REML=REML)
     call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset, "na_action": na_action,
                                          "control": control, "contrasts": contrasts, "start": start,
-                                         "subset": subset})
+                                         "subset": subset, "verbose": verbose})
     theta0, _ = start_values(start, model.lower.size)
     if theta0 is not None:
         control = replace(control, theta0=tuple(theta0))
+    if verbose:
+        control = replace(control, verbose=_verbosity(verbose))
     return lmer_fit(model, optimize_lmer(model, control), control, call)
 
 
@@ -99,7 +104,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
           offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
           control: GlmerControl | Mapping[str, Any] | None = None,
           contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
-          subset: object = None) -> GlmerFit | LmerFit:
+          subset: object = None, verbose: int = 0) -> GlmerFit | LmerFit:
     """Fit a generalized linear mixed model, as lme4's ``glmer``.
 
     Parameters
@@ -129,7 +134,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     start : array-like or dict, optional
         Starting theta (lme4's order), or ``{"theta": ..., "fixef": ...}``: theta
         starts stage 1, fixef stage 2 (lme4's ``start``).
-    subset : array-like or str, optional
+    subset, verbose
         As for :func:`lmer`.
 
     Returns
@@ -152,14 +157,16 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
         return lmer(formula, data, REML=False, weights=weights, offset=offset, na_action=na_action,
-                    contrasts=contrasts, start=start, subset=subset)
+                    contrasts=contrasts, start=start, subset=subset, verbose=verbose)
     control = as_control(control, GlmerControl)
+    if verbose:
+        control = replace(control, verbose=_verbosity(verbose))
     design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts, subset=subset)
     model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     call = FitCall(glmer, formula, data, {"family": fam, "weights": weights, "offset": offset, "nAGQ": nAGQ,
                                           "na_action": na_action, "control": control, "contrasts": contrasts,
-                                          "start": start, "subset": subset})
+                                          "start": start, "subset": subset, "verbose": verbose})
     theta0, beta0 = start_values(start, model.lower.size, design.X.shape[1])
     return glmer_fit(model, optimize_glmer(model, theta0, beta0), call)
 
@@ -194,3 +201,10 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
                                              "na_action": na_action, "control": control, "tol": tol,
                                              "contrasts": contrasts, "subset": subset})
     return GlmerFit(*fit_negative_binomial(start.matrices, start.n_agq, control, tol), call=call)
+
+
+def _verbosity(verbose: object) -> int:
+    """lme4's ``verbose``: a whole number, 0 silent."""
+    if isinstance(verbose, bool) or not isinstance(verbose, int | np.integer) or verbose < 0:
+        raise TypeError(f"verbose must be a whole number (0, 1 or 2), not {verbose!r}")
+    return int(verbose)

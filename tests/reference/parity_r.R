@@ -53,6 +53,7 @@ out$re_form <- list(
   slope_part = num(unname(predict(fit, nd, re.form = ~(0 + Days | Subject)))),
   intercept_part_fitted = num(unname(predict(fit, re.form = ~(1 | Subject)))),
   uncorrelated_slope = num(unname(predict(un, nd, re.form = ~(0 + Days | Subject)))))
+out$verbose <- I(capture.output(lmer(Yield ~ 1 + (1 | Batch), Dyestuff, verbose = 1), type = "output")[1:12])
 warnings_of <- function(expr) {
   said <- character()
   withCallingHandlers(expr, warning = function(w) {

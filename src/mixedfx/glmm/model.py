@@ -28,6 +28,7 @@ from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
 from mixedfx.optim.choice import optimizer_named
+from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
@@ -353,7 +354,7 @@ class GeneralizedLinearMixedModel:
         options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
         lp0 = self.pirls(start, None, self.eta_start).eta
-        stage1 = self.stage1_objective(lp0)
+        stage1 = traced(self.stage1_objective(lp0), ctrl.verbose)
         if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
             opt1, state1 = self._stage1_start(stage1, lp0, start, options)
         else:
@@ -379,7 +380,7 @@ class GeneralizedLinearMixedModel:
         """
         ctrl = self.control
         if self._uses_gradient:
-            runs = self.laplace_value_and_gradient(lp0, stage=1)
+            runs = traced(self.laplace_value_and_gradient(lp0, stage=1), ctrl.verbose)
             opt = lbfgsb(runs, start, self.lower, first_step=ctrl.stage1_first_step, gtol=ctrl.stage1_gtol,
                          ftol_rel=1e-10)
             if opt.return_code > 0:
@@ -420,9 +421,10 @@ class GeneralizedLinearMixedModel:
                     optimizer: Callable[..., OptSummary] | None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
-        stage2 = CachedObjective(self.stage2_objective(eta_start))
+        stage2 = CachedObjective(traced(self.stage2_objective(eta_start), ctrl.verbose))
         lower = np.concatenate([self.lower, np.full(self.p, -np.inf)])
         exact = self.laplace_value_and_gradient(eta_start) if self.n_agq == 1 and self._uses_gradient else None
+        exact = None if exact is None else traced(exact, ctrl.verbose)
         started = time.perf_counter()
         (exact or stage2)(x0)  # the first point of either, timed
         # the widest batch of points evaluated together: k gradients, or deriv12's 2 k^2 values

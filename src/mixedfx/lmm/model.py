@@ -23,6 +23,7 @@ from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
 from mixedfx.optim.choice import optimizer_named
+from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
@@ -285,6 +286,7 @@ class LinearMixedModel:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
         options = control.optimizer_options
+        objective = traced(self.objective, control.verbose)
         summary, spent, restart, on_gradient = None, 0, optimizer or bobyqa, False
         if optimizer is None and control.use_gradient and self.has_gradient:
             trial = self._gradient_minimise(x0, control)
@@ -296,12 +298,12 @@ class LinearMixedModel:
             spent = trial.feval
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
-            summary = (optimizer or bobyqa)(self.objective, x0, self.lower, **first)
+            summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
-        summary = leave_boundary(summary, self.objective, self.lower, self.ks, control,
+        summary = leave_boundary(summary, objective, self.lower, self.ks, control,
                                  (control.refit_first_step, control.refit_least_step), optimizer=restart,
                                  collinear=on_gradient)
-        summary = settle_on_boundary(summary, self.objective, self.lower, self.ks, control.boundary_tol,
+        summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
         return replace(summary, factorizer=self.factorizer.name)
 
@@ -325,8 +327,11 @@ class LinearMixedModel:
         last: dict[str, CriterionPoint | None] = {}
         best = {"theta": np.asarray(x0, dtype=float), "value": np.inf}
 
+        point_at = traced(lambda theta, with_gradient: self._criterion_point(theta, workspace, with_gradient),
+                          control.verbose, value_of=lambda point: np.inf if point is None else point.value)
+
         def evaluate(theta: np.ndarray, with_gradient: bool = True) -> CriterionPoint | None:
-            point = last["point"] = self._criterion_point(theta, workspace, with_gradient)
+            point = last["point"] = point_at(theta, with_gradient)
             if point is not None and point.value < best["value"]:
                 best.update(theta=np.array(theta, dtype=float), value=point.value)
             return point

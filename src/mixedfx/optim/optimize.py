@@ -41,6 +41,8 @@ class OptimizerSettings:
         BOBYQA's absolute tolerances on the parameters and the objective.
     maxeval : int
         Most objective evaluations.
+    verbose : int
+        Print each evaluation (lme4's ``verbose``; :func:`mixedfx.optim.trace.traced`).
     restart_edge : bool
         Restart where a variance parameter on its bound would gain by moving
         inward (lme4's ``restart_edge``; for glmer lme4 does not check, and
@@ -61,6 +63,7 @@ class OptimizerSettings:
     xtol_abs: float = 1e-8
     ftol_abs: float = 1e-8
     maxeval: int = 100_000
+    verbose: int = 0
     restart_edge: bool = True
     inward_tol: float = 0.01
     inward_share: float = 0.1
