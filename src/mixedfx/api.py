@@ -84,6 +84,13 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
         as many levels as rows, a response the fixed effects fit exactly.
     MixedFxError
         A model too large for the memory available (its size is given).
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", data=mfx.datasets.load("sleepstudy"))
+    >>> round(float(fit.fixef["Days"]), 2), fit.ngrps
+    (10.47, {'Subject': 18})
     """
     control = as_control(control, LmerControl)
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts,
@@ -151,6 +158,14 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         are named), a factor response with more than two levels, a constant
         response, and ``nAGQ > 1`` for anything but a single scalar
         random-effects term.
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> herd = mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...                  data=mfx.datasets.load("cbpp"), family="binomial")
+    >>> round(float(herd.fixef.iloc[0]), 3), herd.predict(type="response")[:2].round(4).tolist()
+    (-1.398, [0.3082, 0.1418])
     """
     fam = get_family(family)
     if fam.name == "gaussian" and fam.link.name == "identity":
@@ -192,6 +207,13 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     Returns
     -------
     GlmerFit
+
+    Examples
+    --------
+    >>> import mixedfx as mfx
+    >>> nb = mfx.glmer_nb("TICKS ~ YEAR + cHEIGHT + (1 | LOCATION)", data=mfx.datasets.load("grouseticks"))
+    >>> nb.family.name
+    'Negative Binomial(2.0522)'
     """
     control = as_control(control, GlmerControl)
     design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,

@@ -117,11 +117,27 @@ class MixedModelFit(RandomEffects):
         return get_me(self, name)
 
     def model_frame(self, data: pd.DataFrame | None = None) -> pd.DataFrame:
-        """R's ``model.frame(fit)``: the variables of the rows used (:func:`mixedfx.fits.getme.model_frame`)."""
+        """R's ``model.frame(fit)``: the variables of the rows used (:func:`mixedfx.fits.getme.model_frame`).
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> list(fit.model_frame().columns)
+        ['Reaction', 'Days', 'Subject']
+        """
         return model_frame(self, data)
 
     def model_matrix(self, type: str = "fixed") -> Any:  # noqa: A002 - lme4's argument name
-        """lme4's ``model.matrix(fit, type)``: ``"fixed"`` (X), ``"random"`` (Z) or ``"randomListRaw"``."""
+        """lme4's ``model.matrix(fit, type)``: ``"fixed"`` (X), ``"random"`` (Z) or ``"randomListRaw"``.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.model_matrix().shape, fit.model_matrix("random").shape
+        ((180, 2), (180, 36))
+        """
         return model_matrix(self, type)
 
     @property
@@ -428,6 +444,13 @@ class MixedModelFit(RandomEffects):
         One per kept row; under ``na_action="exclude"`` one per input row, NaN
         where a row was dropped (R's ``naresid``), as are :meth:`residuals` and
         ``predict()`` without new data.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> round(float(fit.fitted()[0]), 2)
+        253.66
         """
         return pad_to_input(self._fitted(), self.matrices)
 
@@ -461,6 +484,13 @@ class MixedModelFit(RandomEffects):
         """lme4's ``hatvalues(fit)``: the diagonal of the penalised fit's hat matrix, one per row used.
 
         See :func:`mixedfx.inference.influence.hatvalues` (for a glmer, as lme4, with a warning).
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> round(float(fit.hatvalues()[0]), 4), round(float(fit.cooks_distance()[0]), 4)
+        (0.2293, 0.005)
         """
         from mixedfx.inference.influence import hatvalues
 

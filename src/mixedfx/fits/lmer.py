@@ -117,13 +117,21 @@ class LmerFit(MixedModelFit):
             New rows; the fitted values when omitted.
         re_form : str, optional
             None to include every random effect, ``"~0"`` for the population level,
-            or a formula of bar terms (``"~(1 | g)"``) for some of them.
+            or a formula of bar terms (``"~(1 | g)"``) for some of them, or parts of them.
         allow_new_levels : bool
             Predict unseen levels at the population level instead of raising.
 
         Returns
         -------
         ndarray
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> new = pd.DataFrame({"Days": [1.0], "Subject": ["308"]})
+        >>> fit.predict(new, re_form="~(1 | Subject)").round(2).tolist()  # the intercept part of the term
+        [264.13]
         """
         eta = self._linear_predictor(newdata, re_form, allow_new_levels)
         return pad_to_input(eta, self.matrices) if newdata is None else eta
