@@ -28,7 +28,8 @@ from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, 
                              optimize_lmer)
 
 __all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
-           "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "vcov", "ranova", "kr_modcomp", "pb_modcomp",
+           "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "vcov", "ranova",
+           "kr_modcomp", "pb_modcomp",
            "influence", "Influence", "dfbeta", "dfbetas", "re_pca", "lm_list", "LmList", "LmerControl",
            "GlmerControl", "LmerFit", "GlmerFit", "FitSummary", "VarCorrTable", "MixedModelFit", "lmer_design",
            "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model", "optimize_glmer", "glmer_fit"]

@@ -1,4 +1,7 @@
-"""lme4's check settings (check.scaleX, check.conv.singular, check.conv.grad) against lme4 (tests/reference/parity_r.R)."""
+"""lme4's check settings (check.scaleX, check.conv.singular, check.conv.grad) and start values against lme4.
+
+The references are in tests/reference/parity_r.R.
+"""
 
 from __future__ import annotations
 
