@@ -178,3 +178,20 @@ def test_predict_gives_values_or_a_documented_error(formula, data, new, drop, re
         return
     event("predicted")
     assert predicted.shape == (len(newdata),)
+
+
+CONTROL_VALUES = st.one_of(st.text(max_size=3), st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5),
+                           st.booleans(), st.none(), st.just((float("nan"),)))
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(kind=st.sampled_from([mfx.LmerControl, mfx.GlmerControl]), data=st.data(), value=CONTROL_VALUES)
+def test_any_control_value_is_accepted_or_refused_naming_its_field(kind, data, value):
+    """Every field is checked on construction: a wrong kind or range is refused with the field's name."""
+    import dataclasses
+
+    name = data.draw(st.sampled_from([f.name for f in dataclasses.fields(kind)]))
+    try:
+        kind(**{name: value})
+    except (TypeError, ValueError) as exc:
+        assert name in str(exc) or "optimizer" in str(exc), str(exc)

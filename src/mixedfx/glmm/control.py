@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mixedfx.optim.checks import CheckSettings
+from mixedfx.optim.checks import CheckSettings, check_control_fields
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptimizerSettings
 
@@ -109,6 +109,7 @@ class GlmerControl(OptimizerSettings, CheckSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_control_fields(self)
         for name in self.stage_optimizers:
             if name is not None:
                 optimizer_named(name)

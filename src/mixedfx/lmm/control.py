@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mixedfx.optim.checks import CheckSettings
+from mixedfx.optim.checks import CheckSettings, check_control_fields
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptimizerSettings
 
@@ -87,5 +87,6 @@ class LmerControl(OptimizerSettings, CheckSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_control_fields(self)
         if self.optimizer is not None:
             optimizer_named(self.optimizer)

@@ -9,11 +9,13 @@ mixedfx does not raise Python warnings for these: what lme4 warns about is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["CheckSettings", "ACTIONS", "SCALE_X_MESSAGE", "scale_x_message"]
+__all__ = ["CheckSettings", "ACTIONS", "SCALE_X_MESSAGE", "scale_x_message", "check_control_fields"]
 
 ACTIONS = ("ignore", "message", "warning", "stop")
 SCALE_X_MESSAGE = "Some predictor variables are on very different scales: consider rescaling"
@@ -80,3 +82,57 @@ def scale_x_message(X: np.ndarray, tol: float) -> str | None:
         ratios = np.abs(log_sd[:, None] - log_sd[None, :])
     limit = np.log(tol)
     return SCALE_X_MESSAGE if np.any(ratios > limit) or np.any(np.abs(log_sd) > limit) else None
+
+
+_POSITIVE = frozenset({"tol_pwrss", "check_conv_grad_tol", "check_conv_hess_tol", "check_scale_x_tol",
+                       "first_step_share", "refit_first_step", "stage1_first_step", "stage1_gtol",
+                       "stage2_first_step", "stage1_start_tol"})
+_ANY_SIGN = frozenset({"inward_tol"})  # negative turns the check off
+_AT_LEAST_ONE = frozenset({"maxeval", "max_pirls"})
+
+
+def check_control_fields(settings: object) -> None:
+    """Each field of a control object of the kind and range it needs, or an error naming the field.
+
+    Floats must be finite numbers (positive for tolerances and first steps, at
+    least 0 for the others), counts whole numbers (``maxeval`` and
+    ``max_pirls`` at least 1), switches True or False, and ``theta0`` finite numbers.
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong kind.
+    ValueError
+        A field out of its range.
+
+    Examples
+    --------
+    >>> from mixedfx.lmm.control import LmerControl
+    >>> LmerControl(maxeval="many")
+    Traceback (most recent call last):
+    ...
+    TypeError: control maxeval must be a whole number, not 'many'
+    """
+    for f in fields(settings):
+        value, name = getattr(settings, f.name), f.name
+        if f.type == "bool" and not isinstance(value, bool):
+            raise TypeError(f"control {name} must be True or False, not {value!r}")
+        if f.type == "int":
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"control {name} must be a whole number, not {value!r}")
+            if value < (1 if name in _AT_LEAST_ONE else 0):
+                raise ValueError(f"control {name} must be at least {1 if name in _AT_LEAST_ONE else 0}, "
+                                 f"not {value!r}")
+        if f.type == "float":
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise TypeError(f"control {name} must be a finite number, not {value!r}")
+            if name in _POSITIVE and value <= 0 or name not in _ANY_SIGN and value < 0:
+                raise ValueError(f"control {name} must be {'positive' if name in _POSITIVE else 'at least 0'}, "
+                                 f"not {value!r}")
+        if name == "theta0" and value is not None:
+            try:
+                finite = all(math.isfinite(float(v)) for v in value)
+            except (TypeError, ValueError):
+                finite = False
+            if not finite:
+                raise ValueError(f"control theta0 must be finite numbers in lme4's order, not {value!r}")
