@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mixedfx.errors import FormulaError
-from mixedfx.formula.syntax import Binary, Call, Node, Num, Paren, Unary, colon, deparse, parse_expr
+from mixedfx.formula.syntax import (Binary, Call, Node, Num, Paren, Unary, colon, deep_recursion, deparse,
+                                    parse_expr)
 from mixedfx.formula.terms import expand_terms
 
 __all__ = ["BarTerm", "MixedFormula", "parse_formula", "find_bars", "expand_double_verts"]
@@ -243,14 +244,15 @@ def parse_formula(text: str) -> MixedFormula:
         response, rhs = None, tree.operand
     else:
         raise FormulaError(f"not a model formula (no '~'): {text!r}; write e.g. 'y ~ x + (1 | g)'")
-    if response is not None and _contains_op(response, _BARS):
-        raise FormulaError("random-effects terms belong on the right of '~'")
-    rhs = expand_double_verts(rhs)
-    fixed = _no_bars(rhs)
-    printed = Binary("~", response, rhs) if response is not None else Unary("~", rhs)
-    return MixedFormula(
-        response=response,
-        fixed=Num(1.0) if fixed is None else fixed,
-        bars=tuple(find_bars(rhs)),
-        text=deparse(printed),
-    )
+    with deep_recursion():
+        if response is not None and _contains_op(response, _BARS):
+            raise FormulaError("random-effects terms belong on the right of '~'")
+        rhs = expand_double_verts(rhs)
+        fixed = _no_bars(rhs)
+        printed = Binary("~", response, rhs) if response is not None else Unary("~", rhs)
+        return MixedFormula(
+            response=response,
+            fixed=Num(1.0) if fixed is None else fixed,
+            bars=tuple(find_bars(rhs)),
+            text=deparse(printed),
+        )

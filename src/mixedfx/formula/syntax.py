@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mixedfx.errors import FormulaError
 
-__all__ = [
+__all__ = ["deep_recursion", "MAX_TOKENS", "MAX_NESTING", 
     "Node", "Name", "Num", "Str", "Call", "Binary", "Unary", "Paren",
     "parse_expr", "deparse", "deparse_lines", "format_number", "colon",
 ]
@@ -291,7 +294,50 @@ def parse_expr(text: str) -> Node:
     """
     if not isinstance(text, str):
         raise TypeError(f"a formula must be given as text (str), not {type(text).__name__}")
-    return _Parser(text).parse()
+    parser = _Parser(text)
+    _check_size(parser.tokens)
+    with deep_recursion():
+        return parser.parse()
+
+
+MAX_TOKENS = 5000
+"""The most symbols, numbers and operators a formula may have (about 2,000 terms)."""
+MAX_NESTING = 500
+"""The deepest nesting of parentheses a formula may have."""
+_RECURSION_LIMIT = 20_000
+"""Python's recursion limit while a formula's tree is walked: enough for :data:`MAX_TOKENS`."""
+
+
+def _check_size(tokens: list[_Token]) -> None:
+    """Refuse formulas too long or too deeply nested to walk their trees."""
+    if len(tokens) > MAX_TOKENS:
+        raise FormulaError(f"the formula is too long: {len(tokens)} symbols and operators, at most {MAX_TOKENS}; "
+                           "build it from fewer terms (e.g. a factor instead of many indicator columns)")
+    depth = deepest = 0
+    for tok in tokens:
+        depth += tok.text in ("(", "[", "{")
+        depth -= tok.text in (")", "]", "}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise FormulaError(f"the formula is nested too deeply: {deepest} levels of parentheses, at most {MAX_NESTING}")
+
+
+@contextmanager
+def deep_recursion() -> Iterator[None]:
+    """Room for the recursive walks over a formula's tree (its depth grows with its number of terms).
+
+    Examples
+    --------
+    >>> with deep_recursion():
+    ...     sys.getrecursionlimit() >= 20_000
+    True
+    """
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, _RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 # --------------------------------------------------------------------------- deparse
@@ -432,7 +478,8 @@ def deparse(node: Node) -> str:
     str
         One line of R code, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
     """
-    return _deparse(node, math.inf)[0]
+    with deep_recursion():
+        return _deparse(node, math.inf)[0]
 
 
 def deparse_lines(text: str, cutoff: int = 60) -> list[str]:

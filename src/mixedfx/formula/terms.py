@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixedfx.errors import FormulaError
-from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse
+from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deep_recursion, deparse
 
 __all__ = ["Terms", "expand_terms", "expand_dot", "coding"]
 
@@ -180,8 +180,9 @@ def expand_terms(rhs: Node, response: Node | None = None) -> Terms:
     enc = _Encoder()
     if response is not None:
         enc.variable(response)
-    enc.collect(rhs)
-    encoded = enc.encode(rhs)
+    with deep_recursion():
+        enc.collect(rhs)
+        encoded = enc.encode(rhs)
     offsets = tuple(i for i, node in enumerate(enc.nodes) if _is_offset(node))
     kept = [t for t in encoded if not any(v in t for v in offsets)]
     if response is not None:
