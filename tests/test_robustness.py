@@ -532,3 +532,17 @@ def test_response_fitted_exactly_by_the_fixed_effects(data):
 def test_glmer_without_fixed_effects_fits_as_in_lme4(cbpp):
     fit = mfx.glmer("cbind(incidence, size - incidence) ~ 0 + (1 | herd)", cbpp, family="binomial")
     assert fit.fixef.empty and fit.theta[0] > 0
+
+
+def test_a_fit_with_an_infinite_criterion_prints_as_lme4(data):
+    """Zero weights make lme4's REML criterion Inf; the summary prints it (as R does), with lme4's message."""
+    fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", data, weights="Days")
+    text = str(fit.summary())
+    assert "REML criterion at convergence: Inf" in text and "Gradient contains NAs" in text
+
+
+def test_a_poisson_response_with_fractions_warns_and_prints(data):
+    with pytest.warns(UserWarning, match="non-integer x = "):
+        fit = mfx.glmer("y ~ Days + (1 | Subject)", data.assign(y=data["Reaction"] / 100), family="poisson")
+    assert fit.loglik == -np.inf
+    assert "-Inf" in str(fit.summary())

@@ -62,3 +62,9 @@ def test_significance_stars_and_legend():
     assert significance_stars([0.001, 0.0011, 0.05, 0.07, 0.5, NA]) == ["***", "**", "*", ".", " ", ""]
     assert signif_legend_lines() == ["---", "Signif. codes:  " + SIGNIF_LEGEND]
     assert SIGNIF_LEGEND == "0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1"
+
+
+def test_infinities_print_as_r_does():
+    # R: format(c(1.5, Inf, -Inf, NA), digits = 4) and format(Inf)
+    assert format_num([1.5, float("inf"), float("-inf"), float("nan")], 4) == [" 1.5", " Inf", "-Inf", "  NA"]
+    assert format_num([float("inf")]) == ["Inf"]

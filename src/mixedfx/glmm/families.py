@@ -95,6 +95,12 @@ class _Poisson(Family, r_name="poisson", factory="poisson", valid_links=("log", 
 
     def _initialize(self, y: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self._refuse(y)
+        fractional = np.flatnonzero(y != np.round(y))
+        if fractional.size:
+            # R says so from dpois in the family's aic, once per value; the log-likelihood is then -Inf
+            warnings.warn(f"non-integer x = {format_num([float(y[fractional[0]])])[0].strip()} in a poisson response "
+                          f"({fractional.size} non-integer values): its log-likelihood is -Inf, as in R",
+                          stacklevel=3)
         return y, weights, y + 0.1
 
     def _domain(self) -> ResponseDomain:

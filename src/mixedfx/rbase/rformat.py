@@ -71,11 +71,15 @@ def format_real_info(x: Sequence[float], digits: int = 7, nsmall: int = 0) -> tu
     """
     neg = False
     has_na = False
+    inf_width = 0  # "Inf" or "-Inf", as R's formatReal counts them
     rgt = mxl = mxsl = mxns = -(10**9)
     mnl = 10**9
     for value in x:
         if math.isnan(value):
             has_na = True
+            continue
+        if math.isinf(value):
+            inf_width = max(inf_width, 3 if value > 0 else 4)
             continue
         neg_i, kpower, nsig, widens = _scientific(value, digits)
         left = kpower + 1 - (1 if widens else 0)
@@ -84,7 +88,7 @@ def format_real_info(x: Sequence[float], digits: int = 7, nsmall: int = 0) -> tu
         rgt, mxl, mnl = max(rgt, nsig - left), max(mxl, left), min(mnl, left)
         mxsl, mxns = max(mxsl, sleft), max(mxns, nsig)
     if mxns < 0:
-        return (_NA_WIDTH if has_na else 0), 0, 0
+        return max(_NA_WIDTH if has_na else 0, inf_width), 0, 0
     if mxl < 0:
         mxsl = 1 + neg
     rgt = max(rgt, 0)
@@ -96,13 +100,15 @@ def format_real_info(x: Sequence[float], digits: int = 7, nsmall: int = 0) -> tu
         e = 0
         rgt = max(rgt, nsmall)
         d, w = rgt, mxsl + rgt + (rgt != 0)
-    return (max(w, _NA_WIDTH) if has_na else w), d, e
+    return max(w, _NA_WIDTH if has_na else 0, inf_width), d, e
 
 
 def _encode_real(x: float, w: int, d: int, e: int) -> str:
     """R's ``encodeReal0``: one number in a field of width ``w``."""
     if math.isnan(x):
         return "NA".rjust(w)
+    if math.isinf(x):
+        return ("Inf" if x > 0 else "-Inf").rjust(w)
     if x == 0.0:
         x = 0.0  # R drops the sign of a negative zero
     if e:
@@ -116,7 +122,7 @@ def format_num(x: Sequence[float], digits: int = 7, nsmall: int = 0) -> list[str
     Parameters
     ----------
     x : sequence of float
-        Values, ``nan`` for ``NA``.
+        Values, ``nan`` for ``NA``; infinities print as ``Inf`` and ``-Inf``.
     digits : int
         Minimum significant digits shown for every element (R's rules).
     nsmall : int

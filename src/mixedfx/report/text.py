@@ -365,6 +365,8 @@ def _prt_resids(fit: Any, digits: int) -> list[str]:
     """``.prt.resids``: quantiles of the scaled Pearson residuals."""
     scaled = np.asarray(fit.residuals(type="pearson"), dtype=float) / fit.sigma
     scaled = scaled[~np.isnan(scaled)]  # R's quantile(na.rm = TRUE): rows an na.exclude fit padded
+    if not scaled.size:  # every residual missing: R prints NA for each quantile
+        return ["Scaled residuals: "] + print_named_vector(["NA"] * 5, list(_QUANTILE_NAMES)) + [""]
     quantiles = zapsmall(quantile7(scaled), digits + 1)
     return ["Scaled residuals: "] + print_named_vector(format_num(quantiles, digits), list(_QUANTILE_NAMES)) + [""]
 
