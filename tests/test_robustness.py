@@ -546,3 +546,11 @@ def test_a_poisson_response_with_fractions_warns_and_prints(data):
         fit = mfx.glmer("y ~ Days + (1 | Subject)", data.assign(y=data["Reaction"] / 100), family="poisson")
     assert fit.loglik == -np.inf
     assert "-Inf" in str(fit.summary())
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ x:z + (1 | Subject)", "Reaction ~ Days + (0 + x:z | Subject)"])
+def test_an_overflowing_column_is_refused_by_name(data, formula):
+    """An interaction of large values was dropped silently as 'rank deficient'; I(x*z) was refused."""
+    big = data.assign(x=1e200 * (1 + data["Days"]), z=1e200)
+    with pytest.raises(DataError, match="column 'x:z' is not finite in 180 rows"):
+        mfx.lmer(formula, big)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from mixedfx.design.frame import model_frame
 from mixedfx.design.memory import check_fixed_matrix
-from mixedfx.design.model_matrix import MatrixSpec, matrix_spec, model_matrix
+from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, model_matrix
 from mixedfx.design.rank import rank_keep
 from mixedfx.design.reterms import ReTerm, build_re_term, lme4_term_order
 from mixedfx.errors import FormulaError
@@ -208,6 +208,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     check_fixed_matrix(n, fixed_spec.names)
     X_full = model_matrix(fixed_spec, frame.values, n)
+    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects")
     keep = rank_keep(X_full)
     kept = set(keep)
     dropped = [name for j, name in enumerate(fixed_spec.names) if j not in kept]

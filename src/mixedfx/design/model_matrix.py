@@ -19,7 +19,7 @@ from mixedfx.formula.contrasts import ContrastSpec, contrasts
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
-__all__ = ["MatrixSpec", "matrix_spec", "model_matrix"]
+__all__ = ["MatrixSpec", "matrix_spec", "model_matrix", "check_finite_columns"]
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,45 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
                 part = _factor_block(value, spec, code, label)
             else:
                 part = value.reshape(n, -1).astype(np.float64, copy=False)
-            block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+                block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
         blocks.append(block)
     if not blocks:
         return np.zeros((n, 0))
     return np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)
+
+
+def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...], rows: object, what: str) -> None:
+    """Refuse a model-matrix column with infinite or undefined values (a product of large values overflowed).
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (n, k)
+    names : sequence of str
+        Its column names.
+    rows : pandas.Index
+        The rows' labels, for the message.
+    what : str
+        Which matrix (``"fixed-effects"``, or the random-effects term).
+
+    Raises
+    ------
+    DataError
+        Naming the first such column, how many rows and the first one.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_finite_columns(np.array([[1.0, np.inf]]), ["x", "x:z"], pd.RangeIndex(1), "fixed-effects")
+    Traceback (most recent call last):
+    ...
+    mixedfx.errors.DataError: the fixed-effects column 'x:z' is not finite in 1 row (inf in row 0): a product or power of large values overflowed; rescale its variables
+    """
+    bad = ~np.isfinite(matrix)
+    if not bad.any():
+        return
+    column = int(np.flatnonzero(bad.any(axis=0))[0])
+    where = np.flatnonzero(bad[:, column])
+    raise DataError(f"the {what} column {names[column]!r} is not finite in {where.size} "
+                    f"row{'s' if where.size > 1 else ''} ({matrix[where[0], column]:g} in row "
+                    f"{list(rows)[where[0]]}): a product or power of large values overflowed; rescale its variables")

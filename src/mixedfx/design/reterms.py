@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixedfx.design.frame import ModelFrame
-from mixedfx.design.model_matrix import MatrixSpec, matrix_spec, model_matrix
+from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, model_matrix
 from mixedfx.errors import FormulaError
 
 __all__ = ["ReTerm", "lme4_term_order", "build_re_term"]
@@ -77,8 +77,8 @@ def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:
         raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
     n = frame.y.shape[0]
     group = frame.groups[i]
-    term = ReTerm(
-        group=bar.group_name, codes=group.codes, levels=list(group.levels),
-        z=model_matrix(spec, frame.values, n), z_names=list(spec.names), text=bar.text,
-    )
+    z = model_matrix(spec, frame.values, n)
+    check_finite_columns(z, spec.names, frame.rows, f"random-effects term ({bar.text})")
+    term = ReTerm(group=bar.group_name, codes=group.codes, levels=list(group.levels), z=z,
+                  z_names=list(spec.names), text=bar.text)
     return term, spec
