@@ -554,3 +554,28 @@ def test_an_overflowing_column_is_refused_by_name(data, formula):
     big = data.assign(x=1e200 * (1 + data["Days"]), z=1e200)
     with pytest.raises(DataError, match="column 'x:z' is not finite in 180 rows"):
         mfx.lmer(formula, big)
+
+
+@pytest.mark.parametrize(("response", "words"), [
+    (lambda y: np.where(np.arange(len(y)) == 5, 1e160, y), "values as large as 1e\\+160: their squares overflow"),
+    (lambda y: y * 1e-200, "its squares underflow"),
+])
+def test_a_response_out_of_double_range_is_named_as_such(data, response, words):
+    """It was called an exact fit by the fixed effects ([robustness] item 5)."""
+    with pytest.raises(DataError, match=words):
+        mfx.lmer("Reaction ~ Days + (Days | Subject)", data.assign(Reaction=response(data["Reaction"].to_numpy())))
+
+
+@pytest.mark.parametrize("scale", [1e14, 1e16, 1e18, 1e30, 1e-14])
+def test_constant_weights_far_from_one_are_refused_naming_the_weights(data, scale):
+    """They gave a slope of 0.0, a LinAlgError or 'math domain error' ([robustness] item 3)."""
+    with pytest.raises(DataError, match=r"the weights \(w\) are about .* divide them by their mean"):
+        mfx.lmer("Reaction ~ Days + (Days | Subject)", data.assign(w=scale), weights="w")
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3, 1e8])
+def test_constant_weights_do_not_change_the_fixed_effects(data, scale):
+    plain = mfx.lmer("Reaction ~ Days + (Days | Subject)", data)
+    weighted = mfx.lmer("Reaction ~ Days + (Days | Subject)", data.assign(w=scale), weights="w")
+    np.testing.assert_allclose(weighted.fixef, plain.fixef, rtol=1e-6)
+    assert weighted.sigma / np.sqrt(scale) == pytest.approx(plain.sigma, rel=1e-4)

@@ -22,7 +22,7 @@ from mixedfx.linalg.row_products import cross_product
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
 
-__all__ = ["check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
+__all__ = ["check_scales", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
            "check_counts_response", "factor_response_error"]
 
 _EXACT_FIT_TOL = 1e-13
@@ -104,7 +104,46 @@ def check_lmer_response(matrices: ModelMatrices) -> None:
     if matrices.response_levels is not None:
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
                                               "glmer(..., family='binomial')")
+    check_scales(matrices)
     check_residual_variation(matrices)
+
+
+_LARGEST = 1e150
+"""Values beyond this have squares that overflow double precision (about 1.8e308)."""
+_WEIGHT_SCALE = 1e10
+"""Weights whose geometric mean is beyond this factor from 1 make the criterion numerically singular."""
+
+
+def check_scales(matrices: ModelMatrices) -> None:
+    """Refuse a response, or prior weights, on a scale the criterion's sums of squares cannot hold.
+
+    The response's squares must neither overflow nor underflow. A linear model's
+    estimates depend only on the weights' ratios (a common factor c scales sigma
+    by sqrt(c) and theta by 1/sqrt(c)), but weights far from 1 on average make the
+    penalised system numerically singular.
+
+    Raises
+    ------
+    DataError
+        Naming the response or the weights, their scale and the rescaling that fixes it.
+    """
+    y = np.asarray(matrices.y, dtype=float)
+    largest = float(np.max(np.abs(y))) if y.size else 0.0
+    if largest > _LARGEST:
+        raise DataError(f"the response {matrices.response_name} has values as large as {largest:.3g}: their squares "
+                        f"overflow double precision; rescale it (divide it by a power of 10)")
+    if 0.0 < largest < 1.0 / _LARGEST:
+        raise DataError(f"the response {matrices.response_name} is at most {largest:.3g} in size: its squares "
+                        f"underflow double precision; rescale it (multiply it by a power of 10)")
+    weights = matrices.weights
+    if weights is None or not np.any(weights > 0):
+        return
+    scale = float(np.exp(np.mean(np.log(weights[weights > 0]))))
+    if not 1.0 / _WEIGHT_SCALE <= scale <= _WEIGHT_SCALE:
+        name = matrices.weights_name or "weights"
+        raise DataError(f"the weights ({name}) are about {scale:.3g} on average: only their ratios matter to lmer's "
+                        f"estimates, and values this far from 1 make its criterion numerically singular; divide "
+                        f"them by their mean")
 
 
 def factor_response_error(matrices: ModelMatrices, why: str) -> DataError:
