@@ -98,3 +98,34 @@ def test_warnings_are_one_line_each():
     assert out.stderr.strip().splitlines() == [
         "mixedfx: warning: calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
         "deprecated; please call lmer() directly"]
+
+
+def test_non_regular_files_are_refused(tmp_path):
+    """A FIFO hung the command forever and /dev/zero was read until memory ran out ([robustness] item 10)."""
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert_error(run("fit", "y ~ 1 + (1 | g)", "--data", str(fifo)), "is not a regular file")
+    assert_error(run("fit", "y ~ 1 + (1 | g)", "--data", "/dev/zero"), "is not a regular file")
+
+
+def test_compressed_csv_is_read_by_its_real_extension(tmp_path):
+    path = tmp_path / "sleep.csv.gz"
+    mfx.datasets.load("sleepstudy").to_csv(path, index=False)
+    out = run("fit", "Reaction ~ Days + (1 | Subject)", "--data", str(path))
+    assert out.returncode == 0 and "Data: sleep\n" in out.stdout, out.stderr
+
+
+def test_a_huge_field_gives_a_short_error(tmp_path):
+    """One 5 MB field became a 5 MB 'one-line' error ([robustness] item 11)."""
+    path = tmp_path / "huge.csv"
+    path.write_text("y,g\n1,a\n2," + "b" * 5_000_000 + "\n")
+    out = run("fit", "y ~ 1 + (1 | nosuch" + "x" * 5000 + ")", "--data", str(path))
+    assert out.returncode == 2 and len(out.stderr) < 1000
+
+
+def test_output_cut_short_by_the_reader_is_no_error():
+    command = f"{sys.executable} -m mixedfx.cli fit 'Reaction ~ Days + (1 | Subject)' --data sleepstudy | head -1"
+    out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("Linear mixed model fit by REML") and out.stderr == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from typing import Any, NoReturn
@@ -135,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                 _fit(args)
             else:
                 _datasets()
+        except BrokenPipeError:
+            # the reader stopped early (``mixedfx fit ... | head``): nothing is wrong, and nothing more to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except (ValueError, TypeError, OSError, MemoryError) as exc:
             print(_error_text(exc), file=sys.stderr)
             return 2

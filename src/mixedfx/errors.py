@@ -9,8 +9,25 @@ from __future__ import annotations
 __all__ = ["MixedFxError", "FormulaError", "DataError"]
 
 
+MAX_MESSAGE = 600
+"""The longest message an error carries: data quoted in it (a 5 MB field of a CSV) are cut."""
+
+
 class MixedFxError(ValueError):
-    """Base class of mixedfx's user-facing errors."""
+    """Base class of mixedfx's user-facing errors; messages longer than :data:`MAX_MESSAGE` are shortened.
+
+    Examples
+    --------
+    >>> len(str(MixedFxError("x" * 10_000))) <= MAX_MESSAGE
+    True
+    """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        if len(text) > MAX_MESSAGE:
+            kept = MAX_MESSAGE - 40  # room for the note
+            text = f"{text[:kept]} ... [{len(text) - kept} characters left out]"
+        super().__init__(text, *args)
 
 
 class FormulaError(MixedFxError):

@@ -12,6 +12,7 @@ from mixedfx.errors import DataError
 __all__ = ["read_data"]
 
 _DELIMITED = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+_COMPRESSED = {".gz", ".bz2", ".xz", ".zip", ".zst"}  # pandas reads these by their extension
 
 
 def read_data(source: str) -> pd.DataFrame:
@@ -23,7 +24,8 @@ def read_data(source: str) -> pd.DataFrame:
         A bundled data set's name (see ``mixedfx datasets``) or a path. A file
         whose suffix is not .csv, .tsv, .tab or .parquet is read as R's
         ``read.table(header = TRUE)`` reads it: fields separated by whitespace,
-        a header line.
+        a header line. A compressed file (.gz, .bz2, .xz, .zip, .zst) is read by
+        the suffix before that (``data.csv.gz`` as CSV). Only regular files are read.
 
     Returns
     -------
@@ -40,7 +42,11 @@ def read_data(source: str) -> pd.DataFrame:
             raise DataError(f"{source!r} is neither a file nor a bundled data set ({exc})") from None
     if path.is_dir():
         raise DataError(f"{source} is a folder; give a data file (CSV, TSV, Parquet or whitespace-separated text)")
-    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DataError(f"{source} is not a regular file (a device, pipe or socket); give a data file")
+    suffixes = [x.lower() for x in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] in _COMPRESSED
+    suffix = suffixes[-2] if compressed and len(suffixes) > 1 else path.suffix.lower()
     try:
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
@@ -52,5 +58,5 @@ def read_data(source: str) -> pd.DataFrame:
         raise DataError(f"reading {source} needs an optional package: {exc}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"could not read {source} as a table: {exc}") from None
-    frame.attrs["name"] = path.stem
+    frame.attrs["name"] = path.name[: -len("".join(path.suffixes))] if path.suffixes else path.stem
     return frame
