@@ -579,3 +579,11 @@ def test_constant_weights_do_not_change_the_fixed_effects(data, scale):
     weighted = mfx.lmer("Reaction ~ Days + (Days | Subject)", data.assign(w=scale), weights="w")
     np.testing.assert_allclose(weighted.fixef, plain.fixef, rtol=1e-6)
     assert weighted.sigma / np.sqrt(scale) == pytest.approx(plain.sigma, rel=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["object", "categorical"])
+def test_categories_that_print_alike_are_refused(data, kind):
+    """1 and '1' were two levels that predict() could not tell apart ([robustness] item 6)."""
+    g = np.array([1 if i % 2 else "1" for i in range(len(data))], dtype=object)
+    with pytest.raises(DataError, match="two categories that both read '1'"):
+        mfx.lmer("Reaction ~ Days + (1 | g)", data.assign(g=pd.Categorical(g) if kind == "categorical" else g))

@@ -120,6 +120,15 @@ def _logical(series: pd.Series) -> Factor:
     return Factor(codes, ("FALSE", "TRUE"), logical=True)
 
 
+def _distinct(labels: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """A factor's level labels, refused where two levels print alike (``1`` and ``"1"``)."""
+    if len(set(labels)) < len(labels):
+        twice = next(label for label in labels if labels.count(label) > 1)
+        raise DataError(f"column {name!r} has two categories that both read {twice!r} as text (e.g. the number 1 "
+                        "and the string '1'); R and predict() could not tell them apart: make them one type")
+    return labels
+
+
 def column_value(series: pd.Series, name: str) -> Value:
     """Convert a DataFrame column to its R value.
 
@@ -145,7 +154,7 @@ def column_value(series: pd.Series, name: str) -> Value:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes = np.asarray(series.array.codes, dtype=np.int64)
-        return Factor(codes, _labels(np.asarray(dtype.categories)), ordered=bool(dtype.ordered))
+        return Factor(codes, _distinct(_labels(np.asarray(dtype.categories)), name), ordered=bool(dtype.ordered))
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
     if pd.api.types.is_numeric_dtype(dtype) and dtype.kind in "iuf":
@@ -163,7 +172,7 @@ def column_value(series: pd.Series, name: str) -> Value:
             codes, uniques = pd.factorize(series, sort=True)
         except TypeError:  # mixed types: compare as text
             codes, uniques = pd.factorize(series.where(missing, series.astype(str)), sort=True)
-        return Factor(codes.astype(np.int64), tuple(str(u) for u in uniques))
+        return Factor(codes.astype(np.int64), _distinct(tuple(str(u) for u in uniques), name))
     raise DataError(f"column {name!r} has type {dtype}, which a model formula cannot use; "
                     "convert it to numbers, strings or a categorical")
 
