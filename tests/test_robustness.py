@@ -587,3 +587,10 @@ def test_categories_that_print_alike_are_refused(data, kind):
     g = np.array([1 if i % 2 else "1" for i in range(len(data))], dtype=object)
     with pytest.raises(DataError, match="two categories that both read '1'"):
         mfx.lmer("Reaction ~ Days + (1 | g)", data.assign(g=pd.Categorical(g) if kind == "categorical" else g))
+
+
+def test_simulations_too_large_for_memory_are_refused_before_allocating(data):
+    """simulate(10**8) asked for 134 GiB and failed with a raw MemoryError ([robustness] item 14)."""
+    fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data)
+    with pytest.raises(MixedFxError, match="GB of memory for 100000000 simulations of 180 rows"):
+        fit.simulate(10**8)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.matrices import used_rows
+from mixedfx.design.memory import DOUBLE, exceeded_memory, too_large
 from mixedfx.design.newdata import new_data_matrices, selected_terms
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.families import Family
@@ -181,6 +182,10 @@ def _cbind_names(fit: MixedFit) -> list[str]:
             for i, (arg, argname) in enumerate(zip(call.args, call.argnames))]
 
 
+_SIMULATION_COPIES = 3
+"""Arrays of n x nsim doubles a simulation holds at once (the draws, their sum, the frame)."""
+
+
 def simulate(fit: MixedFit, nsim: int = 1, seed: SeedLike = None, re_form: str | None = None,
              newdata: pd.DataFrame | None = None, allow_new_levels: bool = False) -> pd.DataFrame:
     """Responses simulated from a fitted model, as lme4's ``simulate.merMod``.
@@ -217,9 +222,15 @@ def simulate(fit: MixedFit, nsim: int = 1, seed: SeedLike = None, re_form: str |
     binomial (the fit's theta), Gamma and inverse Gaussian with shape
     ``w / sigma^2``, Gaussian with sd ``sigma / sqrt(w)``.
     """
-    if not isinstance(nsim, (int, np.integer)) or nsim < 1:
+    if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
         raise ValueError(f"nsim must be a positive whole number, not {nsim!r}")
     simulator = Simulator(fit, re_form=re_form, newdata=newdata, allow_new_levels=allow_new_levels)
+    # the draws, their random effects and the frame: a few copies of n x nsim doubles
+    needed = _SIMULATION_COPIES * simulator.n * int(nsim) * (2 if simulator.two_column else 1) * DOUBLE
+    if (left := exceeded_memory(needed, None)) is not None:
+        raise too_large(needed, left, f"{nsim} simulations of {simulator.n} rows",
+                        "simulate fewer at a time (e.g. in a loop over seeds), or use bootstrap(), which keeps "
+                        "only each replicate's statistic")
     values = simulator.draw(np.random.default_rng(seed), int(nsim))
     names = [f"sim_{i + 1}" for i in range(nsim)]
     if simulator.two_column:
