@@ -594,3 +594,26 @@ def test_simulations_too_large_for_memory_are_refused_before_allocating(data):
     fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data)
     with pytest.raises(MixedFxError, match="GB of memory for 100000000 simulations of 180 rows"):
         fit.simulate(10**8)
+
+
+@pytest.mark.parametrize(("newresp", "error", "words"), [
+    (lambda y: np.where(np.arange(len(y)) == 3, np.nan, y), DataError, "1 missing or infinite values"),
+    (lambda y: np.where(np.arange(len(y)) == 3, np.inf, y), DataError, "1 missing or infinite values"),
+    (lambda y: np.full(len(y), 5.0), DataError, "fit the response Reaction exactly"),
+    (lambda y: np.array(["a"] * len(y)), TypeError, "newresp must be numbers"),
+])
+def test_refit_refuses_what_lmer_refuses(data, newresp, error, words):
+    """refit gave NaN estimates or 'math domain error' ([robustness] item 8)."""
+    fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data)
+    with pytest.raises(error, match=words):
+        fit.refit(newresp(data["Reaction"].to_numpy()))
+
+
+def test_glmer_refit_and_predict_run_the_first_fits_checks(data):
+    counts = mfx.datasets.load("grouseticks")
+    nb = mfx.glmer_nb("TICKS ~ YEAR + (1 | LOCATION)", counts)
+    with pytest.raises(DataError, match="Response is constant"):
+        nb.refit(np.full(len(counts), 2.5))
+    fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data)
+    with pytest.raises(DataError, match="newdata has no rows"):
+        fit.predict(data.iloc[:0])

@@ -200,6 +200,8 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
     """
     if not isinstance(newdata, pd.DataFrame):
         raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    if newdata.empty and not len(newdata):
+        raise DataError("newdata has no rows: give the rows to predict (or newdata=None for the fitted rows)")
     spec = mm.spec
     columns = selected_columns(mm, re_form)
     chosen = sorted(columns)

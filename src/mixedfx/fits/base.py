@@ -12,7 +12,7 @@ import pandas as pd
 from mixedfx.design.matrices import ModelMatrices, pad_to_input
 from mixedfx.design.newdata import new_data_matrices, selected_columns
 from mixedfx.design.reterms import ReTerm
-from mixedfx.errors import MixedFxError
+from mixedfx.errors import DataError, MixedFxError
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
 from mixedfx.fits.getme import terms as model_terms
@@ -224,11 +224,19 @@ class MixedModelFit(RandomEffects):
             if len(newresp) != self.nobs:
                 newresp = newresp.loc[mm.rows]
             newresp = newresp.to_numpy()
-        y = np.asarray(newresp, dtype=float)
+        try:
+            y = np.asarray(newresp, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError("newresp must be numbers, one per fitted row") from None
         expected = np.shape(mm.y)
         if y.shape != expected:
             what = "a two-column (successes, failures) response" if len(expected) == 2 else "a vector"
             raise ValueError(f"newresp has shape {y.shape}; this model needs {what} of shape {expected}")
+        bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"newresp has {int(bad.sum())} missing or infinite values (the first in row {row}); "
+                            "refit needs a finite value for every fitted row")
         return y
 
     # --- description -------------------------------------------------------

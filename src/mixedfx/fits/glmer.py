@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from functools import cached_property
 
 import numpy as np
@@ -14,6 +16,7 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factorizer import factorize
+from mixedfx.design.checks import check_glmer_response
 from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
@@ -84,7 +87,9 @@ class GlmerFit(MixedModelFit):
         >>> fit.refit(fit.simulate(1, seed=1)["sim_1"]).nobs
         56
         """
-        model = self._model.with_response(self._response_array(newresp))
+        y = self._response_array(newresp)
+        check_glmer_response(replace(self.matrices, y=y), self.family)  # what glmer() refuses, refit refuses
+        model = self._model.with_response(y)
         if model.n_agq == 0:
             return GlmerFit(model, model.fit(theta0=self.theta))
         lp0 = model.pirls(self.theta, None, self._optimum.state.eta).eta

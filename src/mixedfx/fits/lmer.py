@@ -14,6 +14,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
+from mixedfx.design.checks import check_lmer_response
 from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
@@ -169,6 +170,7 @@ class LmerFit(MixedModelFit):
         True
         """
         y = self._response_array(newresp)
+        check_lmer_response(replace(self.matrices, y=y))  # what lmer() refuses, refit refuses
         control = replace(self._control, theta0=tuple(self.theta))
         model = self._model.with_response(y)
         opt = model.optimize(control, initial_step=first_steps_near(self.theta, control.refit_first_step,
