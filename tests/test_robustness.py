@@ -617,3 +617,34 @@ def test_glmer_refit_and_predict_run_the_first_fits_checks(data):
     fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", data)
     with pytest.raises(DataError, match="newdata has no rows"):
         fit.predict(data.iloc[:0])
+
+
+def _levels_as_slopes(levels, groups, n):
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({"y": rng.normal(size=n), "f": rng.integers(0, levels, n).astype(str),
+                         "g": rng.integers(0, groups, n).astype(str)})
+
+
+def test_too_many_covariance_parameters_are_refused_and_many_warned_of():
+    """A 500-level slope gave an empty nlopt error; 1,830 parameters ran minutes in silence ([robustness] 12)."""
+    with pytest.raises(MixedFxError, match=r"\(f \| g\) has 150 columns, so 11325 covariance parameters"):
+        mfx.lmer_design("y ~ 1 + (f | g)", _levels_as_slopes(150, 10, 3000))
+    with pytest.warns(UserWarning, match="1830 covariance parameters.*may take long"):
+        mfx.lmer_design("y ~ 1 + (f | g)", _levels_as_slopes(60, 30, 3000))
+
+
+def test_a_fixed_factor_with_very_many_levels_is_refused_before_allocating(monkeypatch):
+    """A 50,000-level fixed factor reached 19 GB (its contrasts) before the memory check ([robustness] 12)."""
+    import resource
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 4 * 10**9)  # the same answer on any machine
+    data = _levels_as_slopes(50_000, 100, 60_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(MixedFxError, match=r"fixed-effects matrix \(60000 rows x \d+ columns\)"):
+        mfx.lmer_design("y ~ f + (1 | g)", data)
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kb < 2_000_000  # far below the 20 GB of a 50k x 50k contrast matrix
+    # the contrasts of the largest factor count too
+    memory.check_fixed_matrix(1000, 10, available=10**6)
+    with pytest.raises(MixedFxError, match="GB of memory"):
+        memory.check_fixed_matrix(1000, 10, available=10**6, largest_factor=1000)

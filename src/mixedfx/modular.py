@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from mixedfx.design.checks import check_glmer_response, check_grouping_factors, check_lmer_response
+from mixedfx.design.checks import (check_covariance_size, check_glmer_response, check_grouping_factors,
+                                   check_lmer_response)
 from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.errors import MixedFxError
 from mixedfx.formula.contrasts import ContrastSpec
@@ -124,6 +125,7 @@ def _check_terms(design: ModelMatrices, allow_n: bool) -> None:
     """lme4's grouping-factor checks, then the memory the factorisation will need."""
     terms = design.ordered_terms
     check_grouping_factors(terms, design.X.shape[0], allow_n)
+    check_covariance_size(terms)
     check_dense_blocks(terms, design.X.shape[1])
 
 

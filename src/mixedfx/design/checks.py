@@ -9,6 +9,8 @@ a :class:`~mixedfx.errors.DataError` that names the column and the fix.
 
 from __future__ import annotations
 
+import warnings
+
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,13 +18,13 @@ import numpy as np
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.rank import gram_clearly_independent
 from mixedfx.design.reterms import ReTerm
-from mixedfx.errors import DataError
+from mixedfx.errors import DataError, MixedFxError
 from mixedfx.linalg.row_products import cross_product
 
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
 
-__all__ = ["check_scales", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
+__all__ = ["check_scales", "check_covariance_size", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
            "check_counts_response", "factor_response_error"]
 
 _EXACT_FIT_TOL = 1e-13
@@ -55,6 +57,37 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
             raise DataError(
                 f"number of observations (={n}) {relation} number of random effects (={q}) for term ({term.text}); "
                 f"the random-effects parameters{residual} are probably unidentifiable")
+
+
+MAX_COVARIANCE_PARAMETERS = 2000
+"""The most covariance parameters (theta) a model may have: the optimisers' work grows with their square."""
+MANY_COVARIANCE_PARAMETERS = 300
+"""Beyond this many, a fit takes long enough to warn of it."""
+
+
+def check_covariance_size(terms: list[ReTerm]) -> None:
+    """Refuse random-effects terms with more covariance parameters than an optimiser can take; warn of many.
+
+    A term with k columns has k (k + 1) / 2 parameters: ``(f | g)`` with a factor
+    ``f`` of 60 levels has 1,830.
+
+    Raises
+    ------
+    MixedFxError
+        Beyond :data:`MAX_COVARIANCE_PARAMETERS`, naming the widest term.
+    """
+    sizes = [len(t.z_names) * (len(t.z_names) + 1) // 2 for t in terms]
+    total = sum(sizes)
+    if total <= MANY_COVARIANCE_PARAMETERS:
+        return
+    widest = terms[int(np.argmax(sizes))]
+    what = (f"the term ({widest.text}) has {len(widest.z_names)} columns, so {max(sizes)} covariance parameters; "
+            f"the model has {total}")
+    advice = (f"a factor's levels as random slopes are better as a nested term, (1 | {widest.group}) + "
+              f"(1 | {widest.group}:<the factor>), or uncorrelated, (<the factor> || {widest.group})")
+    if total > MAX_COVARIANCE_PARAMETERS:
+        raise MixedFxError(f"{what}, more than the {MAX_COVARIANCE_PARAMETERS} an optimiser can take; {advice}")
+    warnings.warn(f"{what}: the fit may take long; {advice}", stacklevel=4)
 
 
 def _response_gram(matrices: ModelMatrices) -> np.ndarray:

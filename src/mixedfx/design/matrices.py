@@ -18,7 +18,7 @@ import pandas as pd
 
 from mixedfx.design.frame import model_frame
 from mixedfx.design.memory import check_fixed_matrix
-from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, model_matrix
+from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, matrix_width, model_matrix
 from mixedfx.design.rank import rank_keep
 from mixedfx.design.reterms import ReTerm, build_re_term, lme4_term_order
 from mixedfx.errors import FormulaError
@@ -205,8 +205,9 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         raise FormulaError("No random effects terms specified in formula")
     frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action, subset=subset)
     n = frame.y.shape[0]
+    width, largest = matrix_width(frame.fixed, frame.values)
+    check_fixed_matrix(n, width, largest_factor=largest)  # before the contrasts and X are formed
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
-    check_fixed_matrix(n, fixed_spec.names)
     X_full = model_matrix(fixed_spec, frame.values, n)
     check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects")
     keep = rank_keep(X_full)

@@ -78,25 +78,30 @@ def too_large(needed: int, available: int, what: str, advice: str) -> MixedFxErr
                         f"{available / _GB:.3g} GB available; {advice}")
 
 
-def check_fixed_matrix(n: int, names: Sequence[str], available: int | None = None) -> None:
-    """Refuse a fixed-effects matrix too large for the memory available.
+def check_fixed_matrix(n: int, names: Sequence[str] | int, available: int | None = None,
+                       largest_factor: int = 0) -> None:
+    """Refuse a fixed-effects matrix too large for the memory available, before anything is allocated.
 
     Parameters
     ----------
     n : int
         Rows.
-    names : sequence of str
-        X's column names.
+    names : sequence of str or int
+        X's column names, or how many there will be.
     available : int, optional
         Bytes available; the machine's (:func:`available_memory`) by default.
+    largest_factor : int
+        Levels of the fixed part's largest factor, whose contrast matrix
+        (levels x levels) is formed too.
 
     Raises
     ------
     MixedFxError
         Stating the size and what to change.
     """
-    needed = fixed_matrix_bytes(n, len(names))
+    width = names if isinstance(names, int) else len(names)
+    needed = fixed_matrix_bytes(n, width) + largest_factor**2 * DOUBLE
     if (left := exceeded_memory(needed, available)) is not None:
-        raise too_large(needed, left, f"its fixed-effects matrix ({n} rows x {len(names)} columns)",
+        raise too_large(needed, left, f"its fixed-effects matrix ({n} rows x {width} columns)",
                          "use fewer fixed-effect columns: a factor with many levels is better as the grouping "
                          "factor of a random effect, (1 | f), and interactions of factors multiply their columns")

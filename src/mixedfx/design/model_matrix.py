@@ -19,7 +19,7 @@ from mixedfx.formula.contrasts import ContrastSpec, contrasts
 from mixedfx.formula.evaluate import Factor, Value
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
-__all__ = ["MatrixSpec", "matrix_spec", "model_matrix", "check_finite_columns"]
+__all__ = ["MatrixSpec", "matrix_spec", "model_matrix", "check_finite_columns", "matrix_width"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,36 @@ class MatrixSpec:
     names: tuple[str, ...]
     contrast_matrices: dict[str, np.ndarray]
     contrasts_arg: dict[str, ContrastSpec]
+
+
+def matrix_width(terms: Terms, values: dict[str, Value]) -> tuple[int, int]:
+    """How many columns R's model.matrix gives these terms, and the most levels of a factor among them.
+
+    Counted from the factors' levels before any contrast matrix is formed, so
+    that the memory they need can be checked first.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mixedfx.formula.bars import parse_formula
+    >>> from mixedfx.design.frame import model_frame
+    >>> d = pd.DataFrame({"y": [1.0, 2, 3, 4], "x": [0.5, 1, 2, 3], "f": list("abca")})
+    >>> frame = model_frame(parse_formula("y ~ x * f + (1 | f)"), d)
+    >>> matrix_width(frame.fixed, frame.values)
+    (6, 3)
+    """
+    nlevels = [len(v.levels) if isinstance(v := values.get(label), Factor) else 0 for label in terms.labels]
+    width = 1 if terms.intercept else 0
+    for term, term_codes in zip(terms.terms, coding(terms, nlevels)):
+        columns = 1
+        for v, code in zip(term, term_codes):
+            value = values[terms.labels[v]]
+            if isinstance(value, Factor):
+                columns *= len(value.levels) - (code == CONTRASTS)
+            elif np.ndim(value) == 2:
+                columns *= value.shape[1]
+        width += columns
+    return width, max(nlevels, default=0)
 
 
 def matrix_spec(terms: Terms, values: dict[str, Value],

@@ -48,7 +48,10 @@ def contr_treatment(n: int, base: int = 1) -> np.ndarray:
     """
     if not 1 <= base <= n:
         raise DataError(f"baseline group number out of range: base = {base} for a factor with {n} levels")
-    return np.delete(np.eye(n), base - 1, axis=1)
+    matrix = np.zeros((n, n - 1))  # one allocation: a factor may have many levels
+    rows = np.delete(np.arange(n), base - 1)
+    matrix[rows, np.arange(n - 1)] = 1.0
+    return matrix
 
 
 def contr_sum(n: int) -> np.ndarray:
