@@ -129,3 +129,12 @@ def test_output_cut_short_by_the_reader_is_no_error():
     command = f"{sys.executable} -m mixedfx.cli fit 'Reaction ~ Days + (1 | Subject)' --data sleepstudy | head -1"
     out = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
     assert out.stdout.startswith("Linear mixed model fit by REML") and out.stderr == ""
+
+
+def test_a_stray_text_value_in_a_numeric_column_is_reported(tmp_path):
+    """It silently made the column a factor (issue [robustness], command line)."""
+    path = tmp_path / "stray.csv"
+    rows = [f"{i},{i if i != 3 else 'oops'},{'abc'[i % 3]}" for i in range(1, 31)]
+    path.write_text("y,x,g\n" + "\n".join(rows) + "\n")
+    out = run("fit", "y ~ x + (1 | g)", "--data", str(path))
+    assert "column 'x' holds numbers but 1 value(s) are not (e.g. 'oops'" in out.stderr

@@ -141,11 +141,16 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except (ValueError, TypeError, OSError, MemoryError) as exc:
+            _print_warnings(caught)  # what was noticed on the way may be why it failed
             print(_error_text(exc), file=sys.stderr)
             return 2
+    _print_warnings(caught)
+    return 0
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
     for warning in dict.fromkeys(str(w.message) for w in caught):
         print(f"mixedfx: warning: {warning}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

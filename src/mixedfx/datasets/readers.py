@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -59,4 +60,20 @@ def read_data(source: str) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"could not read {source} as a table: {exc}") from None
     frame.attrs["name"] = path.name[: -len("".join(path.suffixes))] if path.suffixes else path.stem
+    _warn_of_stray_text(frame)
     return frame
+
+
+def _warn_of_stray_text(frame: pd.DataFrame) -> None:
+    """Say so where a column of numbers was read as text because of a few values that are not numbers."""
+    for name in frame.columns:
+        if not pd.api.types.is_string_dtype(frame[name].dtype):
+            continue
+        column = frame[name].dropna()
+        numbers = pd.to_numeric(column, errors="coerce")
+        stray = numbers.isna()
+        if 0 < stray.sum() <= 0.1 * len(column):
+            first = column[stray].iloc[0]
+            warnings.warn(f"column {name!r} holds numbers but {int(stray.sum())} value(s) are not (e.g. "
+                          f"{str(first)[:40]!r} in row {column[stray].index[0]}), so it is read as text (a factor); "
+                          "fix or remove those values if it is numeric", stacklevel=2)
