@@ -648,3 +648,15 @@ def test_a_fixed_factor_with_very_many_levels_is_refused_before_allocating(monke
     memory.check_fixed_matrix(1000, 10, available=10**6)
     with pytest.raises(MixedFxError, match="GB of memory"):
         memory.check_fixed_matrix(1000, 10, available=10**6, largest_factor=1000)
+
+
+@pytest.mark.parametrize(("column", "words"), [
+    (lambda days: days * 1e160, "'x' reaches 9e\\+160: products of such values overflow"),
+    (lambda days: (days + 1) * 1e-170, "'x' is at most 1e-169: products of such values underflow"),
+])
+def test_extreme_scale_predictors_are_named_with_the_fix(data, column, words):
+    """They ended in 'math domain error', 'SVD did not converge' and the like ([robustness] item 9)."""
+    with pytest.raises(DataError, match=words):
+        mfx.lmer("Reaction ~ x + (1 | Subject)", data.assign(x=column(data["Days"])))
+    with pytest.raises(DataError, match="random-effects term"):
+        mfx.lmer("Reaction ~ Days + (0 + x | Subject)", data.assign(x=column(data["Days"]) + 1e-300))

@@ -198,6 +198,9 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     what : str
         Which matrix (``"fixed-effects"``, or the random-effects term).
 
+    Columns whose values overflow or underflow double precision when multiplied
+    (beyond 1e150, or all below 1e-150) are refused too.
+
     Raises
     ------
     DataError
@@ -213,9 +216,29 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     """
     bad = ~np.isfinite(matrix)
     if not bad.any():
+        _check_column_scales(matrix, names, what)
         return
     column = int(np.flatnonzero(bad.any(axis=0))[0])
     where = np.flatnonzero(bad[:, column])
     raise DataError(f"the {what} column {names[column]!r} is not finite in {where.size} "
                     f"row{'s' if where.size > 1 else ''} ({matrix[where[0], column]:g} in row "
                     f"{list(rows)[where[0]]}): a product or power of large values overflowed; rescale its variables")
+
+
+_EXTREME = 1e150
+"""Column values beyond this (or all below its inverse) have squares that overflow (underflow) double precision."""
+
+
+def _check_column_scales(matrix: np.ndarray, names: list[str] | tuple[str, ...], what: str) -> None:
+    """Refuse columns whose cross-products overflow or underflow, naming them and the fix (rescaling)."""
+    if not matrix.size:
+        return
+    with np.errstate(invalid="ignore"):
+        largest = np.max(np.abs(matrix), axis=0)
+    huge = np.flatnonzero(largest > _EXTREME)
+    tiny = np.flatnonzero((largest > 0) & (largest < 1.0 / _EXTREME))
+    for columns, how, fix in ((huge, "reaches", "overflow"), (tiny, "is at most", "underflow")):
+        if columns.size:
+            shown = "; ".join(f"{names[j]!r} {how} {largest[j]:.3g}" for j in columns[:3])
+            raise DataError(f"in the {what} matrix, {shown}: products of such values {fix} double precision; "
+                            f"rescale {'it' if columns.size == 1 else 'them'} (by a power of 10)")
