@@ -214,10 +214,10 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     ...
     mixedfx.errors.DataError: the fixed-effects column 'x:z' is not finite in 1 row (inf in row 0): a product or power of large values overflowed; rescale its variables
     """
-    bad = ~np.isfinite(matrix)
-    if not bad.any():
+    if np.isfinite(matrix).all():
         _check_column_scales(matrix, names, what)
         return
+    bad = ~np.isfinite(matrix)
     column = int(np.flatnonzero(bad.any(axis=0))[0])
     where = np.flatnonzero(bad[:, column])
     raise DataError(f"the {what} column {names[column]!r} is not finite in {where.size} "
@@ -233,8 +233,9 @@ def _check_column_scales(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     """Refuse columns whose cross-products overflow or underflow, naming them and the fix (rescaling)."""
     if not matrix.size:
         return
-    with np.errstate(invalid="ignore"):
-        largest = np.max(np.abs(matrix), axis=0)
+    largest = np.abs(matrix).max(axis=0)  # finite by now
+    if largest.max() <= _EXTREME and largest.min(initial=np.inf, where=largest > 0) >= 1.0 / _EXTREME:
+        return
     huge = np.flatnonzero(largest > _EXTREME)
     tiny = np.flatnonzero((largest > 0) & (largest < 1.0 / _EXTREME))
     for columns, how, fix in ((huge, "reaches", "overflow"), (tiny, "is at most", "underflow")):

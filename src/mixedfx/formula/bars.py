@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mixedfx.errors import FormulaError
-from mixedfx.formula.syntax import (Binary, Call, Node, Num, Paren, Unary, colon, deep_recursion, deparse,
+from mixedfx.formula.syntax import (Binary, Call, Node, Num, Paren, Unary, colon, deparse, with_deep_recursion,
                                     parse_expr)
 from mixedfx.formula.terms import expand_terms
 
@@ -244,15 +244,19 @@ def parse_formula(text: str) -> MixedFormula:
         response, rhs = None, tree.operand
     else:
         raise FormulaError(f"not a model formula (no '~'): {text!r}; write e.g. 'y ~ x + (1 | g)'")
-    with deep_recursion():
-        if response is not None and _contains_op(response, _BARS):
-            raise FormulaError("random-effects terms belong on the right of '~'")
-        rhs = expand_double_verts(rhs)
-        fixed = _no_bars(rhs)
-        printed = Binary("~", response, rhs) if response is not None else Unary("~", rhs)
-        return MixedFormula(
-            response=response,
-            fixed=Num(1.0) if fixed is None else fixed,
-            bars=tuple(find_bars(rhs)),
-            text=deparse(printed),
-        )
+    return with_deep_recursion(_mixed_formula, response, rhs)
+
+
+def _mixed_formula(response: Node | None, rhs: Node) -> MixedFormula:
+    """The parsed formula's parts: its bar terms expanded and split from the fixed part."""
+    if response is not None and _contains_op(response, _BARS):
+        raise FormulaError("random-effects terms belong on the right of '~'")
+    rhs = expand_double_verts(rhs)
+    fixed = _no_bars(rhs)
+    printed = Binary("~", response, rhs) if response is not None else Unary("~", rhs)
+    return MixedFormula(
+        response=response,
+        fixed=Num(1.0) if fixed is None else fixed,
+        bars=tuple(find_bars(rhs)),
+        text=deparse(printed),
+    )

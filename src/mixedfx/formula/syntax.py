@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mixedfx.errors import FormulaError
 
-__all__ = ["deep_recursion", "MAX_TOKENS", "MAX_NESTING", 
+__all__ = ["deep_recursion", "with_deep_recursion", "MAX_TOKENS", "MAX_NESTING", 
     "Node", "Name", "Num", "Str", "Call", "Binary", "Unary", "Paren",
     "parse_expr", "deparse", "deparse_lines", "format_number", "colon",
 ]
@@ -296,10 +297,10 @@ def parse_expr(text: str) -> Node:
         raise TypeError(f"a formula must be given as text (str), not {type(text).__name__}")
     parser = _Parser(text)
     _check_size(parser.tokens)
-    with deep_recursion():
-        return parser.parse()
+    return with_deep_recursion(parser.parse)
 
 
+T = TypeVar("T")
 MAX_TOKENS = 5000
 """The most symbols, numbers and operators a formula may have (about 2,000 terms)."""
 MAX_NESTING = 500
@@ -320,6 +321,18 @@ def _check_size(tokens: list[_Token]) -> None:
         deepest = max(deepest, depth)
     if deepest > MAX_NESTING:
         raise FormulaError(f"the formula is nested too deeply: {deepest} levels of parentheses, at most {MAX_NESTING}")
+
+
+def with_deep_recursion(walk: Callable[..., T], *args: object) -> T:
+    """``walk(*args)``, again with room to recurse (:func:`deep_recursion`) where the default limit is too low.
+
+    Most formulas are shallow: the limit is only raised for those that need it.
+    """
+    try:
+        return walk(*args)
+    except RecursionError:
+        with deep_recursion():
+            return walk(*args)
 
 
 @contextmanager
@@ -478,8 +491,7 @@ def deparse(node: Node) -> str:
     str
         One line of R code, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
     """
-    with deep_recursion():
-        return _deparse(node, math.inf)[0]
+    return with_deep_recursion(_deparse, node, math.inf)[0]
 
 
 def deparse_lines(text: str, cutoff: int = 60) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixedfx.errors import FormulaError
-from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deep_recursion, deparse
+from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse, with_deep_recursion
 
 __all__ = ["Terms", "expand_terms", "expand_dot", "coding"]
 
@@ -177,12 +177,14 @@ def expand_terms(rhs: Node, response: Node | None = None) -> Terms:
     FormulaError
         For numbers other than 0/1 as terms, ``.``, bad powers, nested ``~``.
     """
-    enc = _Encoder()
-    if response is not None:
-        enc.variable(response)
-    with deep_recursion():
-        enc.collect(rhs)
-        encoded = enc.encode(rhs)
+    def walk() -> tuple[_Encoder, list[frozenset[int]]]:
+        fresh = _Encoder()
+        if response is not None:
+            fresh.variable(response)
+        fresh.collect(rhs)
+        return fresh, fresh.encode(rhs)
+
+    enc, encoded = with_deep_recursion(walk)
     offsets = tuple(i for i, node in enumerate(enc.nodes) if _is_offset(node))
     kept = [t for t in encoded if not any(v in t for v in offsets)]
     if response is not None:

@@ -112,7 +112,7 @@ def settle_on_boundary(summary: OptSummary, objective: Callable[[np.ndarray], fl
     """
     if tol > 0:
         summary = snap_to_boundary(summary, objective, lower, tol)
-    if share <= 0:
+    if share <= 0 or all(k == 1 for k in ks):  # a scalar term's diagonal is its own largest
         return summary
     on_diagonal = theta_lower_bounds(ks) == 0.0
     ends = np.cumsum([k * (k + 1) // 2 for k in ks])
