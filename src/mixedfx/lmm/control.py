@@ -40,14 +40,8 @@ class LmerControl(OptimizerSettings, CheckSettings):
     singular_tol : float
         ``is_singular`` holds when a diagonal theta is below this (lme4's
         ``check.conv.singular`` tolerance).
-    check_conv_grad, check_conv_grad_tol, check_conv_hess, check_conv_hess_tol, check_conv_singular
-        lme4's convergence checks: ``"ignore"``, ``"message"``, ``"warning"``
-        (the text in ``fit.messages``) or ``"stop"`` (the fit raises), and their
-        tolerances (:class:`mixedfx.optim.checks.CheckSettings`).
-    check_scale_x, check_scale_x_tol
-        lme4's ``check.scaleX``: whether fixed-effect columns whose scales
-        differ by more than the tolerance are reported (``"warning"``), stop the
-        fit (``"stop"``) or pass (``"ignore"``).
+    check_conv_grad, check_conv_hess, check_conv_singular, check_scale_x (and their ``_tol``)
+        lme4's checks and their actions (:class:`mixedfx.optim.checks.CheckSettings`).
     theta0 : sequence of float, optional
         Starting theta in lme4's order; lme4's defaults when omitted.
     calc_derivs : bool
