@@ -42,9 +42,12 @@ class LmerFit(MixedModelFit):
         if self.is_singular or not control.calc_derivs or (control.check_conv_grad == control.check_conv_hess
                                                             == "ignore"):
             return super()._convergence_messages()
+        objective, x, scales = self._model.objective, self._opt.x, self._model.theta_scales
+        if scales is not None:  # checked on the scale it was optimised on (LinearMixedModel.theta_scales)
+            objective, x = (lambda theta: self._model.objective(theta / scales)), x * scales
         with limited_blas(self._model.blas_threads):
-            gradient, hessian = finite_difference_derivatives(self._model.objective, self._opt.x, self._opt.fval)
-        return convergence_checks(gradient, hessian, len(self._opt.x), control)
+            gradient, hessian = finite_difference_derivatives(objective, x, self._opt.fval)
+        return convergence_checks(gradient, hessian, len(x), control)
 
     @property
     def reml(self) -> bool:

@@ -27,6 +27,9 @@ from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
+SCALE_RATIO = 10.0
+"""Columns of Z whose root mean squares differ by more than this are optimised on one scale."""
+
 __all__ = ["LinearMixedModel"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -277,6 +280,21 @@ class LinearMixedModel:
         with limited_blas(self.blas_threads):
             return self._optimize(control, optimizer, initial_step)
 
+    @cached_property
+    def theta_scales(self) -> np.ndarray | None:
+        """Per theta entry, the root mean square of its template row's column of Z, where those differ by more
+        than :data:`SCALE_RATIO` (a slope on values in the thousands beside an intercept); None otherwise.
+
+        Optimised on Z's columns divided by these, such a model's theta entries are
+        on one scale: theta = theta' / scales, the criterion unchanged. lme4 (and
+        the optimisers) land far from the optimum or fail on the raw scale.
+        """
+        rms = [np.sqrt(np.mean(np.square(t.z), axis=0)) for t in self.terms]
+        rms = [np.where(r > 0, r, 1.0) for r in rms]
+        scales = np.concatenate([r[[i for j in range(t.k) for i in range(j, t.k)]]
+                                 for r, t in zip(rms, self.terms)])
+        return scales if scales.max() > SCALE_RATIO * scales.min() else None
+
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None) -> OptSummary:
         if optimizer is None and control.optimizer is not None:
@@ -285,6 +303,16 @@ class LinearMixedModel:
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
+        scales = self.theta_scales
+        if scales is not None:
+            rescaled = LinearMixedModel(replace(self.matrices, re_terms=[
+                replace(t, z=t.z / np.where((r := np.sqrt(np.mean(np.square(t.z), axis=0))) > 0, r, 1.0))
+                for t in self.matrices.re_terms]), self.reml)
+            step = None if initial_step is None else initial_step * scales
+            # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
+            start = None if control.theta0 is None else tuple(x0 * scales)
+            summary = rescaled._optimize(replace(control, theta0=start), optimizer, step)
+            return replace(summary, x0=summary.x0 / scales, x=summary.x / scales, factorizer=self.factorizer.name)
         options = control.optimizer_options
         objective = traced(self.objective, control.verbose)
         summary, spent, restart, on_gradient = None, 0, optimizer or bobyqa, False
