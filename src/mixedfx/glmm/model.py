@@ -23,7 +23,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import BlockLayout, term_layouts, theta_lower_bounds
+from mixedfx.linalg.layout import BlockLayout, rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -71,12 +71,44 @@ class GlmmOptimum:
     gradient: np.ndarray | None
     eta_start: np.ndarray | None = None
 
+    def unscaled(self, scales: np.ndarray, x_scales: np.ndarray) -> GlmmOptimum:
+        """This optimum of a model on rescaled columns of Z and X, in the original model's parameters.
+
+        theta = theta' / scales and beta = beta' / x_scales; the penalised system
+        and PIRLS's means are the same; the Hessian and gradient over
+        (theta, beta) change with the parameters' scales.
+        """
+        full = np.concatenate([scales, x_scales])
+
+        def back(summary: OptSummary) -> OptSummary:
+            return replace(summary, x0=summary.x0 / full[: summary.x0.size], x=summary.x / full[: summary.x.size])
+
+        hessian = None if self.hessian is None else self.hessian * np.outer(full, full)
+        gradient = None if self.gradient is None else self.gradient * full
+        return replace(self, opt=back(self.opt), stage1=back(self.stage1), theta=self.theta / scales,
+                       beta=self.beta / x_scales, state=replace(self.state, beta=self.state.beta / x_scales),
+                       hessian=hessian, gradient=gradient)
+
 
 def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, weights: np.ndarray):
     """:func:`mixedfx.glmm.family_kernels.log_likelihood_terms`, imported on first use (it loads numba)."""
     from mixedfx.glmm.family_kernels import log_likelihood_terms  # noqa: PLC0415
 
     return log_likelihood_terms(family, y, n_trials, weights)
+
+
+RESCALE_RATIO = 1e3
+"""A generalized model is optimised on rescaled columns where their scales differ by more than this (lme4's
+``check.scaleX`` tolerance): rebuilding it costs 10-15% of a small fit, worth it only on such scales."""
+
+
+def _spread_scales(X: np.ndarray) -> np.ndarray | None:
+    """X's columns' root mean squares where they differ by more than :data:`RESCALE_RATIO`, else None."""
+    if not X.shape[1]:
+        return None
+    rms = np.sqrt(np.mean(np.square(X), axis=0))
+    rms = np.where(rms > 0, rms, 1.0)
+    return rms if rms.max() > RESCALE_RATIO * rms.min() else None
 
 
 class GeneralizedLinearMixedModel:
@@ -342,6 +374,17 @@ class GeneralizedLinearMixedModel:
         -------
         GlmmOptimum
         """
+        scales, x_scales = theta_scales(self.terms, RESCALE_RATIO), _spread_scales(self.X)
+        if scales is not None or x_scales is not None:
+            # optimised on Z's and X's columns rescaled, as LinearMixedModel.optimize does Z's: beta enters stage 2
+            scales = np.ones(self.lower.size) if scales is None else scales
+            x_scales = np.ones(self.p) if x_scales is None else x_scales
+            rescaled = GeneralizedLinearMixedModel(
+                replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms), X=self.X / x_scales),
+                self.family, self.n_agq, self.control)
+            start = None if theta0 is None else np.asarray(theta0, dtype=float) * scales
+            beta_start = None if beta0 is None else np.asarray(beta0, dtype=float) * x_scales
+            return rescaled.fit(start, optimizer, beta_start).unscaled(scales, x_scales)
         with limited_blas(self.blas_threads):
             if optimizer is not None:
                 return self._fit(theta0, optimizer, optimizer, beta0)

@@ -9,7 +9,7 @@ rather than keep a copy of their own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
@@ -326,3 +326,40 @@ def random_part(codes: list[np.ndarray], zs: list[np.ndarray], effects: list[np.
 def scalar_row_scales(theta: np.ndarray, layout: BlockLayout) -> np.ndarray:
     """For scalar terms, the diagonal of Lambda over the rest's rows, 1 on the rows of X and y."""
     return np.concatenate([np.repeat(theta[1:], layout.n_levels[1:]), np.ones(layout.p + 1)])
+
+
+SCALE_RATIO = 10.0
+"""Columns of Z whose root mean squares differ by more than this are optimised on one scale."""
+
+
+def column_scales(terms: list[ReTerm]) -> list[np.ndarray]:
+    """Each term's columns' root mean squares (1 for a column of zeros)."""
+    scales = [np.sqrt(np.mean(np.square(t.z), axis=0)) for t in terms]
+    return [np.where(r > 0, r, 1.0) for r in scales]
+
+
+def theta_scales(terms: list[ReTerm], ratio: float = SCALE_RATIO) -> np.ndarray | None:
+    """Per theta entry, the root mean square of its template row's column of Z, where those differ by more than
+    ``ratio`` (a slope on values in the thousands beside an intercept); None otherwise.
+
+    A model optimised on Z's columns divided by these (:func:`rescaled_terms`)
+    has its theta entries on one scale, ``theta = theta' / scales``, and the same
+    criterion: Z diag(1/s) times diag(s) T is Z T.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixedfx.design.reterms import ReTerm
+    >>> term = ReTerm(group="g", codes=np.zeros(2, dtype=np.int64), levels=["a"], z=np.array([[1.0, 1e3], [1.0, 3e3]]),
+    ...               z_names=["(Intercept)", "x"], text="x | g")
+    >>> theta_scales([term]).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
+    [1.0, 2236.0, 2236.0]
+    """
+    rows = [s[[i for j in range(t.k) for i in range(j, t.k)]] for s, t in zip(column_scales(terms), terms)]
+    scales = np.concatenate(rows) if rows else np.ones(0)
+    return scales if scales.size and scales.max() > ratio * scales.min() else None
+
+
+def rescaled_terms(terms: list[ReTerm]) -> list[ReTerm]:
+    """The terms with each column of Z divided by its root mean square (see :func:`theta_scales`)."""
+    return [replace(t, z=t.z / s) for t, s in zip(terms, column_scales(terms))]

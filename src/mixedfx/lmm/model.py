@@ -18,7 +18,7 @@ from mixedfx.lmm.information import CriterionPoint, average_information, informa
 from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, transform_dense, with_response
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import term_layouts, theta_lower_bounds
+from mixedfx.linalg.layout import rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
 from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -26,9 +26,6 @@ from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
-
-SCALE_RATIO = 10.0
-"""Columns of Z whose root mean squares differ by more than this are optimised on one scale."""
 
 __all__ = ["LinearMixedModel"]
 
@@ -282,18 +279,12 @@ class LinearMixedModel:
 
     @cached_property
     def theta_scales(self) -> np.ndarray | None:
-        """Per theta entry, the root mean square of its template row's column of Z, where those differ by more
-        than :data:`SCALE_RATIO` (a slope on values in the thousands beside an intercept); None otherwise.
+        """Per theta entry, its Z column's root mean square where the columns' scales differ (else None).
 
-        Optimised on Z's columns divided by these, such a model's theta entries are
-        on one scale: theta = theta' / scales, the criterion unchanged. lme4 (and
-        the optimisers) land far from the optimum or fail on the raw scale.
+        Such a model is optimised on rescaled columns (:func:`mixedfx.linalg.layout.theta_scales`):
+        lme4 (and the optimisers) land far from the optimum, or fail, on the raw scale.
         """
-        rms = [np.sqrt(np.mean(np.square(t.z), axis=0)) for t in self.terms]
-        rms = [np.where(r > 0, r, 1.0) for r in rms]
-        scales = np.concatenate([r[[i for j in range(t.k) for i in range(j, t.k)]]
-                                 for r, t in zip(rms, self.terms)])
-        return scales if scales.max() > SCALE_RATIO * scales.min() else None
+        return theta_scales(self.terms)
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None) -> OptSummary:
@@ -305,9 +296,8 @@ class LinearMixedModel:
                              f"covariance parameters")
         scales = self.theta_scales
         if scales is not None:
-            rescaled = LinearMixedModel(replace(self.matrices, re_terms=[
-                replace(t, z=t.z / np.where((r := np.sqrt(np.mean(np.square(t.z), axis=0))) > 0, r, 1.0))
-                for t in self.matrices.re_terms]), self.reml)
+            rescaled = LinearMixedModel(replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms)),
+                                        self.reml)
             step = None if initial_step is None else initial_step * scales
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
             start = None if control.theta0 is None else tuple(x0 * scales)
