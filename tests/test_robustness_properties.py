@@ -195,3 +195,35 @@ def test_any_control_value_is_accepted_or_refused_naming_its_field(kind, data, v
         kind(**{name: value})
     except (TypeError, ValueError) as exc:
         assert name in str(exc) or "optimizer" in str(exc), str(exc)
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(data=datasets(), what=st.sampled_from(["y", "x1", "x2", "w"]), exponent=st.integers(-300, 300),
+       family=st.sampled_from(["lmer", "poisson"]))
+def test_any_scale_fits_or_is_refused_with_a_documented_error(data, what, exponent, family):
+    """Responses, predictors and weights scaled by 10^-300 .. 10^300 ([robustness] items 3, 4, 5, 9, 13): a fit,
+    or a documented error, never a raw numpy, scipy or math error. The fit prints."""
+    with np.errstate(all="ignore"):
+        scaled = data.assign(**{what: data[what] * 10.0**exponent})
+    formula = ("y" if family == "lmer" else "yc") + " ~ x1 + x2 + (x1 | g)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if family == "lmer":
+                fit = mfx.lmer(formula, scaled, weights="w")
+            else:
+                fit = mfx.glmer(formula, scaled, family="poisson", weights="w")
+            str(fit.summary())
+        except Exception as exc:  # noqa: BLE001 - the property is about which exceptions
+            assert documented(exc), f"{type(exc).__name__}: {exc}"
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(depth=st.integers(1, 800), terms=st.integers(1, 3000))
+def test_any_formula_size_parses_or_is_refused_with_a_formula_error(depth, terms):
+    """Deep nesting and long sums ([robustness] item 2): parsed, or a FormulaError; never a RecursionError."""
+    text = "y ~ " + "(" * depth + " + ".join(f"x{i}" for i in range(terms)) + ")" * depth + " + (1 | g)"
+    try:
+        parse_formula(text)
+    except FormulaError as exc:
+        assert "too long" in str(exc) or "nested too deeply" in str(exc)
