@@ -214,8 +214,15 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     ...
     mixedfx.errors.DataError: the fixed-effects column 'x:z' is not finite in 1 row (inf in row 0): a product or power of large values overflowed; rescale its variables
     """
+    if not matrix.size:
+        return
+    squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
+    tiny = squares < _EXTREME**-2  # all zero, or underflowing
+    if (np.isfinite(squares).all() and squares.max() <= _EXTREME**2
+            and not (tiny.any() and matrix[:, tiny].any())):
+        return
     if np.isfinite(matrix).all():
-        _check_column_scales(matrix, names, what)
+        _check_column_scales(np.abs(matrix).max(axis=0), names, what)
         return
     bad = ~np.isfinite(matrix)
     column = int(np.flatnonzero(bad.any(axis=0))[0])
@@ -226,14 +233,12 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
 
 
 _EXTREME = 1e150
-"""Column values beyond this (or all below its inverse) have squares that overflow (underflow) double precision."""
+"""Column values beyond this (or all below its inverse) have products that overflow (underflow) double precision;
+the columns' sums of squares, beyond its square (or below its inverse's), single them out."""
 
 
-def _check_column_scales(matrix: np.ndarray, names: list[str] | tuple[str, ...], what: str) -> None:
-    """Refuse columns whose cross-products overflow or underflow, naming them and the fix (rescaling)."""
-    if not matrix.size:
-        return
-    largest = np.abs(matrix).max(axis=0)  # finite by now
+def _check_column_scales(largest: np.ndarray, names: list[str] | tuple[str, ...], what: str) -> None:
+    """Refuse columns (by their largest absolute values) whose products overflow or underflow, naming the fix."""
     if largest.max() <= _EXTREME and largest.min(initial=np.inf, where=largest > 0) >= 1.0 / _EXTREME:
         return
     huge = np.flatnonzero(largest > _EXTREME)

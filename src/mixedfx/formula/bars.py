@@ -11,7 +11,7 @@ left).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from mixedfx.errors import FormulaError
 from mixedfx.formula.syntax import (Binary, Call, Node, Num, Paren, Unary, colon, deparse, with_deep_recursion,
@@ -38,12 +38,12 @@ class BarTerm:
     lhs: Node
     group: Node
 
-    @property
+    @cached_property
     def text(self) -> str:
         """The term as lme4 deparses it: ``"0 + Days | Subject"``."""
         return deparse(Binary("|", self.lhs, self.group))
 
-    @property
+    @cached_property
     def group_name(self) -> str:
         """lme4's name for the grouping factor: ``"Subject"``, ``"cask:batch"``."""
         return deparse(self.group)

@@ -154,7 +154,10 @@ def column_value(series: pd.Series, name: str) -> Value:
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes = np.asarray(series.array.codes, dtype=np.int64)
-        return Factor(codes, _distinct(_labels(np.asarray(dtype.categories)), name), ordered=bool(dtype.ordered))
+        labels = _labels(np.asarray(dtype.categories))
+        # categories are distinct values; only values of mixed types (1 and "1") can print alike
+        mixed = dtype.categories.inferred_type.startswith("mixed")
+        return Factor(codes, _distinct(labels, name) if mixed else labels, ordered=bool(dtype.ordered))
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
     if pd.api.types.is_numeric_dtype(dtype) and dtype.kind in "iuf":
@@ -172,7 +175,8 @@ def column_value(series: pd.Series, name: str) -> Value:
             codes, uniques = pd.factorize(series, sort=True)
         except TypeError:  # mixed types: compare as text
             codes, uniques = pd.factorize(series.where(missing, series.astype(str)), sort=True)
-        return Factor(codes.astype(np.int64), _distinct(tuple(str(u) for u in uniques), name))
+        labels = tuple(str(u) for u in uniques)
+        return Factor(codes.astype(np.int64), _distinct(labels, name) if kind.startswith("mixed") else labels)
     raise DataError(f"column {name!r} has type {dtype}, which a model formula cannot use; "
                     "convert it to numbers, strings or a categorical")
 
