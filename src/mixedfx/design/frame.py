@@ -349,7 +349,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     every_row = kept.size == env.n and bool((kept == np.arange(env.n)).all())
     values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
-    rows = data.index[kept]
+    rows = data.index if every_row else data.index[kept]
     for label, value in values.items():
         if not isinstance(value, Factor):
             what = (f"the response {label}" if label == fixed.labels[0]
@@ -379,6 +379,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index[base], kept=np.flatnonzero(~drop),
+        rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index if subset is None else data.index[base],
+        kept=np.flatnonzero(~drop),
         na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms(),
     )
