@@ -17,6 +17,7 @@ your own optimiser, a grid, a plot), the optimiser's summary.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -46,6 +47,12 @@ Control = TypeVar("Control", LmerControl, GlmerControl)
 MAX_NAGQ = 100
 
 
+@lru_cache(maxsize=None)
+def _default_control(kind: type[Control]) -> Control:
+    """The defaults of a control class, made (and checked) once: the objects are frozen."""
+    return kind()
+
+
 def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control]) -> Control:
     """A control object of ``kind`` from None (the defaults), an instance, or a dict of its fields.
 
@@ -55,7 +62,7 @@ def as_control(control: Control | Mapping[str, Any] | None, kind: type[Control])
     500
     """
     if control is None:
-        return kind()
+        return _default_control(kind)
     if isinstance(control, kind):
         return control
     if isinstance(control, Mapping):
