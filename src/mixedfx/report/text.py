@@ -223,8 +223,7 @@ def format_wald_anova(table: pd.DataFrame, type: int, response: str) -> str:  # 
         The heading, the response and the table with significance stars, each line ending with a newline.
     """
     heading = f"Analysis of Deviance Table (Type {_ROMAN[type]} Wald chisquare tests)"
-    body = print_anova(table.to_numpy(dtype=float), [str(n) for n in table.index], list(table.columns))
-    return _text([heading, "", f"Response: {response}"] + body)
+    return format_headed_anova(table, [heading, "", f"Response: {response}"])
 
 
 def format_headed_anova(table: pd.DataFrame, heading: list[str]) -> str:
