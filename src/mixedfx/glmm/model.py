@@ -23,7 +23,8 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import BlockLayout, rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
+from mixedfx.linalg.layout import (BlockLayout, rescaled_terms, root_mean_squares, term_layouts, theta_lower_bounds,
+                                   theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -106,8 +107,7 @@ def _spread_scales(X: np.ndarray) -> np.ndarray | None:
     """X's columns' root mean squares where they differ by more than :data:`RESCALE_RATIO`, else None."""
     if not X.shape[1]:
         return None
-    rms = np.sqrt(np.mean(np.square(X), axis=0))
-    rms = np.where(rms > 0, rms, 1.0)
+    rms = root_mean_squares(X)
     return rms if rms.max() > RESCALE_RATIO * rms.min() else None
 
 

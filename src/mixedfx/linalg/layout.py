@@ -332,10 +332,22 @@ SCALE_RATIO = 10.0
 """Columns of Z whose root mean squares differ by more than this are optimised on one scale."""
 
 
+def root_mean_squares(matrix: np.ndarray) -> np.ndarray:
+    """Each column's root mean square, 1 for a column of zeros (a scale to divide the column by).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> root_mean_squares(np.array([[3.0, 0.0], [-3.0, 0.0]])).tolist()
+    [3.0, 1.0]
+    """
+    rms = np.sqrt(np.mean(np.square(matrix), axis=0))
+    return np.where(rms > 0, rms, 1.0)
+
+
 def column_scales(terms: list[ReTerm]) -> list[np.ndarray]:
     """Each term's columns' root mean squares (1 for a column of zeros)."""
-    scales = [np.sqrt(np.mean(np.square(t.z), axis=0)) for t in terms]
-    return [np.where(r > 0, r, 1.0) for r in scales]
+    return [root_mean_squares(t.z) for t in terms]
 
 
 def theta_scales(terms: list[ReTerm], ratio: float = SCALE_RATIO) -> np.ndarray | None:
