@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.model_matrix import EXTREME_VALUE
 from mixedfx.design.rank import gram_clearly_independent
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
@@ -141,8 +142,6 @@ def check_lmer_response(matrices: ModelMatrices) -> None:
     check_residual_variation(matrices)
 
 
-_LARGEST = 1e150
-"""Values beyond this have squares that overflow double precision (about 1.8e308)."""
 _WEIGHT_SCALE = 1e10
 """Weights whose geometric mean is beyond this factor from 1 make the criterion numerically singular."""
 
@@ -162,10 +161,10 @@ def check_scales(matrices: ModelMatrices) -> None:
     """
     y = np.asarray(matrices.y, dtype=float)
     largest = float(np.max(np.abs(y))) if y.size else 0.0
-    if largest > _LARGEST:
+    if largest > EXTREME_VALUE:
         raise DataError(f"the response {matrices.response_name} has values as large as {largest:.3g}: their squares "
                         f"overflow double precision; rescale it (divide it by a power of 10)")
-    if 0.0 < largest < 1.0 / _LARGEST:
+    if 0.0 < largest < 1.0 / EXTREME_VALUE:
         raise DataError(f"the response {matrices.response_name} is at most {largest:.3g} in size: its squares "
                         f"underflow double precision; rescale it (multiply it by a power of 10)")
     weights = matrices.weights

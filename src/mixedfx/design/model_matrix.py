@@ -217,8 +217,8 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     if not matrix.size:
         return
     squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
-    tiny = squares < _EXTREME**-2  # all zero, or underflowing
-    if (np.isfinite(squares).all() and squares.max() <= _EXTREME**2
+    tiny = squares < EXTREME_VALUE**-2  # all zero, or underflowing
+    if (np.isfinite(squares).all() and squares.max() <= EXTREME_VALUE**2
             and not (tiny.any() and matrix[:, tiny].any())):
         return
     if np.isfinite(matrix).all():
@@ -232,17 +232,17 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
                     f"{list(rows)[where[0]]}): a product or power of large values overflowed; rescale its variables")
 
 
-_EXTREME = 1e150
-"""Column values beyond this (or all below its inverse) have products that overflow (underflow) double precision;
-the columns' sums of squares, beyond its square (or below its inverse's), single them out."""
+EXTREME_VALUE = 1e150
+"""Values beyond this (or all below its inverse) have squares and products that overflow (underflow) double
+precision (about 1.8e308); a column's sum of squares, beyond its square (or below its inverse's), singles it out."""
 
 
 def _check_column_scales(largest: np.ndarray, names: list[str] | tuple[str, ...], what: str) -> None:
     """Refuse columns (by their largest absolute values) whose products overflow or underflow, naming the fix."""
-    if largest.max() <= _EXTREME and largest.min(initial=np.inf, where=largest > 0) >= 1.0 / _EXTREME:
+    if largest.max() <= EXTREME_VALUE and largest.min(initial=np.inf, where=largest > 0) >= 1.0 / EXTREME_VALUE:
         return
-    huge = np.flatnonzero(largest > _EXTREME)
-    tiny = np.flatnonzero((largest > 0) & (largest < 1.0 / _EXTREME))
+    huge = np.flatnonzero(largest > EXTREME_VALUE)
+    tiny = np.flatnonzero((largest > 0) & (largest < 1.0 / EXTREME_VALUE))
     for columns, how, fix in ((huge, "reaches", "overflow"), (tiny, "is at most", "underflow")):
         if columns.size:
             shown = "; ".join(f"{names[j]!r} {how} {largest[j]:.3g}" for j in columns[:3])
