@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mixedfx.report.ddf_names import resolve_ddf
+from mixedfx.report.printed_table import PrintedTable
 from mixedfx.report.text import SummaryOptions, format_summary, format_summary_ddf, format_varcorr
 
 if TYPE_CHECKING:
@@ -46,20 +47,12 @@ class FitSummary:
         return self.__str__()
 
 
-class VarCorrTable(pd.DataFrame):
+class VarCorrTable(PrintedTable):
     """``as.data.frame(VarCorr(fit))``, printing as lme4's ``print(VarCorr(fit))``.
 
     ``attrs["comp"]`` and ``attrs["digits"]`` are the print's columns and digits.
-    Anything derived from it (a slice, a column) is a plain DataFrame or Series.
     """
-
-    @property
-    def _constructor(self):
-        return pd.DataFrame
 
     def __str__(self) -> str:
         return format_varcorr(pd.DataFrame(self), self.attrs.get("comp", ("Std.Dev.",)),
                               self.attrs.get("digits", 5))
-
-    def __repr__(self) -> str:
-        return self.__str__()

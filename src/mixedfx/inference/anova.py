@@ -13,6 +13,7 @@ from scipy.special import chdtrc
 from mixedfx.inference.ddf import anova_terms
 from mixedfx.inference.wald import wald_anova
 from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.report.printed_table import PrintedTable
 from mixedfx.report.text import format_anova, format_anova_terms, format_wald_anova
 
 __all__ = ["anova", "AnovaTable", "FTestTable", "WaldTable", "REFIT_MESSAGE"]
@@ -21,57 +22,35 @@ REFIT_MESSAGE = "refitting model(s) with ML (instead of REML)"
 _COLUMNS = ["npar", "AIC", "BIC", "logLik", "deviance", "Chisq", "Df", "Pr(>Chisq)"]
 
 
-class AnovaTable(pd.DataFrame):
+class AnovaTable(PrintedTable):
     """lme4's likelihood-ratio table: a DataFrame that prints as lme4 prints it.
 
     ``attrs`` holds ``data_name``, ``formulas`` (one per row) and ``messages``.
-    Anything derived from it (a slice, a column) is a plain DataFrame or Series.
     """
-
-    @property
-    def _constructor(self):
-        return pd.DataFrame
 
     def __str__(self) -> str:
         return format_anova(pd.DataFrame(self), list(self.index), list(self.attrs["formulas"]),
                             self.attrs["data_name"])
 
-    def __repr__(self) -> str:
-        return self.__str__()
 
-
-class FTestTable(pd.DataFrame):
+class FTestTable(PrintedTable):
     """lmerTest's F table for one linear model: a DataFrame that prints as lmerTest's.
 
     ``attrs["ddf"]`` names the denominator-df method, ``attrs["type"]`` the type of its hypotheses.
     """
 
-    @property
-    def _constructor(self):
-        return pd.DataFrame
-
     def __str__(self) -> str:
         return format_anova_terms(pd.DataFrame(self), self.attrs["ddf"], self.attrs["type"])
 
-    def __repr__(self) -> str:
-        return self.__str__()
 
-
-class WaldTable(pd.DataFrame):
+class WaldTable(PrintedTable):
     """car's Wald chi-square table for one model: a DataFrame that prints as car's ``Anova``.
 
     ``attrs["type"]`` is the type of its hypotheses, ``attrs["response"]`` the response.
     """
 
-    @property
-    def _constructor(self):
-        return pd.DataFrame
-
     def __str__(self) -> str:
         return format_wald_anova(pd.DataFrame(self), self.attrs["type"], self.attrs["response"])
-
-    def __repr__(self) -> str:
-        return self.__str__()
 
 
 _TYPES = {1: 1, 2: 2, 3: 3, "1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}

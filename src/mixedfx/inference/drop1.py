@@ -20,23 +20,17 @@ from mixedfx.inference.ddf import ftest_table
 from mixedfx.inference.hypotheses import column_terms, marginal_terms
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.report.ddf_names import method_title
+from mixedfx.report.printed_table import PrintedTable
 from mixedfx.report.text import format_headed_anova
 
 __all__ = ["drop1", "Drop1Table"]
 
 
-class Drop1Table(pd.DataFrame):
+class Drop1Table(PrintedTable):
     """A single-term-deletions table that prints as R does; ``attrs["heading"]`` holds its heading lines."""
-
-    @property
-    def _constructor(self):
-        return pd.DataFrame
 
     def __str__(self) -> str:
         return format_headed_anova(pd.DataFrame(self), self.attrs["heading"])
-
-    def __repr__(self) -> str:
-        return self.__str__()
 
 
 def _ml(fit: Any) -> Any:
