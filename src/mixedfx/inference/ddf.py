@@ -33,7 +33,7 @@ from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["coef_table", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "linear_function_variances", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
 
 """lmerTest's methods for denominator degrees of freedom."""
 
@@ -372,6 +372,50 @@ def _pvalue_t(t: np.ndarray, df: np.ndarray) -> np.ndarray:
     return 2.0 * stdtr(df, -np.abs(t))
 
 
+def linear_function_variances(fit: Any, rows: np.ndarray, ddf: str) -> tuple[np.ndarray, np.ndarray]:
+    """Variance and degrees of freedom of each linear function ``l' beta`` (the rows of L).
+
+    What emmeans and lmerTest's ``contest1D`` compute for one row at a time:
+    Satterthwaite's df with ``l' V l``; Kenward-Roger's df (pbkrtest's ``Lb_ddf``)
+    with ``l' V_adj l`` from the adjusted covariance; "asymptotic" gives
+    ``l' V l`` and infinite df (any fit, generalized ones included).
+
+    Parameters
+    ----------
+    fit : LmerFit or GlmerFit
+        A fitted mixed model (a linear one for Satterthwaite and Kenward-Roger;
+        a REML fit for Kenward-Roger).
+    rows : ndarray, shape (r, p)
+        L, over the fit's fixed effects.
+    ddf : {"Satterthwaite", "Kenward-Roger", "asymptotic"}
+        Names are matched case-insensitively.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Variances and df, each of shape (r,).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedfx as mfx
+    >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> var, df = linear_function_variances(fit, np.array([[1.0, 5.0]]), "Kenward-Roger")
+    >>> round(float(df[0]), 3)
+    17.0
+    """
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    if str(ddf).lower() == "asymptotic":
+        return np.einsum("rp,pq,rq->r", rows, fit.vcov.to_numpy(dtype=float), rows), np.full(rows.shape[0], np.inf)
+    method = resolve_ddf(ddf)
+    if method == "Satterthwaite":
+        return _satterthwaite_rows(rows, _satterthwaite(fit))
+    if method != "Kenward-Roger":
+        raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'asymptotic', not {ddf!r}")
+    parts = _kenward_roger(fit)
+    var = np.einsum("rp,pq,rq->r", rows, parts.vcov_adj, rows)
+    return var, np.array([_kr_adjust(row[None, :], parts)[1] for row in rows])
+
+
 def coef_table(fit: Any, ddf: str | None = None) -> pd.DataFrame:
     """The fixed-effects table of ``summary(fit)``, with lmerTest's t-tests when ``ddf`` is given.
 
@@ -402,12 +446,7 @@ def coef_table(fit: Any, ddf: str | None = None) -> pd.DataFrame:
     if method is None:
         return fit.coefficient_table()
     beta = fit.fixef.to_numpy(dtype=float)
-    if method == "Satterthwaite":
-        var, df = _satterthwaite_rows(np.eye(beta.size), _satterthwaite(fit))
-    else:
-        parts = _kenward_roger(fit)
-        var = np.diag(parts.vcov_adj).copy()
-        df = np.array([_kr_adjust(row[None, :], parts)[1] for row in np.eye(beta.size)])
+    var, df = linear_function_variances(fit, np.eye(beta.size), method)
     se = np.sqrt(var)
     table = pd.DataFrame({"Estimate": beta, "Std. Error": se, "df": df, "t value": beta / se,
                           "Pr(>|t|)": _pvalue_t(beta / se, df)}, index=fit.fixef.index)
