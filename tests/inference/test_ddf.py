@@ -18,6 +18,7 @@ import pytest
 import mixedfx as mfx
 from mixedfx.inference import ddf
 from mixedfx.inference.hypotheses import type3_contrasts
+from mixedfx.inference.kenward_roger import kenward_roger
 from mixedfx.report.ddf_names import resolve_ddf
 from mixedfx.report.text import format_anova_terms, format_summary_ddf
 from tests.text_match import tokens_match
@@ -99,7 +100,8 @@ def test_coef_table_matches_lmertest(case, key):
 @pytest.mark.parametrize("case", [c for c in CASES if "kenward_roger" in REFERENCE[c]])
 def test_adjusted_covariance_matches_pbkrtest(case):
     want = np.array(REFERENCE[case]["kenward_roger"]["vcov_adj"], dtype=float).T
-    got = ddf._kenward_roger(_fit(case)).vcov_adj
+    fit = _fit(case)
+    got = kenward_roger(fit.model, fit.theta, fit.sigma, fit.vcov.to_numpy()).vcov_adj
     np.testing.assert_allclose(got, want, rtol=VALUE_REL, atol=1e-8 * np.abs(want).max())
 
 

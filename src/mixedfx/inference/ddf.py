@@ -25,12 +25,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
-import scipy.sparse as sp
 from scipy.special import fdtrc, stdtr
 
 from mixedfx.inference.hypotheses import type1_contrasts, type2_contrasts, type3_contrasts
 from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
-from mixedfx.linalg.layout import templates
+from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_adjust
 from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["coef_table", "linear_function_variances", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
@@ -199,126 +198,8 @@ def _satterthwaite_ftest(contrast: np.ndarray, beta: np.ndarray, parts: _Sattert
 
 
 # --------------------------------------------------------------------------- Kenward-Roger
-@dataclass(frozen=True)
-class _KenwardRoger:
-    """pbkrtest's ``vcovAdj`` and its attributes P and W."""
-
-    vcov: np.ndarray
-    vcov_adj: np.ndarray
-    p_mats: np.ndarray
-    w: np.ndarray
-
-
-def _covariance_derivatives(ks: list[int], n_levels: list[int]) -> list[sp.csr_matrix]:
-    """dG/d(gamma_i) in random-effects space, pbkrtest's order: per term, upper triangle by rows."""
-    q = sum(k * nl for k, nl in zip(ks, n_levels))
-    out, offset = [], 0
-    for k, nl in zip(ks, n_levels):
-        base = offset + k * np.arange(nl)
-        for r in range(k):
-            for c in range(r, k):
-                pairs = {(r, c), (c, r)}
-                rows = np.concatenate([base + a for a, _ in pairs])
-                cols = np.concatenate([base + b for _, b in pairs])
-                out.append(sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(q, q)))
-        offset += k * nl
-    return out
-
-
-@dataclass(frozen=True)
-class _WeightedProducts:
-    """Products with W = V^-1, V the marginal covariance: Z'WZ, Z'WX, Z'W^2Z, Z'W^2X, X'W^2X, X'W^3X, tr(W^2)."""
-
-    zwz: np.ndarray
-    zwx: np.ndarray
-    zw2z: np.ndarray
-    zw2x: np.ndarray
-    xw2x: np.ndarray
-    xw3x: np.ndarray
-    trw2: float
-
-
-def _weighted_products(z: sp.spmatrix, x: np.ndarray, lam: sp.spmatrix, s2: float) -> _WeightedProducts:
-    """The products for V = s2 (Z Lam Lam' Z' + I), by the Woodbury identity (no n x n matrix).
-
-    With Y = [Z X], F = Z'Y, K = Z'Z and S = Lam (Lam' K Lam + I)^-1 Lam':
-    Z'W^(k+1) Y = (Z'W^k Y - K S Z'W^k Y) / s2 and Y'W^(k+1) Y = (Y'W^k Y - F' S Z'W^k Y) / s2.
-    """
-    q, n = z.shape[1], x.shape[0]
-    y = sp.hstack([z, sp.csr_matrix(x)]).tocsc()
-    m0 = (y.T @ y).toarray()
-    f, k = m0[:q], m0[:q, :q]
-    s = lam @ sla.cho_solve(sla.cho_factor((lam.T @ k) @ lam + np.eye(q)), lam.T.toarray())
-    n1 = (f - k @ s @ f) / s2
-    m2 = ((m0 - f.T @ s @ f) / s2 - f.T @ s @ n1) / s2
-    sk = s @ k
-    return _WeightedProducts(zwz=n1[:, :q], zwx=n1[:, q:], zw2z=m2[:q, :q], zw2x=m2[:q, q:], xw2x=m2[q:, q:],
-                             xw3x=(m2[q:, q:] - f[:, q:].T @ s @ m2[:q, q:]) / s2,
-                             trw2=float(n - 2.0 * np.trace(sk) + np.sum(sk * sk.T)) / s2**2)
-
-
-def _kr_blocks(wp: _WeightedProducts, derivs: list[sp.csr_matrix]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """pbkrtest's P_i = -X'W G_i W X, Q_ij = X'W G_i W G_j W X and K_ij = tr(W G_i W G_j), residual last."""
-    da = np.array([d @ wp.zwx for d in derivs])  # D_i Z'WX
-    dc = np.array([d @ wp.zwz for d in derivs])  # D_i Z'WZ
-    m, p = len(derivs) + 1, wp.zwx.shape[1]
-    p_mats = np.concatenate([-np.einsum("ap,iaq->ipq", wp.zwx, da), -wp.xw2x[None]])
-    q_mats = np.empty((m, m, p, p))
-    q_mats[:-1, :-1] = np.einsum("iap,ab,jbq->ijpq", da, wp.zwz, da, optimize=True)
-    q_mats[:-1, -1] = np.einsum("iap,aq->ipq", da, wp.zw2x)
-    q_mats[-1, :-1] = np.swapaxes(q_mats[:-1, -1], 1, 2)
-    q_mats[-1, -1] = wp.xw3x
-    ktrace = np.empty((m, m))
-    ktrace[:-1, :-1] = np.einsum("iab,jba->ij", dc, dc, optimize=True)
-    ktrace[:-1, -1] = ktrace[-1, :-1] = [d.multiply(wp.zw2z).sum() for d in derivs]
-    ktrace[-1, -1] = wp.trw2
-    return p_mats, q_mats, ktrace
-
-
-def _kenward_roger(fit: Any) -> _KenwardRoger:
-    """pbkrtest's ``vcovAdj`` for a REML fit."""
-    model = _linear_model(fit)
-    if not model.reml:
-        raise ValueError("Kenward-Roger's method is only available for REML model fits")
-    n_levels = [len(t.levels) for t in model.terms]
-    z = sp.hstack([layout.matrix for layout in model.layouts], format="csr")
-    lam = sp.block_diag([sp.kron(sp.identity(nl), tmpl) for tmpl, nl in zip(templates(fit.theta, model.ks), n_levels)],
-                        format="csr")
-    wp = _weighted_products(z, np.asarray(model.matrices.X, dtype=float), lam, fit.sigma**2)
-    p_mats, q_mats, ktrace = _kr_blocks(wp, _covariance_derivatives(model.ks, n_levels))
-    phi = fit.vcov.to_numpy(dtype=float)
-    phi_p = np.einsum("ab,ibc->iac", phi, p_mats)
-    info = ktrace - 2.0 * np.einsum("ab,ijba->ij", phi, q_mats) + np.einsum("iab,jba->ij", phi_p, phi_p)
-    invert = np.linalg.inv if np.min(np.abs(np.linalg.eigvalsh(info))) > 1e-10 else np.linalg.pinv
-    w = 2.0 * invert(info)
-    u = np.einsum("ij,ijab->ab", w, q_mats - np.einsum("iab,jbc->ijac", p_mats, phi_p))
-    return _KenwardRoger(vcov=phi, vcov_adj=phi + 2.0 * phi @ u @ phi, p_mats=p_mats, w=w)
-
-
-def _div_zero(x: float, y: float, tol: float = 1e-14) -> float:
-    """pbkrtest's ``.divZero``: x / y, or 1 when both are zero."""
-    return 1.0 if abs(x) < tol and abs(y) < tol else x / y
-
-
-def _kr_adjust(contrast: np.ndarray, parts: _KenwardRoger) -> tuple[int, float, float]:
-    """pbkrtest's ``.KR_adjust``: (q, denominator df, F scaling) for a full-row-rank contrast."""
-    phi = parts.vcov
-    q = contrast.shape[0]
-    theta = contrast.T @ np.linalg.solve(contrast @ phi @ contrast.T, contrast)
-    u = np.einsum("ab,ibc,cd->iad", theta @ phi, parts.p_mats, phi)
-    traces = np.trace(u, axis1=1, axis2=2)
-    a1 = traces @ parts.w @ traces
-    a2 = np.einsum("ij,iab,jba->", parts.w, u, u)
-    b = (a1 + 6.0 * a2) / (2.0 * q)
-    g = ((q + 1) * a1 - (q + 4) * a2) / ((q + 2) * a2)
-    denom = 3.0 * q + 2.0 * (1.0 - g)
-    c1, c2, c3 = g / denom, (q - g) / denom, (q + 2 - g) / denom
-    v0 = 1.0 + c1 * b
-    v0 = 0.0 if abs(v0) < 1e-10 else v0
-    rho = _div_zero(1.0 - a2 / q, 1.0 - c2 * b) ** 2 * v0 / (q * (1.0 - c3 * b))
-    df2 = 4.0 + (q + 2) / (q * rho - 1.0)
-    scaling = 1.0 if abs(df2 - 2.0) < 0.01 else df2 * (1.0 - a2 / q) / (df2 - 2.0)
-    return q, float(df2), float(scaling)
+def _kenward_roger_parts(fit: Any) -> KenwardRoger:
+    return kenward_roger(_linear_model(fit), fit.theta, fit.sigma, fit.vcov.to_numpy(dtype=float))
 
 
 def _full_row_rank(contrast: np.ndarray) -> np.ndarray:
@@ -327,10 +208,10 @@ def _full_row_rank(contrast: np.ndarray) -> np.ndarray:
     return contrast if rank == contrast.shape[0] else np.linalg.svd(contrast)[2][:rank]
 
 
-def _kr_ftest(contrast: np.ndarray, beta: np.ndarray, parts: _KenwardRoger) -> tuple[float, ...]:
+def _kr_ftest(contrast: np.ndarray, beta: np.ndarray, parts: KenwardRoger) -> tuple[float, ...]:
     """lmerTest's Kenward-Roger ``contestMD``: (unscaled F, scaled F, NumDF, DenDF)."""
     contrast = _full_row_rank(contrast)
-    q, df2, scaling = _kr_adjust(contrast, parts)
+    q, df2, scaling = kr_adjust(contrast, parts)
     lb = contrast @ beta
     fstat = float(lb @ np.linalg.solve(contrast @ parts.vcov_adj @ contrast.T, lb)) / q
     return fstat, fstat * scaling, float(q), df2
@@ -360,10 +241,10 @@ def kr_ftest(fit: Any, contrast: np.ndarray, beta_h: np.ndarray | float = 0.0) -
     >>> round(kr_ftest(fit, np.array([[0.0, 1.0]]))[3], 4)
     17.0
     """
-    parts = _kenward_roger(fit)
+    parts = _kenward_roger_parts(fit)
     contrast = _full_row_rank(np.atleast_2d(np.asarray(contrast, dtype=float)))
     fstat, _, ndf, ddf = _kr_ftest(contrast, fit.fixef.to_numpy(dtype=float) - beta_h, parts)
-    return fstat, _kr_adjust(contrast, parts)[2], ndf, ddf
+    return fstat, kr_adjust(contrast, parts)[2], ndf, ddf
 
 
 # --------------------------------------------------------------------------- tables
@@ -411,9 +292,9 @@ def linear_function_variances(fit: Any, rows: np.ndarray, ddf: str) -> tuple[np.
         return _satterthwaite_rows(rows, _satterthwaite(fit))
     if method != "Kenward-Roger":
         raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'asymptotic', not {ddf!r}")
-    parts = _kenward_roger(fit)
+    parts = _kenward_roger_parts(fit)
     var = np.einsum("rp,pq,rq->r", rows, parts.vcov_adj, rows)
-    return var, np.array([_kr_adjust(row[None, :], parts)[1] for row in rows])
+    return var, np.array([kr_adjust(row[None, :], parts)[1] for row in rows])
 
 
 def coef_table(fit: Any, ddf: str | None = None) -> pd.DataFrame:
@@ -457,7 +338,7 @@ def _anova_rows(fit: Any, method: str, contrasts: dict[str, np.ndarray]) -> dict
     """One F-test row (Sum Sq .. Pr(>F)) per term with a non-empty hypothesis."""
     beta = fit.fixef.to_numpy(dtype=float)
     parts, ftest = (_satterthwaite(fit), _satterthwaite_ftest) if method == "Satterthwaite" \
-        else (_kenward_roger(fit), _kr_ftest)
+        else (_kenward_roger_parts(fit), _kr_ftest)
     rows = {}
     for label, contrast in contrasts.items():
         funscaled, fvalue, ndf, ddf = ftest(contrast, beta, parts)
