@@ -85,7 +85,7 @@ def test_formula_of_the_wrong_type_is_a_type_error(sleep, formula):
 # --------------------------------------------------------------------------- data
 @pytest.mark.parametrize("table", [None, {"Reaction": [1.0, 2.0]}, np.zeros((3, 3)), [[1, 2]], "sleepstudy"])
 def test_data_that_is_not_a_table_is_a_type_error(table):
-    with raises(TypeError, "data must be a pandas DataFrame", type(table).__name__):
+    with raises(TypeError, "data must be a pandas, polars or pyarrow data frame", type(table).__name__):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", table)
 
 
@@ -358,7 +358,7 @@ def test_predict_when_the_response_is_in_a_predictor_term(data):
 
 
 def test_predict_newdata_of_the_wrong_type(slopes):
-    with raises(TypeError, "newdata must be a pandas DataFrame, not list"):
+    with raises(TypeError, "newdata must be a pandas, polars or pyarrow data frame"):
         slopes.predict([[0, "308"]])
 
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from mixedfx.dataframes.convert import DataFrameLike, as_pandas
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.formula.contrasts import ContrastSpec
@@ -24,7 +24,7 @@ from mixedfx.modular import (as_control, glmer_design, glmer_fit, glmer_model, l
 __all__ = ["lmer", "glmer", "glmer_nb"]
 
 
-def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
+def lmer(formula: str, data: DataFrameLike, *, REML: bool = True, weights: str | np.ndarray | None = None,  # noqa: N803
          offset: np.ndarray | None = None, na_action: str = "omit",
          control: LmerControl | Mapping[str, Any] | None = None,
          contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
@@ -36,7 +36,9 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     formula : str
         lme4 formula, e.g. ``"Reaction ~ Days + (Days | Subject)"``.
     data : DataFrame
-        The data; it is not modified.
+        The data; it is not modified. pandas, polars (eager or lazy), a pyarrow
+        Table, or any frame with the Arrow or dataframe interchange protocol
+        (converted once to pandas, :func:`mixedfx.dataframes.convert.as_pandas`).
     REML : bool
         Fit by REML (default) or maximum likelihood.
     weights : str or array-like, optional
@@ -93,6 +95,7 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     (10.47, {'Subject': 18})
     """
     control = as_control(control, LmerControl)
+    data = as_pandas(data)
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts,
                          subset=subset)
     model = lmer_model(design, REML=REML)
@@ -107,7 +110,7 @@ def lmer(formula: str, data: pd.DataFrame, *, REML: bool = True, weights: str | 
     return lmer_fit(model, optimize_lmer(model, control), control, call)
 
 
-def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: str | np.ndarray | None = None,
+def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: str | np.ndarray | None = None,
           offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
           control: GlmerControl | Mapping[str, Any] | None = None,
           contrasts: Mapping[str, ContrastSpec] | None = None, start: object = None,
@@ -121,7 +124,9 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
         (first level = failure), a proportion with ``weights`` (the trials), or
         ``cbind(successes, failures)``.
     data : DataFrame
-        The data; it is not modified.
+        The data; it is not modified. pandas, polars (eager or lazy), a pyarrow
+        Table, or any frame with the Arrow or dataframe interchange protocol
+        (converted once to pandas, :func:`mixedfx.dataframes.convert.as_pandas`).
     family : str or Family
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse_gaussian"``,
         ``"gaussian"``, or an object from :mod:`mixedfx.glmm.families` (for another link).
@@ -168,6 +173,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     (-1.398, [0.3082, 0.1418])
     """
     fam = get_family(family)
+    data = as_pandas(data)
     if fam.name == "gaussian" and fam.link.name == "identity":
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
@@ -186,7 +192,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str | Family, weights: st
     return glmer_fit(model, optimize_glmer(model, theta0, beta0), call)
 
 
-def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | None = None,
+def glmer_nb(formula: str, data: DataFrameLike, *, weights: str | np.ndarray | None = None,
              offset: np.ndarray | None = None, nAGQ: int = 1, na_action: str = "omit",  # noqa: N803
              control: GlmerControl | Mapping[str, Any] | None = None, tol: float = 5e-5,
              contrasts: Mapping[str, ContrastSpec] | None = None, subset: object = None) -> GlmerFit:
@@ -216,6 +222,7 @@ def glmer_nb(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray | No
     'Negative Binomial(2.0522)'
     """
     control = as_control(control, GlmerControl)
+    data = as_pandas(data)
     design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,
                           contrasts=contrasts, subset=subset)
     start = glmer_model(design, family="poisson", nAGQ=nAGQ, control=control)

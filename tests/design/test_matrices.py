@@ -276,7 +276,7 @@ def test_errors_are_actionable(data, formula, error, fragment):
 
 
 def test_argument_types(data):
-    with pytest.raises(TypeError, match="DataFrame"):
+    with pytest.raises(TypeError, match="data frame"):
         build_model_matrices("y ~ x + (1 | g)", data.to_dict())
     with pytest.raises(TypeError, match="formula"):
         build_model_matrices(None, data)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from mixedfx.dataframes.convert import as_pandas
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
@@ -300,8 +301,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     >>> frame.fixed.term_labels, list(frame.rows)
     (['x', 'g'], [1, 2, 3])
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_pandas(data, "data")
     if not isinstance(na_action, str):
         raise TypeError(f"na_action must be 'omit' or 'fail', not {type(na_action).__name__}{_EXCLUDE_TOO}")
     if na_action not in NA_ACTIONS:

@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from mixedfx.dataframes.convert import as_pandas
 from mixedfx.design.frame import model_frame
 from mixedfx.design.memory import check_fixed_matrix
 from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, matrix_width, model_matrix
@@ -197,8 +198,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string, not {type(formula).__name__}")
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    data = as_pandas(data, "data")
     contrasts = check_contrasts(contrasts)
     parsed = parse_formula(formula)
     if not parsed.bars:

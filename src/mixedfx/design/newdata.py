@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mixedfx.dataframes.convert import as_pandas
 from mixedfx.design.frame import grouping_factor
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.model_matrix import MatrixSpec, model_matrix
@@ -198,8 +199,7 @@ def new_data_matrices(mm: ModelMatrices, newdata: pd.DataFrame, *, re_form: str 
     FormulaError
         A ``re_form`` naming terms the model does not have.
     """
-    if not isinstance(newdata, pd.DataFrame):
-        raise TypeError(f"newdata must be a pandas DataFrame, not {type(newdata).__name__}")
+    newdata = as_pandas(newdata, "newdata")
     if newdata.empty and not len(newdata):
         raise DataError("newdata has no rows: give the rows to predict (or newdata=None for the fitted rows)")
     spec = mm.spec

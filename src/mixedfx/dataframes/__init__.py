@@ -1,0 +1,1 @@
+"""Data frames in: pandas, polars, pyarrow and anything speaking the Arrow or dataframe interchange protocols."""

@@ -1,0 +1,83 @@
+"""Any data frame a user hands in, as the pandas DataFrame the model stages read.
+
+pandas passes through untouched. polars (eager or lazy), pyarrow Tables and
+the other libraries narwhals knows are converted by narwhals; other objects by
+the Arrow PyCapsule stream (``__arrow_c_stream__``) or the dataframe
+interchange protocol (``__dataframe__``), both through pyarrow. Categorical
+columns keep their categories' order (a polars Enum's, an Arrow dictionary's),
+which the model reads as a factor's level order; an ordered one (a polars Enum)
+is an ordered factor, with R's polynomial contrasts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+
+__all__ = ["as_pandas", "DataFrameLike"]
+
+#: What ``data=`` accepts: any object :func:`as_pandas` converts.
+DataFrameLike = Any
+
+_KINDS = "a pandas, polars or pyarrow data frame, or one with __arrow_c_stream__ or __dataframe__"
+
+
+def _needs(package: str, data: Any, name: str) -> TypeError:
+    return TypeError(f"{name} is a {type(data).__module__}.{type(data).__name__}: converting it to pandas needs "
+                     f"{package} (pip install {package})")
+
+
+def as_pandas(data: Any, name: str = "data") -> pd.DataFrame:
+    """``data`` as a pandas DataFrame (the same object when it is one).
+
+    Parameters
+    ----------
+    data : data frame
+        pandas; polars ``DataFrame`` or ``LazyFrame`` (collected here); a
+        pyarrow ``Table``; any frame narwhals supports; or an object with the
+        Arrow PyCapsule stream or the dataframe interchange protocol.
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a data frame, or converting it needs a package that is
+        not installed (the message names it).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> frame = as_pandas(pa.table({"y": [1.0, 2.0], "g": pa.array(["b", "a"]).dictionary_encode()}))
+    >>> list(frame["g"].cat.categories)
+    ['b', 'a']
+    >>> as_pandas([1, 2])
+    Traceback (most recent call last):
+    ...
+    TypeError: data must be a pandas, polars or pyarrow data frame, or one with __arrow_c_stream__ or __dataframe__, not list
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    frame = nw.from_native(data, pass_through=True)
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    if isinstance(frame, nw.DataFrame):
+        try:
+            return frame.to_pandas()
+        except ModuleNotFoundError as exc:
+            raise _needs(exc.name or "pyarrow", data, name) from None
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "__dataframe__"):
+        try:
+            import pyarrow as pa
+            import pyarrow.interchange
+        except ModuleNotFoundError:
+            raise _needs("pyarrow", data, name) from None
+        table = pa.table(data) if hasattr(data, "__arrow_c_stream__") else pyarrow.interchange.from_dataframe(data)
+        return table.to_pandas()
+    raise TypeError(f"{name} must be {_KINDS}, not {type(data).__name__}")
