@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import warnings
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from mixedfx import datasets
 
-__all__ = ["main", "fit_to_json"]
+__all__ = ["main"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,42 +39,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _number(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
-
-
-def fit_to_json(fit) -> dict[str, Any]:
-    """The fit's numbers as a JSON-ready dict (the CLI's ``--json`` output)."""
-    se = fit.vcov.to_numpy().diagonal() ** 0.5
-    varcorr = [
-        {"grp": row.grp, "var1": None if row.var1 is None or row.var1 != row.var1 else row.var1,
-         "var2": None if row.var2 is None or row.var2 != row.var2 else row.var2,
-         "vcov": _number(row.vcov), "sdcor": _number(row.sdcor)}
-        for row in fit.varcorr().itertuples(index=False)
-    ]
-    family = getattr(fit, "family", None)
-    generalized = {} if family is None else {"family": family.name, "link": fit.link, "nagq": fit.nagq}
-    return {
-        "formula": fit.formula_text,
-        "method": fit.method,
-        **generalized,
-        "nobs": fit.nobs,
-        "ngrps": dict(fit.ngrps),
-        "fixef": {k: _number(v) for k, v in fit.fixef.items()},
-        "se": {k: _number(v) for k, v in zip(fit.fixef.index, se)},
-        "theta": [_number(v) for v in fit.theta],
-        "sigma": _number(fit.sigma),
-        "loglik": _number(fit.loglik),
-        "aic": _number(fit.aic),
-        "bic": _number(fit.bic),
-        "deviance": _number(fit.deviance),
-        "reml_criterion": _number(fit.reml_criterion),
-        "df_resid": fit.df_resid,
-        "varcorr": varcorr,
-        "messages": list(fit.messages),
-    }
-
-
 def _fit(args: argparse.Namespace) -> None:
     from mixedfx.api import glmer, glmer_nb, lmer
     from mixedfx.glmm.families import get_family
@@ -95,7 +57,7 @@ def _fit(args: argparse.Namespace) -> None:
         family = get_family(args.family, link=args.link)
         fit = glmer(args.formula, data, family=family, weights=args.weights, nAGQ=args.nagq)
     if args.json:
-        print(json.dumps(fit_to_json(fit), indent=2))
+        print(fit.to_json())
     else:
         print(fit.summary())
 

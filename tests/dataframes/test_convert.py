@@ -80,3 +80,10 @@ def test_glmer_and_predict_take_polars_newdata(sleep, reference):
 
 def test_pandas_passes_through_unchanged(sleep):
     assert as_pandas(sleep) is sleep
+
+
+def test_augment_takes_polars_newdata_and_returns_pandas(reference):
+    new = pl.DataFrame({"Days": [0.0, 5.0], "Subject": ["308", "309"]})
+    out = reference.augment(new)
+    assert isinstance(out, pd.DataFrame)
+    np.testing.assert_allclose(out[".fitted"], reference.predict(new.to_pandas()))

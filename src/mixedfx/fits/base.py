@@ -13,6 +13,7 @@ from mixedfx.design.matrices import ModelMatrices, pad_to_input
 from mixedfx.design.newdata import new_data_matrices, selected_columns
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
+from mixedfx.fits.analysis import FitAnalysis
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
 from mixedfx.fits.getme import terms as model_terms
@@ -34,7 +35,7 @@ SINGULAR_MESSAGE = "boundary (singular) fit: see help('isSingular')"
 _CHECK_NAMES = {"scale_x": "scale_x", "singular": "conv_singular", "convergence": "conv_grad", "hessian": "conv_hess"}
 
 
-class MixedModelFit(RandomEffects):
+class MixedModelFit(FitAnalysis, RandomEffects):
     """Accessors shared by linear and generalized fits (lme4's ``merMod``).
 
     Subclasses set the estimates in their constructor and provide ``sigma``,

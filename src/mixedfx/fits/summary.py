@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mixedfx.report.ddf_names import resolve_ddf
+from mixedfx.report.html import PreformattedHtml
 from mixedfx.report.printed_table import PrintedTable
 from mixedfx.report.text import SummaryOptions, format_summary, format_summary_ddf, format_varcorr
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["FitSummary", "VarCorrTable"]
 
 
-class FitSummary:
+class FitSummary(PreformattedHtml):
     """lme4's ``summary(fit)`` (lmerTest's when a ``ddf`` method is given).
 
     Attributes

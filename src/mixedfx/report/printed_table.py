@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mixedfx.report.html import PreformattedHtml
 
-class PrintedTable(pd.DataFrame):
+
+class PrintedTable(PreformattedHtml, pd.DataFrame):
     """A DataFrame whose ``repr`` is its ``str``: a subclass gives ``__str__`` R's print of it.
+
+    In a notebook it shows as that print too (:class:`PreformattedHtml`), not as pandas' grid of raw numbers.
 
     Anything derived from it (a slice, a column, arithmetic) is a plain DataFrame
     or Series, so the print, which reads ``attrs``, never meets a partial table.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from mixedfx.dataframes.convert import as_pandas
 from mixedfx.design.matrices import used_rows
 from mixedfx.inference.fitted import is_generalized
 
@@ -22,7 +23,7 @@ def augment(fit: MixedFit, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
     Parameters
     ----------
     fit : LmerFit or GlmerFit
-    newdata : DataFrame, optional
+    newdata : data frame, optional
         New rows: they are returned with ``.fitted`` (``fit.predict(newdata)``,
         a glmer's on the link scale) added. broom.mixed 0.2.9.4 also binds the
         fit's own response-module columns (``.mu``, ``.offset``, ...) of its
@@ -52,6 +53,7 @@ def augment(fit: MixedFit, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
     [253.66, 273.33]
     """
     if newdata is not None:
+        newdata = as_pandas(newdata, "newdata")
         return newdata.assign(**{".fitted": fit.predict(newdata)})
     mm = fit.matrices
     eta = used_rows(fit.predict(), mm)
