@@ -30,8 +30,8 @@ def test_to_dict_of_a_glmer_names_its_family_and_has_no_reml_criterion():
 
 
 def test_notebook_display_is_the_print_escaped(slopes):
-    html = slopes.summary()._repr_html_()
-    assert html.startswith('<pre class="mixedfx">') and "Random effects:" in html
+    shown = slopes.summary()._repr_html_()
+    assert shown.startswith('<pre class="mixedfx">') and "Random effects:" in shown
     assert slopes._repr_html_() == f'<pre class="mixedfx">{html.escape(str(slopes), quote=False)}</pre>'
     table = mfx.anova(m0=mfx.lmer("Reaction ~ Days + (1 | Subject)", mfx.datasets.load("sleepstudy"), REML=False),
                       m1=slopes)
