@@ -70,3 +70,12 @@ def test_ml_fit_is_refused():
     fit = mfx.lmer("y ~ x + (1 | h)", _data(3, 0.5), REML=False)
     with pytest.raises(ValueError, match="REML"):
         kenward_roger(fit.model, fit.theta, fit.sigma, fit.vcov.to_numpy())
+
+
+def test_progress_bar_counts_the_five_stages(capsys):
+    fit = mfx.lmer("y ~ x + (1 | h)", _data(3, 0.5))
+    kenward_roger(fit.model, fit.theta, fit.sigma, fit.vcov.to_numpy(), progress=True)
+    shown = capsys.readouterr().err
+    assert "Kenward-Roger" in shown and "5/5" in shown
+    kenward_roger(fit.model, fit.theta, fit.sigma, fit.vcov.to_numpy())
+    assert capsys.readouterr().err == ""

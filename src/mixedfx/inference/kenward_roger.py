@@ -29,13 +29,17 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg.blas import dsyrk
 from scipy.linalg.lapack import dlauum, dtrtri
+from tqdm import tqdm
 
+from mixedfx.inference.bootstrap import progress_bar
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["KenwardRoger", "kenward_roger", "kr_adjust"]
 
 _SYMMETRIZE_ROWS = 512
+# from this many random effects on, the q x q products take seconds: a progress bar is shown on a terminal
+_PROGRESS_EFFECTS = 2000
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def _symmetrize_from_upper(a: np.ndarray) -> None:
 
 
 def _weighted_products(z: sp.csr_matrix, x: np.ndarray, lam: sp.csr_matrix, s2: float,
-                       entries: list[list[Orientation]]) -> _WeightedProducts:
+                       entries: list[list[Orientation]], bar: tqdm) -> _WeightedProducts:
     """The products through the Woodbury identity (module docstring), with at most three q x q arrays alive."""
     n, q = z.shape
     zt = z.T.tocsr()
@@ -115,12 +119,14 @@ def _weighted_products(z: sp.csr_matrix, x: np.ndarray, lam: sp.csr_matrix, s2: 
     m[np.diag_indices(q)] += 1.0
     chol = sla.cholesky(m.T, lower=True, overwrite_a=True, check_finite=False)
     del m
+    bar.update()
     b = sla.solve_triangular(chol, lam_k, lower=True, overwrite_b=True, check_finite=False)
     del lam_k
     # s2 Z'WZ = K - B'B in place: K is symmetric, so its transpose is the Fortran-ordered matrix BLAS updates
     # (the lower triangle there is the upper one here)
     dsyrk(-1.0, b, beta=1.0, c=k.T, trans=1, lower=1, overwrite_c=1)
     _symmetrize_from_upper(k)
+    bar.update()
     zx = np.asarray(zt @ x)
     e = sla.solve_triangular(chol, lam.T @ zx, lower=True, check_finite=False)
     f = sla.solve_triangular(chol, e, lower=True, trans="T", check_finite=False)
@@ -132,11 +138,13 @@ def _weighted_products(z: sp.csr_matrix, x: np.ndarray, lam: sp.csr_matrix, s2: 
     zw2z_traces = np.array([sum(np.trace(k[rows, cols]) - np.sum(c[:, rows] * c[:, cols]) for rows, cols in pairs)
                             for pairs in entries]) / s2**2
     del c
+    bar.update()
     inverse, info = dtrtri(chol, lower=1, overwrite_c=1)
     inverse, info = dlauum(inverse, lower=1, overwrite_c=1)
     # dlauum leaves M^-1's lower triangle (the upper one holds Cholesky's zeros)
     frobenius = 2.0 * np.linalg.norm(inverse) ** 2 - np.sum(np.diagonal(inverse) ** 2)
     del inverse, chol
+    bar.update()
     xw2x = x.T @ x - e.T @ e - f.T @ f
     k /= s2
     return _WeightedProducts(zwz=k, zwx=zwx / s2, zw2x=zw2x / s2**2, xw2x=xw2x / s2**2,
@@ -168,7 +176,8 @@ def _kr_blocks(wp: _WeightedProducts, entries: list[list[Orientation]]) -> tuple
     return p_mats, q_mats, ktrace
 
 
-def kenward_roger(model: LinearMixedModel, theta: np.ndarray, sigma: float, vcov: np.ndarray) -> KenwardRoger:
+def kenward_roger(model: LinearMixedModel, theta: np.ndarray, sigma: float, vcov: np.ndarray,
+                  progress: bool | None = None) -> KenwardRoger:
     """pbkrtest's ``vcovAdj`` for a linear mixed model fitted by REML.
 
     Parameters
@@ -181,6 +190,9 @@ def kenward_roger(model: LinearMixedModel, theta: np.ndarray, sigma: float, vcov
         The residual standard deviation.
     vcov : ndarray, shape (p, p)
         The fit's covariance of the fixed effects.
+    progress : bool, optional
+        Show a progress bar (tqdm) on stderr; by default on a terminal when the
+        model has 2,000 random effects or more (a few seconds of LAPACK).
 
     Returns
     -------
@@ -206,8 +218,11 @@ def kenward_roger(model: LinearMixedModel, theta: np.ndarray, sigma: float, vcov
     lam = sp.block_diag([sp.kron(sp.identity(nl), tmpl) for tmpl, nl in zip(templates(theta, model.ks), n_levels)],
                         format="csr")
     entries = _derivative_entries(model.ks, n_levels)
-    wp = _weighted_products(z, np.asarray(model.matrices.X, dtype=float), lam, sigma**2, entries)
-    p_mats, q_mats, ktrace = _kr_blocks(wp, entries)
+    show = progress if progress is not None or z.shape[1] >= _PROGRESS_EFFECTS else False
+    with progress_bar(5, "Kenward-Roger", show) as bar:
+        wp = _weighted_products(z, np.asarray(model.matrices.X, dtype=float), lam, sigma**2, entries, bar)
+        p_mats, q_mats, ktrace = _kr_blocks(wp, entries)
+        bar.update()
     phi = np.asarray(vcov, dtype=float)
     phi_p = np.einsum("ab,ibc->iac", phi, p_mats)
     info = ktrace - 2.0 * np.einsum("ab,ijba->ij", phi, q_mats) + np.einsum("iab,jba->ij", phi_p, phi_p)
