@@ -77,3 +77,23 @@ def test_fit_negative_binomial_json():
 def test_link_without_family_is_refused():
     out = run("fit", "Yield ~ 1 + (1 | Batch)", "--data", "Dyestuff", "--link", "log")
     assert out.returncode != 0 and "give --family too" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_plot_writes_a_png_of_the_caterpillar(tmp_path):
+    path = tmp_path / "fig.png"
+    out = run("fit", "Reaction ~ Days + (Days | Subject)", "--data", "sleepstudy", "--plot", "caterpillar",
+              "--out", str(path))
+    assert out.returncode == 0, out.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+    assert str(path) in out.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--plot", "qq"], "--plot and --out go together"),
+    (["--out", "fig.png"], "--plot and --out go together"),
+    (["--plot", "qq", "--out", "fig.png", "--json"], "give one of them"),
+    (["--plot", "qq", "--out", "fig.unknown"], "Format 'unknown' is not supported"),
+])
+def test_plot_arguments_are_checked_without_a_traceback(args, message, tmp_path):
+    out = run("fit", "Reaction ~ Days + (1 | Subject)", "--data", "sleepstudy", *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

@@ -13,6 +13,9 @@ from mixedfx import datasets
 __all__ = ["main"]
 
 
+PLOTS = ("caterpillar", "residuals", "qq", "profile")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, reporting a bad command line in two lines rather than the whole usage."""
 
@@ -35,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--nagq", type=int, default=1,
                      help="glmer: 1 = Laplace (default), 0 = PIRLS only, >1 = adaptive Gauss-Hermite nodes")
     fit.add_argument("--json", action="store_true", help="print the fit's numbers as one JSON object")
+    fit.add_argument("--plot", choices=PLOTS, help="draw a plot of the fit to --out instead of printing the summary "
+                                                   "(needs matplotlib: pip install 'mixedfx[plot]')")
+    fit.add_argument("--out", help="the file --plot writes; its extension picks the format (.png, .pdf, .svg)")
     commands.add_parser("datasets", help="list the bundled data sets")
     return parser
 
@@ -46,6 +52,10 @@ def _fit(args: argparse.Namespace) -> None:
 
     if args.family is None and (args.link is not None or args.nagq != 1):
         raise ValueError("--link and --nagq apply to generalized models: give --family too")
+    if (args.plot is None) != (args.out is None):
+        raise ValueError("--plot and --out go together: --plot caterpillar --out fig.png")
+    if args.plot is not None and args.json:
+        raise ValueError("--plot writes a file and --json prints the numbers: give one of them")
     data = read_data(args.data)
     if args.family is None:
         fit = lmer(args.formula, data, REML=not args.ml, weights=args.weights)
@@ -56,10 +66,20 @@ def _fit(args: argparse.Namespace) -> None:
     else:
         family = get_family(args.family, link=args.link)
         fit = glmer(args.formula, data, family=family, weights=args.weights, nAGQ=args.nagq)
-    if args.json:
+    if args.plot is not None:
+        _write_plot(fit, args.plot, args.out)
+    elif args.json:
         print(fit.to_json())
     else:
         print(fit.summary())
+
+
+def _write_plot(fit, kind: str, out: str) -> None:
+    from mixedfx import plots
+
+    figure = plots.profile(fit.profile()) if kind == "profile" else getattr(plots, kind)(fit)
+    figure.savefig(out)
+    print(f"wrote the {kind} plot to {out}")
 
 
 def _datasets() -> None:
@@ -102,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             # the reader stopped early (``mixedfx fit ... | head``): nothing is wrong, and nothing more to say
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-        except (ValueError, TypeError, OSError, MemoryError) as exc:
+        except (ValueError, TypeError, OSError, MemoryError, ImportError) as exc:
             _print_warnings(caught)  # what was noticed on the way may be why it failed
             print(_error_text(exc), file=sys.stderr)
             return 2

@@ -43,3 +43,11 @@ def test_broom_methods_are_the_tidy_functions(slopes):
                                   tidy.tidy(slopes, "fixed", conf_int=True))
     pd.testing.assert_frame_equal(slopes.glance(), tidy.glance(slopes))
     pd.testing.assert_frame_equal(slopes.augment(), tidy.augment(slopes))
+
+
+def test_r2_and_icc_methods_are_performances_functions(slopes):
+    from mixedfx import performance
+
+    pd.testing.assert_series_equal(slopes.r2(), performance.r2(slopes))
+    pd.testing.assert_series_equal(slopes.icc(), performance.icc(slopes))
+    assert list(slopes.r2().index) == ["marginal", "conditional"]

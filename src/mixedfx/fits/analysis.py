@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from mixedfx.fits.export import fit_to_dict
+from mixedfx.performance import icc, r2
 from mixedfx.report.html import PreformattedHtml
 from mixedfx.tidy import augment, glance, tidy
 
@@ -16,8 +17,8 @@ __all__ = ["FitAnalysis"]
 
 
 class FitAnalysis(PreformattedHtml):
-    """A mixin of :class:`~mixedfx.fits.base.MixedModelFit`: broom.mixed's tables, export, and in a notebook
-    the print of the fit."""
+    """A mixin of :class:`~mixedfx.fits.base.MixedModelFit`: broom.mixed's tables, performance's R² and ICC,
+    export, and in a notebook the print of the fit."""
 
     def tidy(self, effects: str | Sequence[str] = ("ran_pars", "fixed"), conf_int: bool = False,
              conf_level: float = 0.95, conf_method: str = "Wald", ddf: str | None = None,
@@ -62,6 +63,32 @@ class FitAnalysis(PreformattedHtml):
         (180,)
         """
         return augment(self, newdata)
+
+    def r2(self) -> pd.Series:
+        """Nakagawa's marginal and conditional R², as ``performance::r2_nakagawa(fit)``
+        (:func:`mixedfx.performance.r2`): a Series indexed ``marginal``, ``conditional``.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.r2().round(3).tolist()
+        [0.279, 0.799]
+        """
+        return r2(self)
+
+    def icc(self) -> pd.Series:
+        """The adjusted and unadjusted intraclass correlation, as ``performance::icc(fit)``
+        (:func:`mixedfx.performance.icc`): a Series indexed ``adjusted``, ``unadjusted``.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.icc().round(3).tolist()
+        [0.722, 0.521]
+        """
+        return icc(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The fit's numbers as JSON-ready plain data (:func:`mixedfx.fits.export.fit_to_dict`).
