@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import narwhals as nw
 import pandas as pd
 
 __all__ = ["as_pandas", "DataFrameLike"]
@@ -64,6 +63,8 @@ def as_pandas(data: Any, name: str = "data") -> pd.DataFrame:
     """
     if isinstance(data, pd.DataFrame):
         return data
+    import narwhals as nw  # only for other frames: it costs pandas users' import time nothing
+
     frame = nw.from_native(data, pass_through=True)
     if isinstance(frame, nw.LazyFrame):
         frame = frame.collect()
