@@ -5,7 +5,7 @@
 >>> print(fit.summary())  # doctest: +SKIP
 """
 
-from mixedfx import datasets
+from mixedfx import datasets, plots
 from mixedfx.api import glmer, glmer_nb, lmer
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.summary import FitSummary, VarCorrTable
@@ -27,7 +27,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model, optimize_glmer,
                              optimize_lmer)
 
-__all__ = ["datasets", "families", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
+__all__ = ["datasets", "families", "plots", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
            "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "vcov", "ranova",
            "kr_modcomp", "pb_modcomp",
            "influence", "Influence", "dfbeta", "dfbetas", "re_pca", "lm_list", "LmList", "LmerControl",
