@@ -9,8 +9,6 @@ from mixedfx.plots.panels import qq_points
 from mixedfx.plots.smoothing import lowess
 from tests.plots import by_gid, rendered
 
-pytest.importorskip("matplotlib")
-
 
 @pytest.fixture(scope="module")
 def cbpp_fit():

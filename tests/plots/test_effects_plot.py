@@ -9,8 +9,6 @@ import mixedfx as mfx
 from mixedfx.plots import effects
 from tests.plots import by_gid, rendered
 
-pytest.importorskip("matplotlib")
-
 
 @pytest.fixture(scope="module")
 def cbpp_fit():

@@ -9,8 +9,6 @@ import pytest
 from mixedfx.plots.panels import MISSING_MATPLOTLIB, qq_points
 from mixedfx.plots.smoothing import lowess
 
-pytest.importorskip("matplotlib")
-
 
 def test_importing_plots_does_not_import_matplotlib():
     code = "import sys, mixedfx, mixedfx.plots; print('matplotlib' in sys.modules)"
@@ -61,3 +59,11 @@ def test_qq_points_match_r_qqline():
     q1, q3 = -0.075, 2.225
     assert slope == pytest.approx((q3 - q1) / (2 * 0.6744898), rel=1e-6)
     assert intercept == pytest.approx((q1 + q3) / 2, rel=1e-6)
+
+
+def test_a_figure_renders_to_png_bytes(slopes):
+    from mixedfx.plots import caterpillar
+    from mixedfx.plots.panels import figure_png
+
+    data = figure_png(caterpillar(slopes))
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

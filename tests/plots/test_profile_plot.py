@@ -11,8 +11,6 @@ from mixedfx.inference.profile import LikelihoodProfile
 from mixedfx.plots import profile
 from tests.plots import by_gid, rendered
 
-pytest.importorskip("matplotlib")
-
 
 @pytest.fixture(scope="module")
 def slopes_profile(slopes):

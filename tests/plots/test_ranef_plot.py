@@ -8,8 +8,6 @@ import mixedfx as mfx
 from mixedfx.plots import caterpillar
 from tests.plots import by_gid, rendered
 
-pytest.importorskip("matplotlib")
-
 
 @pytest.fixture(scope="module")
 def cbpp_fit():

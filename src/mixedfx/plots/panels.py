@@ -7,7 +7,9 @@ through pyplot), so nothing depends on a GUI backend or pyplot's global state;
 
 from __future__ import annotations
 
+import io
 import math
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["MISSING_MATPLOTLIB", "new_figure", "panel_grid", "point_style", "check_level", "qq_points"]
+__all__ = ["MISSING_MATPLOTLIB", "new_figure", "figure_png", "panel_grid", "point_style", "check_level", "qq_points"]
 
 MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'mixedfx[plot]'"
 
@@ -36,7 +38,28 @@ def new_figure(width: float, height: float) -> Figure:
         from matplotlib.figure import Figure
     except ImportError as err:
         raise ImportError(MISSING_MATPLOTLIB) from err
+    _display_in_ipython(Figure)
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def figure_png(figure: Figure) -> bytes:
+    """The figure rendered as PNG bytes (what a notebook shows)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _display_in_ipython(figure_type: type) -> None:
+    """In IPython or Jupyter, show a Figure left as a cell's value as its PNG.
+
+    pyplot's inline backend registers this when pyplot is imported; these
+    figures are made without pyplot, so nothing else would, and a notebook
+    would show ``<Figure size ...>``.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(figure_type, figure_png)
 
 
 def panel_grid(n_panels: int, ncols: int, panel_size: tuple[float, float], sharex: bool = False,
