@@ -11,6 +11,7 @@ from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.summary import FitSummary, VarCorrTable
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.fits.lmer import LmerFit
+from mixedfx.estimated_means import EmmGrid, EmmList, emmeans
 from mixedfx.glmm import families
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.inference.allfit import AllFitResult, all_fit
@@ -29,7 +30,7 @@ from mixedfx.modular import (glmer_design, glmer_fit, glmer_model, lmer_design, 
 
 __all__ = ["datasets", "families", "plots", "lmer", "glmer", "glmer_nb", "anova", "all_fit", "AllFitResult", "bootstrap",
            "BootstrapResult", "AnovaTable", "FTestTable", "WaldTable", "drop1", "Drop1Table", "vcov", "ranova",
-           "kr_modcomp", "pb_modcomp",
+           "kr_modcomp", "pb_modcomp", "emmeans", "EmmGrid", "EmmList",
            "influence", "Influence", "dfbeta", "dfbetas", "re_pca", "lm_list", "LmList", "LmerControl",
            "GlmerControl", "LmerFit", "GlmerFit", "FitSummary", "VarCorrTable", "MixedModelFit", "lmer_design",
            "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model", "optimize_glmer", "glmer_fit"]

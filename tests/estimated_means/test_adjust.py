@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixedfx.emmeans.adjust import Family, adjusted_p_values, critical_values, p_adjust, resolve_adjust
-from mixedfx.emmeans.studentized_range import ptukey, qtukey
-from tests.emmeans import REFERENCE, numbers
+from mixedfx.estimated_means.adjust import Family, adjusted_p_values, critical_values, p_adjust, resolve_adjust
+from mixedfx.estimated_means.studentized_range import ptukey, qtukey
+from tests.estimated_means import REFERENCE, numbers
 
 DISTRIBUTIONS = REFERENCE["distributions"]
 # nmath's quadratures written over arrays: the same sums in another order

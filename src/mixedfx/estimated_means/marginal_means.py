@@ -19,14 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mixedfx.emmeans.adjust import Adjusted, Family, adjusted_p_values, critical_values, resolve_adjust
-from mixedfx.emmeans.contrasts import contrast_set
-from mixedfx.emmeans.linear_functions import Estimates, FixedEffects, fixed_effects, resolve_df_method
-from mixedfx.emmeans.printing import EmmSummary
-from mixedfx.emmeans.reference_grid import ReferenceGrid, reference_grid, value_label
-from mixedfx.emmeans.scales import ResponseScale, contrast_scale, family_scale
+from mixedfx.estimated_means.adjust import Adjusted, Family, adjusted_p_values, critical_values, resolve_adjust
+from mixedfx.estimated_means.contrasts import contrast_set
+from mixedfx.estimated_means.linear_functions import Estimates, FixedEffects, fixed_effects, resolve_df_method
+from mixedfx.estimated_means.printing import EmmSummary
+from mixedfx.estimated_means.reference_grid import ReferenceGrid, reference_grid, value_label
+from mixedfx.estimated_means.scales import ResponseScale, contrast_scale, family_scale
 from mixedfx.inference.fitted import is_generalized
 from mixedfx.rbase.rmath import zapsmall
+from mixedfx.report.html import PreformattedHtml
 
 __all__ = ["EmmGrid", "emmeans"]
 
@@ -36,7 +37,7 @@ _OVERALL = "1"  # emmeans(fit, ~ 1): the overall mean, labelled "overall"
 
 
 @dataclass(frozen=True)
-class EmmGrid:
+class EmmGrid(PreformattedHtml):
     """Linear functions of a fit's fixed effects with their labels: emmeans' ``emmGrid``.
 
     Made by :func:`emmeans` (estimated marginal means), :meth:`contrast` and :meth:`pairs`.
@@ -135,7 +136,7 @@ class EmmGrid:
             Confidence level (default the grid's).
         adjust : str, optional
             Multiplicity adjustment (default the grid's): one of
-            :data:`mixedfx.emmeans.adjust.ADJUST_METHODS`.
+            :data:`mixedfx.estimated_means.adjust.ADJUST_METHODS`.
 
         Returns
         -------
@@ -189,7 +190,7 @@ class EmmGrid:
         Parameters
         ----------
         method : str or dict
-            One of :data:`mixedfx.emmeans.contrasts.CONTRAST_METHODS`
+            One of :data:`mixedfx.estimated_means.contrasts.CONTRAST_METHODS`
             ("pairwise", "revpairwise", "trt.vs.ctrl", "trt.vs.ctrlk", "eff",
             "del.eff", "poly", "consec", "mean_chg"), or a dict from a contrast's
             name to its coefficients over the estimates of a by group.
@@ -200,7 +201,7 @@ class EmmGrid:
             The by variables: True (the default) keeps the grid's, None makes
             one family of all rows.
         **options
-            ``ref``, ``reverse``, ``max_degree``: see :func:`mixedfx.emmeans.contrasts.contrast_set`.
+            ``ref``, ``reverse``, ``max_degree``: see :func:`mixedfx.estimated_means.contrasts.contrast_set`.
 
         Returns
         -------
@@ -494,7 +495,7 @@ def emmeans(fit: Any, specs: str | Sequence[str], by: str | Sequence[str] | None
 
 
 @dataclass(frozen=True)
-class EmmList:
+class EmmList(PreformattedHtml):
     """emmeans' ``emm_list`` from ``specs`` such as ``"pairwise ~ recipe"``: the means and their contrasts."""
 
     emmeans: EmmGrid

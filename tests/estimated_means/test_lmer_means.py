@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 import mixedfx as mfx
-from mixedfx.emmeans import emmeans
-from tests.emmeans import REFERENCE, assert_table
+from mixedfx.estimated_means import emmeans
+from tests.estimated_means import REFERENCE, assert_table
 
 RTOL = 1e-6
 OPTIMUM_RTOL = 1e-4

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 import mixedfx as mfx
-from mixedfx.emmeans import emmeans
-from tests.emmeans import REFERENCE
+from mixedfx.estimated_means import emmeans
+from tests.estimated_means import REFERENCE
 
 
 def _r_lines(name: str) -> list[str]:

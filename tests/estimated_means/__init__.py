@@ -1,4 +1,4 @@
-"""Tests of mixedfx.emmeans against emmeans 1.8.4-1 (tests/reference/emmeans_r.R), and what they share."""
+"""Tests of mixedfx.estimated_means against emmeans 1.8.4-1 (tests/reference/emmeans_r.R), and what they share."""
 
 from __future__ import annotations
 

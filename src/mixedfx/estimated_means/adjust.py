@@ -18,7 +18,7 @@ from scipy.optimize import brentq
 from scipy.special import chdtrc, chdtri, fdtrc, fdtri, stdtr, stdtrit
 from scipy.stats import multivariate_normal, multivariate_t
 
-from mixedfx.emmeans.studentized_range import ptukey, qtukey
+from mixedfx.estimated_means.studentized_range import ptukey, qtukey
 from mixedfx.rbase.rmath import zapsmall
 
 __all__ = ["P_ADJUST_METHODS", "ADJUST_METHODS", "Family", "Adjusted", "resolve_adjust", "p_adjust",

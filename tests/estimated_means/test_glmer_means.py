@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 import mixedfx as mfx
-from mixedfx.emmeans import emmeans
+from mixedfx.estimated_means import emmeans
 from mixedfx.glmm.families import binomial
-from tests.emmeans import assert_table
+from tests.estimated_means import assert_table
 
 GLMER_RTOL = 5e-4
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import mixedfx as mfx
-from mixedfx.emmeans import EmmList, emmeans
-from tests.emmeans import assert_table
+from mixedfx.estimated_means import EmmList, emmeans
+from tests.estimated_means import assert_table
 
 RTOL = 1e-6
 
