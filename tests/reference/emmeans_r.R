@@ -1,4 +1,4 @@
-## Reference values for tests/emmeans/: emmeans' estimated marginal means, their contrasts and p-value
+## Reference values for tests/estimated_means/: emmeans' estimated marginal means, their contrasts and p-value
 ## adjustments for lmer fits (Kenward-Roger, Satterthwaite, asymptotic df; REML and ML) and glmer fits
 ## (binomial, Poisson; link and response scales). Run from the repository root:
 ##     Rscript tests/reference/emmeans_r.R
