@@ -20,7 +20,7 @@ import numpy as np
 
 from mixedfx.inference.ddf import linear_function_variances
 from mixedfx.inference.fitted import is_generalized
-from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_adjust
+from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_linear_functions
 
 __all__ = ["DF_METHODS", "resolve_df_method", "Estimates", "FixedEffects", "fixed_effects"]
 
@@ -107,8 +107,7 @@ class FixedEffects:
         if use.shape[0]:
             out[0, estimable] = use @ self.beta + offset[estimable]
             if self.kenward_roger is not None:
-                out[1, estimable] = np.einsum("rp,pq,rq->r", use, self.kenward_roger.vcov_adj, use)
-                out[2, estimable] = [kr_adjust(row[None, :], self.kenward_roger)[1] for row in use]
+                out[1, estimable], out[2, estimable] = kr_linear_functions(use, self.kenward_roger)
             else:
                 out[1, estimable], out[2, estimable] = linear_function_variances(self.fit, use, self.method)
         return Estimates(*out)

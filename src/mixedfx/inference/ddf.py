@@ -29,7 +29,7 @@ from scipy.special import fdtrc, stdtr
 
 from mixedfx.inference.hypotheses import type1_contrasts, type2_contrasts, type3_contrasts
 from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
-from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_adjust
+from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_adjust, kr_linear_functions
 from mixedfx.lmm.model import LinearMixedModel
 
 __all__ = ["coef_table", "linear_function_variances", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
@@ -292,9 +292,7 @@ def linear_function_variances(fit: Any, rows: np.ndarray, ddf: str) -> tuple[np.
         return _satterthwaite_rows(rows, _satterthwaite(fit))
     if method != "Kenward-Roger":
         raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'asymptotic', not {ddf!r}")
-    parts = _kenward_roger_parts(fit)
-    var = np.einsum("rp,pq,rq->r", rows, parts.vcov_adj, rows)
-    return var, np.array([kr_adjust(row[None, :], parts)[1] for row in rows])
+    return kr_linear_functions(rows, _kenward_roger_parts(fit))
 
 
 def coef_table(fit: Any, ddf: str | None = None) -> pd.DataFrame:

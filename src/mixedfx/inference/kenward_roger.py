@@ -35,7 +35,7 @@ from mixedfx.inference.bootstrap import progress_bar
 from mixedfx.linalg.layout import templates
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["KenwardRoger", "kenward_roger", "kr_adjust"]
+__all__ = ["KenwardRoger", "kenward_roger", "kr_adjust", "kr_linear_functions"]
 
 _SYMMETRIZE_ROWS = 512
 # from this many random effects on, the q x q products take seconds: a progress bar is shown on a terminal
@@ -266,3 +266,19 @@ def kr_adjust(contrast: np.ndarray, parts: KenwardRoger) -> tuple[int, float, fl
     df2 = 4.0 + (q + 2) / (q * rho - 1.0)
     scaling = 1.0 if abs(df2 - 2.0) < 0.01 else df2 * (1.0 - a2 / q) / (df2 - 2.0)
     return q, float(df2), float(scaling)
+
+
+def kr_linear_functions(rows: np.ndarray, parts: KenwardRoger) -> tuple[np.ndarray, np.ndarray]:
+    """Each row l's adjusted variance ``l' V_adj l`` and Kenward-Roger df (pbkrtest's ``Lb_ddf``).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedfx as mfx
+    >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+    >>> parts = kenward_roger(fit.model, fit.theta, fit.sigma, fit.vcov.to_numpy())
+    >>> variance, df = kr_linear_functions(np.eye(2), parts)
+    >>> df.round(4).tolist()
+    [17.0, 17.0]
+    """
+    variance = np.einsum("rp,pq,rq->r", rows, parts.vcov_adj, rows)
+    return variance, np.array([kr_adjust(row[None, :], parts)[1] for row in rows])

@@ -72,7 +72,8 @@ class LinearMixedModel:
         self.ks = [t.k for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         w = matrices.weights
-        self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
+        with np.errstate(divide="ignore"):  # a zero weight makes the criterion infinite, as in lme4
+            self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
 
     def with_criterion(self, reml: bool) -> LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
