@@ -55,3 +55,13 @@ def crossed_model():
     from mixedfx.lmm.model import LinearMixedModel
 
     return LinearMixedModel(build_model_matrices("y ~ x + (1 | subject) + (1 | item)", crossed_ratings(0, 0.4)))
+
+
+@pytest.fixture(scope="session")
+def client():
+    """A Dask LocalCluster for the session (started when a test first asks): two worker processes, one thread each."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as dask_client:
+        yield dask_client

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -166,8 +166,29 @@ def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[list[tuple[np
     return [parts[j] for j in range(len(tasks))]
 
 
+def _map_on_cluster(tasks: list[tuple], client: Any, bar: tqdm) -> list[list[tuple[np.ndarray, str | None]]]:
+    """:func:`_run` on each task on a Dask cluster's workers, the fit sent to each worker once."""
+    from distributed import as_completed as completed_on_cluster
+
+    fit = client.scatter(tasks[0][0], broadcast=True)
+    futures = [client.submit(_run, fit, *task[1:], pure=False) for task in tasks]
+    position = {future.key: j for j, future in enumerate(futures)}
+    parts: dict[int, list[tuple[np.ndarray, str | None]]] = {}
+    for future in completed_on_cluster(futures):
+        parts[position[future.key]] = future.result()
+        bar.update(len(parts[position[future.key]]))
+    return [parts[j] for j in range(len(tasks))]
+
+
+def _cluster_workers(client: Any) -> int:
+    """How many workers a Dask client's cluster has (a TypeError for anything else)."""
+    if not all(hasattr(client, name) for name in ("submit", "scatter", "scheduler_info")):
+        raise TypeError(f"client must be a dask.distributed Client, not {type(client).__name__}")
+    return max(1, len(client.scheduler_info().get("workers", {})))
+
+
 def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None, n_jobs: int = 1,
-              progress: bool | None = None, re_form: str | None = None) -> BootstrapResult:
+              progress: bool | None = None, re_form: str | None = None, client: Any = None) -> BootstrapResult:
     """Parametric bootstrap of a statistic (lme4's ``bootMer``).
 
     Each simulation draws a response from the fitted model
@@ -181,14 +202,18 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     func : callable
         Maps a fit to a 1-D array or a Series (its index names the columns of
         the result). Must be picklable (a module-level function) when
-        ``n_jobs > 1``.
+        ``n_jobs > 1``; with ``client``, Dask's cloudpickle takes lambdas too.
     nsim : int
         Number of simulations.
     seed : int, optional
         Seed of the simulations. Simulation i draws from its own generator,
-        spawned from this seed, so the result does not depend on ``n_jobs``.
+        spawned from this seed, so the result does not depend on ``n_jobs``
+        or on the cluster.
     n_jobs : int
         Processes to run the simulations on (1: this process).
+    client : distributed.Client, optional
+        Run the simulations on this Dask cluster's workers instead (the
+        ``mixedfx[dask]`` extra); not with ``n_jobs > 1``.
     progress : bool, optional
         Show a progress bar (tqdm); by default when stderr is a terminal.
     re_form : str, optional
@@ -204,16 +229,20 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     t0 = _as_series(func(fit))
     sequence = np.random.SeedSequence(seed)
     seeds = sequence.spawn(int(nsim))
+    if client is not None and n_jobs > 1:
+        raise ValueError("give either n_jobs (processes here) or client (a Dask cluster), not both")
+    workers = _cluster_workers(client) if client is not None else n_jobs
     if n_jobs > 1:
         try:
             pickle.dumps(func)
         except (pickle.PicklingError, AttributeError, TypeError) as error:
             raise TypeError("with n_jobs > 1, func must be picklable (a module-level function, "
                             f"not a lambda or a local function): {error}") from None
-    chunks = np.array_split(np.arange(nsim), max(1, nsim // 10) if n_jobs <= 1 else min(nsim, 4 * n_jobs))
+    chunks = np.array_split(np.arange(nsim), max(1, nsim // 10) if workers <= 1 else min(nsim, 4 * workers))
     tasks = [(fit, func, re_form, [seeds[i] for i in chunk], len(t0)) for chunk in chunks]
     with progress_bar(nsim, "bootstrap", progress) as bar:
-        results = [item for part in _map_tasks(tasks, n_jobs, bar) for item in part]
+        parts = _map_on_cluster(tasks, client, bar) if client is not None else _map_tasks(tasks, n_jobs, bar)
+        results = [item for part in parts for item in part]
     failures = dict(Counter(message for _, message in results if message is not None))
     if failures:
         warnings.warn(f"some bootstrap runs failed ({sum(failures.values())}/{nsim})", stacklevel=2)

@@ -306,7 +306,7 @@ def _ml(fit: Any) -> Any:
 
 
 def pb_modcomp(large: Any, small: Any, nsim: int = 1000, seed: int | None = None, n_jobs: int = 1,
-               progress: bool | None = None) -> PBModcomp:
+               progress: bool | None = None, client: Any = None) -> PBModcomp:
     """Parametric bootstrap test of a large mixed model against a nested small one, as pbkrtest's ``PBmodcomp``.
 
     Both models are fitted by maximum likelihood; responses are simulated from
@@ -321,11 +321,13 @@ def pb_modcomp(large: Any, small: Any, nsim: int = 1000, seed: int | None = None
     nsim : int
         Number of simulations.
     seed : int, optional
-        Seed of the simulations; the result does not depend on ``n_jobs``.
+        Seed of the simulations; the result does not depend on ``n_jobs`` or ``client``.
     n_jobs : int
         Processes to run the refits on (:func:`mixedfx.inference.bootstrap.bootstrap`).
     progress : bool, optional
         Show a progress bar; by default when stderr is a terminal.
+    client : distributed.Client, optional
+        Run the refits on a Dask cluster's workers instead of ``n_jobs`` processes.
 
     Returns
     -------
@@ -356,7 +358,8 @@ def pb_modcomp(large: Any, small: Any, nsim: int = 1000, seed: int | None = None
     large_ml, small_ml = _ml(large), _ml(small)
     tobs = 2.0 * (large_ml.loglik - small_ml.loglik)
     ndf = large_ml.df - small_ml.df
-    boot = bootstrap(small_ml, _LikelihoodRatio(large_ml), nsim, seed=seed, n_jobs=n_jobs, progress=progress)
+    boot = bootstrap(small_ml, _LikelihoodRatio(large_ml), nsim, seed=seed, n_jobs=n_jobs, progress=progress,
+                     client=client)
     ref = boot.t.to_numpy(dtype=float)[:, 0]
     positive = ref[np.isfinite(ref) & (ref > 0)]
     n_extreme = int(np.sum(positive > tobs))
