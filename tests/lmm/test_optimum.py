@@ -119,3 +119,21 @@ def test_a_slope_on_a_far_scale_reaches_the_same_optimum(scale):
     assert scaled.reml_criterion == pytest.approx(plain.reml_criterion + 2 * np.log(scale), abs=1e-6)
     np.testing.assert_allclose(scaled.fixef.to_numpy() * [1, scale], plain.fixef.to_numpy(), rtol=1e-6)
     assert not any(m.startswith("Model failed to converge") for m in scaled.messages)
+
+
+def test_a_rescaled_models_twin_is_built_once_and_follows_refits_and_criteria():
+    sleep = mfx.datasets.load("sleepstudy")
+    scaled_data = sleep.assign(D=sleep["Days"] * 1e3)
+    fit = mfx.lmer("Reaction ~ D + (D | Subject)", scaled_data)
+    twin = fit.model.__dict__["_rescaled"]
+    assert fit.model._rescaled is twin  # the next optimisation reads it, without a pass over the rows
+    response = fit.simulate(1, seed=4)["sim_1"].to_numpy()
+    refit = fit.refit(response)
+    fresh = mfx.lmer("y ~ D + (D | Subject)", scaled_data.assign(y=response))
+    # a refit starts BOBYQA at the old optimum with small steps (as lme4's refit): it stops within 1e-5 of a fresh fit
+    assert refit.reml_criterion == pytest.approx(fresh.reml_criterion, abs=1e-4)
+    np.testing.assert_allclose(refit.theta, fresh.theta, rtol=1e-3, atol=1e-5)
+    ml = fit.refit_ml()
+    assert not ml.model._rescaled.reml and ml.model._rescaled is not twin
+    fresh_ml = mfx.lmer("Reaction ~ D + (D | Subject)", scaled_data, REML=False)
+    assert ml.deviance == pytest.approx(fresh_ml.deviance, abs=1e-6)

@@ -79,7 +79,21 @@ class LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
         other = copy.copy(self)
         other.reml = reml
+        self._carry_rescaled(other, lambda rescaled: rescaled.with_criterion(reml))
         return other
+
+    def _carry_rescaled(self, other: LinearMixedModel, change: Callable[[LinearMixedModel], LinearMixedModel]) -> None:
+        """Give ``other`` (a changed copy) the same change of this model's rescaled twin, if that was built:
+        the copy must not keep the twin of the unchanged model, and the change costs less than a rebuild."""
+        rescaled = self.__dict__.get("_rescaled")
+        other.__dict__.pop("_rescaled", None)
+        if rescaled is not None:
+            other.__dict__["_rescaled"] = change(rescaled)
+
+    @cached_property
+    def _rescaled(self) -> LinearMixedModel:
+        """The model on Z's columns divided by :attr:`theta_scales` (its own pass over the rows, made once)."""
+        return LinearMixedModel(replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms)), self.reml)
 
     @cached_property
     def _response_map(self) -> sp.csr_matrix:
@@ -112,6 +126,7 @@ class LinearMixedModel:
         wy = other.y if w is None else w * other.y
         other.cross = with_response(self.cross, products @ other.y, float(other.y @ wy))
         other.factorizer = self.factorizer.with_cross(other.cross)
+        self._carry_rescaled(other, lambda rescaled: rescaled.with_response(y))
         return other
 
     def with_fixed_effect(self, j: int, value: float) -> LinearMixedModel:
@@ -145,6 +160,7 @@ class LinearMixedModel:
         other.p = self.p - 1
         other.cross = transform_dense(self.cross, T)
         other.factorizer = self.factorizer.with_cross(other.cross)
+        self._carry_rescaled(other, lambda rescaled: rescaled.with_fixed_effect(j, value))
         return other
 
     def factor(self, theta: np.ndarray) -> BlockedFactor:
@@ -297,8 +313,7 @@ class LinearMixedModel:
                              f"covariance parameters")
         scales = self.theta_scales
         if scales is not None:
-            rescaled = LinearMixedModel(replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms)),
-                                        self.reml)
+            rescaled = self._rescaled
             step = None if initial_step is None else initial_step * scales
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
             start = None if control.theta0 is None else tuple(x0 * scales)
