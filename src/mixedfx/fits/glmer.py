@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 from scipy.special import ndtr
 
+from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
 from mixedfx.optim.convergence import convergence_checks
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
@@ -267,8 +268,9 @@ class GlmerFit(MixedModelFit):
 
         Parameters
         ----------
-        newdata : DataFrame, optional
-            New rows; the fitted rows when omitted.
+        newdata : data frame, optional
+            New rows; the fitted rows when omitted. A Dask DataFrame gives a lazy Dask
+            Series, predicted partition by partition.
         re_form : str, optional
             None for every random effect, ``"~0"`` for the population level, or a
             formula of bar terms for some of them.
@@ -282,6 +284,9 @@ class GlmerFit(MixedModelFit):
         """
         if type not in ("link", "response"):
             raise ValueError(f"type must be 'link' or 'response', not {type!r}")
+        if is_dask_frame(newdata):
+            return map_partition_rows(newdata, partial(self.predict, re_form=re_form, allow_new_levels=allow_new_levels,
+                                                       type=type), "predicted")
         eta = self._linear_predictor(newdata, re_form, allow_new_levels)
         out = self.family.link.linkinv(eta) if type == "response" else eta
         return pad_to_input(out, self.matrices) if newdata is None else out

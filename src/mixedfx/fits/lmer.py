@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 
+from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
 from mixedfx.optim.convergence import convergence_checks
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
@@ -117,8 +118,9 @@ class LmerFit(MixedModelFit):
 
         Parameters
         ----------
-        newdata : DataFrame, optional
-            New rows; the fitted values when omitted.
+        newdata : data frame, optional
+            New rows; the fitted values when omitted. A Dask DataFrame gives a lazy Dask
+            Series, predicted partition by partition.
         re_form : str, optional
             None to include every random effect, ``"~0"`` for the population level,
             or a formula of bar terms (``"~(1 | g)"``) for some of them, or parts of them.
@@ -137,6 +139,9 @@ class LmerFit(MixedModelFit):
         >>> fit.predict(new, re_form="~(1 | Subject)").round(2).tolist()  # the intercept part of the term
         [264.13]
         """
+        if is_dask_frame(newdata):
+            return map_partition_rows(newdata, partial(self.predict, re_form=re_form,
+                                                       allow_new_levels=allow_new_levels), "predicted")
         eta = self._linear_predictor(newdata, re_form, allow_new_levels)
         return pad_to_input(eta, self.matrices) if newdata is None else eta
 
