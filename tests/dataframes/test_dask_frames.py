@@ -39,3 +39,8 @@ def test_new_levels_in_a_partition_raise_when_computed(slopes, sleep, client):
         lazy.compute()
     allowed = slopes.predict(dd.from_pandas(new, npartitions=2), allow_new_levels=True).compute()
     np.testing.assert_allclose(allowed.to_numpy(), slopes.predict(new, re_form="~0"), rtol=1e-12)
+
+
+def test_fitting_a_dask_frame_is_refused_rather_than_collected(sleep):
+    with pytest.raises(TypeError, match=r"Dask DataFrame: .* pass data.compute\(\)"):
+        mfx.lmer("Reaction ~ Days + (Days | Subject)", dd.from_pandas(sleep, npartitions=3))

@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from mixedfx.dataframes.dask_frames import is_dask_frame
+
 __all__ = ["as_pandas", "DataFrameLike"]
 
 #: What ``data=`` accepts: any object :func:`as_pandas` converts.
@@ -63,6 +65,10 @@ def as_pandas(data: Any, name: str = "data") -> pd.DataFrame:
     """
     if isinstance(data, pd.DataFrame):
         return data
+    if is_dask_frame(data):
+        raise TypeError(f"{name} is a Dask DataFrame: fitting one partition by partition is not available yet, and "
+                        f"it is not collected silently; pass {name}.compute() to use it in memory "
+                        "(fit.predict takes Dask frames)")
     import narwhals as nw  # only for other frames: it costs pandas users' import time nothing
 
     frame = nw.from_native(data, pass_through=True)
