@@ -35,6 +35,9 @@ def test_notebook_runs(notebook, tmp_path, monkeypatch):
     errors = [out for cell in book.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if out.output_type == "error"]
     assert not errors
+    streams = [out.text for cell in book.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+               if out.output_type == "stream"]
+    assert not any("Warning" in text for text in streams), streams  # a reader sees a clean notebook
     shown = [out.get("data", {}) for cell in book.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
     assert any(data.get("text/html", "").startswith('<pre class="mixedfx">') for data in shown)
     assert any("image/png" in data for data in shown)  # plots show as images, not as <Figure size ...>

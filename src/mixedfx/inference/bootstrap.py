@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from mixedfx.inference.simulate import Simulator
 from mixedfx.rbase.rformat import format_num

@@ -30,7 +30,7 @@ from mixedfx.inference.sdcor import (correlation_mask, parameter_vector, sdcor_t
 from mixedfx.inference.profile_spline import profile_interval
 
 if TYPE_CHECKING:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from mixedfx.inference.fitted import MixedFit
 
