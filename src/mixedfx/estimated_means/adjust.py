@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import chdtrc, chdtri, fdtrc, fdtri, stdtr, stdtrit
-from scipy.stats import multivariate_normal, multivariate_t
 
 from mixedfx.estimated_means.studentized_range import ptukey, qtukey
 from mixedfx.rbase.rmath import zapsmall
@@ -240,6 +239,8 @@ def _qdunnx(level: float, k: float, df: float) -> float:
 
 def _mvt_coverage(bound: float, df: float, correlation: np.ndarray) -> float:
     """P(|T_i| < bound for all i) for a multivariate t with integer df (normal when infinite), as mvtnorm's pmvt."""
+    from scipy.stats import multivariate_normal, multivariate_t  # scipy.stats: imported only for the mvt adjustment
+
     k = correlation.shape[0]
     upper, lower = np.full(k, bound), np.full(k, -bound)
     rng = np.random.default_rng(_MVT_SEED)

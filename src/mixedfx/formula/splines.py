@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import BSpline
 from scipy.linalg import qr
 
 from mixedfx.rbase.rmath import quantile7
@@ -59,6 +58,8 @@ def _design(basis: SplineBasis, x: np.ndarray, derivative: int = 0) -> np.ndarra
     """R's ``splineDesign``: every B-spline (or its derivative) at x, all within the boundary knots."""
     t = basis.all_knots
     n = t.size - basis.degree - 1
+    from scipy.interpolate import BSpline  # scipy.interpolate costs every import of mixedfx a third of a second
+
     return BSpline(t, np.eye(n), basis.degree)(x, nu=derivative)
 
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
-from scipy.stats import chi2
+from scipy.special import chdtri, ndtri
 from typing import TYPE_CHECKING
 
 from mixedfx.errors import MixedFxError
@@ -306,7 +305,7 @@ def profile(fit: MixedFit, which: Sequence[str | int] | str | None = None, alpha
     names = variance_names(fit) + list(fit.fixef.index)
     nvp = len(names) - len(fit.fixef)
     ctrl = fit.control
-    cutoff = float(np.sqrt(chi2.ppf(1 - alphamax, len(names))))
+    cutoff = float(np.sqrt(chdtri(len(names), alphamax)))  # qchisq(1 - alphamax, df)
     chosen = select_parameters(which, names, nvp)
     build = _glmm_profiles if is_generalized(fit) else _lmm_profiles
     with progress_bar(len(chosen), "profile", progress) as bar:

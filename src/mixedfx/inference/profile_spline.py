@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 
 __all__ = ["SplineError", "inverse_spline", "profile_interval"]
 
@@ -49,6 +48,8 @@ def inverse_spline(x: np.ndarray, zeta: np.ndarray) -> Callable[[np.ndarray], np
         raise SplineError("values of the parameter must be distinct")
     if not np.all(adiff > 0):
         raise SplineError("spline must be monotone")
+    from scipy.interpolate import CubicSpline  # not at import: scipy.interpolate costs a third of a second
+
     b2 = 1.0 / CubicSpline(x, zeta, bc_type="natural")(x, 1)
     r1 = kdiff - adiff * b2[:-1]
     r2 = b2[1:] - b2[:-1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.interpolate import CubicSpline
 from scipy.special import ndtri
 
 from mixedfx.inference.profile import LikelihoodProfile
@@ -28,6 +27,8 @@ def _zeta_curve(values: np.ndarray, zeta: np.ndarray) -> tuple[np.ndarray, np.nd
     if values.size < 4 or np.any(np.diff(values) <= 0):
         return values, zeta
     grid = np.linspace(values[0], values[-1], _CURVE_POINTS)
+    from scipy.interpolate import CubicSpline
+
     return grid, CubicSpline(values, zeta, bc_type="natural")(grid)
 
 
