@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mixedfx.inference.ddf import linear_function_variances
+from mixedfx.inference.ddf import Satterthwaite, linear_function_variances, satterthwaite, satterthwaite_rows
 from mixedfx.inference.fitted import is_generalized
 from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_linear_functions
 
@@ -78,12 +78,15 @@ class FixedEffects:
         One of :data:`DF_METHODS`.
     kenward_roger : KenwardRoger or None
         pbkrtest's adjustment, for "kenward-roger".
+    satterthwaite : Satterthwaite or None
+        lmerTest's derivatives, for "satterthwaite" (computed once for every table).
     """
 
     fit: Any
     beta: np.ndarray
     method: str
     kenward_roger: KenwardRoger | None
+    satterthwaite: Satterthwaite | None = None
 
     @property
     def covariance(self) -> np.ndarray:
@@ -108,6 +111,8 @@ class FixedEffects:
             out[0, estimable] = use @ self.beta + offset[estimable]
             if self.kenward_roger is not None:
                 out[1, estimable], out[2, estimable] = kr_linear_functions(use, self.kenward_roger)
+            elif self.satterthwaite is not None:
+                out[1, estimable], out[2, estimable] = satterthwaite_rows(use, self.satterthwaite)
             else:
                 out[1, estimable], out[2, estimable] = linear_function_variances(self.fit, use, self.method)
         return Estimates(*out)
@@ -138,4 +143,6 @@ def fixed_effects(fit: Any, method: str) -> FixedEffects:
     17.0
     """
     kr = _kenward_roger(fit) if method == "kenward-roger" else None
-    return FixedEffects(fit=fit, beta=fit.fixef.to_numpy(dtype=float), method=method, kenward_roger=kr)
+    derivatives = satterthwaite(fit) if method == "satterthwaite" else None
+    return FixedEffects(fit=fit, beta=fit.fixef.to_numpy(dtype=float), method=method, kenward_roger=kr,
+                        satterthwaite=derivatives)

@@ -32,7 +32,7 @@ from mixedfx.report.ddf_names import DDF_METHODS, resolve_ddf
 from mixedfx.inference.kenward_roger import KenwardRoger, kenward_roger, kr_adjust, kr_linear_functions
 from mixedfx.lmm.model import LinearMixedModel
 
-__all__ = ["coef_table", "linear_function_variances", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
+__all__ = ["coef_table", "linear_function_variances", "Satterthwaite", "satterthwaite", "satterthwaite_rows", "anova_terms", "ftest_table", "kr_ftest", "numderiv_jacobian", "numderiv_hessian"]
 
 """lmerTest's methods for denominator degrees of freedom."""
 
@@ -127,7 +127,7 @@ def numderiv_hessian(func: Callable[[np.ndarray], float], x: np.ndarray) -> np.n
 
 # --------------------------------------------------------------------------- Satterthwaite
 @dataclass(frozen=True)
-class _Satterthwaite:
+class Satterthwaite:
     """lmerTest's ``vcov_beta``, ``Jac_list`` (stacked) and ``vcov_varpar``."""
 
     vcov: np.ndarray
@@ -154,19 +154,20 @@ def _positive_inverse(hessian: np.ndarray) -> np.ndarray:
     return (vectors[:, pos] / values[pos]) @ vectors[:, pos].T
 
 
-def _satterthwaite(fit: Any) -> _Satterthwaite:
-    """lmerTest's ``as_lmerModLT``: derivatives at the estimates (theta, sigma)."""
+def satterthwaite(fit: Any) -> Satterthwaite:
+    """lmerTest's ``as_lmerModLT``: derivatives at the estimates (theta, sigma), computed once per fit
+    for any number of linear functions (:func:`satterthwaite_rows`)."""
     model = _linear_model(fit)
     varpar = np.append(fit.theta, fit.sigma)
     # lmerTest's devfun_vp: the deviance at theta and sigma (the last element)
     hessian = numderiv_hessian(lambda v: model.deviance_at_scale(v[:-1], v[-1]), varpar)
     jac = numderiv_jacobian(lambda v: _vcov_beta(model, v), varpar)
     p = model.p
-    return _Satterthwaite(vcov=fit.vcov.to_numpy(dtype=float), jac=jac.T.reshape(-1, p, p),
+    return Satterthwaite(vcov=fit.vcov.to_numpy(dtype=float), jac=jac.T.reshape(-1, p, p),
                           vcov_varpar=2.0 * _positive_inverse(hessian))
 
 
-def _satterthwaite_rows(rows: np.ndarray, parts: _Satterthwaite) -> tuple[np.ndarray, np.ndarray]:
+def satterthwaite_rows(rows: np.ndarray, parts: Satterthwaite) -> tuple[np.ndarray, np.ndarray]:
     """Variance and Satterthwaite df of each contrast row l: l'Vl and 2 (l'Vl)^2 / (g'Ag)."""
     var = np.einsum("rp,pq,rq->r", rows, parts.vcov, rows)
     grad = np.einsum("rp,mpq,rq->rm", rows, parts.jac, rows)
@@ -185,7 +186,7 @@ def _fstat_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
     return 2.0 * e / (e - nu.size)
 
 
-def _satterthwaite_ftest(contrast: np.ndarray, beta: np.ndarray, parts: _Satterthwaite) -> tuple[float, ...]:
+def _satterthwaite_ftest(contrast: np.ndarray, beta: np.ndarray, parts: Satterthwaite) -> tuple[float, ...]:
     """lmerTest's ``contestMD``: (F, F, NumDF, DenDF) for the hypothesis ``L beta = 0`` (F is not rescaled)."""
     values, vectors = np.linalg.eigh(contrast @ parts.vcov @ contrast.T)
     values, vectors = values[::-1], vectors[:, ::-1]
@@ -194,7 +195,7 @@ def _satterthwaite_ftest(contrast: np.ndarray, beta: np.ndarray, parts: _Sattert
         return (np.nan,) * 4
     rows = (vectors.T @ contrast)[:q]
     fvalue = float(np.sum((rows @ beta) ** 2 / values[:q]) / q)
-    return fvalue, fvalue, float(q), _fstat_ddf(_satterthwaite_rows(rows, parts)[1])
+    return fvalue, fvalue, float(q), _fstat_ddf(satterthwaite_rows(rows, parts)[1])
 
 
 # --------------------------------------------------------------------------- Kenward-Roger
@@ -289,7 +290,7 @@ def linear_function_variances(fit: Any, rows: np.ndarray, ddf: str) -> tuple[np.
         return np.einsum("rp,pq,rq->r", rows, fit.vcov.to_numpy(dtype=float), rows), np.full(rows.shape[0], np.inf)
     method = resolve_ddf(ddf)
     if method == "Satterthwaite":
-        return _satterthwaite_rows(rows, _satterthwaite(fit))
+        return satterthwaite_rows(rows, satterthwaite(fit))
     if method != "Kenward-Roger":
         raise ValueError(f"ddf must be 'Satterthwaite', 'Kenward-Roger' or 'asymptotic', not {ddf!r}")
     return kr_linear_functions(rows, _kenward_roger_parts(fit))
@@ -335,7 +336,7 @@ def coef_table(fit: Any, ddf: str | None = None) -> pd.DataFrame:
 def _anova_rows(fit: Any, method: str, contrasts: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """One F-test row (Sum Sq .. Pr(>F)) per term with a non-empty hypothesis."""
     beta = fit.fixef.to_numpy(dtype=float)
-    parts, ftest = (_satterthwaite(fit), _satterthwaite_ftest) if method == "Satterthwaite" \
+    parts, ftest = (satterthwaite(fit), _satterthwaite_ftest) if method == "Satterthwaite" \
         else (_kenward_roger_parts(fit), _kr_ftest)
     rows = {}
     for label, contrast in contrasts.items():
