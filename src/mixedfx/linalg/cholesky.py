@@ -27,14 +27,18 @@ from numba.extending import get_cython_function_address
 
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK, pivot_floor
 
-__all__ = ["cholesky_in_place", "pattern_cholesky_in_place", "lapack_dpotri", "compiled_pivot_floor", "zero_upper"]
+__all__ = ["cholesky_in_place", "pattern_cholesky_in_place", "lapack_dpotri", "compiled_pivot_floor", "zero_upper",
+           "subtract_gram_lower"]
 
-# LAPACK (scipy's build), called from compiled code by symbol names, which keeps that code cacheable;
-# every argument by pointer: dpotrf/dpotri (uplo, n, a, lda, info)
+# LAPACK and BLAS (scipy's build), called from compiled code by symbol names, which keeps that code cacheable;
+# every argument by pointer: dpotrf/dpotri (uplo, n, a, lda, info),
+# dsyrk (uplo, trans, n, k, alpha, a, lda, beta, c, ldc)
 llvm.add_symbol("mixedfx_dpotrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpotrf"))
 llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
+llvm.add_symbol("mixedfx_dsyrk", get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"))
 _dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numba.types.voidptr] * 5))
 _dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
+_dsyrk = numba.types.ExternalFunction("mixedfx_dsyrk", numba.types.void(*[numba.types.voidptr] * 10))
 
 compiled_pivot_floor = numba.njit(cache=True)(pivot_floor)
 
@@ -196,3 +200,30 @@ def zero_upper(a):
     m = a.shape[0]
     for i in range(m - 1):
         a[i, i + 1:] = 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def subtract_gram_lower(a, out):
+    """``out``'s lower triangle less that of ``a a'`` (a factor's Schur update), in place (BLAS's ``dsyrk``).
+
+    Parameters
+    ----------
+    a : ndarray, shape (m, k)
+        C-ordered.
+    out : ndarray, shape (m, m)
+        C-ordered; above the diagonal it keeps what it held.
+    """
+    m, k = a.shape
+    if m == 0 or k == 0:
+        return
+    # the Fortran views are a' (k x m) and out' (whose upper triangle is out's lower): out' -= (a')' a'
+    uplo = np.array([ord("U")], dtype=np.uint8)
+    trans = np.array([ord("T")], dtype=np.uint8)
+    n_rows = np.array([m], dtype=np.int32)
+    inner = np.array([k], dtype=np.int32)
+    alpha = np.array([-1.0])
+    beta = np.array([1.0])
+    lda = np.array([k], dtype=np.int32)
+    ldc = np.array([m], dtype=np.int32)
+    _dsyrk(uplo.ctypes, trans.ctypes, n_rows.ctypes, inner.ctypes, alpha.ctypes, a.ctypes, lda.ctypes, beta.ctypes,
+           out.ctypes, ldc.ctypes)

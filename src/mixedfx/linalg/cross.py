@@ -20,8 +20,8 @@ import scipy.sparse as sp
 from mixedfx.linalg.layout import BlockLayout, TermLayout
 from mixedfx.linalg.row_products import cross_product
 
-__all__ = ["CrossProducts", "cross_products", "response_map", "with_response", "transform_dense",
-           "coupling_is_sparse"]
+__all__ = ["CrossProducts", "cross_products", "by_slots", "rest_slots", "response_map", "with_response",
+           "transform_dense", "coupling_is_sparse"]
 
 # Coupling blocks denser than this, or this small, are kept dense.
 _SPARSE_MAX_DENSITY = 0.25
@@ -74,21 +74,20 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     -------
     CrossProducts
     """
-    from mixedfx.linalg.level_sums import level_products, slot_products  # noqa: PLC0415 - numba loads when used
+    from mixedfx.linalg.level_sums import dense_blocks, level_products  # noqa: PLC0415 - numba loads when used
 
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.ascontiguousarray(np.ones(len(y)) if weights is None else weights, dtype=float)
     first = terms[0]
-    wz1 = first.z if weights is None else first.z * w[:, None]
-    xy = np.column_stack([X, y])
-    a11, xy_z1 = level_products(first.codes, wz1, first.z, xy, first.n_levels)  # and [X y]' W Z1
-    m = sum(t.q for t in terms[1:]) + xy.shape[1]
-    if len(terms) > 1 and m * first.q < _SPARSE_MIN_SIZE:
+    codes, z1 = np.asarray(first.codes, dtype=np.int64), np.ascontiguousarray(first.z, dtype=float)
+    wz1 = z1 if weights is None else z1 * w[:, None]
+    xy = np.column_stack([X, y]).astype(float, copy=False)
+    if by_slots(terms, X.shape[1]):
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
-        columns, values = _rest_slots(terms[1:], xy)
-        n_xy = xy.shape[1]  # [X y]' W Z1 came from the level pass: the slot pass adds only the other terms' rows
-        a_rr, terms_z1 = slot_products(columns, values, w, m - n_xy, first.codes, wz1, first.n_levels)
-        a_r1 = np.vstack([terms_z1, xy_z1])
+        columns, values = rest_slots(terms[1:])
+        a11, a_r1, a_rr = dense_blocks(codes, z1, wz1, columns, values, xy, w, sum(t.q for t in terms[1:]),
+                                       int(first.n_levels))
     else:
+        a11, xy_z1 = level_products(codes, wz1, z1, xy, int(first.n_levels))  # and [X y]' W Z1
         xy_xy = cross_product(xy) if weights is None else cross_product(xy, xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
@@ -112,16 +111,41 @@ def _rest_gram(zr_zr: sp.coo_matrix, zr_xy: np.ndarray, xy_xy: np.ndarray) -> np
     return out
 
 
-def _rest_slots(terms: list[TermLayout], xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's column in the rest and its value there, one column of the two (n, slots) arrays per slot."""
+def by_slots(terms: list[TermLayout], p: int) -> bool:
+    """Whether :func:`cross_products` forms the rest by slots (:func:`rest_slots`): several terms whose coupling with
+    the first is small enough to be dense.
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        Random-effects terms in internal order.
+    p : int
+        Columns of X.
+    """
+    m = sum(t.q for t in terms[1:]) + p + 1
+    return len(terms) > 1 and m * terms[0].q < _SPARSE_MIN_SIZE
+
+
+def rest_slots(terms: list[TermLayout]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's column in the rest and its value there, one column of the two (n, slots) arrays per slot.
+
+    Parameters
+    ----------
+    terms : list of TermLayout
+        The terms after the first (internal order).
+
+    Returns
+    -------
+    columns : ndarray of int, shape (n, s)
+        Increasing along each row.
+    values : ndarray, shape (n, s)
+    """
     columns, values, start = [], [], 0
     for t in terms:
         columns += [start + t.codes * t.k + a for a in range(t.k)]
         values += [t.z[:, a] for a in range(t.k)]
         start += t.q
-    columns += [np.full(len(xy), start + j) for j in range(xy.shape[1])]
-    values += [xy[:, j] for j in range(xy.shape[1])]
-    return np.column_stack(columns), np.column_stack(values)
+    return np.column_stack(columns).astype(np.int64), np.column_stack(values).astype(float)
 
 
 def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:

@@ -29,7 +29,7 @@ import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
-from mixedfx.linalg.layout import apply_rest_templates, templates, term_effects
+from mixedfx.linalg.layout import templates, term_effects
 
 __all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads", "rest_inverse_lower"]
 
@@ -115,6 +115,8 @@ def template_spreads(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np
 def _logdet_derivatives(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np.ndarray],
                         size: int) -> list[np.ndarray]:
     """Per term, the k x k matrix whose (r, c) entry is d log|C| / d template[r, c] (C over ``size`` rest rows)."""
+    from mixedfx.linalg.vector_dense import apply_rest_templates  # noqa: PLC0415 - numba loads when used
+
     layout = cross.layout
     k1, n1 = layout.ks[0], layout.n_levels[0]
     q1 = k1 * n1

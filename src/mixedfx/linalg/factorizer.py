@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.derivatives import TemplateDerivatives, dense_derivatives
 from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
-from mixedfx.linalg.layout import apply_rest_templates, scalar_row_scales, templates
+from mixedfx.linalg.layout import scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
@@ -263,10 +263,10 @@ class ScalarSparseFactorizer(ScalarFactorizer):
 class VectorDenseFactorizer(Factorizer):
     """Several terms, one at least vector-valued, with a dense coupling (crossed maximal models).
 
-    The first term's levels are factored by :func:`mixedfx.linalg.one_term.factor_levels`
-    (compiled), the other templates act level by level as batched k x k products
-    on the blocks reshaped (no sparse matrices), and the rest's Schur update is
-    one Gram product: ``L_r1 = Lambda_r' A_r1 blockdiag(T1 L11_i^-T)``, rest
+    One compiled call (:func:`mixedfx.linalg.vector_dense.factor_dense_coupling`):
+    the first term's levels factored block by block, the other templates applied
+    level by level on the rest's rows, and the rest's Schur update one Gram product:
+    ``L_r1 = Lambda_r' A_r1 blockdiag(T1 L11_i^-T)``, rest
     ``Lambda_r' A_rr Lambda_r + I - L_r1 L_r1'``.
     """
 
@@ -277,25 +277,20 @@ class VectorDenseFactorizer(Factorizer):
         super().__init__(cross)
         self.a11 = np.ascontiguousarray(cross.a11, dtype=float)
         self.a_r1 = np.ascontiguousarray(cross.a_r1, dtype=float)
+        self.a_rr = np.ascontiguousarray(cross.a_rr, dtype=float)
+        self.ks = np.array(cross.layout.ks, dtype=np.int64)
+        self.n_levels = np.array(cross.layout.n_levels, dtype=np.int64)
 
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
-        from mixedfx.linalg.one_term import factor_levels  # noqa: PLC0415 - numba loads with the first factor
+        from mixedfx.linalg.vector_dense import factor_dense_coupling  # noqa: PLC0415 - numba loads when used
 
-        cp = self.cross
-        layout = cp.layout
-        tmpls = templates(theta, layout.ks)
-        status, l11, coupling, _ = factor_levels(tmpls[0], self.a11, self.a_r1)
+        l11, l_r1 = np.empty_like(self.a11), np.empty_like(self.a_r1)
+        l_rr = np.empty_like(self.a_rr) if workspace is None else workspace
+        status = factor_dense_coupling(self.a11, self.a_r1, self.a_rr, np.ascontiguousarray(theta, dtype=float),
+                                       self.ks, self.n_levels, l11, l_r1, l_rr)
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
-        rest_levels = layout.n_levels[1:]
-        l_r1 = apply_rest_templates(coupling, tmpls[1:], rest_levels, transpose=True)
-        rest = apply_rest_templates(apply_rest_templates(cp.a_rr, tmpls[1:], rest_levels, transpose=True).T, tmpls[1:],
-                                    rest_levels, transpose=True)
-        reference = np.diagonal(rest).copy()
-        reference[: layout.q_rest] += 1.0
-        rest -= l_r1 @ l_r1.T
-        l_rr = _factor_rest(cp, reference, rest, add_identity=True)
-        return BlockedFactor(l11=l11, l_rr=l_rr, layout=layout, coupling=partial(as_is, l_r1))
+        return BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
 
     def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
         factor = self.factor(theta)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mixedfx.design.reterms import ReTerm
 
 __all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds",
-           "theta_columns", "theta_moved_inward", "apply_rest_templates", "term_effects", "random_part", "scalar_row_scales"]
+           "theta_columns", "theta_moved_inward", "term_effects", "random_part", "scalar_row_scales"]
 
 
 @dataclass(frozen=True)
@@ -234,44 +234,6 @@ def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
         size = k * (k + 1) // 2
         out.append(lambda_template(theta[start: start + size], k))
         start += size
-    return out
-
-
-def apply_rest_templates(a: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int], transpose: bool) -> np.ndarray:
-    """``Lambda_r' a`` (``transpose``) or ``Lambda_r a`` for a dense ``a`` whose rows are the rest's.
-
-    Each term's rows are multiplied level by level by its template (or the
-    template transposed) as one batched product; any rows after the terms' (X
-    and y) are copied as they are.
-
-    Parameters
-    ----------
-    a : ndarray, shape (m, c)
-        Rows: the rest's terms level-major, then any others.
-    tmpls : list of ndarray
-        The rest's templates (k x k each).
-    n_levels : list of int
-        Levels per rest term.
-    transpose : bool
-        Apply each template transposed.
-
-    Returns
-    -------
-    ndarray, shape (m, c)
-
-    Examples
-    --------
-    >>> apply_rest_templates(np.ones((3, 1)), [np.array([[2.0, 0.0], [1.0, 3.0]])], [1], transpose=True).ravel()
-    array([3., 3., 1.])
-    """
-    out = np.array(a, dtype=float, order="C")
-    start = 0
-    for template, n in zip(tmpls, n_levels):
-        k = template.shape[0]
-        stop = start + n * k
-        out[start:stop] = np.matmul(template.T if transpose else template,
-                                    a[start:stop].reshape(n, k, -1)).reshape(n * k, -1)
-        start = stop
     return out
 
 

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor
+from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor, subtract_gram_lower
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
@@ -66,11 +66,7 @@ def factor_one_term(a11, a_r1, a_rr, theta):
     rest = _lower_copy(a_rr)
     if status != OK:
         return status, l11, l_r1, rest
-    # the Schur update: one BLAS product over all levels
-    update = np.dot(l_r1, l_r1.T)
-    for i in range(m):
-        for j in range(i + 1):
-            rest[i, j] -= update[i, j]
+    subtract_gram_lower(l_r1, rest)  # the Schur update: one BLAS product over all levels
     return cholesky_in_place(rest, np.diag(a_rr).copy(), n_levels * k + m, True)[0], l11, l_r1, rest
 
 
