@@ -1,9 +1,11 @@
 """The binomial (logit) and Poisson (log) families as compiled functions of one observation.
 
-The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`) runs its loop over the rows
-with these; they compute what :mod:`mixedfx.glmm.families` and :mod:`mixedfx.glmm.links`
+The compiled PIRLS (:mod:`mixedfx.glmm.scalar_pirls`, :mod:`mixedfx.glmm.vector_pirls`)
+runs its loop over the rows with these; they compute what :mod:`mixedfx.glmm.families` and :mod:`mixedfx.glmm.links`
 compute, R's clamps included (compiled from :mod:`mixedfx.glmm.link_clamps`, the
-rules the links apply). :func:`log_likelihood_terms` splits R's
+rules the links apply), and the passes over the rows that every compiled PIRLS
+iteration makes with them (:func:`working_values`, :func:`means_into`,
+:func:`penalised_deviance`). :func:`log_likelihood_terms` splits R's
 ``family$aic`` into its part that depends on the means and a constant, so the
 Laplace deviance costs one pass over the rows.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -24,7 +27,8 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.link_clamps import LOGIT_THRESHOLD
 
 __all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
-           "LogLikelihoodTerms", "log_likelihood_terms", "aic"]
+           "PirlsResponse", "means_into", "working_values", "penalised_deviance", "LogLikelihoodTerms",
+           "log_likelihood_terms", "aic"]
 
 BINOMIAL_LOGIT = 1
 POISSON_LOG = 2
@@ -75,6 +79,62 @@ def dev_resid(code, y, mu, wt):
     if y > 0.0:
         return 2.0 * wt * (y * math.log(y / mu) - (y - mu))
     return 2.0 * mu * wt
+
+
+class PirlsResponse(NamedTuple):
+    """The response a run fits, and its family.
+
+    Attributes
+    ----------
+    family_code : int
+        :func:`mixedfx.glmm.family_kernels.compiled_family`'s code.
+    y, weights : ndarray, shape (n,)
+        The response and prior weights as the family's initialize left them.
+    """
+
+    family_code: int
+    y: np.ndarray
+    weights: np.ndarray
+
+
+@numba.njit(cache=True, error_model="numpy")
+def means_into(code, eta, mu):
+    """The means at eta, in place."""
+    for r in range(eta.shape[0]):
+        mu[r] = mean(code, eta[r])[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def penalised_deviance(response, u, mu, resid):
+    """Sum of the deviance residuals (filled in) plus ||u||^2.
+
+    A pass of its own: with the exp of :func:`means_into` in the same loop, each row's
+    exp, division and log form one chain that the next row cannot overlap.
+    """
+    code, y, wts = response
+    total = 0.0
+    for r in range(mu.shape[0]):
+        resid[r] = dev_resid(code, y[r], mu[r], wts[r])
+        total += resid[r]
+    for i in range(u.shape[0]):
+        total += u[i] * u[i]
+    return total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def working_values(response, eta, mu, base, w, wy):
+    """Working weights (into ``w``) and response (into ``wy``) at eta, whose means are mu.
+
+    Returns False where one is not finite. No exit inside the loop, so that it vectorises.
+    """
+    code, y, wts = response
+    finite = True
+    for r in range(eta.shape[0]):
+        mu_eta, var = derivatives(code, eta[r], mu[r])
+        wy[r] = eta[r] - base[r] + (y[r] - mu[r]) / mu_eta
+        w[r] = wts[r] * mu_eta * mu_eta / var
+        finite &= np.isfinite(wy[r]) & np.isfinite(w[r])
+    return finite
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,8 @@ class GeneralizedLinearMixedModel:
 
     @property
     def _has_gradient(self) -> bool:
-        return isinstance(self.pirls_engines[0], CompiledPirls) and self.log_likelihood is not None
+        engine = self.pirls_engines[0]
+        return isinstance(engine, CompiledPirls) and engine.kernel.gradient and self.log_likelihood is not None
 
     @property
     def _uses_gradient(self) -> bool:
@@ -521,5 +522,5 @@ class GeneralizedLinearMixedModel:
         """
         engine = self.pirls_engines[1]
         long = seconds * batch > _THREADED_BATCH_SECONDS
-        threaded = isinstance(engine, CompiledPirls) and not engine.kernel.dense
+        threaded = isinstance(engine, CompiledPirls) and engine.kernel.threaded
         return min(2, os.cpu_count() or 1) if long and threaded else 1

@@ -11,10 +11,11 @@ The loop is written once (:func:`mixedfx.glmm.pirls_loop.pirls_loop`); two
 engines give it their steps, chosen once when the model is built
 (:func:`pirls_engines`, named in ``OptSummary.factorizer``):
 
-- :class:`CompiledPirls`: scalar random-effects terms with the binomial logit
-  or Poisson log family; every iteration compiled, no Python in between
-  (:mod:`mixedfx.glmm.scalar_pirls`), and the Laplace deviance's exact gradient
-  on request.
+- :class:`CompiledPirls`: the binomial logit or Poisson log family, every
+  iteration compiled, no Python in between; scalar random-effects terms
+  (:mod:`mixedfx.glmm.scalar_pirls`, with the Laplace deviance's exact gradient
+  on request), or vector-valued terms whose coupling is dense
+  (:mod:`mixedfx.glmm.vector_pirls`).
 - :class:`PythonPirls`: any terms and family; each iteration forms the
   cross-products and factors them through :mod:`mixedfx.linalg`.
 
@@ -42,7 +43,7 @@ from mixedfx.glmm.pirls_status import (
     NOT_POSITIVE_DEFINITE,
     OK,
 )
-from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.cross import by_slots, cross_products
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorize
 from mixedfx.linalg.layout import TermLayout, random_part, templates, term_effects
@@ -50,6 +51,7 @@ from mixedfx.linalg.lazy import state_with_formed
 
 if TYPE_CHECKING:
     from mixedfx.glmm.scalar_pirls import GradientTerms, ScalarPirls, ScalarPirlsResult
+    from mixedfx.glmm.vector_pirls import VectorPirls, VectorPirlsResult
 
 __all__ = ["PirlsError", "PirlsResult", "raise_for_status", "working_response", "PythonPirls", "CompiledPirls",
            "pirls_engines"]
@@ -231,20 +233,24 @@ class _PythonPirlsState:
 _python_iterations = pirls_loop(_PythonPirlsState.solve, _PythonPirlsState.update, _PythonPirlsState.record)
 
 class CompiledPirls:
-    """PIRLS compiled end to end (:class:`mixedfx.glmm.scalar_pirls.ScalarPirls`) for scalar terms.
+    """PIRLS compiled end to end: :class:`mixedfx.glmm.scalar_pirls.ScalarPirls` for scalar terms,
+    :class:`mixedfx.glmm.vector_pirls.VectorPirls` for vector-valued terms with a dense coupling.
 
     Parameters
     ----------
-    kernel : ScalarPirls
-        The model's sparsity structure and compiled loop.
+    kernel : ScalarPirls or VectorPirls
+        The model's structure and compiled loop; its ``gradient`` says whether a run
+        gives the Laplace deviance's exact gradient, its ``threaded`` whether runs gain
+        by going on in two threads.
     y, weights : ndarray
         The response and prior weights as the family's initialize left them.
     control : GlmerControl
     """
 
-    def __init__(self, kernel: ScalarPirls, y: np.ndarray, weights: np.ndarray, control: GlmerControl) -> None:
+    def __init__(self, kernel: ScalarPirls | VectorPirls, y: np.ndarray, weights: np.ndarray,
+                 control: GlmerControl) -> None:
         self.kernel, self.y, self.weights, self.control = kernel, y, weights, control
-        self.name = f"PIRLS (compiled, {'dense' if kernel.dense else 'sparse'} rest)"
+        self.name = f"PIRLS (compiled, {kernel.description})"
 
     def with_response(self, y: np.ndarray, weights: np.ndarray) -> CompiledPirls:
         """The same engine (the same compiled structure) for another response and its prior weights."""
@@ -265,14 +271,14 @@ class CompiledPirls:
         return self.state(self.run_raw(theta, base, eta_start, mu_start), fixed)
 
     def run_raw(self, theta: np.ndarray, base: np.ndarray, eta_start: np.ndarray, mu_start: np.ndarray | None,
-                gradient: GradientTerms | None = None) -> ScalarPirlsResult:
+                gradient: GradientTerms | None = None) -> ScalarPirlsResult | VectorPirlsResult:
         """One compiled run as the kernel returns it (its status unchecked), with the gradient on request."""
         ctrl = self.control
         return self.kernel.run(theta, self.y, self.weights, np.ascontiguousarray(base, dtype=float),
                                np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls,
                                mu_start, gradient, ctrl.max_halvings)
 
-    def state(self, out: ScalarPirlsResult, fixed: np.ndarray | None) -> PirlsResult:
+    def state(self, out: ScalarPirlsResult | VectorPirlsResult, fixed: np.ndarray | None) -> PirlsResult:
         """A compiled run's state (beta ``fixed`` in stage 2).
 
         Raises
@@ -291,9 +297,11 @@ def pirls_engines(family: Family, y: np.ndarray, weights: np.ndarray, layouts: l
                   control: GlmerControl) -> tuple[PythonPirls | CompiledPirls, PythonPirls | CompiledPirls]:
     """The PIRLS engines of a model's two stages (beta solved for, then beta held), chosen once.
 
-    Compiled where every term is scalar, the family has a compiled form
-    (:func:`mixedfx.glmm.family_kernels.compiled_family`) and ``control.compiled_pirls``
-    holds; the Python loop otherwise.
+    Compiled where the family has a compiled form
+    (:func:`mixedfx.glmm.family_kernels.compiled_family`), ``control.compiled_pirls``
+    holds and every term is scalar, or there is one term, or the coupling is
+    small enough to be dense (:func:`mixedfx.linalg.cross.by_slots`); the Python
+    loop otherwise.
 
     Returns
     -------
@@ -301,14 +309,18 @@ def pirls_engines(family: Family, y: np.ndarray, weights: np.ndarray, layouts: l
         Stage 1's engine (over X) and stage 2's (over no columns).
     """
     no_columns = np.zeros((len(y), 0))
-    if control.compiled_pirls and all(t.k == 1 for t in layouts):
+    scalar = all(t.k == 1 for t in layouts)
+    if control.compiled_pirls and (scalar or len(layouts) == 1 or by_slots(layouts, X.shape[1])):
         from mixedfx.glmm.family_kernels import compiled_family  # noqa: PLC0415 - numba loads with the first fit
 
         code = compiled_family(family)
         if code:
-            from mixedfx.glmm.scalar_pirls import ScalarPirls  # noqa: PLC0415
+            if scalar:
+                from mixedfx.glmm.scalar_pirls import ScalarPirls as Kernel  # noqa: PLC0415
+            else:
+                from mixedfx.glmm.vector_pirls import VectorPirls as Kernel  # noqa: PLC0415
 
-            return (CompiledPirls(ScalarPirls(layouts, X, code), y, weights, control),
-                    CompiledPirls(ScalarPirls(layouts, no_columns, code), y, weights, control))
+            return (CompiledPirls(Kernel(layouts, X, code), y, weights, control),
+                    CompiledPirls(Kernel(layouts, no_columns, code), y, weights, control))
     return (PythonPirls(family, y, weights, layouts, X, control),
             PythonPirls(family, y, weights, layouts, no_columns, control))

@@ -19,12 +19,21 @@ numba can cache it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
 from mixedfx.glmm.pirls_status import HALVING_FAILED, NOT_CONVERGED, OK
 
-__all__ = ["pirls_loop"]
+__all__ = ["PirlsSettings", "pirls_loop"]
+
+
+class PirlsSettings(NamedTuple):
+    """When a run stops: :class:`mixedfx.glmm.control.GlmerControl`'s ``tol_pwrss``, ``max_pirls``, ``max_halvings``."""
+
+    tol: float
+    max_iter: int
+    max_halvings: int
 
 
 def pirls_loop(solve: Callable, update: Callable, record: Callable) -> Callable:

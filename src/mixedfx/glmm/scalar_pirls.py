@@ -36,14 +36,14 @@ import numpy as np
 import scipy.sparse as sp
 from numba.typed import List
 
-from mixedfx.glmm.family_kernels import derivatives, dev_resid, mean
+from mixedfx.glmm.family_kernels import PirlsResponse, means_into, penalised_deviance, working_values
 from mixedfx.glmm.laplace_gradient import (
     ITERATION_TYPE,
     GradientTerms,
     PirlsIteration,
     laplace_gradient,
 )
-from mixedfx.glmm.pirls_loop import pirls_loop
+from mixedfx.glmm.pirls_loop import PirlsSettings, pirls_loop
 from mixedfx.glmm.pirls_status import NOT_FINITE, OK
 from mixedfx.glmm.pirls_structure import FactorValues, PirlsStructure, pirls_structure
 from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
@@ -52,30 +52,6 @@ from mixedfx.linalg.layout import BlockLayout, TermLayout
 from mixedfx.linalg.sparse_gram import add_column_products
 
 __all__ = ["GradientTerms", "PirlsResponse", "PirlsSettings", "PirlsWorkspace", "ScalarPirls", "ScalarPirlsResult"]
-
-
-class PirlsResponse(NamedTuple):
-    """The response a run fits, and its family.
-
-    Attributes
-    ----------
-    family_code : int
-        :func:`mixedfx.glmm.family_kernels.compiled_family`'s code.
-    y, weights : ndarray, shape (n,)
-        The response and prior weights as the family's initialize left them.
-    """
-
-    family_code: int
-    y: np.ndarray
-    weights: np.ndarray
-
-
-class PirlsSettings(NamedTuple):
-    """When a run stops: :class:`mixedfx.glmm.control.GlmerControl`'s ``tol_pwrss``, ``max_pirls``, ``max_halvings``."""
-
-    tol: float
-    max_iter: int
-    max_halvings: int
 
 
 class PirlsWorkspace(NamedTuple):
@@ -126,30 +102,6 @@ class ScalarPirlsResult(NamedTuple):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _means(code, eta, mu):
-    """The means at eta, in place."""
-    for r in range(eta.shape[0]):
-        mu[r] = mean(code, eta[r])[0]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _penalised_deviance(response, u, mu, resid):
-    """Sum of the deviance residuals (filled in) plus ||u||^2.
-
-    A pass of its own: with the exp of :func:`_means` in the same loop, each row's
-    exp, division and log form one chain that the next row cannot overlap.
-    """
-    code, y, wts = response
-    total = 0.0
-    for r in range(mu.shape[0]):
-        resid[r] = dev_resid(code, y[r], mu[r], wts[r])
-        total += resid[r]
-    for i in range(u.shape[0]):
-        total += u[i] * u[i]
-    return total
-
-
-@numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(structure, theta, base, b, u, eta):
     """eta = base + X b + Z Lambda u, in place, one column at a time (each pass vectorises)."""
     X_t, codes, zs, u_offsets = structure.X_t, structure.codes, structure.zs, structure.u_offsets
@@ -169,24 +121,8 @@ def _linear_predictor(structure, theta, base, b, u, eta):
 def _update(response, structure, theta, base, b, u, eta, mu, resid):
     """The linear predictor, means and deviance residuals at (b, u) in place; returns the penalised deviance."""
     _linear_predictor(structure, theta, base, b, u, eta)
-    _means(response.family_code, eta, mu)
-    return _penalised_deviance(response, u, mu, resid)
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _working_values(response, eta, mu, base, w, wy):
-    """Working weights (into ``w``) and response (into ``wy``) at eta, whose means are mu.
-
-    Returns False where one is not finite. No exit inside the loop, so that it vectorises.
-    """
-    code, y, wts = response
-    finite = True
-    for r in range(eta.shape[0]):
-        mu_eta, var = derivatives(code, eta[r], mu[r])
-        wy[r] = eta[r] - base[r] + (y[r] - mu[r]) / mu_eta
-        w[r] = wts[r] * mu_eta * mu_eta / var
-        finite &= np.isfinite(wy[r]) & np.isfinite(w[r])
-    return finite
+    means_into(response.family_code, eta, mu)
+    return penalised_deviance(response, u, mu, resid)
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
@@ -250,7 +186,7 @@ def _factor(response, structure, theta, base, eta, mu, work):
     p = xy.shape[0] - 1
     m = rest.shape[0]
     q_rest = m - p - 1
-    if not _working_values(response, eta, mu, base, w, xy[p]):
+    if not working_values(response, eta, mu, base, w, xy[p]):
         return NOT_FINITE
     a11[:] = 0.0
     coupling[:] = 0.0
@@ -482,6 +418,8 @@ class ScalarPirls:
         :func:`mixedfx.glmm.family_kernels.compiled_family`'s code.
     """
 
+    gradient = True
+
     def __init__(self, layouts: list[TermLayout], X: np.ndarray, code: int) -> None:
         if any(t.k != 1 for t in layouts) or code == 0:
             raise ValueError("the compiled PIRLS needs scalar terms and a compiled family")
@@ -505,6 +443,16 @@ class ScalarPirls:
         return self.structure.dense
 
     @property
+    def description(self) -> str:
+        """How the rest block is stored, for the engine's name."""
+        return f"{'dense' if self.dense else 'sparse'} rest"
+
+    @property
+    def threaded(self) -> bool:
+        """Whether runs gain by going on in two threads: where LAPACK does not factor the rest (a sparse one)."""
+        return not self.dense
+
+    @property
     def heavy(self) -> np.ndarray:
         """First-term levels whose products with the rest are one BLAS product."""
         return self.structure.heavy
@@ -517,7 +465,7 @@ class ScalarPirls:
     def means(self, eta: np.ndarray) -> np.ndarray:
         """The means at ``eta`` as a run computes them (R's clamps included)."""
         mu = np.empty(len(eta))
-        _means(self.code, np.ascontiguousarray(eta, dtype=float), mu)
+        means_into(self.code, np.ascontiguousarray(eta, dtype=float), mu)
         return mu
 
     def run(self, theta: np.ndarray, y: np.ndarray, weights: np.ndarray, base: np.ndarray, eta_start: np.ndarray,
