@@ -84,9 +84,9 @@ class Factorizer:
 
     @property
     def blas_threads(self) -> int | None:
-        """BLAS threads while optimising with this factoriser (:mod:`mixedfx.linalg.threads`): None where it
-        calls no BLAS or its rest is large."""
-        return blas_threads(self.cross.a_rr.shape[0], self.cross.a_r1.shape[1]) if self.calls_blas else None
+        """BLAS threads while optimising with this factoriser (:mod:`mixedfx.linalg.threads`): one where it calls
+        no BLAS (the optimiser's own BLAS calls are tiny) or its rest is small, None (BLAS's own) where it is large."""
+        return blas_threads(self.cross.a_rr.shape[0], self.cross.a_r1.shape[1]) if self.calls_blas else 1
 
     def with_cross(self, cross: CrossProducts) -> Factorizer:
         """The same kind for blocks of the same structure (another response, a fixed effect moved to the offset)."""

@@ -7,14 +7,22 @@ share the cores the threads wait on each other: maximal_2k's uncorrelated
 model takes 0.33 s on one BLAS thread and 2.1 s on two, on two cores. Such
 models run their optimisation with one BLAS thread; large factorisations
 (maximal_50k's Schur update over 2,000 subject columns), where BLAS gains
-from threads, keep BLAS's default, and
-the compiled factorisers of small models call no BLAS at all (see
-``Factorizer.blas_threads``).
+from threads, keep BLAS's default. The compiled factorisers of small models
+call no BLAS themselves, but the optimiser around them does (scipy's
+L-BFGS-B, Newton steps: products and Cholesky factors of a few rows): they too
+run on one thread, or a fit of a few milliseconds waits on idle threads (the
+sleepstudy quadratic-slopes model took 50-100 ms instead of 6 while another
+process kept the second core busy).
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 __all__ = ["blas_threads", "limited_blas", "THREADED_MIN_FLOPS"]
 
@@ -46,6 +54,13 @@ def limited_blas(threads: int | None) -> AbstractContextManager:
     """
     if threads is None:
         return nullcontext()
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - only models that limit threads pay its import
+    return _blas_controller().limit(limits=threads, user_api="blas")
 
-    return threadpool_limits(threads, user_api="blas")
+
+@cache
+def _blas_controller() -> ThreadpoolController:
+    """The loaded thread pools, found once: ``threadpool_limits`` searches them on every call (0.2-0.7 ms,
+    as long as a small fit), the controller's ``limit`` only sets and restores (about 20 us)."""
+    from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - only models that limit threads pay its import
+
+    return ThreadpoolController()
