@@ -1,6 +1,5 @@
 """The compiled PIRLS for scalar-term models against the Python loop it replaces."""
 
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError
 from tests.conftest import crossed_binomial
+from tests.glmm.engines import python_loop
 
 MODELS = {
     "cbpp": ("cbind(incidence, size - incidence) ~ period + (1 | herd)", "binomial", [0.8]),
@@ -26,12 +26,6 @@ def _model(name, control=None):
     return GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family), 1, control), np.array(theta)
 
 
-def _python_loop(model):
-    """The same model with PIRLS run by the Python loop."""
-    return GeneralizedLinearMixedModel(model.matrices, model.family, model.n_agq,
-                                       replace(model.control, compiled_pirls=False))
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("stage", [1, 2])
 def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
@@ -39,7 +33,7 @@ def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
     assert isinstance(model.pirls_engines[0], CompiledPirls)
     beta = None if stage == 1 else np.linspace(-0.3, 0.3, model.p)
     fast = model.pirls(theta, beta, model.eta_start)
-    slow = _python_loop(model).pirls(theta, beta, model.eta_start)
+    slow = python_loop(model).pirls(theta, beta, model.eta_start)
     np.testing.assert_allclose(fast.eta, slow.eta, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
@@ -74,7 +68,7 @@ def test_dense_rest_mode_reaches_the_python_loops_state(stage):
     theta = np.array([0.9, 0.4])
     beta = None if stage == 1 else np.array([0.1, 0.3])
     fast = model.pirls(theta, beta, model.eta_start)
-    slow = _python_loop(model).pirls(theta, beta, model.eta_start)
+    slow = python_loop(model).pirls(theta, beta, model.eta_start)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
     assert model.laplace_deviance(fast) == pytest.approx(model.laplace_deviance(slow), rel=1e-11)

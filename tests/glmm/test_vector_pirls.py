@@ -2,7 +2,6 @@
 
 import pickle
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PythonPirls
 from tests.conftest import crossed_binomial
+from tests.glmm.engines import python_loop
 
 MAXIMAL = "z ~ spkr*prec*load + (1 + spkr + prec | subj) + (1 + spkr + prec | item)"
 MODELS = {
@@ -33,12 +33,6 @@ def _model(name, control=None):
     return GeneralizedLinearMixedModel(matrices, mfx.families.get_family(family), 1, control), np.array(theta)
 
 
-def _python_loop(model):
-    """The same model with PIRLS run by the Python loop."""
-    return GeneralizedLinearMixedModel(model.matrices, model.family, model.n_agq,
-                                       replace(model.control, compiled_pirls=False))
-
-
 @pytest.mark.parametrize("name", list(MODELS))
 @pytest.mark.parametrize("stage", [1, 2])
 def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
@@ -47,7 +41,7 @@ def test_compiled_pirls_reaches_the_python_loops_state(name, stage):
     assert isinstance(engine, CompiledPirls) and engine.name == "PIRLS (compiled, vector-valued terms)"
     beta = None if stage == 1 else np.linspace(-0.3, 0.3, model.p)
     fast = model.pirls(theta, beta, model.eta_start)
-    slow = _python_loop(model).pirls(theta, beta, model.eta_start)
+    slow = python_loop(model).pirls(theta, beta, model.eta_start)
     np.testing.assert_allclose(fast.eta, slow.eta, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.u, slow.u, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.beta, slow.beta, rtol=1e-9, atol=1e-9)
@@ -71,13 +65,13 @@ def test_a_fit_by_the_compiled_loop_is_the_python_loops_fit():
     np.testing.assert_allclose(fast.theta, slow.theta, rtol=1e-3, atol=1e-5)
 
 
-def test_a_sparse_coupling_keeps_the_python_loop():
+def test_a_sparse_coupling_keeps_thepython_loop():
     matrices = build_model_matrices("z ~ x + (1 + x | user) + (1 + x | item)", crossed_binomial())
     model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1)
     assert all(isinstance(engine, PythonPirls) for engine in model.pirls_engines)
 
 
-def test_a_family_without_a_compiled_form_keeps_the_python_loop():
+def test_a_family_without_a_compiled_form_keeps_thepython_loop():
     formula, data, _, _ = MODELS["one_term"]
     matrices = build_model_matrices(formula, mfx.datasets.load(data).assign(TICKS=lambda d: d["TICKS"] + 1.0))
     model = GeneralizedLinearMixedModel(matrices, mfx.families.get_family("Gamma"), 1)
