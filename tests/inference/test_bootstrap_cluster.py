@@ -36,3 +36,11 @@ def test_client_and_n_jobs_together_are_refused(slopes, client):
 def test_a_client_that_is_not_a_dask_client_is_a_type_error(slopes):
     with pytest.raises(TypeError, match="client must be a dask.distributed Client, not str"):
         mfx.bootstrap(slopes, lambda f: f.fixef, nsim=4, client="tcp://127.0.0.1:8786")
+
+
+def test_bootstrap_intervals_and_tidy_run_on_the_cluster(slopes, client):
+    here = slopes.confint(method="boot", nsim=40, seed=5, parm="beta_")
+    there = slopes.confint(method="boot", nsim=40, seed=5, parm="beta_", client=client)
+    np.testing.assert_allclose(there.to_numpy(), here.to_numpy(), rtol=1e-8)
+    table = slopes.tidy(effects="fixed", conf_int=True, conf_method="boot", nsim=40, seed=5, client=client)
+    np.testing.assert_allclose(table[["conf.low", "conf.high"]].to_numpy(), here.to_numpy(), rtol=1e-8)

@@ -400,7 +400,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
 
     # --- inference -----------------------------------------------------------
     def confint(self, method: str = "profile", level: float = 0.95, parm=None, nsim: int = 500,
-                seed=None, n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
+                seed=None, n_jobs: int = 1, progress: bool | None = None, client=None) -> pd.DataFrame:
         """Confidence intervals, as lme4's ``confint`` (see :func:`mixedfx.inference.confint.confint`).
 
         Parameters
@@ -409,8 +409,8 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         level : float
         parm : names or positions, optional
             Parameters to include (all by default).
-        nsim, seed, n_jobs, progress
-            For ``method="boot"``: draws, random seed, processes, progress bar.
+        nsim, seed, n_jobs, progress, client
+            For ``method="boot"``: draws, random seed, processes, progress bar, a Dask client.
 
         Returns
         -------
@@ -420,7 +420,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         """
         from mixedfx.inference.confint import confint
 
-        return confint(self, method, level, parm, nsim, seed, n_jobs, progress)
+        return confint(self, method, level, parm, nsim, seed, n_jobs, progress, client)
 
     def profile(self, which=None, **options):
         """The likelihood profile of each parameter, as lme4's ``profile`` (see :mod:`mixedfx.inference.profile`)."""

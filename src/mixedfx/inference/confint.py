@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def wald_confint(fit: MixedFit, level: float = 0.95) -> pd.DataFrame:
 
 def confint(fit: MixedFit, method: str = "profile", level: float = 0.95,
             parm: Sequence[str | int] | str | int | None = None, nsim: int = 500, seed: int | None = None,
-            n_jobs: int = 1, progress: bool | None = None) -> pd.DataFrame:
+            n_jobs: int = 1, progress: bool | None = None, client: Any = None) -> pd.DataFrame:
     """Confidence intervals for the variance parameters and fixed effects (lme4's ``confint``).
 
     Parameters
@@ -70,6 +70,8 @@ def confint(fit: MixedFit, method: str = "profile", level: float = 0.95,
         Bootstrap processes.
     progress : bool, optional
         Bootstrap progress bar; by default when stderr is a terminal.
+    client : distributed.Client, optional
+        Run the bootstrap on a Dask cluster (:func:`mixedfx.inference.bootstrap.bootstrap`).
 
     Returns
     -------
@@ -86,5 +88,5 @@ def confint(fit: MixedFit, method: str = "profile", level: float = 0.95,
         return profile(fit, which=chosen, progress=progress).confint(level)
     if method == "Wald":
         return wald_confint(fit, level).iloc[chosen]
-    boot = bootstrap(fit, parameter_vector, nsim, seed=seed, n_jobs=n_jobs, progress=progress)
+    boot = bootstrap(fit, parameter_vector, nsim, seed=seed, n_jobs=n_jobs, progress=progress, client=client)
     return boot.confint(level).iloc[chosen]

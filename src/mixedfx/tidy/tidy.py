@@ -75,7 +75,7 @@ def tidy(fit: MixedFit, effects: str | Sequence[str] = ("ran_pars", "fixed"), co
         errors times the exponentiated estimate (the delta method).
     **confint_options
         Passed to ``fit.confint`` for profile and bootstrap intervals: ``nsim``,
-        ``seed``, ``n_jobs``, ``progress``.
+        ``seed``, ``n_jobs``, ``progress``, ``client`` (a Dask cluster).
 
     Returns
     -------
