@@ -48,7 +48,7 @@ from mixedfx.glmm.pirls_status import NOT_FINITE, OK
 from mixedfx.glmm.pirls_structure import FactorValues, PirlsStructure, pirls_structure
 from mixedfx.linalg.cholesky import cholesky_in_place, pattern_cholesky_in_place
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import BlockLayout, TermLayout
+from mixedfx.linalg.layout import BlockLayout, TermLayout, kernel_theta
 from mixedfx.linalg.sparse_gram import add_column_products
 
 __all__ = ["GradientTerms", "PirlsResponse", "PirlsSettings", "PirlsWorkspace", "ScalarPirls", "ScalarPirlsResult"]
@@ -482,7 +482,7 @@ class ScalarPirls:
         response = PirlsResponse(family_code=self.code, y=y, weights=weights)
         settings = PirlsSettings(tol=tol, max_iter=max_iter, max_halvings=max_halvings)
         return _pirls_from_fields(tuple(response), tuple(self.structure), tuple(settings),
-                                  np.ascontiguousarray(theta, dtype=float), base, eta_start, mu_start,
+                                  kernel_theta(theta), base, eta_start, mu_start,
                                   self._workspace(), gradient is not None, tuple(gradient or self._no_gradient))
 
     def _workspace(self) -> np.ndarray:

@@ -34,7 +34,7 @@ from mixedfx.glmm.pirls_loop import PirlsSettings, pirls_loop
 from mixedfx.glmm.pirls_status import NOT_FINITE, OK
 from mixedfx.linalg.cross import rest_slots
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import BlockLayout, TermLayout
+from mixedfx.linalg.layout import BlockLayout, TermLayout, kernel_theta
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.level_sums import dense_blocks
 from mixedfx.linalg.threads import blas_threads
@@ -288,7 +288,7 @@ class VectorPirls:
         mu_start = self.means(eta_start) if mu_start is None else mu_start
         return _pirls(PirlsResponse(family_code=self.code, y=y, weights=weights), self.structure,
                       PirlsSettings(tol=tol, max_iter=max_iter, max_halvings=max_halvings),
-                      np.ascontiguousarray(theta, dtype=float), base, eta_start, mu_start)
+                      kernel_theta(theta), base, eta_start, mu_start)
 
     def blocked_factor(self, result: VectorPirlsResult) -> BlockedFactor:
         """A run's factor in :mod:`mixedfx.linalg.factor`'s form."""

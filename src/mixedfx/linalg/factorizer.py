@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.derivatives import TemplateDerivatives, dense_derivatives
 from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
-from mixedfx.linalg.layout import scalar_row_scales, templates
+from mixedfx.linalg.layout import kernel_theta, scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
@@ -169,7 +169,7 @@ class OneTermFactorizer(Factorizer):
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
         from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415
 
-        status, l11, l_r1, l_rr = factor_one_term(*self.blocks, np.ascontiguousarray(theta, dtype=float))
+        status, l11, l_r1, l_rr = factor_one_term(*self.blocks, kernel_theta(theta))
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
@@ -181,7 +181,7 @@ class OneTermFactorizer(Factorizer):
         from mixedfx.linalg.one_term_gradient import one_term_derivatives  # noqa: PLC0415
 
         status, l11, l_r1, l_rr, logdet, spread = one_term_derivatives(*self.blocks,
-                                                                       np.ascontiguousarray(theta, dtype=float), size)
+                                                                       kernel_theta(theta), size)
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
         factor = BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
@@ -286,7 +286,7 @@ class VectorDenseFactorizer(Factorizer):
 
         l11, l_r1 = np.empty_like(self.a11), np.empty_like(self.a_r1)
         l_rr = np.empty_like(self.a_rr) if workspace is None else workspace
-        status = factor_dense_coupling(self.a11, self.a_r1, self.a_rr, np.ascontiguousarray(theta, dtype=float),
+        status = factor_dense_coupling(self.a11, self.a_r1, self.a_rr, kernel_theta(theta),
                                        self.ks, self.n_levels, l11, l_r1, l_rr)
         if status != OK:
             raise np.linalg.LinAlgError(_SINGULAR)
@@ -404,7 +404,7 @@ def factorize(cross: CrossProducts, theta: np.ndarray) -> BlockedFactor:
 
 def _checked_parts(compiled: partial, theta: np.ndarray) -> tuple[float, float, float]:
     """A compiled criterion's parts at theta, its failure raised as LinAlgError."""
-    status, logdet_re, logdet_x, pwrss = compiled(np.ascontiguousarray(theta, dtype=float))
+    status, logdet_re, logdet_x, pwrss = compiled(kernel_theta(theta))
     if status != OK:
         raise np.linalg.LinAlgError(_SINGULAR)
     return logdet_re, logdet_x, pwrss

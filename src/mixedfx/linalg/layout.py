@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mixedfx.design.reterms import ReTerm
 
 __all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds",
+           "kernel_theta",
            "theta_columns", "theta_moved_inward", "term_effects", "random_part", "scalar_row_scales"]
 
 
@@ -129,6 +130,21 @@ def lambda_template(theta_segment, k):
 def _diagonal_mask(k: int) -> np.ndarray:
     """Which of a k-column term's theta values sit on the template's diagonal."""
     return np.concatenate([[True] + [False] * (k - 1 - j) for j in range(k)])
+
+
+def kernel_theta(theta: np.ndarray) -> np.ndarray:
+    """theta as a compiled kernel's argument: a new writeable C array of floats.
+
+    numba types a read-only array (an optimiser's point can be one) apart from a
+    writeable one and compiles every kernel it reaches a second time for it.
+
+    Examples
+    --------
+    >>> frozen = np.array([1.0, 0.5]); frozen.flags.writeable = False
+    >>> kernel_theta(frozen).flags.writeable
+    True
+    """
+    return np.array(theta, dtype=float, order="C")
 
 
 def theta_lower_bounds(ks: list[int]) -> np.ndarray:
