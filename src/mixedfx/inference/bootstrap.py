@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["bootstrap", "BootstrapResult", "percent_labels", "tail_probabilities", "progress_bar"]
 
 Statistic = Callable[["MixedFit"], "np.ndarray | pd.Series"]
+Draws = list[tuple[np.ndarray, str | None]]
+"""Each simulation's statistic (NaN where it failed) and the failure's message (None where it did not)."""
 
 
 def progress_bar(total: int, desc: str, progress: bool | None) -> tqdm:
@@ -133,7 +135,7 @@ def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
 
 
 def _run(fit: MixedFit, func: Statistic, re_form: str | None,
-         seeds: list[np.random.SeedSequence], width: int) -> list[tuple[np.ndarray, str | None]]:
+         seeds: list[np.random.SeedSequence], width: int) -> Draws:
     """Simulate, refit and evaluate ``func`` for each seed; NaN and the message where that fails."""
     simulator = Simulator(fit, re_form=re_form)
     out = []
@@ -149,7 +151,21 @@ def _run(fit: MixedFit, func: Statistic, re_form: str | None,
     return out
 
 
-def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[list[tuple[np.ndarray, str | None]]]:
+def _in_task_order(futures: list, completed: Callable, bar: tqdm) -> list[Draws]:
+    """The futures' results in the order submitted, the bar counting each one's draws as it completes.
+
+    ``completed`` is the executor's ``as_completed`` (concurrent.futures' or Dask's); it
+    yields the futures given, which are hashable in both.
+    """
+    position = {future: j for j, future in enumerate(futures)}
+    parts: dict[int, Draws] = {}
+    for future in completed(futures):
+        parts[position[future]] = future.result()
+        bar.update(len(parts[position[future]]))
+    return [parts[j] for j in range(len(futures))]
+
+
+def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[Draws]:
     """:func:`_run` on each task, here or on ``n_jobs`` processes; results in task order, the bar counting draws."""
     if n_jobs <= 1:
         out = []
@@ -157,27 +173,17 @@ def _map_tasks(tasks: list[tuple], n_jobs: int, bar: tqdm) -> list[list[tuple[np
             out.append(_run(*task))
             bar.update(len(out[-1]))
         return out
-    parts: dict[int, list[tuple[np.ndarray, str | None]]] = {}
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        futures = {pool.submit(_run, *task): j for j, task in enumerate(tasks)}
-        for future in as_completed(futures):
-            parts[futures[future]] = future.result()
-            bar.update(len(parts[futures[future]]))
-    return [parts[j] for j in range(len(tasks))]
+        return _in_task_order([pool.submit(_run, *task) for task in tasks], as_completed, bar)
 
 
-def _map_on_cluster(tasks: list[tuple], client: Any, bar: tqdm) -> list[list[tuple[np.ndarray, str | None]]]:
+def _map_on_cluster(tasks: list[tuple], client: Any, bar: tqdm) -> list[Draws]:
     """:func:`_run` on each task on a Dask cluster's workers, the fit sent to each worker once."""
     from distributed import as_completed as completed_on_cluster
 
     fit = client.scatter(tasks[0][0], broadcast=True)
     futures = [client.submit(_run, fit, *task[1:], pure=False) for task in tasks]
-    position = {future.key: j for j, future in enumerate(futures)}
-    parts: dict[int, list[tuple[np.ndarray, str | None]]] = {}
-    for future in completed_on_cluster(futures):
-        parts[position[future.key]] = future.result()
-        bar.update(len(parts[position[future.key]]))
-    return [parts[j] for j in range(len(tasks))]
+    return _in_task_order(futures, completed_on_cluster, bar)
 
 
 def _cluster_workers(client: Any) -> int:
