@@ -23,8 +23,8 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import (BlockLayout, rescaled_terms, root_mean_squares, term_layouts, theta_lower_bounds,
-                                   theta_scales)
+from mixedfx.linalg.layout import (BlockLayout, column_scales, rescaled_terms, root_mean_squares, term_layouts,
+                                   theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -375,13 +375,14 @@ class GeneralizedLinearMixedModel:
         -------
         GlmmOptimum
         """
-        scales, x_scales = theta_scales(self.terms, RESCALE_RATIO), _spread_scales(self.X)
+        scales, x_scales = theta_scales(column_scales(self.terms), RESCALE_RATIO), _spread_scales(self.X)
         if scales is not None or x_scales is not None:
             # optimised on Z's and X's columns rescaled, as LinearMixedModel.optimize does Z's: beta enters stage 2
             scales = np.ones(self.lower.size) if scales is None else scales
             x_scales = np.ones(self.p) if x_scales is None else x_scales
+            terms = self.matrices.re_terms
             rescaled = GeneralizedLinearMixedModel(
-                replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms), X=self.X / x_scales),
+                replace(self.matrices, re_terms=rescaled_terms(terms, column_scales(terms)), X=self.X / x_scales),
                 self.family, self.n_agq, self.control)
             start = None if theta0 is None else np.asarray(theta0, dtype=float) * scales
             beta_start = None if beta0 is None else np.asarray(beta0, dtype=float) * x_scales

@@ -21,7 +21,7 @@ from mixedfx.linalg.layout import BlockLayout, TermLayout
 from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["CrossProducts", "cross_products", "by_slots", "rest_slots", "response_map", "with_response",
-           "transform_dense", "coupling_is_sparse"]
+           "transform_dense", "scale_columns", "add_cross_products", "coupling_is_sparse", "settle_coupling"]
 
 # Coupling blocks denser than this, or this small, are kept dense.
 _SPARSE_MAX_DENSITY = 0.25
@@ -226,6 +226,65 @@ def transform_dense(cp: CrossProducts, T: np.ndarray) -> CrossProducts:
     a_rr = np.block([[cp.a_rr[:qr, :qr], zd], [zd.T, T.T @ cp.a_rr[qr:, qr:] @ T]])
     layout = BlockLayout(ks=cp.layout.ks, n_levels=cp.layout.n_levels, p=T.shape[1] - 1)
     return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=layout)
+
+
+def scale_columns(cp: CrossProducts, scales: list[np.ndarray]) -> CrossProducts:
+    """The blocks after dividing each term's columns of Z by their scales (X and y kept).
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks of the model.
+    scales : list of ndarray
+        Per term (internal order, as the blocks' layout), one scale per column of its model matrix.
+
+    Returns
+    -------
+    CrossProducts
+        The blocks of [Z D^-1, X, y] with D the scales repeated over each term's levels.
+    """
+    layout = cp.layout
+    per_column = [np.tile(1.0 / np.asarray(s, dtype=float), n) for s, n in zip(scales, layout.n_levels)]
+    first = 1.0 / np.asarray(scales[0], dtype=float)
+    rest = np.concatenate(per_column[1:] + [np.ones(layout.p + 1)])
+    a11 = cp.a11 * first[None, :, None] * first[None, None, :]
+    if sp.issparse(cp.a_r1):
+        a_r1 = sp.csr_matrix(sp.diags(rest) @ cp.a_r1 @ sp.diags(per_column[0]))
+    else:
+        a_r1 = rest[:, None] * cp.a_r1 * per_column[0][None, :]
+    return CrossProducts(a11=a11, a_r1=a_r1, a_rr=rest[:, None] * cp.a_rr * rest[None, :], layout=layout)
+
+
+def add_cross_products(a: CrossProducts, b: CrossProducts) -> CrossProducts:
+    """The blocks of two sets of rows of one model, added (the coupling kept sparse if either is).
+
+    Follow a sum of many with :func:`settle_coupling`, which stores the coupling as one
+    pass over all the rows would.
+    """
+    if sp.issparse(a.a_r1) or sp.issparse(b.a_r1):
+        a_r1 = sp.csr_matrix(a.a_r1) + sp.csr_matrix(b.a_r1)
+    else:
+        a_r1 = a.a_r1 + b.a_r1
+    return CrossProducts(a11=a.a11 + b.a11, a_r1=a_r1, a_rr=a.a_rr + b.a_rr, layout=a.layout)
+
+
+def settle_coupling(cp: CrossProducts, terms: list[TermLayout]) -> CrossProducts:
+    """The coupling block stored as :func:`cross_products` would store it for these blocks' terms.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        Blocks summed over parts of the rows (:func:`add_cross_products`).
+    terms : list of TermLayout
+        The blocks' terms (internal order); only their sizes are read.
+    """
+    if len(terms) == 1 or by_slots(terms, cp.layout.p):
+        dense = cp.a_r1.toarray() if sp.issparse(cp.a_r1) else cp.a_r1
+        return CrossProducts(a11=cp.a11, a_r1=dense, a_rr=cp.a_rr, layout=cp.layout)
+    coupling = sp.csr_matrix(cp.a_r1)
+    qr = cp.layout.q_rest
+    dense_rows = coupling[qr:].toarray()
+    return CrossProducts(a11=cp.a11, a_r1=_coupling_block(coupling[:qr], dense_rows), a_rr=cp.a_rr, layout=cp.layout)
 
 
 def coupling_is_sparse(size: int, nnz: int) -> bool:

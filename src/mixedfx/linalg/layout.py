@@ -328,7 +328,7 @@ def column_scales(terms: list[ReTerm]) -> list[np.ndarray]:
     return [root_mean_squares(t.z) for t in terms]
 
 
-def theta_scales(terms: list[ReTerm], ratio: float = SCALE_RATIO) -> np.ndarray | None:
+def theta_scales(scales: list[np.ndarray], ratio: float = SCALE_RATIO) -> np.ndarray | None:
     """Per theta entry, the root mean square of its template row's column of Z, where those differ by more than
     ``ratio`` (a slope on values in the thousands beside an intercept); None otherwise.
 
@@ -336,20 +336,27 @@ def theta_scales(terms: list[ReTerm], ratio: float = SCALE_RATIO) -> np.ndarray 
     has its theta entries on one scale, ``theta = theta' / scales``, and the same
     criterion: Z diag(1/s) times diag(s) T is Z T.
 
+    Parameters
+    ----------
+    scales : list of ndarray
+        Per term, its columns' root mean squares (:func:`column_scales`).
+    ratio : float
+        The spread of scales that calls for rescaling.
+
     Examples
     --------
     >>> import numpy as np
     >>> from mixedfx.design.reterms import ReTerm
     >>> term = ReTerm(group="g", codes=np.zeros(2, dtype=np.int64), levels=["a"], z=np.array([[1.0, 1e3], [1.0, 3e3]]),
     ...               z_names=["(Intercept)", "x"], text="x | g")
-    >>> theta_scales([term]).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
+    >>> theta_scales(column_scales([term])).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
     [1.0, 2236.0, 2236.0]
     """
-    rows = [s[[i for j in range(t.k) for i in range(j, t.k)]] for s, t in zip(column_scales(terms), terms)]
-    scales = np.concatenate(rows) if rows else np.ones(0)
-    return scales if scales.size and scales.max() > ratio * scales.min() else None
+    rows = [s[[i for j in range(len(s)) for i in range(j, len(s))]] for s in scales]
+    flat = np.concatenate(rows) if rows else np.ones(0)
+    return flat if flat.size and flat.max() > ratio * flat.min() else None
 
 
-def rescaled_terms(terms: list[ReTerm]) -> list[ReTerm]:
-    """The terms with each column of Z divided by its root mean square (see :func:`theta_scales`)."""
-    return [replace(t, z=t.z / s) for t, s in zip(terms, column_scales(terms))]
+def rescaled_terms(terms: list[ReTerm], scales: list[np.ndarray]) -> list[ReTerm]:
+    """The terms with each column of Z divided by its scale (its root mean square: see :func:`theta_scales`)."""
+    return [replace(t, z=t.z / s) for t, s in zip(terms, scales)]

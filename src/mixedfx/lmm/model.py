@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 
 import numpy as np
@@ -15,11 +15,13 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.reterms import ReTerm
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
-from mixedfx.linalg.cross import CrossProducts, cross_products, response_map, transform_dense, with_response
+from mixedfx.linalg.cross import (CrossProducts, cross_products, response_map, scale_columns, transform_dense,
+                                  with_response)
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
-from mixedfx.linalg.merge import MergedFactorizer, merge_shared_groups
+from mixedfx.linalg.layout import TermLayout, rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
+from mixedfx.linalg.merge import MergedFactorizer, TermMerge, merge_shared_groups
+from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
 from mixedfx.optim.choice import optimizer_named
@@ -27,9 +29,31 @@ from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
-__all__ = ["LinearMixedModel"]
+__all__ = ["ModelBlocks", "LinearMixedModel"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class ModelBlocks:
+    """A model's cross-product blocks and row sums, formed away from this process (a distributed pass).
+
+    Attributes
+    ----------
+    cross : CrossProducts
+        The blocks of the factored terms, X's kept columns only.
+    statistics : RowStatistics
+        The row sums.
+    layouts : list of TermLayout
+        The terms (lme4's order); their rows are not read.
+    merge : TermMerge or None
+        How terms on one grouping factor are factored as one (:func:`mixedfx.linalg.merge.merge_shared_groups`).
+    """
+
+    cross: CrossProducts
+    statistics: RowStatistics
+    layouts: list[TermLayout]
+    merge: TermMerge | None
 
 
 class LinearMixedModel:
@@ -46,18 +70,25 @@ class LinearMixedModel:
         Optimise the REML criterion (True) or the deviance (False).
     """
 
-    def __init__(self, matrices: ModelMatrices, reml: bool = True) -> None:
+    def __init__(self, matrices: ModelMatrices, reml: bool = True, blocks: ModelBlocks | None = None) -> None:
         self.matrices = matrices
         self.reml = reml
         self.order = matrices.term_order
         self.terms: list[ReTerm] = matrices.ordered_terms
-        self.y = np.asarray(matrices.y, dtype=float) - matrices.offset
         self.n, self.p = matrices.X.shape
-        self.layouts = term_layouts(self.terms)
-        merge = merge_shared_groups(self.layouts, [t.group for t in self.terms])
-        self.factored_layouts = self.layouts if merge is None else merge.layouts
+        groups = [t.group for t in self.terms]
+        if blocks is None:
+            self.layouts = term_layouts(self.terms)
+            merge = merge_shared_groups(self.layouts, groups)
+            self.factored_layouts = self.layouts if merge is None else merge.layouts
+            self.cross = cross_products(self.factored_layouts, matrices.X, self.y, matrices.weights)
+            self.statistics = row_statistics(self.layouts, matrices.y, matrices.weights)
+        else:
+            self.layouts = blocks.layouts
+            merge = blocks.merge
+            self.factored_layouts = self.layouts if merge is None else merge.layouts
+            self.cross, self.statistics = blocks.cross, blocks.statistics
         """The terms the factorisation sees: those on one grouping factor merged (:mod:`mixedfx.linalg.merge`)."""
-        self.cross = cross_products(self.factored_layouts, matrices.X, self.y, matrices.weights)
         self.factorizer = factorizer_for(self.cross)
         if merge is not None:
             self.factorizer = MergedFactorizer(self.factorizer, merge)
@@ -71,9 +102,14 @@ class LinearMixedModel:
         to once it has ended."""
         self.ks = [t.k for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
-        w = matrices.weights
-        with np.errstate(divide="ignore"):  # a zero weight makes the criterion infinite, as in lme4
-            self.log_det_weights = 0.0 if w is None else float(np.log(w).sum())
+        self.log_det_weights = self.statistics.log_weights
+        self.blocks = blocks
+        """The blocks this model was given (a distributed pass), None where it formed them from its rows."""
+
+    @cached_property
+    def y(self) -> np.ndarray:
+        """The response less the offset, one value per row."""
+        return np.asarray(self.matrices.y, dtype=float) - self.matrices.offset
 
     def with_criterion(self, reml: bool) -> LinearMixedModel:
         """The same model (sharing its cross-products) optimising REML or ML."""
@@ -92,8 +128,18 @@ class LinearMixedModel:
 
     @cached_property
     def _rescaled(self) -> LinearMixedModel:
-        """The model on Z's columns divided by :attr:`theta_scales` (its own pass over the rows, made once)."""
-        return LinearMixedModel(replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms)), self.reml)
+        """The model on Z's columns divided by their root mean squares (:attr:`theta_scales`), made once:
+        from the rows where this model has them, else by scaling the blocks."""
+        scales = self.statistics.column_scales()
+        if self.blocks is None:
+            in_formula_order = [scales[self.order.index(i)] for i in range(len(scales))]
+            terms = rescaled_terms(self.matrices.re_terms, in_formula_order)
+            return LinearMixedModel(replace(self.matrices, re_terms=terms), self.reml)
+        merge = self.blocks.merge
+        factored = scales if merge is None else [np.concatenate([scales[i] for i in m]) for m in merge.members]
+        statistics = replace(self.statistics, z_squares=[z / s**2 for z, s in zip(self.statistics.z_squares, scales)])
+        blocks = replace(self.blocks, cross=scale_columns(self.cross, factored), statistics=statistics)
+        return LinearMixedModel(self.matrices, self.reml, blocks)
 
     @cached_property
     def _response_map(self) -> sp.csr_matrix:
@@ -270,14 +316,12 @@ class LinearMixedModel:
         distinct = len({t.group for t in self.terms}) == len(self.terms)
         if not (scalar and distinct):
             return default
-        y = np.asarray(self.matrices.y, dtype=float)
-        spreads = []
-        for term in self.terms:
-            codes = np.asarray(term.codes)
-            sums = np.bincount(codes, weights=y, minlength=len(term.levels))
-            counts = np.bincount(codes, minlength=len(term.levels))
-            spreads.append(np.var((sums / np.maximum(counts, 1))[codes], ddof=1))
-        residual = np.var(y, ddof=1) - sum(spreads)
+        stats = self.statistics
+        n, mean = stats.n, stats.response_sum / stats.n
+        # the variance over the rows of each row's group mean, and of the response
+        spreads = [(np.sum(sums[counts > 0] ** 2 / counts[counts > 0]) - n * mean**2) / (n - 1)
+                   for sums, counts in zip(stats.level_sums, stats.level_counts)]
+        residual = (stats.response_squares - n * mean**2) / (n - 1) - sum(spreads)
         if not residual > 0:
             return default
         return np.sqrt(np.asarray(spreads) / residual)
@@ -301,7 +345,7 @@ class LinearMixedModel:
         Such a model is optimised on rescaled columns (:func:`mixedfx.linalg.layout.theta_scales`):
         lme4 (and the optimisers) land far from the optimum, or fail, on the raw scale.
         """
-        return theta_scales(self.terms)
+        return theta_scales(self.statistics.column_scales())
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None) -> OptSummary:
