@@ -103,30 +103,46 @@ def _response_gram(matrices: ModelMatrices) -> np.ndarray:
         return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
 
 
-def check_residual_variation(matrices: ModelMatrices) -> None:
+def check_residual_variation(matrices: ModelMatrices, response_gram: np.ndarray | None = None) -> None:
     """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
 
     lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
-    factorisation at the optimum would fail here.
+    factorisation at the optimum would fail here. ``response_gram``, the
+    [X y]' W [X y] of the response less the offset, replaces the rows where the
+    fit does not hold them (a distributed fit): the residual is then read off it.
     """
-    if gram_clearly_independent(_response_gram(matrices)):
+    gram = _response_gram(matrices) if response_gram is None else response_gram
+    if gram_clearly_independent(gram):
         return
-    root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
-    target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
-    total = float(np.sum(target**2))
-    if matrices.X.shape[1]:
-        coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]
-        residual = float(np.sum((target - (matrices.X * root_w) @ coefficients) ** 2))
+    if response_gram is not None:
+        total, residual = float(gram[-1, -1]), _gram_residual(gram)
     else:
-        residual = total
+        root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
+        target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
+        total = float(np.sum(target**2))
+        if matrices.X.shape[1]:
+            coefficients = np.linalg.lstsq(matrices.X * root_w, target, rcond=None)[0]
+            residual = float(np.sum((target - (matrices.X * root_w) @ coefficients) ** 2))
+        else:
+            residual = total
     if residual <= _EXACT_FIT_TOL * total or total == 0.0:
-        constant = " (it is constant)" if np.ptp(matrices.y) == 0 else ""
+        constant = " (it is constant)" if response_gram is None and np.ptp(matrices.y) == 0 else ""
         raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
                         "leaving no residual variation: a linear mixed model needs a response that varies beyond "
                         "them; check that it is not a copy or a linear function of a predictor or of the offset")
 
 
-def check_lmer_response(matrices: ModelMatrices) -> None:
+def _gram_residual(gram: np.ndarray) -> float:
+    """The residual sum of squares of the last column on the others, from their Gram matrix."""
+    xx, xy = gram[:-1, :-1], gram[:-1, -1]
+    if not xx.size:
+        return float(gram[-1, -1])
+    coefficients = np.linalg.lstsq(xx, xy, rcond=None)[0]
+    return float(gram[-1, -1] - xy @ coefficients)
+
+
+def check_lmer_response(matrices: ModelMatrices, response_gram: np.ndarray | None = None,
+                        row_sizes: tuple[float, float | None] | None = None) -> None:
     """The response a linear model can take: one numeric column that the fixed effects do not fit exactly.
 
     Raises
@@ -138,15 +154,15 @@ def check_lmer_response(matrices: ModelMatrices) -> None:
     if matrices.response_levels is not None:
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
                                               "glmer(..., family='binomial')")
-    check_scales(matrices)
-    check_residual_variation(matrices)
+    check_scales(matrices, row_sizes)
+    check_residual_variation(matrices, response_gram)
 
 
 _WEIGHT_SCALE = 1e10
 """Weights whose geometric mean is beyond this factor from 1 make the criterion numerically singular."""
 
 
-def check_scales(matrices: ModelMatrices) -> None:
+def check_scales(matrices: ModelMatrices, row_sizes: tuple[float, float | None] | None = None) -> None:
     """Refuse a response, or prior weights, on a scale the criterion's sums of squares cannot hold.
 
     The response's squares must neither overflow nor underflow. A linear model's
@@ -154,24 +170,29 @@ def check_scales(matrices: ModelMatrices) -> None:
     by sqrt(c) and theta by 1/sqrt(c)), but weights far from 1 on average make the
     penalised system numerically singular.
 
+    ``row_sizes`` (the largest absolute response, and the positive weights'
+    geometric mean or None) replaces the rows where the fit does not hold them.
+
     Raises
     ------
     DataError
         Naming the response or the weights, their scale and the rescaling that fixes it.
     """
-    y = np.asarray(matrices.y, dtype=float)
-    largest = float(np.max(np.abs(y))) if y.size else 0.0
+    if row_sizes is None:
+        y = np.asarray(matrices.y, dtype=float)
+        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        weights = matrices.weights
+        positive = None if weights is None or not np.any(weights > 0) else weights[weights > 0]
+        scale = None if positive is None else float(np.exp(np.mean(np.log(positive))))
+    else:
+        largest, scale = row_sizes
     if largest > EXTREME_VALUE:
         raise DataError(f"the response {matrices.response_name} has values as large as {largest:.3g}: their squares "
                         f"overflow double precision; rescale it (divide it by a power of 10)")
     if 0.0 < largest < 1.0 / EXTREME_VALUE:
         raise DataError(f"the response {matrices.response_name} is at most {largest:.3g} in size: its squares "
                         f"underflow double precision; rescale it (multiply it by a power of 10)")
-    weights = matrices.weights
-    if weights is None or not np.any(weights > 0):
-        return
-    scale = float(np.exp(np.mean(np.log(weights[weights > 0]))))
-    if not 1.0 / _WEIGHT_SCALE <= scale <= _WEIGHT_SCALE:
+    if scale is not None and not 1.0 / _WEIGHT_SCALE <= scale <= _WEIGHT_SCALE:
         name = matrices.weights_name or "weights"
         raise DataError(f"the weights ({name}) are about {scale:.3g} on average: only their ratios matter to lmer's "
                         f"estimates, and values this far from 1 make its criterion numerically singular; divide "

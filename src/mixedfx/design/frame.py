@@ -251,7 +251,8 @@ def grouping_factor(group: Node, env: DataEnv, label: str) -> Factor:
 
 
 def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: object = None,
-                offset: object = None, na_action: str = "omit", subset: object = None) -> ModelFrame:
+                offset: object = None, na_action: str = "omit", subset: object = None,
+                allow_no_rows: bool = False) -> ModelFrame:
     """Build the model frame of a mixed model.
 
     Parameters
@@ -273,6 +274,9 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         0-based row positions (used in that order), or a pandas query string
         such as ``"Days > 2"``. Variables are evaluated on every row first, as
         R's model.frame does, so ``poly()`` and ``scale()`` learn on all of them.
+    allow_no_rows : bool
+        Give a frame without rows where the data have none, or none left after
+        the NA action, instead of raising: one partition of a distributed data set.
 
     Returns
     -------
@@ -309,11 +313,11 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
-    if len(data) == 0:
+    if len(data) == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
     parsed = replace(parsed, fixed=expand_dot(parsed.fixed, list(data.columns), parsed.response))
     base, subset_na = _subset_rows(subset, data)
-    if base.size == 0:
+    if base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed = expand_terms(parsed.fixed, parsed.response)
     slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
@@ -342,7 +346,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise DataError(f"missing values in {', '.join(named)} ({int(drop.sum())} rows); "
                         "remove them or use na_action='omit'")
     kept = base[~drop]
-    if kept.size == 0:
+    if kept.size == 0 and not allow_no_rows:
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 

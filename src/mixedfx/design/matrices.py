@@ -105,6 +105,10 @@ class ModelMatrices:
     kept : ndarray of int or None
         Positions of ``rows`` in ``input_rows``: where :func:`pad_to_input`
         puts each kept row's value.
+    remote_x_gram : ndarray or None
+        X'X where the rows are held elsewhere (a fit from a Dask DataFrame,
+        whose X is a :class:`~mixedfx.design.remote_rows.RemoteRows`); read
+        through :attr:`x_gram`.
     """
 
     y: np.ndarray
@@ -127,6 +131,15 @@ class ModelMatrices:
     na_action: str = "omit"
     input_rows: pd.Index | None = None
     kept: np.ndarray | None = None
+    remote_x_gram: np.ndarray | None = None
+
+    @cached_property
+    def x_gram(self) -> np.ndarray:
+        """X'X (unweighted)."""
+        if self.remote_x_gram is not None:
+            return self.remote_x_gram
+        X = np.asarray(self.X, dtype=float)
+        return X.T @ X
 
     @cached_property
     def term_order(self) -> list[int]:

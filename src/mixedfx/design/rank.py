@@ -11,7 +11,7 @@ import numpy as np
 
 from mixedfx.linalg.row_products import cross_product
 
-__all__ = ["RANK_TOL", "clearly_independent", "gram_clearly_independent", "rank_keep"]
+__all__ = ["RANK_TOL", "clearly_independent", "gram_clearly_independent", "rank_keep", "gram_rank_keep"]
 
 RANK_TOL = 1e-7
 # Gram-Cholesky pivot ratios above this pass any exact rank test with a threshold far below it
@@ -79,5 +79,37 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
         rnorm = np.linalg.norm(residual)
         if rnorm > 0 and rnorm >= tol * scale[j]:
             basis[:, len(keep)] = residual / rnorm
+            keep.append(j)
+    return keep
+
+
+def gram_rank_keep(gram: np.ndarray, tol: float = RANK_TOL) -> list[int]:
+    """:func:`rank_keep` from the Gram matrix X'X alone (X's rows summed elsewhere, as a distributed fit has them).
+
+    A column is kept when its squared norm after removing its projection on the
+    kept earlier columns is at least ``tol**2`` times its squared norm, read off
+    an incremental Cholesky factor of X'X. Exact dependencies (a dummy column
+    that repeats others) are dropped as by the QR on X; a column within a few
+    orders of magnitude of ``tol`` of dependence may be judged otherwise, as the
+    Gram matrix squares X's condition number.
+
+    Examples
+    --------
+    >>> X = np.column_stack([np.ones(4), [0.0, 1, 0, 1], [1.0, 0, 1, 0]])
+    >>> gram_rank_keep(X.T @ X), rank_keep(X)
+    ([0, 1], [0, 1])
+    """
+    p = gram.shape[0]
+    factor = np.zeros((p, p))
+    keep: list[int] = []
+    for j in range(p):
+        squared = float(gram[j, j])
+        if not squared > 0:
+            continue
+        r = len(keep)
+        c = np.linalg.solve(factor[:r, :r], gram[keep, j]) if r else np.zeros(0)
+        residual = squared - float(c @ c)
+        if residual > 0 and residual >= tol**2 * squared:
+            factor[r, :r], factor[r, r] = c, np.sqrt(residual)
             keep.append(j)
     return keep

@@ -106,12 +106,12 @@ def _doolittle_lower(x: np.ndarray) -> np.ndarray:
     return lower
 
 
-def _type1(x: np.ndarray, assign: np.ndarray, terms: Terms) -> dict[str, np.ndarray]:
-    """lmerTest's ``get_contrasts_type1`` (used for a single term or a single column)."""
-    p = x.shape[1]
+def _type1(gram: np.ndarray, assign: np.ndarray, terms: Terms) -> dict[str, np.ndarray]:
+    """lmerTest's ``get_contrasts_type1`` (used for a single term or a single column), from X'X."""
+    p = gram.shape[1]
     if p == 0 or (p == 1 and terms.intercept):
         return {}
-    full = np.ones((1, 1)) if p == 1 else _doolittle_lower(x.T @ x).T
+    full = np.ones((1, 1)) if p == 1 else _doolittle_lower(gram).T
     return {label: full[cols] for label, cols in zip(terms.term_labels, _term_columns(assign, len(terms.terms)))}
 
 
@@ -205,7 +205,7 @@ def type3_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
         raise NotImplementedError("lmerTest's type III hypotheses for this model depend on the values of its "
                                   "numeric covariates (collinear columns), which the fit does not keep")
     if matrices.X.shape[1] <= 1 or len(spec.terms.terms) <= 1:
-        return _type1(np.asarray(matrices.X, dtype=float), assign_full[keep], spec.terms)
+        return _type1(matrices.x_gram, assign_full[keep], spec.terms)
     return _type3(spec, values, x_full[:, keep])
 
 
@@ -251,7 +251,7 @@ def type1_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
     dict of str to ndarray
         By term label, in formula order, the rows L (r x p) of ``L beta = 0``.
     """
-    return _type1(np.asarray(matrices.X, dtype=float), column_terms(matrices), matrices.spec.fixed.terms)
+    return _type1(matrices.x_gram, column_terms(matrices), matrices.spec.fixed.terms)
 
 
 def type2_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
@@ -268,21 +268,21 @@ def type2_contrasts(matrices: ModelMatrices) -> dict[str, np.ndarray]:
         By term label, in formula order, the rows L (r x p) of ``L beta = 0``.
     """
     spec = matrices.spec.fixed
-    terms, x = spec.terms, np.asarray(matrices.X, dtype=float)
+    terms, gram = spec.terms, matrices.x_gram
+    p = gram.shape[1]
     assign = column_terms(matrices)
-    if x.shape[1] <= 1 or len(terms.terms) <= 1:
-        return _type1(x, assign, terms)
-    contained_in = _containment(spec, _stand_in_values(spec, x.shape[0]))
+    if p <= 1 or len(terms.terms) <= 1:
+        return _type1(gram, assign, terms)
+    contained_in = _containment(spec, _stand_in_values(spec, matrices.X.shape[0]))
     columns = _term_columns(assign, len(terms.terms))
     out = {}
     for t, label in enumerate(terms.term_labels):
         if not contained_in[t]:
-            out[label] = np.eye(x.shape[1])[columns[t]]
+            out[label] = np.eye(p)[columns[t]]
             continue
         moved = np.concatenate([columns[t], *(columns[u] for u in contained_in[t])])
-        order = np.concatenate([np.setdiff1d(np.arange(x.shape[1]), moved), moved])
-        reordered = x[:, order]
-        lower = _doolittle_lower(reordered.T @ reordered).T
+        order = np.concatenate([np.setdiff1d(np.arange(p), moved), moved])
+        lower = _doolittle_lower(gram[np.ix_(order, order)]).T
         rows = lower[np.isin(order, columns[t])]
         restored = np.empty_like(rows)
         restored[:, order] = rows

@@ -27,7 +27,7 @@ _REST_COPIES = 4
 """A factorisation holds the rest block's cross-product, two temporaries of its size and its factor."""
 
 
-def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
+def dense_block_bytes(terms: Sequence[ReTerm], p: int, coupling_nnz: int | None = None) -> int:
     """Bytes the blocked Cholesky factorisation of a model takes at its peak.
 
     Parameters
@@ -37,6 +37,9 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
         levels; see :func:`mixedfx.lmm.model.lme4_term_order`).
     p : int
         Columns of X.
+    coupling_nnz : int, optional
+        The coupling block's non-zeros where they are known (blocks summed
+        elsewhere); counted from the terms' codes otherwise.
 
     Returns
     -------
@@ -50,7 +53,7 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
     q1 = k1 * levels1
     m = sum(t.n_levels * t.k for t in rest) + p + 1
     # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
-    nnz = (p + 1) * q1 + sum(
+    nnz = coupling_nnz if coupling_nnz is not None else (p + 1) * q1 + sum(
         pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * k1
         for t in rest)
     coupling = m * q1
@@ -59,7 +62,8 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
     return elements * DOUBLE
 
 
-def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = None) -> None:
+def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = None,
+                       coupling_nnz: int | None = None) -> None:
     """Refuse a model whose factorisation's dense blocks do not fit in memory.
 
     Parameters
@@ -70,13 +74,15 @@ def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = 
         Columns of X.
     available : int, optional
         Bytes available; the machine's (:func:`available_memory`) by default.
+    coupling_nnz : int, optional
+        As for :func:`dense_block_bytes`.
 
     Raises
     ------
     MixedFxError
         Stating the size, the terms that make it and what to change.
     """
-    needed = dense_block_bytes(terms, p)
+    needed = dense_block_bytes(terms, p, coupling_nnz)
     if (left := exceeded_memory(needed, available)) is None:
         return
     rest = sorted(terms[1:], key=lambda t: t.n_levels * t.k, reverse=True)

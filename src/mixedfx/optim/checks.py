@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-__all__ = ["CheckSettings", "ACTIONS", "SCALE_X_MESSAGE", "scale_x_message", "check_control_fields"]
+__all__ = ["CheckSettings", "ACTIONS", "SCALE_X_MESSAGE", "scale_x_message", "spread_message", "check_control_fields"]
 
 ACTIONS = ("ignore", "message", "warning", "stop")
 SCALE_X_MESSAGE = "Some predictor variables are on very different scales: consider rescaling"
@@ -74,9 +74,19 @@ def scale_x_message(X: np.ndarray, tol: float) -> str | None:
     True
     """
     continuous = ~np.all((X == 0.0) | (X == 1.0), axis=0)
-    if not continuous.any():
+    return spread_message(np.std(X[:, continuous], axis=0, ddof=1), tol)
+
+
+def spread_message(sd: np.ndarray, tol: float) -> str | None:
+    """:func:`scale_x_message` from the standard deviations of X's columns other than 0/1 ones.
+
+    Examples
+    --------
+    >>> spread_message(np.array([1.0, 2e4]), 1e3)
+    'Some predictor variables are on very different scales: consider rescaling'
+    """
+    if not sd.size:
         return None
-    sd = np.std(X[:, continuous], axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_sd = np.log(sd)
         ratios = np.abs(log_sd[:, None] - log_sd[None, :])
