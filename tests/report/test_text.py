@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from mixedfx import datasets
+from mixedfx.rbase.rmath import quantile7
 from mixedfx.report.text import format_anova, format_anova_terms, format_print, format_summary, format_summary_ddf
 
 CASES = Path(__file__).parents[1] / "conformance" / "cases"
@@ -104,6 +105,9 @@ class CaseFit:
         if self._pearson is None:
             raise LookupError("the reference case stores no residuals")
         return self._pearson
+
+    def residual_quantiles(self) -> np.ndarray:
+        return quantile7(self.residuals(type="pearson") / self.sigma)
 
 
 class GlmerCaseFit(CaseFit):

@@ -10,23 +10,24 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.design.matrices import ModelMatrices, pad_to_input
-from mixedfx.design.newdata import new_data_matrices, selected_columns
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.fits.analysis import FitAnalysis
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
 from mixedfx.fits.getme import terms as model_terms
+from mixedfx.fits.prediction import Predictor
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import random_part, theta_lower_bounds
+from mixedfx.linalg.layout import theta_lower_bounds
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import scale_x_message
 from mixedfx.optim.optimize import OptSummary
+from mixedfx.rbase.rmath import quantile7
 from mixedfx.report.text import DIGITS, SummaryOptions, check_components, format_print
 
 __all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
@@ -277,10 +278,14 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         """
         checks = self._control
         singular = self._singular and checks.check_conv_singular != "ignore"
-        scale = None if checks.check_scale_x == "ignore" else scale_x_message(self.matrices.X, checks.check_scale_x_tol)
+        scale = None if checks.check_scale_x == "ignore" else self._scale_x_message(checks.check_scale_x_tol)
         return {"rank": list(self.matrices.messages), "scale_x": [scale] if scale else [],
                 "singular": [SINGULAR_MESSAGE] if singular else [], **self._convergence_messages(),
                 "vcov": self._vcov_messages()}
+
+    def _scale_x_message(self, tol: float) -> str | None:
+        """lme4's check.scaleX on the fixed-effects matrix."""
+        return scale_x_message(self.matrices.X, tol)
 
     @property
     def messages(self) -> list[str]:
@@ -489,6 +494,23 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         res = self._residuals(type or self._residual_type)
         return pad_to_input(res / self.sigma if scaled else res, self.matrices)
 
+    def residual_quantiles(self) -> np.ndarray:
+        """The scaled Pearson residuals' minimum, quartiles and maximum, as the summary prints them.
+
+        R's ``quantile(residuals(fit, "pearson") / sigma(fit), na.rm = TRUE)``; NaN
+        for each where no residual is left.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", mfx.datasets.load("sleepstudy"))
+        >>> fit.residual_quantiles().round(4).tolist()
+        [-3.9536, -0.4634, 0.0231, 0.4634, 5.1793]
+        """
+        scaled = np.asarray(self.residuals(type="pearson"), dtype=float) / self.sigma
+        scaled = scaled[~np.isnan(scaled)]  # rows an na.exclude fit padded
+        return quantile7(scaled) if scaled.size else np.full(5, np.nan)
+
     def hatvalues(self) -> np.ndarray:
         """lme4's ``hatvalues(fit)``: the diagonal of the penalised fit's hat matrix, one per row used.
 
@@ -511,24 +533,12 @@ class MixedModelFit(FitAnalysis, RandomEffects):
 
         return cooks_distance(self)
 
-    def _linear_predictor(self, newdata: pd.DataFrame | None, re_form: str | None,
-                          allow_new_levels: bool) -> np.ndarray:
-        """X beta + offset + the selected terms' (or their selected columns') Z b, for the fitted rows or new ones."""
-        if newdata is None:
-            mm = self.matrices
-            columns = selected_columns(mm, re_form)
-            kept = sorted(columns)
-            codes = [mm.re_terms[i].codes for i in kept]
-            zs = [mm.re_terms[i].z * columns[i] for i in kept]
-        else:
-            mm = new_data_matrices(self.matrices, newdata, re_form=re_form, allow_new_levels=allow_new_levels)
-            kept = [term.index for term in mm.re_terms]
-            codes, zs = [t.codes for t in mm.re_terms], [t.z for t in mm.re_terms]
-        fixed = mm.X @ self._beta + mm.offset
-        if not kept:
-            return fixed
+    @cached_property
+    def predictor(self) -> Predictor:
+        """The fit's linear predictor (:class:`~mixedfx.fits.prediction.Predictor`)."""
         effects = self._term_effects()
-        return fixed + random_part(codes, zs, [effects[self.term_order.index(i)] for i in kept])
+        return Predictor(self.matrices, self._beta, [effects[self.term_order.index(i)]
+                                                     for i in range(len(self.re_terms))])
 
     # --- text ---------------------------------------------------------------
     def summary(self, ddf: str | None = None, *, correlation: bool | None = None, digits: int = DIGITS,

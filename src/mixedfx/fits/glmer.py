@@ -287,6 +287,6 @@ class GlmerFit(MixedModelFit):
         if is_dask_frame(newdata):
             return map_partition_rows(newdata, partial(self.predict, re_form=re_form, allow_new_levels=allow_new_levels,
                                                        type=type), "predicted")
-        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
+        eta = self.predictor.linear_predictor(newdata, re_form, allow_new_levels)
         out = self.family.link.linkinv(eta) if type == "response" else eta
         return pad_to_input(out, self.matrices) if newdata is None else out

@@ -100,7 +100,7 @@ class LmerFit(MixedModelFit):
 
     def _fitted(self) -> np.ndarray:
         """Fitted values on the kept rows: X beta + offset + Z b."""
-        return self._linear_predictor(None, None, False)
+        return self.predictor.linear_predictor()
 
     def _residuals(self, type: str) -> np.ndarray:  # noqa: A002
         """Response or Pearson residuals (times the square roots of the prior weights) on the kept rows."""
@@ -142,7 +142,7 @@ class LmerFit(MixedModelFit):
         if is_dask_frame(newdata):
             return map_partition_rows(newdata, partial(self.predict, re_form=re_form,
                                                        allow_new_levels=allow_new_levels), "predicted")
-        eta = self._linear_predictor(newdata, re_form, allow_new_levels)
+        eta = self.predictor.linear_predictor(newdata, re_form, allow_new_levels)
         return pad_to_input(eta, self.matrices) if newdata is None else eta
 
     def refit_ml(self) -> LmerFit:

@@ -11,11 +11,12 @@ Missing values (R's ``NA``) are represented by ``nan``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["DBL_DIG", "DBL_EPSILON", "quantile7", "r_round", "zapsmall"]
+__all__ = ["DBL_DIG", "DBL_EPSILON", "quantile7", "quantile7_ranks", "quantile7_of_order_statistics", "r_round",
+           "zapsmall"]
 
 DBL_EPSILON = 2.220446049250313e-16
 """R's ``.Machine$double.eps``."""
@@ -113,14 +114,34 @@ def quantile7(x: Sequence[float], probs: Sequence[float] = (0.0, 0.25, 0.5, 0.75
         One quantile per probability.
     """
     values = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
-    n = values.size
+    return quantile7_of_order_statistics(values.size, probs, lambda rank: float(values[rank]))
+
+
+def quantile7_ranks(n: int, probs: Sequence[float]) -> list[int]:
+    """The 0-based ranks among n sorted values that :func:`quantile7` reads for ``probs``.
+
+    Examples
+    --------
+    >>> quantile7_ranks(10, (0.0, 0.5, 1.0))
+    [0, 4, 5, 9]
+    """
+    ranks = set()
+    for p in probs:
+        index = 1 + max(n - 1, 0) * p
+        ranks |= {math.floor(index) - 1, math.ceil(index) - 1}
+    return sorted(ranks)
+
+
+def quantile7_of_order_statistics(n: int, probs: Sequence[float], value_at: Callable[[int], float]) -> np.ndarray:
+    """:func:`quantile7` of n values known only through ``value_at(rank)`` (0-based rank in sorted order),
+    called for the ranks of :func:`quantile7_ranks` only."""
     out = []
     for p in probs:
         index = 1 + max(n - 1, 0) * p
         lo, hi = math.floor(index), math.ceil(index)
-        q = values[lo - 1]
-        if index > lo and values[hi - 1] != q:
+        q = value_at(lo - 1)
+        if index > lo and (upper := value_at(hi - 1)) != q:
             h = index - lo
-            q = (1 - h) * q + h * values[hi - 1]
+            q = (1 - h) * q + h * upper
         out.append(q)
     return np.array(out)

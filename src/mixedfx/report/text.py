@@ -25,7 +25,7 @@ from scipy.special import ndtr
 
 from mixedfx.report.ddf_names import method_title
 from mixedfx.rbase.rformat import format_num
-from mixedfx.rbase.rmath import quantile7, r_round, zapsmall
+from mixedfx.rbase.rmath import r_round, zapsmall
 from mixedfx.report.rprint import R_WIDTH, cat_fill, print_anova, print_coefmat, print_matrix, print_named_vector
 from mixedfx.formula.syntax import deparse_lines
 from mixedfx.optim.checks import SCALE_X_MESSAGE
@@ -362,11 +362,10 @@ def _prt_aictab(fit: Any, digits: int) -> list[str]:
 
 def _prt_resids(fit: Any, digits: int) -> list[str]:
     """``.prt.resids``: quantiles of the scaled Pearson residuals."""
-    scaled = np.asarray(fit.residuals(type="pearson"), dtype=float) / fit.sigma
-    scaled = scaled[~np.isnan(scaled)]  # R's quantile(na.rm = TRUE): rows an na.exclude fit padded
-    if not scaled.size:  # every residual missing: R prints NA for each quantile
+    quantiles = np.asarray(fit.residual_quantiles(), dtype=float)
+    if np.isnan(quantiles).all():  # every residual missing: R prints NA for each quantile
         return ["Scaled residuals: "] + print_named_vector(["NA"] * 5, list(_QUANTILE_NAMES)) + [""]
-    quantiles = zapsmall(quantile7(scaled), digits + 1)
+    quantiles = zapsmall(quantiles, digits + 1)
     return ["Scaled residuals: "] + print_named_vector(format_num(quantiles, digits), list(_QUANTILE_NAMES)) + [""]
 
 
