@@ -18,6 +18,10 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family, get_family
 from mixedfx.glmm.negative_binomial import fit_negative_binomial
 from mixedfx.lmm.control import LmerControl
+from mixedfx.dataframes.dask_frames import is_dask_frame
+from mixedfx.partitioned.design import partitioned_lmer_model
+from mixedfx.partitioned.fit import partitioned_lmer_fit
+from mixedfx.partitioned.request import pass_request
 from mixedfx.modular import (as_control, glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model,
                              optimize_glmer, optimize_lmer, start_values)
 
@@ -95,6 +99,17 @@ def lmer(formula: str, data: DataFrameLike, *, REML: bool = True, weights: str |
     (10.47, {'Subject': 18})
     """
     control = as_control(control, LmerControl)
+    if is_dask_frame(data):
+        if subset is not None:
+            raise TypeError("subset does not apply to a Dask DataFrame: select the rows first (ddf[ddf.x > 2])")
+        request = pass_request(formula, data.dtypes, weights=weights, offset=offset, na_action=na_action,
+                               contrasts=contrasts)
+        model, design = partitioned_lmer_model(data, request, REML)
+        call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset,
+                                             "na_action": na_action, "control": control, "contrasts": contrasts,
+                                             "start": start, "verbose": verbose})
+        control = _with_start(control, start, verbose, model.lower.size)
+        return partitioned_lmer_fit(model, design, control, call)
     data = as_pandas(data)
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts,
                          subset=subset)
@@ -102,12 +117,18 @@ def lmer(formula: str, data: DataFrameLike, *, REML: bool = True, weights: str |
     call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset, "na_action": na_action,
                                          "control": control, "contrasts": contrasts, "start": start,
                                          "subset": subset, "verbose": verbose})
-    theta0, _ = start_values(start, model.lower.size)
+    control = _with_start(control, start, verbose, model.lower.size)
+    return lmer_fit(model, optimize_lmer(model, control), control, call)
+
+
+def _with_start(control: LmerControl, start: object, verbose: int, n_theta: int) -> LmerControl:
+    """The control with lme4's ``start`` (checked against the model's n_theta) and ``verbose`` in it."""
+    theta0, _ = start_values(start, n_theta)
     if theta0 is not None:
         control = replace(control, theta0=tuple(theta0))
     if verbose:
         control = replace(control, verbose=_verbosity(verbose))
-    return lmer_fit(model, optimize_lmer(model, control), control, call)
+    return control
 
 
 def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: str | np.ndarray | None = None,

@@ -6,7 +6,7 @@ subclass, so ``except ValueError`` catches them all.
 
 from __future__ import annotations
 
-__all__ = ["MixedFxError", "FormulaError", "DataError"]
+__all__ = ["MixedFxError", "FormulaError", "DataError", "RowsElsewhereError"]
 
 
 MAX_MESSAGE = 600
@@ -36,3 +36,7 @@ class FormulaError(MixedFxError):
 
 class DataError(MixedFxError):
     """Data that do not fit the model: missing columns, missing values, bad types."""
+
+
+class RowsElsewhereError(MixedFxError):
+    """A computation that needs the model's rows in this process, asked of a fit whose rows stay on Dask workers."""

@@ -66,8 +66,8 @@ def as_pandas(data: Any, name: str = "data") -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if is_dask_frame(data):
-        raise TypeError(f"{name} is a Dask DataFrame: fitting one partition by partition is not available yet, and "
-                        f"it is not collected silently; pass {name}.compute() to use it in memory "
+        raise TypeError(f"{name} is a Dask DataFrame, which only lmer fits partition by partition so far; it is "
+                        f"not collected silently: pass {name}.compute() to use it in memory "
                         "(fit.predict takes Dask frames)")
     import narwhals as nw  # only for other frames: it costs pandas users' import time nothing
 

@@ -1,0 +1,1 @@
+"""Fits from data that stay partitioned on a Dask cluster: passes over the partitions, then the in-memory model."""

@@ -1,0 +1,195 @@
+"""The two passes over a Dask frame's partitions that an exact linear mixed model needs.
+
+1. :func:`partition_witnesses`: each partition's complete rows that carry a
+   level not yet seen in it (per column set of :class:`PassRequest`), so the
+   client sees every level of every factor and grouping factor from a few rows.
+2. :func:`partition_blocks`: each partition's cross-product blocks, row sums
+   and X's column moments, coded against the model built from those rows:
+   the same :func:`~mixedfx.linalg.cross.cross_products` an in-memory fit
+   calls once on all its rows. :func:`add_blocks` sums two partitions' parts;
+   :func:`reduce_partitions` sums them all by a tree on the cluster.
+
+Both passes apply the NA action partition by partition, as a fit in memory applies it to all rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.design.frame import ModelFrame, model_frame
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.newdata import new_data_matrices
+from mixedfx.linalg.cross import CrossProducts, add_cross_products, cross_products
+from mixedfx.linalg.layout import TermLayout
+from mixedfx.linalg.merge import merge_shared_groups
+from mixedfx.linalg.row_products import cross_product
+from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
+from mixedfx.partitioned.request import PassRequest
+
+__all__ = ["PartitionBlocks", "partition_frame", "partition_witnesses", "add_witnesses", "partition_blocks",
+           "add_blocks", "reduce_partitions"]
+
+
+@dataclass(frozen=True)
+class PartitionBlocks:
+    """What one partition (or several, summed) adds to the model.
+
+    Attributes
+    ----------
+    cross : CrossProducts
+        The blocks of the factored terms over every column of X.
+    statistics : RowStatistics
+        The model's row sums.
+    x_sums : ndarray, shape (p,)
+        Each column of X summed.
+    x_gram : ndarray, shape (p, p)
+        X'X without weights (R's rank check reads X, not W^1/2 X).
+    x_binary : ndarray of bool, shape (p,)
+        Whether the column holds only 0 and 1 (lme4's ``check.scaleX`` leaves those out).
+    response_largest : float
+        The largest absolute response (0 without rows).
+    positive_weights : int
+        Rows with a positive prior weight.
+    positive_log_weights : float
+        Their weights' logs summed.
+    n_dropped_na : int
+        Rows dropped for missing values.
+    """
+
+    cross: CrossProducts
+    statistics: RowStatistics
+    x_sums: np.ndarray
+    x_gram: np.ndarray
+    x_binary: np.ndarray
+    response_largest: float
+    positive_weights: int
+    positive_log_weights: float
+    n_dropped_na: int
+
+    @property
+    def weights_scale(self) -> float | None:
+        """The positive prior weights' geometric mean (None without weights, or none positive)."""
+        if not self.positive_weights:
+            return None
+        return float(np.exp(self.positive_log_weights / self.positive_weights))
+
+
+def partition_frame(part: pd.DataFrame, request: PassRequest) -> ModelFrame:
+    """The partition's model frame under the request's NA action (a partition left without rows is allowed)."""
+    return model_frame(request.formula, part[list(request.columns)], weights=request.weights,
+                       offset=request.offset, na_action=request.na_action, allow_no_rows=True)
+
+
+def partition_witnesses(part: pd.DataFrame, request: PassRequest) -> pd.DataFrame:
+    """The partition's complete rows (the model's columns) that first carry each level of each level set.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"y": [1.0, 2, 3, None], "g": list("aabc")})
+    >>> from mixedfx.partitioned.request import pass_request
+    >>> partition_witnesses(d, pass_request("y ~ 1 + (1 | g)", d.dtypes))["g"].tolist()  # c's row is incomplete
+    ['a', 'b']
+    """
+    return _first_of_each_level(part[list(request.columns)].iloc[partition_frame(part, request).kept], request)
+
+
+def add_witnesses(a: pd.DataFrame, b: pd.DataFrame, request: PassRequest) -> pd.DataFrame:
+    """Two partitions' witness rows, with only the first row of each level kept."""
+    return _first_of_each_level(pd.concat([a, b]), request)
+
+
+def _first_of_each_level(rows: pd.DataFrame, request: PassRequest) -> pd.DataFrame:
+    first = np.zeros(len(rows), dtype=bool)
+    for columns in request.level_sets:
+        first |= ~rows.duplicated(subset=list(columns)).to_numpy()
+    return rows[first]
+
+
+def partition_blocks(part: pd.DataFrame, request: PassRequest, prototype: ModelMatrices) -> PartitionBlocks:
+    """The partition's part of the model's blocks, coded with the prototype's levels and columns.
+
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        One partition.
+    request : PassRequest
+    prototype : ModelMatrices
+        The model built from the witness rows, every column of X kept (its rows are not read).
+
+    Returns
+    -------
+    PartitionBlocks
+    """
+    frame = partition_frame(part, request)
+    n, p = len(frame.kept), len(prototype.spec.fixed.names)
+    if n:
+        coded = new_data_matrices(prototype, part.iloc[frame.kept])
+        X = np.asarray(coded.X, dtype=float)
+        by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
+                   for t in coded.re_terms}
+    else:
+        X = np.zeros((0, p))
+        by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
+                   for i, t in enumerate(prototype.re_terms)}
+    layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
+               for i in prototype.term_order]
+    merge = merge_shared_groups(layouts, [prototype.re_terms[i].group for i in prototype.term_order])
+    y, w = np.asarray(frame.y, dtype=float), frame.weights
+    cross = cross_products(layouts if merge is None else merge.layouts, X, y - frame.offset, w)
+    positive = np.zeros(0) if w is None else w[w > 0]
+    return PartitionBlocks(cross=cross, statistics=row_statistics(layouts, y, w),
+                           x_sums=X.sum(axis=0), x_gram=np.asarray(cross_product(X)).reshape(p, p),
+                           x_binary=np.all((X == 0.0) | (X == 1.0), axis=0),
+                           response_largest=float(np.max(np.abs(y))) if n else 0.0,
+                           positive_weights=int(positive.size), positive_log_weights=float(np.log(positive).sum()),
+                           n_dropped_na=frame.n_dropped_na)
+
+
+def add_blocks(a: PartitionBlocks, b: PartitionBlocks) -> PartitionBlocks:
+    """Two partitions' parts summed."""
+    return PartitionBlocks(cross=add_cross_products(a.cross, b.cross), statistics=a.statistics + b.statistics,
+                           x_sums=a.x_sums + b.x_sums, x_gram=a.x_gram + b.x_gram, x_binary=a.x_binary & b.x_binary,
+                           response_largest=max(a.response_largest, b.response_largest),
+                           positive_weights=a.positive_weights + b.positive_weights,
+                           positive_log_weights=a.positive_log_weights + b.positive_log_weights,
+                           n_dropped_na=a.n_dropped_na + b.n_dropped_na)
+
+
+def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Callable[[Any, Any], Any],
+                      *args: object, fan_in: int = 2) -> Any:
+    """``on_partition(part, *args)`` on every partition, combined pairwise up a tree on the cluster.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+    on_partition : callable
+        Maps a pandas partition (and ``args``) to a partial result.
+    combine : callable
+        Combines two partial results (associative).
+    *args
+        Passed to every ``on_partition`` call; large ones are sent to the cluster once.
+    fan_in : int
+        Partial results combined per task at each level of the tree.
+
+    Returns
+    -------
+    The combined result, computed (by the active Dask client, if any).
+    """
+    import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
+
+    shared = [dask.delayed(a, traverse=False) for a in args]
+    level = [dask.delayed(on_partition)(part, *shared) for part in frame.to_delayed()]
+    while len(level) > 1:
+        level = [dask.delayed(_combine_all)(combine, *level[i:i + fan_in]) for i in range(0, len(level), fan_in)]
+    return dask.compute(level[0])[0]
+
+
+def _combine_all(combine: Callable[[Any, Any], Any], first: Any, *rest: Any) -> Any:
+    for other in rest:
+        first = combine(first, other)
+    return first

@@ -1,0 +1,111 @@
+"""Exact quantiles (R's type 7) of a lazy Dask Series, by passes that never gather its values.
+
+One pass counts the values and finds their range; each further pass counts
+them in bins of the ranges that hold the order statistics wanted, until those
+bins are small enough to gather and sort. A summary's scaled residuals take
+three passes on ordinary data, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mixedfx.partitioned.passes import reduce_partitions
+from mixedfx.rbase.rmath import quantile7_of_order_statistics, quantile7_ranks
+
+__all__ = ["exact_quantiles", "GATHER_AT_MOST", "BINS"]
+
+GATHER_AT_MOST = 1_000_000
+"""The most values a pass gathers to sort (8 MB): bins holding more are cut again."""
+BINS = 65_536
+"""Bins per range and pass: a normal sample of 100 million values leaves under 10,000 in the median's bin."""
+
+
+def _bin_counts(part: pd.Series, ranges: np.ndarray) -> np.ndarray:
+    values = _finite(part)
+    return np.stack([np.bincount(_bins(values, lo, hi, bool(closed)), minlength=BINS + 2)
+                     for lo, hi, closed in ranges])
+
+
+def _gather(part: pd.Series, ranges: np.ndarray) -> list[np.ndarray]:
+    values = _finite(part)
+    return [values[(values >= lo) & ((values < hi) | ((bool(closed) or lo == hi) & (values == hi)))]
+            for lo, hi, closed in ranges]
+
+
+def _finite(part: pd.Series) -> np.ndarray:
+    values = np.asarray(part, dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _bins(values: np.ndarray, lo: float, hi: float, closed: bool) -> np.ndarray:
+    """Each value's bin of [lo, hi) (1 .. BINS; 0: below, BINS + 1: above); ``closed``: the last bin includes hi."""
+    edges = np.linspace(lo, hi, BINS + 1)
+    at = np.searchsorted(edges, values, side="right")  # hi itself gives BINS + 1
+    return np.where(closed & (values == hi), BINS, at)
+
+
+def _add_lists(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.concatenate([x, y]) for x, y in zip(a, b)]
+
+
+def _order_statistics(series: Any, ranks: list[int], lo: float, hi: float) -> dict[int, float]:
+    """The values of the given 0-based ranks among the series' non-missing values, which lie in [lo, hi]."""
+    # each rank's search: its range, whether the range includes its upper end, and the values below it
+    search = {r: (lo, hi, True, 0) for r in ranks}
+    while True:
+        ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
+        counts = reduce_partitions(series, partial(_bin_counts, ranges=np.array(ranges, dtype=float)), np.add)
+        narrowed, gather = {}, True
+        for r, (a, b, closed, below) in search.items():
+            row = counts[ranges.index((a, b, closed))]
+            cumulative = below + np.cumsum(row[1:BINS + 1])  # values below each bin's upper edge
+            i = int(np.searchsorted(cumulative, r, side="right"))
+            edges = np.linspace(a, b, BINS + 1)
+            narrowed[r] = (float(edges[i]), float(edges[i + 1]), closed and i == BINS - 1,
+                           int(cumulative[i - 1]) if i else below)
+            gather &= bool(row[i + 1] <= GATHER_AT_MOST or edges[i] == edges[i + 1])
+        search = narrowed
+        if gather:
+            break
+    ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
+    pieces = reduce_partitions(series, partial(_gather, ranges=np.array(ranges, dtype=float)), _add_lists)
+    found = {}
+    for r, (a, b, closed, below) in search.items():
+        values = np.sort(pieces[ranges.index((a, b, closed))])
+        found[r] = float(values[r - below])
+    return found
+
+
+def exact_quantiles(series: Any, probs: Sequence[float]) -> np.ndarray:
+    """R's ``quantile(x, probs, type = 7, na.rm = TRUE)`` of a lazy Dask Series.
+
+    Parameters
+    ----------
+    series : dask.dataframe.Series
+    probs : sequence of float
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    ndarray
+        NaN for each where the series has no non-missing value.
+    """
+    import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
+
+    n, lo, hi = dask.compute(series.count(), series.min(), series.max())
+    n = int(n)
+    if n == 0:
+        return np.full(len(probs), np.nan)
+    ranks = quantile7_ranks(n, probs)
+    found = {0: float(lo), n - 1: float(hi)}
+    inner = [r for r in ranks if r not in found]
+    if inner and lo < hi:
+        found.update(_order_statistics(series, inner, float(lo), float(hi)))
+    found.update({r: float(lo) for r in inner if r not in found})
+    return quantile7_of_order_statistics(n, probs, found.__getitem__)
