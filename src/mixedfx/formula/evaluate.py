@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -80,8 +81,8 @@ class Factor:
         list of str
             Labels present in the rows but absent from ``levels``.
         """
-        position = {label: i for i, label in enumerate(levels)}
-        mapping = np.array([position.get(label, -1) for label in self.levels] + [-1], dtype=np.int64)
+        mapping = np.append(_level_index(levels).get_indexer(pd.Index(self.levels, dtype=object)),
+                            -1).astype(np.int64)
         codes = mapping[self.codes]  # code -1 picks the trailing -1
         present = np.bincount(self.codes[self.codes >= 0], minlength=len(self.levels)) > 0
         unseen = [label for label, p, m in zip(self.levels, present, mapping) if p and m < 0]
@@ -91,11 +92,17 @@ class Factor:
 Value = np.ndarray | Factor
 
 
+@lru_cache(maxsize=8)
+def _level_index(levels: tuple[str, ...]) -> pd.Index:
+    """Level labels as an index to look labels up in, kept for the next partition or prediction with them."""
+    return pd.Index(levels, dtype=object)
+
+
 # --------------------------------------------------------------------------- columns
 def _labels(values: np.ndarray) -> tuple[str, ...]:
     """R's labels for category values: integers plainly, doubles as as.character."""
     if values.dtype.kind in "iu":
-        return tuple(str(int(v)) for v in values)
+        return tuple(values.astype(str).tolist())
     if values.dtype.kind == "f":
         return tuple(format_number(float(v)) for v in values)
     if values.dtype.kind == "b":
@@ -110,7 +117,7 @@ def _factor_from_values(values: np.ndarray, missing: np.ndarray) -> Factor:
     label_codes, label_uniques = pd.factorize(labels)  # merges values printing alike
     codes = np.full(values.shape[0], -1, dtype=np.int64)
     codes[~missing] = label_codes[inverse]
-    return Factor(codes, tuple(str(v) for v in label_uniques))
+    return Factor(codes, tuple(map(str, label_uniques.tolist())))
 
 
 def _logical(series: pd.Series) -> Factor:
