@@ -17,7 +17,7 @@ import numpy as np
 
 from mixedfx.errors import RowsElsewhereError
 
-__all__ = ["RemoteRows"]
+__all__ = ["RemoteRows", "rows_elsewhere"]
 
 _NEEDS_ROWS = ("this needs the model's rows in this process, but the fit was made from a Dask DataFrame whose rows "
                "stay on the workers; fit the rows in memory (data=ddf.compute()) for it")
@@ -67,9 +67,20 @@ class RemoteRows:
         return f"RemoteRows(shape={self.shape}, what={self.what!r})"
 
     def _refuse(self, *_: object, **__: object) -> NoReturn:
-        raise RowsElsewhereError(f"{self.what}: {_NEEDS_ROWS}")
+        raise rows_elsewhere(self.what)
 
     __array__ = __getitem__ = __iter__ = _refuse
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _refuse
     __matmul__ = __rmatmul__ = __pow__ = __neg__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     ravel = copy = astype = sum = mean = reshape = _refuse
+
+
+def rows_elsewhere(what: str) -> RowsElsewhereError:
+    """The error for ``what`` asked of a fit whose rows stay on Dask workers.
+
+    Examples
+    --------
+    >>> str(rows_elsewhere("a residual plot"))[:40]
+    'a residual plot: this needs the model\'s r'
+    """
+    return RowsElsewhereError(f"{what}: {_NEEDS_ROWS}")

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
+from mixedfx.design.remote_rows import rows_elsewhere
 from mixedfx.errors import MixedFxError, RowsElsewhereError
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.lmer import LmerFit
@@ -65,8 +66,8 @@ class PartitionedLmerFit(LmerFit):
         return Predictor(self.design.prototype, self._beta,
                          [effects[self.term_order.index(i)] for i in range(len(self.re_terms))])
 
-    def _row_values(self, what: str, scale: float = 1.0) -> Any:
-        return lazy_row_values(self._frame, RowValues(self.design.request, self.predictor, scale), what)
+    def _row_values(self, what: str, scale: float = 1.0) -> RowValues:
+        return RowValues(self.design.request, self.predictor, what, scale)
 
     def fitted(self) -> Any:
         """Fitted values, a lazy Dask Series on the kept rows' index (every row's under ``na_action="exclude"``).
@@ -79,14 +80,14 @@ class PartitionedLmerFit(LmerFit):
         >>> round(float(fit.fitted().compute().iloc[0]), 2)
         253.66
         """
-        return self._row_values("fitted")
+        return lazy_row_values(self._frame, self._row_values("fitted"))
 
     def residuals(self, type: str | None = None, scaled: bool = False) -> Any:  # noqa: A002 - lme4's name
         """Response (default) or Pearson residuals, optionally divided by sigma, as a lazy Dask Series."""
         kind = type or self._residual_type
         if kind not in ("response", "pearson"):
             raise ValueError(f"type must be 'response' or 'pearson' for a linear mixed model, not {kind!r}")
-        return self._row_values(kind, self.sigma if scaled else 1.0)
+        return lazy_row_values(self._frame, self._row_values(kind, self.sigma if scaled else 1.0))
 
     def predict(self, newdata: Any = None, re_form: str | None = None, allow_new_levels: bool = False) -> Any:
         """Predictions as :meth:`LmerFit.predict`; without ``newdata`` the fitted values, as a lazy Dask Series."""
@@ -102,7 +103,7 @@ class PartitionedLmerFit(LmerFit):
 
     def residual_quantiles(self) -> np.ndarray:
         """The scaled Pearson residuals' minimum, quartiles and maximum, exact, from passes over the partitions."""
-        return exact_quantiles(self.residuals(type="pearson", scaled=True), _QUARTILES)
+        return exact_quantiles(self._frame, _QUARTILES, self._row_values("pearson", self.sigma))
 
     def _scale_x_message(self, tol: float) -> str | None:
         return spread_message(self.design.x_deviations(), tol)
@@ -119,6 +120,14 @@ class PartitionedLmerFit(LmerFit):
         """Not available: a new response would need its own pass; fit the new column with :func:`mixedfx.lmer`."""
         raise RowsElsewhereError("refit(newresp) needs the rows in this process; for a Dask DataFrame add the new "
                                  "response as a column and fit it with mfx.lmer(...)")
+
+    def simulate(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
+        raise rows_elsewhere("simulate() draws a response for every row")
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet for a fit from a Dask DataFrame: each replicate simulates every row and refits."""
+        raise rows_elsewhere("the parametric bootstrap simulates every row")
 
     def reoptimize(self, optimizer: str) -> PartitionedLmerFit:
         """The same model optimised from lme4's start by another optimiser (no pass over the rows)."""

@@ -182,11 +182,22 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     """
     import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
 
-    shared = [dask.delayed(a, traverse=False) for a in args]
+    client = _active_client()
+    # on a cluster the arguments go to each worker once, not inside the task graph
+    shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) if client is not None
+              else dask.delayed(a, traverse=False) for a in args]
     level = [dask.delayed(on_partition)(part, *shared) for part in frame.to_delayed()]
     while len(level) > 1:
         level = [dask.delayed(_combine_all)(combine, *level[i:i + fan_in]) for i in range(0, len(level), fan_in)]
     return dask.compute(level[0])[0]
+
+
+def _active_client() -> Any:
+    """The distributed client Dask computes with now, if it computes with one."""
+    import dask  # noqa: PLC0415 - optional extra
+
+    owner = getattr(dask.base.get_scheduler(), "__self__", None)  # a client's bound ``get``
+    return owner if hasattr(owner, "scatter") else None
 
 
 def _combine_all(combine: Callable[[Any, Any], Any], first: Any, *rest: Any) -> Any:

@@ -3,14 +3,15 @@
 One pass counts the values and finds their range; each further pass counts
 them in bins of the ranges that hold the order statistics wanted, until those
 bins are small enough to gather and sort. A summary's scaled residuals take
-three passes on ordinary data, whatever the number of rows.
+three passes on ordinary data, whatever the number of rows. The values are a
+lazy Series's, or computed from each partition of a frame by a
+:class:`ValueSource` (which then reaches each worker once, not once a task).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ import pandas as pd
 from mixedfx.partitioned.passes import reduce_partitions
 from mixedfx.rbase.rmath import quantile7_of_order_statistics, quantile7_ranks
 
-__all__ = ["exact_quantiles", "GATHER_AT_MOST", "BINS"]
+__all__ = ["ValueSource", "exact_quantiles", "GATHER_AT_MOST", "BINS"]
 
 GATHER_AT_MOST = 1_000_000
 """The most values a pass gathers to sort (8 MB): bins holding more are cut again."""
@@ -26,21 +27,37 @@ BINS = 65_536
 """Bins per range and pass: a normal sample of 100 million values leaves under 10,000 in the median's bin."""
 
 
-def _bin_counts(part: pd.Series, ranges: np.ndarray) -> np.ndarray:
-    values = _finite(part)
+class ValueSource(Protocol):
+    """What maps a partition of a Dask frame to the values whose quantiles are wanted."""
+
+    def values(self, part: pd.DataFrame) -> np.ndarray:
+        """The partition's values (NaN for none)."""
+
+
+def _finite(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
+    values = np.asarray(part if source is None else source.values(part), dtype=float)
+    return values[~np.isnan(values)]
+
+
+def _count_range(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> tuple[int, float, float]:
+    values = _finite(part, source)
+    return (values.size, float(values.min()), float(values.max())) if values.size else (0, np.inf, -np.inf)
+
+
+def _add_count_range(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int, float, float]:
+    return a[0] + b[0], min(a[1], b[1]), max(a[2], b[2])
+
+
+def _bin_counts(part: pd.Series | pd.DataFrame, source: ValueSource | None, ranges: np.ndarray) -> np.ndarray:
+    values = _finite(part, source)
     return np.stack([np.bincount(_bins(values, lo, hi, bool(closed)), minlength=BINS + 2)
                      for lo, hi, closed in ranges])
 
 
-def _gather(part: pd.Series, ranges: np.ndarray) -> list[np.ndarray]:
-    values = _finite(part)
+def _gather(part: pd.Series | pd.DataFrame, source: ValueSource | None, ranges: np.ndarray) -> list[np.ndarray]:
+    values = _finite(part, source)
     return [values[(values >= lo) & ((values < hi) | ((bool(closed) or lo == hi) & (values == hi)))]
             for lo, hi, closed in ranges]
-
-
-def _finite(part: pd.Series) -> np.ndarray:
-    values = np.asarray(part, dtype=float)
-    return values[~np.isnan(values)]
 
 
 def _bins(values: np.ndarray, lo: float, hi: float, closed: bool) -> np.ndarray:
@@ -54,13 +71,14 @@ def _add_lists(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
     return [np.concatenate([x, y]) for x, y in zip(a, b)]
 
 
-def _order_statistics(series: Any, ranks: list[int], lo: float, hi: float) -> dict[int, float]:
+def _order_statistics(data: Any, source: ValueSource | None, ranks: list[int], lo: float,
+                      hi: float) -> dict[int, float]:
     """The values of the given 0-based ranks among the series' non-missing values, which lie in [lo, hi]."""
     # each rank's search: its range, whether the range includes its upper end, and the values below it
     search = {r: (lo, hi, True, 0) for r in ranks}
     while True:
         ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
-        counts = reduce_partitions(series, partial(_bin_counts, ranges=np.array(ranges, dtype=float)), np.add)
+        counts = reduce_partitions(data, _bin_counts, np.add, source, np.array(ranges, dtype=float))
         narrowed, gather = {}, True
         for r, (a, b, closed, below) in search.items():
             row = counts[ranges.index((a, b, closed))]
@@ -74,7 +92,7 @@ def _order_statistics(series: Any, ranks: list[int], lo: float, hi: float) -> di
         if gather:
             break
     ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
-    pieces = reduce_partitions(series, partial(_gather, ranges=np.array(ranges, dtype=float)), _add_lists)
+    pieces = reduce_partitions(data, _gather, _add_lists, source, np.array(ranges, dtype=float))
     found = {}
     for r, (a, b, closed, below) in search.items():
         values = np.sort(pieces[ranges.index((a, b, closed))])
@@ -82,30 +100,37 @@ def _order_statistics(series: Any, ranks: list[int], lo: float, hi: float) -> di
     return found
 
 
-def exact_quantiles(series: Any, probs: Sequence[float]) -> np.ndarray:
-    """R's ``quantile(x, probs, type = 7, na.rm = TRUE)`` of a lazy Dask Series.
+def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | None = None) -> np.ndarray:
+    """R's ``quantile(x, probs, type = 7, na.rm = TRUE)`` of values spread over a Dask collection's partitions.
 
     Parameters
     ----------
-    series : dask.dataframe.Series
+    data : dask.dataframe.Series or DataFrame
+        A lazy Series holding the values, or a frame whose partitions ``source`` maps to them.
     probs : sequence of float
         Probabilities in [0, 1].
+    source : ValueSource, optional
+        Maps each partition of ``data`` to its values; sent to each worker once.
 
     Returns
     -------
     ndarray
-        NaN for each where the series has no non-missing value.
-    """
-    import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
+        NaN for each where there is no non-missing value.
 
-    n, lo, hi = dask.compute(series.count(), series.min(), series.max())
-    n = int(n)
+    Examples
+    --------
+    >>> import dask.dataframe as dd, pandas as pd
+    >>> values = dd.from_pandas(pd.Series([3.0, 1.0, None, 4.0, 1.5]), npartitions=2)
+    >>> exact_quantiles(values, [0.0, 0.5, 1.0]).tolist()
+    [1.0, 2.25, 4.0]
+    """
+    n, lo, hi = reduce_partitions(data, _count_range, _add_count_range, source)
     if n == 0:
         return np.full(len(probs), np.nan)
     ranks = quantile7_ranks(n, probs)
-    found = {0: float(lo), n - 1: float(hi)}
+    found = {0: lo, n - 1: hi}
     inner = [r for r in ranks if r not in found]
     if inner and lo < hi:
-        found.update(_order_statistics(series, inner, float(lo), float(hi)))
-    found.update({r: float(lo) for r in inner if r not in found})
+        found.update(_order_statistics(data, source, inner, lo, hi))
+    found.update({r: lo for r in inner if r not in found})
     return quantile7_of_order_statistics(n, probs, found.__getitem__)

@@ -9,7 +9,6 @@ the dropped rows stay, with NaN, as R's ``naresid`` pads them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ ROW_VALUES = ("fitted", "response", "pearson")
 
 @dataclass(frozen=True)
 class RowValues:
-    """What a partition needs to compute a fit's row-wise values (sent to the workers with each task).
+    """What a partition needs to compute one of a fit's row-wise values (sent to each worker once).
 
     Attributes
     ----------
@@ -35,16 +34,23 @@ class RowValues:
         The model's formula and arguments.
     predictor : Predictor
         The fit's linear predictor on rows without rows of its own.
+    what : {"fitted", "response", "pearson"}
+        Fitted values, or response or Pearson residuals.
     scale : float
         What residuals are divided by (1, or sigma for scaled residuals).
     """
 
     request: PassRequest
     predictor: Predictor
+    what: str
     scale: float = 1.0
 
-    def on_partition(self, part: pd.DataFrame, what: str) -> pd.Series:
-        """One partition's values (``what`` of :data:`ROW_VALUES`) on its kept rows (every row under "exclude")."""
+    def __post_init__(self) -> None:
+        if self.what not in ROW_VALUES:
+            raise ValueError(f"what must be one of {', '.join(ROW_VALUES)}, not {self.what!r}")
+
+    def on_partition(self, part: pd.DataFrame) -> pd.Series:
+        """One partition's values on its kept rows (every row under ``na_action="exclude"``, NaN where dropped)."""
         frame = partition_frame(part, self.request)
         values = np.empty(len(frame.kept))
         if len(frame.kept):
@@ -53,18 +59,22 @@ class RowValues:
             if self.request.offset is not None:
                 fitted = fitted + np.asarray(rows[self.request.offset], dtype=float)
             values = fitted
-            if what != "fitted":
+            if self.what != "fitted":
                 values = (np.asarray(frame.y, dtype=float) - fitted) / self.scale
-                if what == "pearson" and frame.weights is not None:
+                if self.what == "pearson" and frame.weights is not None:
                     values = values * np.sqrt(frame.weights)
         if self.request.na_action == "exclude":
             padded = np.full(len(part), np.nan)
             padded[frame.kept] = values
-            return pd.Series(padded, index=part.index, name=what)
-        return pd.Series(values, index=part.index[frame.kept], name=what)
+            return pd.Series(padded, index=part.index, name=self.what)
+        return pd.Series(values, index=part.index[frame.kept], name=self.what)
+
+    def values(self, part: pd.DataFrame) -> np.ndarray:
+        """One partition's values as an array (what :func:`~mixedfx.partitioned.quantiles.exact_quantiles` reads)."""
+        return self.on_partition(part).to_numpy()
 
 
-def lazy_row_values(frame: Any, row_values: RowValues, what: str) -> Any:
+def lazy_row_values(frame: Any, row_values: RowValues) -> Any:
     """A lazy Dask Series of ``row_values`` over the frame's partitions.
 
     Parameters
@@ -72,17 +82,17 @@ def lazy_row_values(frame: Any, row_values: RowValues, what: str) -> Any:
     frame : dask.dataframe.DataFrame
         The fitted frame.
     row_values : RowValues
-    what : {"fitted", "response", "pearson"}
+        Goes into the task graph once, however many partitions read it.
 
     Returns
     -------
     dask.dataframe.Series
     """
-    if what not in ROW_VALUES:
-        raise ValueError(f"what must be one of {', '.join(ROW_VALUES)}, not {what!r}")
-    return frame.map_partitions(partial(_values, row_values=row_values, what=what),
-                                meta=pd.Series(dtype=float, name=what))
+    import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
+
+    return frame.map_partitions(_on_partition, dask.delayed(row_values, traverse=False),
+                                meta=pd.Series(dtype=float, name=row_values.what))
 
 
-def _values(part: pd.DataFrame, row_values: RowValues, what: str) -> pd.Series:
-    return row_values.on_partition(part, what)
+def _on_partition(part: pd.DataFrame, row_values: RowValues) -> pd.Series:
+    return row_values.on_partition(part)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mixedfx.design.remote_rows import RemoteRows, rows_elsewhere
 from mixedfx.inference.fitted import fitted_model
 from mixedfx.plots.panels import new_figure, panel_grid, point_style, qq_points
 from mixedfx.plots.smoothing import lowess
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
     from mixedfx.inference.fitted import MixedFit
 
 __all__ = ["residuals", "qq"]
+
+
+def _rows_here(fit: MixedFit, what: str) -> None:
+    """Refuse a fit that is not from lmer or glmer, or whose rows stay on Dask workers."""
+    fitted_model(fit, what)
+    if isinstance(fit.matrices.X, RemoteRows):
+        raise rows_elsewhere(f"{what} draws every row")
 
 
 def residuals(fit: MixedFit) -> Figure:
@@ -44,7 +52,7 @@ def residuals(fit: MixedFit) -> Figure:
     >>> ax.get_xlabel(), ax.get_ylabel(), len(ax.collections[0].get_offsets())
     ('Fitted values', 'Pearson residuals', 180)
     """
-    fitted_model(fit, "residuals")
+    _rows_here(fit, "a residual plot")
     fitted, resid = fit.fitted(), fit.residuals(type="pearson")
     kept = np.isfinite(fitted) & np.isfinite(resid)
     fitted, resid = fitted[kept], resid[kept]
@@ -86,7 +94,7 @@ def qq(fit: MixedFit) -> Figure:
     >>> [ax.get_title() for ax in qq(fit).axes]
     ['Scaled Pearson residuals', 'Subject: (Intercept)', 'Subject: Days']
     """
-    fitted_model(fit, "qq")
+    _rows_here(fit, "a QQ plot of residuals")
     samples = {"Scaled Pearson residuals": ("residual", fit.residuals(type="pearson", scaled=True))}
     for group, frame in fit.ranef().items():
         for term in frame.columns:
