@@ -88,9 +88,11 @@ def test_row_wise_methods_say_they_need_the_rows_in_memory(sleep, client):
     with pytest.raises(RowsElsewhereError, match="as a column"):
         fit.refit(sleep.Reaction)
     for needs_rows in (lambda: fit.bootstrap(lambda f: f.fixef, 3, seed=1), lambda: fit.simulate(1),
-                       lambda: mfx.plots.residuals(fit), lambda: fit.confint(method="profile")):
+                       lambda: mfx.plots.residuals(fit), lambda: fit.summary(ddf="Kenward-Roger")):
         with pytest.raises(RowsElsewhereError, match="rows stay on the workers"):
             needs_rows()
+    in_memory = mfx.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    pd.testing.assert_frame_equal(fit.confint(method="profile"), in_memory.confint(method="profile"), rtol=1e-5)
     assert fit.refit_ml().opt_summary.fval == pytest.approx(
         mfx.lmer("Reaction ~ Days + (Days | Subject)", sleep).refit_ml().opt_summary.fval, rel=1e-8)
 

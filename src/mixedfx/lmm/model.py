@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.remote_rows import RemoteRows
 from mixedfx.design.reterms import ReTerm
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
@@ -200,9 +201,15 @@ class LinearMixedModel:
         T[j, -1] = -value
         other = copy.copy(self)
         other.__dict__.pop("_response_map", None)
-        other.matrices = replace(self.matrices, X=X[:, keep], x_names=[self.matrices.x_names[i] for i in keep],
-                                 offset=self.matrices.offset + value * X[:, j])
-        other.y = self.y - value * X[:, j]
+        names = [self.matrices.x_names[i] for i in keep]
+        if self.blocks is None:
+            other.matrices = replace(self.matrices, X=X[:, keep], x_names=names,
+                                     offset=self.matrices.offset + value * X[:, j])
+            other.y = self.y - value * X[:, j]
+        else:  # the rows stay on the workers: the blocks say all the criterion needs
+            gram = self.matrices.x_gram
+            other.matrices = replace(self.matrices, X=RemoteRows((self.n, self.p - 1), "the fixed-effects matrix"),
+                                     x_names=names, remote_x_gram=gram[np.ix_(keep, keep)])
         other.p = self.p - 1
         other.cross = transform_dense(self.cross, T)
         other.factorizer = self.factorizer.with_cross(other.cross)

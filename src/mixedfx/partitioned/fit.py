@@ -3,12 +3,12 @@
 After :func:`~mixedfx.partitioned.design.partitioned_lmer_model`'s passes the
 criterion, its optimisation and every estimate need no rows, so the fit is an
 :class:`~mixedfx.fits.lmer.LmerFit` like any other: ``summary()``,
-``ranef()``, ``VarCorr``, ``vcov``, ``confint(method="Wald")``, ``anova()``
+``ranef()``, ``VarCorr``, ``vcov``, ``confint`` (Wald or profile), ``anova()``
 and the Satterthwaite tests give the in-memory numbers. What reads rows goes
 through more passes: ``fitted()``, ``residuals()`` and ``predict()`` give
 lazy Dask Series, and the summary's scaled-residual quantiles take three
 passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The rest
-(``hatvalues``, profiles, Kenward-Roger, ``refit``, the bootstrap) raises
+(``hatvalues``, Kenward-Roger, ``refit``, ``simulate``, the bootstrap) raises
 :class:`~mixedfx.errors.RowsElsewhereError`, which says to fit in memory for it.
 """
 
