@@ -8,8 +8,8 @@ Usage (from the repository root, ``mixedfx[dask]`` installed)::
 
 Three runs on a ``distributed.LocalCluster`` (worker processes, one thread each):
 
-* ``panel``: a longitudinal panel, ``y ~ time * arm + (time | subject)``, ten
-  times per subject, each partition a block of subjects;
+* ``panel``: a longitudinal panel, ``y ~ time * arm + (time | subject)``, a hundred
+  times per subject (1M subjects in 100M rows), each partition a block of subjects;
 * ``crossed``: a ratings table, ``y ~ x + (1 | user) + (1 | item)``, users and
   items crossed over every partition;
 * ``subset``: the first ``--subset-rows`` rows of the panel, made the same way,
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-PANEL_TIMES = 10
+PANEL_TIMES = 100
 PANEL = "y ~ time * arm + (time | subject)"
 CROSSED = "y ~ x + (1 | user) + (1 | item)"
-USERS, ITEMS = 200_000, 20_000
+USERS, ITEMS = 100_000, 5_000  # the dense rest of the factor is items x items
 
 
 @dataclass(frozen=True)
