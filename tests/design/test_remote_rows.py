@@ -72,3 +72,13 @@ def test_in_place_arithmetic_on_remote_rows_raises_too():
         rows += 1
     with pytest.raises(RowsElsewhereError, match=r"ddf\.compute\(\)"):
         rows *= np.ones(5)
+
+
+def test_numpy_ufuncs_and_in_place_updates_of_arrays_raise_the_same_error():
+    rows = RemoteRows((3,), "the response")
+    target = np.zeros(3)
+    for use in (lambda: np.exp(rows), lambda: np.add(target, rows), lambda: np.maximum(rows, 0.0)):
+        with pytest.raises(RowsElsewhereError, match=r"ddf\.compute\(\)"):
+            use()
+    with pytest.raises(RowsElsewhereError, match=r"ddf\.compute\(\)"):
+        target += rows

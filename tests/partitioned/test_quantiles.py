@@ -123,3 +123,25 @@ def test_extreme_outliers(monkeypatch, small):
 
 def test_integer_values():
     _check(np.random.default_rng(12).integers(-1000, 1000, 777), partitions=4)
+
+
+@pytest.mark.parametrize("tied", [0.0, 0.125, 2.0])
+def test_more_ties_than_gathered_at_a_needed_quantile_end_in_a_bin_of_one_double(monkeypatch, tied):
+    _small_bins(monkeypatch)
+    rng = np.random.default_rng(4)
+    _check(np.concatenate([np.full(200, tied), rng.normal(size=100), [5.0]]))
+
+
+def test_values_one_double_apart_and_a_range_wider_than_the_doubles(monkeypatch):
+    _check(np.array([1.0, np.nextafter(1.0, 2.0)] * 50))
+    rng = np.random.default_rng(5)
+    _check(np.concatenate([rng.normal(size=300), [1.7e308, -1.7e308]]))
+    _small_bins(monkeypatch)
+    _check(np.array([1.0, np.nextafter(1.0, 2.0)] * 50))
+
+
+def test_infinite_values_take_their_ranks(monkeypatch):
+    rng = np.random.default_rng(6)
+    _check(np.concatenate([rng.normal(size=300), [np.inf, np.inf, -np.inf]]))
+    _small_bins(monkeypatch)
+    _check(np.concatenate([rng.normal(size=30), [np.inf], np.full(10, -np.inf)]))

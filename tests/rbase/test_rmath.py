@@ -35,3 +35,4 @@ def test_zapsmall_rounds_relative_to_the_largest():
 def test_quantile_type7():
     np.testing.assert_allclose(quantile7(range(1, 11)), [1, 3.25, 5.5, 7.75, 10])
     np.testing.assert_allclose(quantile7([3.0, NA, 1.0], [0.5]), [2.0])
+    assert np.isnan(quantile7([NA, NA], [0.25, 0.5])).all()  # R: NA for each

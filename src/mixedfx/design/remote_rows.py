@@ -44,8 +44,6 @@ class RemoteRows:
     mixedfx.errors.RowsElsewhereError: the response: this needs the model's rows in this process, ...
     """
 
-    __array_ufunc__ = None  # numpy defers to the reflected operators below, which raise
-
     def __init__(self, shape: tuple[int, ...], what: str) -> None:
         self.shape = tuple(int(s) for s in shape)
         self.what = what
@@ -67,6 +65,10 @@ class RemoteRows:
         return f"RemoteRows(shape={self.shape}, what={self.what!r})"
 
     def _refuse(self, *_: object, **__: object) -> NoReturn:
+        raise rows_elsewhere(self.what)
+
+    def __array_ufunc__(self, *_: object, **__: object) -> NoReturn:
+        """Any numpy ufunc given these rows (``np.exp(y)``, ``array += y``) refuses as the operators do."""
         raise rows_elsewhere(self.what)
 
     __array__ = __getitem__ = __iter__ = _refuse

@@ -34,36 +34,43 @@ class ValueSource(Protocol):
         """The partition's values (NaN for none)."""
 
 
-def _finite(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
+def _values(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
     values = np.asarray(part if source is None else source.values(part), dtype=float)
     return values[~np.isnan(values)]
 
 
-def _count_range(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> tuple[int, float, float]:
-    values = _finite(part, source)
-    return (values.size, float(values.min()), float(values.max())) if values.size else (0, np.inf, -np.inf)
+def _count_range(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
+    """Non-missing values, those at -inf and at +inf, and the finite ones' minimum and maximum."""
+    values = _values(part, source)
+    finite = values[np.isfinite(values)]
+    return np.array([values.size, np.sum(values == -np.inf), np.sum(values == np.inf),
+                     finite.min() if finite.size else np.inf, finite.max() if finite.size else -np.inf])
 
 
-def _add_count_range(a: tuple[int, float, float], b: tuple[int, float, float]) -> tuple[int, float, float]:
-    return a[0] + b[0], min(a[1], b[1]), max(a[2], b[2])
+def _add_count_range(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([a[:3] + b[:3], [min(a[3], b[3]), max(a[4], b[4])]])
 
 
 def _bin_counts(part: pd.Series | pd.DataFrame, source: ValueSource | None, ranges: np.ndarray) -> np.ndarray:
-    values = _finite(part, source)
+    values = _values(part, source)
     return np.stack([np.bincount(_bins(values, lo, hi, bool(closed)), minlength=BINS + 2)
                      for lo, hi, closed in ranges])
 
 
 def _gather(part: pd.Series | pd.DataFrame, source: ValueSource | None, ranges: np.ndarray) -> list[np.ndarray]:
-    values = _finite(part, source)
-    return [values[(values >= lo) & ((values < hi) | ((bool(closed) or lo == hi) & (values == hi)))]
-            for lo, hi, closed in ranges]
+    values = _values(part, source)
+    return [values[(values >= lo) & ((values < hi) | (bool(closed) & (values == hi)))] for lo, hi, closed in ranges]
+
+
+def _edges(lo: float, hi: float) -> np.ndarray:
+    """BINS + 1 increasing edges from lo to hi (exactly), without overflow where hi - lo exceeds the doubles."""
+    t = np.linspace(0.0, 1.0, BINS + 1)
+    return np.maximum.accumulate(np.clip(lo * (1.0 - t) + hi * t, lo, hi))
 
 
 def _bins(values: np.ndarray, lo: float, hi: float, closed: bool) -> np.ndarray:
     """Each value's bin of [lo, hi) (1 .. BINS; 0: below, BINS + 1: above); ``closed``: the last bin includes hi."""
-    edges = np.linspace(lo, hi, BINS + 1)
-    at = np.searchsorted(edges, values, side="right")  # hi itself gives BINS + 1
+    at = np.searchsorted(_edges(lo, hi), values, side="right")  # hi itself gives BINS + 1
     return np.where(closed & (values == hi), BINS, at)
 
 
@@ -72,31 +79,34 @@ def _add_lists(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _order_statistics(data: Any, source: ValueSource | None, ranks: list[int], lo: float,
-                      hi: float) -> dict[int, float]:
-    """The values of the given 0-based ranks among the series' non-missing values, which lie in [lo, hi]."""
+                      hi: float, below: int) -> dict[int, float]:
+    """The values of the given 0-based ranks, which lie among the finite values in [lo, hi] (``below`` values
+    are less than lo)."""
+    found: dict[int, float] = {}
     # each rank's search: its range, whether the range includes its upper end, and the values below it
-    search = {r: (lo, hi, True, 0) for r in ranks}
-    while True:
+    search = {r: (lo, hi, True, below) for r in ranks}
+    while search:
         ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
         counts = reduce_partitions(data, _bin_counts, np.add, source, np.array(ranges, dtype=float))
         narrowed, gather = {}, True
-        for r, (a, b, closed, below) in search.items():
+        for r, (a, b, closed, start) in search.items():
             row = counts[ranges.index((a, b, closed))]
-            cumulative = below + np.cumsum(row[1:BINS + 1])  # values below each bin's upper edge
+            cumulative = start + np.cumsum(row[1:BINS + 1])  # values below each bin's upper edge
             i = int(np.searchsorted(cumulative, r, side="right"))
-            edges = np.linspace(a, b, BINS + 1)
-            narrowed[r] = (float(edges[i]), float(edges[i + 1]), closed and i == BINS - 1,
-                           int(cumulative[i - 1]) if i else below)
-            gather &= bool(row[i + 1] <= GATHER_AT_MOST or edges[i] == edges[i + 1])
+            edges, last = _edges(a, b), closed and i == BINS - 1
+            if edges[i] == edges[i + 1] or (edges[i + 1] <= np.nextafter(edges[i], np.inf) and not last):
+                found[r] = float(edges[i])  # a bin of one double holds that value alone, however often
+                continue
+            narrowed[r] = (float(edges[i]), float(edges[i + 1]), last, int(cumulative[i - 1]) if i else start)
+            gather &= bool(row[i + 1] <= GATHER_AT_MOST)
         search = narrowed
         if gather:
             break
-    ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
-    pieces = reduce_partitions(data, _gather, _add_lists, source, np.array(ranges, dtype=float))
-    found = {}
-    for r, (a, b, closed, below) in search.items():
-        values = np.sort(pieces[ranges.index((a, b, closed))])
-        found[r] = float(values[r - below])
+    if search:
+        ranges = sorted({(a, b, closed) for a, b, closed, _ in search.values()})
+        pieces = reduce_partitions(data, _gather, _add_lists, source, np.array(ranges, dtype=float))
+        for r, (a, b, closed, start) in search.items():
+            found[r] = float(np.sort(pieces[ranges.index((a, b, closed))])[r - start])
     return found
 
 
@@ -124,13 +134,19 @@ def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | Non
     >>> exact_quantiles(values, [0.0, 0.5, 1.0]).tolist()
     [1.0, 2.25, 4.0]
     """
-    n, lo, hi = reduce_partitions(data, _count_range, _add_count_range, source)
+    n, negative, positive, lo, hi = reduce_partitions(data, _count_range, _add_count_range, source)
+    n, negative, positive = int(n), int(negative), int(positive)
     if n == 0:
         return np.full(len(probs), np.nan)
-    ranks = quantile7_ranks(n, probs)
-    found = {0: lo, n - 1: hi}
-    inner = [r for r in ranks if r not in found]
-    if inner and lo < hi:
-        found.update(_order_statistics(data, source, inner, lo, hi))
-    found.update({r: lo for r in inner if r not in found})
+    found = {}
+    inner = []
+    for r in quantile7_ranks(n, probs):
+        if r < negative or r >= n - positive:
+            found[r] = -np.inf if r < negative else np.inf
+        elif r == negative or r == n - positive - 1:
+            found[r] = lo if r == negative else hi
+        else:
+            inner.append(r)
+    if inner:
+        found.update(_order_statistics(data, source, inner, lo, hi, negative))
     return quantile7_of_order_statistics(n, probs, found.__getitem__)

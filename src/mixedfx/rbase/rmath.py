@@ -111,9 +111,11 @@ def quantile7(x: Sequence[float], probs: Sequence[float] = (0.0, 0.25, 0.5, 0.75
     Returns
     -------
     numpy.ndarray
-        One quantile per probability.
+        One quantile per probability; NaN for each where no value is left.
     """
     values = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
+    if not values.size:  # R: NA for each
+        return np.full(len(probs), np.nan)
     return quantile7_of_order_statistics(values.size, probs, lambda rank: float(values[rank]))
 
 
