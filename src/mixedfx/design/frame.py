@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import as_pandas
+from mixedfx.dataframes.convert import as_pandas, column_array
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
@@ -144,7 +144,7 @@ def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what}: {unknown_column(value, data.columns)}")
-        column = column_value(data[value], value)
+        column = column_value(column_array(data, value), value)
         if isinstance(column, Factor):
             raise DataError(f"{what} column {value!r} must be numeric, not text or a factor")
         return column.astype(np.float64)
