@@ -311,7 +311,9 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
     if len(data) == 0:
         raise DataError("the data have no rows")
-    parsed = replace(parsed, fixed=expand_dot(parsed.fixed, list(data.columns), parsed.response))
+    fixed_part = expand_dot(parsed.fixed, data.columns, parsed.response)
+    if fixed_part is not parsed.fixed:
+        parsed = replace(parsed, fixed=fixed_part)
     base, subset_na = _subset_rows(subset, data)
     if base.size == 0:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
