@@ -1,9 +1,11 @@
 """The compiled single-term factor against the blocked factor's own accounting."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.cross import cross_products, transform_dense, with_response
 from mixedfx.linalg.factorizer import OneTermFactorizer, SmallScalarFactorizer, factorize, factorizer_for
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.one_term import (
@@ -123,3 +125,22 @@ def test_collinear_fixed_effects_fail_the_class_criterion_too():
     cp = _balanced(np.random.default_rng(11), collinear=True)
     classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
     assert class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], np.array([0.5, 0.0, 0.5]))[0] == 1
+
+
+def test_a_new_response_keeps_the_levels_grouping_and_changes_only_the_products():
+    """with_cross (a refit's) reuses the grouping of a11, which a response does not change."""
+    rng = np.random.default_rng(12)
+    cp = _balanced(rng)
+    first = OneTermFactorizer(cp)
+    other = with_response(cp, rng.normal(size=cp.a_r1.shape[1] + cp.layout.p), 3.0)
+    again = first.with_cross(other)
+    assert again.grouping is first.grouping
+    fresh = OneTermFactorizer(other)
+    theta = np.array([0.8, -0.1, 0.3])
+    assert again.criterion_parts(theta) == fresh.criterion_parts(theta)
+    assert again.criterion_parts(theta) != first.criterion_parts(theta)
+    assert first.with_cross(transform_dense(cp, np.eye(cp.layout.p + 1)[:, 1:])).grouping is first.grouping
+    regrouped = first.with_cross(replace(cp, a11=cp.a11.copy()))  # other blocks: grouped anew
+    assert regrouped.grouping is not first.grouping
+    np.testing.assert_array_equal(regrouped.grouping.codes, first.grouping.codes)
+
