@@ -144,3 +144,10 @@ def test_a_new_response_keeps_the_levels_grouping_and_changes_only_the_products(
     assert regrouped.grouping is not first.grouping
     np.testing.assert_array_equal(regrouped.grouping.codes, first.grouping.codes)
 
+
+def test_xy_gram_is_the_fixed_effects_and_responses_cross_products():
+    rng = np.random.default_rng(13)
+    w = rng.uniform(0.5, 2.0, 300)
+    cp, X, y = _blocks(rng, weights=w)
+    xy = np.column_stack([X, y])
+    np.testing.assert_allclose(cp.xy_gram, xy.T @ (w[:, None] * xy), rtol=1e-12)

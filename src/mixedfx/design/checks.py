@@ -20,7 +20,6 @@ from mixedfx.design.model_matrix import EXTREME_VALUE
 from mixedfx.design.rank import gram_clearly_independent
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
-from mixedfx.linalg.row_products import cross_product
 
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
@@ -91,26 +90,27 @@ def check_covariance_size(terms: list[ReTerm]) -> None:
     warnings.warn(f"{what}: the fit may take long; {advice}", stacklevel=4)
 
 
-def _response_gram(matrices: ModelMatrices) -> np.ndarray:
-    """[X y]' W [X y] for the response less the offset, without copying X."""
-    X = np.asarray(matrices.X, dtype=float)
-    y = np.asarray(matrices.y, dtype=float) - matrices.offset
-    w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
-    wX = X if matrices.weights is None else X * w[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        cross = cross_product(wX, y)
-        yy = np.array([[cross_product(y, w * y)]])
-        return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
-
-
-def check_residual_variation(matrices: ModelMatrices) -> None:
+def check_residual_variation(matrices: ModelMatrices, gram: np.ndarray) -> None:
     """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
 
     lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
     factorisation at the optimum would fail here.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+    gram : ndarray, shape (p + 1, p + 1)
+        [X y]' W [X y] for the response less the offset: the model's cross-products
+        already hold it (``LinearMixedModel.cross.xy_gram``). Columns clearly
+        independent there pass; otherwise the rows decide.
+
+    Raises
+    ------
+    DataError
     """
-    if gram_clearly_independent(_response_gram(matrices)):
-        return
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
+        if gram_clearly_independent(gram):
+            return
     root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
     target = (np.asarray(matrices.y, dtype=float) - matrices.offset)[:, None] * root_w
     total = float(np.sum(target**2))
@@ -127,7 +127,10 @@ def check_residual_variation(matrices: ModelMatrices) -> None:
 
 
 def check_lmer_response(matrices: ModelMatrices) -> None:
-    """The response a linear model can take: one numeric column that the fixed effects do not fit exactly.
+    """The response a linear model can take: one numeric column on a scale its sums of squares can hold.
+
+    That the fixed effects do not fit it exactly is checked once the model's
+    cross-products are formed (:func:`check_residual_variation`).
 
     Raises
     ------
@@ -139,7 +142,6 @@ def check_lmer_response(matrices: ModelMatrices) -> None:
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
                                               "glmer(..., family='binomial')")
     check_scales(matrices)
-    check_residual_variation(matrices)
 
 
 _WEIGHT_SCALE = 1e10
