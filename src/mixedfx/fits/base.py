@@ -22,7 +22,7 @@ from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import random_part, theta_lower_bounds
+from mixedfx.linalg.layout import random_part
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import scale_x_message
@@ -59,7 +59,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         self._beta = np.asarray(beta, dtype=float)
         self._u = u
         self._factor = factor
-        diagonal = theta_lower_bounds(self.ks) == 0.0
+        diagonal = model.lower == 0.0  # the model's theta_lower_bounds of these terms
         self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
 
     # --- the model and its pieces -----------------------------------------------
