@@ -49,14 +49,19 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
     k1, levels1 = first.k, first.n_levels
     q1 = k1 * levels1
     m = sum(t.n_levels * t.k for t in rest) + p + 1
-    # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
-    nnz = (p + 1) * q1 + sum(
-        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * k1
-        for t in rest)
     coupling = m * q1
-    dense_coupling = not coupling_is_sparse(coupling, nnz)
+    may_be_sparse = coupling_is_sparse(coupling, 0)  # only then do its non-zeros (a pass over the rows) matter
+    dense_coupling = not (may_be_sparse and coupling_is_sparse(coupling, _coupling_nonzeros(terms, p)))
     elements = _REST_COPIES * m * m + 2 * levels1 * k1 * k1 + (2 * coupling if dense_coupling else 0)
     return elements * DOUBLE
+
+
+def _coupling_nonzeros(terms: Sequence[ReTerm], p: int) -> int:
+    """The coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y."""
+    first, rest = terms[0], terms[1:]
+    levels1 = first.n_levels
+    return (p + 1) * first.k * levels1 + sum(
+        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * first.k for t in rest)
 
 
 def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = None) -> None:
