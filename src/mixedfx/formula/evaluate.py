@@ -553,16 +553,15 @@ def evaluate(node: Node, env: DataEnv) -> Value | float | str:
     FormulaError
         Unsupported functions or operators.
     """
+    match node:  # what computes nothing needs no floating-point state (most variables are plain names)
+        case Paren(inner=inner):
+            return evaluate(inner, env)
+        case Name(id=ident):
+            return env.lookup(ident)
+        case Num(value=value) | Str(value=value):
+            return value
     with np.errstate(all="ignore"):
         match node:
-            case Paren(inner=inner):
-                return evaluate(inner, env)
-            case Name(id=ident):
-                return env.lookup(ident)
-            case Num(value=value):
-                return value
-            case Str(value=value):
-                return value
             case Unary(op="-", operand=operand):
                 return -_numeric(evaluate(operand, env), "-")
             case Unary(op="+", operand=operand):
