@@ -13,6 +13,7 @@ from mixedfx.linalg.one_term import (
     criterion_parts,
     factor_one_term,
     level_classes,
+    level_grouping,
     scalar_criterion_parts,
 )
 
@@ -151,3 +152,19 @@ def test_xy_gram_is_the_fixed_effects_and_responses_cross_products():
     cp, X, y = _blocks(rng, weights=w)
     xy = np.column_stack([X, y])
     np.testing.assert_allclose(cp.xy_gram, xy.T @ (w[:, None] * xy), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_levels", [5, 64, 65, 300])
+def test_levels_are_grouped_by_identical_blocks_numbered_as_first_seen(n_levels):
+    """Few levels are grouped by a dict of their bytes, many by pandas' factorize: the same grouping."""
+    rng = np.random.default_rng(n_levels)
+    blocks = rng.normal(size=(4, 2, 2))
+    blocks[3] = -0.0 * blocks[3]  # -0.0 differs from 0.0 bit for bit: its own class
+    blocks[2] = 0.0
+    a11 = blocks[rng.integers(0, 4, n_levels)]
+    grouping = level_grouping(a11)
+    first_seen = {}
+    expected = [first_seen.setdefault(a11[i].tobytes(), len(first_seen)) for i in range(n_levels)]
+    assert grouping.codes.tolist() == expected
+    assert grouping.counts.tolist() == np.bincount(expected).tolist()
+    np.testing.assert_array_equal(a11[grouping.representative][grouping.codes], a11)

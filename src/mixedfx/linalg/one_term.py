@@ -279,12 +279,21 @@ class LevelGrouping(NamedTuple):
     counts: np.ndarray
 
 
+_FEW_LEVELS = 64
+"""Up to this many levels a dict of the blocks' bytes groups them faster than pandas' factorize starts."""
+
+
 def level_grouping(a11: np.ndarray) -> LevelGrouping:
     """Group a single term's levels by identical (bit for bit) blocks ``a11[l]``."""
     n_levels, k, _ = a11.shape
-    flat = np.ascontiguousarray(a11).reshape(n_levels, k * k)
-    codes, uniques = pd.factorize(flat.view(np.dtype((np.void, flat.itemsize * k * k))).ravel())
-    n_classes = len(uniques)
+    flat = np.ascontiguousarray(a11, dtype=float).reshape(n_levels, k * k)
+    if n_levels <= _FEW_LEVELS:
+        seen: dict[bytes, int] = {}
+        codes = np.fromiter((seen.setdefault(row.tobytes(), len(seen)) for row in flat), np.int64, n_levels)
+        n_classes = len(seen)
+    else:
+        codes, uniques = pd.factorize(flat.view(np.dtype((np.void, flat.itemsize * k * k))).ravel())
+        n_classes = len(uniques)
     representative = np.empty(n_classes, dtype=np.int64)
     representative[codes] = np.arange(n_levels)  # any level of a class will do: their blocks are equal
     return LevelGrouping(codes=codes.astype(np.int64), representative=representative,
