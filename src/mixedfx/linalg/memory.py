@@ -45,14 +45,23 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int) -> int:
         included), the first term's diagonal blocks, and the coupling block
         ``m x q1`` when it is stored dense.
     """
-    first, rest = terms[0], terms[1:]
-    k1, levels1 = first.k, first.n_levels
-    q1 = k1 * levels1
-    m = sum(t.n_levels * t.k for t in rest) + p + 1
-    coupling = m * q1
-    may_be_sparse = coupling_is_sparse(coupling, 0)  # only then do its non-zeros (a pass over the rows) matter
-    dense_coupling = not (may_be_sparse and coupling_is_sparse(coupling, _coupling_nonzeros(terms, p)))
-    elements = _REST_COPIES * m * m + 2 * levels1 * k1 * k1 + (2 * coupling if dense_coupling else 0)
+    coupling = _coupling_size(terms, p)
+    # its non-zeros (a pass over the rows) matter only where a coupling of this size may be stored sparse
+    sparse = coupling_is_sparse(coupling, 0) and coupling_is_sparse(coupling, _coupling_nonzeros(terms, p))
+    return _peak_bytes(terms, p, dense_coupling=not sparse)
+
+
+def _coupling_size(terms: Sequence[ReTerm], p: int) -> int:
+    """Elements of the coupling block, ``m x q1``."""
+    return (sum(t.n_levels * t.k for t in terms[1:]) + p + 1) * terms[0].k * terms[0].n_levels
+
+
+def _peak_bytes(terms: Sequence[ReTerm], p: int, dense_coupling: bool) -> int:
+    """:func:`dense_block_bytes` with the coupling stored dense or not."""
+    first = terms[0]
+    m = sum(t.n_levels * t.k for t in terms[1:]) + p + 1
+    coupling = _coupling_size(terms, p)
+    elements = _REST_COPIES * m * m + 2 * first.n_levels * first.k**2 + (2 * coupling if dense_coupling else 0)
     return elements * DOUBLE
 
 
@@ -81,6 +90,8 @@ def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = 
     MixedFxError
         Stating the size, the terms that make it and what to change.
     """
+    if exceeded_memory(_peak_bytes(terms, p, dense_coupling=True), available) is None:
+        return  # it fits even with a dense coupling: no need to count the coupling's non-zeros
     needed = dense_block_bytes(terms, p)
     if (left := exceeded_memory(needed, available)) is None:
         return
