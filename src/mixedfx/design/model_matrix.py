@@ -168,18 +168,18 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
     [0.5, 1.0, 2.0]
     """
     blocks = [np.ones((n, 1))] if spec.terms.intercept else []
-    for term, term_codes in zip(spec.terms.terms, spec.codes):
-        block = None
-        for v, code in zip(term, term_codes):
-            label = spec.terms.labels[v]
-            value = values[label]
-            if isinstance(value, Factor):
-                part = _factor_block(value, spec, code, label)
-            else:
-                part = value.reshape(n, -1).astype(np.float64, copy=False)
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+        for term, term_codes in zip(spec.terms.terms, spec.codes):
+            block = None
+            for v, code in zip(term, term_codes):
+                label = spec.terms.labels[v]
+                value = values[label]
+                if isinstance(value, Factor):
+                    part = _factor_block(value, spec, code, label)
+                else:
+                    part = value.reshape(n, -1).astype(np.float64, copy=False)
                 block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
-        blocks.append(block)
+            blocks.append(block)
     if not blocks:
         return np.zeros((n, 0))
     return np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)

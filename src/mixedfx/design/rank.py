@@ -64,6 +64,8 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
         Indices of the kept columns, in order (R's ``qr$pivot[1:rank]``).
     """
     n, p = X.shape
+    if p == 1 and n:  # one column (an intercept alone): kept unless it is zero, as dqrdc2 decides
+        return [0] if np.any(X) else []
     if p and n >= p and clearly_independent(X):
         return list(range(p))
     norms = np.linalg.norm(X, axis=0)
