@@ -492,11 +492,11 @@ def _stateful(node: Call, env: DataEnv) -> np.ndarray:
 
 
 def _call(node: Call, env: DataEnv) -> Value | float:
-    fn, label = node.fn, deparse(node)
+    fn = node.fn  # the call's text, deparse(node), costs more than most calls: written for messages only
     if fn in STATEFUL_FUNCTIONS:
         return _stateful(node, env)
     if any(name is not None for name in node.argnames) and fn != "log":
-        raise FormulaError(f"named arguments are not supported in {label}")
+        raise FormulaError(f"named arguments are not supported in {deparse(node)}")
     args = [evaluate(a, env) for a in node.args]
     if fn == "cbind":
         if not args:
@@ -505,13 +505,13 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return np.column_stack(cols).astype(np.float64)
     if fn == "log":
         if len(args) not in (1, 2) or (len(args) == 2 and node.argnames[1] not in (None, "base")):
-            raise FormulaError(f"log() takes one value and an optional base: {label}")
+            raise FormulaError(f"log() takes one value and an optional base: {deparse(node)}")
         x = _numeric(args[0], "log")
         return np.log(x) if len(args) == 1 else np.log(x) / np.log(_numeric(args[1], "log"))
     if len(args) != 1:
         if fn in SUPPORTED_FUNCTIONS:
-            raise FormulaError(f"{fn}() takes exactly one argument here: {label}")
-        raise FormulaError(f"unsupported function {fn}() in {label}; "
+            raise FormulaError(f"{fn}() takes exactly one argument here: {deparse(node)}")
+        raise FormulaError(f"unsupported function {fn}() in {deparse(node)}; "
                            f"formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
     (x,) = args
     if fn == "I":
@@ -519,6 +519,7 @@ def _call(node: Call, env: DataEnv) -> Value | float:
     if fn == "offset":
         return _numeric(x, "offset")
     if fn in ("factor", "as.factor"):
+        label = deparse(node)
         f = as_factor(as_column(x, env.n, label), label)
         return f.drop_unused() if fn == "factor" else f
     if fn == "as.numeric":
@@ -527,7 +528,8 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return _numeric(x, fn)
     if fn in _MATH:
         return _MATH[fn](_numeric(x, fn))
-    raise FormulaError(f"unsupported function {fn}() in {label}; formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
+    raise FormulaError(f"unsupported function {fn}() in {deparse(node)}; "
+                       f"formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
 
 
 def evaluate(node: Node, env: DataEnv) -> Value | float | str:
