@@ -17,6 +17,7 @@ from mixedfx.fits.analysis import FitAnalysis
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
 from mixedfx.fits.getme import terms as model_terms
+from mixedfx.fits.labels import names_index
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
@@ -346,7 +347,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
     @property
     def fixef(self) -> pd.Series:
         """Fixed-effect estimates, by R's coefficient names."""
-        return pd.Series(self._beta.copy(), index=list(self.matrices.x_names), name="Estimate")
+        return pd.Series(self._beta.copy(), index=names_index(self.matrices.x_names), name="Estimate")
 
     @property
     def sigma(self) -> float:

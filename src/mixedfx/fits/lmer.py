@@ -19,6 +19,7 @@ from mixedfx.design.checks import check_lmer_response, check_residual_variation
 from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
+from mixedfx.fits.labels import names_index
 
 __all__ = ["LmerFit"]
 
@@ -74,8 +75,8 @@ class LmerFit(MixedModelFit):
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effect estimates."""
-        names = list(self.matrices.x_names)
-        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
+        names = self.matrices.x_names
+        return pd.DataFrame(self._vcov_array.copy(), index=names_index(names), columns=names_index(names))
 
     @property
     def reml_criterion(self) -> float | None:
