@@ -30,6 +30,9 @@ class Case:
         lmer's REML argument.
     binary : tuple of (str, str, float), optional
         A 0/1 column made before fitting: (name, column, threshold), ``name = column > threshold``.
+    refit : bool
+        Also time ``fit.refit`` with simulated responses and a 1,000-replicate
+        bootstrap (lmer cases; issue [small-fast]).
     """
 
     name: str
@@ -41,6 +44,7 @@ class Case:
     target: float = float("nan")
     reml: bool = True
     binary: tuple[str, str, float] | None = None
+    refit: bool = False
 
     @property
     def generated(self) -> bool:
@@ -51,7 +55,8 @@ class Case:
 _MAXIMAL = "rt ~ 1 + spkr*prec*load + (1 + spkr + prec + load | subj) + (1 + spkr + prec + load | item)"
 
 CASES = [
-    Case("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)", lme4_seconds=0.02, target=10),
+    Case("sleepstudy", "sleepstudy", "Reaction ~ Days + (Days | Subject)", lme4_seconds=0.02, target=10,
+         refit=True),
     Case("Penicillin", "Penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)", lme4_seconds=0.015, target=10),
     Case("InstEval", "InstEval", "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)",
          lme4_seconds=18.5, target=25),

@@ -12,9 +12,12 @@ DataFrame, the median of ``--repeat`` runs after five warm-up runs (fits under
 R with ``system.time`` when ``Rscript`` and lme4 are installed; cases whose lme4
 time (from the issue's table) exceeds ``--r-max-seconds`` use that recorded time
 instead, marked "(recorded)". Times are never asserted anywhere: machines are
-shared and noisy, so read the ratios from one run. Each row also gives the criterion mixedfx reached (lme4's:
-REML criterion or deviance for lmer, -2 log-likelihood for glmer) and its difference
-from lme4's in the same run (NaN where lme4's time is recorded).
+shared and noisy, so read the ratios from one run. Each row also gives the criterion
+mixedfx reached (lme4's: REML criterion or deviance for lmer, -2 log-likelihood for
+glmer) and its difference from lme4's in the same run (NaN where lme4's time is
+recorded). Cases marked ``refit`` also time ``fit.refit`` with a new (simulated)
+response, the median of 1,000 refits, and a 1,000-replicate parametric bootstrap
+(``mixedfx.bootstrap`` of the fixed effects), printed below the table.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ MAKE_DATA = ROOT.parent / "shared" / "bench" / "make_data.py"
 CACHE = ROOT / "benchmarks" / ".data"
 WARM_UP = 5
 MAX_REPEAT = 500
+REFITS = 1000
 
 
 def load_data(case: Case):
@@ -106,6 +110,30 @@ def time_glmm(case: Case, data, repeat: int) -> float | None:
     return statistics.median(times)
 
 
+def fixed_effects(fit):
+    """The bootstrap's statistic: the fixed-effect estimates."""
+    return fit.fixef
+
+
+def time_refit(case: Case, data) -> dict[str, float]:
+    """Median seconds of ``fit.refit`` over REFITS simulated responses, and a REFITS-replicate bootstrap's seconds."""
+    import mixedfx as mfx
+
+    fit = mfx.lmer(case.formula, data=data, REML=case.reml)
+    responses = fit.simulate(REFITS, seed=1).to_numpy()
+    for j in range(WARM_UP * 4):
+        fit.refit(responses[:, j])
+    times = []
+    for j in range(REFITS):
+        start = time.perf_counter()
+        fit.refit(responses[:, j])
+        times.append(time.perf_counter() - start)
+    mfx.bootstrap(fit, fixed_effects, 10, seed=2, progress=False)
+    start = time.perf_counter()
+    mfx.bootstrap(fit, fixed_effects, REFITS, seed=1, progress=False)
+    return {"refit": statistics.median(times), "bootstrap": time.perf_counter() - start}
+
+
 def child(name: str, repeat: int, with_glmm: bool) -> None:
     """Run one case in this (fresh) process and print its measurements as JSON."""
     case = next(c for c in CASES if c.name == name)
@@ -118,8 +146,9 @@ def child(name: str, repeat: int, with_glmm: bool) -> None:
     times = [fit_once(case, data)[0] for _ in range(repeat)]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     glmm_seconds = time_glmm(case, data, repeat) if with_glmm else None
+    refit = time_refit(case, data) if case.refit and case.family is None else {}
     print(json.dumps({"mixedfx": statistics.median(times), "criterion": criterion, "peak_mb": peak_mb,
-                      "glmm": glmm_seconds}))
+                      "glmm": glmm_seconds, **refit}))
 
 
 R_SCRIPT = """
@@ -211,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{glmm_text:>9}{row['peak_mb']:>9.0f}{row['criterion']:>16.4f}"
               f"{row['criterion'] - lme4_criterion:>10.4f}", flush=True)
     print("* lme4 time recorded in the issue for this machine kind, not measured in this run")
+    for row in rows:
+        if "refit" in row:
+            print(f"{row['case']} refit with a new response: {1e3 * row['refit']:.3f} ms (median of {REFITS}); "
+                  f"bootstrap of {REFITS} replicates: {row['bootstrap']:.2f} s")
     Path(args.out).write_text(json.dumps(rows, indent=2))
     return 0
 

@@ -74,3 +74,16 @@ def test_glmer_takes_nagq_up_to_100_as_lme4(cbpp, n_agq):
     assert np.max(np.abs(fit.fixef.to_numpy() - [float(v) for v in ref["fixef"]]) / se) < 0.02
     with pytest.raises(MixedFxError, match="from 0 to 100"):
         mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial", nAGQ=101)
+
+
+def test_a_response_the_fixed_effects_fit_exactly_is_refused_on_the_models_cross_products(sleep):
+    """lFormula does not look at it; the model stage judges it from the cross-products it forms."""
+    design = mfx.lmer_design("line ~ Days + (1 | Subject)", sleep.assign(line=3.0 * sleep["Days"] + 1.0))
+    with pytest.raises(DataError, match="fit the response line exactly"):
+        mfx.lmer_model(design)
+    rng = np.random.default_rng(5)
+    weights, offset = rng.uniform(0.5, 2.0, len(sleep)), rng.normal(size=len(sleep))
+    fit = mfx.lmer("Reaction ~ Days + (1 | Subject)", sleep, weights=weights, offset=offset)
+    with pytest.raises(DataError, match="fit the response Reaction exactly"):
+        fit.refit(offset + 2.0 * sleep["Days"].to_numpy() - 1.0)
+    assert fit.refit(offset + 2.0 * sleep["Days"].to_numpy() + rng.normal(size=len(sleep))).nobs == len(sleep)

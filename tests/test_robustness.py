@@ -273,6 +273,11 @@ def test_non_positive_response_for_positive_families(data, family, fragment):
 def test_constant_response_for_glmer(data):
     with raises(DataError, "Response is constant", "zero"):
         mfx.glmer("zero ~ Days + (1 | Subject)", data.assign(zero=0), family="poisson")
+    counts = data.assign(k=2, n=5)
+    with raises(DataError, "Response is constant", "cbind(k, n - k)"):  # every row the same pair
+        mfx.glmer("cbind(k, n - k) ~ Days + (1 | Subject)", counts, family="binomial")
+    varied = counts.assign(n=np.where(np.arange(len(data)) == 7, 6, 5))  # one row differs in its second column
+    assert mfx.glmer("cbind(k, n - k) ~ Days + (1 | Subject)", varied, family="binomial").nobs == len(data)
 
 
 @pytest.mark.parametrize(("formula", "fragment"), [

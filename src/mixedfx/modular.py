@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.design.checks import (check_covariance_size, check_glmer_response, check_grouping_factors,
-                                   check_lmer_response)
+                                   check_lmer_response, check_residual_variation)
 from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.errors import MixedFxError
 from mixedfx.formula.contrasts import ContrastSpec
@@ -154,7 +154,8 @@ def lmer_design(formula: str, data: pd.DataFrame, *, weights: str | np.ndarray |
     Raises
     ------
     TypeError, FormulaError, DataError, MixedFxError
-        As :func:`mixedfx.lmer` does before it optimises anything.
+        As :func:`mixedfx.lmer` does before it optimises anything, but for a
+        response the fixed effects fit exactly, which :func:`lmer_model` refuses.
 
     Examples
     --------
@@ -188,6 +189,12 @@ def lmer_model(design: ModelMatrices, *, REML: bool = True) -> LinearMixedModel:
     -------
     LinearMixedModel
 
+    Raises
+    ------
+    DataError
+        The fixed effects and offset fit the response exactly (judged on the
+        cross-products just formed: nothing is left for a variance).
+
     Examples
     --------
     >>> import mixedfx as mfx
@@ -197,7 +204,9 @@ def lmer_model(design: ModelMatrices, *, REML: bool = True) -> LinearMixedModel:
     """
     if not isinstance(REML, bool | np.bool_):
         raise TypeError(f"REML must be True or False, not {REML!r}")
-    return LinearMixedModel(design, reml=bool(REML))
+    model = LinearMixedModel(design, reml=bool(REML))
+    check_residual_variation(design, model.cross.xy_gram)
+    return model
 
 
 def optimize_lmer(model: LinearMixedModel, control: LmerControl | Mapping[str, Any] | None = None) -> OptSummary:

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 import mixedfx as mfx
-from mixedfx.dataframes.convert import as_pandas
+from mixedfx.dataframes.convert import as_pandas, column_array
+from mixedfx.errors import DataError
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 
@@ -87,3 +88,27 @@ def test_augment_takes_polars_newdata_and_returns_pandas(reference):
     out = reference.augment(new)
     assert isinstance(out, pd.DataFrame)
     np.testing.assert_allclose(out[".fitted"], reference.predict(new.to_pandas()))
+
+
+def _mixed_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "x": [1.5, 2.5, np.nan], "n": np.array([3, 1, 2], dtype=np.int32), "b": [True, False, True],
+        "f": pd.Categorical(["u", "v", "u"]), "s": ["a", None, "c"], "i": pd.array([1, None, 3], dtype="Int64"),
+    })
+
+
+@pytest.mark.parametrize("name", ["x", "n", "b", "f", "s", "i"])
+def test_column_array_holds_the_columns_values(name):
+    frame = _mixed_frame()
+    values = column_array(frame, name)
+    assert pd.Series(values).equals(frame[name].reset_index(drop=True))
+    if isinstance(values, np.ndarray):
+        with pytest.raises(ValueError, match="read-only"):
+            values[0] = values[1]  # a view of the user's data is never written to
+        assert frame[name].iloc[0] == _mixed_frame()[name].iloc[0]
+
+
+def test_column_array_refuses_a_repeated_name():
+    frame = pd.DataFrame(np.zeros((2, 2)), columns=["a", "a"])
+    with pytest.raises(DataError, match="more than one column named 'a'"):
+        column_array(frame, "a")

@@ -341,3 +341,11 @@ def test_new_data_unseen_fixed_level_and_offsets():
         new_data_matrices(mm, newdata.assign(f=["lo", "extreme"]))
     with pytest.raises(ValueError, match="does not have"):
         new_data_matrices(mm, newdata, re_form="~(1 | g3)")
+
+
+def test_one_column_is_kept_unless_it_is_zero():
+    """dqrdc2's rule for a single column, decided without a Gram or QR (an intercept alone: Penicillin)."""
+    assert rank_keep(np.ones((5, 1))) == [0]
+    assert rank_keep(np.full((5, 1), 1e-200)) == [0]
+    assert rank_keep(np.zeros((5, 1))) == []
+    assert rank_keep(np.zeros((0, 1))) == []

@@ -117,3 +117,30 @@ def test_as_factor_of_logical_keeps_present_levels():
     logical = Factor(np.array([1, 1]), ("FALSE", "TRUE"), logical=True)
     out = as_factor(logical, "b")
     assert out.levels == ("TRUE",) and not out.logical
+
+
+def test_column_values_from_arrays_equal_those_from_series(data):
+    """The frame reads columns as arrays (dataframes.convert.column_array); a Series gives the same values."""
+    for name in data.columns:
+        from_series, from_array = column_value(data[name], name), column_value(data[name].array, name)
+        if isinstance(from_series, Factor):
+            assert (from_array.levels, from_array.logical) == (from_series.levels, from_series.logical)
+            np.testing.assert_array_equal(from_array.codes, from_series.codes)
+        else:
+            assert from_array.dtype == from_series.dtype
+            np.testing.assert_array_equal(from_array, from_series)
+    x = column_value(data["x"].to_numpy(), "x")
+    assert x.dtype == np.float64 and not x.flags.writeable  # never a writeable view of the data
+    assert column_value(np.array([1, 2], dtype=np.uint8), "u").dtype == np.int64
+
+
+def test_categories_of_two_frames_keep_their_own_labels():
+    """Category labels are remembered per categories object: equal unordered dtypes in another order differ."""
+    first = column_value(pd.Series(pd.Categorical(["a", "b"], categories=["a", "b"])), "f")
+    second = column_value(pd.Series(pd.Categorical(["a", "b"], categories=["b", "a"])), "f")
+    assert first.levels == ("a", "b") and second.levels == ("b", "a")
+    assert second.codes.tolist() == [1, 0]
+    mixed = pd.Series(pd.Categorical([1, "1"]))
+    for _ in range(2):  # refused every time, not only the first
+        with pytest.raises(DataError, match="both read '1'"):
+            column_value(mixed, "g")

@@ -80,3 +80,12 @@ def test_no_intercept_codes_the_first_factor_by_indicators():
     assert codes("0 + f + g", {"f", "g"}) == {"f": (2,), "g": (1,)}
     # numeric variables are skipped when looking for the first factor
     assert codes("0 + x + f", {"f"}) == {"x": (1,), "f": (2,)}
+
+
+def test_expansions_are_remembered_by_expression():
+    """Every fit of a formula expands the same expressions once; a long formula's hashing needs the deep walk too."""
+    rhs, response = parse_expr("x * f + log(w)"), parse_expr("y")
+    assert expand_terms(rhs, response) is expand_terms(parse_expr("x * f + log(w)"), parse_expr("y"))
+    assert expand_terms(rhs) is not expand_terms(rhs, response)
+    long = parse_expr(" + ".join(f"x{i}" for i in range(1500)))
+    assert len(expand_terms(long).terms) == 1500

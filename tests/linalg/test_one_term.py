@@ -1,9 +1,11 @@
 """The compiled single-term factor against the blocked factor's own accounting."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.cross import cross_products, transform_dense, with_response
 from mixedfx.linalg.factorizer import OneTermFactorizer, SmallScalarFactorizer, factorize, factorizer_for
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.one_term import (
@@ -11,6 +13,7 @@ from mixedfx.linalg.one_term import (
     criterion_parts,
     factor_one_term,
     level_classes,
+    level_grouping,
     scalar_criterion_parts,
 )
 
@@ -123,3 +126,45 @@ def test_collinear_fixed_effects_fail_the_class_criterion_too():
     cp = _balanced(np.random.default_rng(11), collinear=True)
     classes = level_classes(*OneTermFactorizer(cp).blocks[:2])
     assert class_criterion_parts(*classes, OneTermFactorizer(cp).blocks[2], np.array([0.5, 0.0, 0.5]))[0] == 1
+
+
+def test_a_new_response_keeps_the_levels_grouping_and_changes_only_the_products():
+    """with_cross (a refit's) reuses the grouping of a11, which a response does not change."""
+    rng = np.random.default_rng(12)
+    cp = _balanced(rng)
+    first = OneTermFactorizer(cp)
+    other = with_response(cp, rng.normal(size=cp.a_r1.shape[1] + cp.layout.p), 3.0)
+    again = first.with_cross(other)
+    assert again.grouping is first.grouping
+    fresh = OneTermFactorizer(other)
+    theta = np.array([0.8, -0.1, 0.3])
+    assert again.criterion_parts(theta) == fresh.criterion_parts(theta)
+    assert again.criterion_parts(theta) != first.criterion_parts(theta)
+    assert first.with_cross(transform_dense(cp, np.eye(cp.layout.p + 1)[:, 1:])).grouping is first.grouping
+    regrouped = first.with_cross(replace(cp, a11=cp.a11.copy()))  # other blocks: grouped anew
+    assert regrouped.grouping is not first.grouping
+    np.testing.assert_array_equal(regrouped.grouping.codes, first.grouping.codes)
+
+
+def test_xy_gram_is_the_fixed_effects_and_responses_cross_products():
+    rng = np.random.default_rng(13)
+    w = rng.uniform(0.5, 2.0, 300)
+    cp, X, y = _blocks(rng, weights=w)
+    xy = np.column_stack([X, y])
+    np.testing.assert_allclose(cp.xy_gram, xy.T @ (w[:, None] * xy), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_levels", [5, 64, 65, 300])
+def test_levels_are_grouped_by_identical_blocks_numbered_as_first_seen(n_levels):
+    """Few levels are grouped by a dict of their bytes, many by pandas' factorize: the same grouping."""
+    rng = np.random.default_rng(n_levels)
+    blocks = rng.normal(size=(4, 2, 2))
+    blocks[3] = -0.0 * blocks[3]  # -0.0 differs from 0.0 bit for bit: its own class
+    blocks[2] = 0.0
+    a11 = blocks[rng.integers(0, 4, n_levels)]
+    grouping = level_grouping(a11)
+    first_seen = {}
+    expected = [first_seen.setdefault(a11[i].tobytes(), len(first_seen)) for i in range(n_levels)]
+    assert grouping.codes.tolist() == expected
+    assert grouping.counts.tolist() == np.bincount(expected).tolist()
+    np.testing.assert_array_equal(a11[grouping.representative][grouping.codes], a11)

@@ -18,9 +18,9 @@ import numpy as np
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.model_matrix import EXTREME_VALUE
 from mixedfx.design.rank import gram_clearly_independent
+from mixedfx.design.remote_rows import RemoteRows
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
-from mixedfx.linalg.row_products import cross_product
 
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
@@ -91,30 +91,30 @@ def check_covariance_size(terms: list[ReTerm]) -> None:
     warnings.warn(f"{what}: the fit may take long; {advice}", stacklevel=4)
 
 
-def _response_gram(matrices: ModelMatrices) -> np.ndarray:
-    """[X y]' W [X y] for the response less the offset, without copying X."""
-    X = np.asarray(matrices.X, dtype=float)
-    y = np.asarray(matrices.y, dtype=float) - matrices.offset
-    w = np.ones(len(y)) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
-    wX = X if matrices.weights is None else X * w[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
-        cross = cross_product(wX, y)
-        yy = np.array([[cross_product(y, w * y)]])
-        return np.block([[cross_product(X, wX), cross[:, None]], [cross[None, :], yy]])
-
-
-def check_residual_variation(matrices: ModelMatrices, response_gram: np.ndarray | None = None) -> None:
+def check_residual_variation(matrices: ModelMatrices, gram: np.ndarray) -> None:
     """Refuse a response that the fixed effects and offset fit exactly: nothing is left for a variance.
 
     lme4 returns a degenerate fit (sigma 0, an infinite criterion) there; the
-    factorisation at the optimum would fail here. ``response_gram``, the
-    [X y]' W [X y] of the response less the offset, replaces the rows where the
-    fit does not hold them (a distributed fit): the residual is then read off it.
+    factorisation at the optimum would fail here.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+    gram : ndarray, shape (p + 1, p + 1)
+        [X y]' W [X y] for the response less the offset: the model's cross-products
+        already hold it (``LinearMixedModel.cross.xy_gram``). Columns clearly
+        independent there pass; otherwise the rows decide, or the Gram matrix
+        alone where the rows are elsewhere (a fit from a Dask DataFrame).
+
+    Raises
+    ------
+    DataError
     """
-    gram = _response_gram(matrices) if response_gram is None else response_gram
-    if gram_clearly_independent(gram):
-        return
-    if response_gram is not None:
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values: the exact test decides
+        if gram_clearly_independent(gram):
+            return
+    remote = isinstance(matrices.X, RemoteRows)
+    if remote:
         total, residual = float(gram[-1, -1]), _gram_residual(gram)
     else:
         root_w = 1.0 if matrices.weights is None else np.sqrt(matrices.weights)[:, None]
@@ -126,7 +126,7 @@ def check_residual_variation(matrices: ModelMatrices, response_gram: np.ndarray 
         else:
             residual = total
     if residual <= _EXACT_FIT_TOL * total or total == 0.0:
-        constant = " (it is constant)" if response_gram is None and np.ptp(matrices.y) == 0 else ""
+        constant = " (it is constant)" if not remote and np.ptp(matrices.y) == 0 else ""
         raise DataError(f"the fixed effects and offset fit the response {matrices.response_name} exactly{constant}, "
                         "leaving no residual variation: a linear mixed model needs a response that varies beyond "
                         "them; check that it is not a copy or a linear function of a predictor or of the offset")
@@ -141,9 +141,12 @@ def _gram_residual(gram: np.ndarray) -> float:
     return float(gram[-1, -1] - xy @ coefficients)
 
 
-def check_lmer_response(matrices: ModelMatrices, response_gram: np.ndarray | None = None,
-                        row_sizes: tuple[float, float | None] | None = None) -> None:
-    """The response a linear model can take: one numeric column that the fixed effects do not fit exactly.
+def check_lmer_response(matrices: ModelMatrices, row_sizes: tuple[float, float | None] | None = None) -> None:
+    """The response a linear model can take: one numeric column on a scale its sums of squares can hold.
+
+    That the fixed effects do not fit it exactly is checked once the model's
+    cross-products are formed (:func:`check_residual_variation`). ``row_sizes``
+    replaces the rows where the fit does not hold them (see :func:`check_scales`).
 
     Raises
     ------
@@ -155,7 +158,6 @@ def check_lmer_response(matrices: ModelMatrices, response_gram: np.ndarray | Non
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "
                                               "glmer(..., family='binomial')")
     check_scales(matrices, row_sizes)
-    check_residual_variation(matrices, response_gram)
 
 
 _WEIGHT_SCALE = 1e10
@@ -221,7 +223,8 @@ def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
         check_counts_response(matrices, family)
     else:
         family.check_response(y, name, matrices.weights, matrices.rows)
-    if len(np.unique(y, axis=0)) < 2:
+    values = np.asarray(y)
+    if not (values != values[:1]).any():  # one distinct value (row): np.unique would sort them all to say so
         raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
                         "a generalized model needs a response that varies")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import as_pandas
+from mixedfx.dataframes.convert import as_pandas, column_array
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
@@ -144,7 +144,7 @@ def _extra_column(value: object, data: pd.DataFrame, what: str) -> np.ndarray:
     if isinstance(value, str):
         if value not in data.columns:
             raise DataError(f"{what}: {unknown_column(value, data.columns)}")
-        column = column_value(data[value], value)
+        column = column_value(column_array(data, value), value)
         if isinstance(column, Factor):
             raise DataError(f"{what} column {value!r} must be numeric, not text or a factor")
         return column.astype(np.float64)
@@ -315,7 +315,9 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
     if len(data) == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
-    parsed = replace(parsed, fixed=expand_dot(parsed.fixed, list(data.columns), parsed.response))
+    fixed_part = expand_dot(parsed.fixed, data.columns, parsed.response)
+    if fixed_part is not parsed.fixed:
+        parsed = replace(parsed, fixed=fixed_part)
     base, subset_na = _subset_rows(subset, data)
     if base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")

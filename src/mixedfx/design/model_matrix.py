@@ -168,18 +168,18 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
     [0.5, 1.0, 2.0]
     """
     blocks = [np.ones((n, 1))] if spec.terms.intercept else []
-    for term, term_codes in zip(spec.terms.terms, spec.codes):
-        block = None
-        for v, code in zip(term, term_codes):
-            label = spec.terms.labels[v]
-            value = values[label]
-            if isinstance(value, Factor):
-                part = _factor_block(value, spec, code, label)
-            else:
-                part = value.reshape(n, -1).astype(np.float64, copy=False)
-            with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+        for term, term_codes in zip(spec.terms.terms, spec.codes):
+            block = None
+            for v, code in zip(term, term_codes):
+                label = spec.terms.labels[v]
+                value = values[label]
+                if isinstance(value, Factor):
+                    part = _factor_block(value, spec, code, label)
+                else:
+                    part = value.reshape(n, -1).astype(np.float64, copy=False)
                 block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
-        blocks.append(block)
+            blocks.append(block)
     if not blocks:
         return np.zeros((n, 0))
     return np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)
@@ -217,6 +217,8 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     if not matrix.size:
         return
     squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
+    if EXTREME_VALUE**-2 <= squares.min() and squares.max() <= EXTREME_VALUE**2:  # NaN fails both
+        return  # the common case, decided by two reductions
     tiny = squares < EXTREME_VALUE**-2  # all zero, or underflowing
     if (np.isfinite(squares).all() and squares.max() <= EXTREME_VALUE**2
             and not (tiny.any() and matrix[:, tiny].any())):

@@ -63,10 +63,10 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     >>> lme4_term_order([10, 30])
     [1, 0]
     """
-    nl = np.asarray(n_levels)
-    if len(nl) < 2 or not np.any(np.diff(nl) > 0):
-        return list(range(len(nl)))
-    return [int(i) for i in np.argsort(nl, kind="stable")[::-1]]
+    counts = [int(n) for n in n_levels]  # a few terms: Python's stable sort, without numpy's per-call costs
+    if not any(later > earlier for earlier, later in zip(counts, counts[1:])):
+        return list(range(len(counts)))
+    return sorted(range(len(counts)), key=counts.__getitem__)[::-1]
 
 
 def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:

@@ -16,13 +16,13 @@ from mixedfx.fits.analysis import FitAnalysis
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
 from mixedfx.fits.getme import terms as model_terms
+from mixedfx.fits.labels import names_index
 from mixedfx.fits.prediction import Predictor
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import theta_lower_bounds
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import scale_x_message
@@ -60,7 +60,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         self._beta = np.asarray(beta, dtype=float)
         self._u = u
         self._factor = factor
-        diagonal = theta_lower_bounds(self.ks) == 0.0
+        diagonal = model.lower == 0.0  # the model's theta_lower_bounds of these terms
         self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
 
     # --- the model and its pieces -----------------------------------------------
@@ -351,7 +351,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
     @property
     def fixef(self) -> pd.Series:
         """Fixed-effect estimates, by R's coefficient names."""
-        return pd.Series(self._beta.copy(), index=list(self.matrices.x_names), name="Estimate")
+        return pd.Series(self._beta.copy(), index=names_index(self.matrices.x_names), name="Estimate")
 
     @property
     def sigma(self) -> float:

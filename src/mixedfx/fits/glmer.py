@@ -21,6 +21,7 @@ from mixedfx.design.checks import check_glmer_response
 from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
+from mixedfx.fits.labels import names_index
 from mixedfx.optim.optimize import OPTIMIZERS
 
 __all__ = ["GlmerFit"]
@@ -209,8 +210,8 @@ class GlmerFit(MixedModelFit):
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance of the fixed effects: from the finite-difference Hessian, as lme4 1.1-31."""
-        names = list(self.matrices.x_names)
-        return pd.DataFrame(self._covariance[0].copy(), index=names, columns=names)
+        names = self.matrices.x_names
+        return pd.DataFrame(self._covariance[0].copy(), index=names_index(names), columns=names_index(names))
 
     def fixed_covariance(self, use_hessian: bool = True) -> pd.DataFrame:
         """lme4's ``vcov(fit, use.hessian = use_hessian)``: from the Hessian, or sigma^2 (R_X' R_X)^-1.
@@ -225,8 +226,9 @@ class GlmerFit(MixedModelFit):
         """
         if use_hessian:
             return self.vcov
-        names = list(self.matrices.x_names)
-        return pd.DataFrame(self.sigma**2 * self._unscaled_vcov(), index=names, columns=names)
+        names = self.matrices.x_names
+        return pd.DataFrame(self.sigma**2 * self._unscaled_vcov(), index=names_index(names),
+                            columns=names_index(names))
 
     def coefficient_table(self) -> pd.DataFrame:
         """Estimate, Std. Error, the Wald statistic and its normal p-value, as lme4's summary.

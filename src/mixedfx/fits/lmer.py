@@ -15,10 +15,11 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.linalg.threads import limited_blas
 from mixedfx.optim.optimize import OPTIMIZERS, OptSummary, finite_difference_derivatives, first_steps_near
-from mixedfx.design.checks import check_lmer_response
+from mixedfx.design.checks import check_lmer_response, check_residual_variation
 from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
+from mixedfx.fits.labels import names_index
 
 __all__ = ["LmerFit"]
 
@@ -74,8 +75,8 @@ class LmerFit(MixedModelFit):
     @property
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the fixed-effect estimates."""
-        names = list(self.matrices.x_names)
-        return pd.DataFrame(self._vcov_array.copy(), index=names, columns=names)
+        names = self.matrices.x_names
+        return pd.DataFrame(self._vcov_array.copy(), index=names_index(names), columns=names_index(names))
 
     @property
     def reml_criterion(self) -> float | None:
@@ -178,12 +179,19 @@ class LmerFit(MixedModelFit):
         True
         """
         y = self._response_array(newresp)
-        check_lmer_response(replace(self.matrices, y=y))  # what lmer() refuses, refit refuses
-        control = replace(self._control, theta0=tuple(self.theta))
         model = self._model.with_response(y)
-        opt = model.optimize(control, initial_step=first_steps_near(self.theta, control.refit_first_step,
-                                                                    control.refit_least_step))
-        return LmerFit(model, opt, control)
+        check_lmer_response(model.matrices)  # what lmer() refuses, refit refuses
+        check_residual_variation(model.matrices, model.cross.xy_gram)
+        control, first_steps = self._refit_start
+        return LmerFit(model, model.optimize(control, initial_step=first_steps), control)
+
+    @cached_property
+    def _refit_start(self) -> tuple[LmerControl, np.ndarray]:
+        """Every refit's control (starting at this fit's theta) and BOBYQA's first steps, made once per fit."""
+        control = replace(self._control, theta0=tuple(self.theta))
+        steps = first_steps_near(self.theta, control.refit_first_step, control.refit_least_step)
+        steps.flags.writeable = False  # shared by every refit
+        return control, steps
 
     def reoptimize(self, optimizer: str) -> LmerFit:
         """The same model optimised from lme4's start by ``optimizer`` (a name of ``OPTIMIZERS``)."""

@@ -70,7 +70,7 @@ class MixedFormula:
     bars: tuple[BarTerm, ...]
     text: str
 
-    @property
+    @cached_property
     def response_name(self) -> str | None:
         """The response deparsed: ``"Reaction"``, ``"cbind(incidence, size - incidence)"``."""
         return None if self.response is None else deparse(self.response)

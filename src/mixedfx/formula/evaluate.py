@@ -15,12 +15,14 @@ and ``ns`` learn their parameters on the rows they first see
 from __future__ import annotations
 
 import difflib
+import weakref
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
+from mixedfx.dataframes.convert import column_array
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import STATEFUL_FUNCTIONS, LearnedTransforms, TransformParams, transform_call
@@ -136,13 +138,44 @@ def _distinct(labels: tuple[str, ...], name: str) -> tuple[str, ...]:
     return labels
 
 
-def column_value(series: pd.Series, name: str) -> Value:
+def _category_labels(categories: pd.Index, name: str) -> tuple[str, ...]:
+    """R's labels of a categorical's categories, remembered for the categories' lifetime.
+
+    A categorical column's categories are an immutable Index that every fit on
+    the data (and every column of the same dtype) shares; turning them into text
+    costs more than the rest of a small model's column (80 us for 400 levels).
+    """
+    kept = _CATEGORY_LABELS.get(id(categories))
+    if kept is not None and kept[0]() is categories:
+        return kept[1]
+    labels = _labels(np.asarray(categories))
+    # categories are distinct values; only values of mixed types (1 and "1") can print alike
+    if categories.inferred_type.startswith("mixed"):
+        labels = _distinct(labels, name)
+    key = id(categories)
+    _CATEGORY_LABELS[key] = (weakref.ref(categories, lambda _, key=key: _CATEGORY_LABELS.pop(key, None)), labels)
+    return labels
+
+
+_CATEGORY_LABELS: dict[int, tuple[weakref.ref, tuple[str, ...]]] = {}
+""":func:`_category_labels` by the categories' identity (an entry leaves when its categories are freed)."""
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot write to it (a column's values are the user's data)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArray, name: str) -> Value:
     """Convert a DataFrame column to its R value.
 
     Parameters
     ----------
-    series : pandas.Series
-        The column.
+    column : pandas.Series, ndarray or ExtensionArray
+        The column, or its values
+        (:func:`mixedfx.dataframes.convert.column_array`).
     name : str
         Its name, for error messages.
 
@@ -151,20 +184,26 @@ def column_value(series: pd.Series, name: str) -> Value:
     Value
         A :class:`Factor` for categorical, string and boolean columns; an
         int64 array for integer columns without missing values; otherwise a
-        float64 array with NaN for missing values.
+        float64 array with NaN for missing values. Arrays that share the
+        column's memory are read-only.
 
     Raises
     ------
     DataError
         For column types a model cannot use (dates, complex numbers, ...).
     """
-    dtype = series.dtype
+    values = column.array if isinstance(column, pd.Series) else column
+    dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = np.asarray(series.array.codes, dtype=np.int64)
-        labels = _labels(np.asarray(dtype.categories))
-        # categories are distinct values; only values of mixed types (1 and "1") can print alike
-        mixed = dtype.categories.inferred_type.startswith("mixed")
-        return Factor(codes, _distinct(labels, name) if mixed else labels, ordered=bool(dtype.ordered))
+        codes = np.asarray(values.codes, dtype=np.int64)
+        return Factor(codes, _category_labels(dtype.categories, name), ordered=bool(dtype.ordered))
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":  # numpy's own types: no missing values but NaN
+        array = np.asarray(values)
+        if dtype.kind == "b":
+            return Factor(array.astype(np.int64), ("FALSE", "TRUE"), logical=True)
+        converted = array.astype(np.float64 if dtype.kind == "f" else np.int64, copy=False)
+        return _read_only(converted) if converted is array else converted
+    series = column if isinstance(column, pd.Series) else pd.Series(values, copy=False)
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
     if pd.api.types.is_numeric_dtype(dtype) and dtype.kind in "iuf":
@@ -244,16 +283,14 @@ class DataEnv:
             return _CONSTANTS[name]
         if name in self._cache:
             return self._cache[name]
-        if name not in self.data.columns:
-            if name in _SHADOWABLE:
-                return _SHADOWABLE[name]
-            raise unknown_column(name, self.data.columns)
-        series = self.data[name]
-        if isinstance(series, pd.DataFrame):
-            raise DataError(f"the data have more than one column named {name!r}")
-        if name not in self._columns:
-            self._columns[name] = column_value(series if self.rows is None else series.iloc[self.rows], name)
-        value = self._columns[name]
+        value = self._columns.get(name)
+        if value is None:
+            if name not in self.data.columns:
+                if name in _SHADOWABLE:
+                    return _SHADOWABLE[name]
+                raise unknown_column(name, self.data.columns)
+            column = column_array(self.data, name)
+            value = self._columns[name] = column_value(column if self.rows is None else column[self.rows], name)
         if self.factorize:
             value = as_factor(value, name)
         self._cache[name] = value
@@ -462,11 +499,11 @@ def _stateful(node: Call, env: DataEnv) -> np.ndarray:
 
 
 def _call(node: Call, env: DataEnv) -> Value | float:
-    fn, label = node.fn, deparse(node)
+    fn = node.fn  # the call's text, deparse(node), costs more than most calls: written for messages only
     if fn in STATEFUL_FUNCTIONS:
         return _stateful(node, env)
     if any(name is not None for name in node.argnames) and fn != "log":
-        raise FormulaError(f"named arguments are not supported in {label}")
+        raise FormulaError(f"named arguments are not supported in {deparse(node)}")
     args = [evaluate(a, env) for a in node.args]
     if fn == "cbind":
         if not args:
@@ -475,13 +512,13 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return np.column_stack(cols).astype(np.float64)
     if fn == "log":
         if len(args) not in (1, 2) or (len(args) == 2 and node.argnames[1] not in (None, "base")):
-            raise FormulaError(f"log() takes one value and an optional base: {label}")
+            raise FormulaError(f"log() takes one value and an optional base: {deparse(node)}")
         x = _numeric(args[0], "log")
         return np.log(x) if len(args) == 1 else np.log(x) / np.log(_numeric(args[1], "log"))
     if len(args) != 1:
         if fn in SUPPORTED_FUNCTIONS:
-            raise FormulaError(f"{fn}() takes exactly one argument here: {label}")
-        raise FormulaError(f"unsupported function {fn}() in {label}; "
+            raise FormulaError(f"{fn}() takes exactly one argument here: {deparse(node)}")
+        raise FormulaError(f"unsupported function {fn}() in {deparse(node)}; "
                            f"formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
     (x,) = args
     if fn == "I":
@@ -489,6 +526,7 @@ def _call(node: Call, env: DataEnv) -> Value | float:
     if fn == "offset":
         return _numeric(x, "offset")
     if fn in ("factor", "as.factor"):
+        label = deparse(node)
         f = as_factor(as_column(x, env.n, label), label)
         return f.drop_unused() if fn == "factor" else f
     if fn == "as.numeric":
@@ -497,7 +535,8 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return _numeric(x, fn)
     if fn in _MATH:
         return _MATH[fn](_numeric(x, fn))
-    raise FormulaError(f"unsupported function {fn}() in {label}; formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
+    raise FormulaError(f"unsupported function {fn}() in {deparse(node)}; "
+                       f"formulas can use {', '.join(SUPPORTED_FUNCTIONS)}")
 
 
 def evaluate(node: Node, env: DataEnv) -> Value | float | str:
@@ -523,16 +562,15 @@ def evaluate(node: Node, env: DataEnv) -> Value | float | str:
     FormulaError
         Unsupported functions or operators.
     """
+    match node:  # what computes nothing needs no floating-point state (most variables are plain names)
+        case Paren(inner=inner):
+            return evaluate(inner, env)
+        case Name(id=ident):
+            return env.lookup(ident)
+        case Num(value=value) | Str(value=value):
+            return value
     with np.errstate(all="ignore"):
         match node:
-            case Paren(inner=inner):
-                return evaluate(inner, env)
-            case Name(id=ident):
-                return env.lookup(ident)
-            case Num(value=value):
-                return value
-            case Str(value=value):
-                return value
             case Unary(op="-", operand=operand):
                 return -_numeric(evaluate(operand, env), "-")
             case Unary(op="+", operand=operand):

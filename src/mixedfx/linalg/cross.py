@@ -50,6 +50,12 @@ class CrossProducts:
     layout: BlockLayout
 
     @property
+    def xy_gram(self) -> np.ndarray:
+        """[X y]' W [X y], shape (p + 1, p + 1): the last rows and columns of ``a_rr`` (a view)."""
+        start = self.layout.q_rest
+        return self.a_rr[start:, start:]
+
+    @property
     def sparse_coupling(self) -> bool:
         """Whether the coupling block is stored sparse (crossed or nested terms with many levels)."""
         return sp.issparse(self.a_r1)

@@ -89,7 +89,11 @@ class BlockedFactor:
         """
         rhs = self.l_rr[-1].copy()
         rhs[-1] = 0.0
-        return sla.solve_triangular(self.l_rr.T, rhs, lower=False, check_finite=False)[:-1]
+        # LAPACK's dtrtrs itself: scipy's solve_triangular checks its input for longer than a small solve takes
+        solution, info = sla.lapack.dtrtrs(self.l_rr.T, rhs, lower=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"singular matrix: the rest's pivot {info} is zero")
+        return solution[:-1]
 
     def solve_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """Fixed effects and spherical random effects at this theta.
@@ -156,6 +160,7 @@ def _block_solve_transposed(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     n_blocks, k, _ = l11.shape
     b = rhs.reshape(n_blocks, k)
     x = np.empty_like(b)
-    for i in range(k - 1, -1, -1):
+    x[:, k - 1] = b[:, k - 1] / l11[:, k - 1, k - 1]
+    for i in range(k - 2, -1, -1):
         x[:, i] = (b[:, i] - np.einsum("lj,lj->l", l11[:, i + 1:, i], x[:, i + 1:])) / l11[:, i, i]
     return x.reshape(-1)

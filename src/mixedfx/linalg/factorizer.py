@@ -35,7 +35,7 @@ The compiled modules load (with numba) on a factoriser's first use.
 from __future__ import annotations
 
 from functools import cached_property, partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,6 +47,9 @@ from mixedfx.linalg.layout import kernel_theta, scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
+
+if TYPE_CHECKING:
+    from mixedfx.linalg.one_term import LevelGrouping
 
 __all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer",
            "ScalarDenseFactorizer", "ScalarSparseFactorizer", "VectorDenseFactorizer", "VectorRestFactorizer",
@@ -148,11 +151,12 @@ class OneTermFactorizer(Factorizer):
     name = "one term (compiled)"
     calls_blas = False
 
-    def __init__(self, cross: CrossProducts) -> None:
+    def __init__(self, cross: CrossProducts, grouping: LevelGrouping | None = None) -> None:
         from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
             class_criterion_parts,
             criterion_parts,
             level_classes,
+            level_grouping,
         )
 
         super().__init__(cross)
@@ -161,10 +165,16 @@ class OneTermFactorizer(Factorizer):
         self.gradient = "vector" if cross.layout.ks[0] > 2 else None
         self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
         a11, a_r1, a_rr = self.blocks
-        classes = level_classes(a11, a_r1)
+        self.grouping = level_grouping(a11) if grouping is None else grouping
+        """The levels grouped by their blocks (:func:`mixedfx.linalg.one_term.level_grouping`)."""
+        classes = level_classes(a11, a_r1, self.grouping)
         # a partial over the blocks, which pickles with them
         self._parts = (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
                        else partial(class_criterion_parts, *classes, a_rr))
+
+    def with_cross(self, cross: CrossProducts) -> OneTermFactorizer:
+        """The same kind for other blocks; the levels' grouping is kept where ``a11`` is the same (a refit's)."""
+        return OneTermFactorizer(cross, self.grouping if cross.a11 is self.cross.a11 else None)
 
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
         from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415

@@ -48,18 +48,33 @@ def dense_block_bytes(terms: Sequence[ReTerm], p: int, coupling_nnz: int | None 
         included), the first term's diagonal blocks, and the coupling block
         ``m x q1`` when it is stored dense.
     """
-    first, rest = terms[0], terms[1:]
-    k1, levels1 = first.k, first.n_levels
-    q1 = k1 * levels1
-    m = sum(t.n_levels * t.k for t in rest) + p + 1
-    # the coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y
-    nnz = coupling_nnz if coupling_nnz is not None else (p + 1) * q1 + sum(
-        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * k1
-        for t in rest)
-    coupling = m * q1
-    dense_coupling = not coupling_is_sparse(coupling, nnz)
-    elements = _REST_COPIES * m * m + 2 * levels1 * k1 * k1 + (2 * coupling if dense_coupling else 0)
+    coupling = _coupling_size(terms, p)
+    # its non-zeros (a pass over the rows) matter only where a coupling of this size may be stored sparse
+    nonzeros = coupling_nnz if coupling_nnz is not None else _coupling_nonzeros(terms, p)
+    sparse = coupling_is_sparse(coupling, 0) and coupling_is_sparse(coupling, nonzeros)
+    return _peak_bytes(terms, p, dense_coupling=not sparse)
+
+
+def _coupling_size(terms: Sequence[ReTerm], p: int) -> int:
+    """Elements of the coupling block, ``m x q1``."""
+    return (sum(t.n_levels * t.k for t in terms[1:]) + p + 1) * terms[0].k * terms[0].n_levels
+
+
+def _peak_bytes(terms: Sequence[ReTerm], p: int, dense_coupling: bool) -> int:
+    """:func:`dense_block_bytes` with the coupling stored dense or not."""
+    first = terms[0]
+    m = sum(t.n_levels * t.k for t in terms[1:]) + p + 1
+    coupling = _coupling_size(terms, p)
+    elements = _REST_COPIES * m * m + 2 * first.n_levels * first.k**2 + (2 * coupling if dense_coupling else 0)
     return elements * DOUBLE
+
+
+def _coupling_nonzeros(terms: Sequence[ReTerm], p: int) -> int:
+    """The coupling's non-zeros: one k x k1 block per pair of levels met in a row, and the dense rows of X and y."""
+    first, rest = terms[0], terms[1:]
+    levels1 = first.n_levels
+    return (p + 1) * first.k * levels1 + sum(
+        pd.unique(np.asarray(t.codes, dtype=np.int64) * levels1 + first.codes).size * t.k * first.k for t in rest)
 
 
 def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = None,
@@ -82,6 +97,8 @@ def check_dense_blocks(terms: Sequence[ReTerm], p: int, available: int | None = 
     MixedFxError
         Stating the size, the terms that make it and what to change.
     """
+    if exceeded_memory(_peak_bytes(terms, p, dense_coupling=True), available) is None:
+        return  # it fits even with a dense coupling: no need to count the coupling's non-zeros
     needed = dense_block_bytes(terms, p, coupling_nnz)
     if (left := exceeded_memory(needed, available)) is None:
         return

@@ -26,7 +26,8 @@ from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor, sub
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "level_classes",
+__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "LevelGrouping",
+           "level_grouping", "level_classes",
            "class_criterion_parts"]
 
 _template = numba.njit(cache=True)(lambda_template)
@@ -259,7 +260,47 @@ class LevelClasses(NamedTuple):
     products: np.ndarray
 
 
-def level_classes(a11: np.ndarray, a_r1: np.ndarray) -> LevelClasses | None:
+class LevelGrouping(NamedTuple):
+    """A single term's levels grouped by identical Z'WZ blocks: what :func:`level_classes` reads of ``a11``,
+    which a new response or a fixed effect moved into the offset does not change.
+
+    Attributes
+    ----------
+    codes : ndarray of int64, shape (l,)
+        Each level's class, classes numbered in order of first appearance.
+    representative : ndarray of int64, shape (c,)
+        A level of each class.
+    counts : ndarray of float, shape (c,)
+        Levels in each class.
+    """
+
+    codes: np.ndarray
+    representative: np.ndarray
+    counts: np.ndarray
+
+
+_FEW_LEVELS = 64
+"""Up to this many levels a dict of the blocks' bytes groups them faster than pandas' factorize starts."""
+
+
+def level_grouping(a11: np.ndarray) -> LevelGrouping:
+    """Group a single term's levels by identical (bit for bit) blocks ``a11[l]``."""
+    n_levels, k, _ = a11.shape
+    flat = np.ascontiguousarray(a11, dtype=float).reshape(n_levels, k * k)
+    if n_levels <= _FEW_LEVELS:
+        seen: dict[bytes, int] = {}
+        codes = np.fromiter((seen.setdefault(row.tobytes(), len(seen)) for row in flat), np.int64, n_levels)
+        n_classes = len(seen)
+    else:
+        codes, uniques = pd.factorize(flat.view(np.dtype((np.void, flat.itemsize * k * k))).ravel())
+        n_classes = len(uniques)
+    representative = np.empty(n_classes, dtype=np.int64)
+    representative[codes] = np.arange(n_levels)  # any level of a class will do: their blocks are equal
+    return LevelGrouping(codes=codes.astype(np.int64), representative=representative,
+                         counts=np.bincount(codes, minlength=n_classes).astype(float))
+
+
+def level_classes(a11: np.ndarray, a_r1: np.ndarray, grouping: LevelGrouping | None = None) -> LevelClasses | None:
     """Group a single term's levels by identical blocks, when that makes the criterion cheaper.
 
     Balanced designs (every subject seen at the same times) have one block for
@@ -268,6 +309,13 @@ def level_classes(a11: np.ndarray, a_r1: np.ndarray) -> LevelClasses | None:
     the class sums of the products of ``a_r1``'s columns weighted by the k x k
     ``T S^-1 T'``: a cost per evaluation that does not grow with the levels.
 
+    Parameters
+    ----------
+    a11 : ndarray, shape (l, k, k)
+    a_r1 : ndarray, shape (m, l * k)
+    grouping : LevelGrouping, optional
+        :func:`level_grouping` of ``a11``, where it is known already (a refit's).
+
     Returns
     -------
     LevelClasses or None
@@ -275,16 +323,13 @@ def level_classes(a11: np.ndarray, a_r1: np.ndarray) -> LevelClasses | None:
     """
     n_levels, k, _ = a11.shape
     m = a_r1.shape[0]
-    flat = np.ascontiguousarray(a11).reshape(n_levels, k * k)
-    codes, uniques = pd.factorize(flat.view(np.dtype((np.void, flat.itemsize * k * k))).ravel())
-    n_classes = len(uniques)
+    grouping = level_grouping(a11) if grouping is None else grouping
+    n_classes = len(grouping.counts)
     if n_classes * k * m > n_levels:
         return None
-    representative = np.empty(n_classes, dtype=np.int64)
-    representative[codes] = np.arange(n_levels)  # any level of a class will do: their blocks are equal
-    products = _class_products(codes.astype(np.int64), n_classes, np.ascontiguousarray(a_r1, dtype=float), k)
-    return LevelClasses(counts=np.bincount(codes, minlength=n_classes).astype(float),
-                        a11=np.ascontiguousarray(a11[representative], dtype=float), products=products)
+    products = _class_products(grouping.codes, n_classes, np.ascontiguousarray(a_r1, dtype=float), k)
+    return LevelClasses(counts=grouping.counts, a11=np.ascontiguousarray(a11[grouping.representative], dtype=float),
+                        products=products)
 
 
 @numba.njit(cache=True, error_model="numpy")

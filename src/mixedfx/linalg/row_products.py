@@ -36,9 +36,12 @@ def cross_product(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray | fl
     if a.size == 0 or (b is not None and np.size(b) == 0):
         return a.T @ (a if b is None else np.asarray(b, dtype=float))  # BLAS refuses empty operands
     if b is None:
-        # the Fortran view a' (p, n): its a' a upper triangle, mirrored
+        # the Fortran view a' (p, n): its a' a upper triangle (zeros below), mirrored; the diagonal,
+        # doubled by the sum, halved exactly (np.triu costs more than the product on small matrices)
         upper = sla.blas.dsyrk(1.0, a.T)
-        return np.triu(upper) + np.triu(upper, 1).T
+        full = upper + upper.T
+        full.flat[:: full.shape[0] + 1] *= 0.5
+        return full
     b = np.ascontiguousarray(b, dtype=float)
     if b.ndim == 1:
         return sla.blas.dgemv(1.0, a.T, b)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mixedfx.design.checks import check_covariance_size, check_grouping_factors, check_lmer_response
+from mixedfx.design.checks import (check_covariance_size, check_grouping_factors, check_lmer_response,
+                                   check_residual_variation)
 from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.design.rank import gram_rank_keep
 from mixedfx.design.remote_rows import RemoteRows
@@ -165,9 +166,8 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     layouts, merge = _structure(matrices)
     cross = transform_dense(totals.cross, selection)
     cross = settle_coupling(cross, layouts if merge is None else merge.layouts)
-    q_rest = cross.layout.q_rest
-    check_lmer_response(matrices, response_gram=cross.a_rr[q_rest:, q_rest:],
-                        row_sizes=(totals.response_largest, totals.weights_scale))
+    check_lmer_response(matrices, row_sizes=(totals.response_largest, totals.weights_scale))
+    check_residual_variation(matrices, cross.xy_gram)
     terms = matrices.ordered_terms
     check_grouping_factors(terms, totals.statistics.n, allow_n=False)
     check_covariance_size(terms)
