@@ -73,10 +73,15 @@ class Factorizer:
         Which analytic gradient of lmer's criterion this kind gives: ``"scalar"``
         (from its factor, :func:`mixedfx.lmm.gradient.criterion_gradient`),
         ``"vector"`` (from :meth:`factor_with_derivatives`) or None.
+    information_steps : bool
+        Whether lmer starts with Newton steps on the average information
+        (:mod:`mixedfx.lmm.information`): where an evaluation costs a large
+        factorisation, so that the steps' few evaluations pay for their solves.
     """
 
     name: ClassVar[str] = ""
     gradient: str | None = None
+    information_steps: ClassVar[bool] = False
     calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -253,6 +258,7 @@ class ScalarSparseFactorizer(ScalarFactorizer):
 
     name = "scalar terms, sparse coupling"
     gradient = "scalar"
+    information_steps = True
 
     def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
@@ -307,6 +313,7 @@ class VectorRestFactorizer(Factorizer):
 
     name = "vector-valued rest, scalar first term, sparse coupling"
     gradient = "vector"
+    information_steps = True
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.sparse_gram import BlockSchur, rest_blocks  # noqa: PLC0415

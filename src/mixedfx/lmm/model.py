@@ -374,8 +374,9 @@ class LinearMixedModel:
             return _value_and_gradient(evaluate(theta), theta)
 
         summary, spent = None, 0
-        if self.factorizer.gradient == "scalar":
-            summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
+        if self.factorizer.information_steps:
+            summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof,
+                                                  self.ks)
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]
