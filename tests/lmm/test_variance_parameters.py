@@ -61,10 +61,10 @@ def test_the_score_over_psi_is_the_chain_rule_of_the_gradient(seed):
 
     gradient = np.array([(along_theta(theta + h * e) - along_theta(theta - h * e)) / (2 * h) for e in np.eye(theta.size)])
     out = np.empty(psi.size)
-    assert covariance_score(theta, gradient, KS, sigma2, out)
+    assert covariance_score(theta, gradient, KS, sigma2, psi, out)
     # the covariance entries' derivatives come back exactly; sigma^2's follows from stationarity, which f lacks
     np.testing.assert_allclose(out[:-1], score_psi[:-1], rtol=1e-5, atol=1e-7)
 
 
 def test_a_singular_template_has_no_score():
-    assert not covariance_score(np.array([1.0, 0.5, 0.0]), np.ones(3), [2], 1.0, np.empty(4))
+    assert not covariance_score(np.array([1.0, 0.5, 0.0]), np.ones(3), [2], 1.0, np.ones(3), np.empty(4))

@@ -73,15 +73,23 @@ class Factorizer:
         Which analytic gradient of lmer's criterion this kind gives: ``"scalar"``
         (from its factor, :func:`mixedfx.lmm.gradient.criterion_gradient`),
         ``"vector"`` (from :meth:`factor_with_derivatives`) or None.
-    information_steps : bool
-        Whether lmer starts with Newton steps on the average information
-        (:mod:`mixedfx.lmm.information`): where an evaluation costs a large
-        factorisation, so that the steps' few evaluations pay for their solves.
+    information_steps : str or None
+        Whether lmer starts with Newton steps on the average information, and
+        how: ``"blocks"`` (:mod:`mixedfx.lmm.information`, from this factor's
+        blocks: where an evaluation costs a large factorisation, so that the
+        steps' few evaluations pay for their solves), ``"one term, compiled"``
+        (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
+        on :class:`OneTermFactorizer`'s ``blocks``) or None.
+    few_parameters : bool
+        Where the information steps do not apply, BOBYQA optimises rather than
+        L-BFGS-B on the gradient: so few parameters that BOBYQA's evaluations
+        cost less than the gradient path's.
     """
 
     name: ClassVar[str] = ""
     gradient: str | None = None
-    information_steps: ClassVar[bool] = False
+    information_steps: ClassVar[str | None] = None
+    few_parameters: bool = False
     calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -152,24 +160,30 @@ class OneTermFactorizer(Factorizer):
 
     name = "one term (compiled)"
     calls_blas = False
+    information_steps = "one term, compiled"
 
     def __init__(self, cross: CrossProducts) -> None:
+        super().__init__(cross)
+        self.gradient = "vector"
+        # where the information steps do not apply, with fewer than six parameters BOBYQA takes 20 to 60
+        # compiled evaluations of microseconds: the gradient path's calls cost more than they save there
+        self.few_parameters = cross.layout.ks[0] <= 2
+        self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
+
+    @cached_property
+    def _parts(self) -> partial:
+        """The compiled criterion over the blocks, levels with equal blocks grouped (formed on first use: the
+        information steps do not need it); a partial over the blocks, which pickles with them."""
         from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
             class_criterion_parts,
             criterion_parts,
             level_classes,
         )
 
-        super().__init__(cross)
-        # with fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds: the
-        # gradient path's calls cost more than they save there
-        self.gradient = "vector" if cross.layout.ks[0] > 2 else None
-        self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
         a11, a_r1, a_rr = self.blocks
         classes = level_classes(a11, a_r1)
-        # a partial over the blocks, which pickles with them
-        self._parts = (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
-                       else partial(class_criterion_parts, *classes, a_rr))
+        return (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
+                else partial(class_criterion_parts, *classes, a_rr))
 
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
         from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415
@@ -258,7 +272,7 @@ class ScalarSparseFactorizer(ScalarFactorizer):
 
     name = "scalar terms, sparse coupling"
     gradient = "scalar"
-    information_steps = True
+    information_steps = "blocks"
 
     def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
@@ -313,7 +327,7 @@ class VectorRestFactorizer(Factorizer):
 
     name = "vector-valued rest, scalar first term, sparse coupling"
     gradient = "vector"
-    information_steps = True
+    information_steps = "blocks"
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.sparse_gram import BlockSchur, rest_blocks  # noqa: PLC0415

@@ -24,30 +24,30 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.derivatives import random_effects_residual
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import lambda_transposed_times, templates, theta_lower_bounds
-from mixedfx.lmm.variance_parameters import covariance_entries, covariance_score, theta_of_covariances
+from mixedfx.lmm.variance_parameters import covariance_entries, covariance_score, newton_step, theta_of_covariances
 from mixedfx.optim.optimize import OptSummary
 
-__all__ = ["CriterionPoint", "average_information", "information_minimise"]
+__all__ = ["CriterionPoint", "average_information", "information_minimise", "DECREASE_TOL", "LAST_STEP_DECREASE",
+           "MAX_STEPS", "HALVINGS", "SMALLEST_THETA", "CONVERGED"]
 
 # a point whose step is predicted to lower the criterion by less than this is the optimum (lme4's ftol_abs)
-_DECREASE_TOL = 1e-8
+DECREASE_TOL = 1e-8
 # a step predicted to gain less than this is the last, taken without a gradient at its end: the steps
 # converge superlinearly there (ratings_200k: a predicted 8.9e-3 left 1.6e-7), so it lands within
 # lme4's ftol_abs of the optimum
-_LAST_STEP_DECREASE = 1e-5
-_MAX_STEPS = 20
+LAST_STEP_DECREASE = 1e-5
+MAX_STEPS = 20
 # step halvings tried where a full step leaves the bounds or raises the criterion
-_HALVINGS = 4
+HALVINGS = 4
 # below this a template's diagonal is too near its bound for steps on the covariances (at 0 their derivatives
 # over theta vanish)
-_SMALLEST_THETA = 1e-4
-_CONVERGED = 3
+SMALLEST_THETA = 1e-4
+CONVERGED = 3
 
 
 @dataclass(frozen=True)
@@ -163,36 +163,31 @@ def information_minimise(evaluate: Callable[[np.ndarray, bool], CriterionPoint |
     diagonal = theta_lower_bounds(ks) == 0.0
     point = evaluate(np.asarray(x0, dtype=float), True)
     evaluations = 1
-    for _ in range(_MAX_STEPS):
-        if point is None or np.any(point.theta[diagonal] < _SMALLEST_THETA):
+    for _ in range(MAX_STEPS):
+        if point is None or np.any(point.theta[diagonal] < SMALLEST_THETA):
             return None, evaluations
         sigma2 = point.factor.pwrss / dof
         # the criterion is stationary in sigma^2 at its profiled value: the chain rule through
         # theta = chol(Sigma / sigma^2) gives the score over psi from the gradient over theta
-        score = np.empty(len(point.theta) + 1)
-        covariance_score(point.theta, point.gradient, ks, sigma2, score)
-        hessian = information(point, sigma2)
-        try:
-            lower = np.linalg.cholesky(hessian)
-        except np.linalg.LinAlgError:
+        psi = np.empty(len(point.theta) + 1)
+        covariance_entries(point.theta, ks, sigma2, psi)
+        psi[-1] = sigma2
+        score = np.empty(len(psi))
+        if not covariance_score(point.theta, point.gradient, ks, sigma2, psi, score):
             return None, evaluations
-        scaled = sla.solve_triangular(lower, score, lower=True)
-        if not np.all(np.isfinite(scaled)):
+        step = np.empty(len(score))
+        decrease = newton_step(score, information(point, sigma2), step)
+        if decrease < 0.0:
             return None, evaluations
-        decrease = 0.5 * scaled @ scaled
-        last = decrease < _LAST_STEP_DECREASE
-        if decrease >= _DECREASE_TOL:
-            step = -sla.solve_triangular(lower.T, scaled, lower=False)
-            psi = np.empty(len(score))
-            covariance_entries(point.theta, ks, sigma2, psi)
-            psi[-1] = sigma2
+        last = decrease < LAST_STEP_DECREASE
+        if decrease >= DECREASE_TOL:
             trial, spent = _step(evaluate, point, psi, step, ks, with_gradient=not last)
             evaluations += spent
             # the last step stands where it lowers the criterion; the point it left is converged too
             point = trial if trial is not None or not last else point
-        if decrease < _DECREASE_TOL or last:
+        if decrease < DECREASE_TOL or last:
             summary = OptSummary(optimizer="ai-newton", x0=np.asarray(x0, dtype=float), x=point.theta,
-                                 fval=point.value, feval=evaluations, return_code=_CONVERGED)
+                                 fval=point.value, feval=evaluations, return_code=CONVERGED)
             return summary, evaluations
     return None, evaluations
 
@@ -203,7 +198,7 @@ def _step(evaluate: Callable[[np.ndarray, bool], CriterionPoint | None], point: 
     criterion."""
     evaluations = 0
     theta = np.empty(len(psi) - 1)
-    for halving in range(_HALVINGS + 1):
+    for halving in range(HALVINGS + 1):
         if not theta_of_covariances(psi + step / 2.0**halving, ks, theta):
             continue
         trial = evaluate(theta.copy(), with_gradient)

@@ -8,7 +8,9 @@ For a scalar term that is ``tau = sigma^2 theta^2``.
 
 The functions are plain loops over small arrays, so that numba compiles them
 as they are (as :func:`mixedfx.linalg.layout.lambda_template`); they report
-failure by their boolean result.
+failure by their boolean result, and call none of their own (numba compiles
+what they call only when it is compiled too): each finds a template's entry
+(r, c), r >= c, at its column's offset plus r.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["covariance_entries", "covariance_score", "theta_of_covariances"]
+__all__ = ["covariance_entries", "covariance_score", "theta_of_covariances", "newton_step"]
 
 
 def covariance_entries(theta, ks, sigma2, out):
@@ -42,17 +44,20 @@ def covariance_entries(theta, ks, sigma2, out):
     """
     start = 0
     for k in ks:
+        at = np.empty(k, dtype=np.int64)  # where template column c's entry (r, c) sits, less r
+        for c in range(k):
+            at[c] = start + c * k - c * (c - 1) // 2 - c
         for c in range(k):
             for r in range(c, k):
                 # (T T')[r, c] = sum_m T[r, m] T[c, m], m <= c
                 acc = 0.0
                 for m in range(c + 1):
-                    acc += theta[start + _position(r, m, k)] * theta[start + _position(c, m, k)]
-                out[start + _position(r, c, k)] = sigma2 * acc
+                    acc += theta[at[m] + r] * theta[at[m] + c]
+                out[at[c] + r] = sigma2 * acc
         start += k * (k + 1) // 2
 
 
-def covariance_score(theta, gradient, ks, sigma2, out):
+def covariance_score(theta, gradient, ks, sigma2, covariances, out):
     """The criterion's derivatives over psi from its gradient over theta (sigma^2 profiled), into ``out``.
 
     The profiled criterion is the criterion over psi at its stationary sigma^2,
@@ -67,6 +72,8 @@ def covariance_score(theta, gradient, ks, sigma2, out):
         Columns per term.
     sigma2 : float
         The profiled residual variance at theta.
+    covariances : ndarray
+        :func:`covariance_entries` at theta and sigma2.
     out : ndarray
         theta's length plus one, overwritten.
 
@@ -78,38 +85,40 @@ def covariance_score(theta, gradient, ks, sigma2, out):
     Examples
     --------
     >>> out = np.empty(2)
-    >>> covariance_score(np.array([2.0]), np.array([1.0]), [1], 0.5, out)
+    >>> covariance_score(np.array([2.0]), np.array([1.0]), [1], 0.5, np.array([2.0]), out)
     True
     >>> out.tolist()  # d f / d tau = g / (2 sigma^2 theta); d f / d sigma^2 = - g theta / (2 sigma^2)
     [0.5, -2.0]
     """
-    start, last = 0, 0.0
+    start = 0
     for k in ks:
         size = k * (k + 1) // 2
+        at = np.empty(k, dtype=np.int64)  # where template column c's entry (r, c) sits, less r
+        for c in range(k):
+            at[c] = start + c * k - c * (c - 1) // 2 - c
+        for j in range(k):
+            if not theta[at[j] + j] > 0.0:
+                return False
+        # sigma^2 J': row (r, c) of T, column (s, t) of Sigma; d (T T')[s, t] / d T[r, c] = [s == r] T[t, c]
+        # + T[s, c] [t == r] for s >= t
         jacobian_t = np.zeros((size, size))
         for c in range(k):
             for r in range(c, k):
-                i = _position(r, c, k)
-                # d (T T')[s, t] / d T[r, c] = [s == r] T[t, c] + T[s, c] [t == r], for s >= t
                 for t in range(k):
                     for s in range(t, k):
                         value = 0.0
                         if s == r and t >= c:
-                            value += theta[start + _position(t, c, k)]
+                            value += theta[at[c] + t]
                         if t == r and s >= c:
-                            value += theta[start + _position(s, c, k)]
-                        jacobian_t[i, _position(s, t, k)] = sigma2 * value
-        for j in range(k):
-            if not theta[start + _position(j, j, k)] > 0.0:
-                return False
+                            value += theta[at[c] + s]
+                        jacobian_t[at[c] + r - start, at[t] + s - start] = sigma2 * value
         score = np.linalg.solve(jacobian_t, gradient[start: start + size].copy())
         for a in range(size):
             out[start + a] = score[a]
         start += size
-    product = np.empty(start)
-    covariance_entries(theta, ks, 1.0, product)
+    last = 0.0
     for a in range(start):
-        last -= out[a] * product[a]
+        last -= out[a] * covariances[a] / sigma2
     out[start] = last
     return True
 
@@ -135,23 +144,73 @@ def theta_of_covariances(psi, ks, out):
         return False
     start = 0
     for k in ks:
+        at = np.empty(k, dtype=np.int64)  # where template column c's entry (r, c) sits, less r
         for c in range(k):
-            pivot = psi[start + _position(c, c, k)] / sigma2
+            at[c] = start + c * k - c * (c - 1) // 2 - c
+        for c in range(k):
+            pivot = psi[at[c] + c] / sigma2
             for m in range(c):
-                pivot -= out[start + _position(c, m, k)] ** 2
+                pivot -= out[at[m] + c] ** 2
             if not pivot > 0.0:
                 return False
             diagonal = math.sqrt(pivot)
-            out[start + _position(c, c, k)] = diagonal
+            out[at[c] + c] = diagonal
             for r in range(c + 1, k):
-                value = psi[start + _position(r, c, k)] / sigma2
+                value = psi[at[c] + r] / sigma2
                 for m in range(c):
-                    value -= out[start + _position(r, m, k)] * out[start + _position(c, m, k)]
-                out[start + _position(r, c, k)] = value / diagonal
+                    value -= out[at[m] + r] * out[at[m] + c]
+                out[at[c] + r] = value / diagonal
         start += k * (k + 1) // 2
     return True
 
 
-def _position(r, c, k):
-    """Where a k x k template's entry (r, c), r >= c, sits in its term's theta (column-major lower triangle)."""
-    return c * k - c * (c - 1) // 2 + r - c
+def newton_step(score, hessian, step):
+    """The Newton step ``-hessian^-1 score`` into ``step``, and the decrease it predicts, ``score' hessian^-1 score / 2``.
+
+    Returns
+    -------
+    float
+        The predicted decrease; -1 where the Hessian is not positive definite
+        (or the step not finite).
+
+    Examples
+    --------
+    >>> step = np.empty(2)
+    >>> round(newton_step(np.array([2.0, -1.0]), np.array([[2.0, 0.0], [0.0, 4.0]]), step), 12)
+    1.125
+    >>> np.round(step, 12).tolist()
+    [-1.0, 0.25]
+    >>> newton_step(np.array([1.0, 1.0]), np.array([[1.0, 2.0], [2.0, 1.0]]), step)
+    -1.0
+    """
+    n = len(score)
+    lower = np.zeros((n, n))
+    for j in range(n):
+        pivot = hessian[j, j]
+        for m in range(j):
+            pivot -= lower[j, m] ** 2
+        if not pivot > 0.0:
+            return -1.0
+        lower[j, j] = math.sqrt(pivot)
+        for i in range(j + 1, n):
+            value = hessian[i, j]
+            for m in range(j):
+                value -= lower[i, m] * lower[j, m]
+            lower[i, j] = value / lower[j, j]
+    # L z = score, then L' step = -z
+    decrease = 0.0
+    for i in range(n):
+        value = score[i]
+        for m in range(i):
+            value -= lower[i, m] * step[m]
+        step[i] = value / lower[i, i]
+        decrease += step[i] ** 2
+    for i in range(n - 1, -1, -1):
+        value = step[i]
+        for m in range(i + 1, n):
+            value -= lower[m, i] * step[m]
+        step[i] = value / lower[i, i]
+    for i in range(n):
+        step[i] = -step[i]
+    decrease *= 0.5
+    return float(decrease) if math.isfinite(decrease) else -1.0
