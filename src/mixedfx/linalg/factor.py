@@ -105,7 +105,7 @@ class BlockedFactor:
         u_rest, beta = v[: self.q_rest], v[self.q_rest:]
         c1 = _dense_row(self.l_r1, -1)
         rhs = c1 - np.asarray(self.l_r1[:-1].T @ v).ravel()
-        u1 = _block_solve(self.l11, rhs, transposed=True)
+        u1 = _block_solve_transposed(self.l11, rhs)
         return beta, np.concatenate([u1, u_rest])
 
     def solve_lower(self, rhs: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ class BlockedFactor:
         ndarray, shape (q + p, c)
         """
         q1 = self.l11.shape[0] * self.l11.shape[1]
-        first = _block_solve(self.l11, rhs[:q1], transposed=False)
+        first = _block_solve_lower(self.l11, rhs[:q1])
         rest = np.zeros((self.l_rr.shape[0], rhs.shape[1]))
         rest[:-1] = rhs[q1:] - np.asarray(self.l_r1[:-1] @ first)
         # with the response's row (zero on the right) the C-ordered factor is read as its Fortran transpose:
@@ -172,16 +172,21 @@ def _dense_row(a: np.ndarray | sp.spmatrix, row: int) -> np.ndarray:
     return as_dense(a[row]).ravel()
 
 
-def _block_solve(l11: np.ndarray, rhs: np.ndarray, transposed: bool) -> np.ndarray:
-    """Solve blockdiag(L11) x = rhs, or its transpose, for all levels at once: substitution, each step over every
-    level (``rhs`` of shape (l k,) or (l k, c))."""
+def _block_solve_transposed(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve blockdiag(L11)' x = rhs for all levels at once: back substitution, each step over every level."""
+    n_blocks, k, _ = l11.shape
+    b = rhs.reshape(n_blocks, k)
+    x = np.empty_like(b)
+    for i in range(k - 1, -1, -1):
+        x[:, i] = (b[:, i] - np.einsum("lj,lj->l", l11[:, i + 1:, i], x[:, i + 1:])) / l11[:, i, i]
+    return x.reshape(-1)
+
+
+def _block_solve_lower(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve blockdiag(L11) x = rhs for columns ``rhs`` (l k, c), all levels at once: forward substitution."""
     n_blocks, k, _ = l11.shape
     b = rhs.reshape(n_blocks, k, -1)
-    x = np.empty_like(b, dtype=float)
-    for i in (range(k - 1, -1, -1) if transposed else range(k)):
-        if transposed:
-            known = np.einsum("lj,ljc->lc", l11[:, i + 1:, i], x[:, i + 1:])
-        else:
-            known = np.einsum("lj,ljc->lc", l11[:, i, :i], x[:, :i])
-        x[:, i] = (b[:, i] - known) / l11[:, i, i, None]
+    x = np.empty(b.shape)
+    for i in range(k):
+        x[:, i] = (b[:, i] - np.einsum("lj,ljc->lc", l11[:, i, :i], x[:, :i])) / l11[:, i, i, None]
     return x.reshape(rhs.shape)

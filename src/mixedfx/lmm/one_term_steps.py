@@ -36,12 +36,12 @@ __all__ = ["one_term_steps", "one_term_information", "NOT_CONVERGED"]
 NOT_CONVERGED = -1
 
 _template = numba.njit(cache=True)(lambda_template)
-_criterion = numba.njit(cache=True)(profiled_criterion)
-_gradient_entries = numba.njit(cache=True)(template_gradient_entries)
-_covariances = numba.njit(cache=True)(covariance_entries)
-_score = numba.njit(cache=True)(covariance_score)
-_theta_of = numba.njit(cache=True)(theta_of_covariances)
-_newton_step = numba.njit(cache=True)(newton_step)
+_criterion = numba.njit(cache=True, inline="always")(profiled_criterion)
+_gradient_entries = numba.njit(cache=True, inline="always")(template_gradient_entries)
+_covariances = numba.njit(cache=True, inline="always")(covariance_entries)
+_score = numba.njit(cache=True, inline="always")(covariance_score)
+_theta_of = numba.njit(cache=True, inline="always")(theta_of_covariances)
+_newton_step = numba.njit(cache=True, inline="always")(newton_step)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -172,7 +172,7 @@ def _add_gram_lower(rows, out):
             out[a, b] += acc
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _point(a11, a_r1, a_rr, theta, size, dof, log_det_weights, reml, gradient):
     """The criterion at theta and its gradient into ``gradient``; the factor. Status first."""
     status, l11, l_r1, l_rr, logdet, spread = one_term_derivatives(a11, a_r1, a_rr, theta, size)
@@ -258,7 +258,8 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
                     theta, value, moved = trial.copy(), trial_value, True
                     if not last:
                         status, l11, l_r1, l_rr = trial_status, t11, t_r1, t_rr
-                        gradient[:] = trial_gradient
+                        for j in range(n):  # by a loop: a slice assignment compiles numba's shape message
+                            gradient[j] = trial_gradient[j]
                     break
             if not moved and not last:
                 return NOT_CONVERGED, theta, value, evaluations

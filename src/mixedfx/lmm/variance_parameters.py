@@ -60,9 +60,12 @@ def covariance_entries(theta, ks, sigma2, out):
 def covariance_score(theta, gradient, ks, sigma2, covariances, out):
     """The criterion's derivatives over psi from its gradient over theta (sigma^2 profiled), into ``out``.
 
-    The profiled criterion is the criterion over psi at its stationary sigma^2,
-    so ``d f / d theta = sigma^2 J' d f / d Sigma`` term by term
-    (``J = d (T T') / d T``), and ``d f / d sigma^2 = - sum_a (d f / d Sigma_a) (T T')_a``.
+    With ``Phi`` the symmetric matrix of a term's derivatives over its
+    covariance (off the diagonal, half of each entry's), ``d Sigma = sigma^2 (dT
+    T' + T dT')`` gives ``d f / d T = 2 sigma^2 Phi T`` on T's lower triangle:
+    solved for Phi column by column from the last, each column from its last
+    row up. The profiled criterion is stationary in sigma^2, so
+    ``d f / d sigma^2 = - sum_a (d f / d Sigma_a) Sigma_a / sigma^2``.
 
     Parameters
     ----------
@@ -92,30 +95,24 @@ def covariance_score(theta, gradient, ks, sigma2, covariances, out):
     """
     start = 0
     for k in ks:
-        size = k * (k + 1) // 2
         at = np.empty(k, dtype=np.int64)  # where template column c's entry (r, c) sits, less r
         for c in range(k):
             at[c] = start + c * k - c * (c - 1) // 2 - c
         for j in range(k):
             if not theta[at[j] + j] > 0.0:
                 return False
-        # sigma^2 J': row (r, c) of T, column (s, t) of Sigma; d (T T')[s, t] / d T[r, c] = [s == r] T[t, c]
-        # + T[s, c] [t == r] for s >= t
-        jacobian_t = np.zeros((size, size))
+        # Phi's lower triangle into out; (Phi T)[r, c] = sum_{m >= c} Phi[r, m] T[m, c]
+        for c in range(k - 1, -1, -1):
+            for r in range(k - 1, c - 1, -1):
+                value = gradient[at[c] + r] / (2.0 * sigma2)
+                for m in range(c + 1, k):
+                    phi = out[at[m] + r] if r >= m else out[at[r] + m]
+                    value -= phi * theta[at[c] + m]
+                out[at[c] + r] = value / theta[at[c] + c]
         for c in range(k):
-            for r in range(c, k):
-                for t in range(k):
-                    for s in range(t, k):
-                        value = 0.0
-                        if s == r and t >= c:
-                            value += theta[at[c] + t]
-                        if t == r and s >= c:
-                            value += theta[at[c] + s]
-                        jacobian_t[at[c] + r - start, at[t] + s - start] = sigma2 * value
-        score = np.linalg.solve(jacobian_t, gradient[start: start + size].copy())
-        for a in range(size):
-            out[start + a] = score[a]
-        start += size
+            for r in range(c + 1, k):
+                out[at[c] + r] *= 2.0
+        start += k * (k + 1) // 2
     last = 0.0
     for a in range(start):
         last -= out[a] * covariances[a] / sigma2
