@@ -42,8 +42,9 @@ def _random_theta(rng, ks):
     return theta
 
 
-def _dense_reference(terms, X, y, w, theta):
-    n = len(y)
+def _dense_z_lambda(terms, theta):
+    """Dense Z and Lambda of the terms at theta."""
+    n = len(terms[0].codes)
     zs, lams, start = [], [], 0
     for t in terms:
         zfull = np.zeros((n, t.q))
@@ -51,11 +52,14 @@ def _dense_reference(terms, X, y, w, theta):
             zfull[np.arange(n), t.codes * t.k + r] = t.z[:, r]
         zs.append(zfull)
         size = t.k * (t.k + 1) // 2
-        tmpl = lambda_template(theta[start: start + size], t.k)
+        lams.append(np.kron(np.eye(t.n_levels), lambda_template(theta[start: start + size], t.k)))
         start += size
-        lams.append(np.kron(np.eye(t.n_levels), tmpl))
-    Z = np.hstack(zs)
-    lam = sla.block_diag(*lams)
+    return np.hstack(zs), sla.block_diag(*lams)
+
+
+def _dense_reference(terms, X, y, w, theta):
+    n = len(y)
+    Z, lam = _dense_z_lambda(terms, theta)
     q = Z.shape[1]
     big = np.hstack([Z @ lam, X, y[:, None]])
     wv = np.ones(n) if w is None else w
@@ -199,3 +203,36 @@ def test_lower_bounds_and_template_layout():
     np.testing.assert_array_equal(theta_lower_bounds([1, 2]), [0.0, 0.0, -np.inf, 0.0])
     t = lambda_template(np.array([1.0, 2.0, 3.0]), 2)
     np.testing.assert_array_equal(t, [[1.0, 0.0], [2.0, 3.0]])
+
+
+def _dense_system(terms, X, w, theta):
+    """Dense Z, Lambda and the factor L of [Lambda'Z'WZ Lambda + I, .; X'WZ Lambda, X'WX] (no response)."""
+    Z, lam = _dense_z_lambda(terms, theta)
+    wv = np.ones(X.shape[0]) if w is None else w
+    big = np.hstack([Z @ lam, X])
+    M = big.T @ (big * wv[:, None])
+    M[: Z.shape[1], : Z.shape[1]] += np.eye(Z.shape[1])
+    return Z, lam, np.linalg.cholesky(M), wv
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_products_and_solves_with_the_blocks_match_dense(name):
+    from mixedfx.linalg.layout import lambda_transposed_times, templates
+
+    rng = np.random.default_rng([sorted(CASES).index(name), 7])
+    specs = CASES[name]
+    terms, X, y, w = _random_problem(rng, 400, specs, p=3, weighted=True, nested=name == "nested")
+    ks = [k for _, k in specs]
+    theta = _random_theta(rng, ks)
+    cp = cross_products(terms, X, y, w)
+    Z, lam, L, wv = _dense_system(terms, X, w, theta)
+    zx = np.hstack([Z, X])
+    columns = rng.normal(size=(zx.shape[1], 3))
+    np.testing.assert_allclose(cp.times(columns), zx.T @ (wv[:, None] * (zx @ columns)), rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(cp.times(columns[:, 0]), zx.T @ (wv * (zx @ columns[:, 0])), rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(cp.response_products(), zx.T @ (wv * y), rtol=1e-10, atol=1e-9)
+    q = Z.shape[1]
+    np.testing.assert_allclose(lambda_transposed_times(columns, templates(theta, ks), [n for n, _ in specs]),
+                               np.vstack([lam.T @ columns[:q], columns[q:]]), rtol=1e-12, atol=1e-12)
+    factor = factorize(cp, theta)
+    np.testing.assert_allclose(factor.solve_lower(columns), np.linalg.solve(L, columns), rtol=1e-8, atol=1e-10)

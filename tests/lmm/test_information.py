@@ -40,7 +40,7 @@ def _minimise(model, x0, information=None):
         return model._criterion_point(theta, None, with_gradient)
 
     information = information or (lambda point, sigma2: average_information(model.cross, point, sigma2))
-    summary, evaluations = information_minimise(evaluate, information, x0, model._dof)
+    summary, evaluations = information_minimise(evaluate, information, x0, model._dof, model.ks)
     return summary, evaluations, calls
 
 
@@ -81,8 +81,62 @@ def test_steps_that_overshoot_are_halved(crossed_model):
         values.append(point.value)
         return point
 
-    summary, _ = information_minimise(evaluate, weak, crossed_model.start_theta(), crossed_model._dof)
+    summary, _ = information_minimise(evaluate, weak, crossed_model.start_theta(), crossed_model._dof,
+                                  crossed_model.ks)
     reference = crossed_model.optimize(LmerControl(use_gradient=False))
     # some trial rose above the best value before it, and a halving took its place
     assert any(value > min(values[:i]) for i, value in enumerate(values) if i)
     assert summary is not None and summary.fval <= reference.fval + 1e-6
+
+
+def _unprofiled_hessian(model, theta, sigma2, h=1e-4):
+    """Central second differences over psi = (each term's covariance entries, sigma^2) of the criterion at
+    (theta(psi), sigma): -2 log-likelihood (REML: restricted) as a function of the variance components."""
+    from mixedfx.lmm.variance_parameters import covariance_entries, theta_of_covariances
+
+    psi = np.empty(theta.size + 1)
+    covariance_entries(theta, model.ks, sigma2, psi)
+    psi[-1] = sigma2
+
+    def f(point):
+        moved = np.empty(theta.size)
+        assert theta_of_covariances(point, model.ks, moved)
+        return model.deviance_at_scale(moved, np.sqrt(point[-1]))
+
+    steps = h * np.maximum(np.abs(psi), 1e-2)
+    n = psi.size
+    hessian = np.empty((n, n))
+    for i in range(n):
+        for j in range(n):
+            ei, ej = np.eye(n)[i] * steps[i], np.eye(n)[j] * steps[j]
+            hessian[i, j] = (f(psi + ei + ej) - f(psi + ei - ej) - f(psi - ei + ej) + f(psi - ei - ej)) / (
+                4 * steps[i] * steps[j])
+    return hessian
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_average_information_of_a_vector_valued_term_is_close_to_the_hessian_at_the_optimum(sleep, reml):
+    import mixedfx as mfx
+
+    formula = "Reaction ~ Days + I(Days^2) + (Days + I(Days^2) | Subject)"
+    model = mfx.lmer_model(mfx.lmer_design(formula, sleep), REML=reml)
+    theta = mfx.optimize_lmer(model).x
+    point = model._criterion_point(theta, None)
+    sigma2 = point.factor.pwrss / model._dof
+    information = average_information(model.cross, point, sigma2)
+    finite = _unprofiled_hessian(model, theta, sigma2)
+    np.testing.assert_allclose(information, information.T)
+    np.testing.assert_allclose(information, finite, rtol=0.02, atol=0.01 * np.abs(np.diag(finite)).max())
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_steps_on_a_vector_valued_term_reach_bobyqa_s_optimum(sleep, reml):
+    import mixedfx as mfx
+
+    formula = "Reaction ~ Days + I(Days^2) + (Days + I(Days^2) | Subject)"
+    # on Z's columns rescaled, as the fit optimises it (Days^2 runs to 81)
+    model = mfx.lmer_model(mfx.lmer_design(formula, sleep), REML=reml)._rescaled
+    reference = model.optimize(LmerControl(use_gradient=False))
+    summary, evaluations, calls = _minimise(model, model.start_theta())
+    assert summary.optimizer == "ai-newton" and evaluations <= 8 < reference.feval
+    assert summary.fval <= reference.fval + 1e-8

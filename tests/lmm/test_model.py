@@ -122,8 +122,10 @@ def test_an_inward_restart_that_fails_hands_over_to_bobyqa(crossed_model, monkey
     assert summary.optimizer == "nloptwrap" and summary.x[1] > 0.0
 
 
-def test_vector_terms_and_small_designs_keep_bobyqa(sleep):
-    assert not LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", sleep)).has_gradient
+def test_one_term_models_take_compiled_steps_and_small_crossed_designs_keep_bobyqa(sleep):
+    slopes = LinearMixedModel(build_model_matrices("Reaction ~ Days + (Days | Subject)", sleep))
+    assert slopes.factorizer.information_steps == "one term, compiled" and slopes.factorizer.few_parameters
+    assert slopes.optimize(LmerControl()).optimizer == "ai-newton"
     data = mfx.datasets.load("Penicillin")
     penicillin = LinearMixedModel(build_model_matrices("diameter ~ 1 + (1 | plate) + (1 | sample)", data))
     assert not penicillin.has_gradient

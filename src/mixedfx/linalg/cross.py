@@ -60,6 +60,43 @@ class CrossProducts:
         """Whether the coupling block is stored sparse (crossed or nested terms with many levels)."""
         return sp.issparse(self.a_r1)
 
+    def times(self, w: np.ndarray) -> np.ndarray:
+        """``[Z X]' W [Z X] w``: the blocks' product with columns over the random and fixed effects.
+
+        Parameters
+        ----------
+        w : ndarray, shape (q + p,) or (q + p, c)
+            Internal order: the first term level-major, the rest's terms, X's columns.
+
+        Returns
+        -------
+        ndarray
+            Shaped as ``w``.
+
+        Examples
+        --------
+        >>> from mixedfx.linalg.layout import TermLayout
+        >>> term = TermLayout(codes=np.array([0, 0, 1]), z=np.ones((3, 1)), n_levels=2)
+        >>> cross_products([term], np.ones((3, 1)), np.zeros(3)).times(np.array([1.0, 0.0, 1.0])).tolist()
+        [4.0, 1.0, 5.0]
+        """
+        k1, n1 = self.layout.ks[0], self.layout.n_levels[0]
+        q1, m = k1 * n1, self.a_rr.shape[0] - 1
+        w = np.asarray(w, dtype=float)
+        columns = w.reshape(len(w), -1)
+        first, rest = columns[:q1], columns[q1:]
+        coupling = self.a_r1[:m]
+        top = (np.einsum("lab,lbc->lac", self.a11, first.reshape(n1, k1, -1)).reshape(q1, -1)
+               + np.asarray(coupling.T @ rest))
+        bottom = np.asarray(coupling @ first) + self.a_rr[:m, :m] @ rest
+        return np.vstack([top, bottom]).reshape(w.shape)
+
+    def response_products(self) -> np.ndarray:
+        """``[Z X]' W y``, shape (q + p,), in :meth:`times`' order."""
+        a_r1 = self.a_r1
+        last = a_r1[-1].toarray().ravel() if sp.issparse(a_r1) else np.asarray(a_r1[-1], dtype=float)
+        return np.concatenate([last, self.a_rr[:-1, -1]])
+
 
 def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
                    weights: np.ndarray | None = None) -> CrossProducts:

@@ -31,7 +31,7 @@ from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
 from mixedfx.linalg.layout import templates, term_effects
 
-__all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads", "rest_inverse_lower"]
+__all__ = ["TemplateDerivatives", "dense_derivatives", "template_spreads", "rest_inverse_lower", "random_effects_residual"]
 
 
 class TemplateDerivatives(NamedTuple):
@@ -103,7 +103,7 @@ def template_spreads(cross: CrossProducts, factor: BlockedFactor, tmpls: list[np
     """
     layout = cross.layout
     beta, u = factor.solve_coefficients()
-    residual = _random_effects_residual(cross, tmpls, beta, u)
+    residual = random_effects_residual(cross, tmpls, beta, u)
     spread, start = [], 0
     for k, n in zip(layout.ks, layout.n_levels):
         stop = start + k * n
@@ -192,17 +192,23 @@ def _rest_inverse(l_rr: np.ndarray, size: int) -> np.ndarray:
     return np.tril(lower) + np.tril(lower, -1).T
 
 
-def _random_effects_residual(cross: CrossProducts, tmpls: list[np.ndarray], beta: np.ndarray,
-                             u: np.ndarray) -> np.ndarray:
-    """``Z' W (y - X beta - Z b)`` from the blocks (the coupling dense or sparse), b = Lambda u (internal order)."""
-    layout = cross.layout
-    k1, n1 = layout.ks[0], layout.n_levels[0]
-    effects = np.concatenate([b.ravel() for b in term_effects(u, tmpls, layout.n_levels)])
-    q1 = k1 * n1
-    b1, rest = effects[:q1], np.concatenate([effects[q1:], beta])
-    a_r1 = cross.a_r1
-    first = (as_dense(a_r1[-1:]).ravel() - np.einsum("lab,lb->la", cross.a11, b1.reshape(n1, k1)).ravel()
-             - np.asarray(a_r1[:-1].T @ rest).ravel())
-    qr = layout.q_rest
-    others = cross.a_rr[:qr, -1] - np.asarray(a_r1[:qr] @ b1).ravel() - cross.a_rr[:qr, :-1] @ rest
-    return np.concatenate([first, others])
+def random_effects_residual(cross: CrossProducts, tmpls: list[np.ndarray], beta: np.ndarray,
+                            u: np.ndarray) -> np.ndarray:
+    """``Z' W (y - X beta - Z b)`` from the blocks (the coupling dense or sparse), b = Lambda u (internal order).
+
+    Parameters
+    ----------
+    cross : CrossProducts
+    tmpls : list of ndarray
+        Each term's template.
+    beta : ndarray, shape (p,)
+    u : ndarray, shape (q,)
+        Spherical random effects, internal order.
+
+    Returns
+    -------
+    ndarray, shape (q,)
+    """
+    effects = np.concatenate([b.ravel() for b in term_effects(u, tmpls, cross.layout.n_levels)])
+    fitted = cross.times(np.concatenate([effects, beta]))
+    return (cross.response_products() - fitted)[: len(effects)]

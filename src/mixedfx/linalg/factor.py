@@ -112,6 +112,27 @@ class BlockedFactor:
         u1 = _block_solve_transposed(self.l11, rhs)
         return beta, np.concatenate([u1, u_rest])
 
+    def solve_lower(self, rhs: np.ndarray) -> np.ndarray:
+        """``L^-1 rhs`` over the random and fixed effects (L without the response's row and column).
+
+        Parameters
+        ----------
+        rhs : ndarray, shape (q + p, c)
+            Internal order.
+
+        Returns
+        -------
+        ndarray, shape (q + p, c)
+        """
+        q1 = self.l11.shape[0] * self.l11.shape[1]
+        first = _block_solve_lower(self.l11, rhs[:q1])
+        rest = np.zeros((self.l_rr.shape[0], rhs.shape[1]))
+        rest[:-1] = rhs[q1:] - np.asarray(self.l_r1[:-1] @ first)
+        # with the response's row (zero on the right) the C-ordered factor is read as its Fortran transpose:
+        # no copy of the rest's leading block
+        rest = sla.solve_triangular(self.l_rr.T, rest, lower=False, trans="T", check_finite=False)
+        return np.vstack([first, rest[:-1]])
+
     def conditional_covariance_blocks(self) -> list[np.ndarray]:
         """Per-level k x k diagonal blocks of (L_Z L_Z')^-1, one stack per term.
 
@@ -164,3 +185,13 @@ def _block_solve_transposed(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     for i in range(k - 2, -1, -1):
         x[:, i] = (b[:, i] - np.einsum("lj,lj->l", l11[:, i + 1:, i], x[:, i + 1:])) / l11[:, i, i]
     return x.reshape(-1)
+
+
+def _block_solve_lower(l11: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve blockdiag(L11) x = rhs for columns ``rhs`` (l k, c), all levels at once: forward substitution."""
+    n_blocks, k, _ = l11.shape
+    b = rhs.reshape(n_blocks, k, -1)
+    x = np.empty(b.shape)
+    for i in range(k):
+        x[:, i] = (b[:, i] - np.einsum("lj,ljc->lc", l11[:, i, :i], x[:, :i])) / l11[:, i, i, None]
+    return x.reshape(rhs.shape)

@@ -76,10 +76,23 @@ class Factorizer:
         Which analytic gradient of lmer's criterion this kind gives: ``"scalar"``
         (from its factor, :func:`mixedfx.lmm.gradient.criterion_gradient`),
         ``"vector"`` (from :meth:`factor_with_derivatives`) or None.
+    information_steps : str or None
+        Whether lmer starts with Newton steps on the average information, and
+        how: ``"blocks"`` (:mod:`mixedfx.lmm.information`, from this factor's
+        blocks: where an evaluation costs a large factorisation, so that the
+        steps' few evaluations pay for their solves), ``"one term, compiled"``
+        (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
+        on :class:`OneTermFactorizer`'s ``blocks``) or None.
+    few_parameters : bool
+        Where the information steps do not apply, BOBYQA optimises rather than
+        L-BFGS-B on the gradient: so few parameters that BOBYQA's evaluations
+        cost less than the gradient path's.
     """
 
     name: ClassVar[str] = ""
     gradient: str | None = None
+    information_steps: ClassVar[str | None] = None
+    few_parameters: bool = False
     calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -150,31 +163,44 @@ class OneTermFactorizer(Factorizer):
 
     name = "one term (compiled)"
     calls_blas = False
+    information_steps = "one term, compiled"
 
     def __init__(self, cross: CrossProducts, grouping: LevelGrouping | None = None) -> None:
+        super().__init__(cross)
+        self.gradient = "vector"
+        # where the information steps do not apply, with fewer than six parameters BOBYQA takes 20 to 60
+        # compiled evaluations of microseconds: the gradient path's calls cost more than they save there
+        self.few_parameters = cross.layout.ks[0] <= 2
+        self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
+        self._given_grouping = grouping
+
+    @cached_property
+    def grouping(self) -> LevelGrouping:
+        """The levels grouped by their blocks (:func:`mixedfx.linalg.one_term.level_grouping`): given by
+        :meth:`with_cross` for a refit's blocks, else formed on first use."""
+        from mixedfx.linalg.one_term import level_grouping  # noqa: PLC0415 - numba loads with the first factoriser
+
+        return level_grouping(self.blocks[0]) if self._given_grouping is None else self._given_grouping
+
+    @cached_property
+    def _parts(self) -> partial:
+        """The compiled criterion over the blocks, levels with equal blocks grouped (formed on first use: the
+        information steps do not need it); a partial over the blocks, which pickles with them."""
         from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
             class_criterion_parts,
             criterion_parts,
             level_classes,
-            level_grouping,
         )
 
-        super().__init__(cross)
-        # with fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds: the
-        # gradient path's calls cost more than they save there
-        self.gradient = "vector" if cross.layout.ks[0] > 2 else None
-        self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
         a11, a_r1, a_rr = self.blocks
-        self.grouping = level_grouping(a11) if grouping is None else grouping
-        """The levels grouped by their blocks (:func:`mixedfx.linalg.one_term.level_grouping`)."""
         classes = level_classes(a11, a_r1, self.grouping)
-        # a partial over the blocks, which pickles with them
-        self._parts = (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
-                       else partial(class_criterion_parts, *classes, a_rr))
+        return (partial(criterion_parts, a11, a_r1, a_rr) if classes is None
+                else partial(class_criterion_parts, *classes, a_rr))
 
     def with_cross(self, cross: CrossProducts) -> OneTermFactorizer:
         """The same kind for other blocks; the levels' grouping is kept where ``a11`` is the same (a refit's)."""
-        return OneTermFactorizer(cross, self.grouping if cross.a11 is self.cross.a11 else None)
+        same = cross.a11 is self.cross.a11
+        return OneTermFactorizer(cross, self.__dict__.get("grouping", self._given_grouping) if same else None)
 
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
         from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415
@@ -263,6 +289,7 @@ class ScalarSparseFactorizer(ScalarFactorizer):
 
     name = "scalar terms, sparse coupling"
     gradient = "scalar"
+    information_steps = "blocks"
 
     def _factor_rest(self, rows: np.ndarray, col_weights: np.ndarray, workspace: np.ndarray | None) -> np.ndarray:
         cp = self.cross
@@ -317,6 +344,7 @@ class VectorRestFactorizer(Factorizer):
 
     name = "vector-valued rest, scalar first term, sparse coupling"
     gradient = "vector"
+    information_steps = "blocks"
 
     def __init__(self, cross: CrossProducts) -> None:
         from mixedfx.linalg.sparse_gram import BlockSchur, rest_blocks  # noqa: PLC0415

@@ -9,6 +9,7 @@ rather than keep a copy of their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds",
            "kernel_theta",
-           "theta_columns", "theta_moved_inward", "term_effects", "random_part", "scalar_row_scales"]
+           "theta_columns", "theta_moved_inward", "term_effects", "lambda_transposed_times", "random_part",
+           "scalar_row_scales"]
 
 
 @dataclass(frozen=True)
@@ -269,11 +271,43 @@ def term_effects(u: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) ->
     -------
     list of ndarray
     """
-    out, start = [], 0
+    return [u[rows].reshape(n, tmpl.shape[0]) @ tmpl.T for tmpl, n, rows in _term_rows(tmpls, n_levels)]
+
+
+def _term_rows(tmpls: list[np.ndarray], n_levels: list[int]) -> Iterator[tuple[np.ndarray, int, slice]]:
+    """Each term's template, levels and slice of the random effects (term by term, level-major)."""
+    start = 0
     for tmpl, n in zip(tmpls, n_levels):
-        k = tmpl.shape[0]
-        out.append(u[start: start + k * n].reshape(n, k) @ tmpl.T)
-        start += k * n
+        stop = start + tmpl.shape[0] * n
+        yield tmpl, n, slice(start, stop)
+        start = stop
+
+
+def lambda_transposed_times(rows: np.ndarray, tmpls: list[np.ndarray], n_levels: list[int]) -> np.ndarray:
+    """``Lambda' rows`` for rows over the random effects (internal order), any rows after them copied.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (m, c)
+        The random effects' rows term by term, level-major within a term, then any others (X's).
+    tmpls : list of ndarray
+        Each term's k x k template.
+    n_levels : list of int
+        Levels per term.
+
+    Returns
+    -------
+    ndarray, shape (m, c)
+
+    Examples
+    --------
+    >>> lambda_transposed_times(np.ones((3, 1)), [np.array([[2.0, 0.0], [1.0, 3.0]])], [1]).ravel().tolist()
+    [3.0, 3.0, 1.0]
+    """
+    out = rows.copy()
+    for tmpl, n, term in _term_rows(tmpls, n_levels):
+        block = rows[term].reshape(n, tmpl.shape[0], -1)
+        out[term] = np.einsum("ba,lbc->lac", tmpl, block).reshape(len(block) * tmpl.shape[0], -1)
     return out
 
 

@@ -26,9 +26,8 @@ from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor, sub
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "LevelGrouping",
-           "level_grouping", "level_classes",
-           "class_criterion_parts"]
+__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "factor_parts", "scalar_criterion_parts",
+           "LevelClasses", "LevelGrouping", "level_grouping", "level_classes", "class_criterion_parts"]
 
 _template = numba.njit(cache=True)(lambda_template)
 
@@ -216,12 +215,18 @@ def criterion_parts(a11, a_r1, a_rr, theta):
     status, l11, _, rest = factor_one_term(a11, a_r1, a_rr, theta)
     if status != OK:
         return status, 0.0, 0.0, 0.0
+    return factor_parts(l11, rest)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def factor_parts(l11, l_rr):
+    """:func:`criterion_parts`' results (status ``OK`` first) from :func:`factor_one_term`'s factor."""
     logdet_re = 0.0
     for lev in range(l11.shape[0]):
         for j in range(l11.shape[1]):
             logdet_re += math.log(l11[lev, j, j])
-    m = rest.shape[0]
-    return _parts(logdet_re, rest, 0, rest[m - 1, m - 1] ** 2)
+    m = l_rr.shape[0]
+    return _parts(logdet_re, l_rr, 0, l_rr[m - 1, m - 1] ** 2)
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -20,7 +20,7 @@ from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.one_term import factor_one_term
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["one_term_derivatives"]
+__all__ = ["one_term_derivatives", "back_substitute", "level_effects", "level_residual"]
 
 _template = numba.njit(cache=True)(lambda_template)
 
@@ -54,13 +54,14 @@ def one_term_derivatives(a11, a_r1, a_rr, theta, size):
     if status != OK:
         return status, l11, l_r1, l_rr, logdet, spread
     t = _template(theta, k)
-    beta = _back_substitute(l_rr, l_rr[p, :p].copy(), p)
+    beta = back_substitute(l_rr, l_rr[p, :p].copy(), p)
     # (L_ss L_ss')^-1 in the lower triangle of a copy (LAPACK's potri)
     g_ss = l_rr[:size, :size].copy()
     if size and lapack_dpotri(g_ss, size) != 0:
         return NOT_POSITIVE_DEFINITE, l11, l_r1, l_rr, logdet, spread
     inverse = np.zeros((k, k))
     u = np.empty(k)
+    rho = np.empty(k)
     v = np.empty((size, k))
     g_s1 = np.empty((size, k))
     g11 = np.empty((k, k))
@@ -68,8 +69,11 @@ def one_term_derivatives(a11, a_r1, a_rr, theta, size):
     for lev in range(n_levels):
         low = l11[lev]
         base = lev * k
-        _level_effects(low, l_r1, beta, base, p, u)
-        _add_spread(t, a11[lev], a_r1, beta, u, base, p, spread)
+        level_effects(low, l_r1, beta, base, p, u)
+        level_residual(t, a11[lev], a_r1, beta, u, base, p, rho)
+        for r in range(k):
+            for c in range(k):
+                spread[r, c] += rho[r] * u[c]
         _lower_inverse(low, inverse)
         # V = L_s1 L11^-1, G_s1 = -G_ss V, G11 = L11^-T L11^-1 - V' G_s1
         for s in range(size):
@@ -111,7 +115,7 @@ def one_term_derivatives(a11, a_r1, a_rr, theta, size):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _back_substitute(low, rhs, size):
+def back_substitute(low, rhs, size):
     """Solve ``low[:size, :size]' x = rhs`` (low lower triangular)."""
     x = np.empty(size)
     for i in range(size - 1, -1, -1):
@@ -138,7 +142,7 @@ def _lower_inverse(low, out):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _level_effects(low, l_r1, beta, base, p, u):
+def level_effects(low, l_r1, beta, base, p, u):
     """One level's spherical effects: ``low' u = L_y1 - L_X1' beta`` on the level's columns."""
     k = low.shape[0]
     for a in range(k):
@@ -154,8 +158,9 @@ def _level_effects(low, l_r1, beta, base, p, u):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _add_spread(t, a11, a_r1, beta, u, base, p, spread):
-    """``spread += rho u'`` for one level: ``rho = Z' W (y - X beta) - A11 T u`` on its columns."""
+def level_residual(t, a11, a_r1, beta, u, base, p, rho):
+    """One level's ``rho = Z' W (y - X beta) - A11 T u`` on its columns, into ``rho``: ``Z' W r`` at the conditional
+    modes (``a11`` the level's block)."""
     k = t.shape[0]
     for r in range(k):
         acc = a_r1[p, base + r]
@@ -166,5 +171,4 @@ def _add_spread(t, a11, a_r1, beta, u, base, p, spread):
             for e in range(c + 1):
                 b += t[c, e] * u[e]
             acc -= a11[r, c] * b
-        for c in range(k):
-            spread[r, c] += acc * u[c]
+        rho[r] = acc

@@ -49,9 +49,10 @@ class LmerControl(OptimizerSettings, CheckSettings):
         theta, as lme4 (computed when ``messages`` is first read).
     use_gradient : bool
         Where the criterion has an analytic gradient, minimise on it: every term
-        scalar on a large crossed design by Newton steps on the average information
+        scalar on a large crossed design, or vector-valued terms after a scalar first
+        term with a sparse coupling, by Newton steps on the average information
         (:mod:`mixedfx.lmm.information`; 5 to 10 evaluations where BOBYQA takes 40
-        to 70), vector-valued terms with a dense coupling (crossed maximal models,
+        to 100), other vector-valued terms with a dense coupling (crossed maximal models,
         :mod:`mixedfx.linalg.derivatives`) by L-BFGS-B (40 to 70 evaluations where
         BOBYQA takes 400 to 2000, and lower optima where BOBYQA stalls). A failed
         run is redone with BOBYQA; one that ends with a variance on zero goes

@@ -21,8 +21,6 @@ coupling's columns (:meth:`mixedfx.linalg.sparse_gram.ScalarSchur.weighted_trace
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import scipy.linalg as sla
 
@@ -31,6 +29,7 @@ from mixedfx.linalg.derivatives import TemplateDerivatives
 from mixedfx.linalg.factorizer import ScalarFactorizer
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import scalar_row_scales
+from mixedfx.lmm.criterion import template_gradient_entries
 
 __all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects", "template_gradient"]
 
@@ -189,15 +188,8 @@ def template_gradient(derivatives: TemplateDerivatives, pwrss: float, dof: int) 
     >>> template_gradient(parts, pwrss=4.0, dof=8).tolist()
     [-2.0, 0.5, -3.0]
     """
-    out = []
+    out = np.empty(sum(logdet.shape[0] * (logdet.shape[0] + 1) // 2 for logdet in derivatives.logdet))
+    start = 0
     for logdet, spread in zip(derivatives.logdet, derivatives.spread):
-        matrix = logdet - 2.0 * dof / pwrss * spread
-        out.append(matrix[_lower_triangle(matrix.shape[0])])
-    return np.concatenate(out)
-
-
-@lru_cache(maxsize=16)
-def _lower_triangle(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of a k x k template's lower triangle in theta's order (column-major)."""
-    columns, rows = np.triu_indices(k)
-    return rows, columns
+        start = template_gradient_entries(logdet, spread, pwrss, dof, out, start)
+    return out

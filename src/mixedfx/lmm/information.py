@@ -1,19 +1,21 @@
-"""Newton steps on the average information, for lmer's crossed scalar-term models.
+"""Newton steps on the average information, for lmer's large models (crossed scalar terms, vector-valued rest terms).
 
-REML programs (ASReml, WOMBAT) step on the variance components
-``psi = (tau_1 .. tau_k, sigma^2)``, ``tau_j = sigma^2 theta_j^2``, with the
-average of the observed and expected information as the Hessian:
-``AI_ab = y'P V_a P V_b P y / 2``, ``V_a = dV / d psi_a``. It costs a few
-solves with the factor already formed, none of the traces the exact Hessian
-needs, and is close to the Hessian near the optimum: from lme4's start,
-ratings_200k takes 6 evaluations and InstEval 5 (L-BFGS-B: 8 and 12).
+REML programs (ASReml, WOMBAT) step on the variance components ``psi``
+(:mod:`mixedfx.lmm.variance_parameters`: each term's covariance
+``sigma^2 T T'``, then ``sigma^2``) with the average of the observed and
+expected information as the Hessian: ``AI_ab = y'P V_a P V_b P y / 2``,
+``V_a = dV / d psi_a``. It costs a few solves with the factor already formed,
+none of the traces the exact Hessian needs, and is close to the Hessian near the
+optimum: from lme4's start, ratings_200k takes 6 evaluations and InstEval 5
+(L-BFGS-B: 8 and 12); InstEval with ``(service | d)`` 8 where L-BFGS-B takes 21.
 
 Every quantity comes from the cross-products (no pass over the rows): with
-``r`` the residual, ``Z_j' W r = u_j / theta_j`` and ``X' W r = 0`` at the
-conditional modes, so ``P`` applied to ``V_a P y`` reduces to blocks of ``Z'WZ``
-and one forward solve with L. The criterion here is the profiled one, a
-function of theta; its gradient over theta gives the score over psi by the
-chain rule (the profiled sigma^2 makes the criterion stationary in sigma^2).
+``r`` the residual at the conditional modes, ``P y = W r / sigma^2``, so
+``V_a P y = Z_j (E_a x I) Z_j' W r / sigma^2`` (``E_a`` the covariance entry's
+symmetric unit), ``X' W r = 0``, and ``P`` applied to these reduces to blocks of
+``[Z X]' W [Z X]`` and one forward solve with L. The criterion here is the
+profiled one, a function of theta; its gradient over theta gives the score over
+psi by the chain rule (the profiled sigma^2 makes the criterion stationary in sigma^2).
 """
 
 from __future__ import annotations
@@ -22,27 +24,30 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
+from mixedfx.linalg.derivatives import random_effects_residual
 from mixedfx.linalg.factor import BlockedFactor
-from mixedfx.linalg.layout import scalar_row_scales
+from mixedfx.linalg.layout import lambda_transposed_times, templates, theta_lower_bounds
+from mixedfx.lmm.variance_parameters import covariance_entries, covariance_score, newton_step, theta_of_covariances
 from mixedfx.optim.optimize import OptSummary
 
-__all__ = ["CriterionPoint", "average_information", "information_minimise"]
+__all__ = ["CriterionPoint", "average_information", "information_minimise", "DECREASE_TOL", "LAST_STEP_DECREASE",
+           "MAX_STEPS", "HALVINGS", "SMALLEST_THETA", "CONVERGED"]
 
 # a point whose step is predicted to lower the criterion by less than this is the optimum (lme4's ftol_abs)
-_DECREASE_TOL = 1e-8
+DECREASE_TOL = 1e-8
 # a step predicted to gain less than this is the last, taken without a gradient at its end: the steps
 # converge superlinearly there (ratings_200k: a predicted 8.9e-3 left 1.6e-7), so it lands within
 # lme4's ftol_abs of the optimum
-_LAST_STEP_DECREASE = 1e-5
-_MAX_STEPS = 20
+LAST_STEP_DECREASE = 1e-5
+MAX_STEPS = 20
 # step halvings tried where a full step leaves the bounds or raises the criterion
-_HALVINGS = 4
-# below this a theta is too near its bound for steps in tau = sigma^2 theta^2
-_SMALLEST_THETA = 1e-4
-_CONVERGED = 3
+HALVINGS = 4
+# below this a template's diagonal is too near its bound for steps on the covariances (at 0 their derivatives
+# over theta vanish)
+SMALLEST_THETA = 1e-4
+CONVERGED = 3
 
 
 @dataclass(frozen=True)
@@ -71,69 +76,64 @@ class CriterionPoint:
 
 
 def average_information(cp: CrossProducts, point: CriterionPoint, sigma2: float) -> np.ndarray:
-    """2 AI over ``psi = (tau_1 .. tau_k, sigma^2)``: the Hessian approximation of -2 log-likelihood.
+    """2 AI over psi (:mod:`mixedfx.lmm.variance_parameters`): the Hessian approximation of -2 log-likelihood.
 
     Parameters
     ----------
     cp : CrossProducts
-        Blocks of a model whose terms are all scalar, with a sparse coupling block.
+        The model's blocks (any terms; the coupling dense or sparse).
     point : CriterionPoint
-        The state at theta (every theta positive).
+        The state at theta.
     sigma2 : float
         The profiled residual variance at theta.
 
     Returns
     -------
-    ndarray, shape (k + 1, k + 1)
+    ndarray, shape (n_theta + 1, n_theta + 1)
     """
-    layout, theta, u = cp.layout, point.theta, point.u
-    k, q1, q_rest = len(theta), layout.n_levels[0], layout.q_rest
-    starts = np.cumsum([0] + layout.n_levels)
-    # c_j = Z_j' W r / sigma^2; the columns of Q are V_tau_j P y = Z_j c_j and V_sigma2 P y = r / sigma^2
-    c = [u[a:b] / (t * sigma2) for a, b, t in zip(starts[:-1], starts[1:], theta)]
-    # Z' W Z_j c_j over the first term's rows and the rest's rows (X and y included); the rest
-    # terms' c_j sit in their own rows of one (m, k - 1) array, so each block is one product
-    placed = np.zeros((cp.a_rr.shape[0], k - 1))
-    for j in range(1, k):
-        placed[starts[j] - q1: starts[j + 1] - q1, j - 1] = c[j]
-    firsts = np.column_stack([cp.a11[:, 0, 0] * c[0], np.asarray(cp.a_r1.T @ placed)])
-    # scipy's BLAS, as the factorisation's: numpy's own OpenBLAS threads would then spin against LAPACK's
-    rests = np.column_stack([np.asarray(cp.a_r1 @ c[0]).ravel(), sla.blas.dgemm(1.0, cp.a_rr.T, placed)])
-    products = list(zip(firsts.T, rests.T))
-    gram = np.empty((k + 1, k + 1))
-    for j, (first, rest) in enumerate(products):
-        gram[0, j] = c[0] @ first
-        for i in range(1, k):
-            gram[i, j] = c[i] @ rest[starts[i] - q1: starts[i + 1] - q1]
-        gram[k, j] = gram[j, k] = c[j] @ c[j]
-    gram[k, k] = (point.factor.pwrss - u @ u) / sigma2**2
-    # T = [Lambda' Z' W Q; X' W Q] and Q' W P W Q sigma^2 = Q'Q - T' C^-1 T with C = L L'
-    rows = scalar_row_scales(theta, layout)
-    t1 = np.column_stack([theta[0] * first for first, _ in products] + [u[:q1] / sigma2])
-    t_rest = np.column_stack([rows * rest for _, rest in products] + [np.zeros(len(rows))])
-    t_rest[:q_rest, -1] = u[q1:] / sigma2
-    z1, z_rest = _forward_solve(cp, point.factor, theta, t1, t_rest)
-    return (gram - z1.T @ z1 - z_rest.T @ z_rest) / sigma2
+    layout, factor = cp.layout, point.factor
+    tmpls = templates(point.theta, layout.ks)
+    beta, u = factor.solve_coefficients()
+    rho = random_effects_residual(cp, tmpls, beta, u)
+    q, n_cov = len(u), len(point.theta)
+    # Q's columns: V_a P y = Z c_a, c_a = (E_a x I) Z_j' W r / sigma^2 on term j's rows, and W^-1 P y = r / sigma^2
+    c = _covariance_directions(rho, layout.ks, layout.n_levels) / sigma2
+    products = cp.times(np.vstack([c, np.zeros((layout.p, n_cov))]))          # [Z X]' W Z c
+    gram = np.empty((n_cov + 1, n_cov + 1))
+    gram[:n_cov, :n_cov] = c.T @ products[:q]
+    gram[:n_cov, n_cov] = gram[n_cov, :n_cov] = c.T @ rho / sigma2
+    gram[n_cov, n_cov] = (factor.pwrss - u @ u) / sigma2**2
+    # T = [Lambda' Z' W Q; X' W Q] and Q' W P W Q sigma^2 = Q' W Q - T' C^-1 T with C = L L' (REML's system,
+    # X included, for either criterion: only the step's metric); Lambda' Z' W r = u at the conditional modes
+    t = np.zeros((q + layout.p, n_cov + 1))
+    t[:, :n_cov] = lambda_transposed_times(products, tmpls, layout.n_levels)
+    t[:q, n_cov] = u / sigma2
+    z = factor.solve_lower(t)
+    information = (gram - z.T @ z) / sigma2
+    return 0.5 * (information + information.T)
 
 
-def _forward_solve(cp: CrossProducts, factor: BlockedFactor, theta: np.ndarray, t1: np.ndarray,
-                   t_rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """L^-1 [t1; t_rest] by blocks, without the response's row (whatever t_rest holds there).
-
-    ``L_r1 = R A_r1 diag(theta_1 / l11)`` is applied without forming it; C is
-    REML's system (X included) for either criterion: only the step's metric.
-    """
-    l11 = factor.l11[:, 0, 0]
-    z1 = t1 / l11[:, None]
-    coupled = scalar_row_scales(theta, cp.layout)[:, None] * np.asarray(cp.a_r1 @ ((theta[0] / l11)[:, None] * z1))
-    # the Fortran view of the C-ordered L_rr is its transpose: solve L_rr z = b as L_rr'' without a copy
-    z_rest = sla.solve_triangular(factor.l_rr.T, t_rest - coupled, lower=False, trans="T", check_finite=False)
-    return z1, z_rest[:-1]
+def _covariance_directions(rho: np.ndarray, ks: list[int], n_levels: list[int]) -> np.ndarray:
+    """Per covariance entry (r, c) of term j, ``(E_rc x I) rho_j`` on term j's rows: (q, n_theta)."""
+    columns, start = [], 0
+    for k, n in zip(ks, n_levels):
+        block = rho[start: start + k * n].reshape(n, k)
+        for col in range(k):
+            for row in range(col, k):
+                direction = np.zeros((n, k))
+                direction[:, row] += block[:, col]
+                if row != col:
+                    direction[:, col] += block[:, row]
+                column = np.zeros(len(rho))
+                column[start: start + k * n] = direction.ravel()
+                columns.append(column)
+        start += k * n
+    return np.column_stack(columns)
 
 
 def information_minimise(evaluate: Callable[[np.ndarray, bool], CriterionPoint | None],
                          information: Callable[[CriterionPoint, float], np.ndarray], x0: np.ndarray,
-                         dof: int) -> tuple[OptSummary | None, int]:
+                         dof: int, ks: list[int]) -> tuple[OptSummary | None, int]:
     """Minimise the profiled criterion by Newton steps on psi with the average information.
 
     Parameters
@@ -144,64 +144,64 @@ def information_minimise(evaluate: Callable[[np.ndarray, bool], CriterionPoint |
     information : callable
         (point, sigma^2) -> :func:`average_information` at that point.
     x0 : ndarray
-        Starting theta (all positive).
+        Starting theta (every template's diagonal positive).
     dof : int
         The criterion's residual degrees of freedom (sigma^2 = pwrss / dof).
+    ks : list of int
+        Columns per term (theta's layout).
 
     Returns
     -------
     summary : OptSummary or None
-        None where the steps do not apply: a theta near zero, an information
-        that is not positive definite, a step that no halving makes feasible and
-        lower, or no convergence in a few steps; the caller then optimises
-        otherwise.
+        None where the steps do not apply: a template's diagonal near zero, an
+        information that is not positive definite, a step that no halving makes
+        feasible and lower, or no convergence in a few steps; the caller then
+        optimises otherwise.
     evaluations : int
         Criterion evaluations spent.
     """
-    k = len(x0)
+    diagonal = theta_lower_bounds(ks) == 0.0
     point = evaluate(np.asarray(x0, dtype=float), True)
     evaluations = 1
-    for _ in range(_MAX_STEPS):
-        if point is None or np.any(point.theta < _SMALLEST_THETA):
+    for _ in range(MAX_STEPS):
+        if point is None or np.any(point.theta[diagonal] < SMALLEST_THETA):
             return None, evaluations
         sigma2 = point.factor.pwrss / dof
         # the criterion is stationary in sigma^2 at its profiled value: the chain rule through
-        # theta_j = sqrt(tau_j / sigma^2) gives the score over psi from the gradient over theta
-        score = np.append(point.gradient / (2.0 * sigma2 * point.theta),
-                          -np.sum(point.gradient * point.theta) / (2.0 * sigma2))
-        hessian = information(point, sigma2)
-        try:
-            lower = np.linalg.cholesky(hessian)
-        except np.linalg.LinAlgError:
+        # theta = chol(Sigma / sigma^2) gives the score over psi from the gradient over theta
+        psi = np.empty(len(point.theta) + 1)
+        covariance_entries(point.theta, ks, sigma2, psi)
+        psi[-1] = sigma2
+        score = np.empty(len(psi))
+        if not covariance_score(point.theta, point.gradient, ks, sigma2, psi, score):
             return None, evaluations
-        scaled = sla.solve_triangular(lower, score, lower=True)
-        if not np.all(np.isfinite(scaled)):
+        step = np.empty(len(score))
+        decrease = newton_step(score, information(point, sigma2), step)
+        if decrease < 0.0:
             return None, evaluations
-        decrease = 0.5 * scaled @ scaled
-        last = decrease < _LAST_STEP_DECREASE
-        if decrease >= _DECREASE_TOL:
-            step = -sla.solve_triangular(lower.T, scaled, lower=False)
-            psi = np.append(sigma2 * point.theta**2, sigma2)
-            trial, spent = _step(evaluate, point, psi, step, k, with_gradient=not last)
+        last = decrease < LAST_STEP_DECREASE
+        if decrease >= DECREASE_TOL:
+            trial, spent = _step(evaluate, point, psi, step, ks, with_gradient=not last)
             evaluations += spent
             # the last step stands where it lowers the criterion; the point it left is converged too
             point = trial if trial is not None or not last else point
-        if decrease < _DECREASE_TOL or last:
+        if decrease < DECREASE_TOL or last:
             summary = OptSummary(optimizer="ai-newton", x0=np.asarray(x0, dtype=float), x=point.theta,
-                                 fval=point.value, feval=evaluations, return_code=_CONVERGED)
+                                 fval=point.value, feval=evaluations, return_code=CONVERGED)
             return summary, evaluations
     return None, evaluations
 
 
 def _step(evaluate: Callable[[np.ndarray, bool], CriterionPoint | None], point: CriterionPoint, psi: np.ndarray,
-          step: np.ndarray, k: int, with_gradient: bool) -> tuple[CriterionPoint | None, int]:
-    """The first of the full step and its halvings that keeps psi positive and lowers the criterion."""
+          step: np.ndarray, ks: list[int], with_gradient: bool) -> tuple[CriterionPoint | None, int]:
+    """The first of the full step and its halvings that keeps every covariance positive definite and lowers the
+    criterion."""
     evaluations = 0
-    for halving in range(_HALVINGS + 1):
-        candidate = psi + step / 2.0**halving
-        if np.any(candidate <= 0.0):
+    theta = np.empty(len(psi) - 1)
+    for halving in range(HALVINGS + 1):
+        if not theta_of_covariances(psi + step / 2.0**halving, ks, theta):
             continue
-        trial = evaluate(np.sqrt(candidate[:k] / candidate[k]), with_gradient)
+        trial = evaluate(theta.copy(), with_gradient)
         evaluations += 1
         if trial is not None and trial.value <= point.value:
             return trial, evaluations

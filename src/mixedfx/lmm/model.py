@@ -15,12 +15,14 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.remote_rows import RemoteRows
 from mixedfx.design.reterms import ReTerm
 from mixedfx.lmm.control import LmerControl
-from mixedfx.lmm.information import CriterionPoint, average_information, information_minimise
+from mixedfx.lmm.criterion import LOG_2PI, profiled_criterion
+from mixedfx.lmm.information import CONVERGED, CriterionPoint, average_information, information_minimise
 from mixedfx.linalg.cross import (CrossProducts, cross_products, response_map, scale_columns, transform_dense,
                                   with_response)
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorizer_for
-from mixedfx.linalg.layout import TermLayout, rescaled_terms, term_layouts, theta_lower_bounds, theta_scales
+from mixedfx.linalg.layout import (TermLayout, kernel_theta, rescaled_terms, term_layouts, theta_lower_bounds,
+                                   theta_scales)
 from mixedfx.linalg.merge import MergedFactorizer, TermMerge, merge_shared_groups
 from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
 from mixedfx.linalg.threads import limited_blas
@@ -31,9 +33,6 @@ from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
 
 __all__ = ["ModelBlocks", "LinearMixedModel"]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
-
 
 @dataclass(frozen=True)
 class ModelBlocks:
@@ -234,9 +233,8 @@ class LinearMixedModel:
         ML: ``log|L_Z|^2 + n (1 + log(2 pi pwrss / n))``; REML adds ``log|R_X|^2``
         and takes ``n - p`` for n; both less log|W| of the prior weights.
         """
-        dof = self.n - self.p if reml else self.n
-        value = logdet_re + dof * (1.0 + _LOG_2PI + math.log(pwrss / dof)) - self.log_det_weights
-        return float(value + logdet_x) if reml else float(value)
+        return float(profiled_criterion(logdet_re, logdet_x, pwrss, self.n - self.p if reml else self.n,
+                                        self.log_det_weights, reml))
 
     def deviance_at_scale(self, theta: np.ndarray, sigma: float, reml: bool | None = None) -> float:
         """The deviance (or REML criterion) at theta and a given sigma, not profiled over sigma.
@@ -254,7 +252,7 @@ class LinearMixedModel:
         reml = self.reml if reml is None else reml
         factor = self.factor(theta)
         dof = self.n - self.p if reml else self.n
-        value = (factor.logdet_re + factor.pwrss / sigma**2 + dof * (_LOG_2PI + 2.0 * math.log(sigma))
+        value = (factor.logdet_re + factor.pwrss / sigma**2 + dof * (LOG_2PI + 2.0 * math.log(sigma))
                  - self.log_det_weights)
         return float(value + factor.logdet_x) if reml else float(value)
 
@@ -355,20 +353,26 @@ class LinearMixedModel:
         return theta_scales(self.statistics.column_scales())
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
-                  initial_step: np.ndarray | None) -> OptSummary:
+                  initial_step: np.ndarray | None, start: np.ndarray | None = None,
+                  on_one_scale: bool = False) -> OptSummary:
+        """:meth:`optimize`'s work: ``start`` overrides ``control.theta0``; ``on_one_scale`` skips the check of the
+        columns' scales (the rescaled twin's are one scale by construction)."""
         if optimizer is None and control.optimizer is not None:
             optimizer = optimizer_named(control.optimizer)
-        x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
+        if start is not None:
+            x0 = start
+        else:
+            x0 = np.asarray(control.theta0, dtype=float) if control.theta0 is not None else self.start_theta()
         if x0.shape != self.lower.shape:
             raise ValueError(f"control.theta0 has {x0.size} values; this model has {self.lower.size} "
                              f"covariance parameters")
-        scales = self.theta_scales
+        scales = None if on_one_scale else self.theta_scales
         if scales is not None:
             rescaled = self._rescaled
             step = None if initial_step is None else initial_step * scales
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
-            start = None if control.theta0 is None else tuple(x0 * scales)
-            summary = rescaled._optimize(replace(control, theta0=start), optimizer, step)
+            given = None if control.theta0 is None and start is None else x0 * scales
+            summary = rescaled._optimize(control, optimizer, step, given, on_one_scale=True)
             return replace(summary, x0=summary.x0 / scales, x=summary.x / scales, factorizer=self.factorizer.name)
         options = control.optimizer_options
         objective = traced(self.objective, control.verbose)
@@ -406,11 +410,26 @@ class LinearMixedModel:
     def _gradient_minimise(self, x0: np.ndarray, control: LmerControl) -> OptSummary:
         """Newton steps on the average information from ``x0``, or L-BFGS-B where they do not apply.
 
-        Both on the analytic gradient, with arrays kept across their evaluations.
+        Both on the analytic gradient. Where the steps do not apply and the model has no gradient,
+        a failed summary (the caller then runs BOBYQA).
         """
+        x0 = np.asarray(x0, dtype=float)
+        steps = self.factorizer.information_steps
+        if steps == "one term, compiled":
+            # verbose prints each evaluation as lme4 does: its own path, without the steps
+            summary, spent = (None, 0) if control.verbose else self._compiled_steps(x0)
+            if summary is not None:
+                return summary
+            # the steps failing, the model's own path from the start, as without them
+            return self._evaluated_minimise(x0, control, steps=False, spent=spent)
+        return self._evaluated_minimise(x0, control, steps=steps is not None)
+
+    def _evaluated_minimise(self, x0: np.ndarray, control: LmerControl, steps: bool, spent: int = 0) -> OptSummary:
+        """:mod:`mixedfx.lmm.information`'s steps (where ``steps``), then L-BFGS-B from the lowest point they met,
+        with arrays kept across their evaluations; ``spent`` evaluations made before are counted."""
         workspace = GradientWorkspace(self.cross.a_rr.shape[0])
         last: dict[str, CriterionPoint | None] = {}
-        best = {"theta": np.asarray(x0, dtype=float), "value": np.inf}
+        best = {"theta": x0, "value": np.inf}
 
         point_at = traced(lambda theta, with_gradient: self._criterion_point(theta, workspace, with_gradient),
                           control.verbose, value_of=lambda point: np.inf if point is None else point.value)
@@ -424,15 +443,20 @@ class LinearMixedModel:
         def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return _value_and_gradient(evaluate(theta), theta)
 
-        summary, spent = None, 0
-        if self.factorizer.gradient == "scalar":
-            summary, spent = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof)
+        summary = None
+        if steps:
+            summary, used = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof,
+                                                 self.ks)
+            spent += used
+        if summary is None and (not self.has_gradient or self.factorizer.few_parameters):
+            return OptSummary(optimizer="ai-newton", x0=x0, x=x0, fval=np.inf, feval=spent, return_code=-1,
+                              messages=["the information steps did not converge"])
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]
             summary = lbfgsb(value_and_gradient, start, self.lower,
                              first_step=_first_step(start, control.first_step_share), maxeval=control.maxeval)
-            summary = replace(summary, x0=np.asarray(x0, dtype=float), feval=summary.feval + spent)
+            summary = replace(summary, x0=x0, feval=summary.feval + spent)
         point = last.get("point")
         if point is not None and point.theta.tobytes() == summary.x.tobytes():
             # the optimum was the last point evaluated: factor() takes its factor (in the workspace,
@@ -440,6 +464,18 @@ class LinearMixedModel:
             self.last_factor = (self.cross, summary.x.tobytes(), point.factor)
         return summary
 
+    def _compiled_steps(self, x0: np.ndarray) -> tuple[OptSummary | None, int]:
+        """:func:`mixedfx.lmm.one_term_steps.one_term_steps` from ``x0``: its summary (None where the steps did not
+        converge) and its evaluations."""
+        from mixedfx.lmm.one_term_steps import one_term_steps  # noqa: PLC0415 - numba loads when used
+
+        code, theta, value, evaluations = one_term_steps(*self.factorizer.blocks, kernel_theta(x0),
+                                                         self.p if self.reml else 0, self._dof,
+                                                         self.log_det_weights, self.reml)
+        if code != CONVERGED:
+            return None, evaluations
+        return OptSummary(optimizer="ai-newton", x0=x0, x=theta, fval=float(value), feval=evaluations,
+                          return_code=CONVERGED), evaluations
 
 def _first_step(theta: np.ndarray, share: float) -> float:
     """L-BFGS-B's first step from ``theta``: a share of its largest value (of the share itself near zero)."""

@@ -1,0 +1,76 @@
+"""The compiled information steps of one-term models against the Python steps and BOBYQA."""
+
+import numpy as np
+import pytest
+
+import mixedfx as mfx
+from mixedfx.linalg.one_term import factor_one_term
+from mixedfx.lmm.information import CONVERGED, average_information
+from mixedfx.lmm.one_term_steps import NOT_CONVERGED, one_term_information, one_term_steps
+
+FORMULAS = ["Reaction ~ Days + (1 | Subject)", "Reaction ~ Days + (Days | Subject)",
+            "Reaction ~ Days + I(Days^2) + (Days + I(Days^2) | Subject)"]
+
+
+def _model(sleep, formula, reml=True, weights=None):
+    model = mfx.lmer_model(mfx.lmer_design(formula, sleep, weights=weights), REML=reml)
+    return model._rescaled if model.theta_scales is not None else model
+
+
+def _steps(model, x0):
+    return one_term_steps(*model.factorizer.blocks, np.array(x0, dtype=float), model.p if model.reml else 0,
+                          model._dof, model.log_det_weights, model.reml)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_information_matches_the_python_information(sleep, formula, weighted):
+    weights = np.random.default_rng(3).uniform(0.5, 2.0, len(sleep)) if weighted else None
+    model = _model(sleep, formula, weights=weights)
+    rng = np.random.default_rng(4)
+    theta = np.where(model.lower == 0.0, rng.uniform(0.3, 1.5, model.lower.size),
+                     rng.normal(0.0, 0.4, model.lower.size))
+    point = model._criterion_point(theta, None, with_gradient=False)
+    sigma2 = point.factor.pwrss / model._dof
+    _, l11, l_r1, l_rr = factor_one_term(*model.factorizer.blocks, theta)
+    compiled = one_term_information(*model.factorizer.blocks[:2], l11, l_r1, l_rr, theta, point.factor.pwrss, sigma2)
+    expected = average_information(model.cross, point, sigma2)
+    np.testing.assert_allclose(compiled, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_steps_reach_bobyqa_s_optimum_in_a_few_evaluations(sleep, formula, reml):
+    model = _model(sleep, formula, reml)
+    reference = model.optimize(mfx.LmerControl(use_gradient=False))
+    code, theta, value, evaluations = _steps(model, model.start_theta())
+    assert code == CONVERGED and evaluations <= 8 < reference.feval
+    assert value <= reference.fval + 1e-8
+    assert value == pytest.approx(model.objective(theta), rel=1e-12)
+
+
+def test_steps_give_up_near_a_zero_variance(sleep):
+    model = _model(sleep, FORMULAS[1])
+    code, theta, value, evaluations = _steps(model, [1.0, 0.2, 1e-6])
+    assert code == NOT_CONVERGED and evaluations == 1
+    np.testing.assert_array_equal(theta, [1.0, 0.2, 1e-6])
+
+
+def test_a_fit_takes_the_steps_and_falls_back_where_they_do_not_apply(sleep):
+    fit = mfx.optimize_lmer(_model(sleep, FORMULAS[1]))
+    assert fit.optimizer == "ai-newton" and fit.feval <= 8
+    # Dyestuff2's optimum has the variance on zero: the steps stop there and BOBYQA decides, as without them
+    dyestuff2 = mfx.lmer_model(mfx.lmer_design("Yield ~ 1 + (1 | Batch)", mfx.datasets.load("Dyestuff2")))
+    on_zero = mfx.optimize_lmer(dyestuff2)
+    without = mfx.optimize_lmer(dyestuff2, control={"use_gradient": False})
+    assert on_zero.optimizer == "nloptwrap" and on_zero.x[0] == 0.0
+    assert on_zero.fval <= without.fval and on_zero.feval > without.feval
+
+
+def test_verbose_fits_print_lme4s_evaluations(sleep, capsys):
+    # lme4's trace is BOBYQA's: a verbose fit takes its path (on another path its lines would differ)
+    fit = mfx.lmer(FORMULAS[1], data=sleep, control={"verbose": 1})
+    quiet = mfx.lmer(FORMULAS[1], data=sleep)
+    assert fit.opt_summary.optimizer == "nloptwrap" and quiet.opt_summary.optimizer == "ai-newton"
+    assert capsys.readouterr().err.count("iteration:") >= fit.opt_summary.feval
+    assert quiet.opt_summary.fval <= fit.opt_summary.fval + 1e-8
