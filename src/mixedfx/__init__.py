@@ -14,9 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# each public name and the module that defines it; a name equal to its module's last part is that module
+# the public modules, and each other public name with the module that defines it
+_SUBMODULES = {"datasets": "mixedfx.datasets", "families": "mixedfx.glmm.families", "plots": "mixedfx.plots"}
 _EXPORTS = {
-    "datasets": "mixedfx.datasets", "families": "mixedfx.glmm.families", "plots": "mixedfx.plots",
     "lmer": "mixedfx.api", "glmer": "mixedfx.api", "glmer_nb": "mixedfx.api",
     "anova": "mixedfx.inference.anova", "AnovaTable": "mixedfx.inference.anova",
     "FTestTable": "mixedfx.inference.anova", "WaldTable": "mixedfx.inference.anova",
@@ -37,7 +37,7 @@ _EXPORTS = {
     "optimize_glmer": "mixedfx.modular", "glmer_fit": "mixedfx.modular",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [*_SUBMODULES, *_EXPORTS]
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
@@ -67,11 +67,12 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
 
 def __getattr__(name: str) -> Any:
     """Import a public name's module on first use and keep the name here."""
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
+    if name in _SUBMODULES:
+        value = importlib.import_module(_SUBMODULES[name])
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:
         raise AttributeError(f"module 'mixedfx' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name.rpartition(".")[2] == name else getattr(module, name)
     globals()[name] = value
     return value
 
