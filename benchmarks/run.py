@@ -3,7 +3,7 @@
 Usage (from the repository root, mixedfx installed)::
 
     python benchmarks/run.py [--cases NAME ...] [--repeat 5] [--out benchmarks/results.json]
-                             [--r-max-seconds 60] [--no-r] [--no-glmm]
+                             [--r-max-seconds 60] [--no-r] [--no-glmm] [--first-use]
 
 Each case runs in a fresh subprocess so its peak memory (data included) is its own.
 mixedfx is timed in-process: model building plus fit from an already loaded
@@ -17,7 +17,9 @@ mixedfx reached (lme4's: REML criterion or deviance for lmer, -2 log-likelihood 
 glmer) and its difference from lme4's in the same run (NaN where lme4's time is
 recorded). Cases marked ``refit`` also time ``fit.refit`` with a new (simulated)
 response, the median of 1,000 refits, and a 1,000-replicate parametric bootstrap
-(``mixedfx.bootstrap`` of the fixed effects), printed below the table.
+(``mixedfx.bootstrap`` of the fixed effects), printed below the table. ``--first-use``
+then times a new user's first commands in a fresh venv (``benchmarks/first_use.py``);
+``--cases --first-use`` times only those.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cases import CASES, Case  # noqa: E402
+import first_use  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_DATA = ROOT.parent / "shared" / "bench" / "make_data.py"
@@ -212,11 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--r-max-seconds", type=float, default=60.0)
     parser.add_argument("--no-r", action="store_true")
     parser.add_argument("--no-glmm", action="store_true")
+    parser.add_argument("--first-use", action="store_true",
+                        help="then time a new user's first commands in a fresh venv (benchmarks/first_use.py)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.repeat, not args.no_glmm)
         return 0
+    if args.cases:
+        run_cases(args)
+    if args.first_use:
+        first_rows = first_use.measure(args.repeat)
+        first_use.print_table(first_rows)
+        (ROOT / "benchmarks" / "first_use.json").write_text(json.dumps(first_rows, indent=2))
+    return 0
+
+
+def run_cases(args: argparse.Namespace) -> None:
+    """Time the chosen cases against lme4 (and glmm), print the table and write it to ``args.out``."""
     with_r = not args.no_r and r_available()
     rows = []
     header = (f"{'case':<24}{'mixedfx s':>11}{'lme4 s':>13}{'ratio':>9}{'target':>8}{'glmm s':>9}{'peak MB':>9}"
@@ -245,7 +261,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row['case']} refit with a new response: {1e3 * row['refit']:.3f} ms (median of {REFITS}); "
                   f"bootstrap of {REFITS} replicates: {row['bootstrap']:.2f} s")
     Path(args.out).write_text(json.dumps(rows, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

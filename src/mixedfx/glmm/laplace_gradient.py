@@ -332,7 +332,9 @@ def laplace_gradient(response, terms, structure, theta, base, iterations, eta_en
         else:
             eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
     xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
-    xi_bar[:q] = 2.0 * iterations[last].u
+    u_last = iterations[last].u
+    for j in range(q):  # by a loop: an array assigned to a slice costs seconds of compiling
+        xi_bar[j] = 2.0 * u_last[j]
     base_bar = np.zeros(n)
     theta_bar = np.zeros(n_terms)
     w_bar = np.zeros(n)

@@ -95,16 +95,20 @@ def pirls_loop(solve: Callable, update: Callable, record: Callable) -> Callable:
             if pdev > old_pdev:
                 smooth = False
                 for _ in range(max_halvings):
-                    u[:] = (old_u + u) / 2.0
-                    b[:] = (old_b + b) / 2.0
+                    # halfway back, in place by ufuncs: numba compiles an array assigned to a slice
+                    # with its shape-mismatch message, seconds of compiling
+                    u += old_u
+                    u *= 0.5
+                    b += old_b
+                    b *= 0.5
                     pdev = update(ctx, u, b)
                     if pdev <= old_pdev:
                         break
                 if pdev - old_pdev > tol:
                     return HALVING_FAILED, it + 1, smooth
             old_pdev = pdev
-            old_u[:] = u
-            old_b[:] = b
+            old_u = u.copy()
+            old_b = b.copy()
         return NOT_CONVERGED, max_iter, smooth
 
     return iterations

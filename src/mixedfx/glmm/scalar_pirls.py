@@ -377,7 +377,9 @@ def _pirls(response, structure, settings, theta, base, eta_start, mu_start, rest
     p, n = X_t.shape[0], response.y.shape[0]
     work = PirlsWorkspace(a11=np.empty(u_offsets[1]), coupling=np.empty(structure.row_idx.shape[0]), rest=rest,
                           w=np.empty(n), xy=np.empty((p + 1, n)), weighted=np.empty((p + 1, n)))
-    work.xy[:p] = X_t
+    for j in range(p):  # by loops: an array assigned to a slice costs seconds of compiling
+        for r in range(n):
+            work.xy[j, r] = X_t[j, r]
     ctx = PirlsContext(response=response, structure=structure, theta=theta, base=base, eta=eta_start.copy(),
                        mu=mu_start.copy(), resid=np.empty(n), work=work,
                        iterations=List.empty_list(ITERATION_TYPE))

@@ -170,6 +170,11 @@ def dense_blocks(codes, z1, weighted_z1, columns, values, xy, weights, q_rest, n
     a11, xy_z1 = level_products(codes, weighted_z1, z1, xy, n_levels)
     a_rr, terms_z1 = slot_products(columns, values, xy, weights, q_rest, codes, weighted_z1, n_levels)
     a_r1 = np.empty((a_rr.shape[0], xy_z1.shape[1]))
-    a_r1[:q_rest] = terms_z1
-    a_r1[q_rest:] = xy_z1
+    width = a_r1.shape[1]
+    for i in range(q_rest):  # by loops: an array assigned to a slice costs seconds of compiling
+        for j in range(width):
+            a_r1[i, j] = terms_z1[i, j]
+    for i in range(xy_z1.shape[0]):
+        for j in range(width):
+            a_r1[q_rest + i, j] = xy_z1[i, j]
     return a11, a_r1, a_rr
