@@ -26,9 +26,8 @@ from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor, sub
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses", "LevelGrouping",
-           "level_grouping", "level_classes",
-           "class_criterion_parts"]
+__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "scalar_criterion_parts", "LevelClasses",
+           "LevelGrouping", "level_grouping", "level_classes", "class_criterion_parts"]
 
 _template = numba.njit(cache=True)(lambda_template)
 
