@@ -9,8 +9,9 @@ and its halvings run with no Python in between. The same constants, the same
 maps between theta and the variance components
 (:mod:`mixedfx.lmm.variance_parameters`) and the same criterion
 (:mod:`mixedfx.lmm.criterion`) as the Python loop. sleepstudy's quadratic
-slopes take 5 evaluations where L-BFGS-B took 19, and ``(Days | Subject)`` 7
-where BOBYQA takes 43.
+slopes take 5 evaluations where L-BFGS-B took 19. Terms of one or two columns
+keep BOBYQA (:class:`mixedfx.linalg.factorizer.OneTermFactorizer`), though the
+steps apply to them as well.
 
 numba is imported here, so import this module only where it is used.
 """
