@@ -222,6 +222,7 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
     score = np.empty(n + 1)
     step = np.empty(n + 1)
     psi = np.empty(n + 1)
+    candidate = np.empty(n + 1)
     trial = np.empty(n)
     trial_gradient = np.empty(n)
     for _ in range(MAX_STEPS):
@@ -244,7 +245,9 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
             moved = False
             t11, t_r1, t_rr = l11, l_r1, l_rr
             for halving in range(HALVINGS + 1):
-                if not _theta_of(psi + step / 2.0**halving, ks, trial):
+                for j in range(n + 1):  # loops, not array expressions: numba compiles those at length
+                    candidate[j] = psi[j] + step[j] / 2.0**halving
+                if not _theta_of(candidate, ks, trial):
                     continue
                 evaluations += 1
                 if last:
