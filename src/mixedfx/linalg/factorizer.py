@@ -82,17 +82,13 @@ class Factorizer:
         blocks: where an evaluation costs a large factorisation, so that the
         steps' few evaluations pay for their solves), ``"one term, compiled"``
         (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
-        on :class:`OneTermFactorizer`'s ``blocks``) or None.
-    few_parameters : bool
-        Where the information steps do not apply, BOBYQA optimises rather than
-        L-BFGS-B on the gradient: so few parameters that BOBYQA's evaluations
-        cost less than the gradient path's.
+        on :class:`OneTermFactorizer`'s ``blocks``, for a term of three columns
+        or more) or None.
     """
 
     name: ClassVar[str] = ""
     gradient: str | None = None
-    information_steps: ClassVar[str | None] = None
-    few_parameters: bool = False
+    information_steps: str | None = None
     calls_blas: ClassVar[bool] = True
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -163,14 +159,14 @@ class OneTermFactorizer(Factorizer):
 
     name = "one term (compiled)"
     calls_blas = False
-    information_steps = "one term, compiled"
 
     def __init__(self, cross: CrossProducts, grouping: LevelGrouping | None = None) -> None:
         super().__init__(cross)
-        self.gradient = "vector"
-        # where the information steps do not apply, with fewer than six parameters BOBYQA takes 20 to 60
-        # compiled evaluations of microseconds: the gradient path's calls cost more than they save there
-        self.few_parameters = cross.layout.ks[0] <= 2
+        # With fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds, along
+        # lme4's own path: its optimum is lme4's to about 1e-8 in theta, where the steps' (as exact, a criterion
+        # lower by about 1e-9) sits 1e-5 away, and every quantity read off the fit moves with it
+        if cross.layout.ks[0] > 2:
+            self.gradient, self.information_steps = "vector", "one term, compiled"
         self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
         self._given_grouping = grouping
 

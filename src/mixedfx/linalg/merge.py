@@ -178,7 +178,6 @@ class MergedFactorizer(Factorizer):
         self.calls_blas = inner.calls_blas
         # a term-wise gradient comes from the merged terms' template derivatives; the scalar formulas do not apply
         self.gradient = "vector" if inner.gradient == "vector" else None
-        self.few_parameters = inner.few_parameters
 
     def with_cross(self, cross: CrossProducts) -> Factorizer:
         return MergedFactorizer(self.inner.with_cross(cross), self.merge)

@@ -60,7 +60,7 @@ def scalar_first_derivatives(cross: CrossProducts, factor: BlockedFactor, theta:
     blocks = schur.blocks
     theta1 = float(theta[0])
     scale = theta1 / factor.l11[:, 0, 0] ** 2
-    g_rr = rest_inverse_lower(factor.l_rr, size)
+    g_rr = rest_inverse_lower(factor.l_rr, size, single=True)
     n_rest = len(layout.ks) - 1
     kmax = stacked.shape[1]
     rest = np.zeros((n_rest, kmax, kmax))

@@ -22,21 +22,15 @@ coupling's columns (:meth:`mixedfx.linalg.sparse_gram.ScalarSchur.weighted_trace
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
-from mixedfx.linalg.derivatives import TemplateDerivatives
+from mixedfx.linalg.derivatives import TemplateDerivatives, rest_inverse_lower
 from mixedfx.linalg.factorizer import ScalarFactorizer
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import scalar_row_scales
 from mixedfx.lmm.criterion import template_gradient_entries
 
 __all__ = ["GradientWorkspace", "criterion_gradient", "spherical_effects", "template_gradient"]
-
-
-# The inverse is formed in single precision when K's condition number is below this: the
-# gradient then errs by about 1e-5 (InstEval, ratings) where its noise floor is 1e-3
-_SINGLE_MAX_COND = 1e3
 
 
 class GradientWorkspace:
@@ -69,26 +63,6 @@ class GradientWorkspace:
         return flat[: size * size].reshape((size, size), order="F")
 
 
-def _system_inverse(l_rr: np.ndarray, size: int, workspace: GradientWorkspace) -> np.ndarray:
-    """(K K')^-1 in the upper triangle of a Fortran-ordered array, K the leading (size, size) block of ``l_rr``.
-
-    In single precision (twice LAPACK's speed) where K is well conditioned.
-    """
-    upper = workspace.square(size, np.float32)
-    # the Fortran view of K' is K's upper triangle: what LAPACK reads
-    np.copyto(upper, l_rr[:size, :size].T)
-    # the infinity-norm estimate on K' is K's 1-norm condition number
-    if 1.0 / sla.lapack.strcon(upper, norm="I", uplo="U")[0] <= _SINGLE_MAX_COND:
-        inverse, info = sla.lapack.spotri(upper, lower=0, overwrite_c=1)
-    else:
-        upper = workspace.square(size, np.float64)
-        np.copyto(upper, l_rr[:size, :size].T)
-        inverse, info = sla.lapack.dpotri(upper, lower=0, overwrite_c=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("the factor's rest block is singular")
-    return inverse
-
-
 def _inverse_traces(factorizer: ScalarFactorizer, factor: BlockedFactor, theta: np.ndarray, reml: bool,
                     workspace: GradientWorkspace | None) -> np.ndarray:
     """tr_j(C^-1) for each term (internal order), C as in the module's docstring (REML: X included)."""
@@ -101,7 +75,8 @@ def _inverse_traces(factorizer: ScalarFactorizer, factor: BlockedFactor, theta: 
     if not size:
         return traces
     workspace = workspace if workspace is not None else GradientWorkspace(cp.a_rr.shape[0])
-    upper_inverse = _system_inverse(factor.l_rr, size, workspace)
+    # (K K')^-1's upper triangle, Fortran-ordered
+    upper_inverse = rest_inverse_lower(factor.l_rr, size, single=True, square=workspace.square).T
     diagonal = np.diagonal(upper_inverse)
     starts = np.cumsum([0] + layout.n_levels[1:])
     traces[1:] = [diagonal[a:b].sum(dtype=float) for a, b in zip(starts[:-1], starts[1:])]

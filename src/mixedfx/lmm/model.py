@@ -410,8 +410,7 @@ class LinearMixedModel:
     def _gradient_minimise(self, x0: np.ndarray, control: LmerControl) -> OptSummary:
         """Newton steps on the average information from ``x0``, or L-BFGS-B where they do not apply.
 
-        Both on the analytic gradient. Where the steps do not apply and the model has no gradient,
-        a failed summary (the caller then runs BOBYQA).
+        Both on the analytic gradient.
         """
         x0 = np.asarray(x0, dtype=float)
         steps = self.factorizer.information_steps
@@ -448,9 +447,6 @@ class LinearMixedModel:
             summary, used = information_minimise(evaluate, partial(average_information, self.cross), x0, self._dof,
                                                  self.ks)
             spent += used
-        if summary is None and (not self.has_gradient or self.factorizer.few_parameters):
-            return OptSummary(optimizer="ai-newton", x0=x0, x=x0, fval=np.inf, feval=spent, return_code=-1,
-                              messages=["the information steps did not converge"])
         if summary is None:
             # from the lowest point the steps reached: nearer the optimum than the start
             start = best["theta"]

@@ -9,8 +9,9 @@ and its halvings run with no Python in between. The same constants, the same
 maps between theta and the variance components
 (:mod:`mixedfx.lmm.variance_parameters`) and the same criterion
 (:mod:`mixedfx.lmm.criterion`) as the Python loop. sleepstudy's quadratic
-slopes take 5 evaluations where L-BFGS-B took 19, and ``(Days | Subject)`` 7
-where BOBYQA takes 43.
+slopes take 5 evaluations where L-BFGS-B took 19. Terms of one or two columns
+keep BOBYQA (:class:`mixedfx.linalg.factorizer.OneTermFactorizer`), though the
+steps apply to them as well.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -221,6 +222,7 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
     score = np.empty(n + 1)
     step = np.empty(n + 1)
     psi = np.empty(n + 1)
+    candidate = np.empty(n + 1)
     trial = np.empty(n)
     trial_gradient = np.empty(n)
     for _ in range(MAX_STEPS):
@@ -243,7 +245,9 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
             moved = False
             t11, t_r1, t_rr = l11, l_r1, l_rr
             for halving in range(HALVINGS + 1):
-                if not _theta_of(psi + step / 2.0**halving, ks, trial):
+                for j in range(n + 1):  # loops, not array expressions: numba compiles those at length
+                    candidate[j] = psi[j] + step[j] / 2.0**halving
+                if not _theta_of(candidate, ks, trial):
                     continue
                 evaluations += 1
                 if last:

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from mixedfx.linalg.layout import theta_columns, theta_lower_bounds, theta_moved_inward
+from mixedfx.linalg.layout import theta_columns, theta_moved_inward
 from mixedfx.optim.optimize import (OptimizerSettings, OptSummary, bobyqa, first_steps_near, restart_from,
                                     restart_from_edge, snap_to_boundary)
 
@@ -114,11 +114,12 @@ def settle_on_boundary(summary: OptSummary, objective: Callable[[np.ndarray], fl
         summary = snap_to_boundary(summary, objective, lower, tol)
     if share <= 0 or all(k == 1 for k in ks):  # a scalar term's diagonal is its own largest
         return summary
-    on_diagonal = theta_lower_bounds(ks) == 0.0
-    ends = np.cumsum([k * (k + 1) // 2 for k in ks])
-    for start, end in zip(ends - [k * (k + 1) // 2 for k in ks], ends):
-        diagonal = start + np.flatnonzero(on_diagonal[start:end])
-        largest = float(np.max(np.abs(summary.x[diagonal])))
+    start = 0
+    for k in ks:
+        # the template's diagonal, column-major: a few entries, compared as Python floats
+        diagonal = [start + c * k - c * (c - 1) // 2 for c in range(k)]
+        start += k * (k + 1) // 2
+        largest = max(abs(float(summary.x[j])) for j in diagonal)
         for j in diagonal:
             if 0.0 < summary.x[j] < share * largest:
                 x = summary.x.copy()
