@@ -195,8 +195,7 @@ class OneTermFactorizer(Factorizer):
 
     def with_cross(self, cross: CrossProducts) -> OneTermFactorizer:
         """The same kind for other blocks; the levels' grouping is kept where ``a11`` is the same (a refit's)."""
-        same = cross.a11 is self.cross.a11
-        return OneTermFactorizer(cross, self.__dict__.get("grouping", self._given_grouping) if same else None)
+        return OneTermFactorizer(cross, self.grouping if cross.a11 is self.cross.a11 else None)
 
     def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
         from mixedfx.linalg.one_term import factor_one_term  # noqa: PLC0415
