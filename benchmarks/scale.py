@@ -130,7 +130,7 @@ def main() -> None:
 
     import mixedfx as mfx
 
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       memory_limit=args.memory_limit) as cluster, Client(cluster) as client:
         if "panel" not in args.skip:
             run("panel", PANEL, panel_frame(args.panel_rows, args.partition_rows), client)

@@ -62,6 +62,6 @@ def client():
     """A Dask LocalCluster for the session (started when a test first asks): two worker processes, one thread each."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as dask_client:
         yield dask_client
