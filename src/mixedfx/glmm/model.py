@@ -148,9 +148,9 @@ class GeneralizedLinearMixedModel:
         self.eta_start = family.link.linkfun(mustart) + 0.0
         self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
         layout = BlockLayout(ks=self.ks, n_levels=self.n_levels, p=self.p)
-        # the compiled PIRLS (scalar terms) calls LAPACK from its own threads, single-threaded
-        self.blas_threads = (None if layout.all_scalar
-                             else blas_threads(layout.q_rest + layout.p + 1, self.ks[0] * self.n_levels[0]))
+        # small models too: the optimisers' own LAPACK calls (L-BFGS-B's, the Newton steps') wake BLAS's threads,
+        # a wait of several milliseconds where another process holds the second core
+        self.blas_threads = blas_threads(layout.q_rest + layout.p + 1, self.ks[0] * self.n_levels[0])
         """BLAS threads while fitting (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
 
     def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

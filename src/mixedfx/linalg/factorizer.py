@@ -84,12 +84,18 @@ class Factorizer:
         (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
         on :class:`OneTermFactorizer`'s ``blocks``, for a term of three columns
         or more) or None.
+    compiled_criterion : functools.partial or None
+        Where the criterion's parts are one compiled call, that call over the
+        blocks (a kernel of :mod:`mixedfx.linalg.one_term`, theta its last
+        argument): nlopt then calls it without Python
+        (:mod:`mixedfx.lmm.compiled_objective`). None for the other kinds.
     """
 
     name: ClassVar[str] = ""
     gradient: str | None = None
     information_steps: str | None = None
     calls_blas: ClassVar[bool] = True
+    compiled_criterion: partial | None = None
 
     def __init__(self, cross: CrossProducts) -> None:
         self.cross = cross
@@ -179,7 +185,7 @@ class OneTermFactorizer(Factorizer):
         return level_grouping(self.blocks[0]) if self._given_grouping is None else self._given_grouping
 
     @cached_property
-    def _parts(self) -> partial:
+    def compiled_criterion(self) -> partial:
         """The compiled criterion over the blocks, levels with equal blocks grouped (formed on first use: the
         information steps do not need it); a partial over the blocks, which pickles with them."""
         from mixedfx.linalg.one_term import (  # noqa: PLC0415 - numba loads with the first factoriser
@@ -206,7 +212,7 @@ class OneTermFactorizer(Factorizer):
         return BlockedFactor(l11=l11, l_rr=l_rr, layout=self.cross.layout, coupling=partial(as_is, l_r1))
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
-        return _checked_parts(self._parts, theta)
+        return _checked_parts(self.compiled_criterion, theta)
 
     def factor_with_derivatives(self, theta: np.ndarray, size: int) -> tuple[BlockedFactor, TemplateDerivatives]:
         from mixedfx.linalg.one_term_gradient import one_term_derivatives  # noqa: PLC0415
@@ -273,10 +279,10 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
         # what the compiled criterion reads: each rest row's term (-1 for [X y]), a11's diagonal, a_r1, a_rr
         self.blocks = (row_term, np.ascontiguousarray(cross.a11[:, 0, 0]), np.ascontiguousarray(cross.a_r1, dtype=float),
                        np.ascontiguousarray(cross.a_rr, dtype=float))
-        self._parts = partial(scalar_criterion_parts, *self.blocks)
+        self.compiled_criterion = partial(scalar_criterion_parts, *self.blocks)
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
-        return _checked_parts(self._parts, theta)
+        return _checked_parts(self.compiled_criterion, theta)
 
 
 class ScalarSparseFactorizer(ScalarFactorizer):

@@ -387,7 +387,10 @@ class LinearMixedModel:
             spent = trial.feval
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
-            summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
+            if optimizer is None and not control.verbose and self.factorizer.compiled_criterion is not None:
+                summary = self._compiled_bobyqa(objective, x0, first)
+            else:
+                summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
         summary = leave_boundary(summary, objective, self.lower, self.ks, control,
                                  (control.refit_first_step, control.refit_least_step), optimizer=restart,
@@ -395,6 +398,15 @@ class LinearMixedModel:
         summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
         return replace(summary, factorizer=self.factorizer.name)
+
+    def _compiled_bobyqa(self, objective: Callable[[np.ndarray], float], x0: np.ndarray,
+                         options: dict) -> OptSummary:
+        """BOBYQA with nlopt calling the compiled criterion itself (:mod:`mixedfx.optim.compiled_bobyqa`)."""
+        from mixedfx.lmm.compiled_objective import compiled_objective  # noqa: PLC0415 - numba loads when used
+        from mixedfx.optim.compiled_bobyqa import compiled_bobyqa  # noqa: PLC0415
+
+        compiled = compiled_objective(self.factorizer.compiled_criterion, self._dof, self.log_det_weights, self.reml)
+        return compiled_bobyqa(compiled, objective, x0, self.lower, **options)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:
