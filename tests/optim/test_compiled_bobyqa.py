@@ -57,3 +57,19 @@ def test_maxeval_is_reported():
     assert result.return_code == 5
     assert result.feval == 6
     assert "maximum number of function evaluations (6)" in result.messages[0]
+
+
+def test_without_nlopts_c_interface_the_python_run_answers(monkeypatch):
+    from mixedfx.optim import compiled_bobyqa as module
+
+    calls = []
+    monkeypatch.setattr(module, "_nlopt_library", lambda: None)
+    centre = np.array([1.0, -2.0])
+
+    def python(x):
+        calls.append(1)
+        return _python_bowl(centre)(x)
+
+    compiled = compiled_bobyqa(CompiledObjective(_bowl.address, centre), python, np.ones(2), LOWER)
+    assert len(calls) == compiled.feval > 0
+    np.testing.assert_allclose(compiled.x, bobyqa(_python_bowl(centre), np.ones(2), LOWER).x, rtol=1e-12)

@@ -78,6 +78,9 @@ def compiled_bobyqa(compiled: CompiledObjective, objective: Callable[[np.ndarray
     """
     x0 = np.maximum(np.asarray(x0, dtype=float), lower)
     library = _nlopt_library()
+    if library is None:
+        return bobyqa(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
+                      initial_step=initial_step)
     opt = library.nlopt_create(nlopt.LN_BOBYQA, len(x0))
     try:
         bounds = np.ascontiguousarray(lower, dtype=float)
@@ -105,9 +108,14 @@ def compiled_bobyqa(compiled: CompiledObjective, objective: Callable[[np.ndarray
 
 
 @cache
-def _nlopt_library() -> ctypes.CDLL:
-    """nlopt's C functions, from the library its Python interface loaded, with their argument types."""
-    library = ctypes.CDLL(importlib.util.find_spec("nlopt._nlopt").origin)
+def _nlopt_library() -> ctypes.CDLL | None:
+    """nlopt's C functions, from the library its Python interface loaded, with their argument types (None
+    where that library does not export them: a build of nlopt's Python interface linking nlopt differently)."""
+    try:
+        library = ctypes.CDLL(importlib.util.find_spec("nlopt._nlopt").origin)
+        library.nlopt_create  # noqa: B018 - looked up to see that the C interface is exported
+    except (OSError, AttributeError, TypeError):
+        return None
     pointer, handle = ctypes.c_void_p, ctypes.c_void_p
     library.nlopt_create.restype = handle
     library.nlopt_create.argtypes = [ctypes.c_int, ctypes.c_uint]
