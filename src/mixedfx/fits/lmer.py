@@ -181,6 +181,17 @@ class LmerFit(MixedModelFit):
         y = self._response_array(newresp)
         model = self._model.with_response(y)
         check_lmer_response(model.matrices)  # what lmer() refuses, refit refuses
+        return self.refit_model(model)
+
+    def refit_model(self, model: LinearMixedModel) -> LmerFit:
+        """This fit's model with another response (``model.with_response`` or ``with_response_products``),
+        fitted as :meth:`refit` fits it: from this fit's theta, with small first steps.
+
+        Raises
+        ------
+        DataError
+            Where the fixed effects fit the new response exactly.
+        """
         check_residual_variation(model.matrices, model.cross.xy_gram)
         control, first_steps = self._refit_start
         return LmerFit(model, model.optimize(control, initial_step=first_steps), control)

@@ -7,13 +7,16 @@ criterion, its optimisation and every estimate need no rows, so the fit is an
 and the Satterthwaite tests give the in-memory numbers. What reads rows goes
 through more passes: ``fitted()``, ``residuals()`` and ``predict()`` give
 lazy Dask Series, and the summary's scaled-residual quantiles take three
-passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The rest
-(``hatvalues``, Kenward-Roger, ``refit``, ``simulate``, the bootstrap) raises
+passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The parametric
+bootstrap (``bootstrap``, ``confint(method="boot")``) takes a pass per batch of
+simulations (:mod:`~mixedfx.partitioned.bootstrap`). The rest
+(``hatvalues``, Kenward-Roger, ``refit``, ``simulate``) raises
 :class:`~mixedfx.errors.RowsElsewhereError`, which says to fit in memory for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -31,6 +34,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import spread_message
 from mixedfx.optim.optimize import OptSummary
+from mixedfx.partitioned.bootstrap import bootstrap_refits
 from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.quantiles import exact_quantiles
 from mixedfx.partitioned.rows import RowValues, lazy_row_values
@@ -125,9 +129,11 @@ class PartitionedLmerFit(LmerFit):
         """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
         raise rows_elsewhere("simulate() draws a response for every row")
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet for a fit from a Dask DataFrame: each replicate simulates every row and refits."""
-        raise rows_elsewhere("the parametric bootstrap simulates every row")
+    def bootstrap_refits(self, nsim: int, entropy: int, re_form: str | None = None, client: Any = None,
+                         batch_size: int | None = None) -> Iterator[list[Callable[[], LmerFit]]]:
+        """The parametric bootstrap's refits, a batch of simulations per pass over the partitions
+        (:func:`mixedfx.partitioned.bootstrap.bootstrap_refits`; :meth:`bootstrap` reads them)."""
+        return bootstrap_refits(self, nsim, entropy, re_form, client, batch_size)
 
     def reoptimize(self, optimizer: str) -> PartitionedLmerFit:
         """The same model optimised from lme4's start by another optimiser (no pass over the rows)."""
