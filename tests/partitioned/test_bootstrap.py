@@ -121,6 +121,11 @@ def test_statistics_needing_rows_fail_as_bootstrap_failures_and_bad_options_say_
     with pytest.warns(UserWarning, match="bootstrap runs failed"):
         failed = fit.bootstrap(lambda refit: refit.fitted()[:2], 2, seed=1, client=client)
     assert failed.n_failed == 2 and all("RowsElsewhereError" in message for message in failed.failures)
+    printed = fit.bootstrap(lambda refit: ["Fixed effects:" in str(refit.summary(show_resids=False)),
+                                           len(refit.ranef()["Subject"])], 2, seed=1, client=client)
+    assert printed.n_failed == 0 and np.all(printed.t.to_numpy() == [[1, 18]] * 2)
+    intervals = fit.confint(method="boot", nsim=20, seed=1, client=client)
+    assert intervals.shape == (6, 2) and np.all(intervals.iloc[:, 0] < intervals.iloc[:, 1])
     with pytest.raises(FormulaError):
         fit.bootstrap(_estimates, 2, seed=1, re_form="~(1 | Nobody)")
     with pytest.raises(ValueError, match="client="):

@@ -194,7 +194,11 @@ class LmerFit(MixedModelFit):
         """
         check_residual_variation(model.matrices, model.cross.xy_gram)
         control, first_steps = self._refit_start
-        return LmerFit(model, model.optimize(control, initial_step=first_steps), control)
+        return self._refit_of(model, model.optimize(control, initial_step=first_steps), control)
+
+    def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> LmerFit:
+        """The fit :meth:`refit_model` makes (a fit whose rows are elsewhere makes its own kind)."""
+        return LmerFit(model, opt, control)
 
     @cached_property
     def _refit_start(self) -> tuple[LmerControl, np.ndarray]:

@@ -30,17 +30,22 @@ import pandas as pd
 
 from mixedfx.design.memory import DOUBLE
 from mixedfx.design.newdata import selected_columns
+from mixedfx.fits.lmer import LmerFit
 from mixedfx.fits.prediction import Predictor
 from mixedfx.linalg.cross import response_map
 from mixedfx.linalg.layout import templates
+from mixedfx.lmm.control import LmerControl
+from mixedfx.lmm.model import LinearMixedModel
+from mixedfx.optim.checks import spread_message
+from mixedfx.optim.optimize import OptSummary
+from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.passes import CodedPartition, coded_partition, reduce_partitions
 from mixedfx.partitioned.request import PassRequest
 
 if TYPE_CHECKING:
-    from mixedfx.fits.lmer import LmerFit
     from mixedfx.partitioned.fit import PartitionedLmerFit
 
-__all__ = ["ResponseSimulation", "ReplicateBatch", "replicate_effects", "partition_noise", "simulated_responses",
+__all__ = ["SimulatedLmerFit", "ResponseSimulation", "ReplicateBatch", "replicate_effects", "partition_noise", "simulated_responses",
            "partition_response_products", "batch_size_for", "bootstrap_refits"]
 
 BATCH_BYTES = 32 * 2**20
@@ -240,8 +245,7 @@ def bootstrap_refits(fit: PartitionedLmerFit, nsim: int, entropy: int, re_form: 
     Yields
     ------
     list of callable
-        Per batch, each simulation's refit (an :class:`~mixedfx.fits.lmer.LmerFit` whose
-        rows, and so whatever reads them, are elsewhere), made when called.
+        Per batch, each simulation's refit (a :class:`SimulatedLmerFit`), made when called.
     """
     model = fit.model
     size = model.cross.layout.order - 1
@@ -264,3 +268,22 @@ def bootstrap_refits(fit: PartitionedLmerFit, nsim: int, entropy: int, re_form: 
 
 def _refit(fit: PartitionedLmerFit, products: np.ndarray, squares: float) -> LmerFit:
     return fit.refit_model(fit.model.with_response_products(products, squares))
+
+
+class SimulatedLmerFit(LmerFit):
+    """A fit to a response simulated on a Dask DataFrame's partitions, from its summed products alone.
+
+    Its estimates, ``VarCorr``, ``logLik``, tests and intervals read as any fit's;
+    what reads the rows or the simulated response (residuals, the summary's
+    residual quantiles: ``summary(show_resids=False)`` prints the rest) raises
+    :class:`~mixedfx.errors.RowsElsewhereError`.
+    """
+
+    def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl,
+                 design: PartitionedDesign) -> None:
+        super().__init__(model, opt, control)
+        self.design = design
+        """The fitted frame's passes' totals (X's columns for lme4's scale check)."""
+
+    def _scale_x_message(self, tol: float) -> str | None:
+        return spread_message(self.design.x_deviations(), tol)

@@ -34,7 +34,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import spread_message
 from mixedfx.optim.optimize import OptSummary
-from mixedfx.partitioned.bootstrap import bootstrap_refits
+from mixedfx.partitioned.bootstrap import SimulatedLmerFit, bootstrap_refits
 from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.quantiles import exact_quantiles
 from mixedfx.partitioned.rows import RowValues, lazy_row_values
@@ -134,6 +134,9 @@ class PartitionedLmerFit(LmerFit):
         """The parametric bootstrap's refits, a batch of simulations per pass over the partitions
         (:func:`mixedfx.partitioned.bootstrap.bootstrap_refits`; :meth:`bootstrap` reads them)."""
         return bootstrap_refits(self, nsim, entropy, re_form, client, batch_size)
+
+    def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> SimulatedLmerFit:
+        return SimulatedLmerFit(model, opt, control, self.design)
 
     def reoptimize(self, optimizer: str) -> PartitionedLmerFit:
         """The same model optimised from lme4's start by another optimiser (no pass over the rows)."""
