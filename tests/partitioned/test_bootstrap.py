@@ -63,7 +63,7 @@ def test_the_draws_depend_on_the_seed_alone_not_on_the_scheduler_or_the_batches(
     assert not np.allclose(other.t.to_numpy()[:, draws], alone.t.to_numpy()[:, draws])
 
 
-def test_a_simulation_refits_as_lmer_fits_its_response_built_by_hand(weighted_rows, weighted_fit, client):
+def test_a_simulation_is_the_response_built_by_hand_and_refits_as_lmer_fits_it(weighted_rows, weighted_fit, client):
     frame, fit = weighted_fit
     result = fit.bootstrap(_estimates, 3, seed=11, client=client, batch_size=2)
     replicate = 2
@@ -76,7 +76,12 @@ def test_a_simulation_refits_as_lmer_fits_its_response_built_by_hand(weighted_ro
         noise = partition_noise(result.seed, replicate, i, len(part))
         pieces.append(part.assign(simulated=part.off + beta[0] + beta[1] * part.Days + b[level, 0]
                                   + b[level, 1] * part.Days + sigma * noise / np.sqrt(part.w)))
-    in_memory = mfx.lmer("simulated ~ Days + (Days | Subject)", pd.concat(pieces), weights="w", offset="off")
+    by_hand = pd.concat(pieces)
+    # simulate() draws the same responses, lazily, partition by partition
+    simulated = fit.simulate(3, seed=result.seed).compute()
+    assert list(simulated.columns) == ["sim_1", "sim_2", "sim_3"]
+    pd.testing.assert_series_equal(simulated[f"sim_{replicate + 1}"], by_hand.simulated, check_names=False, rtol=1e-12)
+    in_memory = mfx.lmer("simulated ~ Days + (Days | Subject)", by_hand, weights="w", offset="off")
     expected, got = _estimates(in_memory), result.t.to_numpy()[replicate]
     assert got[6] == pytest.approx(expected[6], rel=1e-8)  # the REML criterion
     np.testing.assert_allclose(got[:2], expected[:2], rtol=1e-6)  # fixef
@@ -124,7 +129,7 @@ def test_statistics_needing_rows_fail_as_bootstrap_failures_and_bad_options_say_
     printed = fit.bootstrap(lambda refit: ["Fixed effects:" in str(refit.summary(show_resids=False)),
                                            len(refit.ranef()["Subject"])], 2, seed=1, client=client)
     assert printed.n_failed == 0 and np.all(printed.t.to_numpy() == [[1, 18]] * 2)
-    intervals = fit.confint(method="boot", nsim=20, seed=1, client=client)
+    intervals = fit.confint(method="boot", nsim=20, seed=1, level=0.8, client=client)
     assert intervals.shape == (6, 2) and np.all(intervals.iloc[:, 0] < intervals.iloc[:, 1])
     with pytest.raises(FormulaError):
         fit.bootstrap(_estimates, 2, seed=1, re_form="~(1 | Nobody)")

@@ -45,8 +45,9 @@ from mixedfx.partitioned.request import PassRequest
 if TYPE_CHECKING:
     from mixedfx.partitioned.fit import PartitionedLmerFit
 
-__all__ = ["SimulatedLmerFit", "ResponseSimulation", "ReplicateBatch", "replicate_effects", "partition_noise", "simulated_responses",
-           "partition_response_products", "batch_size_for", "bootstrap_refits"]
+__all__ = ["SimulatedLmerFit", "ResponseSimulation", "ReplicateBatch", "replicate_seed", "replicate_effects",
+           "partition_noise", "simulated_responses", "partition_response_products", "lazy_simulations",
+           "batch_size_for", "bootstrap_refits", "BATCH_BYTES"]
 
 BATCH_BYTES = 32 * 2**20
 """A batch's largest block, a partition's rows x simulations (or the random and fixed effects x simulations), stays
@@ -201,6 +202,56 @@ def partition_response_products(part: pd.DataFrame, partition: int, simulation: 
     weighted = less_offset if frame.weights is None else frame.weights[:, None] * less_offset
     products = response_map(coded.factored, coded.X, frame.weights) @ less_offset
     return np.asarray(products), np.einsum("ib,ib->b", less_offset, weighted)
+
+
+def lazy_simulations(fit: PartitionedLmerFit, nsim: int, seed: int | None = None,
+                     re_form: str | None = None) -> Any:
+    """Responses simulated from a fit on its Dask DataFrame's rows, as a lazy Dask DataFrame.
+
+    Column ``sim_<r + 1>`` holds the response simulation r of :func:`mixedfx.bootstrap`
+    with the same seed refits (the same random effects and per-partition noise streams).
+
+    Parameters
+    ----------
+    fit : PartitionedLmerFit
+    nsim : int
+        Simulations (the columns; the client holds their random effects, the workers a
+        partition's rows x nsim at a time).
+    seed : int, optional
+        Seed of the draws (the same seed gives the same draws).
+    re_form : str, optional
+        As for :func:`replicate_effects`.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        Columns ``sim_1`` .. ``sim_<nsim>``, on the kept rows' index (lme4 simulates the rows used).
+    """
+    if not isinstance(nsim, (int, np.integer)) or isinstance(nsim, bool) or nsim < 1:
+        raise ValueError(f"nsim must be a positive whole number, not {nsim!r}")
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
+        raise TypeError(f"seed must be a whole number or None for a fit from a Dask DataFrame, not {seed!r}")
+    import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
+
+    entropy = int(np.random.SeedSequence(seed).entropy)
+    replicates = np.arange(int(nsim))
+    simulation = ResponseSimulation(request=fit.design.request, predictor=fit.predictor, sigma=fit.sigma,
+                                    entropy=entropy)
+    batch = ReplicateBatch(replicates=replicates, effects=replicate_effects(fit, entropy, replicates, re_form))
+    names = [f"sim_{r + 1}" for r in replicates]
+    return fit.data.map_partitions(_simulated_partition, dask.delayed(simulation, traverse=False),
+                                   dask.delayed(batch, traverse=False),
+                                   meta=pd.DataFrame({name: pd.Series(dtype=float) for name in names}))
+
+
+def _simulated_partition(part: pd.DataFrame, simulation: ResponseSimulation, batch: ReplicateBatch,
+                         partition_info: dict | None = None) -> pd.DataFrame:
+    """One partition's simulated responses (Dask passes the partition's position as ``partition_info``)."""
+    coded = coded_partition(part, simulation.request, simulation.predictor.matrices)
+    partition = 0 if partition_info is None else partition_info["number"]
+    values = simulated_responses(coded, partition, simulation, batch)
+    return pd.DataFrame(values, index=part.index[coded.frame.kept],
+                        columns=[f"sim_{r + 1}" for r in batch.replicates])
 
 
 def _add_products(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray,

@@ -9,8 +9,9 @@ through more passes: ``fitted()``, ``residuals()`` and ``predict()`` give
 lazy Dask Series, and the summary's scaled-residual quantiles take three
 passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The parametric
 bootstrap (``bootstrap``, ``confint(method="boot")``) takes a pass per batch of
-simulations (:mod:`~mixedfx.partitioned.bootstrap`). The rest
-(``hatvalues``, Kenward-Roger, ``refit``, ``simulate``) raises
+simulations, and ``simulate()`` gives a lazy Dask DataFrame of the same draws
+(:mod:`~mixedfx.partitioned.bootstrap`). The rest
+(``hatvalues``, Kenward-Roger, ``refit``) raises
 :class:`~mixedfx.errors.RowsElsewhereError`, which says to fit in memory for it.
 """
 
@@ -34,7 +35,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import spread_message
 from mixedfx.optim.optimize import OptSummary
-from mixedfx.partitioned.bootstrap import SimulatedLmerFit, bootstrap_refits
+from mixedfx.partitioned.bootstrap import SimulatedLmerFit, bootstrap_refits, lazy_simulations
 from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.quantiles import exact_quantiles
 from mixedfx.partitioned.rows import RowValues, lazy_row_values
@@ -125,9 +126,24 @@ class PartitionedLmerFit(LmerFit):
         raise RowsElsewhereError("refit(newresp) needs the rows in this process; for a Dask DataFrame add the new "
                                  "response as a column and fit it with mfx.lmer(...)")
 
-    def simulate(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
-        raise rows_elsewhere("simulate() draws a response for every row")
+    def simulate(self, nsim: int = 1, seed: int | None = None, re_form: str | None = None, newdata: Any = None,
+                 allow_new_levels: bool = False) -> Any:
+        """Responses simulated for the fitted rows, a lazy Dask DataFrame drawn partition by partition
+        (:func:`mixedfx.partitioned.bootstrap.lazy_simulations`); for pandas ``newdata``, as :meth:`LmerFit.simulate`.
+
+        Examples
+        --------
+        >>> import dask.dataframe as dd, mixedfx as mfx
+        >>> rows = dd.from_pandas(mfx.datasets.load("sleepstudy"), npartitions=3)
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", rows)
+        >>> fit.simulate(2, seed=1).compute().shape
+        (180, 2)
+        """
+        if newdata is None:
+            return lazy_simulations(self, nsim, seed, re_form)
+        if is_dask_frame(newdata):
+            raise rows_elsewhere("simulate() for new rows in a Dask DataFrame (pass them as a pandas DataFrame)")
+        return super().simulate(nsim, seed, re_form, newdata, allow_new_levels)
 
     def bootstrap_refits(self, nsim: int, entropy: int, re_form: str | None = None, client: Any = None,
                          batch_size: int | None = None) -> Iterator[list[Callable[[], LmerFit]]]:
