@@ -127,8 +127,9 @@ def test_statistics_needing_rows_fail_as_bootstrap_failures_and_bad_options_say_
         failed = fit.bootstrap(lambda refit: refit.fitted()[:2], 2, seed=1, client=client)
     assert failed.n_failed == 2 and all("RowsElsewhereError" in message for message in failed.failures)
     printed = fit.bootstrap(lambda refit: ["Fixed effects:" in str(refit.summary(show_resids=False)),
+                                           "maximum likelihood" in str(refit.refit_ml().summary(show_resids=False)),
                                            len(refit.ranef()["Subject"])], 2, seed=1, client=client)
-    assert printed.n_failed == 0 and np.all(printed.t.to_numpy() == [[1, 18]] * 2)
+    assert printed.n_failed == 0 and np.all(printed.t.to_numpy() == [[1, 1, 18]] * 2)
     intervals = fit.confint(method="boot", nsim=20, seed=1, level=0.8, client=client)
     assert intervals.shape == (6, 2) and np.all(intervals.iloc[:, 0] < intervals.iloc[:, 1])
     with pytest.raises(FormulaError):

@@ -152,7 +152,7 @@ class LmerFit(MixedModelFit):
             return self
         control = replace(self._control, theta0=tuple(self._opt.x))
         model = self._model.with_criterion(reml=False)
-        return LmerFit(model, model.optimize(control), control)
+        return self._refit_of(model, model.optimize(control), control)
 
     def refit(self, newresp) -> LmerFit:
         """The same model fitted to a new response (lme4's ``refit``).
@@ -197,7 +197,7 @@ class LmerFit(MixedModelFit):
         return self._refit_of(model, model.optimize(control, initial_step=first_steps), control)
 
     def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> LmerFit:
-        """The fit :meth:`refit_model` makes (a fit whose rows are elsewhere makes its own kind)."""
+        """The fit :meth:`refit_model` and :meth:`refit_ml` make (a fit whose rows are elsewhere makes its own kind)."""
         return LmerFit(model, opt, control)
 
     @cached_property

@@ -338,3 +338,6 @@ class SimulatedLmerFit(LmerFit):
 
     def _scale_x_message(self, tol: float) -> str | None:
         return spread_message(self.design.x_deviations(), tol)
+
+    def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> SimulatedLmerFit:
+        return SimulatedLmerFit(model, opt, control, self.design)

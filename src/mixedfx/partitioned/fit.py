@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
-from mixedfx.design.remote_rows import rows_elsewhere
 from mixedfx.errors import MixedFxError, RowsElsewhereError
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.lmer import LmerFit
@@ -142,7 +141,8 @@ class PartitionedLmerFit(LmerFit):
         if newdata is None:
             return lazy_simulations(self, nsim, seed, re_form)
         if is_dask_frame(newdata):
-            raise rows_elsewhere("simulate() for new rows in a Dask DataFrame (pass them as a pandas DataFrame)")
+            raise TypeError("simulate() takes new rows as a pandas DataFrame (newdata.compute()), "
+                            "not a Dask DataFrame")
         return super().simulate(nsim, seed, re_form, newdata, allow_new_levels)
 
     def bootstrap_refits(self, nsim: int, entropy: int, re_form: str | None = None, client: Any = None,
