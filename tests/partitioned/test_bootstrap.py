@@ -5,10 +5,12 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import mixedfx as mfx
 from mixedfx.errors import FormulaError
 from mixedfx.partitioned.bootstrap import partition_noise, replicate_effects
+from tests.conftest import crossed_ratings
 
 FORMULA = "Reaction ~ Days + (Days | Subject)"
 
@@ -140,3 +142,24 @@ def test_statistics_needing_rows_fail_as_bootstrap_failures_and_bad_options_say_
         fit.bootstrap(_estimates, 2, seed=1, batch_size=0)
     with pytest.raises(ValueError, match="Dask DataFrame only"):
         mfx.bootstrap(mfx.lmer(FORMULA, mfx.datasets.load("sleepstudy")), _estimates, 2, batch_size=3)
+
+
+def _response_rows(fit):
+    """The refit's response rows of the blocks: y*'W Z1, then [Z2.. X y*]'W y* (offset taken off)."""
+    cross = fit.model.cross
+    coupling = cross.a_r1.toarray() if sp.issparse(cross.a_r1) else cross.a_r1
+    return np.concatenate([coupling[-1], cross.a_rr[-1]])
+
+
+@pytest.mark.parametrize("formula", ["Reaction ~ Days + (Days || Subject)", "y ~ x + (1 | subject) + (1 | item)"])
+def test_merged_and_crossed_terms_refit_as_the_in_memory_refit_of_the_simulated_response(formula, sleep):
+    rows = sleep if "Days" in formula else crossed_ratings(0, 0.4)  # crossed: a sparse coupling block
+    with dask.config.set(scheduler="sync"):
+        there = mfx.lmer(formula, dd.from_pandas(rows, npartitions=4))
+        simulated = there.simulate(2, seed=3).compute()
+        boot = there.bootstrap(lambda fit: np.append(_response_rows(fit), fit.opt_summary.fval), 2, seed=3)
+    here = mfx.lmer(formula, rows)
+    for r in range(2):
+        refit = here.refit(simulated[f"sim_{r + 1}"].loc[here.matrices.rows])
+        np.testing.assert_allclose(boot.t.to_numpy()[r, :-1], _response_rows(refit), rtol=1e-10, atol=1e-9)
+        assert boot.t.to_numpy()[r, -1] == pytest.approx(refit.opt_summary.fval, rel=1e-8)
