@@ -87,8 +87,7 @@ def test_row_wise_methods_say_they_need_the_rows_in_memory(sleep, client):
         fit.hatvalues()
     with pytest.raises(RowsElsewhereError, match="as a column"):
         fit.refit(sleep.Reaction)
-    for needs_rows in (lambda: fit.bootstrap(lambda f: f.fixef, 3, seed=1), lambda: fit.simulate(1),
-                       lambda: mfx.plots.residuals(fit), lambda: fit.summary(ddf="Kenward-Roger")):
+    for needs_rows in (lambda: mfx.plots.residuals(fit), lambda: fit.summary(ddf="Kenward-Roger")):
         with pytest.raises(RowsElsewhereError, match="rows stay on the workers"):
             needs_rows()
     in_memory = mfx.lmer("Reaction ~ Days + (Days | Subject)", sleep)

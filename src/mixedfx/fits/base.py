@@ -445,11 +445,11 @@ class MixedModelFit(FitAnalysis, RandomEffects):
         return simulate(self, nsim, seed, re_form, newdata, allow_new_levels)
 
     def bootstrap(self, func, nsim: int, seed=None, n_jobs: int = 1, progress: bool | None = None,
-                  re_form: str | None = None, client=None):
+                  re_form: str | None = None, client=None, batch_size: int | None = None):
         """Parametric bootstrap of ``func(fit)``, as lme4's ``bootMer`` (see :func:`mixedfx.inference.bootstrap`)."""
         from mixedfx.inference.bootstrap import bootstrap
 
-        return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form, client)
+        return bootstrap(self, func, nsim, seed, n_jobs, progress, re_form, client, batch_size)
 
     # --- predictions -------------------------------------------------------
     def fitted(self) -> np.ndarray:

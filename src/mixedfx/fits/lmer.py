@@ -152,7 +152,7 @@ class LmerFit(MixedModelFit):
             return self
         control = replace(self._control, theta0=tuple(self._opt.x))
         model = self._model.with_criterion(reml=False)
-        return LmerFit(model, model.optimize(control), control)
+        return self._refit_of(model, model.optimize(control), control)
 
     def refit(self, newresp) -> LmerFit:
         """The same model fitted to a new response (lme4's ``refit``).
@@ -181,9 +181,24 @@ class LmerFit(MixedModelFit):
         y = self._response_array(newresp)
         model = self._model.with_response(y)
         check_lmer_response(model.matrices)  # what lmer() refuses, refit refuses
+        return self.refit_model(model)
+
+    def refit_model(self, model: LinearMixedModel) -> LmerFit:
+        """This fit's model with another response (``model.with_response`` or ``with_response_products``),
+        fitted as :meth:`refit` fits it: from this fit's theta, with small first steps.
+
+        Raises
+        ------
+        DataError
+            Where the fixed effects fit the new response exactly.
+        """
         check_residual_variation(model.matrices, model.cross.xy_gram)
         control, first_steps = self._refit_start
-        return LmerFit(model, model.optimize(control, initial_step=first_steps), control)
+        return self._refit_of(model, model.optimize(control, initial_step=first_steps), control)
+
+    def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> LmerFit:
+        """The fit :meth:`refit_model` and :meth:`refit_ml` make (a fit whose rows are elsewhere makes its own kind)."""
+        return LmerFit(model, opt, control)
 
     @cached_property
     def _refit_start(self) -> tuple[LmerControl, np.ndarray]:

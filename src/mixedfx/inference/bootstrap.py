@@ -6,9 +6,10 @@ import pickle
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -134,20 +135,35 @@ def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
     return pd.Series(array)
 
 
+def _statistic_of(refit: Callable[[], MixedFit], func: Statistic, width: int) -> tuple[np.ndarray, str | None]:
+    """``func`` on the fit ``refit()`` makes; NaN and the message where either fails."""
+    try:
+        value = _as_series(func(refit())).to_numpy()
+        if value.shape != (width,):
+            raise ValueError(f"the statistic returned {value.size} values on a refit and {width} on the fit")
+        return value, None
+    except Exception as error:  # noqa: BLE001 - lme4's bootMer records every failure and goes on
+        return np.full(width, np.nan), f"{type(error).__name__}: {error}"
+
+
 def _run(fit: MixedFit, func: Statistic, re_form: str | None,
          seeds: list[np.random.SeedSequence], width: int) -> Draws:
     """Simulate, refit and evaluate ``func`` for each seed; NaN and the message where that fails."""
     simulator = Simulator(fit, re_form=re_form)
-    out = []
-    for seed in seeds:
-        try:
-            response = simulator.draw(np.random.default_rng(seed), 1)[..., 0]
-            value = _as_series(func(fit.refit(response))).to_numpy()
-            if value.shape != (width,):
-                raise ValueError(f"the statistic returned {value.size} values on a refit and {width} on the fit")
-            out.append((value, None))
-        except Exception as error:  # noqa: BLE001 - lme4's bootMer records every failure and goes on
-            out.append((np.full(width, np.nan), f"{type(error).__name__}: {error}"))
+
+    def refit(seed: np.random.SeedSequence) -> MixedFit:
+        return fit.refit(simulator.draw(np.random.default_rng(seed), 1)[..., 0])
+
+    return [_statistic_of(partial(refit, seed), func, width) for seed in seeds]
+
+
+def _run_in_batches(batches: Iterator[list[Callable[[], MixedFit]]], func: Statistic, width: int,
+                    bar: tqdm) -> Draws:
+    """``func`` on each refit of each batch, the bar counting each batch as it comes."""
+    out: Draws = []
+    for batch in batches:
+        out += [_statistic_of(refit, func, width) for refit in batch]
+        bar.update(len(batch))
     return out
 
 
@@ -194,12 +210,16 @@ def _cluster_workers(client: Any) -> int:
 
 
 def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None, n_jobs: int = 1,
-              progress: bool | None = None, re_form: str | None = None, client: Any = None) -> BootstrapResult:
+              progress: bool | None = None, re_form: str | None = None, client: Any = None,
+              batch_size: int | None = None) -> BootstrapResult:
     """Parametric bootstrap of a statistic (lme4's ``bootMer``).
 
     Each simulation draws a response from the fitted model
     (:class:`mixedfx.inference.simulate.Simulator`), refits the model to it
     (``fit.refit``, lme4's ``refit``) and evaluates ``func`` on the refit.
+    A fit from a Dask DataFrame draws and refits its simulations itself
+    (its ``bootstrap_refits``: a batch of them per pass over the partitions,
+    :mod:`mixedfx.partitioned.bootstrap`); ``func`` is evaluated here alike.
 
     Parameters
     ----------
@@ -225,6 +245,9 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     re_form : str, optional
         Passed to the simulation: None (new random effects for every term,
         lme4's default) or a formula of terms that keep their conditional modes.
+    batch_size : int, optional
+        For a fit from a Dask DataFrame: simulations per pass over its partitions
+        (by default as many as keep each partition's block of simulated responses modest).
 
     Returns
     -------
@@ -238,6 +261,11 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     if client is not None and n_jobs > 1:
         raise ValueError("give either n_jobs (processes here) or client (a Dask cluster), not both")
     workers = _cluster_workers(client) if client is not None else n_jobs
+    batches = getattr(fit, "bootstrap_refits", None)  # a fit whose rows stay on a cluster's workers
+    if batch_size is not None and batches is None:
+        raise ValueError("batch_size applies to fits from a Dask DataFrame only; use n_jobs or client here")
+    if batches is not None and n_jobs > 1:
+        raise ValueError("a fit from a Dask DataFrame runs its simulations on Dask; give client=, not n_jobs")
     if n_jobs > 1:
         try:
             pickle.dumps(func)
@@ -247,8 +275,12 @@ def bootstrap(fit: MixedFit, func: Statistic, nsim: int, seed: int | None = None
     chunks = np.array_split(np.arange(nsim), max(1, nsim // 10) if workers <= 1 else min(nsim, 4 * workers))
     tasks = [(fit, func, re_form, [seeds[i] for i in chunk], len(t0)) for chunk in chunks]
     with progress_bar(nsim, "bootstrap", progress) as bar:
-        parts = _map_on_cluster(tasks, client, bar) if client is not None else _map_tasks(tasks, n_jobs, bar)
-        results = [item for part in parts for item in part]
+        if batches is not None:
+            results = _run_in_batches(batches(int(nsim), int(sequence.entropy), re_form=re_form, client=client,
+                                              batch_size=batch_size), func, len(t0), bar)
+        else:
+            parts = _map_on_cluster(tasks, client, bar) if client is not None else _map_tasks(tasks, n_jobs, bar)
+            results = [item for part in parts for item in part]
     failures = dict(Counter(message for _, message in results if message is not None))
     if failures:
         warnings.warn(f"some bootstrap runs failed ({sum(failures.values())}/{nsim})", stacklevel=2)

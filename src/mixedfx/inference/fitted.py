@@ -27,7 +27,11 @@ __all__ = ["MixedFit", "fitted_model", "is_generalized"]
 
 
 class MixedFit(Protocol):
-    """A fitted mixed model as inference sees it (what :class:`~mixedfx.fits.base.MixedModelFit` offers)."""
+    """A fitted mixed model as inference sees it (what :class:`~mixedfx.fits.base.MixedModelFit` offers).
+
+    A fit whose rows stay on a cluster also offers ``bootstrap_refits`` (its simulations'
+    refits, a batch per pass over its partitions), which :func:`mixedfx.bootstrap` calls.
+    """
 
     model: LinearMixedModel | GeneralizedLinearMixedModel
     matrices: ModelMatrices

@@ -89,6 +89,8 @@ class LinearMixedModel:
             self.factored_layouts = self.layouts if merge is None else merge.layouts
             self.cross, self.statistics = blocks.cross, blocks.statistics
         """The terms the factorisation sees: those on one grouping factor merged (:mod:`mixedfx.linalg.merge`)."""
+        self.merge = merge
+        """How terms on one grouping factor are factored as one (None where none share a factor)."""
         self.factorizer = factorizer_for(self.cross)
         if merge is not None:
             self.factorizer = MergedFactorizer(self.factorizer, merge)
@@ -135,11 +137,15 @@ class LinearMixedModel:
             in_formula_order = [scales[self.order.index(i)] for i in range(len(scales))]
             terms = rescaled_terms(self.matrices.re_terms, in_formula_order)
             return LinearMixedModel(replace(self.matrices, re_terms=terms), self.reml)
-        merge = self.blocks.merge
-        factored = scales if merge is None else [np.concatenate([scales[i] for i in m]) for m in merge.members]
         statistics = replace(self.statistics, z_squares=[z / s**2 for z, s in zip(self.statistics.z_squares, scales)])
-        blocks = replace(self.blocks, cross=scale_columns(self.cross, factored), statistics=statistics)
+        blocks = replace(self.blocks, cross=scale_columns(self.cross, self._factored_scales()), statistics=statistics)
         return LinearMixedModel(self.matrices, self.reml, blocks)
+
+    def _factored_scales(self) -> list[np.ndarray]:
+        """The columns' scales (:meth:`RowStatistics.column_scales`) per term the factorisation sees."""
+        scales = self.statistics.column_scales()
+        merge = self.merge
+        return scales if merge is None else [np.concatenate([scales[i] for i in m]) for m in merge.members]
 
     @cached_property
     def _response_map(self) -> sp.csr_matrix:
@@ -164,15 +170,52 @@ class LinearMixedModel:
         y = np.asarray(y, dtype=float)
         if y.shape != (self.n,):
             raise ValueError(f"the new response has shape {y.shape}; the model has {self.n} observations")
-        products = self._response_map
+        less_offset = y - self.matrices.offset
+        w = self.matrices.weights
+        wy = less_offset if w is None else w * less_offset
+        other = self._with_response_cross(with_response(self.cross, self._response_map @ less_offset,
+                                                        float(less_offset @ wy)), y)
+        other.y = less_offset
+        self._carry_rescaled(other, lambda rescaled: rescaled.with_response(y))
+        return other
+
+    def with_response_products(self, products: np.ndarray, yy: float) -> LinearMixedModel:
+        """The same model for a response known by its cross-products alone (formed where its rows are).
+
+        Parameters
+        ----------
+        products : ndarray, shape (q + p,)
+            [Z X]' W (y - offset) for the new response y, rows ordered as :func:`~mixedfx.linalg.cross.response_map`'s
+            over the factored terms.
+        yy : float
+            (y - offset)' W (y - offset).
+
+        Returns
+        -------
+        LinearMixedModel
+            Its response is :class:`~mixedfx.design.remote_rows.RemoteRows`: what reads it raises
+            :class:`~mixedfx.errors.RowsElsewhereError`.
+        """
+        products = np.asarray(products, dtype=float)
+        if products.shape != (self.cross.layout.order - 1,):
+            raise ValueError(f"products has shape {products.shape}; this model has {self.cross.layout.order - 1} "
+                             "random and fixed effects")
+        other = self._with_response_cross(with_response(self.cross, products, float(yy)),
+                                          RemoteRows((self.n,), "the new response"))
+        other.y = other.matrices.y
+        if "_rescaled" in self.__dict__:  # its Z columns are divided by their scales, so are its products
+            divisors = np.concatenate([np.tile(s, n) for s, n in zip(self._factored_scales(),
+                                                                      self.cross.layout.n_levels)] + [np.ones(self.p)])
+            self._carry_rescaled(other, lambda rescaled: rescaled.with_response_products(products / divisors, yy))
+        return other
+
+    def _with_response_cross(self, cross: CrossProducts, y: np.ndarray | RemoteRows) -> LinearMixedModel:
+        """A copy with another response's blocks (X's and Z's shared) and its factoriser."""
         other = copy.copy(self)
         other.matrices = replace(self.matrices, y=y)
-        other.y = y - self.matrices.offset
-        w = self.matrices.weights
-        wy = other.y if w is None else w * other.y
-        other.cross = with_response(self.cross, products @ other.y, float(other.y @ wy))
-        other.factorizer = self.factorizer.with_cross(other.cross)
-        self._carry_rescaled(other, lambda rescaled: rescaled.with_response(y))
+        other.cross = cross
+        other.factorizer = self.factorizer.with_cross(cross)
+        other.__dict__.pop("_rescaled", None)
         return other
 
     def with_fixed_effect(self, j: int, value: float) -> LinearMixedModel:

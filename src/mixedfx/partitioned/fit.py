@@ -7,13 +7,17 @@ criterion, its optimisation and every estimate need no rows, so the fit is an
 and the Satterthwaite tests give the in-memory numbers. What reads rows goes
 through more passes: ``fitted()``, ``residuals()`` and ``predict()`` give
 lazy Dask Series, and the summary's scaled-residual quantiles take three
-passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The rest
-(``hatvalues``, Kenward-Roger, ``refit``, ``simulate``, the bootstrap) raises
+passes (:func:`~mixedfx.partitioned.quantiles.exact_quantiles`). The parametric
+bootstrap (``bootstrap``, ``confint(method="boot")``) takes a pass per batch of
+simulations, and ``simulate()`` gives a lazy Dask DataFrame of the same draws
+(:mod:`~mixedfx.partitioned.bootstrap`). The rest
+(``hatvalues``, Kenward-Roger, ``refit``) raises
 :class:`~mixedfx.errors.RowsElsewhereError`, which says to fit in memory for it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -22,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
-from mixedfx.design.remote_rows import rows_elsewhere
 from mixedfx.errors import MixedFxError, RowsElsewhereError
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.lmer import LmerFit
@@ -31,6 +34,7 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import spread_message
 from mixedfx.optim.optimize import OptSummary
+from mixedfx.partitioned.bootstrap import SimulatedLmerFit, bootstrap_refits, lazy_simulations
 from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.quantiles import exact_quantiles
 from mixedfx.partitioned.rows import RowValues, lazy_row_values
@@ -121,13 +125,34 @@ class PartitionedLmerFit(LmerFit):
         raise RowsElsewhereError("refit(newresp) needs the rows in this process; for a Dask DataFrame add the new "
                                  "response as a column and fit it with mfx.lmer(...)")
 
-    def simulate(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
-        raise rows_elsewhere("simulate() draws a response for every row")
+    def simulate(self, nsim: int = 1, seed: int | None = None, re_form: str | None = None, newdata: Any = None,
+                 allow_new_levels: bool = False) -> Any:
+        """Responses simulated for the fitted rows, a lazy Dask DataFrame drawn partition by partition
+        (:func:`mixedfx.partitioned.bootstrap.lazy_simulations`); for pandas ``newdata``, as :meth:`LmerFit.simulate`.
 
-    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet for a fit from a Dask DataFrame: each replicate simulates every row and refits."""
-        raise rows_elsewhere("the parametric bootstrap simulates every row")
+        Examples
+        --------
+        >>> import dask.dataframe as dd, mixedfx as mfx
+        >>> rows = dd.from_pandas(mfx.datasets.load("sleepstudy"), npartitions=3)
+        >>> fit = mfx.lmer("Reaction ~ Days + (Days | Subject)", rows)
+        >>> fit.simulate(2, seed=1).compute().shape
+        (180, 2)
+        """
+        if newdata is None:
+            return lazy_simulations(self, nsim, seed, re_form)
+        if is_dask_frame(newdata):
+            raise TypeError("simulate() takes new rows as a pandas DataFrame (newdata.compute()), "
+                            "not a Dask DataFrame")
+        return super().simulate(nsim, seed, re_form, newdata, allow_new_levels)
+
+    def bootstrap_refits(self, nsim: int, entropy: int, re_form: str | None = None, client: Any = None,
+                         batch_size: int | None = None) -> Iterator[list[Callable[[], LmerFit]]]:
+        """The parametric bootstrap's refits, a batch of simulations per pass over the partitions
+        (:func:`mixedfx.partitioned.bootstrap.bootstrap_refits`; :meth:`bootstrap` reads them)."""
+        return bootstrap_refits(self, nsim, entropy, re_form, client, batch_size)
+
+    def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> SimulatedLmerFit:
+        return SimulatedLmerFit(model, opt, control, self.design)
 
     def reoptimize(self, optimizer: str) -> PartitionedLmerFit:
         """The same model optimised from lme4's start by another optimiser (no pass over the rows)."""

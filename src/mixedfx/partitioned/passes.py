@@ -31,7 +31,7 @@ from mixedfx.linalg.row_products import cross_product
 from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["PartitionBlocks", "partition_frame", "partition_witnesses", "add_witnesses", "partition_blocks",
+__all__ = ["PartitionBlocks", "CodedPartition", "coded_partition", "partition_frame", "partition_witnesses", "add_witnesses", "partition_blocks",
            "add_blocks", "reduce_partitions"]
 
 
@@ -59,6 +59,8 @@ class PartitionBlocks:
         Their weights' logs summed.
     n_dropped_na : int
         Rows dropped for missing values.
+    largest_partition : int
+        The most rows a partition keeps (what sizes a bootstrap's batches).
     """
 
     cross: CrossProducts
@@ -70,6 +72,7 @@ class PartitionBlocks:
     positive_weights: int
     positive_log_weights: float
     n_dropped_na: int
+    largest_partition: int = 0
 
     @property
     def weights_scale(self) -> float | None:
@@ -110,6 +113,56 @@ def _first_of_each_level(rows: pd.DataFrame, request: PassRequest) -> pd.DataFra
     return rows[first]
 
 
+@dataclass(frozen=True)
+class CodedPartition:
+    """A partition's kept rows coded with a model's columns and levels.
+
+    Attributes
+    ----------
+    frame : ModelFrame
+        The partition's model frame (response, weights, offset on the kept rows).
+    X : ndarray, shape (n, p)
+        The fixed-effects columns the prototype keeps.
+    layouts : list of TermLayout
+        The random-effects terms in lme4's order.
+    factored : list of TermLayout
+        The terms the factorisation sees (those on one grouping factor merged).
+    """
+
+    frame: ModelFrame
+    X: np.ndarray
+    layouts: list[TermLayout]
+    factored: list[TermLayout]
+
+
+def coded_partition(part: pd.DataFrame, request: PassRequest, prototype: ModelMatrices) -> CodedPartition:
+    """The partition's kept rows coded with the prototype's levels and columns (its rows are not read).
+
+    Examples
+    --------
+    >>> from mixedfx.design.matrices import build_model_matrices
+    >>> from mixedfx.partitioned.request import pass_request
+    >>> d = pd.DataFrame({"y": [1.0, 2, None, 4], "x": [0.0, 1, 2, 3], "g": list("abab")})
+    >>> coded = coded_partition(d, pass_request("y ~ x + (1 | g)", d.dtypes), build_model_matrices("y ~ x + (1 | g)", d))
+    >>> coded.X[:, 1].tolist(), coded.layouts[0].codes.tolist()
+    ([0.0, 1.0, 3.0], [0, 1, 1])
+    """
+    frame = partition_frame(part, request)
+    if len(frame.kept):
+        coded = new_data_matrices(prototype, part.iloc[frame.kept])
+        X = np.asarray(coded.X, dtype=float)
+        by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
+                   for t in coded.re_terms}
+    else:
+        X = np.zeros((0, len(prototype.x_names)))
+        by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
+                   for i, t in enumerate(prototype.re_terms)}
+    layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
+               for i in prototype.term_order]
+    merge = merge_shared_groups(layouts, [prototype.re_terms[i].group for i in prototype.term_order])
+    return CodedPartition(frame=frame, X=X, layouts=layouts, factored=layouts if merge is None else merge.layouts)
+
+
 def partition_blocks(part: pd.DataFrame, request: PassRequest, prototype: ModelMatrices) -> PartitionBlocks:
     """The partition's part of the model's blocks, coded with the prototype's levels and columns.
 
@@ -125,29 +178,18 @@ def partition_blocks(part: pd.DataFrame, request: PassRequest, prototype: ModelM
     -------
     PartitionBlocks
     """
-    frame = partition_frame(part, request)
-    n, p = len(frame.kept), len(prototype.spec.fixed.names)
-    if n:
-        coded = new_data_matrices(prototype, part.iloc[frame.kept])
-        X = np.asarray(coded.X, dtype=float)
-        by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
-                   for t in coded.re_terms}
-    else:
-        X = np.zeros((0, p))
-        by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
-                   for i, t in enumerate(prototype.re_terms)}
-    layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
-               for i in prototype.term_order]
-    merge = merge_shared_groups(layouts, [prototype.re_terms[i].group for i in prototype.term_order])
+    coded = coded_partition(part, request, prototype)
+    frame, X = coded.frame, coded.X
+    n, p = X.shape
     y, w = np.asarray(frame.y, dtype=float), frame.weights
-    cross = cross_products(layouts if merge is None else merge.layouts, X, y - frame.offset, w)
+    cross = cross_products(coded.factored, X, y - frame.offset, w)
     positive = np.zeros(0) if w is None else w[w > 0]
-    return PartitionBlocks(cross=cross, statistics=row_statistics(layouts, y, w),
+    return PartitionBlocks(cross=cross, statistics=row_statistics(coded.layouts, y, w),
                            x_sums=X.sum(axis=0), x_gram=np.asarray(cross_product(X)).reshape(p, p),
                            x_binary=np.all((X == 0.0) | (X == 1.0), axis=0),
                            response_largest=float(np.max(np.abs(y))) if n else 0.0,
                            positive_weights=int(positive.size), positive_log_weights=float(np.log(positive).sum()),
-                           n_dropped_na=frame.n_dropped_na)
+                           n_dropped_na=frame.n_dropped_na, largest_partition=n)
 
 
 def add_blocks(a: PartitionBlocks, b: PartitionBlocks) -> PartitionBlocks:
@@ -157,11 +199,12 @@ def add_blocks(a: PartitionBlocks, b: PartitionBlocks) -> PartitionBlocks:
                            response_largest=max(a.response_largest, b.response_largest),
                            positive_weights=a.positive_weights + b.positive_weights,
                            positive_log_weights=a.positive_log_weights + b.positive_log_weights,
-                           n_dropped_na=a.n_dropped_na + b.n_dropped_na)
+                           n_dropped_na=a.n_dropped_na + b.n_dropped_na,
+                           largest_partition=max(a.largest_partition, b.largest_partition))
 
 
 def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Callable[[Any, Any], Any],
-                      *args: object, fan_in: int = 2) -> Any:
+                      *args: object, fan_in: int = 2, numbered: bool = False) -> Any:
     """``on_partition(part, *args)`` on every partition, combined pairwise up a tree on the cluster.
 
     Parameters
@@ -175,6 +218,8 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
         Passed to every ``on_partition`` call; large ones are sent to the cluster once.
     fan_in : int
         Partial results combined per task at each level of the tree.
+    numbered : bool
+        Call ``on_partition(part, i, *args)`` instead, with i the partition's position in the frame.
 
     Returns
     -------
@@ -186,7 +231,8 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     # on a cluster the arguments go to each worker once, not inside the task graph
     shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) if client is not None
               else dask.delayed(a, traverse=False) for a in args]
-    level = [dask.delayed(on_partition)(part, *shared) for part in frame.to_delayed()]
+    level = [dask.delayed(on_partition)(part, *([i] if numbered else []), *shared)
+             for i, part in enumerate(frame.to_delayed())]
     while len(level) > 1:
         level = [dask.delayed(_combine_all)(combine, *level[i:i + fan_in]) for i in range(0, len(level), fan_in)]
     return dask.compute(level[0])[0]
