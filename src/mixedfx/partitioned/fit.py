@@ -35,12 +35,24 @@ from mixedfx.partitioned.design import PartitionedDesign
 from mixedfx.partitioned.quantiles import exact_quantiles
 from mixedfx.partitioned.rows import RowValues, lazy_row_values
 
-__all__ = ["PartitionedLmerFit", "partitioned_lmer_fit"]
+__all__ = ["PartitionedLmerFit", "partitioned_lmer_fit", "RowsOnWorkers"]
 
 _QUARTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-class PartitionedLmerFit(LmerFit):
+class RowsOnWorkers:
+    """What a fit from a Dask DataFrame cannot do without its rows in this process (both kinds of fit share it)."""
+
+    def simulate(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
+        raise rows_elsewhere("simulate() draws a response for every row")
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available yet for a fit from a Dask DataFrame: each replicate simulates every row and refits."""
+        raise rows_elsewhere("the parametric bootstrap simulates every row")
+
+
+class PartitionedLmerFit(RowsOnWorkers, LmerFit):
     """A linear mixed model fitted to a Dask DataFrame's rows, which stay on the workers.
 
     Made by :func:`mixedfx.lmer` when ``data`` is a Dask DataFrame. Its estimates
@@ -120,14 +132,6 @@ class PartitionedLmerFit(LmerFit):
         """Not available: a new response would need its own pass; fit the new column with :func:`mixedfx.lmer`."""
         raise RowsElsewhereError("refit(newresp) needs the rows in this process; for a Dask DataFrame add the new "
                                  "response as a column and fit it with mfx.lmer(...)")
-
-    def simulate(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        """Not available yet for a fit from a Dask DataFrame (it would draw a response for every row)."""
-        raise rows_elsewhere("simulate() draws a response for every row")
-
-    def bootstrap(self, *args: Any, **kwargs: Any) -> Any:
-        """Not available yet for a fit from a Dask DataFrame: each replicate simulates every row and refits."""
-        raise rows_elsewhere("the parametric bootstrap simulates every row")
 
     def reoptimize(self, optimizer: str) -> PartitionedLmerFit:
         """The same model optimised from lme4's start by another optimiser (no pass over the rows)."""

@@ -31,8 +31,9 @@ from mixedfx.linalg.row_products import cross_product
 from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["PartitionBlocks", "partition_frame", "partition_witnesses", "add_witnesses", "partition_blocks",
-           "add_blocks", "reduce_partitions"]
+__all__ = ["PartitionBlocks", "partition_frame", "partition_witnesses", "add_witnesses", "partition_rows",
+           "partition_blocks",
+           "add_blocks", "reduce_partitions", "active_client"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,42 @@ def _first_of_each_level(rows: pd.DataFrame, request: PassRequest) -> pd.DataFra
     return rows[first]
 
 
+def partition_rows(part: pd.DataFrame, request: PassRequest,
+                   prototype: ModelMatrices) -> tuple[ModelFrame, np.ndarray, list[TermLayout]]:
+    """The partition's kept rows coded with the prototype's levels and columns.
+
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        One partition.
+    request : PassRequest
+    prototype : ModelMatrices
+        The model's coding without rows (its rows are not read).
+
+    Returns
+    -------
+    frame : ModelFrame
+        The partition's model frame (response, weights, offset, kept rows).
+    X : ndarray, shape (n, p)
+        The fixed-effects matrix, the prototype's columns.
+    layouts : list of TermLayout
+        The random-effects terms in lme4's order (``prototype.term_order``).
+    """
+    frame = partition_frame(part, request)
+    if len(frame.kept):
+        coded = new_data_matrices(prototype, part.iloc[frame.kept])
+        X = np.asarray(coded.X, dtype=float)
+        by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
+                   for t in coded.re_terms}
+    else:
+        X = np.zeros((0, len(prototype.spec.keep)))
+        by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
+                   for i, t in enumerate(prototype.re_terms)}
+    layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
+               for i in prototype.term_order]
+    return frame, X, layouts
+
+
 def partition_blocks(part: pd.DataFrame, request: PassRequest, prototype: ModelMatrices) -> PartitionBlocks:
     """The partition's part of the model's blocks, coded with the prototype's levels and columns.
 
@@ -125,19 +162,8 @@ def partition_blocks(part: pd.DataFrame, request: PassRequest, prototype: ModelM
     -------
     PartitionBlocks
     """
-    frame = partition_frame(part, request)
-    n, p = len(frame.kept), len(prototype.spec.fixed.names)
-    if n:
-        coded = new_data_matrices(prototype, part.iloc[frame.kept])
-        X = np.asarray(coded.X, dtype=float)
-        by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
-                   for t in coded.re_terms}
-    else:
-        X = np.zeros((0, p))
-        by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
-                   for i, t in enumerate(prototype.re_terms)}
-    layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
-               for i in prototype.term_order]
+    frame, X, layouts = partition_rows(part, request, prototype)
+    n, p = X.shape
     merge = merge_shared_groups(layouts, [prototype.re_terms[i].group for i in prototype.term_order])
     y, w = np.asarray(frame.y, dtype=float), frame.weights
     cross = cross_products(layouts if merge is None else merge.layouts, X, y - frame.offset, w)
@@ -182,7 +208,7 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     """
     import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
 
-    client = _active_client()
+    client = active_client()
     # on a cluster the arguments go to each worker once, not inside the task graph
     shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) if client is not None
               else dask.delayed(a, traverse=False) for a in args]
@@ -192,7 +218,7 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     return dask.compute(level[0])[0]
 
 
-def _active_client() -> Any:
+def active_client() -> Any:
     """The distributed client Dask computes with now, if it computes with one."""
     import dask  # noqa: PLC0415 - optional extra
 
