@@ -93,12 +93,15 @@ def test_poisson_with_an_empty_partition_and_levels_first_met_late(client):
     assert there.messages == here.messages
 
 
-def test_binomial_zero_one_response_crossed_scalar_terms_nagq0(client):
+def test_text_response_whose_partitions_see_one_level_each_crossed_scalar_terms_nagq0(client):
     verb = mfx.datasets.load("VerbAgg")
     rows = verb[verb.item.isin(verb.item.unique()[:6]) & verb.id.isin(verb.id.unique()[:150])].copy()
-    rows["yes"] = (rows["r2"] == "Y").astype(float)
-    _same_glmer("yes ~ Anger + Gender + btype + (1 | id) + (1 | item)", rows, dd.from_pandas(rows, npartitions=3),
-                "binomial", nAGQ=0)
+    rows["answer"] = rows["r2"].astype(str)  # text: each partition alone would see only its own levels
+    rows = rows.sort_values("answer", kind="stable")  # "N" rows, then "Y" rows
+    frame = dd.from_pandas(rows, npartitions=3, sort=False)
+    assert [set(part.answer) for part in (frame.partitions[0].compute(), frame.partitions[2].compute())] == [
+        {"N"}, {"Y"}]
+    _same_glmer("answer ~ Anger + Gender + btype + (1 | id) + (1 | item)", rows, frame, "binomial", nAGQ=0)
 
 
 def test_vector_valued_term_without_a_cluster():

@@ -25,8 +25,8 @@ from mixedfx.errors import DataError, MixedFxError
 if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
 
-__all__ = ["check_scales", "check_covariance_size", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response", "check_factor_response",
-           "check_counts_response", "factor_response_error"]
+__all__ = ["check_scales", "check_covariance_size", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
+           "check_factor_response", "check_counts_response", "factor_response_error"]
 
 _EXACT_FIT_TOL = 1e-13
 """A residual sum of squares this small relative to the response's is an exact fit."""

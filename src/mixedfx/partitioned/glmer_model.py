@@ -11,11 +11,14 @@ replaced by :class:`~mixedfx.partitioned.pirls.PartitionedPirls`: lme4's two
 stages, their optimisers, starts and boundary checks are the in-memory
 model's, on the same deviance.
 
-Rounds over the partitions a fit takes: each evaluation of the deviance is a
-PIRLS run from its stage's start (1 + iterations rounds, about 4 to 6), and
+Passes over the Dask frame: two (the witness rows, then the rows coded and
+kept). Rounds of tasks over the kept rows: each evaluation of the deviance is a
+PIRLS run from its stage's start (a round per iteration and step-halving,
+about 3 to 5; the blocks at the start are formed once per stage), and the
 evaluations the optimiser asks for together (a Newton step's finite
-differences, the Hessian at the optimum) run their rounds concurrently.
-``model.rounds`` counts them.
+differences, the Hessian at the optimum) run in threads whose rounds go
+together (:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about
+100 rounds for cbpp's fit. ``model.rounds`` counts them.
 """
 
 from __future__ import annotations
@@ -115,8 +118,9 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
         self.rows, self.summary, self.keep = rows, summary, keep
         self.rows_request, self.prototype = request, prototype
         self.eta_start = rows.map(start_state)
-        self.pirls_engines = (PartitionedPirls(rows, family, self.layouts, self.p, True, control),
-                              PartitionedPirls(rows, family, self.layouts, self.p, False, control))
+        # one engine per stage, as in memory: each keeps the blocks at its stage's start
+        self.pirls_engines = (PartitionedPirls(rows, family, self.layouts, self.p, control),
+                              PartitionedPirls(rows, family, self.layouts, self.p, control))
 
     @property
     def rounds(self) -> int:

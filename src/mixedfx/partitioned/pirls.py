@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.pirls import PirlsResult, raise_for_status, working_response
 from mixedfx.glmm.pirls_loop import pirls_loop
@@ -190,15 +191,13 @@ class PartitionedPirls:
         The terms (their sizes; their rows are on the workers), lme4's order.
     p : int
         Fixed effects.
-    solves_beta : bool
-        Stage 1 (beta solved for with u) or stage 2 (beta held).
     control : GlmerControl
     """
 
-    def __init__(self, rows: PartitionValues, family: Family, layouts: list[TermLayout], p: int, solves_beta: bool,
-                 control: object) -> None:
+    def __init__(self, rows: PartitionValues, family: Family, layouts: list[TermLayout], p: int,
+                 control: GlmerControl) -> None:
         self.rows, self.family, self.layouts, self.p = rows, family, layouts, p
-        self.solves_beta, self.control = solves_beta, control
+        self.control = control
         self.ks = [t.k for t in layouts]
         self.n_levels = [t.n_levels for t in layouts]
         self.name = "PIRLS (partitioned, a round of tasks per iteration)"
