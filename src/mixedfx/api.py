@@ -151,6 +151,11 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
         The data; it is not modified. pandas, polars (eager or lazy), a pyarrow
         Table, or any frame with the Arrow or dataframe interchange protocol
         (converted once to pandas, :func:`mixedfx.dataframes.convert.as_pandas`).
+        A Dask DataFrame is fitted where its partitions are, its rows never
+        gathered (binomial and poisson families, nAGQ 0 or 1; weights and offset
+        as column names): a
+        :class:`~mixedfx.partitioned.glmer_fit.PartitionedGlmerFit`, whose PIRLS
+        takes a round of tasks per iteration (:mod:`mixedfx.partitioned.glmer_model`).
     family : str or Family
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse_gaussian"``,
         ``"gaussian"``, or an object from :mod:`mixedfx.glmm.families` (for another link).
@@ -177,7 +182,7 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     -------
     GlmerFit
         (An LmerFit, with a warning, for the gaussian family with identity link,
-        as lme4 does.)
+        as lme4 does; a PartitionedGlmerFit for a Dask DataFrame.)
 
     Raises
     ------
