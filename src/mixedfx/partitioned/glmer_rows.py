@@ -22,6 +22,7 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.errors import DataError
 from mixedfx.formula.evaluate import Factor
 from mixedfx.glmm.families import Family
+from mixedfx.glmm.family_kernels import log_likelihood_terms
 from mixedfx.glmm.model import family_response
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.row_products import cross_product
@@ -52,6 +53,10 @@ class GlmerRows:
         Rows the NA action dropped.
     kept : ndarray of int
         The kept rows' positions in the partition.
+    aic_shift : float or None
+        The family's AIC term less the deviance, a constant for the binomial-logit and
+        Poisson-log families (:func:`~mixedfx.glmm.family_kernels.log_likelihood_terms`);
+        None where the AIC term is computed from the means each time.
     """
 
     X: np.ndarray
@@ -63,6 +68,7 @@ class GlmerRows:
     eta_start: np.ndarray
     n_dropped_na: int
     kept: np.ndarray
+    aic_shift: float | None = None
 
 
 def _coded_response(frame_y: np.ndarray, response: object, prototype: ModelMatrices) -> np.ndarray:
@@ -104,9 +110,11 @@ def partition_glmer_rows(part: pd.DataFrame, request: PassRequest, prototype: Mo
     else:
         family.check_response(y, prototype.response_name, frame.weights, rows)
     y_adjusted, weights, n_trials, mustart = family_response(family, y, frame.weights)
+    terms = log_likelihood_terms(family, y_adjusted, n_trials, weights)
     return GlmerRows(X=X, layouts=layouts, y=y_adjusted, weights=weights, n_trials=n_trials,
                      offset=np.asarray(frame.offset, dtype=float), eta_start=family.link.linkfun(mustart) + 0.0,
-                     n_dropped_na=frame.n_dropped_na, kept=np.asarray(frame.kept, dtype=np.int64))
+                     n_dropped_na=frame.n_dropped_na, kept=np.asarray(frame.kept, dtype=np.int64),
+                     aic_shift=None if terms is None else terms.deviance_shift)
 
 
 @dataclass(frozen=True)

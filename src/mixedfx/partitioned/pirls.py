@@ -126,7 +126,10 @@ def partition_step(rows: GlmerRows, state: PartitionState, order: StepOrder) -> 
     mu = family.link.linkinv(eta)
     resid = family.dev_resids(rows.y, mu, rows.weights)
     deviance = float(resid.sum())
-    aic = family.aic(rows.y, rows.n_trials, mu, rows.weights, deviance)
+    if rows.aic_shift is not None:
+        aic = deviance + rows.aic_shift
+    else:
+        aic = family.aic(rows.y, rows.n_trials, mu, rows.weights, deviance)
     with np.errstate(all="ignore"):
         work_y, work_w = working_response(family, rows.y, rows.weights, eta, base)
     finite = bool(np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w)))

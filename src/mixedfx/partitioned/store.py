@@ -25,8 +25,8 @@ from mixedfx.partitioned.passes import active_client
 __all__ = ["PartitionValues", "FAN_IN"]
 
 FAN_IN = 16
-"""Partial results a reduction's task combines: a round over up to 16 partitions is two hops (their tasks, then
-one sum), each hop costing the scheduler's latency, which dominates a round over small partitions."""
+"""Partial results a reduction's task combines: the sums over up to 16 partitions take one hop, whose cost (the
+scheduler's latency) dominates a round over small partitions."""
 
 Ref = tuple[Any, tuple[int, ...]]
 
@@ -111,13 +111,14 @@ class PartitionValues:
         combine : callable
             Combines two pieces (associative).
         """
-        fan_in = self.fan_in
-        level = [self._run(_combine_refs, combine, piece, self.refs[i:i + fan_in])
-                 for i in range(0, len(self.refs), fan_in)]
+        if self.client is None:
+            return _combine_refs(combine, piece, self.refs)
+        # each piece is taken where its partition's value is: only the pieces travel to the sums
+        level = [self._run(_apply, piece, ref, ()) for ref in self.refs]
         while len(level) > 1:
-            level = [self._run(_combine_refs, combine, None, [(value, ()) for value in level[i:i + fan_in]])
-                     for i in range(0, len(level), fan_in)]
-        return level[0] if self.client is None else level[0].result()
+            level = [self._run(_combine_refs, combine, None, [(value, ()) for value in level[i:i + self.fan_in]])
+                     for i in range(0, len(level), self.fan_in)]
+        return level[0].result()
 
 
 def _read(ref: Ref) -> Any:
