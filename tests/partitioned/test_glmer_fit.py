@@ -76,6 +76,8 @@ def test_cbpp_binomial_cbind_with_missing_values_prints_the_in_memory_summary(cb
         there.refit(np.ones(there.nobs))
     with pytest.raises(RowsElsewhereError):
         there.simulate(1)
+    with pytest.raises(RowsElsewhereError):
+        there.hatvalues()
     new = dd.from_pandas(cbpp, npartitions=2)
     np.testing.assert_allclose(there.predict(new, re_form="~0").compute().to_numpy(),
                                here.predict(cbpp, re_form="~0"), rtol=1e-6)

@@ -31,6 +31,7 @@ import numpy as np
 from mixedfx.design.checks import check_covariance_size, check_factor_response, check_grouping_factors
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.rank import gram_rank_keep
+from mixedfx.design.remote_rows import RemoteRows, rows_elsewhere
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
@@ -113,6 +114,10 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
         self.X = matrices.X
         self.n, self.p = self.X.shape
         self.offset = matrices.offset
+        # what in-memory code reads of the family's response raises RowsElsewhereError, saying what to do
+        self.y = matrices.y
+        self.weights = RemoteRows((self.n,), "the prior weights")
+        self.n_trials = RemoteRows((self.n,), "the binomial trials")
         self.log_likelihood = None
         self.blas_threads = None
         self.rows, self.summary, self.keep = rows, summary, keep
@@ -159,6 +164,10 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
     def _derivative_workers(self, seconds: float, batch: int) -> int:
         """Evaluations run at once: the rounds of many wait on the cluster together."""
         return max(1, min(batch, DERIVATIVE_THREADS))
+
+    def working_response(self, eta: Any, base: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Not available here: the working response is formed partition by partition, on the workers."""
+        raise rows_elsewhere("the working response and weights of every row (hat values, influence)")
 
     def with_response(self, y: np.ndarray) -> GeneralizedLinearMixedModel:
         """Not available: a new response would need its own pass (add it as a column and fit again)."""
