@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from mixedfx.dataframes.convert import DataFrameLike, as_pandas
+from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.glmer import GlmerFit
 from mixedfx.formula.contrasts import ContrastSpec
@@ -21,9 +22,11 @@ from mixedfx.lmm.control import LmerControl
 from mixedfx.dataframes.dask_frames import is_dask_frame
 from mixedfx.partitioned.design import partitioned_lmer_model
 from mixedfx.partitioned.fit import partitioned_lmer_fit
+from mixedfx.partitioned.glmer_fit import partitioned_glmer_fit
+from mixedfx.partitioned.glmer_model import partitioned_glmer_model
 from mixedfx.partitioned.request import pass_request
-from mixedfx.modular import (as_control, glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit, lmer_model,
-                             optimize_glmer, optimize_lmer, start_values)
+from mixedfx.modular import (as_control, checked_n_agq, glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit,
+                             lmer_model, optimize_glmer, optimize_lmer, start_values)
 
 __all__ = ["lmer", "glmer", "glmer_nb"]
 
@@ -148,6 +151,11 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
         The data; it is not modified. pandas, polars (eager or lazy), a pyarrow
         Table, or any frame with the Arrow or dataframe interchange protocol
         (converted once to pandas, :func:`mixedfx.dataframes.convert.as_pandas`).
+        A Dask DataFrame is fitted where its partitions are, its rows never
+        gathered (binomial and poisson families, nAGQ 0 or 1; weights and offset
+        as column names): a
+        :class:`~mixedfx.partitioned.glmer_fit.PartitionedGlmerFit`, whose PIRLS
+        takes a round of tasks per iteration (:mod:`mixedfx.partitioned.glmer_model`).
     family : str or Family
         ``"binomial"``, ``"poisson"``, ``"Gamma"``, ``"inverse_gaussian"``,
         ``"gaussian"``, or an object from :mod:`mixedfx.glmm.families` (for another link).
@@ -174,7 +182,7 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     -------
     GlmerFit
         (An LmerFit, with a warning, for the gaussian family with identity link,
-        as lme4 does.)
+        as lme4 does; a PartitionedGlmerFit for a Dask DataFrame.)
 
     Raises
     ------
@@ -194,7 +202,7 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     (-1.398, [0.3082, 0.1418])
     """
     fam = get_family(family)
-    data = as_pandas(data)
+    data = data if is_dask_frame(data) else as_pandas(data)
     if fam.name == "gaussian" and fam.link.name == "identity":
         warnings.warn("calling glmer() with family=gaussian (identity link) as a shortcut to lmer() is "
                       "deprecated; please call lmer() directly", FutureWarning, stacklevel=2)
@@ -203,12 +211,20 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     control = as_control(control, GlmerControl)
     if verbose:
         control = replace(control, verbose=_verbosity(verbose))
-    design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
-                          contrasts=contrasts, subset=subset)
-    model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     call = FitCall(glmer, formula, data, {"family": fam, "weights": weights, "offset": offset, "nAGQ": nAGQ,
                                           "na_action": na_action, "control": control, "contrasts": contrasts,
                                           "start": start, "subset": subset, "verbose": verbose})
+    if is_dask_frame(data):
+        if subset is not None:
+            raise TypeError("subset does not apply to a Dask DataFrame: select the rows first (ddf[ddf.x > 2])")
+        request = pass_request(formula, data.dtypes, weights=weights, offset=offset, na_action=na_action,
+                               contrasts=contrasts)
+        model = partitioned_glmer_model(data, request, fam, checked_n_agq(nAGQ), control)
+        theta0, beta0 = start_values(start, model.lower.size, model.p)
+        return partitioned_glmer_fit(model, call, theta0, beta0)
+    design = glmer_design(formula, data, family=fam, weights=weights, offset=offset, na_action=na_action,
+                          contrasts=contrasts, subset=subset)
+    model = glmer_model(design, family=fam, nAGQ=nAGQ, control=control)
     theta0, beta0 = start_values(start, model.lower.size, design.X.shape[1])
     return glmer_fit(model, optimize_glmer(model, theta0, beta0), call)
 
@@ -242,6 +258,9 @@ def glmer_nb(formula: str, data: DataFrameLike, *, weights: str | np.ndarray | N
     >>> nb.family.name
     'Negative Binomial(2.0522)'
     """
+    if is_dask_frame(data):
+        raise MixedFxError("glmer_nb on a Dask DataFrame is not available (its theta search refits many times): "
+                           "fit the rows in memory (data=ddf.compute()), or fit a poisson glmer on the Dask frame")
     control = as_control(control, GlmerControl)
     data = as_pandas(data)
     design = glmer_design(formula, data, family="poisson", weights=weights, offset=offset, na_action=na_action,

@@ -326,11 +326,27 @@ def glmer_model(design: ModelMatrices, *, family: str | Family, nAGQ: int = 1,  
     >>> mfx.glmer_model(design, family="poisson").pirls_engines[0].name
     'PIRLS (compiled, sparse rest)'
     """
+    return GeneralizedLinearMixedModel(design, get_family(family), checked_n_agq(nAGQ),
+                                       as_control(control, GlmerControl))
+
+
+def checked_n_agq(nAGQ: object) -> int:  # noqa: N803 - lme4's name
+    """lme4's ``nAGQ``, checked: a whole number from 0 to :data:`MAX_NAGQ`.
+
+    Raises
+    ------
+    TypeError, MixedFxError
+
+    Examples
+    --------
+    >>> checked_n_agq(1)
+    1
+    """
     if not isinstance(nAGQ, int | np.integer) or isinstance(nAGQ, bool):
         raise TypeError(f"nAGQ must be a whole number (an int) from 0 to {MAX_NAGQ}, not {nAGQ!r}")
     if not 0 <= nAGQ <= MAX_NAGQ:
         raise MixedFxError(f"nAGQ must be a whole number from 0 to {MAX_NAGQ}, not {nAGQ!r}")
-    return GeneralizedLinearMixedModel(design, get_family(family), int(nAGQ), as_control(control, GlmerControl))
+    return int(nAGQ)
 
 
 def optimize_glmer(model: GeneralizedLinearMixedModel, theta0: np.ndarray | None = None,

@@ -41,7 +41,7 @@ def test_new_levels_in_a_partition_raise_when_computed(slopes, sleep, client):
     np.testing.assert_allclose(allowed.to_numpy(), slopes.predict(new, re_form="~0"), rtol=1e-12)
 
 
-def test_a_glmer_of_a_dask_frame_is_refused_rather_than_collected():
+def test_a_staged_glmer_design_of_a_dask_frame_is_refused_rather_than_collected():
     cbpp = dd.from_pandas(mfx.datasets.load("cbpp"), npartitions=3)
-    with pytest.raises(TypeError, match=r"Dask DataFrame, which only lmer .* pass data.compute\(\)"):
-        mfx.glmer("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")
+    with pytest.raises(TypeError, match=r"Dask DataFrame, which only lmer and glmer .* pass data.compute\(\)"):
+        mfx.glmer_design("cbind(incidence, size - incidence) ~ period + (1 | herd)", cbpp, family="binomial")

@@ -69,7 +69,7 @@ def as_pandas(data: Any, name: str = "data") -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if is_dask_frame(data):
-        raise TypeError(f"{name} is a Dask DataFrame, which only lmer fits partition by partition so far; it is "
+        raise TypeError(f"{name} is a Dask DataFrame, which only lmer and glmer fit partition by partition; it is "
                         f"not collected silently: pass {name}.compute() to use it in memory "
                         "(fit.predict takes Dask frames)")
     import narwhals as nw  # only for other frames: it costs pandas users' import time nothing

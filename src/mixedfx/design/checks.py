@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mixedfx.glmm.families import Family
 
 __all__ = ["check_scales", "check_covariance_size", "check_grouping_factors", "check_residual_variation", "check_lmer_response", "check_glmer_response",
-           "check_counts_response", "factor_response_error"]
+           "check_factor_response", "check_counts_response", "factor_response_error"]
 
 _EXACT_FIT_TOL = 1e-13
 """A residual sum of squares this small relative to the response's is an exact fit."""
@@ -212,13 +212,7 @@ def factor_response_error(matrices: ModelMatrices, why: str) -> DataError:
 def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
     """The response a generalized model can take: lme4's checks, with the column and a value named."""
     name, y = matrices.response_name, matrices.y
-    if matrices.response_levels is not None:
-        if family.name != "binomial":
-            raise factor_response_error(matrices, f"the {family.name} family needs numbers; only the binomial family "
-                                             "takes a two-level factor")
-        if len(matrices.response_levels) > 2:
-            raise factor_response_error(matrices, "a binomial response needs two levels (the first is failure, "
-                                             "the second success): recode it as 0/1 or a two-level factor")
+    check_factor_response(matrices, family)
     if np.ndim(y) == 2:
         check_counts_response(matrices, family)
     else:
@@ -227,6 +221,23 @@ def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
     if not (values != values[:1]).any():  # one distinct value (row): np.unique would sort them all to say so
         raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
                         "a generalized model needs a response that varies")
+
+
+def check_factor_response(matrices: ModelMatrices, family: Family) -> None:
+    """A factor response (its levels in ``matrices.response_levels``): the binomial family and two levels.
+
+    Raises
+    ------
+    DataError
+    """
+    if matrices.response_levels is None:
+        return
+    if family.name != "binomial":
+        raise factor_response_error(matrices, f"the {family.name} family needs numbers; only the binomial family "
+                                         "takes a two-level factor")
+    if len(matrices.response_levels) > 2:
+        raise factor_response_error(matrices, "a binomial response needs two levels (the first is failure, "
+                                         "the second success): recode it as 0/1 or a two-level factor")
 
 
 def check_counts_response(matrices: ModelMatrices, family: Family) -> None:

@@ -32,7 +32,7 @@ from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb
 
-__all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum"]
+__all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum", "family_response"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 # a batch of derivative runs longer than this goes to threads (starting them costs about a millisecond)
@@ -98,6 +98,43 @@ def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, w
     return log_likelihood_terms(family, y, n_trials, weights)
 
 
+def family_response(family: Family, y: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray, np.ndarray]:
+    """The response, prior weights, binomial trials and starting means as R's family initialize leaves them.
+
+    Row by row, so the rows may come in parts (a Dask frame's partitions).
+
+    Parameters
+    ----------
+    family : Family
+    y : ndarray
+        The model's response, shape (n,), or (n, 2) successes and failures for ``cbind``.
+    weights : ndarray or None
+        Prior weights (ones when None).
+
+    Returns
+    -------
+    y, weights, n_trials, mustart : ndarray
+
+    Examples
+    --------
+    >>> from mixedfx.glmm.families import binomial
+    >>> y, w, trials, mustart = family_response(binomial(), np.array([[1.0, 3.0]]), None)
+    >>> float(y[0]), float(w[0]), float(trials[0]), float(mustart[0])
+    (0.25, 4.0, 4.0, 0.3)
+    """
+    y = np.asarray(y, dtype=float)
+    n = y.shape[0]
+    prior = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if y.ndim == 2:
+        trials = y.sum(axis=1)
+        proportion = np.divide(y[:, 0], trials, out=np.zeros(n), where=trials > 0)
+        y_adj, w_adj, mustart = family.initialize(proportion, prior * trials)
+        return y_adj, w_adj, trials, mustart
+    y_adj, w_adj, mustart = family.initialize(y, prior)
+    return y_adj, w_adj, np.ones(n), mustart
+
+
 RESCALE_RATIO = 1e3
 """A generalized model is optimised on rescaled columns where their scales differ by more than this (lme4's
 ``check.scaleX`` tolerance): rebuilding it costs 10-15% of a small fit, worth it only on such scales."""
@@ -155,15 +192,7 @@ class GeneralizedLinearMixedModel:
 
     def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Response, prior weights, binomial trials and starting means, as R's family initialize."""
-        prior = np.ones(self.n) if matrices.weights is None else np.asarray(matrices.weights, dtype=float)
-        y = np.asarray(matrices.y, dtype=float)
-        if y.ndim == 2:
-            trials = y.sum(axis=1)
-            proportion = np.divide(y[:, 0], trials, out=np.zeros(self.n), where=trials > 0)
-            y_adj, w_adj, mustart = self.family.initialize(proportion, prior * trials)
-            return y_adj, w_adj, trials, mustart
-        y_adj, w_adj, mustart = self.family.initialize(y, prior)
-        return y_adj, w_adj, np.ones(self.n), mustart
+        return family_response(self.family, matrices.y, matrices.weights)
 
     def with_response(self, y: np.ndarray) -> GeneralizedLinearMixedModel:
         """The same model (X, Z, family, prior weights, offset) for another response.

@@ -229,7 +229,8 @@ def column_terms(matrices: ModelMatrices) -> np.ndarray:
     [0, 1, 1, 2]
     """
     spec = matrices.spec.fixed
-    n = matrices.X.shape[0]
+    # the coding's factors hold the rows it was learnt on: a fit from a Dask frame's, a few rows per level
+    n = next((len(factor.codes) for factor in spec.factors.values()), matrices.X.shape[0])
     return _model_matrix(spec, _stand_in_values(spec, n), n)[1][list(matrices.spec.keep)]
 
 

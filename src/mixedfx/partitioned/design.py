@@ -35,7 +35,8 @@ from mixedfx.partitioned.passes import (PartitionBlocks, add_blocks, add_witness
                                         partition_witnesses, reduce_partitions)
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["PartitionedDesign", "partitioned_lmer_model"]
+__all__ = ["PartitionedDesign", "partitioned_lmer_model", "prototype_matrices", "kept_matrices", "remote_matrices",
+           "column_deviations"]
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,25 @@ class PartitionedDesign:
 
     def x_deviations(self) -> np.ndarray:
         """Standard deviations (denominator n - 1) of X's kept columns other than 0/1 ones (lme4's check.scaleX)."""
-        totals, keep = self.totals, np.asarray(self.keep, dtype=np.int64)
-        continuous = keep[~totals.x_binary[keep]]
-        n = totals.statistics.n
-        mean = totals.x_sums[continuous] / n
-        spread = np.maximum(np.diag(totals.x_gram)[continuous] - n * mean**2, 0.0)
-        return np.sqrt(spread / max(n - 1, 1))
+        totals = self.totals
+        return column_deviations(totals.x_sums, totals.x_gram, totals.x_binary, totals.statistics.n, self.keep)
+
+
+def column_deviations(x_sums: np.ndarray, x_gram: np.ndarray, x_binary: np.ndarray, n: int,
+                      keep: list[int]) -> np.ndarray:
+    """Standard deviations (denominator n - 1) of X's columns ``keep`` other than 0/1 ones, from X's sums and X'X.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 6.0]])
+    >>> column_deviations(X.sum(axis=0), X.T @ X, np.array([True, False]), 3, [0, 1]).tolist()
+    [2.0]
+    """
+    keep = np.asarray(keep, dtype=np.int64)
+    continuous = keep[~x_binary[keep]]
+    mean = x_sums[continuous] / n
+    spread = np.maximum(np.diag(x_gram)[continuous] - n * mean**2, 0.0)
+    return np.sqrt(spread / max(n - 1, 1))
 
 
 def _without_rows(matrices: ModelMatrices) -> ModelMatrices:
@@ -79,6 +93,19 @@ def _without_rows(matrices: ModelMatrices) -> ModelMatrices:
     terms = [replace(t, codes=np.zeros(0, dtype=np.int64), z=np.zeros((0, t.k))) for t in matrices.re_terms]
     return replace(matrices, y=np.zeros(0), X=np.zeros((0, p)), offset=np.zeros(0),
                    weights=None if matrices.weights is None else np.zeros(0), re_terms=terms, rows=pd.RangeIndex(0))
+
+
+def prototype_matrices(frame: Any, request: PassRequest) -> ModelMatrices:
+    """The model's coding without rows, every column of X kept: built from each level's first row
+    (one pass over the partitions, :func:`~mixedfx.partitioned.passes.partition_witnesses`).
+
+    Raises
+    ------
+    DataError
+        No rows left after the NA action.
+    """
+    witnesses = reduce_partitions(frame, partition_witnesses, partial(add_witnesses, request=request), request)
+    return _prototype(witnesses, request)
 
 
 def _prototype(witnesses: pd.DataFrame, request: PassRequest) -> ModelMatrices:
@@ -92,8 +119,8 @@ def _prototype(witnesses: pd.DataFrame, request: PassRequest) -> ModelMatrices:
     return _without_rows(replace(built, x_names=names, dropped=[], messages=[], spec=spec))
 
 
-def _kept(prototype: ModelMatrices, keep: list[int]) -> ModelMatrices:
-    """The prototype with X's dependent columns dropped, and lme4's message for them."""
+def kept_matrices(prototype: ModelMatrices, keep: list[int]) -> ModelMatrices:
+    """The prototype with X's dependent columns dropped (all but ``keep``), and lme4's message for them."""
     names = list(prototype.spec.fixed.names)
     dropped = [name for j, name in enumerate(names) if j not in set(keep)]
     messages = []
@@ -104,17 +131,16 @@ def _kept(prototype: ModelMatrices, keep: list[int]) -> ModelMatrices:
                                  spec=replace(prototype.spec, keep=tuple(keep)), X=np.zeros((0, len(keep)))))
 
 
-def _remote(prototype: ModelMatrices, totals: PartitionBlocks, keep: list[int]) -> ModelMatrices:
-    """The model's matrices with its rows on the workers."""
-    n = totals.statistics.n
+def remote_matrices(prototype: ModelMatrices, n: int, n_dropped_na: int, x_gram: np.ndarray) -> ModelMatrices:
+    """The model's matrices with its ``n`` rows on the workers (``x_gram``: X'X of the kept columns)."""
     terms = [replace(t, codes=RemoteRows((n,), f"the codes of ({t.text})"),
                      z=RemoteRows((n, t.k), f"the model matrix of ({t.text})")) for t in prototype.re_terms]
     return replace(prototype, y=RemoteRows((n,), "the response"),
                    X=RemoteRows((n, len(prototype.x_names)), "the fixed-effects matrix"),
                    offset=RemoteRows((n,), "the offset"),
                    weights=None if prototype.weights is None else RemoteRows((n,), "the weights"),
-                   re_terms=terms, rows=RemoteRows((n,), "the row labels"), n_dropped_na=totals.n_dropped_na,
-                   remote_x_gram=totals.x_gram[np.ix_(keep, keep)])
+                   re_terms=terms, rows=RemoteRows((n,), "the row labels"), n_dropped_na=n_dropped_na,
+                   remote_x_gram=x_gram)
 
 
 def _structure(matrices: ModelMatrices) -> tuple[list[TermLayout], TermMerge | None]:
@@ -153,16 +179,15 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     FormulaError, DataError, MixedFxError
         As :func:`mixedfx.lmer` raises them for the same rows in memory.
     """
-    witnesses = reduce_partitions(frame, partition_witnesses, partial(add_witnesses, request=request), request)
-    prototype = _prototype(witnesses, request)
+    prototype = prototype_matrices(frame, request)
     totals = reduce_partitions(frame, partition_blocks, add_blocks, request, prototype)
     keep = gram_rank_keep(totals.x_gram)
     p = len(prototype.x_names)
     selection = np.zeros((p + 1, len(keep) + 1))
     selection[keep, np.arange(len(keep))] = 1.0
     selection[p, -1] = 1.0
-    kept = _kept(prototype, keep)
-    matrices = _remote(kept, totals, keep)
+    kept = kept_matrices(prototype, keep)
+    matrices = remote_matrices(kept, totals.statistics.n, totals.n_dropped_na, totals.x_gram[np.ix_(keep, keep)])
     layouts, merge = _structure(matrices)
     cross = transform_dense(totals.cross, selection)
     cross = settle_coupling(cross, layouts if merge is None else merge.layouts)

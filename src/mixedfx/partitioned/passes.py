@@ -31,8 +31,8 @@ from mixedfx.linalg.row_products import cross_product
 from mixedfx.linalg.row_statistics import RowStatistics, row_statistics
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["PartitionBlocks", "CodedPartition", "coded_partition", "partition_frame", "partition_witnesses", "add_witnesses", "partition_blocks",
-           "add_blocks", "reduce_partitions"]
+__all__ = ["PartitionBlocks", "CodedPartition", "coded_partition", "partition_frame", "partition_witnesses",
+           "add_witnesses", "partition_blocks", "add_blocks", "reduce_partitions", "active_client"]
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def coded_partition(part: pd.DataFrame, request: PassRequest, prototype: ModelMa
         by_term = {t.index: (np.asarray(t.codes, dtype=np.int64), np.asarray(t.z, dtype=float))
                    for t in coded.re_terms}
     else:
-        X = np.zeros((0, len(prototype.x_names)))
+        X = np.zeros((0, len(prototype.spec.keep)))
         by_term = {i: (np.zeros(0, dtype=np.int64), np.zeros((0, len(t.z_names))))
                    for i, t in enumerate(prototype.re_terms)}
     layouts = [TermLayout(codes=by_term[i][0], z=by_term[i][1], n_levels=prototype.re_terms[i].n_levels)
@@ -227,7 +227,7 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     """
     import dask  # noqa: PLC0415 - Dask is an optional extra, loaded for partitioned data only
 
-    client = _active_client()
+    client = active_client()
     # on a cluster the arguments go to each worker once, not inside the task graph
     shared = [a if a is None else client.scatter(a, broadcast=True, hash=False) if client is not None
               else dask.delayed(a, traverse=False) for a in args]
@@ -238,7 +238,7 @@ def reduce_partitions(frame: Any, on_partition: Callable[..., Any], combine: Cal
     return dask.compute(level[0])[0]
 
 
-def _active_client() -> Any:
+def active_client() -> Any:
     """The distributed client Dask computes with now, if it computes with one."""
     import dask  # noqa: PLC0415 - optional extra
 

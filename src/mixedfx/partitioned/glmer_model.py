@@ -1,0 +1,222 @@
+"""A generalized linear mixed model of a Dask frame's rows, its PIRLS run by rounds over the partitions.
+
+:func:`partitioned_glmer_model` reads the frame twice: the witness rows give the
+model's levels and codings (:func:`~mixedfx.partitioned.design.prototype_matrices`),
+then each partition codes its rows for the family
+(:func:`~mixedfx.partitioned.glmer_rows.partition_glmer_rows`) and keeps them on
+its worker. X's rank comes from the summed X'X as for ``lmer``, lme4's checks
+run on the totals, and :class:`PartitionedGeneralizedModel` is the in-memory
+:class:`~mixedfx.glmm.model.GeneralizedLinearMixedModel` with its PIRLS
+replaced by :class:`~mixedfx.partitioned.pirls.PartitionedPirls`: lme4's two
+stages, their optimisers, starts and boundary checks are the in-memory
+model's, on the same deviance.
+
+Passes over the Dask frame: two (the witness rows, then the rows coded and
+kept). Rounds of tasks over the kept rows: each evaluation of the deviance is a
+PIRLS run from its stage's start (a round per iteration and step-halving,
+about 3 to 5; the blocks at the start are formed once per stage), and the
+evaluations the optimiser asks for together (a Newton step's finite
+differences, the Hessian at the optimum) run in threads whose rounds go
+together (:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about
+100 rounds for cbpp's fit. ``model.rounds`` counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from mixedfx.design.checks import check_covariance_size, check_factor_response, check_grouping_factors
+from mixedfx.design.matrices import ModelMatrices
+from mixedfx.design.rank import gram_rank_keep
+from mixedfx.design.remote_rows import RemoteRows, rows_elsewhere
+from mixedfx.errors import MixedFxError
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.families import Family
+from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
+from mixedfx.glmm.pirls import PirlsResult
+from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
+from mixedfx.linalg.memory import check_dense_blocks
+from mixedfx.optim.choice import optimizer_named
+from mixedfx.optim.optimize import OptSummary
+from mixedfx.partitioned.design import column_deviations, kept_matrices, prototype_matrices, remote_matrices
+from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_varying_response, keep_columns,
+                                            partition_glmer_rows, rows_summary)
+from mixedfx.partitioned.pirls import PartitionedPirls, PartitionedPirlsResult, start_state
+from mixedfx.partitioned.request import PassRequest
+from mixedfx.partitioned.store import PartitionValues
+
+__all__ = ["PartitionedGeneralizedModel", "partitioned_glmer_model", "PARTITIONED_FAMILIES", "check_partitioned"]
+
+PARTITIONED_FAMILIES = ("binomial", "poisson")
+"""Families a fit from a Dask frame takes: their log-likelihood adds up over rows (the others' dispersion does not)."""
+
+DERIVATIVE_THREADS = 16
+"""Evaluations run at once where the optimiser asks for many together: each waits on its rounds' tasks, so
+their latencies overlap (the cluster's workers decide how much of the work does)."""
+
+
+def check_partitioned(family: Family, n_agq: int) -> None:
+    """Refuse what a fit from a Dask frame does not do yet, saying to fit the rows in memory for it.
+
+    Raises
+    ------
+    MixedFxError
+    """
+    if family.name not in PARTITIONED_FAMILIES:
+        raise MixedFxError(f"glmer on a Dask DataFrame takes the binomial and poisson families, not {family.name}: "
+                           "fit the rows in memory (data=ddf.compute()) for it")
+    if n_agq > 1:
+        raise MixedFxError(f"glmer on a Dask DataFrame takes nAGQ 0 or 1, not {n_agq} (adaptive Gauss-Hermite "
+                           "quadrature): fit the rows in memory (data=ddf.compute()) for it")
+
+
+class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
+    """:class:`~mixedfx.glmm.model.GeneralizedLinearMixedModel` whose rows stay in a Dask frame's partitions.
+
+    Its deviances, stages and optimisers are the in-memory model's; PIRLS runs
+    by rounds of tasks over the partitions (:class:`~mixedfx.partitioned.pirls.PartitionedPirls`),
+    each run of a stage from that stage's start, kept on the workers.
+
+    Parameters
+    ----------
+    matrices : ModelMatrices
+        The model's matrices, :class:`~mixedfx.design.remote_rows.RemoteRows` in place of rows.
+    family : Family
+    n_agq : int
+        0 or 1.
+    control : GlmerControl
+    rows : PartitionValues
+        Each partition's :class:`~mixedfx.partitioned.glmer_rows.GlmerRows`.
+    summary : RowsSummary
+        X's sums and X'X (every column) and the row counts.
+    keep : list of int
+        X's columns kept by the rank check.
+    request : PassRequest
+        The formula and arguments each pass over the frame reads.
+    prototype : ModelMatrices
+        The coding without rows, X's kept columns (what codes a partition's rows).
+    """
+
+    def __init__(self, matrices: ModelMatrices, family: Family, n_agq: int, control: GlmerControl,
+                 rows: PartitionValues, summary: RowsSummary, keep: list[int], request: PassRequest,
+                 prototype: ModelMatrices) -> None:
+        # the in-memory constructor reads the rows: the attributes its methods use are set here instead
+        self.matrices, self.family, self.n_agq, self.control = matrices, family, n_agq, control
+        self.order = matrices.term_order
+        self.terms = matrices.ordered_terms
+        self.layouts = [TermLayout(codes=t.codes, z=t.z, n_levels=t.n_levels) for t in self.terms]
+        self.ks = [t.k for t in self.layouts]
+        self.n_levels = [t.n_levels for t in self.layouts]
+        self.lower = theta_lower_bounds(self.ks)
+        self.X = matrices.X
+        self.n, self.p = self.X.shape
+        self.offset = matrices.offset
+        # what in-memory code reads of the family's response raises RowsElsewhereError, saying what to do
+        self.y = matrices.y
+        self.weights = RemoteRows((self.n,), "the prior weights")
+        self.n_trials = RemoteRows((self.n,), "the binomial trials")
+        self.log_likelihood = None
+        self.blas_threads = None
+        self.rows, self.summary, self.keep = rows, summary, keep
+        self.rows_request, self.prototype = request, prototype
+        self.eta_start = rows.map(start_state)
+        # one engine per stage, as in memory: each keeps the blocks at its stage's start
+        self.pirls_engines = (PartitionedPirls(rows, family, self.layouts, self.p, control),
+                              PartitionedPirls(rows, family, self.layouts, self.p, control))
+
+    @property
+    def rounds(self) -> int:
+        """Rounds of tasks over the partitions PIRLS has run (both stages' engines)."""
+        return sum(engine.rounds for engine in self.pirls_engines)
+
+    def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: PartitionValues,
+              mu_start: None = None) -> PirlsResult:
+        """PIRLS at theta (at ``beta`` held in stage 2) from the partitions' states ``eta_start``.
+
+        Raises
+        ------
+        PirlsError
+        """
+        if beta is None:
+            return self.pirls_engines[0].run(theta, None, eta_start)
+        return self.pirls_engines[1].run(theta, np.asarray(beta, dtype=float), eta_start)
+
+    def start_means(self, eta_start: PartitionValues) -> None:
+        """Nothing: each partition computes its means at each round."""
+        return None
+
+    def laplace_deviance(self, state: PartitionedPirlsResult) -> float:
+        """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term (summed over the partitions)."""
+        return float(state.logdet_re + state.u @ state.u + state.aic_sum)
+
+    def fit(self, theta0: np.ndarray | None = None, optimizer: Callable[..., OptSummary] | None = None,
+            beta0: np.ndarray | None = None) -> GlmmOptimum:
+        """lme4's two stages as :meth:`GeneralizedLinearMixedModel.fit` runs them, on the columns as they are
+        (the in-memory fit rescales widely spread columns, which would take a round to do here)."""
+        if optimizer is not None:
+            return self._fit(theta0, optimizer, optimizer, beta0)
+        named = [None if name is None else optimizer_named(name) for name in self.control.stage_optimizers]
+        return self._fit(theta0, named[0], named[1], beta0)
+
+    def _derivative_workers(self, seconds: float, batch: int) -> int:
+        """Evaluations run at once: the rounds of many wait on the cluster together."""
+        return max(1, min(batch, DERIVATIVE_THREADS))
+
+    def working_response(self, eta: Any, base: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Not available here: the working response is formed partition by partition, on the workers."""
+        raise rows_elsewhere("the working response and weights of every row (hat values, influence)")
+
+    def with_response(self, y: np.ndarray) -> GeneralizedLinearMixedModel:
+        """Not available: a new response would need its own pass (add it as a column and fit again)."""
+        raise MixedFxError("a new response for a fit from a Dask DataFrame: add it as a column of the frame and "
+                           "fit it with mfx.glmer(...)")
+
+    def x_deviations(self) -> np.ndarray:
+        """Standard deviations of X's kept non-0/1 columns (lme4's check.scaleX)."""
+        s = self.summary
+        return column_deviations(s.x_sums, s.x_gram, s.x_binary, s.n, self.keep)
+
+
+def partitioned_glmer_model(frame: Any, request: PassRequest, family: Family, n_agq: int,
+                            control: GlmerControl) -> PartitionedGeneralizedModel:
+    """The generalized model of a Dask frame's rows, its rows coded once and kept on the workers.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+    request : PassRequest
+    family : Family
+        Binomial or Poisson (:data:`PARTITIONED_FAMILIES`).
+    n_agq : int
+        0 or 1.
+    control : GlmerControl
+
+    Returns
+    -------
+    PartitionedGeneralizedModel
+
+    Raises
+    ------
+    FormulaError, DataError, MixedFxError
+        As :func:`mixedfx.glmer` raises them for the same rows in memory, and for
+        families and nAGQ the partitioned fit does not take.
+    """
+    check_partitioned(family, n_agq)
+    prototype = prototype_matrices(frame, request)
+    check_factor_response(prototype, family)
+    rows = PartitionValues.from_frame(frame, partition_glmer_rows, request, prototype, family)
+    summary = rows.reduce(rows_summary, add_summaries)
+    check_varying_response(summary, prototype.response_name)
+    keep = gram_rank_keep(summary.x_gram)
+    if len(keep) < len(prototype.x_names):
+        rows = rows.map(keep_columns, keep)
+    kept = kept_matrices(prototype, keep)
+    matrices = remote_matrices(kept, summary.n, summary.n_dropped_na, summary.x_gram[np.ix_(keep, keep)])
+    terms = matrices.ordered_terms
+    check_grouping_factors(terms, summary.n, allow_n=True)
+    check_covariance_size(terms)
+    check_dense_blocks(terms, len(keep))
+    return PartitionedGeneralizedModel(matrices, family, n_agq, control, rows, summary, keep, request, kept)

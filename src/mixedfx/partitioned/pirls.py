@@ -1,0 +1,325 @@
+"""PIRLS over partitions kept on the workers: one round of tasks per iteration, only blocks reach the client.
+
+At fixed theta (and, in glmer's second stage, fixed beta) an iteration of
+lme4's pwrssUpdate needs from the rows only the blocks of
+[Z X z]'W[Z X z] at the working weights W and working response z of the
+current linear predictor, and the deviance residuals' sum at the new one.
+Each partition keeps its coded rows (:class:`~mixedfx.partitioned.glmer_rows.GlmerRows`)
+and its current linear predictor (:class:`PartitionState`); a round
+(:func:`partition_step`) moves each partition's eta to the coefficients the
+client sends (eta = offset + X beta + Z Lambda u), and returns the deviance
+residuals' and the family's AIC terms' sums there together with the blocks at
+the working weights of that eta (:func:`~mixedfx.linalg.cross.cross_products`,
+the function every fit forms its blocks with), which the next iteration
+factors. The client sums them up a tree, factors them
+(:func:`~mixedfx.linalg.factorizer.factorize`) and solves for (u, beta).
+
+The loop is :func:`mixedfx.glmm.pirls_loop.pirls_loop`, the one both
+in-memory engines run, with step-halving and lme4's stopping rule: a round per
+update of the linear predictor (an iteration or a halving). The blocks at a
+run's start are formed once per start (:meth:`PartitionedPirls.start_pieces`),
+so a run from a start met before begins with a solve, not a round. As in lme4
+(and the in-memory fit), every run of a stage starts from that stage's linear
+predictor, so the deviance is a function of the parameters alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from mixedfx.glmm.control import GlmerControl
+from mixedfx.glmm.families import Family
+from mixedfx.glmm.pirls import PirlsResult, raise_for_status, working_response
+from mixedfx.glmm.pirls_loop import pirls_loop
+from mixedfx.glmm.pirls_status import NOT_FINITE, NOT_POSITIVE_DEFINITE, OK
+from mixedfx.linalg.cross import CrossProducts, add_cross_products, cross_products, settle_coupling, transform_dense
+from mixedfx.linalg.factor import BlockedFactor
+from mixedfx.linalg.factorizer import factorize
+from mixedfx.linalg.layout import TermLayout, random_part, templates, term_effects
+from mixedfx.partitioned.glmer_rows import GlmerRows
+from mixedfx.partitioned.store import PartitionValues
+
+__all__ = ["StepOrder", "StepPieces", "PartitionState", "partition_step", "start_state", "PartitionedPirls",
+           "PartitionedPirlsResult"]
+
+
+@dataclass(frozen=True)
+class StepOrder:
+    """What the client sends each partition for one round.
+
+    Attributes
+    ----------
+    family : Family
+    beta : ndarray, shape (p,)
+        The fixed effects of the new linear predictor.
+    held_beta : ndarray or None
+        Stage 2's beta, held: the working response is taken less ``offset + X held_beta``
+        and the blocks have no X columns. None in stage 1 (less the offset; X's columns in the blocks).
+    effects : list of ndarray or None
+        Each term's random effects b = Lambda u, (levels, k); None keeps each partition's linear predictor.
+    """
+
+    family: Family
+    beta: np.ndarray
+    held_beta: np.ndarray | None
+    effects: list[np.ndarray] | None
+
+
+@dataclass(frozen=True)
+class StepPieces:
+    """A partition's sums at its linear predictor (or several partitions', added).
+
+    Attributes
+    ----------
+    cross : CrossProducts
+        The blocks at the working weights and response there.
+    deviance : float
+        The deviance residuals summed.
+    aic : float
+        The family's AIC term (-2 log-likelihood) summed.
+    finite : bool
+        Whether every working weight and response is finite.
+    """
+
+    cross: CrossProducts
+    deviance: float
+    aic: float
+    finite: bool
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """A partition's linear predictor and its sums there (None before the first round reads them)."""
+
+    eta: np.ndarray
+    pieces: StepPieces | None = None
+
+
+def start_state(rows: GlmerRows) -> PartitionState:
+    """A partition's state at the family's start (lme4's first PIRLS start)."""
+    return PartitionState(eta=rows.eta_start)
+
+
+def partition_step(rows: GlmerRows, state: PartitionState, order: StepOrder) -> PartitionState:
+    """One round on one partition: the new linear predictor (or the current one), and its sums.
+
+    Parameters
+    ----------
+    rows : GlmerRows
+    state : PartitionState
+        The partition's current linear predictor.
+    order : StepOrder
+
+    Returns
+    -------
+    PartitionState
+    """
+    family, X = order.family, rows.X
+    eta = state.eta
+    if order.effects is not None:
+        eta = rows.offset + X @ order.beta + random_part([t.codes for t in rows.layouts],
+                                                         [t.z for t in rows.layouts], order.effects)
+    base = rows.offset if order.held_beta is None else rows.offset + X @ order.held_beta
+    mu = family.link.linkinv(eta)
+    resid = family.dev_resids(rows.y, mu, rows.weights)
+    deviance = float(resid.sum())
+    if rows.aic_shift is not None:
+        aic = deviance + rows.aic_shift
+    else:
+        aic = family.aic(rows.y, rows.n_trials, mu, rows.weights, deviance)
+    with np.errstate(all="ignore"):
+        work_y, work_w = working_response(family, rows.y, rows.weights, eta, base)
+    finite = bool(np.all(np.isfinite(work_y)) and np.all(np.isfinite(work_w)))
+    columns = X if order.held_beta is None else np.zeros((X.shape[0], 0))
+    if not finite:
+        work_y, work_w = np.zeros_like(work_y), np.ones_like(work_w)
+    cross = cross_products(rows.layouts, columns, work_y, work_w)
+    return PartitionState(eta=eta, pieces=StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite))
+
+
+def _add_pieces(a: StepPieces, b: StepPieces) -> StepPieces:
+    return StepPieces(cross=add_cross_products(a.cross, b.cross), deviance=a.deviance + b.deviance,
+                      aic=a.aic + b.aic, finite=a.finite and b.finite)
+
+
+def _batch_pieces(states: list[PartitionState]) -> list[StepPieces]:
+    return [state.pieces for state in states]
+
+
+def _add_batch_pieces(a: list[StepPieces], b: list[StepPieces]) -> list[StepPieces]:
+    return [_add_pieces(x, y) for x, y in zip(a, b)]
+
+
+class _Pending:
+    """A round asked for: its partitions' states and order, and (once run) its outcome or the error."""
+
+    def __init__(self, states: PartitionValues, order: StepOrder) -> None:
+        self.states, self.order = states, order
+        self.done = False
+        self.result: tuple[PartitionValues, StepPieces] | BaseException | None = None
+
+    def outcome(self) -> tuple[PartitionValues, StepPieces]:
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return self.result
+
+
+@dataclass(frozen=True)
+class PartitionedPirlsResult(PirlsResult):
+    """PIRLS's state over partitions: ``eta`` holds each partition's linear predictor where it is kept
+    (:class:`~mixedfx.partitioned.store.PartitionValues` of :class:`PartitionState`); ``mu`` and
+    ``dev_resids`` are not gathered, their sums are here."""
+
+    deviance_sum: float = field(default=0.0)
+    aic_sum: float = field(default=0.0)
+
+    @property
+    def dev(self) -> float:
+        """Sum of the deviance residuals (squared)."""
+        return self.deviance_sum
+
+
+class PartitionedPirls:
+    """PIRLS for one stage over partitions kept on the workers.
+
+    Parameters
+    ----------
+    rows : PartitionValues
+        Each partition's :class:`GlmerRows`.
+    family : Family
+    layouts : list of TermLayout
+        The terms (their sizes; their rows are on the workers), lme4's order.
+    p : int
+        Fixed effects.
+    control : GlmerControl
+    """
+
+    def __init__(self, rows: PartitionValues, family: Family, layouts: list[TermLayout], p: int,
+                 control: GlmerControl) -> None:
+        self.rows, self.family, self.layouts, self.p = rows, family, layouts, p
+        self.control = control
+        self.ks = [t.k for t in layouts]
+        self.n_levels = [t.n_levels for t in layouts]
+        self.name = "PIRLS (partitioned, a round of tasks per iteration)"
+        self.rounds = 0
+        """Rounds of tasks over the partitions run so far (one per PIRLS iteration or halving, one per start)."""
+        self._turn = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._running = False
+        self._start_lock = threading.Lock()
+        self._start: tuple[PartitionValues, StepPieces] | None = None
+
+    def round(self, states: PartitionValues, order: StepOrder) -> tuple[PartitionValues, StepPieces]:
+        """One round: each partition's new state, and their sums.
+
+        Rounds asked for while one is under way (the optimiser's concurrent
+        evaluations) wait and then go together, one task per partition for all
+        of them: the scheduler's cost per task, not the arithmetic, bounds a
+        round over small partitions.
+        """
+        pending = _Pending(states, order)
+        with self._turn:
+            self._queue.append(pending)
+            while not pending.done and self._running:
+                self._turn.wait()
+            if pending.done:
+                return pending.outcome()
+            self._running, batch, self._queue = True, self._queue, []
+        try:
+            outcomes: list[tuple[PartitionValues, StepPieces]] | BaseException = self._run_batch(batch)
+        except BaseException as error:  # every waiting evaluation hears of it
+            outcomes = error
+        with self._turn:
+            for i, waiting in enumerate(batch):
+                waiting.result = outcomes if isinstance(outcomes, BaseException) else outcomes[i]
+                waiting.done = True
+            self._running = False
+            self._turn.notify_all()
+        return pending.outcome()
+
+    def _run_batch(self, batch: list[_Pending]) -> list[tuple[PartitionValues, StepPieces]]:
+        self.rounds += 1
+        moved, together = self.rows.map_batch([(p.states, (p.order,)) for p in batch], partition_step)
+        return list(zip(moved, together.reduce(_batch_pieces, _add_batch_pieces)))
+
+    def start_pieces(self, start: PartitionValues, held: np.ndarray | None) -> StepPieces:
+        """The sums at a run's start, for the first iteration: a round the first time a start is met.
+
+        The blocks at the start are formed once over [Z X c], c the working
+        response less the offset; stage 2's, less ``offset + X beta`` for a held
+        beta and without X, are the columns [Z (c - X beta)] of those
+        (:func:`~mixedfx.linalg.cross.transform_dense`): so every later run from
+        that start begins with a solve, not a round.
+        """
+        with self._start_lock:
+            if self._start is None or self._start[0] is not start:
+                order = StepOrder(family=self.family, beta=np.zeros(self.p), held_beta=None, effects=None)
+                self._start = (start, self.round(start, order)[1])
+            pieces = self._start[1]
+        if held is None:
+            return pieces
+        T = np.zeros((self.p + 1, 1))
+        T[: self.p, 0], T[self.p, 0] = -held, 1.0
+        return replace(pieces, cross=transform_dense(pieces.cross, T))
+
+    def run(self, theta: np.ndarray, beta: np.ndarray | None, start: PartitionValues) -> PartitionedPirlsResult:
+        """PIRLS at theta (stage 2: at ``beta`` held) from the partitions' states ``start``.
+
+        Raises
+        ------
+        PirlsError
+        """
+        ctrl = self.control
+        state = _RunState(self, theta, beta, start)
+        u, b = np.zeros(sum(k * n for k, n in zip(self.ks, self.n_levels))), np.zeros(self.p if beta is None else 0)
+        status, _, _ = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, False)
+        raise_for_status(status, ctrl.max_pirls)
+        factor, pieces = state.factor, state.pieces
+        return PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
+                                      lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
+
+
+class _RunState:
+    """A partitioned run's state beyond (u, beta), and its steps for :func:`mixedfx.glmm.pirls_loop.pirls_loop`."""
+
+    def __init__(self, engine: PartitionedPirls, theta: np.ndarray, beta: np.ndarray | None,
+                 start: PartitionValues) -> None:
+        self.engine, self.theta = engine, theta
+        self.held = None if beta is None else np.asarray(beta, dtype=float)
+        self.templates = templates(theta, engine.ks)
+        self.states = start
+        self.pieces: StepPieces | None = None
+        self.factor: BlockedFactor | None = None
+
+    def order(self, u: np.ndarray | None, b: np.ndarray | None) -> StepOrder:
+        engine = self.engine
+        effects = None if u is None else term_effects(u, self.templates, engine.n_levels)
+        beta = self.held if self.held is not None else (np.zeros(engine.p) if b is None else b.copy())
+        return StepOrder(family=engine.family, beta=beta, held_beta=self.held, effects=effects)
+
+    def solve(self, u: np.ndarray, b: np.ndarray) -> int:
+        """The factor of the blocks at the current linear predictor (a round at a run's start), and (u, b)."""
+        if self.pieces is None:
+            self.pieces = self.engine.start_pieces(self.states, self.held)
+        if not self.pieces.finite:
+            return NOT_FINITE
+        try:
+            self.factor = factorize(settle_coupling(self.pieces.cross, self.engine.layouts), self.theta)
+        except np.linalg.LinAlgError:
+            return NOT_POSITIVE_DEFINITE
+        b[:], u[:] = self.factor.solve_coefficients()
+        return OK
+
+    def update(self, u: np.ndarray, b: np.ndarray) -> float:
+        """A round: each partition's linear predictor at (u, b), its sums and blocks; the penalised deviance."""
+        self.states, self.pieces = self.engine.round(self.states, self.order(u, b))
+        return float(self.pieces.deviance + u @ u)
+
+    def record(self, u: np.ndarray) -> None:
+        """Nothing: this engine gives no gradient."""
+
+
+_iterations = pirls_loop(_RunState.solve, _RunState.update, _RunState.record)
