@@ -23,8 +23,8 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
-from mixedfx.linalg.layout import (BlockLayout, column_scales, rescaled_terms, root_mean_squares, term_layouts,
-                                   theta_lower_bounds, theta_scales)
+from mixedfx.linalg.layout import (BlockLayout, TermLayout, column_scales, rescaled_terms, root_mean_squares,
+                                   term_layouts, theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -165,19 +165,7 @@ class GeneralizedLinearMixedModel:
 
     def __init__(self, matrices: ModelMatrices, family: Family, n_agq: int = 1,
                  control: GlmerControl | None = None) -> None:
-        self.matrices = matrices
-        self.family = family
-        self.n_agq = n_agq
-        self.control = control or GlmerControl()
-        self.order = matrices.term_order
-        self.terms: list[ReTerm] = matrices.ordered_terms
-        self.layouts = term_layouts(self.terms)
-        self.ks = [t.k for t in self.layouts]
-        self.n_levels = [t.n_levels for t in self.layouts]
-        self.lower = theta_lower_bounds(self.ks)
-        self.X = matrices.X
-        self.n, self.p = self.X.shape
-        self.offset = matrices.offset
+        self._take_structure(matrices, family, n_agq, control, term_layouts(matrices.ordered_terms))
         if n_agq > 1 and (len(self.terms) != 1 or self.ks[0] != 1):
             raise MixedFxError("nAGQ > 1 is only available for models with a single, scalar random-effects term")
         self.y, self.weights, self.n_trials, mustart = self._response(matrices)
@@ -189,6 +177,21 @@ class GeneralizedLinearMixedModel:
         # a wait of several milliseconds where another process holds the second core
         self.blas_threads = blas_threads(layout.q_rest + layout.p + 1, self.ks[0] * self.n_levels[0])
         """BLAS threads while fitting (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
+
+    def _take_structure(self, matrices: ModelMatrices, family: Family, n_agq: int, control: GlmerControl | None,
+                        layouts: list[TermLayout]) -> None:
+        """Set what the model's methods read of its terms and X (``layouts``: the terms' in lme4's order)."""
+        self.matrices, self.family, self.n_agq = matrices, family, n_agq
+        self.control = control or GlmerControl()
+        self.order = matrices.term_order
+        self.terms: list[ReTerm] = matrices.ordered_terms
+        self.layouts = layouts
+        self.ks = [t.k for t in self.layouts]
+        self.n_levels = [t.n_levels for t in self.layouts]
+        self.lower = theta_lower_bounds(self.ks)
+        self.X = matrices.X
+        self.n, self.p = self.X.shape
+        self.offset = matrices.offset
 
     def _response(self, matrices: ModelMatrices) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Response, prior weights, binomial trials and starting means, as R's family initialize."""

@@ -37,7 +37,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.glmm.pirls import PirlsResult
-from mixedfx.linalg.layout import TermLayout, theta_lower_bounds
+from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptSummary
@@ -103,17 +103,9 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
     def __init__(self, matrices: ModelMatrices, family: Family, n_agq: int, control: GlmerControl,
                  rows: PartitionValues, summary: RowsSummary, keep: list[int], request: PassRequest,
                  prototype: ModelMatrices) -> None:
-        # the in-memory constructor reads the rows: the attributes its methods use are set here instead
-        self.matrices, self.family, self.n_agq, self.control = matrices, family, n_agq, control
-        self.order = matrices.term_order
-        self.terms = matrices.ordered_terms
-        self.layouts = [TermLayout(codes=t.codes, z=t.z, n_levels=t.n_levels) for t in self.terms]
-        self.ks = [t.k for t in self.layouts]
-        self.n_levels = [t.n_levels for t in self.layouts]
-        self.lower = theta_lower_bounds(self.ks)
-        self.X = matrices.X
-        self.n, self.p = self.X.shape
-        self.offset = matrices.offset
+        # the in-memory constructor reads the rows: its structure is taken here, on the remote rows
+        self._take_structure(matrices, family, n_agq, control,
+                             [TermLayout(codes=t.codes, z=t.z, n_levels=t.n_levels) for t in matrices.ordered_terms])
         # what in-memory code reads of the family's response raises RowsElsewhereError, saying what to do
         self.y = matrices.y
         self.weights = RemoteRows((self.n,), "the prior weights")
