@@ -5,7 +5,7 @@ import pytest
 
 import mixedfx as mfx
 from mixedfx.linalg.one_term import factor_one_term
-from mixedfx.lmm.information import CONVERGED, average_information
+from mixedfx.lmm.information import CONVERGED, SMALLEST_THETA, average_information
 from mixedfx.lmm.one_term_steps import NOT_CONVERGED, one_term_information, one_term_steps
 
 FORMULAS = ["Reaction ~ Days + (1 | Subject)", "Reaction ~ Days + (Days | Subject)",
@@ -17,9 +17,10 @@ def _model(sleep, formula, reml=True, weights=None):
     return model._rescaled if model.theta_scales is not None else model
 
 
-def _steps(model, x0):
-    return one_term_steps(*model.factorizer.blocks, np.array(x0, dtype=float), model.p if model.reml else 0,
-                          model._dof, model.log_det_weights, model.reml)
+def _steps(model, x0, smallest=None):
+    smallest = np.full(model.ks[0], SMALLEST_THETA) if smallest is None else smallest
+    return one_term_steps(*model.factorizer.blocks, np.array(x0, dtype=float), smallest,
+                          model.p if model.reml else 0, model._dof, model.log_det_weights, model.reml)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -54,6 +55,33 @@ def test_steps_give_up_near_a_zero_variance(sleep):
     code, theta, value, evaluations = _steps(model, [1.0, 0.2, 1e-6])
     assert code == NOT_CONVERGED and evaluations == 1
     np.testing.assert_array_equal(theta, [1.0, 0.2, 1e-6])
+
+
+def test_steps_on_unscaled_columns_follow_the_rescaled_twin(sleep):
+    # Newton steps on the covariances do not see Z's column scales: on the raw blocks, from the twin's start
+    # and thresholds carried over, they take the twin's steps to its optimum
+    model = mfx.lmer_model(mfx.lmer_design(FORMULAS[2], sleep))
+    scales = model.theta_scales
+    twin = model._rescaled
+    start = twin.start_theta()
+    code, theta, value, evaluations = _steps(twin, start)
+    diagonal = [0, 3, 5]
+    raw = _steps(model, start / scales, SMALLEST_THETA / scales[diagonal])
+    assert raw[0] == code == CONVERGED and raw[3] == evaluations
+    np.testing.assert_allclose(raw[1] * scales, theta, rtol=1e-7)
+    assert raw[2] == pytest.approx(value, rel=1e-12)
+    # a threshold carried over stops the raw steps where the twin's would stop
+    near_zero = start.copy()
+    near_zero[5] = 0.5 * SMALLEST_THETA
+    assert _steps(twin, near_zero)[0] == NOT_CONVERGED
+    assert _steps(model, near_zero / scales, SMALLEST_THETA / scales[diagonal])[0] == NOT_CONVERGED
+
+
+def test_a_converged_fit_does_not_build_the_rescaled_twin(sleep):
+    model = mfx.lmer_model(mfx.lmer_design(FORMULAS[2], sleep))
+    summary = mfx.optimize_lmer(model)
+    assert summary.optimizer == "ai-newton" and "_rescaled" not in model.__dict__
+    assert summary.fval == pytest.approx(model.objective(summary.x), rel=1e-12)
 
 
 def test_a_fit_takes_the_steps_and_falls_back_where_they_do_not_apply(sleep):

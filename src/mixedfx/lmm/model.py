@@ -16,7 +16,8 @@ from mixedfx.design.remote_rows import RemoteRows
 from mixedfx.design.reterms import ReTerm
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.criterion import LOG_2PI, profiled_criterion
-from mixedfx.lmm.information import CONVERGED, CriterionPoint, average_information, information_minimise
+from mixedfx.lmm.information import (SMALLEST_THETA, CONVERGED, CriterionPoint, average_information,
+                                    information_minimise)
 from mixedfx.linalg.cross import (CrossProducts, cross_products, response_map, scale_columns, transform_dense,
                                   with_response)
 from mixedfx.linalg.factor import BlockedFactor
@@ -411,16 +412,19 @@ class LinearMixedModel:
                              f"covariance parameters")
         scales = None if on_one_scale else self.theta_scales
         if scales is not None:
-            rescaled = self._rescaled
             step = None if initial_step is None else initial_step * scales
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
             given = None if control.theta0 is None and start is None else x0 * scales
-            summary = rescaled._optimize(control, optimizer, step, given, on_one_scale=True)
+            summary, spent = self._steps_on_rescaled_columns(control, optimizer, x0 if given is None else given,
+                                                             scales)
+            if summary is None:
+                summary = self._rescaled._optimize(control, optimizer, step, given, on_one_scale=True)
+                summary = replace(summary, feval=summary.feval + spent)
             return replace(summary, x0=summary.x0 / scales, x=summary.x / scales, factorizer=self.factorizer.name)
         options = control.optimizer_options
         objective = traced(self.objective, control.verbose)
         summary, spent, restart, on_gradient = None, 0, optimizer or bobyqa, False
-        if optimizer is None and control.use_gradient and self.has_gradient:
+        if self._takes_gradient_path(control, optimizer):
             trial = self._gradient_minimise(x0, control)
             # on a bound the gradient vanishes (the criterion is even in each theta), so a gradient
             # method cannot tell a minimum there from a saddle: lme4's edge check below decides,
@@ -435,12 +439,52 @@ class LinearMixedModel:
             else:
                 summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
             summary = replace(summary, feval=summary.feval + spent)
+        return self._checked_at_boundary(summary, objective, restart, on_gradient, control)
+
+    def _checked_at_boundary(self, summary: OptSummary, objective: Callable[[np.ndarray], float],
+                             restart: Callable[..., OptSummary], on_gradient: bool, control: LmerControl) -> OptSummary:
+        """lme4's edge check and the restarts from variances near zero (:func:`~mixedfx.optim.boundary.leave_boundary`),
+        then the parameters next to zero set onto it (:func:`~mixedfx.optim.boundary.settle_on_boundary`)."""
         summary = leave_boundary(summary, objective, self.lower, self.ks, control,
                                  (control.refit_first_step, control.refit_least_step), optimizer=restart,
                                  collinear=on_gradient)
         summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
         return replace(summary, factorizer=self.factorizer.name)
+
+    def _takes_gradient_path(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None) -> bool:
+        """Whether the optimisation starts on the analytic gradient (no optimiser named, the gradient asked for and
+        available)."""
+        return optimizer is None and control.use_gradient and self.has_gradient
+
+    def _steps_on_rescaled_columns(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
+                                   start: np.ndarray, scales: np.ndarray) -> tuple[OptSummary | None, int]:
+        """The rescaled twin's compiled Newton steps (from ``start``, on its scale), run on this model's blocks.
+
+        Newton steps on the covariances do not see the columns' scales (the start,
+        and the stop near a zero variance, are carried over by ``scales``), so the
+        twin (:attr:`_rescaled`) is built only where its criterion is evaluated: by the
+        boundary checks where they act. Returns the checked summary on the twin's
+        scale, or None (with the evaluations spent) where the steps do not apply or
+        do not converge: the twin then optimises from the start.
+        """
+        if (control.verbose or self.factorizer.information_steps != "one term, compiled"
+                or not self._takes_gradient_path(control, optimizer)):
+            return None, 0
+        k = self.ks[0]
+        diagonal = [j * k - j * (j - 1) // 2 for j in range(k)]
+        summary, spent = self._compiled_steps(start / scales, SMALLEST_THETA / scales[diagonal])
+        if summary is None:
+            return None, spent
+        summary = replace(summary, x0=start, x=summary.x * scales)
+
+        def twin_objective(theta: np.ndarray) -> float:
+            return self._rescaled.objective(theta)
+
+        def twin_restart(*args, **options) -> OptSummary:
+            return self._rescaled._inward_restart(*args, control=control, **options)
+
+        return self._checked_at_boundary(summary, twin_objective, twin_restart, True, control), spent
 
     def _compiled_bobyqa(self, objective: Callable[[np.ndarray], float], x0: np.ndarray,
                          options: dict) -> OptSummary:
@@ -471,7 +515,8 @@ class LinearMixedModel:
         steps = self.factorizer.information_steps
         if steps == "one term, compiled":
             # verbose prints each evaluation as lme4 does: its own path, without the steps
-            summary, spent = (None, 0) if control.verbose else self._compiled_steps(x0)
+            summary, spent = (None, 0) if control.verbose else self._compiled_steps(x0, np.full(self.ks[0],
+                                                                                                 SMALLEST_THETA))
             if summary is not None:
                 return summary
             # the steps failing, the model's own path from the start, as without them
@@ -515,12 +560,12 @@ class LinearMixedModel:
             self.last_factor = (self.cross, summary.x.tobytes(), point.factor)
         return summary
 
-    def _compiled_steps(self, x0: np.ndarray) -> tuple[OptSummary | None, int]:
-        """:func:`mixedfx.lmm.one_term_steps.one_term_steps` from ``x0``: its summary (None where the steps did not
-        converge) and its evaluations."""
+    def _compiled_steps(self, x0: np.ndarray, smallest: np.ndarray) -> tuple[OptSummary | None, int]:
+        """:func:`mixedfx.lmm.one_term_steps.one_term_steps` from ``x0``, stopping where a diagonal entry of the
+        template falls below ``smallest``: its summary (None where the steps did not converge) and its evaluations."""
         from mixedfx.lmm.one_term_steps import one_term_steps  # noqa: PLC0415 - numba loads when used
 
-        code, theta, value, evaluations = one_term_steps(*self.factorizer.blocks, kernel_theta(x0),
+        code, theta, value, evaluations = one_term_steps(*self.factorizer.blocks, kernel_theta(x0), smallest,
                                                          self.p if self.reml else 0, self._dof,
                                                          self.log_det_weights, self.reml)
         if code != CONVERGED:

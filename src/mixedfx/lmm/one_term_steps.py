@@ -26,8 +26,7 @@ from mixedfx.linalg.one_term import criterion_parts, factor_parts
 from mixedfx.linalg.one_term_gradient import back_substitute, level_effects, level_residual, one_term_derivatives
 from mixedfx.linalg.pivots import OK
 from mixedfx.lmm.criterion import profiled_criterion, template_gradient_entries
-from mixedfx.lmm.information import (CONVERGED, DECREASE_TOL, HALVINGS, LAST_STEP_DECREASE, MAX_STEPS,
-                                     SMALLEST_THETA)
+from mixedfx.lmm.information import CONVERGED, DECREASE_TOL, HALVINGS, LAST_STEP_DECREASE, MAX_STEPS
 from mixedfx.lmm.variance_parameters import covariance_entries, covariance_score, newton_step, theta_of_covariances
 
 __all__ = ["one_term_steps", "one_term_information", "NOT_CONVERGED"]
@@ -185,7 +184,7 @@ def _point(a11, a_r1, a_rr, theta, size, dof, log_det_weights, reml, gradient):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
+def one_term_steps(a11, a_r1, a_rr, theta0, smallest, size, dof, log_det_weights, reml):
     """Minimise lmer's criterion for one term from ``theta0`` by Newton steps on the average information.
 
     Parameters
@@ -194,6 +193,10 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
         The blocks (:func:`mixedfx.linalg.one_term.factor_one_term`'s).
     theta0 : ndarray
         The start (the template's diagonal positive).
+    smallest : ndarray, shape (k,)
+        Per diagonal entry of the template, the value below which the steps stop (a variance too near
+        zero): :data:`~mixedfx.lmm.information.SMALLEST_THETA` on columns of one scale, divided by a
+        column's scale where Z's columns are not rescaled (the steps themselves do not see the scales).
     size : int
         Rows of the rest inside C: the fixed effects' count for REML, 0 for the deviance.
     dof : int
@@ -229,7 +232,7 @@ def one_term_steps(a11, a_r1, a_rr, theta0, size, dof, log_det_weights, reml):
         if status != OK:
             return NOT_CONVERGED, theta, value, evaluations
         for j in range(k):
-            if not theta[j * k - j * (j - 1) // 2] >= SMALLEST_THETA:
+            if not theta[j * k - j * (j - 1) // 2] >= smallest[j]:
                 return NOT_CONVERGED, theta, value, evaluations
         pwrss = l_rr[l_rr.shape[0] - 1, l_rr.shape[0] - 1] ** 2
         sigma2 = pwrss / dof
