@@ -78,7 +78,15 @@ def one_term_information(a11, a_r1, l11, l_r1, l_rr, theta, pwrss, sigma2):
     x_products = np.zeros((n_cov + 1, p))      # X' W Z c_a (0 for sigma^2), less the coupling's share of the solve
     u = np.empty(k)
     rho = np.empty(k)
-    columns = np.empty((n_cov, k))
+    # covariance entry a is (row[a], col[a]): its column c_a holds rho[col] at row and rho[row] at col (off the
+    # diagonal), so its products with the blocks take two of their columns, not k
+    row = np.empty(n_cov, dtype=np.int64)
+    col = np.empty(n_cov, dtype=np.int64)
+    a = 0
+    for c in range(k):
+        for r in range(c, k):
+            row[a], col[a] = r, c
+            a += 1
     products = np.empty((n_cov, k))
     first = np.empty((n_cov + 1, k))
     uu = 0.0
@@ -86,38 +94,28 @@ def one_term_information(a11, a_r1, l11, l_r1, l_rr, theta, pwrss, sigma2):
         base = lev * k
         level_effects(l11[lev], l_r1, beta, base, p, u)
         level_residual(t, a11[lev], a_r1, beta, u, base, p, rho)
-        for r in range(k):
-            uu += u[r] * u[r]
-        a = 0
-        for c in range(k):
-            for r in range(c, k):
-                for e in range(k):
-                    columns[a, e] = 0.0
-                columns[a, r] += rho[c] / sigma2
-                if r != c:
-                    columns[a, c] += rho[r] / sigma2
-                a += 1
+        for e in range(k):
+            uu += u[e] * u[e]
         for a in range(n_cov):
+            r, c = row[a], col[a]
             for e in range(k):
-                acc = 0.0
-                for f in range(k):
-                    acc += a11[lev, e, f] * columns[a, f]
-                products[a, e] = acc
-        for a in range(n_cov):
+                products[a, e] = a11[lev, e, r] * rho[c] / sigma2
             for i in range(p):
-                acc = 0.0
+                x_products[a, i] += a_r1[i, base + r] * rho[c] / sigma2
+            if r != c:
                 for e in range(k):
-                    acc += a_r1[i, base + e] * columns[a, e]
-                x_products[a, i] += acc
+                    products[a, e] += a11[lev, e, c] * rho[r] / sigma2
+                for i in range(p):
+                    x_products[a, i] += a_r1[i, base + c] * rho[r] / sigma2
+        for a in range(n_cov):
+            r, c = row[a], col[a]
             for b in range(n_cov):
-                acc = 0.0
-                for e in range(k):
-                    acc += columns[a, e] * products[b, e]
-                gram[a, b] += acc
-            acc = 0.0
-            for e in range(k):
-                acc += columns[a, e] * rho[e]
-            gram[a, n_cov] += acc / sigma2
+                acc = rho[c] * products[b, r]
+                if r != c:
+                    acc += rho[r] * products[b, c]
+                gram[a, b] += acc / sigma2
+            acc = rho[c] * rho[r] if r == c else 2.0 * rho[c] * rho[r]
+            gram[a, n_cov] += acc / sigma2**2
             # T's first rows: Lambda' A11 c_a, solved against L11_l
             for e in range(k):
                 acc = 0.0
