@@ -1,6 +1,8 @@
 """A linear mixed model from a Dask frame: the model's levels from the first pass, its blocks from the second.
 
-:func:`partitioned_lmer_model` runs both passes (:mod:`mixedfx.partitioned.passes`)
+:func:`partitioned_lmer_model` first learns what the formula's ``poly()``,
+``scale()``, ``bs()`` and ``ns()`` need of all rows (:mod:`mixedfx.partitioned.transforms`;
+no pass without them), then runs both passes (:mod:`mixedfx.partitioned.passes`)
 and hands :class:`~mixedfx.lmm.model.LinearMixedModel` the summed blocks. The
 columns of X are decided as lme4 decides them, on all rows: the model is first
 coded with every column, the rank read off the summed X'X
@@ -34,6 +36,7 @@ from mixedfx.lmm.model import LinearMixedModel, ModelBlocks
 from mixedfx.partitioned.passes import (PartitionBlocks, add_blocks, add_witnesses, partition_blocks,
                                         partition_witnesses, reduce_partitions)
 from mixedfx.partitioned.request import PassRequest
+from mixedfx.partitioned.transforms import learn_transforms
 
 __all__ = ["PartitionedDesign", "partitioned_lmer_model", "prototype_matrices", "kept_matrices", "remote_matrices",
            "column_deviations"]
@@ -54,15 +57,12 @@ class PartitionedDesign:
         The second pass's sums, every column of X.
     keep : list of int
         X's columns kept by the rank check.
-    passes : int
-        Passes over the partitions made so far.
     """
 
     request: PassRequest
     prototype: ModelMatrices
     totals: PartitionBlocks
     keep: list[int]
-    passes: int = 2
 
     def x_deviations(self) -> np.ndarray:
         """Standard deviations (denominator n - 1) of X's kept columns other than 0/1 ones (lme4's check.scaleX)."""
@@ -113,7 +113,7 @@ def _prototype(witnesses: pd.DataFrame, request: PassRequest) -> ModelMatrices:
     if not len(witnesses):
         raise DataError("no rows left after removing rows with missing values in the model's variables")
     built = build_model_matrices(request.formula, witnesses, weights=request.weights, offset=request.offset,
-                                 contrasts=request.contrasts)
+                                 contrasts=request.contrasts, transforms=request.transforms)
     names = list(built.spec.fixed.names)
     spec = replace(built.spec, keep=tuple(range(len(names))))
     return _without_rows(replace(built, x_names=names, dropped=[], messages=[], spec=spec))
@@ -165,6 +165,8 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     ----------
     frame : dask.dataframe.DataFrame
     request : PassRequest
+        Without the learned transforms, which the passes add first
+        (:func:`~mixedfx.partitioned.transforms.learn_transforms`).
     reml : bool
 
     Returns
@@ -172,13 +174,14 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     model : LinearMixedModel
         Its criterion, optimisation and estimates need no rows.
     design : PartitionedDesign
-        What later passes (fitted values, residuals) need.
+        What later passes (fitted values, residuals) need: the request with the learned transforms.
 
     Raises
     ------
     FormulaError, DataError, MixedFxError
         As :func:`mixedfx.lmer` raises them for the same rows in memory.
     """
+    request = learn_transforms(frame, request)
     prototype = prototype_matrices(frame, request)
     totals = reduce_partitions(frame, partition_blocks, add_blocks, request, prototype)
     keep = gram_rank_keep(totals.x_gram)

@@ -12,7 +12,8 @@ stages, their optimisers, starts and boundary checks are the in-memory
 model's, on the same deviance.
 
 Passes over the Dask frame: two (the witness rows, then the rows coded and
-kept). Rounds of tasks over the kept rows: each evaluation of the deviance is a
+kept), and before them those the formula's ``poly()``, ``scale()``, ``bs()`` and
+``ns()`` learn from (:mod:`mixedfx.partitioned.transforms`). Rounds of tasks over the kept rows: each evaluation of the deviance is a
 PIRLS run from its stage's start (a round per iteration and step-halving,
 about 3 to 5; the blocks at the start are formed once per stage), and the
 evaluations the optimiser asks for together (a Newton step's finite
@@ -47,6 +48,7 @@ from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_va
 from mixedfx.partitioned.pirls import PartitionedPirls, PartitionedPirlsResult, start_state
 from mixedfx.partitioned.request import PassRequest
 from mixedfx.partitioned.store import PartitionValues
+from mixedfx.partitioned.transforms import learn_transforms
 
 __all__ = ["PartitionedGeneralizedModel", "partitioned_glmer_model", "PARTITIONED_FAMILIES", "check_partitioned"]
 
@@ -197,6 +199,7 @@ def partitioned_glmer_model(frame: Any, request: PassRequest, family: Family, n_
         families and nAGQ the partitioned fit does not take.
     """
     check_partitioned(family, n_agq)
+    request = learn_transforms(frame, request)
     prototype = prototype_matrices(frame, request)
     check_factor_response(prototype, family)
     rows = PartitionValues.from_frame(frame, partition_glmer_rows, request, prototype, family)
