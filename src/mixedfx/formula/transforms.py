@@ -395,6 +395,11 @@ class TransformCall:
     df: int | None = None
     intercept: bool = False
 
+    @property
+    def learns(self) -> bool:
+        """Whether the call learns parameters from the rows (all but raw polynomials)."""
+        return not (self.fn == "poly" and self.raw)
+
     def apply(self, x: np.ndarray, learned: TransformParams | None,
               index: object = None) -> tuple[np.ndarray, TransformParams | None]:
         """Evaluate the call on x, with the fitted parameters when given.

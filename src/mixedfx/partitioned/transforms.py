@@ -165,7 +165,7 @@ def formula_transforms(formula: str) -> list[TransformCall]:
     calls: dict[str, TransformCall] = {}
     for part in (parsed.response, parsed.fixed, *(bar.lhs for bar in parsed.bars)):
         for call in _stateful_calls(part):
-            if not (call.fn == "poly" and call.raw):
+            if call.learns:
                 calls.setdefault(call.label, call)
     return list(calls.values())
 
@@ -309,8 +309,7 @@ def learn_transforms(frame: Any, request: PassRequest) -> PassRequest:
     learned: dict[str, TransformParams] = {}
     while pending:
         # a call is learned once the calls inside its argument are
-        ready = [c for c in pending if all(inner.label in learned for inner in _stateful_calls(c.x)
-                                           if not (inner.fn == "poly" and inner.raw))]
+        ready = [c for c in pending if all(inner.label in learned for inner in _stateful_calls(c.x) if inner.learns)]
         fitted = LearnedTransforms(dict(learned))
         moments = reduce_partitions(frame, _partition_moments, _add_all, ready, fitted)
         for call in ready:
