@@ -1,8 +1,9 @@
-"""poly(), scale(), bs() and ns() on a Dask frame learn from all partitions what they learn from the same rows in memory."""
+"""poly(), scale(), bs() and ns() on a Dask frame learn from all partitions what the same rows teach them in memory."""
 
 import dask
 import dask.dataframe as dd
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedfx as mfx
@@ -13,7 +14,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import get_family
 from mixedfx.partitioned.glmer_model import partitioned_glmer_model
 from mixedfx.partitioned.request import pass_request
-from mixedfx.partitioned.transforms import learn_transforms
+from mixedfx.partitioned.transforms import add_moments, argument_moments, learn_transforms
 
 
 def _frame(rows, partitions, empty=True):
@@ -59,6 +60,23 @@ def gaps(sleep):
     rows.loc[[3, 50, 100, 170], "Reaction"] = np.nan
     rows.loc[[7, 131], "Days"] = np.nan
     return rows
+
+
+def test_moments_of_uneven_and_empty_parts_add_up_to_those_of_all_values():
+    x = np.random.default_rng(5).normal(1e4, 2.0, 1000)
+    x[[10, 500]] = np.nan
+    index = pd.RangeIndex(len(x))
+    parts = [argument_moments(x[a:b], index[a:b], 3) for a, b in [(0, 7), (7, 7), (7, 600), (600, 1000)]]
+    total = parts[0]
+    for part in parts[1:]:
+        total = add_moments(total, part)
+    present = x[~np.isnan(x)]
+    deviations = present - present.mean()
+    assert total.count == 998 and total.missing == 2 and total.first_missing == 10
+    assert total.mean == pytest.approx(present.mean(), rel=1e-15)
+    assert total.squares == pytest.approx(np.sum(deviations**2), rel=1e-12)
+    assert total.cubes == pytest.approx(np.sum(deviations**3), rel=1e-9, abs=1e-9 * np.sum(np.abs(deviations) ** 3))
+    np.testing.assert_array_equal(total.distinct[:3], np.sort(present)[:3])
 
 
 @pytest.fixture

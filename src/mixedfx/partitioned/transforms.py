@@ -48,7 +48,7 @@ from mixedfx.partitioned.passes import reduce_partitions
 from mixedfx.partitioned.quantiles import add_count_range, count_range, exact_quantiles
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["ArgumentMoments", "add_moments", "formula_transforms", "learn_transforms"]
+__all__ = ["ArgumentMoments", "argument_moments", "add_moments", "formula_transforms", "learn_transforms"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,16 @@ class ArgumentMoments:
     distinct: np.ndarray
 
 
-def _moments(x: np.ndarray, index: pd.Index, distinct: int) -> ArgumentMoments:
-    """One partition's moments of an argument's values x (on rows ``index``)."""
+def argument_moments(x: np.ndarray, index: pd.Index, distinct: int) -> ArgumentMoments:
+    """The moments of an argument's values x on rows ``index`` (one partition's), with up to ``distinct`` of its
+    smallest distinct values.
+
+    Examples
+    --------
+    >>> m = argument_moments(np.array([2.0, np.nan, 4.0, 2.0]), pd.Index([5, 6, 7, 8]), 3)
+    >>> m.count, m.mean, m.squares, int(m.first_missing), m.distinct.tolist()
+    (3, 2.6666666666666665, 2.6666666666666665, 6, [2.0, 4.0])
+    """
     gaps = np.flatnonzero(np.isnan(x))
     present = np.delete(x, gaps) if gaps.size else x
     mean = float(np.mean(present)) if present.size else np.nan
@@ -103,7 +111,8 @@ def add_moments(a: ArgumentMoments, b: ArgumentMoments) -> ArgumentMoments:
     Examples
     --------
     >>> x = np.array([1.0, 2.0, 4.0, 8.0, 9.0])
-    >>> both = add_moments(_moments(x[:2], pd.RangeIndex(2), 0), _moments(x[2:], pd.RangeIndex(3), 0))
+    >>> parts = [argument_moments(x[:2], pd.RangeIndex(2), 0), argument_moments(x[2:], pd.RangeIndex(3), 0)]
+    >>> both = add_moments(*parts)
     >>> both.mean, round(both.squares, 10), round(both.cubes, 10)
     (4.8, 50.8, 29.52)
     """
@@ -181,7 +190,7 @@ def _arguments(part: pd.DataFrame, calls: list[TransformCall], fitted: LearnedTr
 def _partition_moments(part: pd.DataFrame, calls: list[TransformCall],
                        fitted: LearnedTransforms) -> dict[str, ArgumentMoments]:
     """The first pass on one partition: each call's argument's moments (a poly's distinct values up to its degree)."""
-    return {call.label: _moments(x, part.index, call.degree + 1 if call.fn == "poly" else 0)
+    return {call.label: argument_moments(x, part.index, call.degree + 1 if call.fn == "poly" else 0)
             for call, x in _arguments(part, calls, fitted)}
 
 
