@@ -18,8 +18,9 @@ over the kept rows: each evaluation of the deviance is a PIRLS run from its
 stage's start (a round per iteration and step-halving, about 3 to 5; the blocks
 at the start are formed once per stage), and the evaluations the optimiser
 asks for together (a Newton step's finite differences, the Hessian at the
-optimum) run in threads whose rounds go together (:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about
-100 rounds for cbpp's fit. ``model.rounds`` counts them.
+optimum) run in threads whose rounds go together
+(:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about 100 rounds
+for cbpp's fit. ``model.rounds`` counts them.
 """
 
 from __future__ import annotations
