@@ -14,7 +14,7 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import get_family
 from mixedfx.partitioned.glmer_model import partitioned_glmer_model
 from mixedfx.partitioned.request import pass_request
-from mixedfx.partitioned.transforms import add_moments, argument_moments, learn_transforms
+from mixedfx.partitioned.transforms import add_moments, argument_moments, witnesses_and_transforms
 
 
 def _frame(rows, partitions, empty=True):
@@ -91,7 +91,7 @@ def test_every_argument_form_learns_the_in_memory_parameters(gaps, synchronous):
                " + scale(x, scale = FALSE) + scale(x, center = 40) + bs(x, df = 5) + bs(x, df = 5, degree = 2)"
                " + ns(Days) + I(scale(x)^2) + poly(scale(x), 2) + (ns(x, df = 2) | Subject)")
     frame = _frame(gaps, 4)
-    there = learn_transforms(frame, pass_request(formula, frame.dtypes)).transforms
+    there = witnesses_and_transforms(frame, pass_request(formula, frame.dtypes))[1].transforms
     here = build_model_matrices(formula, gaps).spec.transforms
     assert "poly(x, 2, raw = TRUE)" not in here.params  # learns nothing
     assert isinstance(there.get("bs(x, df = 5)"), SplineBasis) and len(there.get("bs(x, df = 5)").knots) == 2
@@ -99,7 +99,8 @@ def test_every_argument_form_learns_the_in_memory_parameters(gaps, synchronous):
 
 
 @pytest.mark.parametrize("formula, passes", [
-    ("Reaction ~ ns(Days) + bs(Days, df = 3) + scale(x) + (scale(x) | Subject)", 1),  # moments; no interior knots
+    ("Reaction ~ Days + (1 | Subject)", 1),  # the witness pass
+    ("Reaction ~ ns(Days) + bs(Days, df = 3) + scale(x) + (scale(x) | Subject)", 1),  # it sums the moments too
     ("Reaction ~ poly(x, 2) + scale(Days) + (1 | Subject)", 2),  # the moments give degree 1; a pass per degree more
     ("Reaction ~ poly(x, 3) + poly(x, 2) + (1 | Subject)", 3),
     ("Reaction ~ ns(Days, df = 3) + bs(Days, df = 5) + (1 | Subject)", 3),  # the knots: a pass of bins, a gathering
@@ -108,7 +109,7 @@ def test_every_argument_form_learns_the_in_memory_parameters(gaps, synchronous):
 def test_passes_over_the_partitions(gaps, synchronous, monkeypatch, formula, passes):
     frame = _frame(gaps, 3, empty=False)
     count = _passes(monkeypatch, frame)
-    learn_transforms(frame, pass_request(formula, frame.dtypes))
+    witnesses_and_transforms(frame, pass_request(formula, frame.dtypes))
     assert count[0] == passes
 
 
@@ -126,7 +127,7 @@ def test_lmer_with_splines_and_scale_in_both_parts(gaps, client, monkeypatch):
     frame = _frame(gaps, 5)
     count = _passes(monkeypatch, frame)
     here, there = _same_lmer("Reaction ~ ns(Days, df = 3) + scale(Days) + (scale(Days) | Subject)", gaps, frame)
-    assert count[0] == 3 + 2  # the transforms', then the levels' and the blocks'
+    assert count[0] == 4  # the levels' (and the moments'), two for the knots, the blocks'
     assert there.matrices.n_dropped_na == here.matrices.n_dropped_na == 6
     new = gaps.dropna().iloc[::9].assign(Days=lambda d: d.Days + 0.5)  # between the fitted days
     np.testing.assert_allclose(there.predict(new), here.predict(new), rtol=1e-6)

@@ -49,7 +49,6 @@ from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_va
 from mixedfx.partitioned.pirls import PartitionedPirls, PartitionedPirlsResult, start_state
 from mixedfx.partitioned.request import PassRequest
 from mixedfx.partitioned.store import PartitionValues
-from mixedfx.partitioned.transforms import learn_transforms
 
 __all__ = ["PartitionedGeneralizedModel", "partitioned_glmer_model", "PARTITIONED_FAMILIES", "check_partitioned"]
 
@@ -200,8 +199,7 @@ def partitioned_glmer_model(frame: Any, request: PassRequest, family: Family, n_
         families and nAGQ the partitioned fit does not take.
     """
     check_partitioned(family, n_agq)
-    request = learn_transforms(frame, request)
-    prototype = prototype_matrices(frame, request)
+    request, prototype = prototype_matrices(frame, request)
     check_factor_response(prototype, family)
     rows = PartitionValues.from_frame(frame, partition_glmer_rows, request, prototype, family)
     summary = rows.reduce(rows_summary, add_summaries)

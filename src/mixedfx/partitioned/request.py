@@ -49,7 +49,7 @@ class PassRequest:
         The fixed part's codings (as for :func:`mixedfx.lmer`).
     transforms : LearnedTransforms
         What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()`` learned
-        from all partitions (:func:`mixedfx.partitioned.transforms.learn_transforms`);
+        from all partitions (:func:`mixedfx.partitioned.transforms.witnesses_and_transforms`);
         empty until then.
     """
 

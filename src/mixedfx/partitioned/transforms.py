@@ -3,15 +3,17 @@
 In memory ``poly()``, ``scale()``, ``bs()`` and ``ns()`` learn on every row of
 the data, before the NA action drops any, as R's model.frame evaluates its
 variables (:func:`mixedfx.design.frame.model_frame`). Here each partition's
-rows give sums that add up to the same parameters, in passes over the
-partitions made before the model's own:
+rows give sums that add up to the same parameters:
 
-1. One pass for every call's argument: its count, mean and central second and
-   third moments (partitions combined by Chan's and Pébay's formulas), its range
-   and infinite values, its missing values (``poly`` refuses them, naming the
-   first) and a few distinct values (``poly``'s degree must be below their
-   number). That gives ``scale``'s center and scale, the splines' boundary knots
-   and ``poly``'s coefficients of degrees 0 and 1.
+1. The model's first pass, which finds each level's first complete row
+   (:func:`~mixedfx.partitioned.passes.partition_witnesses`; a call is missing
+   where its argument is, so the NA action needs no parameters yet), also sums
+   every call's argument: its count, mean and central second and third moments
+   (partitions combined by Chan's and Pébay's formulas), its range and infinite
+   values, its missing values (``poly`` refuses them, naming the first) and a
+   few distinct values (``poly``'s degree must be below their number). That
+   gives ``scale``'s center and scale, the splines' boundary knots and
+   ``poly``'s coefficients of degrees 0 and 1.
 2. ``poly`` of degree d > 1: one pass for each degree 2 .. d, in which every
    row runs the three-term recurrence with the coefficients found so far and the
    partitions sum the next polynomial's squared norm and centre (the recurrence
@@ -23,14 +25,16 @@ partitions made before the model's own:
 
 Calls of the same degree go through the same passes. A call inside another's
 argument (``poly(scale(x), 2)``) is learned first, the outer call in a later
-round of passes. :func:`learn_transforms` gives the request carrying what was
-learned, which every later pass evaluates the formula with.
+round (a pass of moments, then the rest). :func:`witnesses_and_transforms`
+gives the request carrying what was learned, which every later pass evaluates
+the formula with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -41,14 +45,14 @@ from mixedfx.formula.bars import parse_formula
 from mixedfx.formula.evaluate import DataEnv, transform_argument
 from mixedfx.formula.splines import knot_probabilities, spline_basis
 from mixedfx.formula.syntax import Binary, Call, Node, Paren, Unary, deparse
-from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, PolyCoefs, TransformCall,
-                                        TransformParams, check_poly_degree, check_poly_powers, poly_missing_error,
-                                        poly_recurrence, scale_from_moments, transform_call)
-from mixedfx.partitioned.passes import reduce_partitions
+from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, PolyCoefs, ScaleParams,
+                                        TransformCall, TransformParams, check_poly_degree, check_poly_powers,
+                                        poly_missing_error, poly_recurrence, scale_from_moments, transform_call)
+from mixedfx.partitioned.passes import add_witnesses, partition_witnesses, reduce_partitions
 from mixedfx.partitioned.quantiles import add_count_range, count_range, exact_quantiles
 from mixedfx.partitioned.request import PassRequest
 
-__all__ = ["ArgumentMoments", "argument_moments", "add_moments", "formula_transforms", "learn_transforms"]
+__all__ = ["ArgumentMoments", "argument_moments", "add_moments", "formula_transforms", "witnesses_and_transforms"]
 
 
 @dataclass(frozen=True)
@@ -195,12 +199,12 @@ def _partition_moments(part: pd.DataFrame, calls: list[TransformCall],
 
 
 def _partition_poly_sums(part: pd.DataFrame, polys: list[TransformCall], fitted: LearnedTransforms,
-                         partial: dict[str, PolyCoefs]) -> dict[str, np.ndarray]:
+                         so_far: dict[str, PolyCoefs]) -> dict[str, np.ndarray]:
     """A recurrence pass on one partition: for each poly, the next polynomial p (degree d, after the coefficients
     so far) summed as p^2 and (x - mean) p^2, and (x - mean)^(2d) (the power R's rank check compares p with)."""
     sums = {}
     for call, x in _arguments(part, polys, fitted):
-        coefs = partial[call.label]
+        coefs = so_far[call.label]
         p = poly_recurrence(x, coefs.alpha, coefs.norm2)[:, -1]
         centred = x - coefs.alpha[0]
         squared = p * p
@@ -229,25 +233,25 @@ def _check_poly_argument(call: TransformCall, moments: ArgumentMoments) -> None:
 def _learn_polys(frame: Any, polys: list[TransformCall], moments: dict[str, ArgumentMoments],
                  fitted: LearnedTransforms) -> dict[str, PolyCoefs]:
     """The polys' recurrence coefficients: degrees 0 and 1 from the moments, then a pass for each further degree."""
-    partial, powers = {}, {}
+    so_far, powers = {}, {}
     for call in polys:
         m = moments[call.label]
         _check_poly_argument(call, m)
         # p0 = 1 and p1 = x - mean: the squared norms n and the squares, p1's centre from the cubes
-        partial[call.label] = PolyCoefs(alpha=(m.mean, m.mean + m.cubes / m.squares), norm2=(1.0, m.count, m.squares))
+        so_far[call.label] = PolyCoefs(alpha=(m.mean, m.mean + m.cubes / m.squares), norm2=(1.0, m.count, m.squares))
         powers[call.label] = [m.count, m.squares]
     for degree in range(2, max((c.degree for c in polys), default=0) + 1):
         current = [c for c in polys if c.degree >= degree]
-        sums = reduce_partitions(frame, _partition_poly_sums, _add_all, current, fitted, partial)
+        sums = reduce_partitions(frame, _partition_poly_sums, _add_all, current, fitted, so_far)
         for call in current:
             norm, centre, power = sums[call.label]
-            coefs = partial[call.label]
-            partial[call.label] = PolyCoefs(alpha=(*coefs.alpha, coefs.alpha[0] + centre / norm),
+            coefs = so_far[call.label]
+            so_far[call.label] = PolyCoefs(alpha=(*coefs.alpha, coefs.alpha[0] + centre / norm),
                                             norm2=(*coefs.norm2, norm))
             powers[call.label].append(power)
     learned = {}
     for call in polys:
-        coefs = partial[call.label]
+        coefs = so_far[call.label]
         check_poly_powers(call.label, call.degree, np.sqrt(coefs.norm2[1:call.degree + 2]),
                           np.sqrt(powers[call.label][:call.degree + 1]))
         # R keeps degree centres (the passes found one more) and degree + 2 squared norms
@@ -280,12 +284,50 @@ def _learn_splines(frame: Any, splines: list[TransformCall], moments: dict[str, 
     return learned
 
 
-def learn_transforms(frame: Any, request: PassRequest) -> PassRequest:
-    """The request with what its formula's stateful calls learn from all the frame's rows.
+def _rounds(calls: list[TransformCall]) -> list[list[TransformCall]]:
+    """The calls by round: a call is learned a round after the calls inside its argument."""
+    depth: dict[str, int] = {}
+    for call in calls:  # each after those inside its argument
+        depth[call.label] = 1 + max((depth[inner.label] for inner in _stateful_calls(call.x) if inner.learns),
+                                    default=-1)
+    return [[c for c in calls if depth[c.label] == d] for d in range(max(depth.values(), default=-1) + 1)]
 
-    ``poly()``, ``scale()``, ``bs()`` and ``ns()`` get the parameters the same
-    rows give them in memory (within rounding), from passes over the partitions
-    (see the module's notes); a formula without them makes none.
+
+def _placeholder(call: TransformCall) -> TransformParams:
+    """Parameters under which the call is missing exactly where its argument is: enough for the NA action
+    before the parameters are known (every value finite where the argument is, as the learned ones give)."""
+    if call.fn == "scale":
+        return ScaleParams(center=None, scale=None)
+    if call.fn == "poly":
+        return PolyCoefs(alpha=(0.0,) * call.degree, norm2=(1.0,) * (call.degree + 2))
+    return spline_basis(call.fn, call.degree, call.intercept, np.zeros(0), (0.0, 1.0))
+
+
+def _first_pass(part: pd.DataFrame, request: PassRequest, calls: list[TransformCall] | None) -> tuple[
+        pd.DataFrame, dict[str, ArgumentMoments]]:
+    """One partition's witness rows (the NA action applied with placeholder transforms) and the moments of the
+    first round's arguments (None: no calls)."""
+    return partition_witnesses(part, request), _partition_moments(part, calls or [], LearnedTransforms())
+
+
+def _add_first(a: tuple[pd.DataFrame, dict[str, ArgumentMoments]], b: tuple[pd.DataFrame, dict[str, ArgumentMoments]],
+               request: PassRequest) -> tuple[pd.DataFrame, dict[str, ArgumentMoments]]:
+    return add_witnesses(a[0], b[0], request), _add_all(a[1], b[1])
+
+
+def witnesses_and_transforms(frame: Any, request: PassRequest) -> tuple[pd.DataFrame, PassRequest]:
+    """The first pass over the partitions, which also gathers what the formula's stateful calls learn from, and
+    the passes those calls need after it.
+
+    The first pass collects each level's first complete row
+    (:func:`~mixedfx.partitioned.passes.partition_witnesses`; a stateful call
+    is missing where its argument is, so the NA action needs no parameters) and
+    the moments of the calls' arguments. ``poly()``, ``scale()``, ``bs()`` and
+    ``ns()`` then get the parameters the same rows give them in memory (within
+    rounding): ``scale`` and the splines without interior knots from the first
+    pass alone, ``poly`` after a pass per degree above 1, the splines' interior
+    knots after the quantiles' passes, a call inside another's argument a
+    round of passes (moments and the rest) before the outer call.
 
     Parameters
     ----------
@@ -294,7 +336,9 @@ def learn_transforms(frame: Any, request: PassRequest) -> PassRequest:
 
     Returns
     -------
-    PassRequest
+    witnesses : pandas.DataFrame
+        Each level's first row among the rows the NA action keeps, the model's columns.
+    request : PassRequest
         ``request`` with ``transforms`` holding each call's parameters by its text.
 
     Raises
@@ -310,22 +354,25 @@ def learn_transforms(frame: Any, request: PassRequest) -> PassRequest:
     >>> rows = pd.DataFrame({"y": [1.0, 2, 4, 3], "x": [1.0, 2, 3, 5], "g": list("abab")})
     >>> from mixedfx.partitioned.request import pass_request
     >>> request = pass_request("y ~ scale(x) + (1 | g)", rows.dtypes)
-    >>> learned = learn_transforms(dd.from_pandas(rows, npartitions=2), request).transforms.get("scale(x)")
-    >>> learned.center, round(learned.scale, 6)
-    (2.75, 1.707825)
+    >>> witnesses, learned = witnesses_and_transforms(dd.from_pandas(rows, npartitions=2), request)
+    >>> witnesses["g"].tolist(), learned.transforms.get("scale(x)").center
+    (['a', 'b'], 2.75)
     """
-    pending = formula_transforms(request.formula)
+    rounds = _rounds(formula_transforms(request.formula))
+    first = replace(request, transforms=LearnedTransforms({c.label: _placeholder(c) for calls in rounds
+                                                           for c in calls}))
+    # None rather than an empty list, which a cluster cannot scatter
+    witnesses, moments = reduce_partitions(frame, _first_pass, partial(_add_first, request=first), first,
+                                           rounds[0] if rounds else None)
     learned: dict[str, TransformParams] = {}
-    while pending:
-        # a call is learned once the calls inside its argument are
-        ready = [c for c in pending if all(inner.label in learned for inner in _stateful_calls(c.x) if inner.learns)]
+    for calls in rounds:
         fitted = LearnedTransforms(dict(learned))
-        moments = reduce_partitions(frame, _partition_moments, _add_all, ready, fitted)
-        for call in ready:
+        if calls is not rounds[0]:
+            moments = reduce_partitions(frame, _partition_moments, _add_all, calls, fitted)
+        for call in calls:
             if call.fn == "scale":
                 m = moments[call.label]
                 learned[call.label] = scale_from_moments(m.count, m.mean, m.squares, call.center, call.scale)
-        learned.update(_learn_polys(frame, [c for c in ready if c.fn == "poly"], moments, fitted))
-        learned.update(_learn_splines(frame, [c for c in ready if c.fn in ("bs", "ns")], moments, fitted))
-        pending = [c for c in pending if c.label not in learned]
-    return replace(request, transforms=LearnedTransforms(learned)) if learned else request
+        learned.update(_learn_polys(frame, [c for c in calls if c.fn == "poly"], moments, fitted))
+        learned.update(_learn_splines(frame, [c for c in calls if c.fn in ("bs", "ns")], moments, fitted))
+    return witnesses, replace(request, transforms=LearnedTransforms(learned)) if learned else request
