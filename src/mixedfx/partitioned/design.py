@@ -4,8 +4,9 @@
 the first also gathering what the formula's ``poly()``, ``scale()``, ``bs()`` and
 ``ns()`` learn from, which may take more passes before the second
 (:mod:`mixedfx.partitioned.transforms`), and hands
-:class:`~mixedfx.lmm.model.LinearMixedModel` the summed blocks. The columns of X are decided as lme4 decides them, on all rows: the model is first
-coded with every column, the rank read off the summed X'X
+:class:`~mixedfx.lmm.model.LinearMixedModel` the summed blocks. The columns of X
+are decided as lme4 decides them, on all rows: the model is first coded with
+every column, the rank read off the summed X'X
 (:func:`~mixedfx.design.rank.gram_rank_keep`), and the dependent columns then
 dropped from the blocks (:func:`~mixedfx.linalg.cross.transform_dense`). lme4's
 input checks run on the totals. The model's matrices hold
