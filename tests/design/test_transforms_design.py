@@ -69,3 +69,13 @@ def test_new_values_without_the_fitted_basis_would_differ() -> None:
 def test_other_matrix_valued_predictors_are_still_refused() -> None:
     with pytest.raises(FormulaError, match="several columns"):
         model_frame("Reaction ~ cbind(Days, Days) + (1 | Subject)", SLEEP)
+
+
+def test_a_frame_given_what_the_calls_learned_elsewhere_codes_with_it() -> None:
+    whole = build_model_matrices("Reaction ~ poly(Days, 2) + scale(Days) + (1 | Subject)", SLEEP).spec.transforms
+    few = SLEEP[SLEEP["Days"] < 2]  # two distinct days: poly(Days, 2) could not learn on these rows
+    frame = model_frame("Reaction ~ poly(Days, 2) + scale(Days) + (1 | Subject)", few, transforms=whole)
+    assert frame.transforms == whole
+    mm = build_model_matrices("Reaction ~ poly(Days, 2) + (1 | Subject)", SLEEP)
+    np.testing.assert_allclose(frame.values["poly(Days, 2)"], mm.X[SLEEP["Days"] < 2, 1:], atol=1e-14)
+    np.testing.assert_allclose(frame.values["scale(Days)"], (few["Days"] - 4.5) / SLEEP["Days"].std(), rtol=1e-12)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import mixedfx as mfx
-from mixedfx.errors import DataError, FormulaError, RowsElsewhereError
+from mixedfx.errors import DataError, RowsElsewhereError
 
 
 def _same_fit(formula, rows, partitions, **options):
@@ -102,8 +102,6 @@ def test_bad_input_names_itself(sleep, client):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", frame, weights=np.ones(len(sleep)))
     with pytest.raises(TypeError, match="subset"):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", frame, subset="Days > 2")
-    with pytest.raises(FormulaError, match="poly"):
-        mfx.lmer("Reaction ~ poly(Days, 2) + (1 | Subject)", frame)
     gaps = dd.from_pandas(sleep.assign(Reaction=np.where(sleep.Days > 8, np.nan, sleep.Reaction)), npartitions=3)
     with pytest.raises(DataError, match="missing values in Reaction"):
         mfx.lmer("Reaction ~ Days + (1 | Subject)", gaps, na_action="fail")

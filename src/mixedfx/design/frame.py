@@ -77,7 +77,7 @@ class ModelFrame:
     transforms : LearnedTransforms
         What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()``
         calls learned on the whole data (before rows with missing values are
-        dropped, as R's model.frame evaluates them), to code new data alike.
+        dropped, as R's model.frame evaluates them), or were given, to code new data alike.
     """
 
     formula: MixedFormula
@@ -252,7 +252,7 @@ def grouping_factor(group: Node, env: DataEnv, label: str) -> Factor:
 
 def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: object = None,
                 offset: object = None, na_action: str = "omit", subset: object = None,
-                allow_no_rows: bool = False) -> ModelFrame:
+                allow_no_rows: bool = False, transforms: LearnedTransforms | None = None) -> ModelFrame:
     """Build the model frame of a mixed model.
 
     Parameters
@@ -277,6 +277,10 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     allow_no_rows : bool
         Give a frame without rows where the data have none, or none left after
         the NA action, instead of raising: one partition of a distributed data set.
+    transforms : LearnedTransforms, optional
+        What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()`` calls
+        learned on other rows (every partition of a distributed data set), used
+        here instead of learning on ``data``.
 
     Returns
     -------
@@ -323,7 +327,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed = expand_terms(parsed.fixed, parsed.response)
     slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
-    env = DataEnv(data)
+    env = DataEnv(data, fitted=transforms)
     full: dict[str, Value] = {}
     for label, node in _frame_variables(parsed, fixed, slopes).items():
         full[label] = as_column(evaluate(node, env), env.n, label)
@@ -387,5 +391,5 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
         rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index if subset is None else data.index[base],
         kept=np.flatnonzero(~drop),
-        na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms(),
+        na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms() if transforms is None else transforms,
     )

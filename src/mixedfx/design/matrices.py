@@ -154,7 +154,7 @@ class ModelMatrices:
 
 def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = None, offset: object = None,
                          na_action: str = "omit", contrasts: Mapping[str, ContrastSpec] | None = None,
-                         subset: object = None) -> ModelMatrices:
+                         subset: object = None, transforms: LearnedTransforms | None = None) -> ModelMatrices:
     """Build response, fixed-effects and random-effects matrices as lme4's ``lFormula``.
 
     Parameters
@@ -179,6 +179,10 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         The rows to use, taken before the NA action as R's model.frame does: a
         boolean mask, 0-based row positions or a pandas query string
         (:func:`mixedfx.design.frame.model_frame`).
+    transforms : LearnedTransforms, optional
+        What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()`` learned
+        on other rows, used instead of learning on ``data`` (a Dask frame's
+        partitions: :mod:`mixedfx.partitioned.transforms`).
 
     Returns
     -------
@@ -216,7 +220,8 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     parsed = parse_formula(formula)
     if not parsed.bars:
         raise FormulaError("No random effects terms specified in formula")
-    frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action, subset=subset)
+    frame = model_frame(parsed, data, weights=weights, offset=offset, na_action=na_action, subset=subset,
+                        transforms=transforms)
     n = frame.y.shape[0]
     width, largest = matrix_width(frame.fixed, frame.values)
     check_fixed_matrix(n, width, largest_factor=largest)  # before the contrasts and X are formed

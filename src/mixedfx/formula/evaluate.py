@@ -25,11 +25,12 @@ import pandas as pd
 from mixedfx.dataframes.convert import column_array
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
-from mixedfx.formula.transforms import STATEFUL_FUNCTIONS, LearnedTransforms, TransformParams, transform_call
+from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
+                                        transform_call)
 
 __all__ = [
     "Factor", "Value", "DataEnv", "evaluate", "as_factor", "is_missing", "take", "as_column",
-    "column_value", "unknown_column", "SUPPORTED_FUNCTIONS",
+    "column_value", "unknown_column", "transform_argument", "SUPPORTED_FUNCTIONS",
 ]
 
 
@@ -269,9 +270,13 @@ class DataEnv:
         """Labels of the environment's rows."""
         return self.data.index if self.rows is None else self.data.index[self.rows]
 
-    def record_transform(self, key: str, params: TransformParams) -> None:
-        """Note what the call ``key`` learned on these rows."""
-        self._learned[key] = params
+    def transformed(self, call: TransformCall) -> np.ndarray:
+        """A stateful call on these rows: with its fitted parameters if given, else learning (and noting) them."""
+        fitted = self.fitted.get(call.label)
+        value, params = call.apply(transform_argument(call, self), fitted, self.index)
+        if fitted is None and params is not None:
+            self._learned[call.label] = params
+        return value
 
     def learned_transforms(self) -> LearnedTransforms:
         """What the stateful calls evaluated so far learned on these rows, by their deparsed text."""
@@ -487,21 +492,22 @@ def _logic(op: str, a: Value | float, b: Value | float | None = None) -> Factor 
     return _as_logical(result, np.isnan(x) | np.isnan(y))
 
 
-def _stateful(node: Call, env: DataEnv) -> np.ndarray:
-    """A stateful call (``poly()``, ``ns()``, ...): with the fitted parameters if the environment has them."""
-    call = transform_call(node)
-    x = _numeric(as_column(evaluate(call.x, env), env.n, call.label), call.fn)
-    fitted = env.fitted.get(call.label)
-    value, params = call.apply(x, fitted, env.index)
-    if fitted is None and params is not None:
-        env.record_transform(call.label, params)
-    return value
+def transform_argument(call: TransformCall, env: DataEnv) -> np.ndarray:
+    """The values a stateful call (``poly()``, ``scale()``, ``bs()``, ``ns()``) transforms, one per row of ``env``.
+
+    Examples
+    --------
+    >>> from mixedfx.formula.syntax import parse_expr
+    >>> transform_argument(transform_call(parse_expr("scale(2 * x)")), DataEnv(pd.DataFrame({"x": [1.0]}))).tolist()
+    [2.0]
+    """
+    return _numeric(as_column(evaluate(call.x, env), env.n, call.label), call.fn)
 
 
 def _call(node: Call, env: DataEnv) -> Value | float:
     fn = node.fn  # the call's text, deparse(node), costs more than most calls: written for messages only
     if fn in STATEFUL_FUNCTIONS:
-        return _stateful(node, env)
+        return env.transformed(transform_call(node))
     if any(name is not None for name in node.argnames) and fn != "log":
         raise FormulaError(f"named arguments are not supported in {deparse(node)}")
     args = [evaluate(a, env) for a in node.args]

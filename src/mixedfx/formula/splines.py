@@ -17,7 +17,7 @@ from scipy.linalg import qr
 
 from mixedfx.rbase.rmath import quantile7
 
-__all__ = ["SplineBasis", "learn_spline", "spline_values"]
+__all__ = ["SplineBasis", "learn_spline", "knot_probabilities", "spline_basis", "spline_values"]
 
 # bs() extrapolates from a pivot this share of the way from a boundary knot to the next knot
 _PIVOT_SHARE = 0.25
@@ -118,6 +118,32 @@ def spline_values(x: np.ndarray, basis: SplineBasis) -> np.ndarray:
     return out
 
 
+def knot_probabilities(kind: str, df: int | None, degree: int, intercept: bool) -> np.ndarray:
+    """The probabilities whose quantiles of x R's ``bs``/``ns`` take as interior knots for ``df`` columns.
+
+    Examples
+    --------
+    >>> knot_probabilities("ns", 3, 3, False).round(6).tolist()
+    [0.333333, 0.666667]
+    """
+    interior = 0 if df is None else max(0, df - (1 + intercept if kind == "ns" else degree + intercept))
+    return np.linspace(0.0, 1.0, interior + 2)[1:-1]
+
+
+def spline_basis(kind: str, degree: int, intercept: bool, knots: np.ndarray,
+                 boundary: tuple[float, float]) -> SplineBasis:
+    """The basis of R's ``bs``/``ns`` with these interior knots (the quantiles at :func:`knot_probabilities`)
+    and boundary knots (x's range).
+
+    Examples
+    --------
+    >>> spline_basis("ns", 1, False, np.array([2.5]), (0.0, 9.0)).degree  # ns is cubic
+    3
+    """
+    return SplineBasis(kind=kind, degree=3 if kind == "ns" else degree, knots=tuple(float(v) for v in knots),
+                       boundary=(float(boundary[0]), float(boundary[1])), intercept=intercept)
+
+
 def learn_spline(x: np.ndarray, kind: str, df: int | None, degree: int, intercept: bool) -> SplineBasis:
     """The knots R's ``bs``/``ns`` choose for x: interior ones at quantiles for ``df`` columns.
 
@@ -142,9 +168,6 @@ def learn_spline(x: np.ndarray, kind: str, df: int | None, degree: int, intercep
     [3.333333, 6.666667]
     """
     xs = x[~np.isnan(x)]
-    degree = 3 if kind == "ns" else degree
-    interior = 0 if df is None else max(0, df - (1 + intercept if kind == "ns" else degree + intercept))
-    probs = np.linspace(0.0, 1.0, interior + 2)[1:-1]
-    knots = tuple(float(v) for v in quantile7(xs, probs)) if interior else ()
-    return SplineBasis(kind=kind, degree=degree, knots=knots,
-                       boundary=(float(xs.min()), float(xs.max())), intercept=intercept)
+    probs = knot_probabilities(kind, df, degree, intercept)
+    knots = quantile7(xs, probs) if probs.size else np.zeros(0)
+    return spline_basis(kind, degree, intercept, knots, (xs.min(), xs.max()))

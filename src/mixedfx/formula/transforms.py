@@ -14,7 +14,7 @@ fitted basis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,8 @@ from mixedfx.formula.syntax import Call, Name, Node, Num, Paren, Unary, deparse
 
 __all__ = [
     "PolyCoefs", "ScaleParams", "TransformParams", "LearnedTransforms", "TransformCall", "transform_call",
-    "orthogonal_poly", "poly_from_coefs", "raw_poly", "scale_params", "apply_scale",
+    "orthogonal_poly", "poly_from_coefs", "raw_poly", "scale_params", "scale_from_moments", "apply_scale",
+    "poly_recurrence", "poly_missing_error", "check_poly_degree", "check_poly_powers",
     "STATEFUL_FUNCTIONS", "MATRIX_FUNCTIONS",
 ]
 
@@ -105,11 +106,52 @@ class LearnedTransforms:
 
 
 # --------------------------------------------------------------------------- the math
-def _where_missing(x: np.ndarray, index: object) -> str:
-    """``"2 missing, the first in row 7"``: where x is NaN, by the data's row labels when known."""
-    where = np.flatnonzero(np.isnan(x))
-    first = where[0] if index is None else index[where[0]]  # type: ignore[index]
-    return f"{where.size} missing, the first in row {first}"
+def poly_missing_error(label: str, count: int, first_row: object) -> DataError:
+    """R's refusal of missing values in ``poly()``'s argument: ``count`` of them, the first in row ``first_row``.
+
+    Examples
+    --------
+    >>> str(poly_missing_error("poly(x, 2)", 2, 7)).split(";")[0]
+    "missing values are not allowed in 'poly': the argument of poly(x, 2) has 2 missing, the first in row 7"
+    """
+    return DataError(f"missing values are not allowed in 'poly': the argument of {label} has {count} missing, "
+                     f"the first in row {first_row}; remove those rows from the data")
+
+
+def check_poly_degree(label: str, degree: int, distinct: int) -> None:
+    """R's refusal of a degree not below the number of distinct values of ``poly()``'s argument.
+
+    Raises
+    ------
+    DataError
+    """
+    if degree >= distinct:
+        raise DataError(f"'degree' must be less than number of unique points: {label} asks for degree {degree} "
+                        f"but its argument takes {distinct} distinct value{'s' if distinct != 1 else ''}; "
+                        "lower the degree")
+
+
+def check_poly_powers(label: str, degree: int, residual_norms: np.ndarray, power_norms: np.ndarray) -> None:
+    """R's ``qr()`` rank rule on the centred powers 0 .. degree of ``poly()``'s argument.
+
+    Parameters
+    ----------
+    label : str
+        The call, for the message.
+    degree : int
+    residual_norms : ndarray, shape (degree + 1,)
+        The norm of each power less its projection on the lower ones (R's ``|diag(qr.R)|``).
+    power_norms : ndarray, shape (degree + 1,)
+        The norm of each power of the centred argument.
+
+    Raises
+    ------
+    DataError
+        Where a power is numerically dependent on the lower ones.
+    """
+    if np.any(residual_norms < _QR_RANK_TOL * power_norms):
+        raise DataError(f"'degree' must be less than number of unique points: the powers of the argument of "
+                        f"{label} up to {degree} are numerically dependent; lower the degree")
 
 
 def orthogonal_poly(x: np.ndarray, degree: int, label: str = "poly()",
@@ -151,22 +193,16 @@ def orthogonal_poly(x: np.ndarray, degree: int, label: str = "poly()",
     >>> round(float(basis[0, 0]), 8), np.round(coefs.alpha, 10).tolist(), np.round(coefs.norm2, 6).tolist()
     (-0.49543369, [5.5, 5.5, 5.5], [1.0, 10.0, 82.5, 528.0, 3088.8])
     """
-    if np.isnan(x).any():
-        raise DataError(f"missing values are not allowed in 'poly': the argument of {label} has "
-                        f"{_where_missing(x, index)}; remove those rows from the data")
-    distinct = np.unique(x).size
-    if degree >= distinct:
-        raise DataError(f"'degree' must be less than number of unique points: {label} asks for degree {degree} "
-                        f"but its argument takes {distinct} distinct value{'s' if distinct != 1 else ''}; "
-                        "lower the degree")
+    missing = np.flatnonzero(np.isnan(x))
+    if missing.size:
+        raise poly_missing_error(label, missing.size, missing[0] if index is None else index[missing[0]])
+    check_poly_degree(label, degree, np.unique(x).size)
     xbar = float(np.mean(x))
     centred = x - xbar
     vandermonde = centred[:, None] ** np.arange(degree + 1)
     q, r = np.linalg.qr(vandermonde)
     diagonal = np.diag(r)
-    if np.any(np.abs(diagonal) < _QR_RANK_TOL * np.linalg.norm(vandermonde, axis=0)):
-        raise DataError(f"'degree' must be less than number of unique points: the powers of the argument of "
-                        f"{label} up to {degree} are numerically dependent; lower the degree")
+    check_poly_powers(label, degree, np.abs(diagonal), np.linalg.norm(vandermonde, axis=0))
     residuals = q * diagonal  # x^j less its projection on the lower powers
     norms = np.einsum("ij,ij->j", residuals, residuals)
     alpha = (centred @ residuals**2) / norms + xbar
@@ -195,13 +231,37 @@ def poly_from_coefs(x: np.ndarray, coefs: PolyCoefs) -> np.ndarray:
     >>> bool(np.allclose(poly_from_coefs(np.arange(1.0, 11.0), coefs), fitted))
     True
     """
-    alpha, norm2 = coefs.alpha, coefs.norm2
-    p = np.empty((x.shape[0], coefs.degree + 1))
+    return poly_recurrence(x, coefs.alpha, coefs.norm2)[:, 1:] / np.sqrt(np.asarray(coefs.norm2[2:]))
+
+
+def poly_recurrence(x: np.ndarray, alpha: Sequence[float], norm2: Sequence[float]) -> np.ndarray:
+    """The orthogonal polynomials of degrees 0 .. len(alpha) at x, unscaled, by R's three-term recurrence.
+
+    ``p0 = 1``, ``p1 = x - alpha[0]``, ``p(j+1) = (x - alpha[j]) pj - (norm2[j+1] / norm2[j]) p(j-1)``.
+
+    Parameters
+    ----------
+    x : ndarray of float, shape (n,)
+    alpha : sequence of float
+        The centres of degrees 0 .. d - 1.
+    norm2 : sequence of float
+        1, then the squared norms of degrees 0 .. d - 1 (at least d + 1 values).
+
+    Returns
+    -------
+    ndarray, shape (n, d + 1)
+
+    Examples
+    --------
+    >>> poly_recurrence(np.array([0.0, 1.0, 2.0]), (1.0, 1.0), (1.0, 3.0, 2.0))[:, 2].round(6).tolist()
+    [0.333333, -0.666667, 0.333333]
+    """
+    p = np.empty((x.shape[0], len(alpha) + 1))
     p[:, 0] = 1.0
     p[:, 1] = x - alpha[0]
-    for j in range(1, coefs.degree):
+    for j in range(1, len(alpha)):
         p[:, j + 1] = (x - alpha[j]) * p[:, j] - (norm2[j + 1] / norm2[j]) * p[:, j - 1]
-    return p[:, 1:] / np.sqrt(np.asarray(norm2[2:]))
+    return p
 
 
 def raw_poly(x: np.ndarray, degree: int) -> np.ndarray:
@@ -239,10 +299,36 @@ def scale_params(x: np.ndarray, center: bool | float, scale: bool | float) -> Sc
     (3.333333, 2.081666)
     """
     present = x[~np.isnan(x)]
-    c = float(np.mean(present)) if center is True else (None if center is False else float(center))
-    if scale is True:
-        v = present if c is None else present - c
-        s: float | None = float(np.sqrt(np.sum(v * v) / max(1, v.size - 1)))
+    mean = float(np.mean(present)) if present.size else np.nan
+    return scale_from_moments(present.size, mean, float(np.sum((present - mean) ** 2)), center, scale)
+
+
+def scale_from_moments(count: int, mean: float, squares: float, center: bool | float,
+                       scale: bool | float) -> ScaleParams:
+    """R's ``scale`` on one column from its non-missing values' count, mean and squared deviations from the mean.
+
+    Parameters
+    ----------
+    count, mean, squares : int, float, float
+        How many values are not missing, their mean (NaN without values) and
+        their squared deviations from it, summed.
+    center, scale : bool or float
+        As for :func:`scale_params`.
+
+    Returns
+    -------
+    ScaleParams
+
+    Examples
+    --------
+    >>> p = scale_from_moments(3, 10.0 / 3.0, 26.0 / 3.0, False, True)  # the values 1, 4 and 5
+    >>> round(p.scale, 6)
+    4.582576
+    """
+    c = mean if center is True else (None if center is False else float(center))
+    if scale is True:  # squared deviations from c: those from the mean, and the mean's from c
+        shift = mean if c is None else mean - c
+        s: float | None = float(np.sqrt((squares + count * shift * shift) / max(1, count - 1)))
     else:
         s = None if scale is False else float(scale)
     return ScaleParams(center=c, scale=s)
@@ -308,6 +394,11 @@ class TransformCall:
     scale: bool | float = True
     df: int | None = None
     intercept: bool = False
+
+    @property
+    def learns(self) -> bool:
+        """Whether the call learns parameters from the rows (all but raw polynomials)."""
+        return not (self.fn == "poly" and self.raw)
 
     def apply(self, x: np.ndarray, learned: TransformParams | None,
               index: object = None) -> tuple[np.ndarray, TransformParams | None]:

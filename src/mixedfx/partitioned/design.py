@@ -1,9 +1,12 @@
 """A linear mixed model from a Dask frame: the model's levels from the first pass, its blocks from the second.
 
-:func:`partitioned_lmer_model` runs both passes (:mod:`mixedfx.partitioned.passes`)
-and hands :class:`~mixedfx.lmm.model.LinearMixedModel` the summed blocks. The
-columns of X are decided as lme4 decides them, on all rows: the model is first
-coded with every column, the rank read off the summed X'X
+:func:`partitioned_lmer_model` runs both passes (:mod:`mixedfx.partitioned.passes`),
+the first also gathering what the formula's ``poly()``, ``scale()``, ``bs()`` and
+``ns()`` learn from, which may take more passes before the second
+(:mod:`mixedfx.partitioned.transforms`), and hands
+:class:`~mixedfx.lmm.model.LinearMixedModel` the summed blocks. The columns of X
+are decided as lme4 decides them, on all rows: the model is first coded with
+every column, the rank read off the summed X'X
 (:func:`~mixedfx.design.rank.gram_rank_keep`), and the dependent columns then
 dropped from the blocks (:func:`~mixedfx.linalg.cross.transform_dense`). lme4's
 input checks run on the totals. The model's matrices hold
@@ -13,7 +16,6 @@ input checks run on the totals. The model's matrices hold
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -31,9 +33,9 @@ from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.linalg.merge import TermMerge, merge_shared_groups
 from mixedfx.lmm.model import LinearMixedModel, ModelBlocks
-from mixedfx.partitioned.passes import (PartitionBlocks, add_blocks, add_witnesses, partition_blocks,
-                                        partition_witnesses, reduce_partitions)
+from mixedfx.partitioned.passes import PartitionBlocks, add_blocks, partition_blocks, reduce_partitions
 from mixedfx.partitioned.request import PassRequest
+from mixedfx.partitioned.transforms import witnesses_and_transforms
 
 __all__ = ["PartitionedDesign", "partitioned_lmer_model", "prototype_matrices", "kept_matrices", "remote_matrices",
            "column_deviations"]
@@ -54,15 +56,12 @@ class PartitionedDesign:
         The second pass's sums, every column of X.
     keep : list of int
         X's columns kept by the rank check.
-    passes : int
-        Passes over the partitions made so far.
     """
 
     request: PassRequest
     prototype: ModelMatrices
     totals: PartitionBlocks
     keep: list[int]
-    passes: int = 2
 
     def x_deviations(self) -> np.ndarray:
         """Standard deviations (denominator n - 1) of X's kept columns other than 0/1 ones (lme4's check.scaleX)."""
@@ -95,17 +94,24 @@ def _without_rows(matrices: ModelMatrices) -> ModelMatrices:
                    weights=None if matrices.weights is None else np.zeros(0), re_terms=terms, rows=pd.RangeIndex(0))
 
 
-def prototype_matrices(frame: Any, request: PassRequest) -> ModelMatrices:
-    """The model's coding without rows, every column of X kept: built from each level's first row
-    (one pass over the partitions, :func:`~mixedfx.partitioned.passes.partition_witnesses`).
+def prototype_matrices(frame: Any, request: PassRequest) -> tuple[PassRequest, ModelMatrices]:
+    """The model's coding without rows, every column of X kept: built from each level's first row, after one pass
+    over the partitions (:func:`~mixedfx.partitioned.passes.partition_witnesses`) and those the formula's stateful
+    calls need (:func:`~mixedfx.partitioned.transforms.witnesses_and_transforms`).
+
+    Returns
+    -------
+    request : PassRequest
+        ``request`` with what the stateful calls learned, for every later pass.
+    prototype : ModelMatrices
 
     Raises
     ------
     DataError
         No rows left after the NA action.
     """
-    witnesses = reduce_partitions(frame, partition_witnesses, partial(add_witnesses, request=request), request)
-    return _prototype(witnesses, request)
+    witnesses, request = witnesses_and_transforms(frame, request)
+    return request, _prototype(witnesses, request)
 
 
 def _prototype(witnesses: pd.DataFrame, request: PassRequest) -> ModelMatrices:
@@ -113,7 +119,7 @@ def _prototype(witnesses: pd.DataFrame, request: PassRequest) -> ModelMatrices:
     if not len(witnesses):
         raise DataError("no rows left after removing rows with missing values in the model's variables")
     built = build_model_matrices(request.formula, witnesses, weights=request.weights, offset=request.offset,
-                                 contrasts=request.contrasts)
+                                 contrasts=request.contrasts, transforms=request.transforms)
     names = list(built.spec.fixed.names)
     spec = replace(built.spec, keep=tuple(range(len(names))))
     return _without_rows(replace(built, x_names=names, dropped=[], messages=[], spec=spec))
@@ -165,6 +171,8 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     ----------
     frame : dask.dataframe.DataFrame
     request : PassRequest
+        Without the learned transforms, which the passes add first
+        (:func:`~mixedfx.partitioned.transforms.witnesses_and_transforms`).
     reml : bool
 
     Returns
@@ -172,14 +180,14 @@ def partitioned_lmer_model(frame: Any, request: PassRequest, reml: bool) -> tupl
     model : LinearMixedModel
         Its criterion, optimisation and estimates need no rows.
     design : PartitionedDesign
-        What later passes (fitted values, residuals) need.
+        What later passes (fitted values, residuals) need: the request with the learned transforms.
 
     Raises
     ------
     FormulaError, DataError, MixedFxError
         As :func:`mixedfx.lmer` raises them for the same rows in memory.
     """
-    prototype = prototype_matrices(frame, request)
+    request, prototype = prototype_matrices(frame, request)
     totals = reduce_partitions(frame, partition_blocks, add_blocks, request, prototype)
     keep = gram_rank_keep(totals.x_gram)
     p = len(prototype.x_names)

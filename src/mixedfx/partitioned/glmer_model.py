@@ -12,13 +12,15 @@ stages, their optimisers, starts and boundary checks are the in-memory
 model's, on the same deviance.
 
 Passes over the Dask frame: two (the witness rows, then the rows coded and
-kept). Rounds of tasks over the kept rows: each evaluation of the deviance is a
-PIRLS run from its stage's start (a round per iteration and step-halving,
-about 3 to 5; the blocks at the start are formed once per stage), and the
-evaluations the optimiser asks for together (a Newton step's finite
-differences, the Hessian at the optimum) run in threads whose rounds go
-together (:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about
-100 rounds for cbpp's fit. ``model.rounds`` counts them.
+kept), and before them those the formula's ``poly()``, ``scale()``, ``bs()`` and
+``ns()`` learn from (:mod:`mixedfx.partitioned.transforms`). Rounds of tasks
+over the kept rows: each evaluation of the deviance is a PIRLS run from its
+stage's start (a round per iteration and step-halving, about 3 to 5; the blocks
+at the start are formed once per stage), and the evaluations the optimiser
+asks for together (a Newton step's finite differences, the Hessian at the
+optimum) run in threads whose rounds go together
+(:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about 100 rounds
+for cbpp's fit. ``model.rounds`` counts them.
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ def partitioned_glmer_model(frame: Any, request: PassRequest, family: Family, n_
         families and nAGQ the partitioned fit does not take.
     """
     check_partitioned(family, n_agq)
-    prototype = prototype_matrices(frame, request)
+    request, prototype = prototype_matrices(frame, request)
     check_factor_response(prototype, family)
     rows = PartitionValues.from_frame(frame, partition_glmer_rows, request, prototype, family)
     summary = rows.reduce(rows_summary, add_summaries)

@@ -83,9 +83,11 @@ class PartitionBlocks:
 
 
 def partition_frame(part: pd.DataFrame, request: PassRequest) -> ModelFrame:
-    """The partition's model frame under the request's NA action (a partition left without rows is allowed)."""
+    """The partition's model frame under the request's NA action (a partition left without rows is allowed),
+    its stateful calls evaluated with what they learned from all partitions."""
     return model_frame(request.formula, part[list(request.columns)], weights=request.weights,
-                       offset=request.offset, na_action=request.na_action, allow_no_rows=True)
+                       offset=request.offset, na_action=request.na_action, allow_no_rows=True,
+                       transforms=request.transforms)
 
 
 def partition_witnesses(part: pd.DataFrame, request: PassRequest) -> pd.DataFrame:

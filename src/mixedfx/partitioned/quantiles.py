@@ -19,7 +19,7 @@ import pandas as pd
 from mixedfx.partitioned.passes import reduce_partitions
 from mixedfx.rbase.rmath import quantile7_of_order_statistics, quantile7_ranks
 
-__all__ = ["ValueSource", "exact_quantiles", "GATHER_AT_MOST", "BINS"]
+__all__ = ["ValueSource", "exact_quantiles", "count_range", "add_count_range", "GATHER_AT_MOST", "BINS"]
 
 GATHER_AT_MOST = 1_000_000
 """The most values a pass gathers to sort (8 MB): bins holding more are cut again."""
@@ -39,16 +39,28 @@ def _values(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.nd
     return values[~np.isnan(values)]
 
 
-def _count_range(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
-    """Non-missing values, those at -inf and at +inf, and the finite ones' minimum and maximum."""
-    values = _values(part, source)
+def count_range(values: np.ndarray) -> np.ndarray:
+    """Non-missing values, those at -inf and at +inf, and the finite ones' minimum and maximum: what
+    :func:`exact_quantiles` first reads of all values (combined by :func:`add_count_range`).
+
+    Examples
+    --------
+    >>> count_range(np.array([2.0, np.nan, -np.inf, 5.0])).tolist()
+    [3.0, 1.0, 0.0, 2.0, 5.0]
+    """
+    values = values[~np.isnan(values)]
     finite = values[np.isfinite(values)]
     return np.array([values.size, np.sum(values == -np.inf), np.sum(values == np.inf),
                      finite.min() if finite.size else np.inf, finite.max() if finite.size else -np.inf])
 
 
-def _add_count_range(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def add_count_range(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two parts' :func:`count_range` combined."""
     return np.concatenate([a[:3] + b[:3], [min(a[3], b[3]), max(a[4], b[4])]])
+
+
+def _count_range(part: pd.Series | pd.DataFrame, source: ValueSource | None) -> np.ndarray:
+    return count_range(_values(part, source))
 
 
 def _bin_counts(part: pd.Series | pd.DataFrame, source: ValueSource | None, ranges: np.ndarray) -> np.ndarray:
@@ -110,7 +122,8 @@ def _order_statistics(data: Any, source: ValueSource | None, ranks: list[int], l
     return found
 
 
-def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | None = None) -> np.ndarray:
+def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | None = None,
+                    counted: np.ndarray | None = None) -> np.ndarray:
     """R's ``quantile(x, probs, type = 7, na.rm = TRUE)`` of values spread over a Dask collection's partitions.
 
     Parameters
@@ -121,6 +134,9 @@ def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | Non
         Probabilities in [0, 1].
     source : ValueSource, optional
         Maps each partition of ``data`` to its values; sent to each worker once.
+    counted : ndarray, optional
+        The values' :func:`count_range`, where a pass that had other work found
+        it: the first pass is then not made.
 
     Returns
     -------
@@ -134,7 +150,9 @@ def exact_quantiles(data: Any, probs: Sequence[float], source: ValueSource | Non
     >>> exact_quantiles(values, [0.0, 0.5, 1.0]).tolist()
     [1.0, 2.25, 4.0]
     """
-    n, negative, positive, lo, hi = reduce_partitions(data, _count_range, _add_count_range, source)
+    if counted is None:
+        counted = reduce_partitions(data, _count_range, add_count_range, source)
+    n, negative, positive, lo, hi = counted
     n, negative, positive = int(n), int(negative), int(positive)
     if n == 0:
         return np.full(len(probs), np.nan)

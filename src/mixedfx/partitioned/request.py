@@ -18,15 +18,13 @@ from mixedfx.errors import FormulaError, MixedFxError
 from mixedfx.formula.bars import parse_formula
 from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Paren, Unary
+from mixedfx.formula.transforms import LearnedTransforms
 
 __all__ = ["PassRequest", "pass_request"]
 
 # calls that make a factor of whatever they hold: their numeric columns' distinct values are levels
 _FACTOR_CALLS = frozenset({"factor", "as.factor", "ordered", "as.ordered", "interaction", "as.character"})
 
-
-# stateful transforms: what they learn (ranges, knots, means) needs all rows
-_LEARNING_CALLS = frozenset({"poly", "scale", "bs", "ns"})
 # what Dask's metadata holds for a categorical whose categories it has not read
 _UNKNOWN_CATEGORIES = "__UNKNOWN_CATEGORIES__"
 
@@ -49,6 +47,10 @@ class PassRequest:
         Column sets whose distinct values (together) are levels of the model.
     contrasts : dict or None
         The fixed part's codings (as for :func:`mixedfx.lmer`).
+    transforms : LearnedTransforms
+        What the formula's ``poly()``, ``scale()``, ``bs()`` and ``ns()`` learned
+        from all partitions (:func:`mixedfx.partitioned.transforms.witnesses_and_transforms`);
+        empty until then.
     """
 
     formula: str
@@ -58,6 +60,7 @@ class PassRequest:
     columns: tuple[str, ...]
     level_sets: tuple[tuple[str, ...], ...]
     contrasts: Mapping[str, ContrastSpec] | None = None
+    transforms: LearnedTransforms = LearnedTransforms()
 
 
 def _names(node: Node | None, inside_factor: bool = False) -> Iterator[tuple[str, bool]]:
@@ -134,10 +137,6 @@ def pass_request(formula: str, dtypes: pd.Series, *, weights: object = None, off
     known = set(dtypes.index)
     found = list(_names(parsed.response)) + list(_names(parsed.fixed))
     found += [name for bar in parsed.bars for name in _names(bar.lhs)]
-    learning = sorted({name for name, flag in found if flag is None and name in _LEARNING_CALLS})
-    if learning:
-        raise FormulaError(f"{', '.join(f'{n}()' for n in learning)} learns from all rows, which a fit from a Dask "
-                           "DataFrame does not do yet; add the transformed column to the frame first (ddf.assign)")
     found = [(name, flag) for name, flag in found if flag is not None]
     if any(name == "." for name, _ in found):
         found += [(str(c), False) for c in dtypes.index]
