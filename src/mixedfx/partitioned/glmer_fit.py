@@ -213,7 +213,7 @@ class PartitionedGlmerFit(RowsOnWorkers, GlmerFit):
         """(R_X' R_X)^-1 at the final PIRLS weights: one round over the partitions for the blocks with X."""
         model, state = self._model, self._optimum.state
         order = StepOrder(family=model.family, beta=self._beta, held_beta=None, effects=None)
-        _, pieces = model.pirls_engines[0].round(state.eta, order)
+        _, pieces = model.pirls_engines[0].round((state.eta,), order)
         factor = factorize(settle_coupling(pieces.cross, model.layouts), self._theta)
         r_x_inv = sla.solve_triangular(factor.r_x, np.eye(model.p), lower=True, check_finite=False)
         return r_x_inv.T @ r_x_inv

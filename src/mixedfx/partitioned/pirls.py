@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from mixedfx.partitioned.glmer_rows import GlmerRows
 from mixedfx.partitioned.store import PartitionValues
 
 __all__ = ["StepOrder", "StepPieces", "PartitionState", "partition_step", "start_state", "PartitionedPirls",
-           "PartitionedPirlsResult"]
+           "PartitionedPirlsResult", "RecordedIteration"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class StepOrder:
     held_beta: np.ndarray | None
     effects: list[np.ndarray] | None
 
+    def apply(self, rows: GlmerRows, state: PartitionState) -> PartitionState:
+        """This round on one partition (:func:`partition_step`)."""
+        return partition_step(rows, state, self)
+
 
 @dataclass(frozen=True)
 class StepPieces:
@@ -88,6 +93,11 @@ class StepPieces:
     deviance: float
     aic: float
     finite: bool
+
+    def added(self, other: StepPieces) -> StepPieces:
+        """Two partitions' sums added."""
+        return StepPieces(cross=add_cross_products(self.cross, other.cross), deviance=self.deviance + other.deviance,
+                          aic=self.aic + other.aic, finite=self.finite and other.finite)
 
 
 @dataclass(frozen=True)
@@ -140,28 +150,29 @@ def partition_step(rows: GlmerRows, state: PartitionState, order: StepOrder) -> 
     return PartitionState(eta=eta, pieces=StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite))
 
 
-def _add_pieces(a: StepPieces, b: StepPieces) -> StepPieces:
-    return StepPieces(cross=add_cross_products(a.cross, b.cross), deviance=a.deviance + b.deviance,
-                      aic=a.aic + b.aic, finite=a.finite and b.finite)
+def _apply_order(rows: GlmerRows, *values_then_order: object) -> object:
+    """A round's order on one partition's rows and its values (the order comes last)."""
+    *values, order = values_then_order
+    return order.apply(rows, *values)
 
 
-def _batch_pieces(states: list[PartitionState]) -> list[StepPieces]:
+def _batch_pieces(states: list) -> list:
     return [state.pieces for state in states]
 
 
-def _add_batch_pieces(a: list[StepPieces], b: list[StepPieces]) -> list[StepPieces]:
-    return [_add_pieces(x, y) for x, y in zip(a, b)]
+def _add_batch_pieces(a: list, b: list) -> list:
+    return [x.added(y) for x, y in zip(a, b)]
 
 
 class _Pending:
-    """A round asked for: its partitions' states and order, and (once run) its outcome or the error."""
+    """A round asked for: the partitions' values it reads and its order, and (once run) its outcome or the error."""
 
-    def __init__(self, states: PartitionValues, order: StepOrder) -> None:
-        self.states, self.order = states, order
+    def __init__(self, values: tuple[PartitionValues, ...], order: object) -> None:
+        self.values, self.order = values, order
         self.done = False
-        self.result: tuple[PartitionValues, StepPieces] | BaseException | None = None
+        self.result: tuple[PartitionValues, Any] | BaseException | None = None
 
-    def outcome(self) -> tuple[PartitionValues, StepPieces]:
+    def outcome(self) -> tuple[PartitionValues, Any]:
         if isinstance(self.result, BaseException):
             raise self.result
         return self.result
@@ -212,15 +223,17 @@ class PartitionedPirls:
         self._start_lock = threading.Lock()
         self._start: tuple[PartitionValues, StepPieces] | None = None
 
-    def round(self, states: PartitionValues, order: StepOrder) -> tuple[PartitionValues, StepPieces]:
-        """One round: each partition's new state, and their sums.
+    def round(self, values: tuple[PartitionValues, ...], order: Any) -> tuple[PartitionValues, Any]:
+        """One round: ``order.apply(rows, *values)`` on each partition, and the results' ``pieces`` summed.
 
-        Rounds asked for while one is under way (the optimiser's concurrent
+        A :class:`StepOrder` moves a partition's :class:`PartitionState` (``values``:
+        the states); the Laplace gradient's orders go back through a run's iterations
+        (:mod:`mixedfx.partitioned.glmer_gradient`). Rounds asked for while one is under way (the optimiser's concurrent
         evaluations) wait and then go together, one task per partition for all
         of them: the scheduler's cost per task, not the arithmetic, bounds a
         round over small partitions.
         """
-        pending = _Pending(states, order)
+        pending = _Pending(values, order)
         with self._turn:
             self._queue.append(pending)
             while not pending.done and self._running:
@@ -229,7 +242,7 @@ class PartitionedPirls:
                 return pending.outcome()
             self._running, batch, self._queue = True, self._queue, []
         try:
-            outcomes: list[tuple[PartitionValues, StepPieces]] | BaseException = self._run_batch(batch)
+            outcomes: list[tuple[PartitionValues, Any]] | BaseException = self._run_batch(batch)
         except BaseException as error:  # every waiting evaluation hears of it
             outcomes = error
         with self._turn:
@@ -240,9 +253,9 @@ class PartitionedPirls:
             self._turn.notify_all()
         return pending.outcome()
 
-    def _run_batch(self, batch: list[_Pending]) -> list[tuple[PartitionValues, StepPieces]]:
+    def _run_batch(self, batch: list[_Pending]) -> list[tuple[PartitionValues, Any]]:
         self.rounds += 1
-        moved, together = self.rows.map_batch([(p.states, (p.order,)) for p in batch], partition_step)
+        moved, together = self.rows.map_batch([(p.values, (p.order,)) for p in batch], _apply_order)
         return list(zip(moved, together.reduce(_batch_pieces, _add_batch_pieces)))
 
     def start_pieces(self, start: PartitionValues, held: np.ndarray | None) -> StepPieces:
@@ -257,7 +270,7 @@ class PartitionedPirls:
         with self._start_lock:
             if self._start is None or self._start[0] is not start:
                 order = StepOrder(family=self.family, beta=np.zeros(self.p), held_beta=None, effects=None)
-                self._start = (start, self.round(start, order)[1])
+                self._start = (start, self.round((start,), order)[1])
             pieces = self._start[1]
         if held is None:
             return pieces
@@ -272,14 +285,47 @@ class PartitionedPirls:
         ------
         PirlsError
         """
+        return self.recorded_run(theta, beta, start, False)[0]
+
+    def recorded_run(self, theta: np.ndarray, beta: np.ndarray | None, start: PartitionValues,
+                     track: bool) -> tuple[PartitionedPirlsResult, list[RecordedIteration] | None]:
+        """:meth:`run`, and with ``track`` its iterations (None where a step was halved: the path is not smooth).
+
+        The iterations hold the partitions' states at their starts, kept on the
+        workers while the list is.
+
+        Raises
+        ------
+        PirlsError
+        """
         ctrl = self.control
         state = _RunState(self, theta, beta, start)
         u, b = np.zeros(sum(k * n for k, n in zip(self.ks, self.n_levels))), np.zeros(self.p if beta is None else 0)
-        status, _, _ = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, False)
+        status, _, smooth = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, track)
         raise_for_status(status, ctrl.max_pirls)
         factor, pieces = state.factor, state.pieces
-        return PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
-                                      lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
+        result = PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
+                                        lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
+        return result, state.recorded if track and smooth else None
+
+
+@dataclass(frozen=True)
+class RecordedIteration:
+    """What the Laplace gradient needs of one partitioned PIRLS iteration (its rows' part stays on the workers).
+
+    Attributes
+    ----------
+    states : PartitionValues
+        The partitions' :class:`PartitionState` at the iteration's start.
+    factor : BlockedFactor
+        The factor at the working weights there.
+    u : ndarray
+        The random effects it solved for.
+    """
+
+    states: PartitionValues
+    factor: BlockedFactor
+    u: np.ndarray
 
 
 class _RunState:
@@ -293,6 +339,7 @@ class _RunState:
         self.states = start
         self.pieces: StepPieces | None = None
         self.factor: BlockedFactor | None = None
+        self.recorded: list[RecordedIteration] = []
 
     def order(self, u: np.ndarray | None, b: np.ndarray | None) -> StepOrder:
         engine = self.engine
@@ -315,11 +362,12 @@ class _RunState:
 
     def update(self, u: np.ndarray, b: np.ndarray) -> float:
         """A round: each partition's linear predictor at (u, b), its sums and blocks; the penalised deviance."""
-        self.states, self.pieces = self.engine.round(self.states, self.order(u, b))
+        self.states, self.pieces = self.engine.round((self.states,), self.order(u, b))
         return float(self.pieces.deviance + u @ u)
 
     def record(self, u: np.ndarray) -> None:
-        """Nothing: this engine gives no gradient."""
+        """Keep the iteration's start (the partitions' states), its factor and its solution, for the gradient."""
+        self.recorded.append(RecordedIteration(self.states, self.factor, u.copy()))
 
 
 _iterations = pirls_loop(_RunState.solve, _RunState.update, _RunState.record)
