@@ -40,10 +40,10 @@ from mixedfx.glmm.pirls import PirlsError
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.layout import kernel_theta
 from mixedfx.partitioned.glmer_rows import GlmerRows
-from mixedfx.partitioned.pirls import PartitionedPirlsResult, PartitionState, RecordedIteration
+from mixedfx.partitioned.pirls import PartitionedPirlsResult, PartitionState, RecordedRun
 from mixedfx.partitioned.store import PartitionValues
 
-__all__ = ["InverseEntries", "inverse_entries", "GradientPieces", "BackwardState", "GradientStart", "GradientStep",
+__all__ = ["InverseEntries", "inverse_entries", "GradientPieces", "BackwardState", "GradientBegin", "GradientStep",
            "PartitionedLaplaceRuns"]
 
 
@@ -149,16 +149,13 @@ class BackwardState:
     Attributes
     ----------
     eta_bar : ndarray, shape (n,)
-        The adjoint of the linear predictor at the start of the iteration next back.
-    w_bar : ndarray, shape (n,)
-        log|M|'s adjoint of the last iteration's working weights.
+        The adjoint of the linear predictor at the end of the iteration next back.
     base_bar : ndarray, shape (n,)
         The adjoint of the base (offset plus X beta held), summed over the iterations so far.
     pieces : GradientPieces
     """
 
     eta_bar: np.ndarray
-    w_bar: np.ndarray
     base_bar: np.ndarray
     pieces: GradientPieces
 
@@ -218,41 +215,30 @@ class _Backward:
 
 
 @dataclass(frozen=True)
-class GradientStart:
-    """The first backward round: the deviance's and log|M|'s adjoints, and the last iteration's pull.
+class GradientBegin:
+    """The gradient's first pass, in each forward round of a recorded run (:attr:`~mixedfx.partitioned.pirls.StepOrder.follow`):
+    the deviance's adjoint at the new linear predictor and its pull at the random effects ``u`` it came from.
 
-    Attributes
-    ----------
-    backward : _Backward
-    u_last : ndarray
-        The last iteration's solution.
-    inverse : InverseEntries
-        ``M^-1`` at the last iteration's weights.
+    Only the last update's is used (the run's end); computing it in every update costs a pass over the
+    rows, not a round.
     """
 
     backward: _Backward
-    u_last: np.ndarray
-    inverse: InverseEntries
+    u: np.ndarray
 
-    def apply(self, rows: GlmerRows, end: PartitionState, last: PartitionState) -> BackwardState:
-        """One partition's part: ``end`` and ``last`` are its states at the run's end and the last iteration's start."""
+    def begin(self, rows: GlmerRows, eta: np.ndarray) -> BackwardState:
+        """One partition's part at its new linear predictor ``eta``."""
         back = self.backward
         gradient_rows = _gradient_rows(rows, back.code, back.held)
-        n = len(end.eta)
-        eta_end = np.ascontiguousarray(end.eta, dtype=float)
+        n = len(eta)
+        eta_end = np.ascontiguousarray(eta, dtype=float)
         mu_end = np.empty(n)
         means_into(back.code, eta_end, mu_end)
         eta_bar = np.empty(n)
-        terms = rows.log_likelihood
-        deviance_adjoint(back.code, terms.a, terms.b, eta_end, mu_end, eta_bar)
-        w_bar, theta_bar = np.zeros(n), np.zeros(len(back.theta))
-        inverse = self.inverse
-        w_last = _step_rows(gradient_rows, last.eta)[2]
-        log_determinant_rows(back.theta, gradient_rows.codes, gradient_rows.zs, inverse.rest_offsets,
-                             inverse.positions(gradient_rows.codes), inverse.first, inverse.across, inverse.inverse,
-                             w_last, w_bar, theta_bar)
-        xi_bar = back.pulled(gradient_rows, eta_bar, self.u_last, theta_bar)
-        return BackwardState(eta_bar=eta_bar, w_bar=w_bar, base_bar=np.zeros(n),
+        deviance_adjoint(back.code, rows.log_likelihood.a, rows.log_likelihood.b, eta_end, mu_end, eta_bar)
+        theta_bar = np.zeros(len(back.theta))
+        xi_bar = back.pulled(gradient_rows, eta_bar, self.u, theta_bar)
+        return BackwardState(eta_bar=eta_bar, base_bar=np.zeros(n),
                              pieces=GradientPieces(xi_bar, theta_bar, np.zeros(gradient_rows.tangent_t.shape[0])))
 
 
@@ -270,37 +256,44 @@ class GradientStep:
         Iteration i's solution.
     u_before : ndarray or None
         Iteration i - 1's solution; None for the first iteration.
-    last : bool
-        Whether i is the last iteration (whose working weights log|M| reads).
+    inverse : InverseEntries or None
+        ``M_i^-1`` where rows meet it, for the last iteration (whose log|M| the deviance holds); None for the others.
     """
 
     backward: _Backward
     lam: np.ndarray
     u_next: np.ndarray
     u_before: np.ndarray | None
-    last: bool
+    inverse: InverseEntries | None
 
-    def apply(self, rows: GlmerRows, state: BackwardState, start: PartitionState,
-              end: PartitionState) -> BackwardState:
-        """One partition's part: ``start`` and ``end`` are its states at iteration i's start and end."""
+    def apply(self, rows: GlmerRows, start: PartitionState, end: PartitionState,
+              previous: BackwardState | None = None) -> BackwardState:
+        """One partition's part: ``start`` and ``end`` are its states at iteration i's start and end, ``previous``
+        the round before's (for the last iteration, the run's end holds it)."""
         back = self.backward
+        previous = end.backward if previous is None else previous
         gradient_rows = _gradient_rows(rows, back.code, back.held)
         n = len(start.eta)
-        eta_bar, base_bar = state.eta_bar.copy(), state.base_bar.copy()
+        eta_bar, base_bar = previous.eta_bar.copy(), previous.base_bar.copy()
         theta_bar = np.zeros(len(back.theta))
+        step_rows = _step_rows(gradient_rows, start.eta)
+        w_bar = np.zeros(n)
+        inverse = self.inverse
+        if inverse is not None:
+            log_determinant_rows(back.theta, gradient_rows.codes, gradient_rows.zs, inverse.rest_offsets,
+                                 inverse.positions(gradient_rows.codes), inverse.first, inverse.across,
+                                 inverse.inverse, step_rows[2], w_bar, theta_bar)
         reach, levels = row_reach(back.theta, gradient_rows.codes, gradient_rows.zs, back.u_offsets)
-        w_bar = state.w_bar if self.last else np.zeros(n)
         push_rows(gradient_rows.response, gradient_rows.system_t, gradient_rows.zs, levels, reach, self.lam,
-                  self.u_next, _step_rows(gradient_rows, start.eta), np.ascontiguousarray(end.eta, dtype=float),
-                  gradient_rows.base, w_bar, eta_bar, base_bar, theta_bar, np.empty(n))
+                  self.u_next, step_rows, np.ascontiguousarray(end.eta, dtype=float), gradient_rows.base, w_bar,
+                  eta_bar, base_bar, theta_bar, np.empty(n))
         tangent = np.zeros(gradient_rows.tangent_t.shape[0])
         if self.u_before is None:
             tangent_sums(gradient_rows.tangent_t, base_bar, tangent)
             xi_bar = np.zeros(len(self.lam))
         else:
             xi_bar = back.pulled(gradient_rows, eta_bar, self.u_before, theta_bar)
-        return BackwardState(eta_bar=eta_bar, w_bar=np.zeros(0), base_bar=base_bar,
-                             pieces=GradientPieces(xi_bar, theta_bar, tangent))
+        return BackwardState(eta_bar=eta_bar, base_bar=base_bar, pieces=GradientPieces(xi_bar, theta_bar, tangent))
 
 
 class PartitionedLaplaceRuns:
@@ -334,36 +327,35 @@ class PartitionedLaplaceRuns:
         if last is not None and last[0] == key:
             return last[1], last[2]
         theta, held = self.model.split(point) if self.stage == 2 else (point, None)
+        back = _Backward(code=self._code, theta=kernel_theta(theta), held=held, u_offsets=self._u_offsets,
+                         n_system=0 if held is not None else self.model.p)
         try:
-            result, iterations = self._engine.recorded_run(theta, held, self._start, True)
+            result, record = self._engine.recorded_run(theta, held, self._start, lambda u: GradientBegin(back, u))
         except PirlsError:
             result, gradient = None, self._failed
         else:
-            gradient = self._failed if iterations is None else self._gradient(kernel_theta(theta), held, result,
-                                                                               iterations)
+            gradient = self._failed if record is None else self._gradient(back, result, record)
         self._last = (key, result, gradient)
         return result, gradient
 
-    def _gradient(self, theta: np.ndarray, held: np.ndarray | None, result: PartitionedPirlsResult,
-                  iterations: list[RecordedIteration]) -> np.ndarray:
-        """Back through the recorded iterations, a round each after a first (see the module's docstring)."""
-        engine = self._engine
-        last = iterations[-1]
-        inverse = inverse_entries(last.factor, self._rest_offsets)
+    def _gradient(self, back: _Backward, result: PartitionedPirlsResult, record: RecordedRun) -> np.ndarray:
+        """Back through the recorded iterations, a round each (see the module's docstring)."""
+        iterations = record.iterations
+        last = len(iterations) - 1
+        inverse = inverse_entries(iterations[last].factor, self._rest_offsets)
         if inverse is None:
             return self._failed
-        back = _Backward(code=self._code, theta=theta, held=held, u_offsets=self._u_offsets,
-                         n_system=0 if held is not None else self.model.p)
-        state, pieces = engine.round((result.eta, last.states), GradientStart(back, last.u, inverse))
-        theta_bar = pieces.theta_bar.copy()
-        xi_bar = pieces.xi_bar
-        xi_bar[: len(last.u)] += 2.0 * last.u
-        for i in range(len(iterations) - 1, -1, -1):
+        theta_bar = record.end_gradient.theta_bar.copy()
+        xi_bar = record.end_gradient.xi_bar.copy()
+        xi_bar[: len(iterations[last].u)] += 2.0 * iterations[last].u
+        previous: tuple[PartitionValues, ...] = ()
+        for i in range(last, -1, -1):
             lam = iterations[i].factor.solve(xi_bar)
-            end = iterations[i + 1].states if i + 1 < len(iterations) else result.eta
+            end = iterations[i + 1].states if i < last else result.eta
             order = GradientStep(back, lam, iterations[i].u, iterations[i - 1].u if i else None,
-                                 i == len(iterations) - 1)
-            state, pieces = engine.round((state, iterations[i].states, end), order)
+                                 inverse if i == last else None)
+            state, pieces = self._engine.round((iterations[i].states, end, *previous), order)
+            previous = (state,)
             theta_bar += pieces.theta_bar
             xi_bar = pieces.xi_bar
         return np.concatenate([theta_bar, pieces.tangent])

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from mixedfx.partitioned.glmer_rows import GlmerRows
 from mixedfx.partitioned.store import PartitionValues
 
 __all__ = ["StepOrder", "StepPieces", "PartitionState", "partition_step", "start_state", "PartitionedPirls",
-           "PartitionedPirlsResult", "RecordedIteration"]
+           "PartitionedPirlsResult", "RecordedIteration", "RecordedRun"]
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,17 @@ class StepOrder:
         and the blocks have no X columns. None in stage 1 (less the offset; X's columns in the blocks).
     effects : list of ndarray or None
         Each term's random effects b = Lambda u, (levels, k); None keeps each partition's linear predictor.
+    follow : object or None
+        For a run whose Laplace gradient will be taken: the gradient's first pass at the new linear
+        predictor, ``follow.begin(rows, eta)`` (:class:`~mixedfx.partitioned.glmer_gradient.GradientBegin`),
+        whose sums come with the round's.
     """
 
     family: Family
     beta: np.ndarray
     held_beta: np.ndarray | None
     effects: list[np.ndarray] | None
+    follow: Any = None
 
     def apply(self, rows: GlmerRows, state: PartitionState) -> PartitionState:
         """This round on one partition (:func:`partition_step`)."""
@@ -87,25 +93,31 @@ class StepPieces:
         The family's AIC term (-2 log-likelihood) summed.
     finite : bool
         Whether every working weight and response is finite.
+    gradient : object or None
+        The sums of the order's ``follow`` (:class:`~mixedfx.partitioned.glmer_gradient.GradientPieces`).
     """
 
     cross: CrossProducts
     deviance: float
     aic: float
     finite: bool
+    gradient: Any = None
 
     def added(self, other: StepPieces) -> StepPieces:
         """Two partitions' sums added."""
+        gradient = None if self.gradient is None else self.gradient.added(other.gradient)
         return StepPieces(cross=add_cross_products(self.cross, other.cross), deviance=self.deviance + other.deviance,
-                          aic=self.aic + other.aic, finite=self.finite and other.finite)
+                          aic=self.aic + other.aic, finite=self.finite and other.finite, gradient=gradient)
 
 
 @dataclass(frozen=True)
 class PartitionState:
-    """A partition's linear predictor and its sums there (None before the first round reads them)."""
+    """A partition's linear predictor and its sums there (None before the first round reads them), and what
+    its order's ``follow`` keeps for the gradient (:class:`~mixedfx.partitioned.glmer_gradient.BackwardState`)."""
 
     eta: np.ndarray
     pieces: StepPieces | None = None
+    backward: Any = None
 
 
 def start_state(rows: GlmerRows) -> PartitionState:
@@ -147,7 +159,10 @@ def partition_step(rows: GlmerRows, state: PartitionState, order: StepOrder) -> 
     if not finite:
         work_y, work_w = np.zeros_like(work_y), np.ones_like(work_w)
     cross = cross_products(rows.layouts, columns, work_y, work_w)
-    return PartitionState(eta=eta, pieces=StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite))
+    backward = None if order.follow is None else order.follow.begin(rows, eta)
+    pieces = StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite,
+                        gradient=None if backward is None else backward.pieces)
+    return PartitionState(eta=eta, pieces=pieces, backward=backward)
 
 
 def _apply_order(rows: GlmerRows, *values_then_order: object) -> object:
@@ -285,28 +300,45 @@ class PartitionedPirls:
         ------
         PirlsError
         """
-        return self.recorded_run(theta, beta, start, False)[0]
+        return self.recorded_run(theta, beta, start, None)[0]
 
     def recorded_run(self, theta: np.ndarray, beta: np.ndarray | None, start: PartitionValues,
-                     track: bool) -> tuple[PartitionedPirlsResult, list[RecordedIteration] | None]:
-        """:meth:`run`, and with ``track`` its iterations (None where a step was halved: the path is not smooth).
+                     follow: Callable[[np.ndarray], Any] | None) -> tuple[PartitionedPirlsResult, RecordedRun | None]:
+        """:meth:`run`, and with ``follow`` its iterations (None where a step was halved: the path is not smooth).
 
-        The iterations hold the partitions' states at their starts, kept on the
-        workers while the list is.
+        ``follow(u)`` is each update's :attr:`StepOrder.follow` at the random
+        effects u. The iterations hold the partitions' states at their starts,
+        kept on the workers while the record is.
 
         Raises
         ------
         PirlsError
         """
         ctrl = self.control
-        state = _RunState(self, theta, beta, start)
+        track = follow is not None
+        state = _RunState(self, theta, beta, start, follow)
         u, b = np.zeros(sum(k * n for k, n in zip(self.ks, self.n_levels))), np.zeros(self.p if beta is None else 0)
         status, _, smooth = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, track)
         raise_for_status(status, ctrl.max_pirls)
         factor, pieces = state.factor, state.pieces
         result = PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
                                         lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
-        return result, state.recorded if track and smooth else None
+        return result, RecordedRun(state.recorded, pieces.gradient) if track and smooth else None
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A run's iterations and the sums of its last round's ``follow``, for the Laplace gradient.
+
+    Attributes
+    ----------
+    iterations : list of RecordedIteration
+    end_gradient : object
+        The last update's :attr:`StepPieces.gradient`.
+    """
+
+    iterations: list[RecordedIteration]
+    end_gradient: Any
 
 
 @dataclass(frozen=True)
@@ -332,8 +364,8 @@ class _RunState:
     """A partitioned run's state beyond (u, beta), and its steps for :func:`mixedfx.glmm.pirls_loop.pirls_loop`."""
 
     def __init__(self, engine: PartitionedPirls, theta: np.ndarray, beta: np.ndarray | None,
-                 start: PartitionValues) -> None:
-        self.engine, self.theta = engine, theta
+                 start: PartitionValues, follow: Callable[[np.ndarray], Any] | None) -> None:
+        self.engine, self.theta, self.follow = engine, theta, follow
         self.held = None if beta is None else np.asarray(beta, dtype=float)
         self.templates = templates(theta, engine.ks)
         self.states = start
@@ -345,7 +377,8 @@ class _RunState:
         engine = self.engine
         effects = None if u is None else term_effects(u, self.templates, engine.n_levels)
         beta = self.held if self.held is not None else (np.zeros(engine.p) if b is None else b.copy())
-        return StepOrder(family=engine.family, beta=beta, held_beta=self.held, effects=effects)
+        follow = None if self.follow is None or u is None else self.follow(u.copy())
+        return StepOrder(family=engine.family, beta=beta, held_beta=self.held, effects=effects, follow=follow)
 
     def solve(self, u: np.ndarray, b: np.ndarray) -> int:
         """The factor of the blocks at the current linear predictor (a round at a run's start), and (u, b)."""
