@@ -329,12 +329,14 @@ class PartitionedLaplaceRuns:
         theta, held = self.model.split(point) if self.stage == 2 else (point, None)
         back = _Backward(code=self._code, theta=kernel_theta(theta), held=held, u_offsets=self._u_offsets,
                          n_system=0 if held is not None else self.model.p)
-        try:
-            result, record = self._engine.recorded_run(theta, held, self._start, lambda u: GradientBegin(back, u))
-        except PirlsError:
-            result, gradient = None, self._failed
-        else:
-            gradient = self._failed if record is None else self._gradient(back, result, record)
+        with self._engine.evaluation():  # the run and its backward rounds go in step with concurrent evaluations'
+            try:
+                result, record = self._engine.recorded_run(theta, held, self._start,
+                                                           lambda u: GradientBegin(back, u))
+            except PirlsError:
+                result, gradient = None, self._failed
+            else:
+                gradient = self._failed if record is None else self._gradient(back, result, record)
         self._last = (key, result, gradient)
         return result, gradient
 

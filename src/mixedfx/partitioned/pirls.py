@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -235,23 +236,64 @@ class PartitionedPirls:
         self._turn = threading.Condition()
         self._queue: list[_Pending] = []
         self._running = False
+        self._active = 0  # evaluations under way in :meth:`evaluation`, whose next rounds a round waits for
+        self._local = threading.local()
         self._start_lock = threading.Lock()
         self._start: tuple[PartitionValues, StepPieces] | None = None
+
+    @contextmanager
+    def evaluation(self) -> Iterator[None]:
+        """Count this thread's evaluation (a run, a gradient) among those whose rounds go in step.
+
+        While evaluations run in threads (the optimiser's points asked for
+        together), a round waits until every one of them has asked for its next
+        round or ended, and they all go in one: their runs advance in step
+        rather than a round apart. Re-entrant within a thread.
+        """
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        if depth == 0:
+            self._count_active(1)
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                self._count_active(-1)
+
+    def _count_active(self, change: int) -> None:
+        with self._turn:
+            self._active += change
+            self._turn.notify_all()
+
+    @contextmanager
+    def _waiting_outside(self) -> Iterator[None]:
+        """Not counted among the evaluations a round waits for while this thread waits on something else."""
+        counted = getattr(self._local, "depth", 0) > 0
+        if counted:
+            self._count_active(-1)
+        try:
+            yield
+        finally:
+            if counted:
+                self._count_active(1)
 
     def round(self, values: tuple[PartitionValues, ...], order: Any) -> tuple[PartitionValues, Any]:
         """One round: ``order.apply(rows, *values)`` on each partition, and the results' ``pieces`` summed.
 
         A :class:`StepOrder` moves a partition's :class:`PartitionState` (``values``:
-        the states); the Laplace gradient's orders go back through a run's iterations
-        (:mod:`mixedfx.partitioned.glmer_gradient`). Rounds asked for while one is under way (the optimiser's concurrent
-        evaluations) wait and then go together, one task per partition for all
-        of them: the scheduler's cost per task, not the arithmetic, bounds a
-        round over small partitions.
+        the states); the Laplace gradient's orders go back through a run's
+        iterations (:mod:`mixedfx.partitioned.glmer_gradient`). Rounds of
+        concurrent evaluations (the optimiser's points asked for together, see
+        :meth:`evaluation`) go together, one task per partition for all of them:
+        the scheduler's cost per task, not the arithmetic, bounds a round over
+        small partitions.
         """
         pending = _Pending(values, order)
         with self._turn:
             self._queue.append(pending)
-            while not pending.done and self._running:
+            self._turn.notify_all()
+            while not pending.done and (self._running or len(self._queue) < max(self._active, 1)):
                 self._turn.wait()
             if pending.done:
                 return pending.outcome()
@@ -282,11 +324,15 @@ class PartitionedPirls:
         (:func:`~mixedfx.linalg.cross.transform_dense`): so every later run from
         that start begins with a solve, not a round.
         """
-        with self._start_lock:
+        with self._waiting_outside():
+            self._start_lock.acquire()
+        try:
             if self._start is None or self._start[0] is not start:
                 order = StepOrder(family=self.family, beta=np.zeros(self.p), held_beta=None, effects=None)
                 self._start = (start, self.round((start,), order)[1])
             pieces = self._start[1]
+        finally:
+            self._start_lock.release()
         if held is None:
             return pieces
         T = np.zeros((self.p + 1, 1))
@@ -318,7 +364,8 @@ class PartitionedPirls:
         track = follow is not None
         state = _RunState(self, theta, beta, start, follow)
         u, b = np.zeros(sum(k * n for k, n in zip(self.ks, self.n_levels))), np.zeros(self.p if beta is None else 0)
-        status, _, smooth = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, track)
+        with self.evaluation():
+            status, _, smooth = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, track)
         raise_for_status(status, ctrl.max_pirls)
         factor, pieces = state.factor, state.pieces
         result = PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
