@@ -132,9 +132,10 @@ class PartitionedGlmerFit(RowsOnWorkers, GlmerFit):
     """A generalized linear mixed model fitted to a Dask DataFrame's rows, which stay on the workers.
 
     Made by :func:`mixedfx.glmer` when ``data`` is a Dask DataFrame. Its estimates
-    and printed output are those of the same rows fitted in memory, to the
-    optimiser's tolerance (the in-memory fit of binomial-logit and Poisson-log
-    models follows the deviance's exact gradient, this one finite differences).
+    and printed output are those of the same rows fitted in memory: on the same
+    optimiser path where the deviance has an exact gradient (scalar terms,
+    binomial-logit and Poisson-log: :mod:`~mixedfx.partitioned.glmer_gradient`),
+    to the optimiser's tolerance elsewhere.
     """
 
     def __init__(self, model: PartitionedGeneralizedModel, optimum: GlmmOptimum, call: FitCall | None,

@@ -7,13 +7,16 @@ theta) or move a per-row adjoint (of the linear predictor) from one iteration's
 end to its start. Here each of those passes runs on every partition, by the same
 row functions, and only their sums reach the client, which solves:
 
-* a first round takes the deviance's adjoint at the run's end, log|M|'s
-  (:func:`~mixedfx.glmm.laplace_gradient.log_determinant_rows`, from the entries of
-  ``M^-1`` that rows meet, which the client sends: :func:`inverse_entries`) and
-  the last iteration's pull to (u, beta);
-* then one round per iteration, last to first: its push back to theta, the base
-  and its start's linear predictor, and the previous iteration's pull (the first
-  iteration's round sums the base's adjoint into the fixed effects' instead).
+* each forward round of a recorded run also takes the deviance's adjoint at its
+  new linear predictor and pulls it to (u, beta) (:class:`GradientBegin`): the
+  last one's, at the run's end, starts the backward pass;
+* then one round per iteration, last to first (:class:`GradientStep`): its push
+  back to theta, the base and its start's linear predictor (the last
+  iteration's with log|M|'s adjoint,
+  :func:`~mixedfx.glmm.laplace_gradient.log_determinant_rows`, from the entries
+  of ``M^-1`` that rows meet, which the client sends: :func:`inverse_entries`),
+  and the previous iteration's pull (the first iteration's round sums the base's
+  adjoint into the fixed effects' instead).
 
 So a gradient costs the run's rounds and one more per iteration, whatever the
 number of parameters, where finite differences cost a run per parameter. The
