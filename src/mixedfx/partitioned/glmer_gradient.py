@@ -153,13 +153,14 @@ class BackwardState:
     ----------
     eta_bar : ndarray, shape (n,)
         The adjoint of the linear predictor at the end of the iteration next back.
-    base_bar : ndarray, shape (n,)
-        The adjoint of the base (offset plus X beta held), summed over the iterations so far.
+    base_bar : ndarray, shape (n,) or None
+        The adjoint of the base (offset plus X beta held), summed over the iterations so far; None (zeros) at the
+        run's end, whose state keeps this one while the run's result is kept.
     pieces : GradientPieces
     """
 
     eta_bar: np.ndarray
-    base_bar: np.ndarray
+    base_bar: np.ndarray | None
     pieces: GradientPieces
 
 
@@ -241,7 +242,7 @@ class GradientBegin:
         deviance_adjoint(back.code, rows.log_likelihood.a, rows.log_likelihood.b, eta_end, mu_end, eta_bar)
         theta_bar = np.zeros(len(back.theta))
         xi_bar = back.pulled(gradient_rows, eta_bar, self.u, theta_bar)
-        return BackwardState(eta_bar=eta_bar, base_bar=np.zeros(n),
+        return BackwardState(eta_bar=eta_bar, base_bar=None,
                              pieces=GradientPieces(xi_bar, theta_bar, np.zeros(gradient_rows.tangent_t.shape[0])))
 
 
@@ -277,7 +278,8 @@ class GradientStep:
         previous = end.backward if previous is None else previous
         gradient_rows = _gradient_rows(rows, back.code, back.held)
         n = len(start.eta)
-        eta_bar, base_bar = previous.eta_bar.copy(), previous.base_bar.copy()
+        eta_bar = previous.eta_bar.copy()
+        base_bar = np.zeros(n) if previous.base_bar is None else previous.base_bar.copy()
         theta_bar = np.zeros(len(back.theta))
         step_rows = _step_rows(gradient_rows, start.eta)
         w_bar = np.zeros(n)

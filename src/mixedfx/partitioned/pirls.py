@@ -180,6 +180,10 @@ def _add_batch_pieces(a: list, b: list) -> list:
     return [x.added(y) for x, y in zip(a, b)]
 
 
+STARTS_KEPT = 2
+"""Starts whose sums a stage's engine keeps: the stage's own and the one a run from the optimum's modes starts at."""
+
+
 class _Pending:
     """A round asked for: the partitions' values it reads and its order, and (once run) its outcome or the error."""
 
@@ -239,7 +243,7 @@ class PartitionedPirls:
         self._active = 0  # evaluations under way in :meth:`evaluation`, whose next rounds a round waits for
         self._local = threading.local()
         self._start_lock = threading.Lock()
-        self._start: tuple[PartitionValues, StepPieces] | None = None
+        self._starts: list[tuple[PartitionValues, StepPieces]] = []  # the last STARTS_KEPT starts' sums, newest last
 
     @contextmanager
     def evaluation(self) -> Iterator[None]:
@@ -318,7 +322,9 @@ class PartitionedPirls:
     def start_pieces(self, start: PartitionValues, held: np.ndarray | None) -> StepPieces:
         """The sums at a run's start, for the first iteration: a round the first time a start is met.
 
-        The blocks at the start are formed once over [Z X c], c the working
+        The sums at the last :data:`STARTS_KEPT` starts are kept (a fit's last
+        stage runs from its start, once from the optimum's modes, then again from
+        its start for the Hessian). The blocks at the start are formed once over [Z X c], c the working
         response less the offset; stage 2's, less ``offset + X beta`` for a held
         beta and without X, are the columns [Z (c - X beta)] of those
         (:func:`~mixedfx.linalg.cross.transform_dense`): so every later run from
@@ -327,10 +333,13 @@ class PartitionedPirls:
         with self._waiting_outside():
             self._start_lock.acquire()
         try:
-            if self._start is None or self._start[0] is not start:
+            known = [pieces for values, pieces in self._starts if values is start]
+            if known:
+                pieces = known[0]
+            else:
                 order = StepOrder(family=self.family, beta=np.zeros(self.p), held_beta=None, effects=None)
-                self._start = (start, self.round((start,), order)[1])
-            pieces = self._start[1]
+                pieces = self.round((start,), order)[1]
+                self._starts = [*self._starts, (start, pieces)][-STARTS_KEPT:]
         finally:
             self._start_lock.release()
         if held is None:
