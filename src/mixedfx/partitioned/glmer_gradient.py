@@ -91,9 +91,20 @@ def inverse_entries(factor: BlockedFactor, rest_offsets: np.ndarray) -> InverseE
 
     ``rest_offsets`` (:attr:`InverseEntries.rest_offsets`) says where each term's rows are.
 
-    ``S^-1``, the rest's random block, is formed whole (LAPACK's ``dpotri``); the
-    first block's diagonal and the coupling on its pattern by
+    ``S^-1``, the rest's random block, is formed whole (LAPACK's ``dpotri``; sent to
+    every partition, ``q_rest^2`` floats, as in memory where it is formed whole too);
+    the first block's diagonal and the coupling on its pattern by
     :func:`~mixedfx.glmm.laplace_gradient.first_block_inverse`, as in memory.
+
+    Examples
+    --------
+    One term whose two levels' factor entries are 2 and 4: ``M^-1``'s diagonal is 1/4, 1/16.
+
+    >>> from mixedfx.linalg.layout import BlockLayout
+    >>> factor = BlockedFactor(l11=np.array([2.0, 4.0]).reshape(2, 1, 1), l_rr=np.ones((1, 1)),
+    ...                        layout=BlockLayout(ks=[1], n_levels=[2], p=0), coupling=lambda: np.zeros((1, 2)))
+    >>> inverse_entries(factor, np.zeros(1, dtype=np.int64)).first.tolist()
+    [0.25, 0.0625]
     """
     q_rest = factor.q_rest
     l11 = np.ascontiguousarray(factor.l11[:, 0, 0])
