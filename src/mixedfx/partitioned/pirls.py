@@ -21,14 +21,21 @@ run's start are formed once per start (:meth:`PartitionedPirls.start_pieces`),
 so a run from a start met before begins with a solve, not a round. As in lme4
 (and the in-memory fit), every run of a stage starts from that stage's linear
 predictor, so the deviance is a function of the parameters alone.
+
+For the Laplace deviance's exact gradient a run records its iterations
+(:meth:`PartitionedPirls.recorded_run`: the partitions' states stay on the
+workers) and each of its rounds also takes the gradient's first pass
+(:attr:`StepOrder.follow`); the backward rounds
+(:mod:`~mixedfx.partitioned.glmer_gradient`) go through :meth:`PartitionedPirls.round`
+too, so concurrent evaluations' rounds of either kind go together, in step.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field, replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
