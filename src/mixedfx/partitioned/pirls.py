@@ -33,6 +33,7 @@ too, so concurrent evaluations' rounds of either kind go together, in step.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -301,6 +302,7 @@ class PartitionedPirls:
         small partitions.
         """
         pending = _Pending(values, order)
+        time.sleep(0)  # let threads just started register first: their first rounds then go with this one
         with self._turn:
             self._queue.append(pending)
             self._turn.notify_all()
