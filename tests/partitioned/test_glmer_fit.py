@@ -9,12 +9,26 @@ import pytest
 import mixedfx as mfx
 from mixedfx.errors import MixedFxError, RowsElsewhereError
 
-# the partitioned fit runs the Python PIRLS loop and has no exact gradient: the in-memory fit without the compiled
-# PIRLS (whose runs stop a little elsewhere) and without the gradient takes the same optimiser path
+# where the deviance has no exact gradient (vector-valued terms, nAGQ = 0's single stage) the partitioned fit
+# runs the Python PIRLS loop on finite differences: the in-memory fit without the compiled PIRLS (whose runs stop a
+# little elsewhere) and without the gradient takes the same optimiser path
 _SAME_PATH = {"use_gradient": False, "compiled_pirls": False}
 
 
 def _same_glmer(formula, rows, frame, family, **options):
+    """The default in-memory fit and the fit from the Dask frame, both following the Laplace deviance's exact
+    gradient (scalar terms, binomial-logit or Poisson-log) on the same path: the same optimum."""
+    here = mfx.glmer(formula, rows, family=family, **options)
+    there = mfx.glmer(formula, frame, family=family, **options)
+    assert there.model.has_laplace_gradient
+    assert -2 * there.loglik == pytest.approx(-2 * here.loglik, rel=1e-8)
+    assert np.all(np.abs(there.fixef.to_numpy() - here.fixef.to_numpy()) <= 1e-6 * np.sqrt(np.diag(here.vcov)))
+    np.testing.assert_allclose(there.theta, here.theta, rtol=1e-6, atol=1e-8)
+    assert there.nobs == here.nobs and there.ngrps == here.ngrps
+    return here, there
+
+
+def _same_glmer_on_differences(formula, rows, frame, family, **options):
     """The in-memory fit (on the same optimiser path) and the fit from the Dask frame, and how they compare.
 
     The criterion agrees within 1e-8; the estimates within a small share of their
@@ -34,13 +48,6 @@ def _same_glmer(formula, rows, frame, family, **options):
     return here, there
 
 
-def _same_optimum_as_the_default_fit(there, formula, rows, family, **options):
-    """The default in-memory fit follows the deviance's exact gradient to the same optimum (within its tolerance)."""
-    default = mfx.glmer(formula, rows, family=family, **options)
-    assert -2 * there.loglik == pytest.approx(-2 * default.loglik, rel=1e-7)
-    assert np.all(np.abs(there.fixef.to_numpy() - default.fixef.to_numpy()) <= 1e-2 * np.sqrt(np.diag(default.vcov)))
-
-
 @pytest.fixture(scope="module")
 def cbpp():
     return mfx.datasets.load("cbpp")
@@ -51,13 +58,14 @@ def test_cbpp_binomial_cbind_with_missing_values_prints_the_in_memory_summary(cb
     rows.loc[[4, 30, 50], "incidence"] = np.nan
     formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
     here, there = _same_glmer(formula, rows, dd.from_pandas(rows, npartitions=4, sort=False), "binomial")
-    _same_optimum_as_the_default_fit(there, formula, rows, "binomial")
+    # on finite differences the fit took about 100 rounds; the exact gradient costs a round per PIRLS iteration back
+    assert there.rounds < 85
     assert there.nobs == 53 and there.matrices.n_dropped_na == 3
     assert str(there.summary()) == str(here.summary())  # Pearson residuals' quantiles included
-    pd.testing.assert_frame_equal(there.vcov, here.vcov, rtol=1e-5)
-    pd.testing.assert_frame_equal(there.confint(method="Wald"), here.confint(method="Wald"), rtol=1e-5)
+    pd.testing.assert_frame_equal(there.vcov, here.vcov, rtol=1e-7)
+    pd.testing.assert_frame_equal(there.confint(method="Wald"), here.confint(method="Wald"), rtol=1e-7)
     for name, table in here.ranef().items():
-        pd.testing.assert_frame_equal(there.ranef()[name], table, rtol=1e-5, atol=1e-8)
+        pd.testing.assert_frame_equal(there.ranef()[name], table, rtol=1e-7, atol=1e-10)
     assert str(there.varcorr()) == str(here.varcorr())
     assert there.deviance == pytest.approx(here.deviance, rel=1e-8)
     pd.testing.assert_frame_equal(there.fixed_covariance(use_hessian=False),
@@ -66,12 +74,12 @@ def test_cbpp_binomial_cbind_with_missing_values_prints_the_in_memory_summary(cb
     # row-wise results are lazy Series on the kept rows
     fitted = there.fitted()
     assert type(fitted).__module__.startswith("dask")
-    np.testing.assert_allclose(fitted.compute().to_numpy(), here.fitted(), rtol=1e-6)
+    np.testing.assert_allclose(fitted.compute().to_numpy(), here.fitted(), rtol=1e-8)
     for kind in ("deviance", "pearson", "response", "working"):
         np.testing.assert_allclose(there.residuals(type=kind).compute().to_numpy(), here.residuals(type=kind),
-                                   rtol=1e-5, atol=1e-7)
+                                   rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(there.predict(type="response").compute().to_numpy(), here.predict(type="response"),
-                               rtol=1e-6)
+                               rtol=1e-8)
     with pytest.raises(RowsElsewhereError):
         there.refit(np.ones(there.nobs))
     with pytest.raises(RowsElsewhereError):
@@ -80,7 +88,7 @@ def test_cbpp_binomial_cbind_with_missing_values_prints_the_in_memory_summary(cb
         there.hatvalues()
     new = dd.from_pandas(cbpp, npartitions=2)
     np.testing.assert_allclose(there.predict(new, re_form="~0").compute().to_numpy(),
-                               here.predict(cbpp, re_form="~0"), rtol=1e-6)
+                               here.predict(cbpp, re_form="~0"), rtol=1e-8)
 
 
 def test_poisson_with_an_empty_partition_and_levels_first_met_late(client):
@@ -90,7 +98,6 @@ def test_poisson_with_an_empty_partition_and_levels_first_met_late(client):
     with_empty = dd.concat([frame, frame.partitions[0].loc[lambda d: d.TICKS < 0]], interleave_partitions=False)
     assert with_empty.npartitions == 6
     here, there = _same_glmer(formula, ticks, with_empty, "poisson")
-    _same_optimum_as_the_default_fit(there, formula, ticks, "poisson")
     assert there.messages == here.messages
 
 
@@ -102,15 +109,16 @@ def test_text_response_whose_partitions_see_one_level_each_crossed_scalar_terms_
     frame = dd.from_pandas(rows, npartitions=3, sort=False)
     assert [set(part.answer) for part in (frame.partitions[0].compute(), frame.partitions[2].compute())] == [
         {"N"}, {"Y"}]
-    _same_glmer("answer ~ Anger + Gender + btype + (1 | id) + (1 | item)", rows, frame, "binomial", nAGQ=0)
+    _same_glmer_on_differences("answer ~ Anger + Gender + btype + (1 | id) + (1 | item)", rows, frame, "binomial",
+                               nAGQ=0)
 
 
 def test_vector_valued_term_without_a_cluster():
     """Without a distributed client the partitions' rows stay in this process: the same fit."""
     ticks = mfx.datasets.load("grouseticks").assign(cH=lambda d: d.cHEIGHT / 50)
     with dask.config.set(scheduler="synchronous"):
-        _same_glmer("TICKS ~ YEAR + cH + (1 + cH | LOCATION)", ticks, dd.from_pandas(ticks, npartitions=4),
-                    "poisson")
+        _same_glmer_on_differences("TICKS ~ YEAR + cH + (1 + cH | LOCATION)", ticks,
+                                   dd.from_pandas(ticks, npartitions=4), "poisson")
 
 
 def test_what_the_partitioned_fit_does_not_do_is_refused_with_what_to_do(cbpp, client):

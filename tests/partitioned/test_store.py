@@ -34,7 +34,7 @@ def _check_values(partitions):
     assert len(values) == partitions and _total(values) == 780.0
     assert _total(values.map(_scaled, 2.0)) == 1560.0
     doubled = values.map(_scaled, 2.0)
-    per_request, together = values.map_batch([(values, (1.0,)), (doubled, (0.0,))], _plus)
+    per_request, together = values.map_batch([((values,), (1.0,)), ((doubled,), (0.0,))], _plus)
     assert _total(per_request[0]) == 780.0 * 2 + partitions and _total(per_request[1]) == 780.0 * 3
     assert together.reduce(lambda pair: np.array(pair), np.add).tolist() == [780.0 * 2 + partitions, 780.0 * 3]
     # a batch's items are read where the batch is: mapping them again works as on any value

@@ -26,7 +26,7 @@ number of parameters. With ``lam = M_i^-1 u_bar`` and canonical links (where
 
 where ``u_t`` and ``lam_t`` are read at each row's level of term t. The last
 iteration also passes back log|M|'s derivative, ``tr(M^-1 dM)``, from the entries
-of ``M^-1`` that rows meet (see :func:`log_determinant_adjoint`), and the deviance
+of ``M^-1`` that rows meet (see :func:`log_determinant_rows`), and the deviance
 passes ``-2 d(a log mu + b g(mu)) / d eta`` to the end's eta (R's ``aic``). Rows
 beyond R's clamps on the mean have constant means and weights.
 
@@ -51,7 +51,9 @@ from mixedfx.glmm.pirls_structure import FactorValues
 from mixedfx.linalg.cholesky import lapack_dpotri
 from mixedfx.rbase.rmath import DBL_EPSILON
 
-__all__ = ["GradientTerms", "ITERATION_TYPE", "PirlsIteration", "laplace_gradient", "log_determinant_adjoint", "solve_factor"]
+__all__ = ["GradientTerms", "ITERATION_TYPE", "PirlsIteration", "deviance_adjoint", "first_block_inverse",
+           "inverse_entries", "laplace_gradient", "log_determinant_rows", "pull_rows", "push_rows", "row_reach",
+           "solve_factor", "tangent_sums"]
 
 
 class GradientTerms(NamedTuple):
@@ -203,18 +205,18 @@ def _rest_inverse(structure, pattern_values):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _coupling_products(structure, coupling, inverse):
+def _coupling_products(col_ptr, row_idx, coupling, inverse):
     """``(S^-1 g_i)_k`` for every entry (k, i) of the coupling's random rows (0 elsewhere).
 
-    Each column lists its random rows first, then the fixed effects' and the
-    response's (:class:`mixedfx.glmm.pirls_structure.PirlsStructure`).
+    The coupling's columns ``g_i`` (first-term levels) are given by ``col_ptr`` and
+    ``row_idx``, each listing its random rows first (ascending), then any others
+    (the fixed effects' and the response's: :class:`mixedfx.glmm.pirls_structure.PirlsStructure`).
 
     Each column g_i is either spread over all of ``S^-1``'s columns (a row of S^-1
     per entry; the cheaper way where columns have many entries) or dotted with
     S^-1's rows at its own entries only (where they have few). Plain loops, not
     BLAS: this runs in threads, where BLAS's own threads would compete with them.
     """
-    col_ptr, row_idx = structure.col_ptr, structure.row_idx
     q_rest = inverse.shape[0]
     n_columns = col_ptr.shape[0] - 1
     out = np.zeros(coupling.shape[0])
@@ -250,24 +252,17 @@ def _coupling_products(structure, coupling, inverse):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def log_determinant_adjoint(structure, theta, factor, w, w_bar, theta_bar):
-    """Add log|M|'s derivatives: ``h_r`` to ``w_bar`` and ``2 sum_r w z_t (M^-1 z~_r)_t`` to ``theta_bar``.
+def first_block_inverse(col_ptr, row_idx, l11, coupling, inverse):
+    """``M^-1``'s first block's diagonal and its coupling block on the coupling's pattern, from ``S^-1``.
 
-    ``z~_r`` is row r of ``Z Lambda``, ``h_r = z~_r' M^-1 z~_r``, ``w`` the working
-    weights and ``factor`` M's factor (:class:`FactorValues`). ``M^-1`` is needed
-    only where rows meet it: with ``S = L_rr L_rr'`` its first block's diagonal is
-    ``(1 + g_i' S^-1 g_i) / l_i^2``, its coupling block ``-(S^-1 g_i)_k / l_i`` and its
-    rest block ``S^-1``. Returns False where ``S^-1`` could not be formed.
+    ``M = L L'`` with ``L = [[diag(l11), 0], [G, L_rr]]`` (G: ``coupling`` on
+    ``col_ptr``, ``row_idx``, as :func:`_coupling_products` reads it) and
+    ``S = L_rr L_rr'`` (its inverse ``inverse``, over the random rows). ``M^-1``'s
+    first block's diagonal is ``(1 + g_i' S^-1 g_i) / l_i^2`` and its coupling block
+    ``-(S^-1 g_i)_k / l_i``. Returns the two, the second on the pattern (0 off the random rows).
     """
-    codes, zs, rest_offsets, pos = structure.codes, structure.zs, structure.rest_offsets, structure.pos
-    col_ptr = structure.col_ptr
-    l11, coupling, pattern_values = factor
-    n_terms, n = codes.shape
     l0 = l11.shape[0]
-    inverse, ok = _rest_inverse(structure, pattern_values)
-    if not ok:
-        return False
-    across = _coupling_products(structure, coupling, inverse)
+    across = _coupling_products(col_ptr, row_idx, coupling, inverse)
     first = np.empty(l0)
     for i in range(l0):
         total = 0.0
@@ -275,6 +270,21 @@ def log_determinant_adjoint(structure, theta, factor, w, w_bar, theta_bar):
             total += coupling[idx] * across[idx]
             across[idx] = -across[idx] / l11[i]
         first[i] = (1.0 + total) / (l11[i] * l11[i])
+    return first, across
+
+
+@numba.njit(cache=True, error_model="numpy")
+def log_determinant_rows(theta, codes, zs, rest_offsets, pos, first, across, inverse, w, w_bar, theta_bar):
+    """Add log|M|'s derivatives over some rows: ``h_r`` to ``w_bar`` and ``2 sum_r w z_t (M^-1 z~_r)_t`` to ``theta_bar``.
+
+    ``z~_r`` is row r of ``Z Lambda``, ``h_r = z~_r' M^-1 z~_r`` and ``w`` the working
+    weights. ``M^-1`` is given where rows meet it (:func:`first_block_inverse`):
+    ``first`` (the first block's diagonal), ``across`` (the coupling block, each
+    row's entry for term t at ``pos[t - 1, r]``) and ``inverse`` (the rest's
+    random block, term t's levels from ``rest_offsets[t]``). The rows are any
+    block of the model's (all of them in memory, a partition's on a worker).
+    """
+    n_terms, n = codes.shape
     # inner[t, r] = (M^-1 z~_r) at row r's level of term t, summed a pair of terms at a time
     inner = np.zeros((n_terms, n))
     for t in range(n_terms):
@@ -299,7 +309,112 @@ def log_determinant_adjoint(structure, theta, factor, w, w_bar, theta_bar):
             w_bar[r] += th * z[r] * out[r]
             total += w[r] * z[r] * out[r]
         theta_bar[t] += 2.0 * total
-    return True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def row_reach(theta, codes, zs, u_offsets):
+    """``theta_t z_t`` (d eta / d u at each row's level of term t) and each row's index into u, per term."""
+    n_terms, n = codes.shape
+    reach = np.empty((n_terms, n))
+    levels = np.empty((n_terms, n), dtype=np.int64)
+    for t in range(n_terms):
+        for r in range(n):
+            reach[t, r] = theta[t] * zs[t, r]
+            levels[t, r] = u_offsets[t] + codes[t, r]
+    return reach, levels
+
+
+@numba.njit(cache=True, error_model="numpy")
+def deviance_adjoint(code, ll_a, ll_b, eta_end, mu, eta_bar):
+    """``d/d eta`` of the deviance's ``-2 (a log mu + b g(mu))`` at the end, into ``eta_bar`` (g: log(1 - mu), -mu)."""
+    for r in range(eta_end.shape[0]):
+        if _clamped(code, eta_end[r]):
+            eta_bar[r] = 0.0
+        elif code == BINOMIAL_LOGIT:
+            eta_bar[r] = -2.0 * (ll_a[r] * (1.0 - mu[r]) - ll_b[r] * mu[r])
+        else:
+            eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def pull_rows(X_t, zs, levels, reach, eta_bar, u_next, xi_bar, theta_bar, lanes):
+    """``eta_{i+1} = base + C (u, b)_{i+1}``'s adjoint over some rows: into ``xi_bar`` (u then b) and ``theta_bar``.
+
+    ``levels`` and ``reach`` are :func:`row_reach`'s; ``lanes``, shape (4, q), is
+    scratch: rows come grouped by level, so four partial sums keep consecutive
+    rows' additions from waiting on each other.
+    """
+    n_terms, n = levels.shape
+    p = X_t.shape[0]
+    q = xi_bar.shape[0] - p
+    lanes[:, :] = 0.0
+    for t in range(n_terms):
+        level, scale, z = levels[t], reach[t], zs[t]
+        total = 0.0
+        for r in range(n):
+            lanes[r & 3, level[r]] += scale[r] * eta_bar[r]
+            total += eta_bar[r] * z[r] * u_next[level[r]]
+        theta_bar[t] += total
+    for k in range(q):
+        xi_bar[k] += (lanes[0, k] + lanes[1, k]) + (lanes[2, k] + lanes[3, k])
+    for j in range(p):
+        x = X_t[j]
+        total = 0.0
+        for r in range(n):
+            total += x[r] * eta_bar[r]
+        xi_bar[q + j] += total
+
+
+@numba.njit(cache=True, error_model="numpy")
+def push_rows(response, X_t, zs, levels, reach, lam, u_next, step_rows, eta_next, base, w_bar, eta_bar, base_bar,
+              theta_bar, zl):
+    """An iteration's system (right side ``C' W z``, matrix ``C' W C``) passed back over some rows, given ``lam``.
+
+    Adds to ``theta_bar`` and ``base_bar`` and moves ``eta_bar`` from eta_{i+1} to
+    eta_i. ``step_rows`` is the iteration's ``(eta, mu, w, wy)`` at these rows,
+    ``w_bar`` log|M|'s adjoint of the working weights (the last iteration's;
+    zeros otherwise) and ``zl`` scratch for ``C lam``.
+    """
+    code, wts = response.family_code, response.weights
+    eta, mu_i, w, wy = step_rows
+    n_terms, n = levels.shape
+    p = X_t.shape[0]
+    zl[:] = 0.0
+    for j in range(p):
+        x, coefficient = X_t[j], lam[lam.shape[0] - p + j]
+        for r in range(n):
+            zl[r] += x[r] * coefficient
+    for t in range(n_terms):
+        level, scale = levels[t], reach[t]
+        for r in range(n):
+            zl[r] += scale[r] * lam[level[r]]
+    for t in range(n_terms):
+        level, z = levels[t], zs[t]
+        total = 0.0
+        for r in range(n):
+            total += z[r] * w[r] * (lam[level[r]] * (wy[r] - eta_next[r] + base[r]) - zl[r] * u_next[level[r]])
+        theta_bar[t] += total
+    for r in range(n):
+        base_bar[r] += eta_bar[r] - zl[r] * w[r]
+        if _clamped(code, eta[r]):  # mu, mu' and w are constant: d g / d eta is w
+            eta_bar[r] = zl[r] * w[r]
+            continue
+        if code == BINOMIAL_LOGIT:  # d w / d eta
+            slope = wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
+        else:
+            slope = wts[r] * mu_i[r]
+        eta_bar[r] = slope * ((eta[r] - eta_next[r]) * zl[r] + w_bar[r])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def tangent_sums(tangent_t, base_bar, out):
+    """``tangent_t base_bar`` into ``out``: the gradient over the coefficients whose product is in the base."""
+    for j in range(tangent_t.shape[0]):
+        total = 0.0
+        x = tangent_t[j]
+        for r in range(base_bar.shape[0]):
+            total += x[r] * base_bar[r]
+        out[j] = total
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -315,8 +430,10 @@ def laplace_gradient(response, terms, structure, theta, base, iterations, eta_en
     is ``-2 sum(a log mu + b g(mu))`` (``terms.a``, ``terms.b``). ``iterations`` lists
     each iteration's :class:`PirlsIteration`; ``eta_end`` and ``mu`` are the linear
     predictor and means at the end. NaN where the inverse could not be formed.
+
+    The passes over the rows are the row functions a partitioned fit runs on each
+    partition (:mod:`mixedfx.partitioned.glmer_gradient`); the solves between them are this one's.
     """
-    code, wts = response.family_code, response.weights
     tangent_t, ll_a, ll_b = terms
     X_t, codes, zs, u_offsets = structure.X_t, structure.codes, structure.zs, structure.u_offsets
     n_terms, n = codes.shape
@@ -324,13 +441,7 @@ def laplace_gradient(response, terms, structure, theta, base, iterations, eta_en
     q = u_offsets[-1]
     last = len(iterations) - 1
     eta_bar = np.empty(n)
-    for r in range(n):  # d/d eta of -2 (a log mu + b g(mu)): g = log(1 - mu) (logit), -mu (log)
-        if _clamped(code, eta_end[r]):
-            eta_bar[r] = 0.0
-        elif code == BINOMIAL_LOGIT:
-            eta_bar[r] = -2.0 * (ll_a[r] * (1.0 - mu[r]) - ll_b[r] * mu[r])
-        else:
-            eta_bar[r] = -2.0 * (ll_a[r] - ll_b[r] * mu[r])
+    deviance_adjoint(response.family_code, ll_a, ll_b, eta_end, mu, eta_bar)
     xi_bar = np.zeros(q + p)  # adjoint of the solution (u, b)
     u_last = iterations[last].u
     for j in range(q):  # by a loop: an array assigned to a slice costs seconds of compiling
@@ -338,73 +449,35 @@ def laplace_gradient(response, terms, structure, theta, base, iterations, eta_en
     base_bar = np.zeros(n)
     theta_bar = np.zeros(n_terms)
     w_bar = np.zeros(n)
-    if not log_determinant_adjoint(structure, theta, iterations[last].factor, iterations[last].w, w_bar, theta_bar):
+    first, across, inverse, ok = inverse_entries(structure, iterations[last].factor)
+    if not ok:
         gradient[:] = np.nan
         return
-    reach = np.empty((n_terms, n))  # theta_t z_t: d eta / d u at each row's level of term t
-    levels = np.empty((n_terms, n), dtype=np.int64)
-    for t in range(n_terms):
-        for r in range(n):
-            reach[t, r] = theta[t] * zs[t, r]
-            levels[t, r] = u_offsets[t] + codes[t, r]
-    zl = np.empty(n)  # (C lam)_r, C = [Z Lambda, X]
-    # rows come grouped by level: four partial sums, so that consecutive rows' additions do not wait on each other
+    log_determinant_rows(theta, codes, zs, structure.rest_offsets, structure.pos, first, across, inverse,
+                         iterations[last].w, w_bar, theta_bar)
+    reach, levels = row_reach(theta, codes, zs, u_offsets)
+    zl = np.empty(n)
     lanes = np.empty((4, q))
+    no_w_bar = np.zeros(n)
     for i in range(last, -1, -1):
         step = iterations[i]
-        u_next = step.u
         eta_next = iterations[i + 1].eta if i < last else eta_end
-        # eta_{i+1} = base + C (u, b)_{i+1}: eta_bar passes to base, (u, b) and theta
-        lanes[:, :] = 0.0
-        for t in range(n_terms):
-            level, scale, z = levels[t], reach[t], zs[t]
-            total = 0.0
-            for r in range(n):
-                lanes[r & 3, level[r]] += scale[r] * eta_bar[r]
-                total += eta_bar[r] * z[r] * u_next[level[r]]
-            theta_bar[t] += total
-        for k in range(q):
-            xi_bar[k] += (lanes[0, k] + lanes[1, k]) + (lanes[2, k] + lanes[3, k])
-        for j in range(p):
-            x = X_t[j]
-            total = 0.0
-            for r in range(n):
-                total += x[r] * eta_bar[r]
-            xi_bar[q + j] += total
+        pull_rows(X_t, zs, levels, reach, eta_bar, step.u, xi_bar, theta_bar, lanes)
         solve_factor(structure, step.factor, xi_bar)
-        lam = xi_bar
-        zl[:] = 0.0
-        for j in range(p):
-            x, coefficient = X_t[j], lam[q + j]
-            for r in range(n):
-                zl[r] += x[r] * coefficient
-        for t in range(n_terms):
-            level, scale = levels[t], reach[t]
-            for r in range(n):
-                zl[r] += scale[r] * lam[level[r]]
-        w, wy, eta, mu_i = step.w, step.wy, step.eta, step.mu
-        # the system's right side C' W z and matrix C' W C: to theta, and to W and z at eta_i
-        for t in range(n_terms):
-            level, z = levels[t], zs[t]
-            total = 0.0
-            for r in range(n):
-                total += z[r] * w[r] * (lam[level[r]] * (wy[r] - eta_next[r] + base[r]) - zl[r] * u_next[level[r]])
-            theta_bar[t] += total
-        for r in range(n):
-            base_bar[r] += eta_bar[r] - zl[r] * w[r]
-            if _clamped(code, eta[r]):  # mu, mu' and w are constant: d g / d eta is w
-                eta_bar[r] = zl[r] * w[r]
-                continue
-            if code == BINOMIAL_LOGIT:  # d w / d eta
-                slope = wts[r] * mu_i[r] * (1.0 - mu_i[r]) * (1.0 - 2.0 * mu_i[r])
-            else:
-                slope = wts[r] * mu_i[r]
-            eta_bar[r] = slope * ((eta[r] - eta_next[r]) * zl[r] + (w_bar[r] if i == last else 0.0))
+        push_rows(response, X_t, zs, levels, reach, xi_bar, step.u, (step.eta, step.mu, step.w, step.wy), eta_next,
+                  base, w_bar if i == last else no_w_bar, eta_bar, base_bar, theta_bar, zl)
         xi_bar = np.zeros(q + p)
     for t in range(n_terms):
         gradient[t] = theta_bar[t]
-    for j in range(tangent_t.shape[0]):
-        total = 0.0
-        for r in range(n):
-            total += tangent_t[j, r] * base_bar[r]
-        gradient[n_terms + j] = total
+    tangent_sums(tangent_t, base_bar, gradient[n_terms:])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def inverse_entries(structure, factor):
+    """``M^-1`` where rows meet it, from a run's factor: :func:`first_block_inverse`'s two, ``S^-1``, and whether
+    ``S^-1`` could be formed."""
+    inverse, ok = _rest_inverse(structure, factor.pattern_values)
+    if not ok:
+        return np.zeros(0), np.zeros(0), inverse, False
+    first, across = first_block_inverse(structure.col_ptr, structure.row_idx, factor.l11, factor.coupling, inverse)
+    return first, across, inverse, True

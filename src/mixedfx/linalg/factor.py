@@ -133,6 +133,37 @@ class BlockedFactor:
         rest = sla.solve_triangular(self.l_rr.T, rest, lower=False, trans="T", check_finite=False)
         return np.vstack([first, rest[:-1]])
 
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """``(L L')^-1 rhs`` over the random and fixed effects (L without the response's row and column).
+
+        Parameters
+        ----------
+        rhs : ndarray, shape (q + p,)
+            Internal order.
+
+        Returns
+        -------
+        ndarray, shape (q + p,)
+
+        Examples
+        --------
+        >>> from mixedfx.linalg.layout import BlockLayout
+        >>> factor = BlockedFactor(l11=np.full((2, 1, 1), 2.0), l_rr=np.array([[1.0, 0.0], [0.5, 1.0]]),
+        ...                        layout=BlockLayout(ks=[1], n_levels=[2], p=1),
+        ...                        coupling=lambda: np.array([[1.0, 0.0], [0.0, 0.0]]))
+        >>> lower = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [1.0, 0.0, 1.0]])
+        >>> bool(np.allclose(factor.solve(np.ones(3)), np.linalg.solve(lower @ lower.T, np.ones(3))))
+        True
+        """
+        y = self.solve_lower(np.asarray(rhs, dtype=float).reshape(-1, 1))
+        q1 = self.l11.shape[0] * self.l11.shape[1]
+        rest = np.zeros((self.l_rr.shape[0], 1))
+        rest[:-1] = y[q1:]
+        # with a zero in the response's slot, L_rr' is solved whole (the C-ordered factor read as its transpose)
+        rest = sla.solve_triangular(self.l_rr.T, rest, lower=False, check_finite=False)[:-1]
+        first = _block_solve_transposed(self.l11, y[:q1, 0] - np.asarray(self.l_r1[:-1].T @ rest).ravel())
+        return np.concatenate([first, rest[:, 0]])
+
     def conditional_covariance_blocks(self) -> list[np.ndarray]:
         """Per-level k x k diagonal blocks of (L_Z L_Z')^-1, one stack per term.
 

@@ -132,9 +132,10 @@ class PartitionedGlmerFit(RowsOnWorkers, GlmerFit):
     """A generalized linear mixed model fitted to a Dask DataFrame's rows, which stay on the workers.
 
     Made by :func:`mixedfx.glmer` when ``data`` is a Dask DataFrame. Its estimates
-    and printed output are those of the same rows fitted in memory, to the
-    optimiser's tolerance (the in-memory fit of binomial-logit and Poisson-log
-    models follows the deviance's exact gradient, this one finite differences).
+    and printed output are those of the same rows fitted in memory: on the same
+    optimiser path where the deviance has an exact gradient (scalar terms,
+    binomial-logit and Poisson-log: :mod:`~mixedfx.partitioned.glmer_gradient`),
+    to the optimiser's tolerance elsewhere.
     """
 
     def __init__(self, model: PartitionedGeneralizedModel, optimum: GlmmOptimum, call: FitCall | None,
@@ -213,7 +214,7 @@ class PartitionedGlmerFit(RowsOnWorkers, GlmerFit):
         """(R_X' R_X)^-1 at the final PIRLS weights: one round over the partitions for the blocks with X."""
         model, state = self._model, self._optimum.state
         order = StepOrder(family=model.family, beta=self._beta, held_beta=None, effects=None)
-        _, pieces = model.pirls_engines[0].round(state.eta, order)
+        _, pieces = model.pirls_engines[0].round((state.eta,), order)
         factor = factorize(settle_coupling(pieces.cross, model.layouts), self._theta)
         r_x_inv = sla.solve_triangular(factor.r_x, np.eye(model.p), lower=True, check_finite=False)
         return r_x_inv.T @ r_x_inv

@@ -16,11 +16,15 @@ kept), and before them those the formula's ``poly()``, ``scale()``, ``bs()`` and
 ``ns()`` learn from (:mod:`mixedfx.partitioned.transforms`). Rounds of tasks
 over the kept rows: each evaluation of the deviance is a PIRLS run from its
 stage's start (a round per iteration and step-halving, about 3 to 5; the blocks
-at the start are formed once per stage), and the evaluations the optimiser
-asks for together (a Newton step's finite differences, the Hessian at the
-optimum) run in threads whose rounds go together
-(:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about 100 rounds
-for cbpp's fit. ``model.rounds`` counts them.
+at the start are formed once per stage). For scalar terms with the
+binomial-logit or Poisson-log family, the exact gradient the in-memory fit
+follows costs one more round per iteration of the run
+(:mod:`~mixedfx.partitioned.glmer_gradient`), so the fit takes the in-memory
+fit's path; elsewhere finite differences. The evaluations the optimiser asks
+for together (the Hessian's gradients, a Newton step's finite differences) run
+in threads whose rounds go in step
+(:meth:`~mixedfx.partitioned.pirls.PartitionedPirls.round`): about 65 rounds
+for cbpp's fit (about 100 on finite differences). ``model.rounds`` counts them.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ from mixedfx.design.remote_rows import RemoteRows, rows_elsewhere
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
+from mixedfx.glmm.family_kernels import compiled_family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.glmm.pirls import PirlsResult
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptSummary
+from mixedfx.partitioned.glmer_gradient import PartitionedLaplaceRuns
 from mixedfx.partitioned.design import column_deviations, kept_matrices, prototype_matrices, remote_matrices
 from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_varying_response, keep_columns,
                                             partition_glmer_rows, rows_summary)
@@ -137,6 +143,18 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
         if beta is None:
             return self.pirls_engines[0].run(theta, None, eta_start)
         return self.pirls_engines[1].run(theta, np.asarray(beta, dtype=float), eta_start)
+
+    @property
+    def _has_gradient(self) -> bool:
+        """The in-memory condition on the rows here: scalar terms, the binomial-logit or Poisson-log family, and a
+        log-likelihood of per-row terms in every partition."""
+        return (all(k == 1 for k in self.ks) and compiled_family(self.family) != 0
+                and self.summary.per_row_log_likelihood)
+
+    def laplace_value_and_gradient(self, eta_start: PartitionValues, stage: int = 2) -> PartitionedLaplaceRuns:
+        """A stage's Laplace deviance and its exact gradient, by rounds over the partitions
+        (:mod:`~mixedfx.partitioned.glmer_gradient`)."""
+        return PartitionedLaplaceRuns(self, eta_start, stage)
 
     def start_means(self, eta_start: PartitionValues) -> None:
         """Nothing: each partition computes its means at each round."""

@@ -22,7 +22,7 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.errors import DataError
 from mixedfx.formula.evaluate import Factor
 from mixedfx.glmm.families import Family
-from mixedfx.glmm.family_kernels import log_likelihood_terms
+from mixedfx.glmm.family_kernels import LogLikelihoodTerms, log_likelihood_terms
 from mixedfx.glmm.model import family_response
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.row_products import cross_product
@@ -53,10 +53,10 @@ class GlmerRows:
         Rows the NA action dropped.
     kept : ndarray of int
         The kept rows' positions in the partition.
-    aic_shift : float or None
-        The family's AIC term less the deviance, a constant for the binomial-logit and
-        Poisson-log families (:func:`~mixedfx.glmm.family_kernels.log_likelihood_terms`);
-        None where the AIC term is computed from the means each time.
+    log_likelihood : LogLikelihoodTerms or None
+        The family's AIC term split into per-row terms and a constant, for the binomial-logit
+        and Poisson-log families (:func:`~mixedfx.glmm.family_kernels.log_likelihood_terms`;
+        what the Laplace deviance's gradient reads); None for the others.
     """
 
     X: np.ndarray
@@ -68,7 +68,13 @@ class GlmerRows:
     eta_start: np.ndarray
     n_dropped_na: int
     kept: np.ndarray
-    aic_shift: float | None = None
+    log_likelihood: LogLikelihoodTerms | None = None
+
+    @property
+    def aic_shift(self) -> float | None:
+        """The family's AIC term less the deviance where that is a constant; None where the AIC term is computed
+        from the means each time."""
+        return None if self.log_likelihood is None else self.log_likelihood.deviance_shift
 
 
 def _coded_response(frame_y: np.ndarray, response: object, prototype: ModelMatrices) -> np.ndarray:
@@ -115,7 +121,7 @@ def partition_glmer_rows(part: pd.DataFrame, request: PassRequest, prototype: Mo
     return GlmerRows(X=X, layouts=layouts, y=y_adjusted, weights=weights, n_trials=n_trials,
                      offset=np.asarray(frame.offset, dtype=float), eta_start=family.link.linkfun(mustart) + 0.0,
                      n_dropped_na=frame.n_dropped_na, kept=np.asarray(frame.kept, dtype=np.int64),
-                     aic_shift=None if terms is None else terms.deviance_shift)
+                     log_likelihood=terms)
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,8 @@ class RowsSummary:
         The first kept row's response and trials (None without rows).
     constant : bool
         Whether every kept row's response equals ``first_y``.
+    per_row_log_likelihood : bool
+        Whether every partition's AIC term splits into per-row terms (:attr:`GlmerRows.log_likelihood`).
     """
 
     n: int
@@ -147,6 +155,7 @@ class RowsSummary:
     x_binary: np.ndarray
     first_y: np.ndarray | None
     constant: bool
+    per_row_log_likelihood: bool = False
 
 
 def rows_summary(rows: GlmerRows) -> RowsSummary:
@@ -158,7 +167,8 @@ def rows_summary(rows: GlmerRows) -> RowsSummary:
     constant = bool(n == 0 or (np.all(rows.y == rows.y[0]) and np.all(rows.n_trials == rows.n_trials[0])))
     return RowsSummary(n=n, n_dropped_na=rows.n_dropped_na, x_sums=X.sum(axis=0),
                        x_gram=np.asarray(cross_product(X)).reshape(p, p),
-                       x_binary=np.all((X == 0.0) | (X == 1.0), axis=0), first_y=first, constant=constant)
+                       x_binary=np.all((X == 0.0) | (X == 1.0), axis=0), first_y=first, constant=constant,
+                       per_row_log_likelihood=rows.log_likelihood is not None)
 
 
 def add_summaries(a: RowsSummary, b: RowsSummary) -> RowsSummary:
@@ -168,7 +178,7 @@ def add_summaries(a: RowsSummary, b: RowsSummary) -> RowsSummary:
                                                or bool(np.all(a.first_y == b.first_y)))
     return RowsSummary(n=a.n + b.n, n_dropped_na=a.n_dropped_na + b.n_dropped_na, x_sums=a.x_sums + b.x_sums,
                        x_gram=a.x_gram + b.x_gram, x_binary=a.x_binary & b.x_binary, first_y=first,
-                       constant=constant)
+                       constant=constant, per_row_log_likelihood=a.per_row_log_likelihood and b.per_row_log_likelihood)
 
 
 def keep_columns(rows: GlmerRows, keep: list[int]) -> GlmerRows:

@@ -21,12 +21,23 @@ run's start are formed once per start (:meth:`PartitionedPirls.start_pieces`),
 so a run from a start met before begins with a solve, not a round. As in lme4
 (and the in-memory fit), every run of a stage starts from that stage's linear
 predictor, so the deviance is a function of the parameters alone.
+
+For the Laplace deviance's exact gradient a run records its iterations
+(:meth:`PartitionedPirls.recorded_run`: the partitions' states stay on the
+workers) and each of its rounds also takes the gradient's first pass
+(:attr:`StepOrder.follow`); the backward rounds
+(:mod:`~mixedfx.partitioned.glmer_gradient`) go through :meth:`PartitionedPirls.round`
+too, so concurrent evaluations' rounds of either kind go together, in step.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +54,7 @@ from mixedfx.partitioned.glmer_rows import GlmerRows
 from mixedfx.partitioned.store import PartitionValues
 
 __all__ = ["StepOrder", "StepPieces", "PartitionState", "partition_step", "start_state", "PartitionedPirls",
-           "PartitionedPirlsResult"]
+           "PartitionedPirlsResult", "RecordedIteration", "RecordedRun"]
 
 
 @dataclass(frozen=True)
@@ -60,12 +71,21 @@ class StepOrder:
         and the blocks have no X columns. None in stage 1 (less the offset; X's columns in the blocks).
     effects : list of ndarray or None
         Each term's random effects b = Lambda u, (levels, k); None keeps each partition's linear predictor.
+    follow : object or None
+        For a run whose Laplace gradient will be taken: the gradient's first pass at the new linear
+        predictor, ``follow.begin(rows, eta)`` (:class:`~mixedfx.partitioned.glmer_gradient.GradientBegin`),
+        whose sums come with the round's.
     """
 
     family: Family
     beta: np.ndarray
     held_beta: np.ndarray | None
     effects: list[np.ndarray] | None
+    follow: Any = None
+
+    def apply(self, rows: GlmerRows, state: PartitionState) -> PartitionState:
+        """This round on one partition (:func:`partition_step`)."""
+        return partition_step(rows, state, self)
 
 
 @dataclass(frozen=True)
@@ -82,20 +102,31 @@ class StepPieces:
         The family's AIC term (-2 log-likelihood) summed.
     finite : bool
         Whether every working weight and response is finite.
+    gradient : object or None
+        The sums of the order's ``follow`` (:class:`~mixedfx.partitioned.glmer_gradient.GradientPieces`).
     """
 
     cross: CrossProducts
     deviance: float
     aic: float
     finite: bool
+    gradient: Any = None
+
+    def added(self, other: StepPieces) -> StepPieces:
+        """Two partitions' sums added."""
+        gradient = None if self.gradient is None else self.gradient.added(other.gradient)
+        return StepPieces(cross=add_cross_products(self.cross, other.cross), deviance=self.deviance + other.deviance,
+                          aic=self.aic + other.aic, finite=self.finite and other.finite, gradient=gradient)
 
 
 @dataclass(frozen=True)
 class PartitionState:
-    """A partition's linear predictor and its sums there (None before the first round reads them)."""
+    """A partition's linear predictor and its sums there (None before the first round reads them), and what
+    its order's ``follow`` keeps for the gradient (:class:`~mixedfx.partitioned.glmer_gradient.BackwardState`)."""
 
     eta: np.ndarray
     pieces: StepPieces | None = None
+    backward: Any = None
 
 
 def start_state(rows: GlmerRows) -> PartitionState:
@@ -137,31 +168,39 @@ def partition_step(rows: GlmerRows, state: PartitionState, order: StepOrder) -> 
     if not finite:
         work_y, work_w = np.zeros_like(work_y), np.ones_like(work_w)
     cross = cross_products(rows.layouts, columns, work_y, work_w)
-    return PartitionState(eta=eta, pieces=StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite))
+    backward = None if order.follow is None else order.follow.begin(rows, eta)
+    pieces = StepPieces(cross=cross, deviance=deviance, aic=aic, finite=finite,
+                        gradient=None if backward is None else backward.pieces)
+    return PartitionState(eta=eta, pieces=pieces, backward=backward)
 
 
-def _add_pieces(a: StepPieces, b: StepPieces) -> StepPieces:
-    return StepPieces(cross=add_cross_products(a.cross, b.cross), deviance=a.deviance + b.deviance,
-                      aic=a.aic + b.aic, finite=a.finite and b.finite)
+def _apply_order(rows: GlmerRows, *values_then_order: object) -> object:
+    """A round's order on one partition's rows and its values (the order comes last)."""
+    *values, order = values_then_order
+    return order.apply(rows, *values)
 
 
-def _batch_pieces(states: list[PartitionState]) -> list[StepPieces]:
+def _batch_pieces(states: list) -> list:
     return [state.pieces for state in states]
 
 
-def _add_batch_pieces(a: list[StepPieces], b: list[StepPieces]) -> list[StepPieces]:
-    return [_add_pieces(x, y) for x, y in zip(a, b)]
+def _add_batch_pieces(a: list, b: list) -> list:
+    return [x.added(y) for x, y in zip(a, b)]
+
+
+STARTS_KEPT = 2
+"""Starts whose sums a stage's engine keeps: the stage's own and the one a run from the optimum's modes starts at."""
 
 
 class _Pending:
-    """A round asked for: its partitions' states and order, and (once run) its outcome or the error."""
+    """A round asked for: the partitions' values it reads and its order, and (once run) its outcome or the error."""
 
-    def __init__(self, states: PartitionValues, order: StepOrder) -> None:
-        self.states, self.order = states, order
+    def __init__(self, values: tuple[PartitionValues, ...], order: object) -> None:
+        self.values, self.order = values, order
         self.done = False
-        self.result: tuple[PartitionValues, StepPieces] | BaseException | None = None
+        self.result: tuple[PartitionValues, Any] | BaseException | None = None
 
-    def outcome(self) -> tuple[PartitionValues, StepPieces]:
+    def outcome(self) -> tuple[PartitionValues, Any]:
         if isinstance(self.result, BaseException):
             raise self.result
         return self.result
@@ -209,27 +248,71 @@ class PartitionedPirls:
         self._turn = threading.Condition()
         self._queue: list[_Pending] = []
         self._running = False
+        self._active = 0  # evaluations under way in :meth:`evaluation`, whose next rounds a round waits for
+        self._local = threading.local()
         self._start_lock = threading.Lock()
-        self._start: tuple[PartitionValues, StepPieces] | None = None
+        self._starts: list[tuple[PartitionValues, StepPieces]] = []  # the last STARTS_KEPT starts' sums, newest last
 
-    def round(self, states: PartitionValues, order: StepOrder) -> tuple[PartitionValues, StepPieces]:
-        """One round: each partition's new state, and their sums.
+    @contextmanager
+    def evaluation(self) -> Iterator[None]:
+        """Count this thread's evaluation (a run, a gradient) among those whose rounds go in step.
 
-        Rounds asked for while one is under way (the optimiser's concurrent
-        evaluations) wait and then go together, one task per partition for all
-        of them: the scheduler's cost per task, not the arithmetic, bounds a
-        round over small partitions.
+        While evaluations run in threads (the optimiser's points asked for
+        together), a round waits until every one of them has asked for its next
+        round or ended, and they all go in one: their runs advance in step
+        rather than a round apart. Re-entrant within a thread.
         """
-        pending = _Pending(states, order)
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        if depth == 0:
+            self._count_active(1)
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                self._count_active(-1)
+
+    def _count_active(self, change: int) -> None:
+        with self._turn:
+            self._active += change
+            self._turn.notify_all()
+
+    @contextmanager
+    def _waiting_outside(self) -> Iterator[None]:
+        """Not counted among the evaluations a round waits for while this thread waits on something else."""
+        counted = getattr(self._local, "depth", 0) > 0
+        if counted:
+            self._count_active(-1)
+        try:
+            yield
+        finally:
+            if counted:
+                self._count_active(1)
+
+    def round(self, values: tuple[PartitionValues, ...], order: Any) -> tuple[PartitionValues, Any]:
+        """One round: ``order.apply(rows, *values)`` on each partition, and the results' ``pieces`` summed.
+
+        A :class:`StepOrder` moves a partition's :class:`PartitionState` (``values``:
+        the states); the Laplace gradient's orders go back through a run's
+        iterations (:mod:`mixedfx.partitioned.glmer_gradient`). Rounds of
+        concurrent evaluations (the optimiser's points asked for together, see
+        :meth:`evaluation`) go together, one task per partition for all of them:
+        the scheduler's cost per task, not the arithmetic, bounds a round over
+        small partitions.
+        """
+        pending = _Pending(values, order)
+        time.sleep(0)  # let threads just started register first: their first rounds then go with this one
         with self._turn:
             self._queue.append(pending)
-            while not pending.done and self._running:
+            self._turn.notify_all()
+            while not pending.done and (self._running or len(self._queue) < max(self._active, 1)):
                 self._turn.wait()
             if pending.done:
                 return pending.outcome()
             self._running, batch, self._queue = True, self._queue, []
         try:
-            outcomes: list[tuple[PartitionValues, StepPieces]] | BaseException = self._run_batch(batch)
+            outcomes: list[tuple[PartitionValues, Any]] | BaseException = self._run_batch(batch)
         except BaseException as error:  # every waiting evaluation hears of it
             outcomes = error
         with self._turn:
@@ -240,25 +323,34 @@ class PartitionedPirls:
             self._turn.notify_all()
         return pending.outcome()
 
-    def _run_batch(self, batch: list[_Pending]) -> list[tuple[PartitionValues, StepPieces]]:
+    def _run_batch(self, batch: list[_Pending]) -> list[tuple[PartitionValues, Any]]:
         self.rounds += 1
-        moved, together = self.rows.map_batch([(p.states, (p.order,)) for p in batch], partition_step)
+        moved, together = self.rows.map_batch([(p.values, (p.order,)) for p in batch], _apply_order)
         return list(zip(moved, together.reduce(_batch_pieces, _add_batch_pieces)))
 
     def start_pieces(self, start: PartitionValues, held: np.ndarray | None) -> StepPieces:
         """The sums at a run's start, for the first iteration: a round the first time a start is met.
 
-        The blocks at the start are formed once over [Z X c], c the working
+        The sums at the last :data:`STARTS_KEPT` starts are kept (a fit's last
+        stage runs from its start, once from the optimum's modes, then again from
+        its start for the Hessian). The blocks at the start are formed once over [Z X c], c the working
         response less the offset; stage 2's, less ``offset + X beta`` for a held
         beta and without X, are the columns [Z (c - X beta)] of those
         (:func:`~mixedfx.linalg.cross.transform_dense`): so every later run from
         that start begins with a solve, not a round.
         """
-        with self._start_lock:
-            if self._start is None or self._start[0] is not start:
+        with self._waiting_outside():
+            self._start_lock.acquire()
+        try:
+            known = [pieces for values, pieces in self._starts if values is start]
+            if known:
+                pieces = known[0]
+            else:
                 order = StepOrder(family=self.family, beta=np.zeros(self.p), held_beta=None, effects=None)
-                self._start = (start, self.round(start, order)[1])
-            pieces = self._start[1]
+                pieces = self.round((start,), order)[1]
+                self._starts = [*self._starts, (start, pieces)][-STARTS_KEPT:]
+        finally:
+            self._start_lock.release()
         if held is None:
             return pieces
         T = np.zeros((self.p + 1, 1))
@@ -272,33 +364,86 @@ class PartitionedPirls:
         ------
         PirlsError
         """
+        return self.recorded_run(theta, beta, start, None)[0]
+
+    def recorded_run(self, theta: np.ndarray, beta: np.ndarray | None, start: PartitionValues,
+                     follow: Callable[[np.ndarray], Any] | None) -> tuple[PartitionedPirlsResult, RecordedRun | None]:
+        """:meth:`run`, and with ``follow`` its iterations (None where a step was halved: the path is not smooth).
+
+        ``follow(u)`` is each update's :attr:`StepOrder.follow` at the random
+        effects u. The iterations hold the partitions' states at their starts,
+        kept on the workers while the record is.
+
+        Raises
+        ------
+        PirlsError
+        """
         ctrl = self.control
-        state = _RunState(self, theta, beta, start)
+        track = follow is not None
+        state = _RunState(self, theta, beta, start, follow)
         u, b = np.zeros(sum(k * n for k, n in zip(self.ks, self.n_levels))), np.zeros(self.p if beta is None else 0)
-        status, _, _ = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, False)
+        with self.evaluation():
+            status, _, smooth = _iterations(state, u, b, ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings, track)
         raise_for_status(status, ctrl.max_pirls)
         factor, pieces = state.factor, state.pieces
-        return PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
-                                      lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
+        result = PartitionedPirlsResult(state.states, None, u, b if beta is None else beta, None, factor.logdet_re,
+                                        lambda: factor, deviance_sum=pieces.deviance, aic_sum=pieces.aic)
+        return result, RecordedRun(state.recorded, pieces.gradient) if track and smooth else None
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """A run's iterations and the sums of its last round's ``follow``, for the Laplace gradient.
+
+    Attributes
+    ----------
+    iterations : list of RecordedIteration
+    end_gradient : object
+        The last update's :attr:`StepPieces.gradient`.
+    """
+
+    iterations: list[RecordedIteration]
+    end_gradient: Any
+
+
+@dataclass(frozen=True)
+class RecordedIteration:
+    """What the Laplace gradient needs of one partitioned PIRLS iteration (its rows' part stays on the workers).
+
+    Attributes
+    ----------
+    states : PartitionValues
+        The partitions' :class:`PartitionState` at the iteration's start.
+    factor : BlockedFactor
+        The factor at the working weights there.
+    u : ndarray
+        The random effects it solved for.
+    """
+
+    states: PartitionValues
+    factor: BlockedFactor
+    u: np.ndarray
 
 
 class _RunState:
     """A partitioned run's state beyond (u, beta), and its steps for :func:`mixedfx.glmm.pirls_loop.pirls_loop`."""
 
     def __init__(self, engine: PartitionedPirls, theta: np.ndarray, beta: np.ndarray | None,
-                 start: PartitionValues) -> None:
-        self.engine, self.theta = engine, theta
+                 start: PartitionValues, follow: Callable[[np.ndarray], Any] | None) -> None:
+        self.engine, self.theta, self.follow = engine, theta, follow
         self.held = None if beta is None else np.asarray(beta, dtype=float)
         self.templates = templates(theta, engine.ks)
         self.states = start
         self.pieces: StepPieces | None = None
         self.factor: BlockedFactor | None = None
+        self.recorded: list[RecordedIteration] = []
 
     def order(self, u: np.ndarray | None, b: np.ndarray | None) -> StepOrder:
         engine = self.engine
         effects = None if u is None else term_effects(u, self.templates, engine.n_levels)
         beta = self.held if self.held is not None else (np.zeros(engine.p) if b is None else b.copy())
-        return StepOrder(family=engine.family, beta=beta, held_beta=self.held, effects=effects)
+        follow = None if self.follow is None or u is None else self.follow(u.copy())
+        return StepOrder(family=engine.family, beta=beta, held_beta=self.held, effects=effects, follow=follow)
 
     def solve(self, u: np.ndarray, b: np.ndarray) -> int:
         """The factor of the blocks at the current linear predictor (a round at a run's start), and (u, b)."""
@@ -315,11 +460,12 @@ class _RunState:
 
     def update(self, u: np.ndarray, b: np.ndarray) -> float:
         """A round: each partition's linear predictor at (u, b), its sums and blocks; the penalised deviance."""
-        self.states, self.pieces = self.engine.round(self.states, self.order(u, b))
+        self.states, self.pieces = self.engine.round((self.states,), self.order(u, b))
         return float(self.pieces.deviance + u @ u)
 
     def record(self, u: np.ndarray) -> None:
-        """Nothing: this engine gives no gradient."""
+        """Keep the iteration's start (the partitions' states), its factor and its solution, for the gradient."""
+        self.recorded.append(RecordedIteration(self.states, self.factor, u.copy()))
 
 
 _iterations = pirls_loop(_RunState.solve, _RunState.update, _RunState.record)

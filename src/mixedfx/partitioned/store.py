@@ -84,9 +84,11 @@ class PartitionValues:
         return PartitionValues([(self._run(_apply, on_value, ref, args), ()) for ref in self.refs], self.client,
                                self.fan_in)
 
-    def map_batch(self, requests: Sequence[tuple[PartitionValues, tuple]],
+    def map_batch(self, requests: Sequence[tuple[Sequence[PartitionValues], tuple]],
                   on_values: Callable[..., Any]) -> tuple[list[PartitionValues], PartitionValues]:
-        """``on_values(value, other, *args)`` for each request ``(others, args)``, one task per partition for all.
+        """``on_values(value, *others, *args)`` for each request ``(others, args)``, one task per partition for all.
+
+        ``others`` are values of the same partitions (each partition's read where it is).
 
         Returns
         -------
@@ -95,7 +97,8 @@ class PartitionValues:
         batch : PartitionValues
             Each partition's list of the requests' results (what :meth:`reduce` sums over the batch).
         """
-        tasks = [self._run(_apply_batch, on_values, ref, [(others.refs[j], args) for others, args in requests])
+        tasks = [self._run(_apply_batch, on_values, ref,
+                           [([values.refs[j] for values in others], args) for others, args in requests])
                  for j, ref in enumerate(self.refs)]
         per_request = [PartitionValues([(task, (i,)) for task in tasks], self.client, self.fan_in)
                        for i in range(len(requests))]
@@ -132,9 +135,9 @@ def _apply(on_value: Callable[..., Any], ref: Ref, args: tuple) -> Any:
     return on_value(_read(ref), *args)
 
 
-def _apply_batch(on_values: Callable[..., Any], ref: Ref, requests: list[tuple[Ref, tuple]]) -> list[Any]:
+def _apply_batch(on_values: Callable[..., Any], ref: Ref, requests: list[tuple[list[Ref], tuple]]) -> list[Any]:
     value = _read(ref)
-    return [on_values(value, _read(other), *args) for other, args in requests]
+    return [on_values(value, *[_read(other) for other in others], *args) for others, args in requests]
 
 
 def _combine_refs(combine: Callable[[Any, Any], Any], piece: Callable[[Any], Any] | None, refs: list[Ref]) -> Any:
