@@ -47,7 +47,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _fit(args: argparse.Namespace) -> None:
     from mixedfx.api import glmer, glmer_nb, lmer
-    from mixedfx.glmm.families import get_family
     from mixedfx.datasets.readers import read_data
 
     if args.family is None and (args.link is not None or args.nagq != 1):
@@ -64,6 +63,8 @@ def _fit(args: argparse.Namespace) -> None:
             raise ValueError("--link is not available with --family negbin (glmer.nb uses the log link)")
         fit = glmer_nb(args.formula, data, weights=args.weights, nAGQ=args.nagq)
     else:
+        from mixedfx.glmm.families import get_family  # noqa: PLC0415 - an lmer fit does not load the families
+
         family = get_family(args.family, link=args.link)
         fit = glmer(args.formula, data, family=family, weights=args.weights, nAGQ=args.nagq)
     if args.plot is not None:
