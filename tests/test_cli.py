@@ -24,6 +24,36 @@ def test_fit_prints_lme4_summary_for_dyestuff():
     assert intercept.split()[1:3] == ["1527.50", "19.38"]
 
 
+# run in a fresh process: each command in turn, then which of the modules it need not load it did load
+_LOADED_AFTER_COMMANDS = """
+import contextlib, gc, io, json, sys
+from mixedfx.cli import main
+UNNEEDED = ("mixedfx.glmm", "mixedfx.partitioned", "mixedfx.inference", "mixedfx.tidy", "mixedfx.performance",
+            "dask", "scipy.special", "tqdm")
+loaded = []
+for command in json.loads(sys.argv[1]):
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = main(command)
+    loaded.append(sorted({m for m in sys.modules for u in UNNEEDED if m == u or m.startswith(u + ".")}))
+print(json.dumps({"status": status, "loaded": loaded, "collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+def test_commands_import_only_what_their_fit_needs():
+    lmer = ["fit", "Yield ~ 1 + (1 | Batch)", "--data", "Dyestuff"]
+    glmer = ["fit", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "--data", "cbpp", "--family", "binomial"]
+    out = subprocess.run([sys.executable, "-c", _LOADED_AFTER_COMMANDS, json.dumps([lmer, glmer])],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    after_lmer, after_glmer = result["loaded"]
+    assert after_lmer == []  # no generalized models, Dask passes, lmerTest tables or scipy.special for lmer
+    assert not [m for m in after_glmer if m.startswith(("mixedfx.partitioned", "mixedfx.inference", "dask"))]
+    assert "mixedfx.glmm.scalar_pirls" in after_glmer  # the check sees what a command loads
+    # main leaves the collector as it found it: on, nothing frozen
+    assert result["status"] == 0 and result["collecting"] and result["frozen"] == 0
+
+
 def test_fit_json_from_a_csv_file(tmp_path):
     import mixedfx as mfx
 

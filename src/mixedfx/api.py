@@ -1,32 +1,34 @@
-"""lmer, glmer and glmer_nb: check the arguments, then run the stages of :mod:`mixedfx.modular`."""
+"""lmer, glmer and glmer_nb: check the arguments, then run the stages of :mod:`mixedfx.modular`.
+
+An lmer call imports only the linear model's stages: the generalized models'
+machinery (:mod:`mixedfx.glmm`) loads with the first glmer call, and the Dask
+passes (:mod:`mixedfx.partitioned`) with the first Dask DataFrame, so a command
+line fit does not pay for imports it does not use.
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import replace
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mixedfx.dataframes.convert import DataFrameLike, as_pandas
+from mixedfx.dataframes.dask_frames import is_dask_frame
 from mixedfx.errors import MixedFxError
 from mixedfx.fits.call import FitCall
-from mixedfx.fits.glmer import GlmerFit
-from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.fits.lmer import LmerFit
-from mixedfx.glmm.control import GlmerControl
-from mixedfx.glmm.families import Family, get_family
-from mixedfx.glmm.negative_binomial import fit_negative_binomial
+from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.lmm.control import LmerControl
-from mixedfx.dataframes.dask_frames import is_dask_frame
-from mixedfx.partitioned.design import partitioned_lmer_model
-from mixedfx.partitioned.fit import partitioned_lmer_fit
-from mixedfx.partitioned.glmer_fit import partitioned_glmer_fit
-from mixedfx.partitioned.glmer_model import partitioned_glmer_model
-from mixedfx.partitioned.request import pass_request
 from mixedfx.modular import (as_control, checked_n_agq, glmer_design, glmer_fit, glmer_model, lmer_design, lmer_fit,
                              lmer_model, optimize_glmer, optimize_lmer, start_values)
+
+if TYPE_CHECKING:
+    from mixedfx.fits.glmer import GlmerFit
+    from mixedfx.glmm.control import GlmerControl
+    from mixedfx.glmm.families import Family
 
 __all__ = ["lmer", "glmer", "glmer_nb"]
 
@@ -103,16 +105,8 @@ def lmer(formula: str, data: DataFrameLike, *, REML: bool = True, weights: str |
     """
     control = as_control(control, LmerControl)
     if is_dask_frame(data):
-        if subset is not None:
-            raise TypeError("subset does not apply to a Dask DataFrame: select the rows first (ddf[ddf.x > 2])")
-        request = pass_request(formula, data.dtypes, weights=weights, offset=offset, na_action=na_action,
-                               contrasts=contrasts)
-        model, design = partitioned_lmer_model(data, request, REML)
-        call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset,
-                                             "na_action": na_action, "control": control, "contrasts": contrasts,
-                                             "start": start, "verbose": verbose})
-        control = _with_start(control, start, verbose, model.lower.size)
-        return partitioned_lmer_fit(model, design, control, call)
+        return _partitioned_lmer(formula, data, REML=REML, weights=weights, offset=offset, na_action=na_action,
+                                 control=control, contrasts=contrasts, start=start, subset=subset, verbose=verbose)
     data = as_pandas(data)
     design = lmer_design(formula, data, weights=weights, offset=offset, na_action=na_action, contrasts=contrasts,
                          subset=subset)
@@ -122,6 +116,27 @@ def lmer(formula: str, data: DataFrameLike, *, REML: bool = True, weights: str |
                                          "subset": subset, "verbose": verbose})
     control = _with_start(control, start, verbose, model.lower.size)
     return lmer_fit(model, optimize_lmer(model, control), control, call)
+
+
+def _partitioned_lmer(formula: str, data: Any, *, REML: bool, weights: str | np.ndarray | None,  # noqa: N803
+                      offset: np.ndarray | None, na_action: str, control: LmerControl,
+                      contrasts: Mapping[str, ContrastSpec] | None, start: object, subset: object,
+                      verbose: int) -> LmerFit:
+    """:func:`lmer` on a Dask DataFrame: the passes over its partitions, then the in-memory fit."""
+    from mixedfx.partitioned.design import partitioned_lmer_model  # noqa: PLC0415 - with the first Dask frame
+    from mixedfx.partitioned.fit import partitioned_lmer_fit  # noqa: PLC0415
+    from mixedfx.partitioned.request import pass_request  # noqa: PLC0415
+
+    if subset is not None:
+        raise TypeError("subset does not apply to a Dask DataFrame: select the rows first (ddf[ddf.x > 2])")
+    request = pass_request(formula, data.dtypes, weights=weights, offset=offset, na_action=na_action,
+                           contrasts=contrasts)
+    model, design = partitioned_lmer_model(data, request, REML)
+    call = FitCall(lmer, formula, data, {"REML": REML, "weights": weights, "offset": offset,
+                                         "na_action": na_action, "control": control, "contrasts": contrasts,
+                                         "start": start, "verbose": verbose})
+    control = _with_start(control, start, verbose, model.lower.size)
+    return partitioned_lmer_fit(model, design, control, call)
 
 
 def _with_start(control: LmerControl, start: object, verbose: int, n_theta: int) -> LmerControl:
@@ -201,6 +216,9 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     >>> round(float(herd.fixef.iloc[0]), 3), herd.predict(type="response")[:2].round(4).tolist()
     (-1.398, [0.3082, 0.1418])
     """
+    from mixedfx.glmm.control import GlmerControl  # noqa: PLC0415 - loads with the first glmer call
+    from mixedfx.glmm.families import get_family  # noqa: PLC0415
+
     fam = get_family(family)
     data = data if is_dask_frame(data) else as_pandas(data)
     if fam.name == "gaussian" and fam.link.name == "identity":
@@ -217,6 +235,10 @@ def glmer(formula: str, data: DataFrameLike, *, family: str | Family, weights: s
     if is_dask_frame(data):
         if subset is not None:
             raise TypeError("subset does not apply to a Dask DataFrame: select the rows first (ddf[ddf.x > 2])")
+        from mixedfx.partitioned.glmer_fit import partitioned_glmer_fit  # noqa: PLC0415 - with the first Dask frame
+        from mixedfx.partitioned.glmer_model import partitioned_glmer_model  # noqa: PLC0415
+        from mixedfx.partitioned.request import pass_request  # noqa: PLC0415
+
         request = pass_request(formula, data.dtypes, weights=weights, offset=offset, na_action=na_action,
                                contrasts=contrasts)
         model = partitioned_glmer_model(data, request, fam, checked_n_agq(nAGQ), control)
@@ -258,6 +280,10 @@ def glmer_nb(formula: str, data: DataFrameLike, *, weights: str | np.ndarray | N
     >>> nb.family.name
     'Negative Binomial(2.0522)'
     """
+    from mixedfx.fits.glmer import GlmerFit  # noqa: PLC0415 - loads with the first glmer_nb call
+    from mixedfx.glmm.control import GlmerControl  # noqa: PLC0415
+    from mixedfx.glmm.negative_binomial import fit_negative_binomial  # noqa: PLC0415
+
     if is_dask_frame(data):
         raise MixedFxError("glmer_nb on a Dask DataFrame is not available (its theta search refits many times): "
                            "fit the rows in memory (data=ddf.compute()), or fit a poisson glmer on the Dask frame")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,21 +29,23 @@ from mixedfx.design.matrices import ModelMatrices, build_model_matrices
 from mixedfx.errors import MixedFxError
 from mixedfx.formula.contrasts import ContrastSpec
 from mixedfx.fits.call import FitCall
-from mixedfx.fits.glmer import GlmerFit
 from mixedfx.fits.lmer import LmerFit
-from mixedfx.glmm.control import GlmerControl
-from mixedfx.glmm.families import Family, get_family
-from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.optim.checks import scale_x_message
 from mixedfx.optim.optimize import OptSummary
 
+if TYPE_CHECKING:  # the glmer stages import these when first called: an lmer fit never loads them
+    from mixedfx.fits.glmer import GlmerFit
+    from mixedfx.glmm.control import GlmerControl
+    from mixedfx.glmm.families import Family
+    from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
+
 __all__ = ["lmer_design", "lmer_model", "optimize_lmer", "lmer_fit", "glmer_design", "glmer_model",
            "optimize_glmer", "glmer_fit", "as_control"]
 
-Control = TypeVar("Control", LmerControl, GlmerControl)
+Control = TypeVar("Control", "LmerControl", "GlmerControl")
 MAX_NAGQ = 100
 
 
@@ -290,6 +292,8 @@ def glmer_design(formula: str, data: pd.DataFrame, *, family: str | Family,
     >>> design.y.shape
     (56, 2)
     """
+    from mixedfx.glmm.families import get_family  # noqa: PLC0415 - loads with the first glmer call
+
     design = build_model_matrices(formula, data, weights=weights, offset=offset, na_action=na_action,
                                   contrasts=contrasts, subset=subset)
     check_glmer_response(design, get_family(family))
@@ -326,6 +330,10 @@ def glmer_model(design: ModelMatrices, *, family: str | Family, nAGQ: int = 1,  
     >>> mfx.glmer_model(design, family="poisson").pirls_engines[0].name
     'PIRLS (compiled, sparse rest)'
     """
+    from mixedfx.glmm.control import GlmerControl  # noqa: PLC0415 - loads with the first glmer call
+    from mixedfx.glmm.families import get_family  # noqa: PLC0415
+    from mixedfx.glmm.model import GeneralizedLinearMixedModel  # noqa: PLC0415
+
     return GeneralizedLinearMixedModel(design, get_family(family), checked_n_agq(nAGQ),
                                        as_control(control, GlmerControl))
 
@@ -392,6 +400,8 @@ def glmer_fit(model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: Fi
     >>> mfx.glmer_fit(model, mfx.optimize_glmer(model)).nagq
     1
     """
+    from mixedfx.fits.glmer import GlmerFit  # noqa: PLC0415 - loads with the first glmer call
+
     fit = GlmerFit(model, optimum, call)
     fit.stop_on_checks()
     return fit

@@ -1,4 +1,8 @@
-"""What an analysis asks of a fit after the fit: plain data, notebook display."""
+"""What an analysis asks of a fit after the fit: plain data, notebook display.
+
+The tables (:mod:`mixedfx.tidy`) and :mod:`mixedfx.performance` load when a
+method first asks for them, not with every fit.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,7 @@ from typing import Any
 import pandas as pd
 
 from mixedfx.fits.export import fit_to_dict
-from mixedfx.performance import icc, r2
 from mixedfx.report.html import PreformattedHtml
-from mixedfx.tidy import augment, glance, tidy
 
 __all__ = ["FitAnalysis"]
 
@@ -36,6 +38,8 @@ class FitAnalysis(PreformattedHtml):
         >>> fit.tidy()["term"].tolist()
         ['(Intercept)', 'Days', 'sd__(Intercept)', 'cor__(Intercept).Days', 'sd__Days', 'sd__Observation']
         """
+        from mixedfx.tidy import tidy  # noqa: PLC0415
+
         return tidy(self, effects, conf_int=conf_int, conf_level=conf_level, conf_method=conf_method, ddf=ddf,
                     scales=scales, exponentiate=exponentiate, **confint_options)
 
@@ -49,6 +53,8 @@ class FitAnalysis(PreformattedHtml):
         >>> fit.glance().columns.tolist()
         ['nobs', 'sigma', 'logLik', 'AIC', 'BIC', 'REMLcrit', 'df.residual']
         """
+        from mixedfx.tidy import glance  # noqa: PLC0415
+
         return glance(self)
 
     def augment(self, newdata: Any = None) -> pd.DataFrame:
@@ -62,6 +68,8 @@ class FitAnalysis(PreformattedHtml):
         >>> fit.augment()[".fitted"].shape
         (180,)
         """
+        from mixedfx.tidy import augment  # noqa: PLC0415
+
         return augment(self, newdata)
 
     def r2(self) -> pd.Series:
@@ -75,6 +83,8 @@ class FitAnalysis(PreformattedHtml):
         >>> fit.r2().round(3).tolist()
         [0.279, 0.799]
         """
+        from mixedfx.performance import r2  # noqa: PLC0415
+
         return r2(self)
 
     def icc(self) -> pd.Series:
@@ -88,6 +98,8 @@ class FitAnalysis(PreformattedHtml):
         >>> fit.icc().round(3).tolist()
         [0.722, 0.521]
         """
+        from mixedfx.performance import icc  # noqa: PLC0415
+
         return icc(self)
 
     def to_dict(self) -> dict[str, Any]:

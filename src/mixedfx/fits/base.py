@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -14,14 +14,11 @@ from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import DataError, MixedFxError
 from mixedfx.fits.analysis import FitAnalysis
 from mixedfx.fits.call import FitCall
-from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix
-from mixedfx.fits.getme import terms as model_terms
+from mixedfx.fits.getme import ModelTerms, get_me, model_frame, model_matrix, terms as model_terms
 from mixedfx.fits.labels import names_index
 from mixedfx.fits.prediction import Predictor
 from mixedfx.fits.random_effects import RandomEffects
 from mixedfx.fits.summary import FitSummary
-from mixedfx.glmm.control import GlmerControl
-from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.lmm.control import LmerControl
 from mixedfx.lmm.model import LinearMixedModel
@@ -29,6 +26,10 @@ from mixedfx.optim.checks import scale_x_message
 from mixedfx.optim.optimize import OptSummary
 from mixedfx.rbase.rmath import quantile7
 from mixedfx.report.text import DIGITS, SummaryOptions, check_components, format_print
+
+if TYPE_CHECKING:  # a linear fit never loads the generalized models
+    from mixedfx.glmm.control import GlmerControl
+    from mixedfx.glmm.model import GeneralizedLinearMixedModel
 
 __all__ = ["MixedModelFit", "FitSummary", "SINGULAR_MESSAGE"]
 
@@ -596,5 +597,4 @@ class MixedModelFit(FitAnalysis, RandomEffects):
     def __str__(self) -> str:
         return format_print(self)
 
-    def __repr__(self) -> str:
-        return self.__str__()
+    __repr__ = __str__

@@ -26,11 +26,11 @@ from mixedfx.errors import MixedFxError
 from mixedfx.formula.evaluate import Factor
 from mixedfx.formula.syntax import Binary, Paren
 from mixedfx.formula.terms import Terms, expand_terms
-from mixedfx.glmm.model import GeneralizedLinearMixedModel
 from mixedfx.linalg.cross import cross_products
 from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
 from mixedfx.linalg.factorizer import factorize
 from mixedfx.linalg.layout import TermLayout, templates, term_layouts, theta_lower_bounds
+from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.report.rtext import make_unique
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class _Pieces:
         self.model = fit.model
         self.mm = fit.model.matrices
         self.terms = self.mm.ordered_terms
-        self.glmm = isinstance(self.model, GeneralizedLinearMixedModel)
+        self.glmm = not isinstance(self.model, LinearMixedModel)  # told without loading the generalized models
         self.theta = np.asarray(fit.theta, dtype=float)
         self.ks = [t.k for t in self.terms]
 

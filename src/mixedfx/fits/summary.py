@@ -37,7 +37,8 @@ class FitSummary(PreformattedHtml):
         self.fit = fit
         self.ddf = resolve_ddf(ddf)
         self.options = options or SummaryOptions()
-        self.coefficients = fit.coef_table(self.ddf)
+        # lme4's own table needs none of lmerTest's machinery (:mod:`mixedfx.inference.ddf`), nor its import
+        self.coefficients = fit.coefficient_table() if self.ddf is None else fit.coef_table(self.ddf)
 
     def __str__(self) -> str:
         if self.ddf is None:

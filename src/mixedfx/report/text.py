@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from mixedfx.report.ddf_names import method_title
 from mixedfx.rbase.rformat import format_num
@@ -439,6 +438,8 @@ def _coef_table(fit: Any) -> tuple[np.ndarray, list[str]]:
     names = ["Estimate", "Std. Error", ("t" if _use_scale(fit) else "z") + " value"]
     columns = [beta, se, stat]
     if _is_glmm(fit):
+        from scipy.special import ndtr  # noqa: PLC0415 - scipy.special loads only for the tables that use it
+
         names.append("Pr(>|z|)")
         columns.append(2 * ndtr(-np.abs(stat)))
     return np.column_stack(columns), names
