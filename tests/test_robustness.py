@@ -416,8 +416,9 @@ def test_fits_check_memory_before_building_the_model(monkeypatch, sleep, cbpp):
 
     monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
     monkeypatch.setattr(memory, "_ALWAYS_AVAILABLE", 0)  # a machine with 10 kB: every need is checked
-    monkeypatch.setattr(mfx.modular, "LinearMixedModel", no_model)
-    monkeypatch.setattr(mfx.modular, "GeneralizedLinearMixedModel", no_model)
+    monkeypatch.setattr("mixedfx.modular.LinearMixedModel", no_model)
+    # the glmer stages import the model's class when first called
+    monkeypatch.setattr("mixedfx.glmm.model.GeneralizedLinearMixedModel", no_model)
     with raises(MixedFxError, "GB of memory for the dense blocks"):
         mfx.lmer("Reaction ~ Days + (Days | Subject) + (1 | Days)", sleep)
     with raises(MixedFxError, "GB of memory for the dense blocks"):
