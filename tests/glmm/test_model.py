@@ -155,3 +155,16 @@ def test_control_can_ask_for_bobyqa_alone():
     assert optimum.theta[0] == pytest.approx(0.642, abs=2e-3)
     fit = mfx.glmer(CBPP, data=mfx.datasets.load("cbpp"), family="binomial", control={"stage2_newton": False})
     assert fit.optimizer == "nloptwrap"
+
+
+def test_a_fit_rescaled_for_x_alone_reports_theta_on_z_as_it_is():
+    """X's columns spread (a covariate times 1e4) and Z's not: the fit on rescaled columns divides Z's columns by
+    their scales too, and maps theta back by them (it once kept theta on the rescaled slope's scale)."""
+    ticks = mfx.datasets.load("grouseticks").assign(cH=lambda d: d.cHEIGHT / 5, big=lambda d: 1e4 * d.cHEIGHT)
+    formula = "TICKS ~ YEAR + {} + (1 + cH | BROOD)"
+    spread = mfx.glmer(formula.format("big"), ticks, family="poisson")
+    plain = mfx.glmer(formula.format("cHEIGHT"), ticks, family="poisson")
+    z_scales, x_scales = spread.model.rescaling()
+    assert plain.model.rescaling() is None and x_scales.max() > 1e3 and z_scales[0][1] != 1.0
+    assert -2 * spread.loglik == pytest.approx(-2 * plain.loglik, rel=1e-9)
+    np.testing.assert_allclose(spread.theta[[0, 2]], plain.theta[[0, 2]], rtol=1e-3)

@@ -101,6 +101,19 @@ def test_poisson_with_an_empty_partition_and_levels_first_met_late(client):
     assert there.messages == here.messages
 
 
+def test_widely_spread_columns_are_rescaled_as_in_memory(cbpp, client):
+    """A covariate in the hundred thousands beside an intercept: both fits optimise on rescaled columns, the
+    partitioned one deciding the scales on the summed squares (not rescaling, it stopped ~3e-6 SE away)."""
+    rows = cbpp.assign(size_scaled=lambda d: 1e4 * d["size"])
+    rows.loc[[4, 30, 50], "incidence"] = np.nan
+    formula = "cbind(incidence, size - incidence) ~ period + size_scaled + (1 | herd)"
+    here, there = _same_glmer(formula, rows, dd.from_pandas(rows, npartitions=4, sort=False), "binomial")
+    x_scales = here.model.rescaling()[1]
+    assert x_scales.max() > 1e3 * x_scales.min()
+    np.testing.assert_allclose(there.model.rescaling()[1], x_scales, rtol=1e-12)
+    assert there.rounds > 0  # those of the fit on the rescaled rows, which it ran
+
+
 def test_text_response_whose_partitions_see_one_level_each_crossed_scalar_terms_nagq0(client):
     verb = mfx.datasets.load("VerbAgg")
     rows = verb[verb.item.isin(verb.item.unique()[:6]) & verb.id.isin(verb.id.unique()[:150])].copy()

@@ -24,7 +24,7 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
 from mixedfx.linalg.layout import (BlockLayout, TermLayout, column_scales, rescaled_terms, root_mean_squares,
-                                   term_layouts, theta_lower_bounds, theta_scales)
+                                   term_layouts, theta_entry_scales, theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
 from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
@@ -138,14 +138,6 @@ def family_response(family: Family, y: np.ndarray, weights: np.ndarray | None) -
 RESCALE_RATIO = 1e3
 """A generalized model is optimised on rescaled columns where their scales differ by more than this (lme4's
 ``check.scaleX`` tolerance): rebuilding it costs 10-15% of a small fit, worth it only on such scales."""
-
-
-def _spread_scales(X: np.ndarray) -> np.ndarray | None:
-    """X's columns' root mean squares where they differ by more than :data:`RESCALE_RATIO`, else None."""
-    if not X.shape[1]:
-        return None
-    rms = root_mean_squares(X)
-    return rms if rms.max() > RESCALE_RATIO * rms.min() else None
 
 
 class GeneralizedLinearMixedModel:
@@ -407,23 +399,63 @@ class GeneralizedLinearMixedModel:
         -------
         GlmmOptimum
         """
-        scales, x_scales = theta_scales(column_scales(self.terms), RESCALE_RATIO), _spread_scales(self.X)
-        if scales is not None or x_scales is not None:
-            # optimised on Z's and X's columns rescaled, as LinearMixedModel.optimize does Z's: beta enters stage 2
-            scales = np.ones(self.lower.size) if scales is None else scales
-            x_scales = np.ones(self.p) if x_scales is None else x_scales
-            terms = self.matrices.re_terms
-            rescaled = GeneralizedLinearMixedModel(
-                replace(self.matrices, re_terms=rescaled_terms(terms, column_scales(terms)), X=self.X / x_scales),
-                self.family, self.n_agq, self.control)
-            start = None if theta0 is None else np.asarray(theta0, dtype=float) * scales
-            beta_start = None if beta0 is None else np.asarray(beta0, dtype=float) * x_scales
-            return rescaled.fit(start, optimizer, beta_start).unscaled(scales, x_scales)
+        rescaling = self.rescaling()
+        if rescaling is not None:
+            z_scales, x_scales = rescaling
+            return self._fit_rescaled(self.rescaled(z_scales, x_scales), theta_entry_scales(z_scales), x_scales,
+                                      theta0, optimizer, beta0)
         with limited_blas(self.blas_threads):
             if optimizer is not None:
                 return self._fit(theta0, optimizer, optimizer, beta0)
             named = [None if name is None else optimizer_named(name) for name in self.control.stage_optimizers]
             return self._fit(theta0, named[0], named[1], beta0)
+
+    def column_scales(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """The root mean squares of Z's columns, per term in lme4's order, and of X's columns (1 for a column of
+        zeros): what :meth:`rescaling` decides on."""
+        return column_scales(self.terms), root_mean_squares(self.X)
+
+    def rescaling(self) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """The scales :meth:`fit` optimises on, where Z's or X's columns' scales differ by more than
+        :data:`RESCALE_RATIO`; None where they do not.
+
+        Returns
+        -------
+        z_scales : list of ndarray
+            Per term (lme4's order), what its columns of Z are divided by: their root mean squares.
+        x_scales : ndarray, shape (p,)
+            What X's columns are divided by: their root mean squares where those are spread, else ones.
+
+        Examples
+        --------
+        >>> import mixedfx as mfx
+        >>> cbpp = mfx.datasets.load("cbpp").assign(big=lambda d: 1e4 * d.index)
+        >>> model = mfx.glmer("cbind(incidence, size - incidence) ~ big + (1 | herd)", cbpp, family="binomial").model
+        >>> z_scales, x_scales = model.rescaling()
+        >>> z_scales[0].tolist(), bool(x_scales[1] > 1e5)
+        ([1.0], True)
+        """
+        z_scales, x_rms = self.column_scales()
+        x_spread = bool(x_rms.size) and x_rms.max() > RESCALE_RATIO * x_rms.min()
+        if theta_scales(z_scales, RESCALE_RATIO) is None and not x_spread:
+            return None
+        return z_scales, x_rms if x_spread else np.ones(self.p)
+
+    def rescaled(self, z_scales: list[np.ndarray], x_scales: np.ndarray) -> GeneralizedLinearMixedModel:
+        """This model on Z's columns divided by ``z_scales`` (per term, lme4's order) and X's by ``x_scales``."""
+        in_formula_order = [z_scales[self.order.index(i)] for i in range(len(z_scales))]
+        matrices = replace(self.matrices, re_terms=rescaled_terms(self.matrices.re_terms, in_formula_order),
+                           X=self.X / x_scales)
+        return GeneralizedLinearMixedModel(matrices, self.family, self.n_agq, self.control)
+
+    def _fit_rescaled(self, rescaled: GeneralizedLinearMixedModel, scales: np.ndarray, x_scales: np.ndarray,
+                      theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
+                      beta0: np.ndarray | None) -> GlmmOptimum:
+        """The fit on rescaled columns (:meth:`rescaled`), in this model's parameters: theta' = theta scales and
+        beta' = beta x_scales, as LinearMixedModel.optimize does Z's (beta enters stage 2)."""
+        start = None if theta0 is None else np.asarray(theta0, dtype=float) * scales
+        beta_start = None if beta0 is None else np.asarray(beta0, dtype=float) * x_scales
+        return rescaled.fit(start, optimizer, beta_start).unscaled(scales, x_scales)
 
     def _fit(self, theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
              stage2_optimizer: Callable[..., OptSummary] | None, beta0: np.ndarray | None) -> GlmmOptimum:

@@ -357,6 +357,20 @@ def root_mean_squares(matrix: np.ndarray) -> np.ndarray:
     return np.where(rms > 0, rms, 1.0)
 
 
+def root_mean_squares_of_sums(squares: np.ndarray, n: int) -> np.ndarray:
+    """Columns' root mean squares from their sums of squares over ``n`` rows, 1 for a column of zeros (as
+    :func:`root_mean_squares`, for rows summed in parts).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> root_mean_squares_of_sums(np.array([18.0, 0.0]), 2).tolist()
+    [3.0, 1.0]
+    """
+    rms = np.sqrt(np.asarray(squares, dtype=float) / max(n, 1))
+    return np.where(rms > 0, rms, 1.0)
+
+
 def column_scales(terms: list[ReTerm]) -> list[np.ndarray]:
     """Each term's columns' root mean squares (1 for a column of zeros)."""
     return [root_mean_squares(t.z) for t in terms]
@@ -386,9 +400,21 @@ def theta_scales(scales: list[np.ndarray], ratio: float = SCALE_RATIO) -> np.nda
     >>> theta_scales(column_scales([term])).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
     [1.0, 2236.0, 2236.0]
     """
-    rows = [s[[i for j in range(len(s)) for i in range(j, len(s))]] for s in scales]
-    flat = np.concatenate(rows) if rows else np.ones(0)
+    flat = theta_entry_scales(scales)
     return flat if flat.size and flat.max() > ratio * flat.min() else None
+
+
+def theta_entry_scales(scales: list[np.ndarray]) -> np.ndarray:
+    """Per theta entry, the scale of its template row's column of Z (``scales``: per term, its columns').
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> theta_entry_scales([np.array([1.0, 10.0]), np.array([2.0])]).tolist()  # (T11, T21, T22), then T11
+    [1.0, 10.0, 10.0, 2.0]
+    """
+    rows = [s[[i for j in range(len(s)) for i in range(j, len(s))]] for s in scales]
+    return np.concatenate(rows) if rows else np.ones(0)
 
 
 def rescaled_terms(terms: list[ReTerm], scales: list[np.ndarray]) -> list[ReTerm]:

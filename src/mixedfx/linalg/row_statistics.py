@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixedfx.linalg.layout import TermLayout
+from mixedfx.linalg.layout import TermLayout, root_mean_squares_of_sums
 
 __all__ = ["RowStatistics", "row_statistics"]
 
@@ -56,8 +56,7 @@ class RowStatistics:
 
     def column_scales(self) -> list[np.ndarray]:
         """Per term, each column's root mean square (1 for a column of zeros)."""
-        rms = [np.sqrt(s / max(self.n, 1)) for s in self.z_squares]
-        return [np.where(r > 0, r, 1.0) for r in rms]
+        return [root_mean_squares_of_sums(s, self.n) for s in self.z_squares]
 
 
 def row_statistics(terms: list[TermLayout], y: np.ndarray, weights: np.ndarray | None = None) -> RowStatistics:

@@ -9,7 +9,11 @@ run on the totals, and :class:`PartitionedGeneralizedModel` is the in-memory
 :class:`~mixedfx.glmm.model.GeneralizedLinearMixedModel` with its PIRLS
 replaced by :class:`~mixedfx.partitioned.pirls.PartitionedPirls`: lme4's two
 stages, their optimisers, starts and boundary checks are the in-memory
-model's, on the same deviance.
+model's, on the same deviance. Where Z's or X's columns' scales are widely
+spread, it optimises, as the in-memory fit does, on rescaled columns
+(:meth:`~mixedfx.glmm.model.GeneralizedLinearMixedModel.rescaling`, decided on
+the columns' sums of squares the rows' summary holds): a round makes rescaled
+copies of the kept rows on the workers, dropped when the fit is done.
 
 Passes over the Dask frame: two (the witness rows, then the rows coded and
 kept), and before them those the formula's ``poly()``, ``scale()``, ``bs()`` and
@@ -30,6 +34,7 @@ for cbpp's fit (about 100 on finite differences). ``model.rounds`` counts them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,12 +51,11 @@ from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.glmm.pirls import PirlsResult
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.memory import check_dense_blocks
-from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.optimize import OptSummary
 from mixedfx.partitioned.glmer_gradient import PartitionedLaplaceRuns
 from mixedfx.partitioned.design import column_deviations, kept_matrices, prototype_matrices, remote_matrices
 from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_varying_response, keep_columns,
-                                            partition_glmer_rows, rows_summary)
+                                            partition_glmer_rows, rescaled_rows, rows_summary)
 from mixedfx.partitioned.pirls import PartitionedPirls, PartitionedPirlsResult, start_state
 from mixedfx.partitioned.request import PassRequest
 from mixedfx.partitioned.store import PartitionValues
@@ -84,7 +88,8 @@ def check_partitioned(family: Family, n_agq: int) -> None:
 class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
     """:class:`~mixedfx.glmm.model.GeneralizedLinearMixedModel` whose rows stay in a Dask frame's partitions.
 
-    Its deviances, stages and optimisers are the in-memory model's; PIRLS runs
+    Its deviances, stages, optimisers and rescaling of widely spread columns are the in-memory model's
+    (:meth:`~mixedfx.glmm.model.GeneralizedLinearMixedModel.fit`); PIRLS runs
     by rounds of tasks over the partitions (:class:`~mixedfx.partitioned.pirls.PartitionedPirls`),
     each run of a stage from that stage's start, kept on the workers.
 
@@ -99,7 +104,7 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
     rows : PartitionValues
         Each partition's :class:`~mixedfx.partitioned.glmer_rows.GlmerRows`.
     summary : RowsSummary
-        X's sums and X'X (every column) and the row counts.
+        X's sums and X'X (every column), Z's columns' sums of squares and the row counts.
     keep : list of int
         X's columns kept by the rank check.
     request : PassRequest
@@ -126,11 +131,14 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
         # one engine per stage, as in memory: each keeps the blocks at its stage's start
         self.pirls_engines = (PartitionedPirls(rows, family, self.layouts, self.p, control),
                               PartitionedPirls(rows, family, self.layouts, self.p, control))
+        self.rescaled_rounds = 0
+        """Rounds the fits on rescaled columns ran (:meth:`rescaled`), counted in :attr:`rounds`."""
 
     @property
     def rounds(self) -> int:
-        """Rounds of tasks over the partitions PIRLS has run (both stages' engines)."""
-        return sum(engine.rounds for engine in self.pirls_engines)
+        """Rounds of tasks over the partitions PIRLS has run (both stages' engines, and those of the models on
+        rescaled columns its fits optimised on)."""
+        return sum(engine.rounds for engine in self.pirls_engines) + self.rescaled_rounds
 
     def pirls(self, theta: np.ndarray, beta: np.ndarray | None, eta_start: PartitionValues,
               mu_start: None = None) -> PirlsResult:
@@ -164,14 +172,33 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
         """lme4's Laplace deviance: log|L|^2 + ||u||^2 + the family's AIC term (summed over the partitions)."""
         return float(state.logdet_re + state.u @ state.u + state.aic_sum)
 
-    def fit(self, theta0: np.ndarray | None = None, optimizer: Callable[..., OptSummary] | None = None,
-            beta0: np.ndarray | None = None) -> GlmmOptimum:
-        """lme4's two stages as :meth:`GeneralizedLinearMixedModel.fit` runs them, on the columns as they are
-        (the in-memory fit rescales widely spread columns, which would take a round to do here)."""
-        if optimizer is not None:
-            return self._fit(theta0, optimizer, optimizer, beta0)
-        named = [None if name is None else optimizer_named(name) for name in self.control.stage_optimizers]
-        return self._fit(theta0, named[0], named[1], beta0)
+    def column_scales(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """The root mean squares of Z's columns per term (lme4's order) and of X's kept columns, from the sums of
+        squares the rows' summary holds: :meth:`GeneralizedLinearMixedModel.fit` rescales on them as in memory."""
+        z_scales, x_scales = self.summary.column_scales()
+        return z_scales, x_scales[self.keep]
+
+    def rescaled(self, z_scales: list[np.ndarray], x_scales: np.ndarray) -> PartitionedGeneralizedModel:
+        """This model on Z's columns divided by ``z_scales`` (per term, lme4's order) and X's by ``x_scales``: one
+        round over the kept rows making rescaled copies of them on the workers."""
+        every_x_scale = np.ones(len(self.summary.x_sums))
+        every_x_scale[self.keep] = x_scales
+        summary = self.summary.rescaled(z_scales, every_x_scale)
+        matrices = replace(self.matrices, remote_x_gram=summary.x_gram[np.ix_(self.keep, self.keep)])
+        return PartitionedGeneralizedModel(matrices, self.family, self.n_agq, self.control,
+                                           self.rows.map(rescaled_rows, z_scales, x_scales), summary, self.keep,
+                                           self.rows_request, self.prototype)
+
+    def _fit_rescaled(self, rescaled: GeneralizedLinearMixedModel, scales: np.ndarray, x_scales: np.ndarray,
+                      theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
+                      beta0: np.ndarray | None) -> GlmmOptimum:
+        """The in-memory model's fit on rescaled columns; then the rescaled rows are dropped from the workers and
+        their rounds added to this model's."""
+        try:
+            return super()._fit_rescaled(rescaled, scales, x_scales, theta0, optimizer, beta0)
+        finally:
+            rescaled.rows.release()
+            self.rescaled_rounds += rescaled.rounds
 
     def _derivative_workers(self, seconds: float, batch: int) -> int:
         """Evaluations run at once: the rounds of many wait on the cluster together."""

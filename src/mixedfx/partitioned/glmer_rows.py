@@ -24,13 +24,13 @@ from mixedfx.formula.evaluate import Factor
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.family_kernels import LogLikelihoodTerms, log_likelihood_terms
 from mixedfx.glmm.model import family_response
-from mixedfx.linalg.layout import TermLayout
+from mixedfx.linalg.layout import TermLayout, root_mean_squares_of_sums
 from mixedfx.linalg.row_products import cross_product
 from mixedfx.partitioned.passes import coded_partition
 from mixedfx.partitioned.request import PassRequest
 
 __all__ = ["GlmerRows", "RowsSummary", "partition_glmer_rows", "rows_summary", "add_summaries", "keep_columns",
-           "check_varying_response"]
+           "rescaled_rows", "check_varying_response"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +146,8 @@ class RowsSummary:
         Whether every kept row's response equals ``first_y``.
     per_row_log_likelihood : bool
         Whether every partition's AIC term splits into per-row terms (:attr:`GlmerRows.log_likelihood`).
+    z_squares : list of ndarray, shape (k,)
+        Per term (lme4's order), each column of its model matrix squared and summed.
     """
 
     n: int
@@ -155,7 +157,20 @@ class RowsSummary:
     x_binary: np.ndarray
     first_y: np.ndarray | None
     constant: bool
-    per_row_log_likelihood: bool = False
+    per_row_log_likelihood: bool
+    z_squares: list[np.ndarray]
+
+    def column_scales(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """The root mean squares of Z's columns per term and of X's columns, all of them (1 for a column of
+        zeros), as :meth:`~mixedfx.glmm.model.GeneralizedLinearMixedModel.column_scales` takes them of the rows."""
+        return ([root_mean_squares_of_sums(s, self.n) for s in self.z_squares],
+                root_mean_squares_of_sums(np.diag(self.x_gram), self.n))
+
+    def rescaled(self, z_scales: list[np.ndarray], x_scales: np.ndarray) -> RowsSummary:
+        """The summary of the rows with Z's columns divided by ``z_scales`` and X's (all of them) by ``x_scales``
+        (:func:`rescaled_rows`); X's 0/1 columns are those of the rows as they were."""
+        return replace(self, x_sums=self.x_sums / x_scales, x_gram=self.x_gram / np.outer(x_scales, x_scales),
+                       z_squares=[z / s**2 for z, s in zip(self.z_squares, z_scales)])
 
 
 def rows_summary(rows: GlmerRows) -> RowsSummary:
@@ -168,7 +183,8 @@ def rows_summary(rows: GlmerRows) -> RowsSummary:
     return RowsSummary(n=n, n_dropped_na=rows.n_dropped_na, x_sums=X.sum(axis=0),
                        x_gram=np.asarray(cross_product(X)).reshape(p, p),
                        x_binary=np.all((X == 0.0) | (X == 1.0), axis=0), first_y=first, constant=constant,
-                       per_row_log_likelihood=rows.log_likelihood is not None)
+                       per_row_log_likelihood=rows.log_likelihood is not None,
+                       z_squares=[np.einsum("ij,ij->j", t.z, t.z) for t in rows.layouts])
 
 
 def add_summaries(a: RowsSummary, b: RowsSummary) -> RowsSummary:
@@ -178,7 +194,15 @@ def add_summaries(a: RowsSummary, b: RowsSummary) -> RowsSummary:
                                                or bool(np.all(a.first_y == b.first_y)))
     return RowsSummary(n=a.n + b.n, n_dropped_na=a.n_dropped_na + b.n_dropped_na, x_sums=a.x_sums + b.x_sums,
                        x_gram=a.x_gram + b.x_gram, x_binary=a.x_binary & b.x_binary, first_y=first,
-                       constant=constant, per_row_log_likelihood=a.per_row_log_likelihood and b.per_row_log_likelihood)
+                       constant=constant, per_row_log_likelihood=a.per_row_log_likelihood and b.per_row_log_likelihood,
+                       z_squares=[x + y for x, y in zip(a.z_squares, b.z_squares)])
+
+
+def rescaled_rows(rows: GlmerRows, z_scales: list[np.ndarray], x_scales: np.ndarray) -> GlmerRows:
+    """The rows with each term's columns of Z divided by ``z_scales`` (per term, lme4's order) and X's by
+    ``x_scales`` (what :meth:`~mixedfx.glmm.model.GeneralizedLinearMixedModel.rescaled` does to a model's rows)."""
+    layouts = [replace(t, z=t.z / s) for t, s in zip(rows.layouts, z_scales)]
+    return replace(rows, X=rows.X / x_scales, layouts=layouts)
 
 
 def keep_columns(rows: GlmerRows, keep: list[int]) -> GlmerRows:

@@ -9,6 +9,7 @@ process anyway). Each later round maps every partition's values to new ones
 (:meth:`PartitionValues.map`, run where the values are), several requests in
 one task per partition (:meth:`PartitionValues.map_batch`), or sums a piece of
 each up a tree (:meth:`PartitionValues.reduce`); only the sums reach the client.
+Values no longer needed are dropped from the workers by :meth:`PartitionValues.release`.
 
 A partition's value is referred to as (value or future, path): a batch's
 task returns one list per partition, and each request's values are items of
@@ -103,6 +104,13 @@ class PartitionValues:
         per_request = [PartitionValues([(task, (i,)) for task in tasks], self.client, self.fan_in)
                        for i in range(len(requests))]
         return per_request, PartitionValues([(task, ()) for task in tasks], self.client, self.fan_in)
+
+    def release(self) -> None:
+        """Let the workers drop these values (once nothing computed from them still needs them); no-op for values
+        in this process. The values cannot be read afterwards."""
+        if self.client is not None:
+            for value, _ in self.refs:
+                value.release()
 
     def reduce(self, piece: Callable[[Any], Any], combine: Callable[[Any, Any], Any]) -> Any:
         """``piece(value)`` of every partition, combined pairwise up a tree; the total, on the client.
