@@ -1,5 +1,7 @@
 """glmer on Dask DataFrames (a LocalCluster) gives the in-memory fit of the same rows."""
 
+import time
+
 import dask
 import dask.dataframe as dd
 import numpy as np
@@ -8,6 +10,7 @@ import pytest
 
 import mixedfx as mfx
 from mixedfx.errors import MixedFxError, RowsElsewhereError
+from mixedfx.partitioned.glmer_model import PartitionedGeneralizedModel
 
 # where the deviance has no exact gradient (vector-valued terms, nAGQ = 0's single stage) the partitioned fit
 # runs the Python PIRLS loop on finite differences: the in-memory fit without the compiled PIRLS (whose runs stop a
@@ -101,9 +104,19 @@ def test_poisson_with_an_empty_partition_and_levels_first_met_late(client):
     assert there.messages == here.messages
 
 
-def test_widely_spread_columns_are_rescaled_as_in_memory(cbpp, client):
+def test_widely_spread_columns_are_rescaled_as_in_memory(cbpp, client, monkeypatch):
     """A covariate in the hundred thousands beside an intercept: both fits optimise on rescaled columns, the
-    partitioned one deciding the scales on the summed squares (not rescaling, it stopped ~3e-6 SE away)."""
+    partitioned one deciding the scales on the summed squares (not rescaling, it stopped ~3e-6 SE away); the
+    rescaled rows leave the workers after the fit."""
+    rescaled_keys = []
+    make_rescaled = PartitionedGeneralizedModel.rescaled
+
+    def rescaled(model, *scales):
+        twin = make_rescaled(model, *scales)
+        rescaled_keys.append({value.key for value, _ in twin.rows.refs})
+        return twin
+
+    monkeypatch.setattr(PartitionedGeneralizedModel, "rescaled", rescaled)
     rows = cbpp.assign(size_scaled=lambda d: 1e4 * d["size"])
     rows.loc[[4, 30, 50], "incidence"] = np.nan
     formula = "cbind(incidence, size - incidence) ~ period + size_scaled + (1 | herd)"
@@ -111,7 +124,14 @@ def test_widely_spread_columns_are_rescaled_as_in_memory(cbpp, client):
     x_scales = here.model.rescaling()[1]
     assert x_scales.max() > 1e3 * x_scales.min()
     np.testing.assert_allclose(there.model.rescaling()[1], x_scales, rtol=1e-12)
-    assert there.rounds > 0  # those of the fit on the rescaled rows, which it ran
+    assert len(rescaled_keys) == 1 and there.rounds > 0  # the rounds of the fit on rescaled rows count
+    pd.testing.assert_frame_equal(there.fixed_covariance(use_hessian=False),
+                                  here.fixed_covariance(use_hessian=False), rtol=1e-6)
+    keys = rescaled_keys[0]
+    deadline = time.monotonic() + 10.0
+    while keys & set(client.who_has()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not keys & set(client.who_has())
 
 
 def test_text_response_whose_partitions_see_one_level_each_crossed_scalar_terms_nagq0(client):

@@ -1,5 +1,7 @@
 """Values kept per partition: mapped where they are, in batches, and summed up a tree (with and without a cluster)."""
 
+import time
+
 import dask
 import dask.dataframe as dd
 import numpy as np
@@ -51,3 +53,16 @@ def test_without_a_cluster():
         values = PartitionValues.from_frame(_frame(3), _sum)
         assert values.client is None
         _check_values(3)
+
+
+def test_released_values_leave_the_workers_once_nothing_computed_from_them_is_held(client):
+    values = PartitionValues.from_frame(_frame(3), _sum)
+    doubled = values.map(_scaled, 2.0)
+    keys = {value.key for value, _ in values.refs}
+    values.release()
+    assert _total(doubled) == 1560.0  # what was computed from them stays readable
+    del doubled
+    deadline = time.monotonic() + 10.0
+    while keys & set(client.who_has()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not keys & set(client.who_has())

@@ -49,14 +49,15 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.family_kernels import compiled_family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.glmm.pirls import PirlsResult
-from mixedfx.linalg.layout import TermLayout
+from mixedfx.linalg.layout import TermLayout, templates, term_effects
 from mixedfx.linalg.memory import check_dense_blocks
 from mixedfx.optim.optimize import OptSummary
 from mixedfx.partitioned.glmer_gradient import PartitionedLaplaceRuns
 from mixedfx.partitioned.design import column_deviations, kept_matrices, prototype_matrices, remote_matrices
 from mixedfx.partitioned.glmer_rows import (RowsSummary, add_summaries, check_varying_response, keep_columns,
                                             partition_glmer_rows, rescaled_rows, rows_summary)
-from mixedfx.partitioned.pirls import PartitionedPirls, PartitionedPirlsResult, start_state
+from mixedfx.partitioned.pirls import (PartitionedPirls, PartitionedPirlsResult, StepOrder, partition_step,
+                                      start_state)
 from mixedfx.partitioned.request import PassRequest
 from mixedfx.partitioned.store import PartitionValues
 
@@ -192,13 +193,24 @@ class PartitionedGeneralizedModel(GeneralizedLinearMixedModel):
     def _fit_rescaled(self, rescaled: GeneralizedLinearMixedModel, scales: np.ndarray, x_scales: np.ndarray,
                       theta0: np.ndarray | None, optimizer: Callable[..., OptSummary] | None,
                       beta0: np.ndarray | None) -> GlmmOptimum:
-        """The in-memory model's fit on rescaled columns; then the rescaled rows are dropped from the workers and
-        their rounds added to this model's."""
+        """The in-memory model's fit on rescaled columns, its rounds added to this model's; then the rescaled rows
+        leave the workers.
+
+        Distributed keeps a value while anything computed from it is held: the
+        optimum's linear predictors are therefore made again on this model's
+        rows, from the estimates (the same up to rounding), and its stage-2 start
+        (which only a profile would read) is dropped.
+        """
         try:
-            return super()._fit_rescaled(rescaled, scales, x_scales, theta0, optimizer, beta0)
+            optimum = super()._fit_rescaled(rescaled, scales, x_scales, theta0, optimizer, beta0)
         finally:
-            rescaled.rows.release()
             self.rescaled_rounds += rescaled.rounds
+        state = optimum.state
+        effects = term_effects(state.u, templates(optimum.theta, self.ks), self.n_levels)
+        order = StepOrder(family=self.family, beta=state.beta, held_beta=None, effects=effects)
+        (eta,), _ = self.rows.map_batch([((self.eta_start,), (order,))], partition_step)
+        rescaled.rows.release()
+        return replace(optimum, state=replace(state, eta=eta), eta_start=None)
 
     def _derivative_workers(self, seconds: float, batch: int) -> int:
         """Evaluations run at once: the rounds of many wait on the cluster together."""

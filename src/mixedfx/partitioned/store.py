@@ -106,8 +106,8 @@ class PartitionValues:
         return per_request, PartitionValues([(task, ()) for task in tasks], self.client, self.fan_in)
 
     def release(self) -> None:
-        """Let the workers drop these values (once nothing computed from them still needs them); no-op for values
-        in this process. The values cannot be read afterwards."""
+        """Let the workers drop these values; no-op for values in this process. They cannot be read afterwards,
+        and a cluster keeps them while values computed from them are held (its scheduler keeps their lineage)."""
         if self.client is not None:
             for value, _ in self.refs:
                 value.release()
