@@ -353,8 +353,7 @@ def root_mean_squares(matrix: np.ndarray) -> np.ndarray:
     >>> root_mean_squares(np.array([[3.0, 0.0], [-3.0, 0.0]])).tolist()
     [3.0, 1.0]
     """
-    rms = np.sqrt(np.mean(np.square(matrix), axis=0))
-    return np.where(rms > 0, rms, 1.0)
+    return root_mean_squares_of_sums(np.sum(np.square(matrix), axis=0), matrix.shape[0])
 
 
 def root_mean_squares_of_sums(squares: np.ndarray, n: int) -> np.ndarray:

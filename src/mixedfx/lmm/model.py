@@ -471,8 +471,7 @@ class LinearMixedModel:
         if (control.verbose or self.factorizer.information_steps != "one term, compiled"
                 or not self._takes_gradient_path(control, optimizer)):
             return None, 0
-        k = self.ks[0]
-        diagonal = [j * k - j * (j - 1) // 2 for j in range(k)]
+        diagonal = self.lower == 0.0  # the template's diagonal entries, in order
         summary, spent = self._compiled_steps(start / scales, SMALLEST_THETA / scales[diagonal])
         if summary is None:
             return None, spent
