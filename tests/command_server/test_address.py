@@ -1,11 +1,9 @@
 """The server's socket: a key that follows the installation, a folder private to the user."""
 
 import os
-import time
 
 import pytest
 
-import mixedfx.command_server
 from mixedfx.command_server.address import (
     installation_key,
     runtime_directory,
@@ -13,16 +11,16 @@ from mixedfx.command_server.address import (
 )
 
 
-def test_key_changes_when_a_module_is_edited():
-    before = installation_key()
-    module = mixedfx.command_server.__file__
+def test_key_changes_when_a_module_is_edited(tmp_path):
+    (tmp_path / "stage").mkdir()
+    module = tmp_path / "stage" / "kernel.py"
+    module.write_text("x = 1\n")
+    before = installation_key(tmp_path)
+    assert installation_key(tmp_path) == before
     info = os.stat(module)
-    try:
-        os.utime(module, ns=(info.st_atime_ns, time.time_ns() + 10**10))
-        assert installation_key() != before
-    finally:
-        os.utime(module, ns=(info.st_atime_ns, info.st_mtime_ns))
-    assert installation_key() == before
+    os.utime(module, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+    assert installation_key(tmp_path) != before
+    assert installation_key() != before  # another package, another key
 
 
 def test_socket_lives_in_a_private_folder(tmp_path, monkeypatch):

@@ -21,8 +21,13 @@ SOCKET_PATH_LIMIT = 100  # AF_UNIX paths hold 104 to 108 bytes, depending on the
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
-def installation_key() -> str:
+def installation_key(package: Path = _PACKAGE) -> str:
     """A short hash of this interpreter, the package's location and version, and its modules' newest mtime.
+
+    Parameters
+    ----------
+    package : Path
+        The package's folder (this installation's by default).
 
     Examples
     --------
@@ -33,7 +38,7 @@ def installation_key() -> str:
     from mixedfx import __version__
 
     newest = 0
-    folders = [_PACKAGE]
+    folders = [package]
     while folders:
         with os.scandir(folders.pop()) as entries:
             for entry in entries:
@@ -41,7 +46,7 @@ def installation_key() -> str:
                     folders.append(entry.path)
                 elif entry.name.endswith(".py"):
                     newest = max(newest, entry.stat().st_mtime_ns)
-    text = f"{sys.executable}\0{_PACKAGE}\0{__version__}\0{newest}"
+    text = f"{sys.executable}\0{package}\0{__version__}\0{newest}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
