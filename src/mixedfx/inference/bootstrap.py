@@ -125,20 +125,25 @@ def _percentile_ends(t: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.where(count > 0, out, np.nan)
 
 
-def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
-    """A statistic's value as a float Series."""
+def _values(value: ArrayLike | pd.Series) -> np.ndarray:
+    """A statistic's value as a 1-D float array (what :func:`_as_series` holds, without forming the Series)."""
     if isinstance(value, pd.Series):
-        return value.astype(float)
+        return value.to_numpy(dtype=float)
     array = np.atleast_1d(np.asarray(value, dtype=float))
     if array.ndim != 1:
         raise ValueError(f"the statistic must return a 1-D array or a Series, not shape {array.shape}")
-    return pd.Series(array)
+    return array
+
+
+def _as_series(value: ArrayLike | pd.Series) -> pd.Series:
+    """A statistic's value as a float Series."""
+    return value.astype(float) if isinstance(value, pd.Series) else pd.Series(_values(value))
 
 
 def _statistic_of(refit: Callable[[], MixedFit], func: Statistic, width: int) -> tuple[np.ndarray, str | None]:
     """``func`` on the fit ``refit()`` makes; NaN and the message where either fails."""
     try:
-        value = _as_series(func(refit())).to_numpy()
+        value = _values(func(refit()))
         if value.shape != (width,):
             raise ValueError(f"the statistic returned {value.size} values on a refit and {width} on the fit")
         return value, None

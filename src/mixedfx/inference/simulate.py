@@ -69,8 +69,10 @@ class Simulator:
         drawn = [i for i in range(len(mm.re_terms)) if i not in kept]
         tmpls = templates(fit.theta, fit.ks)
         scale = 1.0 if is_generalized(fit) else self.sigma
-        # the terms whose effects are drawn afresh: their rows' layout and Lambda's template
-        self.terms = [(layout, scale * tmpls[fit.term_order.index(i)])
+        # the terms whose effects are drawn afresh: their rows' layout, Lambda's template, and the rows
+        # each row takes its effects from (a row of a level not drawn, -1, takes none: a mask of zeros)
+        self.terms = [(layout, scale * tmpls[fit.term_order.index(i)], np.maximum(layout.codes, 0),
+                       None if np.all(layout.codes >= 0) else (layout.codes >= 0)[:, None])
                       for i, layout in zip(drawn, self._term_rows(mm, drawn, newdata, allow_new_levels))]
         self.weights = self._prior_weights(fit, self.n, newdata)
         if is_generalized(fit) and fit.family.name == "binomial" and np.any(self.weights % 1 != 0):
@@ -122,10 +124,12 @@ class Simulator:
         ndarray, shape (n, nsim)
         """
         total = np.zeros((self.n, nsim))
-        for term, template in self.terms:
+        for term, template, levels, present in self.terms:
             b = rng.standard_normal((nsim, term.n_levels, term.k)) @ template.T
-            rows = np.where((term.codes >= 0)[None, :, None], b[:, np.maximum(term.codes, 0)], 0.0)
-            total += np.einsum("ik,sik->is", term.z, rows)
+            rows = b[:, levels] * term.z  # (nsim, n, k): each row's effects times its z
+            if present is not None:
+                rows = np.where(present, rows, 0.0)
+            total += rows.sum(axis=2).T
         return total
 
     def draw(self, rng: np.random.Generator, nsim: int = 1) -> np.ndarray:
