@@ -158,8 +158,11 @@ class LmerFit(MixedModelFit):
         """The same model fitted to a new response (lme4's ``refit``).
 
         Only the new response's cross-products are formed; the optimiser starts
-        from this fit's theta with small first steps (``control.refit_first_step``
-        of each parameter, at least ``control.refit_least_step``).
+        from this fit's theta: a one-term model takes Newton steps on the average
+        information from there (:meth:`LinearMixedModel.optimize`'s ``from_optimum``),
+        other models BOBYQA with small first steps (``control.refit_first_step``
+        of each parameter, at least ``control.refit_least_step``), as do those
+        whose steps meet a variance near zero.
 
         Parameters
         ----------
@@ -194,7 +197,7 @@ class LmerFit(MixedModelFit):
         """
         check_residual_variation(model.matrices, model.cross.xy_gram)
         control, first_steps = self._refit_start
-        return self._refit_of(model, model.optimize(control, initial_step=first_steps), control)
+        return self._refit_of(model, model.optimize(control, initial_step=first_steps, from_optimum=True), control)
 
     def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> LmerFit:
         """The fit :meth:`refit_model` and :meth:`refit_ml` make (a fit whose rows are elsewhere makes its own kind)."""

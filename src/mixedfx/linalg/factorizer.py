@@ -84,6 +84,11 @@ class Factorizer:
         (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
         on :class:`OneTermFactorizer`'s ``blocks``, for a term of three columns
         or more) or None.
+    compiled_steps : bool
+        Whether :mod:`mixedfx.lmm.one_term_steps` can run on this kind's
+        ``blocks`` (:class:`OneTermFactorizer`, whatever the term's width): a
+        fit takes them where ``information_steps`` says so, a refit from
+        another fit's optimum wherever they can run.
     compiled_criterion : functools.partial or None
         Where the criterion's parts are one compiled call, that call over the
         blocks (a kernel of :mod:`mixedfx.linalg.one_term`, theta its last
@@ -95,6 +100,7 @@ class Factorizer:
     gradient: str | None = None
     information_steps: str | None = None
     calls_blas: ClassVar[bool] = True
+    compiled_steps: ClassVar[bool] = False
     compiled_criterion: partial | None = None
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -165,6 +171,7 @@ class OneTermFactorizer(Factorizer):
 
     name = "one term (compiled)"
     calls_blas = False
+    compiled_steps = True
 
     def __init__(self, cross: CrossProducts, grouping: LevelGrouping | None = None) -> None:
         super().__init__(cross)

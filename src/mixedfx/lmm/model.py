@@ -376,16 +376,19 @@ class LinearMixedModel:
         return np.sqrt(np.asarray(spreads) / residual)
 
     def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None = None,
-                 initial_step: np.ndarray | None = None) -> OptSummary:
+                 initial_step: np.ndarray | None = None, from_optimum: bool = False) -> OptSummary:
         """Minimise the criterion over theta as lme4's ``optimizeLmer`` does.
 
         Without ``optimizer``: ``control.optimizer`` where it names one, else
         steps on the analytic gradient where the model has one and
-        ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA otherwise. ``initial_step``, when given, is BOBYQA's first step per
-        parameter (smaller steps suit a start near the optimum, as a refit's).
+        ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA otherwise. ``initial_step``, when given, is
+        BOBYQA's first step per parameter (smaller steps suit a start near the optimum, as a refit's).
+        ``from_optimum`` says the start is another fit's optimum (a refit's): a one-term model then takes the
+        compiled Newton steps (:mod:`mixedfx.lmm.one_term_steps`) whatever the term's width. lme4's refit is
+        BOBYQA from there, a path no fit of its own follows, so the steps' optimum (as low or lower) stands.
         """
         with limited_blas(self.blas_threads):
-            return self._optimize(control, optimizer, initial_step)
+            return self._optimize(control, optimizer, initial_step, from_optimum=from_optimum)
 
     @cached_property
     def theta_scales(self) -> np.ndarray | None:
@@ -398,7 +401,7 @@ class LinearMixedModel:
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None, start: np.ndarray | None = None,
-                  on_one_scale: bool = False) -> OptSummary:
+                  on_one_scale: bool = False, from_optimum: bool = False) -> OptSummary:
         """:meth:`optimize`'s work: ``start`` overrides ``control.theta0``; ``on_one_scale`` skips the check of the
         columns' scales (the rescaled twin's are one scale by construction)."""
         if optimizer is None and control.optimizer is not None:
@@ -416,7 +419,7 @@ class LinearMixedModel:
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
             given = None if control.theta0 is None and start is None else x0 * scales
             summary, spent = self._steps_on_rescaled_columns(control, optimizer, x0 if given is None else given,
-                                                             scales)
+                                                             scales, from_optimum)
             if summary is None:
                 summary = self._rescaled._optimize(control, optimizer, step, given, on_one_scale=True)
                 summary = replace(summary, feval=summary.feval + spent)
@@ -432,6 +435,9 @@ class LinearMixedModel:
             if trial.return_code > 0:
                 summary, restart, on_gradient = trial, partial(self._inward_restart, control=control), True
             spent = trial.feval
+        elif self._takes_compiled_steps(control, optimizer, from_optimum):  # a refit of a term of one or two columns
+            summary, spent = self._compiled_steps(x0, np.full(self.ks[0], SMALLEST_THETA))
+            restart, on_gradient = bobyqa, summary is not None
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
             if optimizer is None and not control.verbose and self.factorizer.compiled_criterion is not None:
@@ -457,8 +463,23 @@ class LinearMixedModel:
         available)."""
         return optimizer is None and control.use_gradient and self.has_gradient
 
+    def _takes_compiled_steps(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
+                              from_optimum: bool) -> bool:
+        """Whether the optimisation starts with :mod:`mixedfx.lmm.one_term_steps`: where the factoriser takes them
+        (``information_steps``) on the gradient path, or, from another fit's optimum, wherever they can run."""
+        if control.verbose or not control.use_gradient or optimizer is not None:
+            return False
+        return (self.factorizer.information_steps == "one term, compiled"
+                or (from_optimum and self.factorizer.compiled_steps))
+
+    def _steps_restart(self, control: LmerControl) -> Callable[..., OptSummary]:
+        """The boundary checks' optimiser after the compiled steps: the gradient path again where the model has a
+        gradient, BOBYQA (lme4's) where it has none (a term of one or two columns)."""
+        return partial(self._inward_restart, control=control) if self.has_gradient else bobyqa
+
     def _steps_on_rescaled_columns(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
-                                   start: np.ndarray, scales: np.ndarray) -> tuple[OptSummary | None, int]:
+                                   start: np.ndarray, scales: np.ndarray,
+                                   from_optimum: bool = False) -> tuple[OptSummary | None, int]:
         """The rescaled twin's compiled Newton steps (from ``start``, on its scale), run on this model's blocks.
 
         Newton steps on the covariances do not see the columns' scales (the start,
@@ -468,8 +489,7 @@ class LinearMixedModel:
         scale, or None (with the evaluations spent) where the steps do not apply or
         do not converge: the twin then optimises from the start.
         """
-        if (control.verbose or self.factorizer.information_steps != "one term, compiled"
-                or not self._takes_gradient_path(control, optimizer)):
+        if not self._takes_compiled_steps(control, optimizer, from_optimum):
             return None, 0
         diagonal = self.lower == 0.0  # the template's diagonal entries, in order
         summary, spent = self._compiled_steps(start / scales, SMALLEST_THETA / scales[diagonal])
@@ -481,7 +501,7 @@ class LinearMixedModel:
             return self._rescaled.objective(theta)
 
         def twin_restart(*args, **options) -> OptSummary:
-            return self._rescaled._inward_restart(*args, control=control, **options)
+            return self._rescaled._steps_restart(control)(*args, **options)
 
         return self._checked_at_boundary(summary, twin_objective, twin_restart, True, control), spent
 
