@@ -149,7 +149,7 @@ class LinearMixedModel:
         return scales if merge is None else [np.concatenate([scales[i] for i in m]) for m in merge.members]
 
     @cached_property
-    def _response_map(self) -> sp.csr_matrix:
+    def _response_map(self) -> np.ndarray | sp.csr_matrix:
         """[Z X]' W, formed on first use: what a new response's cross-products need."""
         return response_map(self.factored_layouts, self.matrices.X, self.matrices.weights)
 
@@ -456,7 +456,8 @@ class LinearMixedModel:
                                  collinear=on_gradient)
         summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
-        return replace(summary, factorizer=self.factorizer.name)
+        return summary if summary.factorizer == self.factorizer.name else replace(summary,
+                                                                                   factorizer=self.factorizer.name)
 
     def _takes_gradient_path(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None) -> bool:
         """Whether the optimisation starts on the analytic gradient (no optimiser named, the gradient asked for and
@@ -590,7 +591,7 @@ class LinearMixedModel:
         if code != CONVERGED:
             return None, evaluations
         return OptSummary(optimizer="ai-newton", x0=x0, x=theta, fval=float(value), feval=evaluations,
-                          return_code=CONVERGED), evaluations
+                          return_code=CONVERGED, factorizer=self.factorizer.name), evaluations
 
 def _first_step(theta: np.ndarray, share: float) -> float:
     """L-BFGS-B's first step from ``theta``: a share of its largest value (of the share itself near zero)."""
