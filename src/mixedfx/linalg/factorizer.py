@@ -291,6 +291,18 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         return _checked_parts(self.compiled_criterion, theta)
 
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        from mixedfx.linalg.one_term import scalar_factor  # noqa: PLC0415
+
+        status, pivots, l_rr, _ = scalar_factor(*self.blocks, kernel_theta(theta))
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        l11 = np.sqrt(pivots)
+        cp = self.cross
+        return BlockedFactor(l11=l11.reshape(-1, 1, 1), l_rr=l_rr, layout=cp.layout,
+                             coupling=partial(_scale_rows_cols, cp.a_r1, scalar_row_scales(theta, cp.layout),
+                                              theta[0] / l11))
+
 
 class ScalarSparseFactorizer(ScalarFactorizer):
     """Scalar terms with a sparse coupling: the rest formed by :class:`mixedfx.linalg.sparse_gram.ScalarSchur`."""

@@ -153,6 +153,12 @@ def kernel_theta(theta: np.ndarray) -> np.ndarray:
 
 def theta_lower_bounds(ks: list[int]) -> np.ndarray:
     """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
+    return _lower_bounds(tuple(ks)).copy()
+
+
+@lru_cache(maxsize=64)
+def _lower_bounds(ks: tuple[int, ...]) -> np.ndarray:
+    """:func:`theta_lower_bounds` of the terms' widths, made once per shape of theta (every fit asks)."""
     bounds = [np.where(_diagonal_mask(k), 0.0, -np.inf) for k in ks]
     return np.concatenate(bounds) if bounds else np.zeros(0)
 
@@ -412,8 +418,9 @@ def theta_scales(scales: list[np.ndarray], ratio: float = SCALE_RATIO) -> np.nda
     >>> theta_scales(column_scales([term])).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
     [1.0, 2236.0, 2236.0]
     """
-    flat = theta_entry_scales(scales)
-    return flat if flat.size and flat.max() > ratio * flat.min() else None
+    # every column heads a diagonal entry, so the entries' spread is the columns' (a few Python floats)
+    columns = [value for term in scales for value in term.tolist()]
+    return theta_entry_scales(scales) if columns and max(columns) > ratio * min(columns) else None
 
 
 def theta_entry_scales(scales: list[np.ndarray]) -> np.ndarray:

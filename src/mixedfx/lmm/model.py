@@ -360,19 +360,18 @@ class LinearMixedModel:
         means of the response by the i-th factor; otherwise (or when the
         denominator is not positive) 1 on the diagonal and 0 below it.
         """
-        default = np.where(self.lower == 0.0, 1.0, 0.0)
         scalar = all(list(t.z_names) == ["(Intercept)"] for t in self.terms)
         distinct = len({t.group for t in self.terms}) == len(self.terms)
         if not (scalar and distinct):
-            return default
+            return np.where(self.lower == 0.0, 1.0, 0.0)
         stats = self.statistics
         n, mean = stats.n, stats.response_sum / stats.n
         # the variance over the rows of each row's group mean, and of the response
-        spreads = [(np.sum(sums[counts > 0] ** 2 / counts[counts > 0]) - n * mean**2) / (n - 1)
-                   for sums, counts in zip(stats.level_sums, stats.level_counts)]
+        spreads = [(np.sum(sums[seen] ** 2 / counts[seen]) - n * mean**2) / (n - 1)
+                   for sums, counts in zip(stats.level_sums, stats.level_counts) for seen in [counts > 0]]
         residual = (stats.response_squares - n * mean**2) / (n - 1) - sum(spreads)
         if not residual > 0:
-            return default
+            return np.ones(len(spreads))
         return np.sqrt(np.asarray(spreads) / residual)
 
     def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None = None,
