@@ -53,10 +53,7 @@ class MixedModelFit(FitAnalysis, RandomEffects):
     def __init__(self, model: LinearMixedModel | GeneralizedLinearMixedModel, opt: OptSummary,
                  theta: np.ndarray, beta: np.ndarray | None, u: np.ndarray | None, factor: BlockedFactor | None,
                  control: LmerControl | GlmerControl, call: FitCall | None = None) -> None:
-        self._call = call
-        self._model = model
-        self._control = control
-        self._opt = opt
+        self._call, self._model, self._control, self._opt = call, model, control, opt
         self._theta = np.asarray(theta, dtype=float)
         if factor is not None:  # else the subclass forms the estimates at theta when first read (LmerFit)
             self._beta = np.asarray(beta, dtype=float)

@@ -436,7 +436,7 @@ class LinearMixedModel:
             spent = trial.feval
         elif self._takes_compiled_steps(control, optimizer, from_optimum):  # a refit of a term of one or two columns
             summary, spent = self._compiled_steps(x0, np.full(self.ks[0], SMALLEST_THETA))
-            restart, on_gradient = bobyqa, summary is not None
+            restart, on_gradient = partial(self._inward_restart, control=control), summary is not None
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
             if optimizer is None and not control.verbose and self.factorizer.compiled_criterion is not None:
@@ -455,8 +455,8 @@ class LinearMixedModel:
                                  collinear=on_gradient)
         summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
-        return summary if summary.factorizer == self.factorizer.name else replace(summary,
-                                                                                   factorizer=self.factorizer.name)
+        name = self.factorizer.name
+        return summary if summary.factorizer == name else replace(summary, factorizer=name)
 
     def _takes_gradient_path(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None) -> bool:
         """Whether the optimisation starts on the analytic gradient (no optimiser named, the gradient asked for and
@@ -471,11 +471,6 @@ class LinearMixedModel:
             return False
         return (self.factorizer.information_steps == "one term, compiled"
                 or (from_optimum and self.factorizer.compiled_steps))
-
-    def _steps_restart(self, control: LmerControl) -> Callable[..., OptSummary]:
-        """The boundary checks' optimiser after the compiled steps: the gradient path again where the model has a
-        gradient, BOBYQA (lme4's) where it has none (a term of one or two columns)."""
-        return partial(self._inward_restart, control=control) if self.has_gradient else bobyqa
 
     def _steps_on_rescaled_columns(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                                    start: np.ndarray, scales: np.ndarray,
@@ -501,7 +496,7 @@ class LinearMixedModel:
             return self._rescaled.objective(theta)
 
         def twin_restart(*args, **options) -> OptSummary:
-            return self._rescaled._steps_restart(control)(*args, **options)
+            return self._rescaled._inward_restart(*args, control=control, **options)
 
         return self._checked_at_boundary(summary, twin_objective, twin_restart, True, control), spent
 
@@ -517,8 +512,11 @@ class LinearMixedModel:
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:
         """:func:`~mixedfx.optim.optimize.restart_from_edge`'s optimiser after the gradient path: that path again,
-        from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step.
+        from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step; BOBYQA where
+        the model has no gradient (a refit's steps on a term of one or two columns).
         """
+        if not self.has_gradient:
+            return bobyqa(objective, x, lower, **options)
         inside = np.where(x <= lower, lower + 0.1 * _first_step(x, control.first_step_share), x)
         summary = self._gradient_minimise(inside, control)
         if summary.return_code < 0:
