@@ -185,12 +185,16 @@ def rest_slots(terms: list[TermLayout]) -> tuple[np.ndarray, np.ndarray]:
         Increasing along each row.
     values : ndarray, shape (n, s)
     """
-    columns, values, start = [], [], 0
+    n, slots = len(terms[0].codes), sum(t.k for t in terms)
+    columns, values = np.empty((n, slots), dtype=np.int64), np.empty((n, slots))
+    slot, start = 0, 0
     for t in terms:
-        columns += [start + t.codes * t.k + a for a in range(t.k)]
-        values += [t.z[:, a] for a in range(t.k)]
+        for a in range(t.k):
+            np.add(t.codes * t.k, start + a, out=columns[:, slot])
+            values[:, slot] = t.z[:, a]
+            slot += 1
         start += t.q
-    return np.column_stack(columns).astype(np.int64), np.column_stack(values).astype(float)
+    return columns, values
 
 
 def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | sp.csr_matrix:

@@ -281,8 +281,8 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
 
         super().__init__(cross)
         layout = cross.layout
-        terms = np.repeat(np.arange(1, len(layout.ks)), layout.n_levels[1:])
-        row_term = np.concatenate([terms, np.full(layout.p + 1, -1)]).astype(np.int64)
+        row_term = np.repeat(np.array([*range(1, len(layout.ks)), -1], dtype=np.int64),
+                             [*layout.n_levels[1:], layout.p + 1])
         # what the compiled criterion reads: each rest row's term (-1 for [X y]), a11's diagonal, a_r1, a_rr
         self.blocks = (row_term, np.ascontiguousarray(cross.a11[:, 0, 0]), np.ascontiguousarray(cross.a_r1, dtype=float),
                        np.ascontiguousarray(cross.a_rr, dtype=float))

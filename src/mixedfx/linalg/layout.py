@@ -10,7 +10,6 @@ rather than keep a copy of their own.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache

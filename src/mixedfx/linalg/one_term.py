@@ -292,7 +292,8 @@ def level_grouping(a11: np.ndarray) -> LevelGrouping:
     """Group a single term's levels by identical (bit for bit) blocks ``a11[l]``."""
     n_levels, k, _ = a11.shape
     flat = np.ascontiguousarray(a11, dtype=float).reshape(n_levels, k * k)
-    if n_levels and (flat == flat[0]).all():  # a balanced design (every subject seen at the same times): one class
+    bits = flat.view(np.int64)  # compared bit for bit, as the bytes below
+    if n_levels and (bits == bits[0]).all():  # a balanced design (every subject seen at the same times): one class
         return LevelGrouping(codes=np.zeros(n_levels, dtype=np.int64), representative=np.zeros(1, dtype=np.int64),
                              counts=np.array([float(n_levels)]))
     if n_levels <= _FEW_LEVELS:

@@ -64,7 +64,7 @@ class _BlasLimit(AbstractContextManager):
     as a small model's refit); this asks each library for its count and sets it only where it differs.
     """
 
-    __slots__ = ("_libraries", "_threads", "_saved")
+    __slots__ = ("_libraries", "_saved", "_threads")
 
     def __init__(self, libraries: tuple[LibController, ...], threads: int) -> None:
         self._libraries = libraries
