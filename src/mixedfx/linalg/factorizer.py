@@ -177,7 +177,8 @@ class OneTermFactorizer(Factorizer):
         super().__init__(cross)
         # With fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds, along
         # lme4's own path: its optimum is lme4's to about 1e-8 in theta, where the steps' (as exact, a criterion
-        # lower by about 1e-9) sits 1e-5 away, and every quantity read off the fit moves with it
+        # lower by about 1e-9) sits 1e-5 away, and every quantity read off the fit moves with it. A refit, whose
+        # BOBYQA run from the fit's theta is no fit's path, takes the steps whatever the width (compiled_steps)
         if cross.layout.ks[0] > 2:
             self.gradient, self.information_steps = "vector", "one term, compiled"
         self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
