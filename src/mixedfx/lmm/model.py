@@ -443,7 +443,7 @@ class LinearMixedModel:
                 summary = self._compiled_bobyqa(objective, x0, first)
             else:
                 summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
-            summary = replace(summary, feval=summary.feval + spent)
+            summary = replace(summary, feval=summary.feval + spent) if spent else summary
         return self._checked_at_boundary(summary, objective, restart, on_gradient, control)
 
     def _checked_at_boundary(self, summary: OptSummary, objective: Callable[[np.ndarray], float],
