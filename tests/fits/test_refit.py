@@ -1,11 +1,14 @@
 """fit.refit(): the same model on a new response agrees with a fresh fit (lme4's refit)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import mixedfx as mfx
 from mixedfx.inference.simulate import simulate
+from mixedfx.optim.optimize import first_steps_near
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 
@@ -62,3 +65,19 @@ def test_refit_glmer(cbpp_fit):
     np.testing.assert_allclose(again.theta, fresh.theta, atol=2e-3)
     with pytest.raises(ValueError, match="two-column"):
         cbpp_fit.refit(cbpp["incidence"])
+
+
+def test_refit_takes_newton_steps_and_ends_no_higher_than_bobyqa(slopes):
+    """A two-column term's refit steps on the average information from the fit's theta (lme4 runs BOBYQA from
+    there): on each response its criterion is BOBYQA's or lower."""
+    bobyqa_only = replace(slopes.control, theta0=tuple(slopes.theta), use_gradient=False)
+    first_steps = first_steps_near(slopes.theta, bobyqa_only.refit_first_step, bobyqa_only.refit_least_step)
+    sims = simulate(slopes, nsim=6, seed=21).to_numpy()
+    for y in sims.T:
+        again = slopes.refit(y)
+        assert again.opt_summary.optimizer in ("ai-newton", "nloptwrap")  # BOBYQA where a variance nears zero
+        reference = slopes.model.with_response(y).optimize(bobyqa_only, initial_step=first_steps, from_optimum=True)
+        assert reference.optimizer == "nloptwrap"
+        assert again.opt_summary.fval <= reference.fval + 1e-7 * abs(reference.fval)
+        assert again.reml_criterion == pytest.approx(again.opt_summary.fval, rel=1e-12)
+    assert slopes.refit(sims[:, 0]).opt_summary.optimizer == "ai-newton"

@@ -11,6 +11,7 @@ from mixedfx.linalg.cross import (
     by_slots,
     coupling_is_sparse,
     cross_products,
+    response_map,
     scale_columns,
     settle_coupling,
 )
@@ -166,3 +167,17 @@ def test_scale_columns_of_a_single_slope_term():
     scales = [np.array([1.0, 104.0])]
     scaled = scale_columns(cross_products(terms, X, y), scales)
     _assert_same_blocks(scaled, cross_products(_scaled_terms(terms, scales), X, y))
+
+
+@pytest.mark.parametrize("n_levels", [12, 300])
+def test_response_map_is_dense_when_small_and_gives_the_cross_products_either_way(n_levels):
+    rng = np.random.default_rng(n_levels)
+    n = 4 * n_levels
+    codes = np.repeat(np.arange(n_levels), 4)
+    term = TermLayout(codes=codes, z=np.column_stack([np.ones(n), rng.normal(size=n)]), n_levels=n_levels)
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    w, y = rng.uniform(0.5, 2.0, n), rng.normal(size=n)
+    mapped = response_map([term], X, w)
+    assert sp.issparse(mapped) == (n_levels > 12)
+    zx = np.hstack([_dense(term.matrix), X])
+    np.testing.assert_allclose(mapped @ y, zx.T @ (w * y), rtol=1e-12)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixedfx.linalg.cross import cross_products, transform_dense, with_response
-from mixedfx.linalg.factorizer import OneTermFactorizer, SmallScalarFactorizer, factorize, factorizer_for
+from mixedfx.linalg.factorizer import OneTermFactorizer, ScalarDenseFactorizer, SmallScalarFactorizer, factorizer_for
 from mixedfx.linalg.layout import TermLayout
 from mixedfx.linalg.one_term import (
     class_criterion_parts,
@@ -67,11 +67,16 @@ def test_scalar_parts_match_the_blocked_factor(weighted):
     assert isinstance(factorizer_for(cp), SmallScalarFactorizer)
     theta = np.array([0.8, 1.7, 0.3])
     status, logdet_re, logdet_x, pwrss = scalar_criterion_parts(*SmallScalarFactorizer(cp).blocks, theta)
-    factor = factorize(cp, theta)
+    factor = ScalarDenseFactorizer(cp).factor(theta)  # numpy's products and LAPACK's Cholesky
     assert status == 0
     assert logdet_re == pytest.approx(factor.logdet_re, rel=1e-12)
     assert logdet_x == pytest.approx(factor.logdet_x, rel=1e-12)
     assert pwrss == pytest.approx(factor.pwrss, rel=1e-12)
+    compiled = SmallScalarFactorizer(cp).factor(theta)  # the compiled pass's whole factor
+    for part in ("l11", "l_rr", "l_r1"):
+        np.testing.assert_allclose(getattr(compiled, part), getattr(factor, part), rtol=1e-12, atol=1e-12)
+    for mine, reference in zip(compiled.solve_coefficients(), factor.solve_coefficients()):
+        np.testing.assert_allclose(mine, reference, rtol=1e-10)
     collinear = cross_products(layouts, np.column_stack([X, X[:, 1]]), y)
     assert scalar_criterion_parts(*SmallScalarFactorizer(collinear).blocks, theta)[0] == 1
 
@@ -168,3 +173,13 @@ def test_levels_are_grouped_by_identical_blocks_numbered_as_first_seen(n_levels)
     assert grouping.codes.tolist() == expected
     assert grouping.counts.tolist() == np.bincount(expected).tolist()
     np.testing.assert_array_equal(a11[grouping.representative][grouping.codes], a11)
+
+
+def test_identical_blocks_make_one_class_and_signed_zeros_two():
+    """A balanced design's levels share one block: one class, found without grouping level by level."""
+    a11 = np.tile(np.array([[2.0, 1.0], [1.0, 3.0]]), (7, 1, 1))
+    grouping = level_grouping(a11)
+    assert grouping.codes.tolist() == [0] * 7 and grouping.counts.tolist() == [7.0]
+    a11[:, 0, 1] = 0.0
+    a11[4, 0, 1] = -0.0  # equal as a number, not bit for bit: the grouping is by bits
+    assert level_grouping(a11).counts.tolist() == [6.0, 1.0]

@@ -51,16 +51,14 @@ class MixedModelFit(FitAnalysis, RandomEffects):
     """
 
     def __init__(self, model: LinearMixedModel | GeneralizedLinearMixedModel, opt: OptSummary,
-                 theta: np.ndarray, beta: np.ndarray, u: np.ndarray, factor: BlockedFactor,
+                 theta: np.ndarray, beta: np.ndarray | None, u: np.ndarray | None, factor: BlockedFactor | None,
                  control: LmerControl | GlmerControl, call: FitCall | None = None) -> None:
-        self._call = call
-        self._model = model
-        self._control = control
-        self._opt = opt
+        self._call, self._model, self._control, self._opt = call, model, control, opt
         self._theta = np.asarray(theta, dtype=float)
-        self._beta = np.asarray(beta, dtype=float)
-        self._u = u
-        self._factor = factor
+        if factor is not None:  # else the subclass forms the estimates at theta when first read (LmerFit)
+            self._beta = np.asarray(beta, dtype=float)
+            self._u = u
+            self._factor = factor
         diagonal = model.lower == 0.0  # the model's theta_lower_bounds of these terms
         self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
 

@@ -20,6 +20,7 @@ from mixedfx.design.matrices import pad_to_input
 from mixedfx.fits.base import MixedModelFit
 from mixedfx.fits.call import FitCall
 from mixedfx.fits.labels import names_index
+from mixedfx.linalg.factor import BlockedFactor
 
 __all__ = ["LmerFit"]
 
@@ -27,16 +28,34 @@ __all__ = ["LmerFit"]
 class LmerFit(MixedModelFit):
     """A fitted linear mixed model, as lme4's ``lmerMod``.
 
-    Created by :func:`mixedfx.lmer`; all estimates are fixed at construction.
-    ``str(fit)`` reads as lme4's ``print(fit)`` and ``str(fit.summary())`` as
-    ``print(summary(fit))``.
+    Created by :func:`mixedfx.lmer`; all estimates are fixed by the optimum's
+    theta, and formed from its factor when first read (a bootstrap's refits
+    read only what they need). ``str(fit)`` reads as lme4's ``print(fit)`` and
+    ``str(fit.summary())`` as ``print(summary(fit))``.
     """
 
     def __init__(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl,
                  call: FitCall | None = None) -> None:
-        factor = model.factor(opt.x)
-        beta, u = factor.solve_coefficients()
-        super().__init__(model, opt, opt.x, beta, u, factor, control, call)
+        super().__init__(model, opt, opt.x, None, None, None, control, call)
+
+    @cached_property
+    def _factor(self) -> BlockedFactor:
+        """The blocked factor at the optimum's theta."""
+        return self._model.factor(self._opt.x)
+
+    @cached_property
+    def _coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """beta and the spherical random effects u at the optimum."""
+        beta, u = self._factor.solve_coefficients()
+        return np.asarray(beta, dtype=float), u
+
+    @property
+    def _beta(self) -> np.ndarray:
+        return self._coefficients[0]
+
+    @property
+    def _u(self) -> np.ndarray:
+        return self._coefficients[1]
 
     def _convergence_messages(self) -> dict[str, list[str]]:
         """lme4's checkConv on the deviance's finite-difference derivatives over theta."""
@@ -158,8 +177,11 @@ class LmerFit(MixedModelFit):
         """The same model fitted to a new response (lme4's ``refit``).
 
         Only the new response's cross-products are formed; the optimiser starts
-        from this fit's theta with small first steps (``control.refit_first_step``
-        of each parameter, at least ``control.refit_least_step``).
+        from this fit's theta: a one-term model takes Newton steps on the average
+        information from there (:meth:`LinearMixedModel.optimize`'s ``from_optimum``),
+        other models BOBYQA with small first steps (``control.refit_first_step``
+        of each parameter, at least ``control.refit_least_step``), as do those
+        whose steps meet a variance near zero.
 
         Parameters
         ----------
@@ -194,7 +216,7 @@ class LmerFit(MixedModelFit):
         """
         check_residual_variation(model.matrices, model.cross.xy_gram)
         control, first_steps = self._refit_start
-        return self._refit_of(model, model.optimize(control, initial_step=first_steps), control)
+        return self._refit_of(model, model.optimize(control, initial_step=first_steps, from_optimum=True), control)
 
     def _refit_of(self, model: LinearMixedModel, opt: OptSummary, control: LmerControl) -> LmerFit:
         """The fit :meth:`refit_model` and :meth:`refit_ml` make (a fit whose rows are elsewhere makes its own kind)."""

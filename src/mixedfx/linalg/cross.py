@@ -26,6 +26,8 @@ __all__ = ["CrossProducts", "cross_products", "by_slots", "rest_slots", "respons
 # Coupling blocks denser than this, or this small, are kept dense.
 _SPARSE_MAX_DENSITY = 0.25
 _SPARSE_MIN_SIZE = 40_000
+# A response map of at most this many numbers is kept dense
+_DENSE_MAP_MAX = 50_000
 
 
 @dataclass(frozen=True)
@@ -183,16 +185,20 @@ def rest_slots(terms: list[TermLayout]) -> tuple[np.ndarray, np.ndarray]:
         Increasing along each row.
     values : ndarray, shape (n, s)
     """
-    columns, values, start = [], [], 0
+    n, slots = len(terms[0].codes), sum(t.k for t in terms)
+    columns, values = np.empty((n, slots), dtype=np.int64), np.empty((n, slots))
+    slot, start = 0, 0
     for t in terms:
-        columns += [start + t.codes * t.k + a for a in range(t.k)]
-        values += [t.z[:, a] for a in range(t.k)]
+        for a in range(t.k):
+            np.add(t.codes * t.k, start + a, out=columns[:, slot])
+            values[:, slot] = t.z[:, a]
+            slot += 1
         start += t.q
-    return np.column_stack(columns).astype(np.int64), np.column_stack(values).astype(float)
+    return columns, values
 
 
-def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
-    """[Z X]' W as a sparse matrix: its product with a response gives that response's cross-products.
+def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray | sp.csr_matrix:
+    """[Z X]' W: its product with a response gives that response's cross-products.
 
     Parameters
     ----------
@@ -205,13 +211,16 @@ def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | N
 
     Returns
     -------
-    scipy.sparse.csr_matrix, shape (q + p, n)
-        Rows in the order of the Z columns (term by term), then X's columns.
+    ndarray or scipy.sparse.csr_matrix, shape (q + p, n)
+        Rows in the order of the Z columns (term by term), then X's columns; dense
+        where it holds at most ``_DENSE_MAP_MAX`` numbers (a small model's refit:
+        numpy's product costs a fraction of scipy's call), sparse otherwise.
     """
     n = X.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     zx = sp.hstack([t.matrix for t in terms] + [sp.csr_matrix(X)], format="csr")
-    return sp.csr_matrix(zx.multiply(w[:, None])).T.tocsr()
+    mapped = sp.csr_matrix(zx.multiply(w[:, None])).T.tocsr()
+    return mapped.toarray() if mapped.shape[0] * mapped.shape[1] <= _DENSE_MAP_MAX else mapped
 
 
 def with_response(cp: CrossProducts, products: np.ndarray, yy: float) -> CrossProducts:
@@ -230,16 +239,17 @@ def with_response(cp: CrossProducts, products: np.ndarray, yy: float) -> CrossPr
     -------
     CrossProducts
     """
-    q1 = cp.layout.ks[0] * cp.layout.n_levels[0]
-    first, rest = products[:q1], np.append(products[q1:], yy)
+    q1 = cp.a11.shape[0] * cp.a11.shape[1]
+    first, rest = products[:q1], products[q1:]
     if sp.issparse(cp.a_r1):
         a_r1 = sp.vstack([cp.a_r1[:-1], sp.csr_matrix(first)], format="csr")
     else:
         a_r1 = cp.a_r1.copy()
         a_r1[-1] = first
     a_rr = cp.a_rr.copy()
-    a_rr[-1] = rest
-    a_rr[:, -1] = rest
+    a_rr[-1, :-1] = rest
+    a_rr[:-1, -1] = rest
+    a_rr[-1, -1] = yy
     return CrossProducts(a11=cp.a11, a_r1=a_r1, a_rr=a_rr, layout=cp.layout)
 
 

@@ -84,6 +84,11 @@ class Factorizer:
         (:mod:`mixedfx.lmm.one_term_steps`, the whole run in one compiled call
         on :class:`OneTermFactorizer`'s ``blocks``, for a term of three columns
         or more) or None.
+    compiled_steps : bool
+        Whether :mod:`mixedfx.lmm.one_term_steps` can run on this kind's
+        ``blocks`` (:class:`OneTermFactorizer`, whatever the term's width): a
+        fit takes them where ``information_steps`` says so, a refit from
+        another fit's optimum wherever they can run.
     compiled_criterion : functools.partial or None
         Where the criterion's parts are one compiled call, that call over the
         blocks (a kernel of :mod:`mixedfx.linalg.one_term`, theta its last
@@ -95,6 +100,7 @@ class Factorizer:
     gradient: str | None = None
     information_steps: str | None = None
     calls_blas: ClassVar[bool] = True
+    compiled_steps: ClassVar[bool] = False
     compiled_criterion: partial | None = None
 
     def __init__(self, cross: CrossProducts) -> None:
@@ -165,12 +171,14 @@ class OneTermFactorizer(Factorizer):
 
     name = "one term (compiled)"
     calls_blas = False
+    compiled_steps = True
 
     def __init__(self, cross: CrossProducts, grouping: LevelGrouping | None = None) -> None:
         super().__init__(cross)
         # With fewer than six parameters BOBYQA takes 20 to 60 compiled evaluations of microseconds, along
         # lme4's own path: its optimum is lme4's to about 1e-8 in theta, where the steps' (as exact, a criterion
-        # lower by about 1e-9) sits 1e-5 away, and every quantity read off the fit moves with it
+        # lower by about 1e-9) sits 1e-5 away, and every quantity read off the fit moves with it. A refit, whose
+        # BOBYQA run from the fit's theta is no fit's path, takes the steps whatever the width (compiled_steps)
         if cross.layout.ks[0] > 2:
             self.gradient, self.information_steps = "vector", "one term, compiled"
         self.blocks = tuple(np.ascontiguousarray(a, dtype=float) for a in (cross.a11, cross.a_r1, cross.a_rr))
@@ -274,8 +282,8 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
 
         super().__init__(cross)
         layout = cross.layout
-        terms = np.repeat(np.arange(1, len(layout.ks)), layout.n_levels[1:])
-        row_term = np.concatenate([terms, np.full(layout.p + 1, -1)]).astype(np.int64)
+        row_term = np.repeat(np.array([*range(1, len(layout.ks)), -1], dtype=np.int64),
+                             [*layout.n_levels[1:], layout.p + 1])
         # what the compiled criterion reads: each rest row's term (-1 for [X y]), a11's diagonal, a_r1, a_rr
         self.blocks = (row_term, np.ascontiguousarray(cross.a11[:, 0, 0]), np.ascontiguousarray(cross.a_r1, dtype=float),
                        np.ascontiguousarray(cross.a_rr, dtype=float))
@@ -283,6 +291,18 @@ class SmallScalarFactorizer(ScalarDenseFactorizer):
 
     def criterion_parts(self, theta: np.ndarray) -> tuple[float, float, float]:
         return _checked_parts(self.compiled_criterion, theta)
+
+    def factor(self, theta: np.ndarray, workspace: np.ndarray | None = None) -> BlockedFactor:
+        from mixedfx.linalg.one_term import scalar_factor  # noqa: PLC0415
+
+        status, pivots, l_rr, _ = scalar_factor(*self.blocks, kernel_theta(theta))
+        if status != OK:
+            raise np.linalg.LinAlgError(_SINGULAR)
+        l11 = np.sqrt(pivots)
+        cp = self.cross
+        return BlockedFactor(l11=l11.reshape(-1, 1, 1), l_rr=l_rr, layout=cp.layout,
+                             coupling=partial(_scale_rows_cols, cp.a_r1, scalar_row_scales(theta, cp.layout),
+                                              theta[0] / l11))
 
 
 class ScalarSparseFactorizer(ScalarFactorizer):

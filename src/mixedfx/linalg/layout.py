@@ -9,6 +9,7 @@ rather than keep a copy of their own.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
@@ -151,6 +152,12 @@ def kernel_theta(theta: np.ndarray) -> np.ndarray:
 
 def theta_lower_bounds(ks: list[int]) -> np.ndarray:
     """lme4's lower bounds: 0 for diagonal elements, -inf below the diagonal."""
+    return _lower_bounds(tuple(ks)).copy()
+
+
+@lru_cache(maxsize=64)
+def _lower_bounds(ks: tuple[int, ...]) -> np.ndarray:
+    """:func:`theta_lower_bounds` of the terms' widths, made once per shape of theta (every fit asks)."""
     bounds = [np.where(_diagonal_mask(k), 0.0, -np.inf) for k in ks]
     return np.concatenate(bounds) if bounds else np.zeros(0)
 
@@ -222,17 +229,14 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
     [1.0, -2.0, 0.2]
     """
     parts, start, moved = [], 0, False
-    for k, template in zip(ks, templates(theta, ks)):
+    values = theta.tolist()  # a few entries per term: Python floats decide faster than numpy's calls
+    for k in ks:
         size = k * (k + 1) // 2
         part = theta[start: start + size]
-        diagonal = np.diagonal(template)
-        lengths = np.linalg.norm(template, axis=1)
-        stalled = diagonal <= near * diagonal.max()
-        stalled[-1] = False
-        # exactly 0 is the edge check's (restart_from_edge): inside, a gradient method creeps from such a point
-        along_others = (diagonal > 0) & (diagonal <= near * lengths) & (lengths > near * lengths.max())
-        low = stalled | (along_others & collinear)
-        if k > 1 and low.any():
+        low = _on_boundary(values[start: start + size], k, near, collinear) if k > 1 else []
+        if any(low):
+            template = lambda_template(part, k)
+            lengths = np.linalg.norm(template, axis=1)
             bump = share * (lengths.max() if lengths.max() > 0 else 1.0)
             covariance = template @ template.T + np.diag(np.where(low, bump**2, 0.0))
             try:
@@ -243,6 +247,20 @@ def theta_moved_inward(theta: np.ndarray, ks: list[int], near: float, share: flo
         parts.append(part)
         start += size
     return np.concatenate(parts) if moved else None
+
+
+def _on_boundary(segment: list[float], k: int, near: float, collinear: bool) -> list[bool]:
+    """Per diagonal entry of one term's template (its theta ``segment``), whether :func:`theta_moved_inward` counts
+    it as on the boundary."""
+    at = [c * k - c * (c - 1) // 2 - c for c in range(k)]  # entry (r, c) sits at at[c] + r
+    diagonal = [segment[at[j] + j] for j in range(k)]
+    lengths = [math.sqrt(sum(segment[at[c] + r] ** 2 for c in range(r + 1))) for r in range(k)]
+    largest, longest = max(diagonal), max(lengths)
+    # a diagonal entry but the last next to (or at) 0; or, with collinear, one above 0 (at 0 the edge check,
+    # restart_from_edge, decides) whose effect is almost a combination of the earlier ones
+    return [(j < k - 1 and d <= near * largest)
+            or (collinear and 0.0 < d <= near * length and length > near * longest)
+            for j, (d, length) in enumerate(zip(diagonal, lengths))]
 
 
 def templates(theta: np.ndarray, ks: list[int]) -> list[np.ndarray]:
@@ -399,8 +417,9 @@ def theta_scales(scales: list[np.ndarray], ratio: float = SCALE_RATIO) -> np.nda
     >>> theta_scales(column_scales([term])).round().tolist()  # theta is (T11, T21, T22): rows 1, 2, 2
     [1.0, 2236.0, 2236.0]
     """
-    flat = theta_entry_scales(scales)
-    return flat if flat.size and flat.max() > ratio * flat.min() else None
+    # every column heads a diagonal entry, so the entries' spread is the columns' (a few Python floats)
+    columns = [value for term in scales for value in term.tolist()]
+    return theta_entry_scales(scales) if columns and max(columns) > ratio * min(columns) else None
 
 
 def theta_entry_scales(scales: list[np.ndarray]) -> np.ndarray:

@@ -26,7 +26,7 @@ from mixedfx.linalg.cholesky import cholesky_in_place, compiled_pivot_floor, sub
 from mixedfx.linalg.layout import lambda_template
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 
-__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "factor_parts", "scalar_criterion_parts",
+__all__ = ["factor_one_term", "factor_levels", "criterion_parts", "factor_parts", "scalar_factor", "scalar_criterion_parts",
            "LevelClasses", "LevelGrouping", "level_grouping", "level_classes", "class_criterion_parts"]
 
 _template = numba.njit(cache=True)(lambda_template)
@@ -292,6 +292,10 @@ def level_grouping(a11: np.ndarray) -> LevelGrouping:
     """Group a single term's levels by identical (bit for bit) blocks ``a11[l]``."""
     n_levels, k, _ = a11.shape
     flat = np.ascontiguousarray(a11, dtype=float).reshape(n_levels, k * k)
+    bits = flat.view(np.int64)  # compared bit for bit, as the bytes below
+    if n_levels and (bits == bits[0]).all():  # a balanced design (every subject seen at the same times): one class
+        return LevelGrouping(codes=np.zeros(n_levels, dtype=np.int64), representative=np.zeros(1, dtype=np.int64),
+                             counts=np.array([float(n_levels)]))
     if n_levels <= _FEW_LEVELS:
         seen: dict[bytes, int] = {}
         codes = np.fromiter((seen.setdefault(row.tobytes(), len(seen)) for row in flat), np.int64, n_levels)
@@ -410,8 +414,8 @@ def class_criterion_parts(counts, a11, products, a_rr, theta):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
-    """:func:`criterion_parts` for scalar terms with a small dense rest (crossed ``(1 | a) + (1 | b)``).
+def scalar_factor(row_term, a11, a_r1, a_rr, theta):
+    """The factor of scalar terms with a small dense rest (crossed ``(1 | a) + (1 | b)``), in one pass.
 
     Parameters
     ----------
@@ -428,16 +432,22 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
 
     Returns
     -------
-    status, logdet_re, logdet_x, pwrss
-        As :func:`criterion_parts`.
+    status : int
+        As :func:`factor_one_term`'s.
+    pivots : ndarray, shape (l,)
+        The first term's squared pivots ``theta_1^2 a11 + 1`` (its factor's diagonal squared).
+    rest : ndarray, shape (m, m)
+        The rest's factor (lower triangular, zeros above), less the coupling's Schur update.
+    pwrss : float
+        The penalised residual sum of squares.
     """
     m = a_rr.shape[0]
     th0 = theta[0]
-    logdet_re = 0.0
+    pivots = np.empty(a11.shape[0])
     weights = np.empty(a11.shape[0])
     for lev in range(a11.shape[0]):
         d = th0 * th0 * a11[lev] + 1.0
-        logdet_re += math.log(d)
+        pivots[lev] = d
         weights[lev] = th0 * th0 / d
     scale = np.empty(m)
     for i in range(m):
@@ -455,7 +465,23 @@ def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
             rest[i, i] += 1.0
             reference[i] += 1.0
     status, pwrss = cholesky_in_place(rest, reference, a11.shape[0] + m, True)
+    return status, pivots, rest, pwrss
+
+
+@numba.njit(cache=True, error_model="numpy")
+def scalar_criterion_parts(row_term, a11, a_r1, a_rr, theta):
+    """:func:`criterion_parts` for scalar terms with a small dense rest (:func:`scalar_factor`'s arguments).
+
+    Returns
+    -------
+    status, logdet_re, logdet_x, pwrss
+        As :func:`criterion_parts`.
+    """
+    status, pivots, rest, pwrss = scalar_factor(row_term, a11, a_r1, a_rr, theta)
     if status != OK:
         return status, 0.0, 0.0, 0.0
+    logdet_re = 0.0
+    for lev in range(pivots.shape[0]):
+        logdet_re += math.log(pivots[lev])
     # the first term's log(d) are already squared pivots: halved (exactly) to join the rest's
     return _parts(0.5 * logdet_re, rest, np.sum(row_term >= 0), pwrss)

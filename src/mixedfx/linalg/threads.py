@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from threadpoolctl import ThreadpoolController
+    from threadpoolctl import LibController
 
 __all__ = ["blas_threads", "limited_blas", "THREADED_MIN_FLOPS"]
 
@@ -54,13 +54,40 @@ def limited_blas(threads: int | None) -> AbstractContextManager:
     """
     if threads is None:
         return nullcontext()
-    return _blas_controller().limit(limits=threads, user_api="blas")
+    return _BlasLimit(_blas_libraries(), threads)
+
+
+class _BlasLimit(AbstractContextManager):
+    """Sets each BLAS library's threads on entry and restores them on exit, leaving alone those already there.
+
+    threadpoolctl's ``limit`` builds a limiter that queries every library on each call (20-70 us, as long
+    as a small model's refit); this asks each library for its count and sets it only where it differs.
+    """
+
+    __slots__ = ("_libraries", "_saved", "_threads")
+
+    def __init__(self, libraries: tuple[LibController, ...], threads: int) -> None:
+        self._libraries = libraries
+        self._threads = threads
+        self._saved: list[int] = []
+
+    def __enter__(self) -> _BlasLimit:
+        self._saved = [library.num_threads for library in self._libraries]
+        for library, saved in zip(self._libraries, self._saved):
+            if saved != self._threads:
+                library.set_num_threads(self._threads)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for library, saved in zip(self._libraries, self._saved):
+            if saved != self._threads:
+                library.set_num_threads(saved)
 
 
 @cache
-def _blas_controller() -> ThreadpoolController:
-    """The loaded thread pools, found once: ``threadpool_limits`` searches them on every call (0.2-0.7 ms,
-    as long as a small fit), the controller's ``limit`` only sets and restores (about 20 us)."""
+def _blas_libraries() -> tuple[LibController, ...]:
+    """The loaded BLAS libraries' controllers, found once: threadpoolctl searches the loaded libraries on every
+    ``threadpool_limits`` call (0.2-0.7 ms, as long as a small fit)."""
     from threadpoolctl import ThreadpoolController  # noqa: PLC0415 - only models that limit threads pay its import
 
-    return ThreadpoolController()
+    return tuple(ThreadpoolController().select(user_api="blas").lib_controllers)

@@ -149,7 +149,7 @@ class LinearMixedModel:
         return scales if merge is None else [np.concatenate([scales[i] for i in m]) for m in merge.members]
 
     @cached_property
-    def _response_map(self) -> sp.csr_matrix:
+    def _response_map(self) -> np.ndarray | sp.csr_matrix:
         """[Z X]' W, formed on first use: what a new response's cross-products need."""
         return response_map(self.factored_layouts, self.matrices.X, self.matrices.weights)
 
@@ -360,32 +360,34 @@ class LinearMixedModel:
         means of the response by the i-th factor; otherwise (or when the
         denominator is not positive) 1 on the diagonal and 0 below it.
         """
-        default = np.where(self.lower == 0.0, 1.0, 0.0)
         scalar = all(list(t.z_names) == ["(Intercept)"] for t in self.terms)
         distinct = len({t.group for t in self.terms}) == len(self.terms)
         if not (scalar and distinct):
-            return default
+            return np.where(self.lower == 0.0, 1.0, 0.0)
         stats = self.statistics
         n, mean = stats.n, stats.response_sum / stats.n
         # the variance over the rows of each row's group mean, and of the response
-        spreads = [(np.sum(sums[counts > 0] ** 2 / counts[counts > 0]) - n * mean**2) / (n - 1)
-                   for sums, counts in zip(stats.level_sums, stats.level_counts)]
+        spreads = [(np.sum(sums[seen] ** 2 / counts[seen]) - n * mean**2) / (n - 1)
+                   for sums, counts in zip(stats.level_sums, stats.level_counts) for seen in [counts > 0]]
         residual = (stats.response_squares - n * mean**2) / (n - 1) - sum(spreads)
         if not residual > 0:
-            return default
+            return np.ones(len(spreads))
         return np.sqrt(np.asarray(spreads) / residual)
 
     def optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None = None,
-                 initial_step: np.ndarray | None = None) -> OptSummary:
+                 initial_step: np.ndarray | None = None, from_optimum: bool = False) -> OptSummary:
         """Minimise the criterion over theta as lme4's ``optimizeLmer`` does.
 
         Without ``optimizer``: ``control.optimizer`` where it names one, else
         steps on the analytic gradient where the model has one and
-        ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA otherwise. ``initial_step``, when given, is BOBYQA's first step per
-        parameter (smaller steps suit a start near the optimum, as a refit's).
+        ``control.use_gradient`` holds (see :class:`LmerControl`), BOBYQA otherwise. ``initial_step``, when given, is
+        BOBYQA's first step per parameter (smaller steps suit a start near the optimum, as a refit's).
+        ``from_optimum`` says the start is another fit's optimum (a refit's): a one-term model then takes the
+        compiled Newton steps (:mod:`mixedfx.lmm.one_term_steps`) whatever the term's width. lme4's refit is
+        BOBYQA from there, a path no fit of its own follows, so the steps' optimum (as low or lower) stands.
         """
         with limited_blas(self.blas_threads):
-            return self._optimize(control, optimizer, initial_step)
+            return self._optimize(control, optimizer, initial_step, from_optimum=from_optimum)
 
     @cached_property
     def theta_scales(self) -> np.ndarray | None:
@@ -398,7 +400,7 @@ class LinearMixedModel:
 
     def _optimize(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
                   initial_step: np.ndarray | None, start: np.ndarray | None = None,
-                  on_one_scale: bool = False) -> OptSummary:
+                  on_one_scale: bool = False, from_optimum: bool = False) -> OptSummary:
         """:meth:`optimize`'s work: ``start`` overrides ``control.theta0``; ``on_one_scale`` skips the check of the
         columns' scales (the rescaled twin's are one scale by construction)."""
         if optimizer is None and control.optimizer is not None:
@@ -416,7 +418,7 @@ class LinearMixedModel:
             # lme4's start (1 on the diagonal) is meant for the rescaled columns; a given start is carried over
             given = None if control.theta0 is None and start is None else x0 * scales
             summary, spent = self._steps_on_rescaled_columns(control, optimizer, x0 if given is None else given,
-                                                             scales)
+                                                             scales, from_optimum)
             if summary is None:
                 summary = self._rescaled._optimize(control, optimizer, step, given, on_one_scale=True)
                 summary = replace(summary, feval=summary.feval + spent)
@@ -432,13 +434,16 @@ class LinearMixedModel:
             if trial.return_code > 0:
                 summary, restart, on_gradient = trial, partial(self._inward_restart, control=control), True
             spent = trial.feval
+        elif self._takes_compiled_steps(control, optimizer, from_optimum):  # a refit of a term of one or two columns
+            summary, spent = self._compiled_steps(x0, np.full(self.ks[0], SMALLEST_THETA))
+            restart, on_gradient = partial(self._inward_restart, control=control), summary is not None
         if summary is None:
             first = options if initial_step is None else dict(options, initial_step=initial_step)
             if optimizer is None and not control.verbose and self.factorizer.compiled_criterion is not None:
                 summary = self._compiled_bobyqa(objective, x0, first)
             else:
                 summary = (optimizer or bobyqa)(objective, x0, self.lower, **first)
-            summary = replace(summary, feval=summary.feval + spent)
+            summary = replace(summary, feval=summary.feval + spent) if spent else summary
         return self._checked_at_boundary(summary, objective, restart, on_gradient, control)
 
     def _checked_at_boundary(self, summary: OptSummary, objective: Callable[[np.ndarray], float],
@@ -450,15 +455,26 @@ class LinearMixedModel:
                                  collinear=on_gradient)
         summary = settle_on_boundary(summary, objective, self.lower, self.ks, control.boundary_tol,
                                      control.boundary_share)
-        return replace(summary, factorizer=self.factorizer.name)
+        name = self.factorizer.name
+        return summary if summary.factorizer == name else replace(summary, factorizer=name)
 
     def _takes_gradient_path(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None) -> bool:
         """Whether the optimisation starts on the analytic gradient (no optimiser named, the gradient asked for and
         available)."""
         return optimizer is None and control.use_gradient and self.has_gradient
 
+    def _takes_compiled_steps(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
+                              from_optimum: bool) -> bool:
+        """Whether the optimisation starts with :mod:`mixedfx.lmm.one_term_steps`: where the factoriser takes them
+        (``information_steps``) on the gradient path, or, from another fit's optimum, wherever they can run."""
+        if control.verbose or not control.use_gradient or optimizer is not None:
+            return False
+        return (self.factorizer.information_steps == "one term, compiled"
+                or (from_optimum and self.factorizer.compiled_steps))
+
     def _steps_on_rescaled_columns(self, control: LmerControl, optimizer: Callable[..., OptSummary] | None,
-                                   start: np.ndarray, scales: np.ndarray) -> tuple[OptSummary | None, int]:
+                                   start: np.ndarray, scales: np.ndarray,
+                                   from_optimum: bool = False) -> tuple[OptSummary | None, int]:
         """The rescaled twin's compiled Newton steps (from ``start``, on its scale), run on this model's blocks.
 
         Newton steps on the covariances do not see the columns' scales (the start,
@@ -468,8 +484,7 @@ class LinearMixedModel:
         scale, or None (with the evaluations spent) where the steps do not apply or
         do not converge: the twin then optimises from the start.
         """
-        if (control.verbose or self.factorizer.information_steps != "one term, compiled"
-                or not self._takes_gradient_path(control, optimizer)):
+        if not self._takes_compiled_steps(control, optimizer, from_optimum):
             return None, 0
         diagonal = self.lower == 0.0  # the template's diagonal entries, in order
         summary, spent = self._compiled_steps(start / scales, SMALLEST_THETA / scales[diagonal])
@@ -497,8 +512,11 @@ class LinearMixedModel:
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:
         """:func:`~mixedfx.optim.optimize.restart_from_edge`'s optimiser after the gradient path: that path again,
-        from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step.
+        from a point moved off the bounds (where the gradient vanishes) by a tenth of its first step; BOBYQA where
+        the model has no gradient (a refit's steps on a term of one or two columns).
         """
+        if not self.has_gradient:
+            return bobyqa(objective, x, lower, **options)
         inside = np.where(x <= lower, lower + 0.1 * _first_step(x, control.first_step_share), x)
         summary = self._gradient_minimise(inside, control)
         if summary.return_code < 0:
@@ -570,7 +588,7 @@ class LinearMixedModel:
         if code != CONVERGED:
             return None, evaluations
         return OptSummary(optimizer="ai-newton", x0=x0, x=theta, fval=float(value), feval=evaluations,
-                          return_code=CONVERGED), evaluations
+                          return_code=CONVERGED, factorizer=self.factorizer.name), evaluations
 
 def _first_step(theta: np.ndarray, share: float) -> float:
     """L-BFGS-B's first step from ``theta``: a share of its largest value (of the share itself near zero)."""

@@ -63,8 +63,9 @@ def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float]
     if not settings.restart_edge:
         return summary
     options = settings.optimizer_options
-    summary = restart_from_edge(summary, objective, lower, optimizer=optimizer, columns=theta_columns(ks),
-                                first_step=first_step, **options)
+    if (summary.x == lower).any():  # the edge check steps inward from the parameters on their bounds
+        summary = restart_from_edge(summary, objective, lower, optimizer=optimizer, columns=theta_columns(ks),
+                                    first_step=first_step, **options)
     n_theta = sum(k * (k + 1) // 2 for k in ks)
     moved = theta_moved_inward(summary.x[:n_theta], ks, settings.inward_tol, settings.inward_share, collinear)
     if moved is None:
