@@ -59,11 +59,11 @@ class LaplaceRuns:
             return last[1]
         model = self.model
         if self.stage == 2:
-            theta, beta = model.split(point)
-            base = np.ascontiguousarray(model.offset + model.X @ beta, dtype=float)
+            k = len(model.lower)
+            base = model.offset + model.X @ point[k:]
+            out = self._engine.run_raw(point[:k], base, self._start, self._mu_start, self._terms)
         else:
-            theta, base = point, model.offset
-        out = self._engine.run_raw(theta, base, self._start, self._mu_start, self._terms)
+            out = self._engine.run_raw(point, model.offset, self._start, self._mu_start, self._terms)
         self._last = (key, out)
         return out
 
@@ -71,7 +71,7 @@ class LaplaceRuns:
         out = self._run(pars)
         if out.status:
             return np.inf, self._failed
-        return self.model.laplace_deviance(self.state(pars)), out.gradient
+        return self.model.laplace_deviance(out), out.gradient
 
     def state(self, pars: np.ndarray) -> PirlsResult:
         """PIRLS's state at ``pars`` (from the last run where it was there).

@@ -100,6 +100,11 @@ class ScalarPirlsResult(NamedTuple):
     logdet_re: float
     gradient: np.ndarray
 
+    @property
+    def dev(self) -> float:
+        """Sum of the deviance residuals (what the Laplace deviance reads, as of a :class:`PirlsResult`)."""
+        return float(self.dev_resids.sum())
+
 
 @numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(structure, theta, base, b, u, eta):
