@@ -13,6 +13,7 @@ step stays inside the bounds and lowers the objective; otherwise
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -134,17 +135,12 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
             evaluations += k
     for _ in range(_MAX_STEPS):
         # numpy's Cholesky passes NaN and inf through without an error
-        if not (np.all(np.isfinite(slope)) and np.all(np.isfinite(hessian))):
+        if not (np.isfinite(slope).all() and _positive_definite(hessian)):
             return None
-        try:
-            upper = np.linalg.cholesky(hessian).T
-        except np.linalg.LinAlgError:
-            return None
-        scaled = np.linalg.solve(upper.T, slope)
-        if 0.5 * scaled @ scaled < _DECREASE_TOL:
+        step = -np.linalg.solve(hessian, slope)
+        if -0.5 * (slope @ step) < _DECREASE_TOL:  # the predicted decrease
             return OptSummary(optimizer="newton", x0=np.asarray(x0, dtype=float), x=x, fval=fx,
                               feval=evaluations, return_code=_CONVERGED)
-        step = -np.linalg.solve(upper, scaled)
         candidate = x + step
         if np.any(candidate < lower):
             return None
@@ -220,8 +216,8 @@ def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: 
 
 
 def _positive_definite(hessian: np.ndarray) -> bool:
-    """Whether a matrix is finite and has a Cholesky factor."""
-    if not np.all(np.isfinite(hessian)):
+    """Whether a matrix is finite and has a Cholesky factor (numpy's passes NaN and inf through)."""
+    if not np.isfinite(hessian).all():
         return False
     try:
         np.linalg.cholesky(hessian)
@@ -304,18 +300,19 @@ def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: 
         return OptSummary(optimizer="BFGS", x0=start, x=x, fval=float(fx), feval=evaluations, return_code=code,
                           messages=[] if message is None else [message])
 
-    if not (np.isfinite(fx) and np.all(np.isfinite(slope))):
+    if not (np.isfinite(fx) and np.isfinite(slope).all()):
         return summary(-1, "BFGS met a start where the criterion or its gradient is not finite")
+    identity = np.eye(len(x))
     inverse: np.ndarray | None = None  # the first step follows the gradient; BFGS scales the identity after it
     while evaluations < maxeval:
-        free = (x > lower) | (slope < 0.0)
-        if np.max(np.abs(np.where(free, slope, 0.0)), initial=0.0) <= gtol:
+        free = (x > lower) | (slope < 0.0)  # not held by a bound the gradient pushes against
+        projected = slope * free
+        if np.abs(projected).max(initial=0.0) <= gtol:
             return summary(1)
         if inverse is None:
-            direction = np.where(free, -slope, 0.0)
-            direction *= first_step / np.linalg.norm(direction)
+            direction = projected * (-first_step / math.sqrt(projected @ projected))
         else:
-            direction = np.where(free, -(inverse @ np.where(free, slope, 0.0)), 0.0)
+            direction = -(inverse @ projected) * free
             if not slope @ direction < 0.0:  # the update lost descent: start again from the gradient
                 inverse = None
                 continue
@@ -324,7 +321,7 @@ def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: 
             candidate = np.maximum(x + length * direction, lower)
             f_candidate, new_slope = value_and_gradient(candidate)
             evaluations += 1
-            if (np.isfinite(f_candidate) and np.all(np.isfinite(new_slope))
+            if (np.isfinite(f_candidate) and np.isfinite(new_slope).all()
                     and f_candidate <= fx + _ARMIJO * (slope @ (candidate - x))):
                 break
             length *= 0.5
@@ -336,10 +333,10 @@ def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: 
         if settled:
             return summary(1)
         curvature = step @ change
-        if curvature > 1e-12 * np.linalg.norm(step) * np.linalg.norm(change):
+        if curvature > 1e-12 * math.sqrt((step @ step) * (change @ change)):
             if inverse is None:
-                inverse = np.eye(len(x)) * (curvature / (change @ change))
+                inverse = identity * (curvature / (change @ change))
             rho = 1.0 / curvature
-            left = np.eye(len(x)) - rho * np.outer(step, change)
+            left = identity - rho * np.outer(step, change)
             inverse = left @ inverse @ left.T + rho * np.outer(step, step)
     return summary(-1, "BFGS ran out of evaluations")
