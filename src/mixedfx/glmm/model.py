@@ -165,7 +165,7 @@ class GeneralizedLinearMixedModel:
         self.eta_start = family.link.linkfun(mustart) + 0.0
         self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
         layout = BlockLayout(ks=self.ks, n_levels=self.n_levels, p=self.p)
-        # small models too: the optimisers' own LAPACK calls (L-BFGS-B's, the Newton steps') wake BLAS's threads,
+        # small models too: the optimisers' own LAPACK calls (the BFGS and Newton steps') wake BLAS's threads,
         # a wait of several milliseconds where another process holds the second core
         self.blas_threads = blas_threads(layout.q_rest + layout.p + 1, self.ks[0] * self.n_levels[0])
         """BLAS threads while fitting (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
