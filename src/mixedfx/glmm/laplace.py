@@ -73,6 +73,18 @@ class LaplaceRuns:
             return np.inf, self._failed
         return self.model.laplace_deviance(out), out.gradient
 
+    def gradients(self, points: list[np.ndarray]) -> np.ndarray:
+        """The gradient at each point, one per row, in one compiled call (NaN rows where PIRLS failed): the
+        points of a Hessian's forward differences (:func:`mixedfx.optim.newton.hessian_columns`)."""
+        model = self.model
+        points = np.asarray(points, dtype=float).reshape(len(points), -1)
+        if self.stage == 2:
+            k = len(model.lower)
+            thetas, bases = points[:, :k], model.offset + points[:, k:] @ model.X.T
+        else:
+            thetas, bases = points, np.broadcast_to(model.offset, (len(points), model.n))
+        return self._engine.gradients(thetas, bases, self._start, self._mu_start, self._terms)
+
     def state(self, pars: np.ndarray) -> PirlsResult:
         """PIRLS's state at ``pars`` (from the last run where it was there).
 

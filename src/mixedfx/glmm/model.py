@@ -525,10 +525,12 @@ class GeneralizedLinearMixedModel:
         # the widest batch of points evaluated together: k gradients, or deriv12's 2 k^2 values
         batch = len(x0) if exact is not None else 2 * len(x0) ** 2
         workers = self._derivative_workers(time.perf_counter() - started, batch)
+        # on one thread, untraced, a Hessian's points go to the compiled PIRLS in one call (partitioned runs: a call each)
+        batched = getattr(exact, "gradients", None) if workers == 1 and not ctrl.verbose else None
         opt2 = None
         if optimizer is None and ctrl.stage2_newton:
             start_hessian = (None if exact is None or stage1_state is None
-                             else self._start_hessian(exact, x0, stage1_state, workers))
+                             else self._start_hessian(exact, x0, stage1_state, workers, batched))
             opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact, hessian=start_hessian)
             if opt2 is not None and start_hessian is not None:  # and its theta columns' evaluations
                 opt2 = replace(opt2, feval=opt2.feval + len(self.lower))
@@ -549,19 +551,17 @@ class GeneralizedLinearMixedModel:
         state = self.pirls(theta, beta, state.eta)
         gradient = hessian = None
         if ctrl.calc_derivs:
-            gradient, hessian = self._derivatives(stage2, exact, opt2, workers)
+            gradient, hessian = self._derivatives(stage2, exact, opt2, workers, batched)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)
 
-    def _start_hessian(self, exact: ValueAndGradient, x0: np.ndarray, stage1_state: PirlsResult,
-                       workers: int) -> np.ndarray:
+    def _start_hessian(self, exact: ValueAndGradient, x0: np.ndarray, stage1_state: PirlsResult, workers: int,
+                       batched: Callable[[list[np.ndarray]], np.ndarray] | None) -> np.ndarray:
         """The stage-2 Newton steps' start Hessian over (theta, beta): theta's columns by forward differences of the
-        exact gradient, beta's block 2 R_X R_X' from stage 1's factor (saving p evaluations).
-
-        R_X R_X' is the penalised deviance's curvature in beta; the Laplace deviance adds log|L|^2's, small against
-        it (cbpp: 1-5%), which the BFGS updates take up.
-        """
+        exact gradient, beta's block 2 R_X R_X' from stage 1's factor, saving p evaluations. R_X R_X' is the
+        penalised deviance's curvature in beta; the Laplace deviance adds log|L|^2's, small against it (cbpp: 1-5%),
+        which the BFGS updates take up."""
         k = len(self.lower)
-        columns = hessian_columns(exact, x0, exact(x0)[1], np.arange(k), workers=workers)
+        columns = hessian_columns(exact, x0, exact(x0)[1], np.arange(k), workers=workers, gradients=batched)
         r_x = stage1_state.factor.r_x
         hessian = np.empty((len(x0), len(x0)))
         hessian[k:, k:] = 2.0 * (r_x @ r_x.T)
@@ -571,7 +571,7 @@ class GeneralizedLinearMixedModel:
 
     @staticmethod
     def _derivatives(objective: Callable[[np.ndarray], float], exact: ValueAndGradient | None, opt: OptSummary,
-                     workers: int) -> tuple[np.ndarray, np.ndarray]:
+                     workers: int, batched: Callable | None) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian at the optimum: from the exact gradient where there is one, else lme4's deriv12.
 
         Forward differences of the exact gradient need k runs where deriv12 needs
@@ -581,7 +581,7 @@ class GeneralizedLinearMixedModel:
         if exact is not None:
             slope = exact(opt.x)[1]
             if np.all(np.isfinite(slope)):
-                hessian = gradient_hessian(exact, opt.x, slope, workers=workers)
+                hessian = gradient_hessian(exact, opt.x, slope, workers=workers, gradients=batched)
                 if np.all(np.isfinite(hessian)):
                     return slope, hessian
         return finite_difference_derivatives(objective, opt.x, opt.fval, workers=workers)

@@ -417,6 +417,21 @@ def _pirls_from_fields(response, structure, settings, theta, base, eta_start, mu
             (factor.l11, factor.coupling, factor.pattern_values), out.logdet_re, out.gradient)
 
 
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _gradients_from_fields(response, structure, settings, thetas, bases, eta_start, mu_start, rest, terms):
+    """The Laplace deviance's gradient by :func:`_pirls` at each row's theta and base (NaN where PIRLS failed),
+    its bundles given as plain tuples (see :func:`_pirls_from_fields`): a Hessian's columns in one call."""
+    response, structure, settings, terms = (PirlsResponse(*response), PirlsStructure(*structure),
+                                            PirlsSettings(*settings), GradientTerms(*terms))
+    out = np.empty((thetas.shape[0], thetas.shape[1] + terms.tangent_t.shape[0]))
+    for i in range(thetas.shape[0]):
+        run = _pirls(response, structure, settings, thetas[i].copy(), bases[i].copy(), eta_start, mu_start, rest,
+                     True, terms)
+        for j in range(out.shape[1]):
+            out[i, j] = np.nan if run.status != OK else run.gradient[j]
+    return out
+
+
 class ScalarPirls:
     """The compiled PIRLS of one scalar-term model, over its structure (built once).
 
@@ -496,6 +511,19 @@ class ScalarPirls:
                                  kernel_theta(theta), base, eta_start, mu_start,
                                  self._workspace(), gradient is not None, tuple(gradient or self._no_gradient))
         return ScalarPirlsResult(*out[:7], FactorValues(*out[7]), *out[8:])
+
+    def gradients(self, thetas: np.ndarray, y: np.ndarray, weights: np.ndarray, bases: np.ndarray,
+                  eta_start: np.ndarray, tol: float, max_iter: int, mu_start: np.ndarray, gradient: GradientTerms,
+                  max_halvings: int = 10) -> np.ndarray:
+        """The gradients of :meth:`run` (with ``gradient``) at each row of ``thetas`` and ``bases``, in one
+        compiled call: NaN rows where PIRLS failed or halved a step.
+
+        The points of a Hessian's forward differences: a run through Python for each
+        costs as much again as the run on a small model.
+        """
+        return _gradients_from_fields((self.code, y, weights), self._structure_fields, (tol, max_iter, max_halvings),
+                                      np.ascontiguousarray(thetas, dtype=float), np.ascontiguousarray(bases, dtype=float),
+                                      eta_start, mu_start, self._workspace(), tuple(gradient))
 
     def _workspace(self) -> np.ndarray:
         """This thread's rest-block storage (runs may go on in several threads at once)."""

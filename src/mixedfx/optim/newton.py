@@ -160,7 +160,8 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
 
 
 def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, *,
-                     delta: float = _GRADIENT_DELTA, workers: int = 1) -> np.ndarray:
+                     delta: float = _GRADIENT_DELTA, workers: int = 1,
+                     gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
     """Hessian by forward differences of an exact gradient (k evaluations), made symmetric.
 
     Parameters
@@ -176,17 +177,21 @@ def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope:
     workers : int
         Threads evaluating the k points (see
         :func:`~mixedfx.optim.optimize.evaluate_points`).
+    gradients : callable, optional
+        The gradients at a list of points in one call (:func:`hessian_columns`).
 
     Returns
     -------
     ndarray, shape (k, k)
     """
-    differences = hessian_columns(value_and_gradient, x, slope, np.arange(len(x)), delta=delta, workers=workers)
+    differences = hessian_columns(value_and_gradient, x, slope, np.arange(len(x)), delta=delta, workers=workers,
+                                  gradients=gradients)
     return 0.5 * (differences + differences.T)
 
 
 def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, columns: np.ndarray, *,
-                    delta: float = _GRADIENT_DELTA, workers: int = 1) -> np.ndarray:
+                    delta: float = _GRADIENT_DELTA, workers: int = 1,
+                    gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
     """Some of the Hessian's columns by forward differences of an exact gradient (an evaluation each).
 
     Parameters
@@ -195,6 +200,9 @@ def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: 
         As :func:`gradient_hessian`.
     columns : ndarray of int
         The coordinates stepped along.
+    gradients : callable, optional
+        The gradients at a list of points, one per row, in one call; used in
+        place of ``value_and_gradient`` (and ``workers``) where given.
 
     Returns
     -------
@@ -210,7 +218,11 @@ def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: 
     """
     x = np.asarray(x, dtype=float)
     steps = np.eye(len(x))[columns] * delta
-    slopes = evaluate_points(lambda point: value_and_gradient(point)[1], [x + step for step in steps], workers)
+    points = [x + step for step in steps]
+    if gradients is not None:
+        slopes = gradients(points)
+    else:
+        slopes = evaluate_points(lambda point: value_and_gradient(point)[1], points, workers)
     with np.errstate(invalid="ignore"):
         return ((np.array(slopes).reshape(len(steps), len(x)) - slope) / delta).T
 
