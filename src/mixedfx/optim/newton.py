@@ -252,7 +252,7 @@ def _bfgs_update(hessian: np.ndarray, step: np.ndarray, change: np.ndarray) -> n
     """
     curvature = change @ step
     along = hessian @ step
-    if not curvature > 1e-12 * np.linalg.norm(change) * np.linalg.norm(step):
+    if not curvature > 1e-12 * math.sqrt((change @ change) * (step @ step)):
         return hessian
     return hessian - np.outer(along, along) / (step @ along) + np.outer(change, change) / curvature
 
