@@ -17,6 +17,7 @@ import math
 from typing import Callable
 
 import numpy as np
+from scipy.linalg import lapack
 
 from mixedfx.optim.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
@@ -130,14 +131,14 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
     else:
         fx, slope = gradient(x)
         evaluations = 1
-        if hessian is None or not _positive_definite(hessian):
+        if hessian is None or _newton_step(hessian, slope) is None:
             hessian = gradient_hessian(gradient, x, slope, workers=workers)
             evaluations += k
     for _ in range(_MAX_STEPS):
         # numpy's Cholesky passes NaN and inf through without an error
-        if not (np.isfinite(slope).all() and _positive_definite(hessian)):
+        step = _newton_step(hessian, slope)
+        if step is None:
             return None
-        step = -np.linalg.solve(hessian, slope)
         if -0.5 * (slope @ step) < _DECREASE_TOL:  # the predicted decrease
             return OptSummary(optimizer="newton", x0=np.asarray(x0, dtype=float), x=x, fval=fx,
                               feval=evaluations, return_code=_CONVERGED)
@@ -227,15 +228,19 @@ def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: 
         return ((np.array(slopes).reshape(len(steps), len(x)) - slope) / delta).T
 
 
-def _positive_definite(hessian: np.ndarray) -> bool:
-    """Whether a matrix is finite and has a Cholesky factor (numpy's passes NaN and inf through)."""
-    if not np.isfinite(hessian).all():
-        return False
-    try:
-        np.linalg.cholesky(hessian)
-    except np.linalg.LinAlgError:
-        return False
-    return True
+def _newton_step(hessian: np.ndarray, slope: np.ndarray) -> np.ndarray | None:
+    """-H^-1 g by H's Cholesky factor, or None where H or g is not finite or H not positive definite.
+
+    LAPACK's dpotrf and dpotrs themselves: numpy's cholesky and solve check and
+    convert their arguments for longer than a few parameters' factor takes.
+    """
+    if not (np.isfinite(hessian).all() and np.isfinite(slope).all()):
+        return None
+    factor, info = lapack.dpotrf(hessian, lower=1)
+    if info != 0:
+        return None
+    solution, _ = lapack.dpotrs(factor, slope, lower=1)
+    return -solution
 
 
 def _gradient(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, workers: int) -> np.ndarray:
