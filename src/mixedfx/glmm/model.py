@@ -469,7 +469,7 @@ class GeneralizedLinearMixedModel:
         """Stage 1 where it only supplies stage 2's Newton steps with their start; and PIRLS's state there.
 
         On the exact gradient, quasi-Newton steps land closer to stage 1's optimum
-        than BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
+        than BOBYQA at tolerances of 1e-3, in a third of the evaluations (VerbAgg 9 against
         26); BOBYQA at those tolerances where there is no gradient or the steps fail.
         """
         ctrl = self.control
