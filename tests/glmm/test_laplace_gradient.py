@@ -239,3 +239,20 @@ def test_control_can_keep_finite_differences():
     fit = mfx.glmer(MODELS["cbpp"][0], data=mfx.datasets.load("cbpp"), family="binomial",
                     control={"use_gradient": False})
     assert fit._optimum.stage1.optimizer == "nloptwrap"
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_gradients_at_several_points_are_those_of_single_runs(stage):
+    model, theta = _model("grouseticks")
+    beta = model.pirls(theta, None, model.eta_start).beta
+    runs = model.laplace_value_and_gradient(model.eta_start, stage=stage)
+    x = theta if stage == 1 else np.concatenate([theta, beta])
+    points = [x, x + 1e-3]
+    np.testing.assert_allclose(runs.gradients(points), [runs(point)[1] for point in points], rtol=1e-12)
+
+
+def test_gradients_at_several_points_are_nan_where_steps_were_halved():
+    model, theta = _model("cbpp")
+    beta = model.pirls(theta, None, model.eta_start).beta
+    runs = model.laplace_value_and_gradient(np.full(model.n, 8.0))  # as test_step_halving_leaves_no_gradient
+    assert np.isnan(runs.gradients([np.concatenate([theta, beta])])).all()

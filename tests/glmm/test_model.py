@@ -122,18 +122,18 @@ def _stage1(link="logit", **settings):
 
 def test_stage_one_takes_its_gradient_only_where_newton_steps_follow():
     newton, alone, zero = _stage1(), _stage1(stage2_newton=False), _stage1(n_agq=0)
-    assert newton.optimizer == "L-BFGS-B" and alone.optimizer == zero.optimizer == "nloptwrap"
+    assert newton.optimizer == "BFGS" and alone.optimizer == zero.optimizer == "nloptwrap"
     assert newton.feval < alone.feval == zero.feval
     # a start, which stage 2 then refines; closer to stage 1's optimum than lme4's tolerances leave it
     np.testing.assert_allclose(newton.x, zero.x, atol=2e-3)
 
 
-def test_stage_one_falls_back_to_bobyqa_where_l_bfgs_b_fails(monkeypatch):
+def test_stage_one_falls_back_to_bobyqa_where_bfgs_fails(monkeypatch):
     from mixedfx.glmm import model as glmm  # noqa: PLC0415
 
     def failing(objective_and_gradient, x0, lower, **options):
-        return optimize.OptSummary(optimizer="L-BFGS-B", x0=x0, x=x0, fval=np.inf, feval=3, return_code=-1)
-    monkeypatch.setattr(glmm, "lbfgsb", failing)
+        return optimize.OptSummary(optimizer="BFGS", x0=x0, x=x0, fval=np.inf, feval=3, return_code=-1)
+    monkeypatch.setattr(glmm, "projected_bfgs", failing)
     stage1 = _stage1()
     assert stage1.optimizer == "nloptwrap"
     np.testing.assert_allclose(stage1.x, _stage1(n_agq=0).x, atol=1e-2)

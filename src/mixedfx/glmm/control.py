@@ -55,12 +55,12 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     stage2_newton : bool
         Start stage 2 with Newton steps (:mod:`mixedfx.optim.newton`), which need a
         fraction of BOBYQA's evaluations, and let stage 1, which then only
-        supplies their start, stop early (L-BFGS-B on the exact gradient, or
+        supplies their start, stop early (BFGS steps on the exact gradient, or
         BOBYQA at tolerances of 1e-3); False runs BOBYQA alone at the tolerances
         above in both stages.
     use_gradient : bool
         Use the Laplace deviance's exact gradient where it has one (see
-        :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`): L-BFGS-B for
+        :attr:`GeneralizedLinearMixedModel.has_laplace_gradient`): BFGS steps for
         stage 1's start, one run per Newton step and the Hessian from gradient
         differences. False keeps finite differences of the deviance throughout,
         lme4's ``deriv12`` for the Hessian included.
@@ -73,7 +73,7 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         ftol_abs there (stage 1's optimum differs from stage 2's by more than
         this, and Newton steps converge from anywhere that close).
     stage1_first_step, stage1_gtol : float
-        L-BFGS-B's first step in theta and its tolerance on stage 1's exact
+        The BFGS steps' first step in theta and their tolerance on stage 1's exact
         gradient, in theta's units (1/30, 0.01 per first step, is about 1e-4 in theta).
     stage2_first_step, stage2_least_step : float
         BOBYQA's first trust region in stage 2 as a share of each starting value,

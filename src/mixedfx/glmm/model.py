@@ -21,20 +21,20 @@ from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.families import Family
-from mixedfx.glmm.laplace import LaplaceRuns, gauss_hermite_rule
+from mixedfx.glmm.laplace import LaplaceRuns, agq_deviance
 from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
 from mixedfx.linalg.layout import (BlockLayout, TermLayout, column_scales, rescaled_terms, root_mean_squares,
                                    term_layouts, theta_entry_scales, theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
-from mixedfx.optim.newton import CachedObjective, ValueAndGradient, gradient_hessian, newton_minimise
+from mixedfx.optim.newton import (CachedObjective, ValueAndGradient, gradient_hessian, hessian_columns,
+                                  newton_minimise, projected_bfgs)
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
-from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near, lbfgsb
+from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near
 
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum", "family_response"]
 
-_SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 # a batch of derivative runs longer than this goes to threads (starting them costs about a millisecond)
 _THREADED_BATCH_SECONDS = 1e-2
 
@@ -165,7 +165,7 @@ class GeneralizedLinearMixedModel:
         self.eta_start = family.link.linkfun(mustart) + 0.0
         self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
         layout = BlockLayout(ks=self.ks, n_levels=self.n_levels, p=self.p)
-        # small models too: the optimisers' own LAPACK calls (L-BFGS-B's, the Newton steps') wake BLAS's threads,
+        # small models too: the optimisers' own LAPACK calls (the BFGS and Newton steps') wake BLAS's threads,
         # a wait of several milliseconds where another process holds the second core
         self.blas_threads = blas_threads(layout.q_rest + layout.p + 1, self.ks[0] * self.n_levels[0])
         """BLAS threads while fitting (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
@@ -262,23 +262,8 @@ class GeneralizedLinearMixedModel:
         return float(state.logdet_re + state.u @ state.u + aic)
 
     def agq_deviance(self, state: PirlsResult, theta: np.ndarray) -> float:
-        """Adaptive Gauss-Hermite deviance for one scalar term (lme4's glmerAGQ)."""
-        term = self.layouts[0]
-        codes, n_levels = term.codes, term.n_levels
-        base = state.eta - term.z[:, 0] * theta[0] * state.u[codes]
-        devc0 = state.u**2 + np.bincount(codes, weights=state.dev_resids, minlength=n_levels)
-        sd = 1.0 / state.factor.l11[:, 0, 0]
-        mult = np.zeros(n_levels)
-        for z, w, ldnorm in zip(*gauss_hermite_rule(self.n_agq)):
-            if z == 0.0:
-                mult += w
-                continue
-            u = state.u + z * sd
-            mu = self.family.link.linkinv(base + term.z[:, 0] * theta[0] * u[codes])
-            resid = self.family.dev_resids(self.y, mu, self.weights)
-            devc = u**2 + np.bincount(codes, weights=resid, minlength=n_levels)
-            mult += np.exp(-0.5 * (devc - devc0) - ldnorm) * w / _SQRT_2PI
-        return float(devc0.sum() + state.logdet_re - 2.0 * np.log(mult).sum())
+        """Adaptive Gauss-Hermite deviance for one scalar term (lme4's glmerAGQ; :func:`~mixedfx.glmm.laplace.agq_deviance`)."""
+        return agq_deviance(self.family, self.layouts[0], self.y, self.weights, state, float(theta[0]), self.n_agq)
 
     def final_deviance(self, optimum: GlmmOptimum) -> float:
         """-2 log-likelihood at an optimum as lme4's logLik takes it: Laplace's for nAGQ 0 and 1, AGQ's otherwise."""
@@ -477,21 +462,21 @@ class GeneralizedLinearMixedModel:
         if self.n_agq == 0:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         beta = state1.beta if beta0 is None else np.asarray(beta0, dtype=float)
-        return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer)
+        return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer, state1)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:
         """Stage 1 where it only supplies stage 2's Newton steps with their start; and PIRLS's state there.
 
-        On the exact gradient, L-BFGS-B lands closer to stage 1's optimum than
-        BOBYQA at tolerances of 1e-3, in half the evaluations (VerbAgg 10 against
-        26); BOBYQA at those tolerances where there is no gradient or L-BFGS-B fails.
+        On the exact gradient, quasi-Newton steps land closer to stage 1's optimum
+        than BOBYQA at tolerances of 1e-3, in a third of the evaluations (VerbAgg 9 against
+        26); BOBYQA at those tolerances where there is no gradient or the steps fail.
         """
         ctrl = self.control
         if self._uses_gradient:
             runs = traced(self.laplace_value_and_gradient(lp0, stage=1), ctrl.verbose)
-            opt = lbfgsb(runs, start, self.lower, first_step=ctrl.stage1_first_step, gtol=ctrl.stage1_gtol,
-                         ftol_rel=1e-10)
+            opt = projected_bfgs(runs, start, self.lower, first_step=ctrl.stage1_first_step, gtol=ctrl.stage1_gtol,
+                                 ftol_rel=1e-10)
             if opt.return_code > 0:
                 return opt, runs.state(opt.x)
         opt = bobyqa(stage1, start, self.lower, **dict(options, xtol_abs=ctrl.stage1_start_tol,
@@ -527,7 +512,8 @@ class GeneralizedLinearMixedModel:
             return self._fit_stage2(x0, eta_start, stage1, optimizer)
 
     def _fit_stage2(self, x0: np.ndarray, eta_start: np.ndarray, stage1: OptSummary,
-                    optimizer: Callable[..., OptSummary] | None) -> GlmmOptimum:
+                    optimizer: Callable[..., OptSummary] | None,
+                    stage1_state: PirlsResult | None = None) -> GlmmOptimum:
         ctrl = self.control
         options = ctrl.optimizer_options
         stage2 = CachedObjective(traced(self.stage2_objective(eta_start), ctrl.verbose))
@@ -539,8 +525,15 @@ class GeneralizedLinearMixedModel:
         # the widest batch of points evaluated together: k gradients, or deriv12's 2 k^2 values
         batch = len(x0) if exact is not None else 2 * len(x0) ** 2
         workers = self._derivative_workers(time.perf_counter() - started, batch)
-        newton = optimizer is None and ctrl.stage2_newton
-        opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact) if newton else None
+        # on one thread, untraced, a Hessian's points go to the compiled PIRLS in one call (partitioned runs: a call each)
+        batched = getattr(exact, "gradients", None) if workers == 1 and not ctrl.verbose else None
+        opt2 = None
+        if optimizer is None and ctrl.stage2_newton:
+            start_hessian = (None if exact is None or stage1_state is None
+                             else self._start_hessian(exact, x0, stage1_state, workers, batched))
+            opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact, hessian=start_hessian)
+            if opt2 is not None and start_hessian is not None:  # and its theta columns' evaluations
+                opt2 = replace(opt2, feval=opt2.feval + len(self.lower))
         if opt2 is None:
             spent = stage2.evaluations
             # stage 1 ends near the optimum: a small first trust region saves evaluations
@@ -558,12 +551,27 @@ class GeneralizedLinearMixedModel:
         state = self.pirls(theta, beta, state.eta)
         gradient = hessian = None
         if ctrl.calc_derivs:
-            gradient, hessian = self._derivatives(stage2, exact, opt2, workers)
+            gradient, hessian = self._derivatives(stage2, exact, opt2, workers, batched)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)
+
+    def _start_hessian(self, exact: ValueAndGradient, x0: np.ndarray, stage1_state: PirlsResult, workers: int,
+                       batched: Callable[[list[np.ndarray]], np.ndarray] | None) -> np.ndarray:
+        """The stage-2 Newton steps' start Hessian over (theta, beta): theta's columns by forward differences of the
+        exact gradient, beta's block 2 R_X R_X' from stage 1's factor, saving p evaluations. R_X R_X' is the
+        penalised deviance's curvature in beta; the Laplace deviance adds log|L|^2's, small against it (cbpp: 1-5%),
+        which the BFGS updates take up."""
+        k = len(self.lower)
+        columns = hessian_columns(exact, x0, exact(x0)[1], np.arange(k), workers=workers, gradients=batched)
+        r_x = stage1_state.factor.r_x
+        hessian = np.empty((len(x0), len(x0)))
+        hessian[k:, k:] = 2.0 * (r_x @ r_x.T)
+        hessian[:, :k], hessian[:k, :] = columns, columns.T
+        hessian[:k, :k] = 0.5 * (columns[:k] + columns[:k].T)
+        return hessian
 
     @staticmethod
     def _derivatives(objective: Callable[[np.ndarray], float], exact: ValueAndGradient | None, opt: OptSummary,
-                     workers: int) -> tuple[np.ndarray, np.ndarray]:
+                     workers: int, batched: Callable | None) -> tuple[np.ndarray, np.ndarray]:
         """Gradient and Hessian at the optimum: from the exact gradient where there is one, else lme4's deriv12.
 
         Forward differences of the exact gradient need k runs where deriv12 needs
@@ -573,7 +581,7 @@ class GeneralizedLinearMixedModel:
         if exact is not None:
             slope = exact(opt.x)[1]
             if np.all(np.isfinite(slope)):
-                hessian = gradient_hessian(exact, opt.x, slope, workers=workers)
+                hessian = gradient_hessian(exact, opt.x, slope, workers=workers, gradients=batched)
                 if np.all(np.isfinite(hessian)):
                     return slope, hessian
         return finite_difference_derivatives(objective, opt.x, opt.fval, workers=workers)

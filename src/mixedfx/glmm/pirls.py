@@ -278,6 +278,14 @@ class CompiledPirls:
                                np.ascontiguousarray(eta_start, dtype=float), ctrl.tol_pwrss, ctrl.max_pirls,
                                mu_start, gradient, ctrl.max_halvings)
 
+    def gradients(self, thetas: np.ndarray, bases: np.ndarray, eta_start: np.ndarray, mu_start: np.ndarray,
+                  gradient: GradientTerms) -> np.ndarray:
+        """The gradients of :meth:`run_raw` at several points, one per row, in one compiled call (scalar terms:
+        :meth:`mixedfx.glmm.scalar_pirls.ScalarPirls.gradients`)."""
+        ctrl = self.control
+        return self.kernel.gradients(thetas, self.y, self.weights, bases, np.ascontiguousarray(eta_start, dtype=float),
+                                     ctrl.tol_pwrss, ctrl.max_pirls, mu_start, gradient, ctrl.max_halvings)
+
     def state(self, out: ScalarPirlsResult | VectorPirlsResult, fixed: np.ndarray | None) -> PirlsResult:
         """A compiled run's state (beta ``fixed`` in stage 2).
 

@@ -19,6 +19,7 @@ numba is imported here, so import this module only where it is used.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import NamedTuple
 
 import numba
@@ -119,14 +120,16 @@ def pirls_structure(layouts: list[TermLayout], X: np.ndarray) -> PirlsStructure:
     p = X_t.shape[0]
     codes = np.ascontiguousarray(np.stack([t.codes for t in layouts]), dtype=np.int64)
     zs = np.ascontiguousarray(np.stack([t.z[:, 0] for t in layouts]), dtype=float)
-    n_levels = np.array([t.n_levels for t in layouts], dtype=np.int64)
-    rest_offsets = np.concatenate([[0, 0], np.cumsum(n_levels[1:])])[: len(layouts)].astype(np.int64)
-    q_rest = int(n_levels[1:].sum())
+    # a few terms: their sizes as Python ints, where numpy's calls would cost more than the sums
+    n_levels = [int(t.n_levels) for t in layouts]
+    u_offsets = np.array([0, *accumulate(n_levels)], dtype=np.int64)
+    rest_offsets = np.maximum(u_offsets[:-1] - n_levels[0], 0)
+    q_rest = int(u_offsets[-1]) - n_levels[0]
     m = q_rest + p + 1
-    col_ptr, row_idx, dense_pos, pos = _coupling_pattern(codes, n_levels, rest_offsets, q_rest, p)
-    nnz = np.diff(col_ptr)
+    col_ptr, row_idx, dense_pos, pos = _coupling_pattern(codes, n_levels[0], rest_offsets, q_rest, p)
+    nnz = col_ptr[1:] - col_ptr[:-1]
     met = nnz - p - 1  # the other terms' levels each first-term level meets (their pairs fill the rest)
-    full = (met * (met + 1)).sum() >= _DENSE_SHARE * m * (m + 1)
+    full = met @ (met + 1) >= _DENSE_SHARE * m * (m + 1)
     if not full:
         pattern = _pattern(codes, rest_offsets, col_ptr, row_idx, m, q_rest)
         full = pattern.sum() >= _DENSE_SHARE * m * (m + 1) / 2
@@ -136,47 +139,63 @@ def pirls_structure(layouts: list[TermLayout], X: np.ndarray) -> PirlsStructure:
     is_heavy = full & heavy_columns(nnz, m)
     chol_col_ptr, chol_col_idx, chol_row_ptr, chol_row_idx = _lower_entries(pattern)
     return PirlsStructure(
-        X_t=X_t, codes=codes, zs=zs, u_offsets=np.concatenate([[0], np.cumsum(n_levels)]).astype(np.int64),
+        X_t=X_t, codes=codes, zs=zs, u_offsets=u_offsets,
         rest_offsets=rest_offsets, pos=pos, col_ptr=col_ptr, row_idx=row_idx, dense_pos=dense_pos,
-        row_scale_term=np.repeat(np.arange(1, len(layouts)), n_levels[1:]).astype(np.int64),
+        row_scale_term=np.repeat(np.arange(1, len(layouts), dtype=np.int64), n_levels[1:]),
         chol_row_ptr=chol_row_ptr, chol_row_idx=chol_row_idx, chol_col_ptr=chol_col_ptr, chol_col_idx=chol_col_idx,
-        light=np.flatnonzero(~is_heavy).astype(np.int64), heavy=np.flatnonzero(is_heavy).astype(np.int64),
+        light=np.flatnonzero(~is_heavy), heavy=np.flatnonzero(is_heavy),
         m=m, dense=bool(full and m > _DENSE_MIN_SIZE))
 
 
-def _coupling_pattern(codes: np.ndarray, n_levels: np.ndarray, rest_offsets: np.ndarray, q_rest: int,
-                      p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@numba.njit(cache=True, error_model="numpy")
+def _coupling_pattern(codes, l0, rest_offsets, q_rest, p):
     """The coupling block's columns (first-term levels): the other terms' levels met, then the dense rows.
 
-    Returns ``col_ptr``, ``row_idx``, ``dense_pos`` and ``pos`` (see :class:`PirlsStructure`).
+    Returns ``col_ptr``, ``row_idx``, ``dense_pos`` and ``pos`` (see :class:`PirlsStructure`). Compiled: as
+    numpy calls, a small model's passes cost more in calls than in rows.
     """
-    l0 = int(n_levels[0])
+    n_terms, n = codes.shape
+    stride = q_rest + 1
     first = codes[0]
-    pairs = [first * (q_rest + 1) + (rest_offsets[t] + codes[t]) for t in range(1, len(n_levels))]
-    keys = _sorted_unique(np.concatenate(pairs), l0 * (q_rest + 1)) if pairs else np.zeros(0, dtype=np.int64)
-    key_level, key_row = keys // (q_rest + 1), keys % (q_rest + 1)
-    random_count = np.bincount(key_level, minlength=l0)
-    counts = random_count + p + 1
-    col_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    dense_pos = (col_ptr[:-1] + random_count).astype(np.int64)
-    row_idx = np.empty(int(col_ptr[-1]), dtype=np.int64)
-    within = np.arange(len(keys)) - np.concatenate([[0], np.cumsum(random_count)])[key_level]
-    key_pos = col_ptr[key_level] + within
-    row_idx[key_pos] = key_row
-    dense_rows = q_rest + np.arange(p + 1)
-    row_idx[(dense_pos[:, None] + np.arange(p + 1)).ravel()] = np.tile(dense_rows, l0)
-    pos = np.ascontiguousarray(
-        np.stack([key_pos[np.searchsorted(keys, pr)] for pr in pairs]) if pairs
-        else np.zeros((0, len(first)), dtype=np.int64), dtype=np.int64)
+    # each row's (first-term level, rest row) pair for each later term, as one key
+    pairs = np.empty((n_terms - 1) * n, dtype=np.int64)
+    for t in range(1, n_terms):
+        for r in range(n):
+            pairs[(t - 1) * n + r] = first[r] * stride + rest_offsets[t] + codes[t, r]
+    keys = _sorted_unique(pairs, l0 * stride)
+    random_count = np.zeros(l0, dtype=np.int64)
+    for key in keys:
+        random_count[key // stride] += 1
+    col_ptr = np.zeros(l0 + 1, dtype=np.int64)
+    for level in range(l0):
+        col_ptr[level + 1] = col_ptr[level] + random_count[level] + p + 1
+    dense_pos = col_ptr[:l0] + random_count
+    row_idx = np.empty(col_ptr[l0], dtype=np.int64)
+    key_pos = np.empty(keys.shape[0], dtype=np.int64)
+    filled = col_ptr[:l0].copy()
+    for i in range(keys.shape[0]):  # the keys ascend by level, then row: each column fills in order
+        level = keys[i] // stride
+        key_pos[i] = filled[level]
+        row_idx[filled[level]] = keys[i] % stride
+        filled[level] += 1
+    for level in range(l0):
+        for j in range(p + 1):
+            row_idx[dense_pos[level] + j] = q_rest + j
+    pos = np.empty((n_terms - 1, n), dtype=np.int64)
+    for t in range(1, n_terms):
+        for r in range(n):
+            pos[t - 1, r] = key_pos[np.searchsorted(keys, pairs[(t - 1) * n + r])]
     return col_ptr, row_idx, dense_pos, pos
 
 
-def _sorted_unique(keys: np.ndarray, bound: int) -> np.ndarray:
+@numba.njit(cache=True, error_model="numpy")
+def _sorted_unique(keys, bound):
     """The distinct values of non-negative ``keys`` below ``bound``, sorted: by a table where that is small."""
-    if bound > 4 * len(keys) + 4096:
+    if bound > 4 * keys.shape[0] + 4096:
         return np.unique(keys)
-    seen = np.zeros(bound, dtype=bool)
-    seen[keys] = True
+    seen = np.zeros(bound, dtype=np.bool_)
+    for key in keys:
+        seen[key] = True
     return np.flatnonzero(seen)
 
 

@@ -100,6 +100,11 @@ class ScalarPirlsResult(NamedTuple):
     logdet_re: float
     gradient: np.ndarray
 
+    @property
+    def dev(self) -> float:
+        """Sum of the deviance residuals (what the Laplace deviance reads, as of a :class:`PirlsResult`)."""
+        return float(self.dev_resids.sum())
+
 
 @numba.njit(cache=True, error_model="numpy")
 def _linear_predictor(structure, theta, base, b, u, eta):
@@ -397,14 +402,34 @@ def _pirls(response, structure, settings, theta, base, eta_start, mu_start, rest
 
 @numba.njit(cache=True, error_model="numpy", nogil=True)
 def _pirls_from_fields(response, structure, settings, theta, base, eta_start, mu_start, rest, with_gradient, terms):
-    """:func:`_pirls`, its bundles given as plain tuples of their fields (as :meth:`ScalarPirls.run` calls it).
+    """:func:`_pirls`, its bundles given and its result returned as plain tuples of their fields (as
+    :meth:`ScalarPirls.run` calls it).
 
     At every call numba's dispatcher spells out a NamedTuple argument's class and field
-    names (some microseconds for these bundles, a sixth of a small model's run); a plain
-    tuple costs what its arrays cost. The bundles are rebuilt here, where that is free.
+    names (some microseconds for these bundles, a sixth of a small model's run), and
+    returning one unpickles its classes; a plain tuple costs what its arrays cost. The
+    bundles are rebuilt here, where that is free.
     """
-    return _pirls(PirlsResponse(*response), PirlsStructure(*structure), PirlsSettings(*settings), theta, base,
-                  eta_start, mu_start, rest, with_gradient, GradientTerms(*terms))
+    out = _pirls(PirlsResponse(*response), PirlsStructure(*structure), PirlsSettings(*settings), theta, base,
+                 eta_start, mu_start, rest, with_gradient, GradientTerms(*terms))
+    factor = out.factor
+    return (out.status, out.iterations, out.eta, out.mu, out.u, out.beta, out.dev_resids,
+            (factor.l11, factor.coupling, factor.pattern_values), out.logdet_re, out.gradient)
+
+
+@numba.njit(cache=True, error_model="numpy", nogil=True)
+def _gradients_from_fields(response, structure, settings, thetas, bases, eta_start, mu_start, rest, terms):
+    """The Laplace deviance's gradient by :func:`_pirls` at each row's theta and base (NaN where PIRLS failed),
+    its bundles given as plain tuples (see :func:`_pirls_from_fields`): a Hessian's columns in one call."""
+    response, structure, settings, terms = (PirlsResponse(*response), PirlsStructure(*structure),
+                                            PirlsSettings(*settings), GradientTerms(*terms))
+    out = np.empty((thetas.shape[0], thetas.shape[1] + terms.tangent_t.shape[0]))
+    for i in range(thetas.shape[0]):
+        run = _pirls(response, structure, settings, thetas[i].copy(), bases[i].copy(), eta_start, mu_start, rest,
+                     True, terms)
+        for j in range(out.shape[1]):
+            out[i, j] = np.nan if run.status != OK else run.gradient[j]
+    return out
 
 
 class ScalarPirls:
@@ -427,6 +452,7 @@ class ScalarPirls:
             raise ValueError("the compiled PIRLS needs scalar terms and a compiled family")
         self.code = code
         self.structure = pirls_structure(layouts, X)
+        self._structure_fields = tuple(self.structure)  # what each run passes (see _pirls_from_fields)
         self.layout = BlockLayout(ks=[1] * len(layouts), n_levels=[int(t.n_levels) for t in layouts],
                                   p=self.structure.X_t.shape[0])
         # a run without the gradient still passes arrays of the gradient's types
@@ -481,11 +507,23 @@ class ScalarPirls:
         (:mod:`mixedfx.glmm.laplace_gradient`); NaN where step-halving was needed.
         """
         mu_start = self.means(eta_start) if mu_start is None else mu_start
-        response = PirlsResponse(family_code=self.code, y=y, weights=weights)
-        settings = PirlsSettings(tol=tol, max_iter=max_iter, max_halvings=max_halvings)
-        return _pirls_from_fields(tuple(response), tuple(self.structure), tuple(settings),
-                                  kernel_theta(theta), base, eta_start, mu_start,
-                                  self._workspace(), gradient is not None, tuple(gradient or self._no_gradient))
+        out = _pirls_from_fields((self.code, y, weights), self._structure_fields, (tol, max_iter, max_halvings),
+                                 kernel_theta(theta), base, eta_start, mu_start,
+                                 self._workspace(), gradient is not None, tuple(gradient or self._no_gradient))
+        return ScalarPirlsResult(*out[:7], FactorValues(*out[7]), *out[8:])
+
+    def gradients(self, thetas: np.ndarray, y: np.ndarray, weights: np.ndarray, bases: np.ndarray,
+                  eta_start: np.ndarray, tol: float, max_iter: int, mu_start: np.ndarray, gradient: GradientTerms,
+                  max_halvings: int = 10) -> np.ndarray:
+        """The gradients of :meth:`run` (with ``gradient``) at each row of ``thetas`` and ``bases``, in one
+        compiled call: NaN rows where PIRLS failed or halved a step.
+
+        The points of a Hessian's forward differences: a run through Python for each
+        costs as much again as the run on a small model.
+        """
+        return _gradients_from_fields((self.code, y, weights), self._structure_fields, (tol, max_iter, max_halvings),
+                                      np.ascontiguousarray(thetas, dtype=float), np.ascontiguousarray(bases, dtype=float),
+                                      eta_start, mu_start, self._workspace(), tuple(gradient))
 
     def _workspace(self) -> np.ndarray:
         """This thread's rest-block storage (runs may go on in several threads at once)."""

@@ -13,13 +13,16 @@ step stays inside the bounds and lowers the objective; otherwise
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
+from scipy.linalg import lapack
 
 from mixedfx.optim.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
-__all__ = ["CachedObjective", "ValueAndGradient", "gradient_hessian", "newton_minimise"]
+__all__ = ["CachedObjective", "ValueAndGradient", "gradient_hessian", "hessian_columns", "newton_minimise",
+           "projected_bfgs"]
 
 ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -34,6 +37,9 @@ _DECREASE_TOL = 1e-8
 _MAX_STEPS = 12
 # nlopt's "FTOL_REACHED": the stopping rule is on the predicted decrease
 _CONVERGED = 3
+# projected_bfgs: Armijo's sufficient share of the predicted decrease, and the step halvings tried per iteration
+_ARMIJO = 1e-4
+_MAX_BACKTRACKS = 30
 
 
 class CachedObjective:
@@ -83,7 +89,8 @@ def _forward_hessian(objective: Callable[[np.ndarray], float], x: np.ndarray, fx
 
 
 def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, *,
-                    workers: int = 1, gradient: ValueAndGradient | None = None) -> OptSummary | None:
+                    workers: int = 1, gradient: ValueAndGradient | None = None,
+                    hessian: np.ndarray | None = None) -> OptSummary | None:
     """Minimise by Newton steps from a start near the minimum, or None where they do not apply.
 
     Parameters
@@ -103,6 +110,10 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
         (non-finite where it has none). With it the start's Hessian comes from
         forward differences of gradients (:func:`gradient_hessian`) and each step
         costs one evaluation; without it, from finite differences of values.
+    hessian : ndarray, optional
+        With ``gradient``: a start Hessian the caller has at hand, which the
+        BFGS updates refine, in place of the k evaluations of forward
+        differences (these are taken where it is not positive definite).
 
     Returns
     -------
@@ -119,21 +130,18 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
         evaluations = 1 + 2 * k + k * (k - 1) // 2
     else:
         fx, slope = gradient(x)
-        hessian = gradient_hessian(gradient, x, slope, workers=workers)
-        evaluations = 1 + k
+        evaluations = 1
+        if hessian is None or _newton_step(hessian, slope) is None:
+            hessian = gradient_hessian(gradient, x, slope, workers=workers)
+            evaluations += k
     for _ in range(_MAX_STEPS):
         # numpy's Cholesky passes NaN and inf through without an error
-        if not (np.all(np.isfinite(slope)) and np.all(np.isfinite(hessian))):
+        step = _newton_step(hessian, slope)
+        if step is None:
             return None
-        try:
-            upper = np.linalg.cholesky(hessian).T
-        except np.linalg.LinAlgError:
-            return None
-        scaled = np.linalg.solve(upper.T, slope)
-        if 0.5 * scaled @ scaled < _DECREASE_TOL:
+        if -0.5 * (slope @ step) < _DECREASE_TOL:  # the predicted decrease
             return OptSummary(optimizer="newton", x0=np.asarray(x0, dtype=float), x=x, fval=fx,
                               feval=evaluations, return_code=_CONVERGED)
-        step = -np.linalg.solve(upper, scaled)
         candidate = x + step
         if np.any(candidate < lower):
             return None
@@ -153,7 +161,8 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
 
 
 def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, *,
-                     delta: float = _GRADIENT_DELTA, workers: int = 1) -> np.ndarray:
+                     delta: float = _GRADIENT_DELTA, workers: int = 1,
+                     gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
     """Hessian by forward differences of an exact gradient (k evaluations), made symmetric.
 
     Parameters
@@ -169,17 +178,69 @@ def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope:
     workers : int
         Threads evaluating the k points (see
         :func:`~mixedfx.optim.optimize.evaluate_points`).
+    gradients : callable, optional
+        The gradients at a list of points in one call (:func:`hessian_columns`).
 
     Returns
     -------
     ndarray, shape (k, k)
     """
-    x = np.asarray(x, dtype=float)
-    steps = np.eye(len(x)) * delta
-    slopes = evaluate_points(lambda point: value_and_gradient(point)[1], [x + step for step in steps], workers)
-    with np.errstate(invalid="ignore"):
-        differences = (np.array(slopes) - slope) / delta
+    differences = hessian_columns(value_and_gradient, x, slope, np.arange(len(x)), delta=delta, workers=workers,
+                                  gradients=gradients)
     return 0.5 * (differences + differences.T)
+
+
+def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, columns: np.ndarray, *,
+                    delta: float = _GRADIENT_DELTA, workers: int = 1,
+                    gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
+    """Some of the Hessian's columns by forward differences of an exact gradient (an evaluation each).
+
+    Parameters
+    ----------
+    value_and_gradient, x, slope, delta, workers
+        As :func:`gradient_hessian`.
+    columns : ndarray of int
+        The coordinates stepped along.
+    gradients : callable, optional
+        The gradients at a list of points, one per row, in one call; used in
+        place of ``value_and_gradient`` (and ``workers``) where given.
+
+    Returns
+    -------
+    ndarray, shape (k, len(columns))
+        Not symmetrised: column j holds the gradient's change along ``columns[j]``.
+
+    Examples
+    --------
+    >>> quadratic = lambda x: (float(x @ x + x[0] * x[1]), 2 * x + x[::-1])
+    >>> x = np.array([1.0, 2.0])
+    >>> hessian_columns(quadratic, x, quadratic(x)[1], np.array([1])).round(6).tolist()
+    [[1.0], [2.0]]
+    """
+    x = np.asarray(x, dtype=float)
+    steps = np.eye(len(x))[columns] * delta
+    points = [x + step for step in steps]
+    if gradients is not None:
+        slopes = gradients(points)
+    else:
+        slopes = evaluate_points(lambda point: value_and_gradient(point)[1], points, workers)
+    with np.errstate(invalid="ignore"):
+        return ((np.array(slopes).reshape(len(steps), len(x)) - slope) / delta).T
+
+
+def _newton_step(hessian: np.ndarray, slope: np.ndarray) -> np.ndarray | None:
+    """-H^-1 g by H's Cholesky factor, or None where H or g is not finite or H not positive definite.
+
+    LAPACK's dpotrf and dpotrs themselves: numpy's cholesky and solve check and
+    convert their arguments for longer than a few parameters' factor takes.
+    """
+    if not (np.isfinite(hessian).all() and np.isfinite(slope).all()):
+        return None
+    factor, info = lapack.dpotrf(hessian, lower=1)
+    if info != 0:
+        return None
+    solution, _ = lapack.dpotrs(factor, slope, lower=1)
+    return -solution
 
 
 def _gradient(objective: Callable[[np.ndarray], float], x: np.ndarray, fx: float, workers: int) -> np.ndarray:
@@ -196,6 +257,103 @@ def _bfgs_update(hessian: np.ndarray, step: np.ndarray, change: np.ndarray) -> n
     """
     curvature = change @ step
     along = hessian @ step
-    if not curvature > 1e-12 * np.linalg.norm(change) * np.linalg.norm(step):
+    if not curvature > 1e-12 * math.sqrt((change @ change) * (step @ step)):
         return hessian
     return hessian - np.outer(along, along) / (step @ along) + np.outer(change, change) / curvature
+
+
+def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: np.ndarray, *,
+                   first_step: float = 1.0, gtol: float = 1e-3, ftol_rel: float = 1e-12,
+                   maxeval: int = 100) -> OptSummary:
+    """Minimise subject to ``x >= lower`` by BFGS steps on an exact gradient, projected onto the bounds.
+
+    :func:`~mixedfx.optim.optimize.lbfgsb`'s rules (a first step of length
+    ``first_step``, the stops on the projected gradient and on the relative
+    decrease) for a few parameters, without scipy's setup around every run and
+    evaluation, most of a small model's time outside its evaluations. The
+    inverse Hessian is kept whole (k by k) and updated by BFGS; variables on
+    their bound with a gradient pushing outward stay there; each step is
+    halved until the objective falls by Armijo's share of the predicted decrease.
+
+    Parameters
+    ----------
+    value_and_gradient : callable
+        Value and gradient at a point; non-finite where it has none (such a
+        point is stepped back from).
+    x0 : ndarray
+        Start (moved inside the bounds if needed).
+    lower : ndarray
+        Lower bounds (``-inf`` for none).
+    first_step : float
+        Length of the first step.
+    gtol : float
+        Stop when no component of the projected gradient exceeds this.
+    ftol_rel : float
+        Stop when a step lowers the objective by less than this share of it.
+    maxeval : int
+        Most evaluations.
+
+    Returns
+    -------
+    OptSummary
+        ``return_code`` 1 on convergence, -1 where the start has no finite
+        value and gradient, a step could not lower the objective, or the
+        evaluations ran out.
+
+    Examples
+    --------
+    >>> opt = projected_bfgs(lambda x: (float((x - 2) @ (x - 2)), 2 * (x - 2)), np.array([0.0, 5.0]),
+    ...                      np.array([0.0, 3.0]))
+    >>> opt.x.round(6).tolist(), opt.return_code
+    ([2.0, 3.0], 1)
+    """
+    lower = np.asarray(lower, dtype=float)
+    start = np.maximum(np.asarray(x0, dtype=float), lower)
+    x = start
+    fx, slope = value_and_gradient(x)
+    evaluations = 1
+
+    def summary(code: int, message: str | None = None) -> OptSummary:
+        return OptSummary(optimizer="BFGS", x0=start, x=x, fval=float(fx), feval=evaluations, return_code=code,
+                          messages=[] if message is None else [message])
+
+    if not (np.isfinite(fx) and np.isfinite(slope).all()):
+        return summary(-1, "BFGS met a start where the criterion or its gradient is not finite")
+    identity = np.eye(len(x))
+    inverse: np.ndarray | None = None  # the first step follows the gradient; BFGS scales the identity after it
+    while evaluations < maxeval:
+        free = (x > lower) | (slope < 0.0)  # not held by a bound the gradient pushes against
+        projected = slope * free
+        if np.abs(projected).max(initial=0.0) <= gtol:
+            return summary(1)
+        if inverse is None:
+            direction = projected * (-first_step / math.sqrt(projected @ projected))
+        else:
+            direction = -(inverse @ projected) * free
+            if not slope @ direction < 0.0:  # the update lost descent: start again from the gradient
+                inverse = None
+                continue
+        length = 1.0
+        for _ in range(_MAX_BACKTRACKS):
+            candidate = np.maximum(x + length * direction, lower)
+            f_candidate, new_slope = value_and_gradient(candidate)
+            evaluations += 1
+            if (np.isfinite(f_candidate) and np.isfinite(new_slope).all()
+                    and f_candidate <= fx + _ARMIJO * (slope @ (candidate - x))):
+                break
+            length *= 0.5
+        else:
+            return summary(-1, "BFGS could not lower the criterion along its step")
+        step, change = candidate - x, new_slope - slope
+        settled = fx - f_candidate <= ftol_rel * max(abs(fx), abs(f_candidate), 1.0)
+        x, fx, slope = candidate, f_candidate, new_slope
+        if settled:
+            return summary(1)
+        curvature = step @ change
+        if curvature > 1e-12 * math.sqrt((step @ step) * (change @ change)):
+            if inverse is None:
+                inverse = identity * (curvature / (change @ change))
+            rho = 1.0 / curvature
+            left = identity - rho * np.outer(step, change)
+            inverse = left @ inverse @ left.T + rho * np.outer(step, step)
+    return summary(-1, "BFGS ran out of evaluations")
