@@ -119,8 +119,29 @@ def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
     return f"{where.size} row{'s' if where.size > 1 else ''} ({shown} in row {rows[where[0]]})"
 
 
+def _surely_finite(value: np.ndarray) -> bool:
+    """Whether every value is finite, judged by one reduction: a NaN or inf makes the sum non-finite.
+
+    False only means the exact test must decide (a sum of large finite values may overflow).
+    """
+    return value.dtype.kind in "iu" or bool(np.isfinite(np.add.reduce(value, axis=None)))
+
+
+def _missing_rows(value: Value) -> np.ndarray | None:
+    """Rows where R's ``is.na`` is true, None where it is true of none (one reduction decides the common case)."""
+    if isinstance(value, Factor):
+        codes = value.codes
+        return codes < 0 if codes.size and codes.min() < 0 else None
+    if _surely_finite(value):
+        return None
+    missing = is_missing(value)
+    return missing if missing.any() else None
+
+
 def _check_finite(value: np.ndarray, what: str, rows: pd.Index) -> None:
     """Refuse infinite values (missing ones are gone by now), as R's model fitting does."""
+    if _surely_finite(value):
+        return
     finite = np.isfinite(value)
     bad = ~(finite if finite.ndim == 1 else finite.all(axis=1))
     if bad.any():
@@ -176,16 +197,17 @@ def _query_mask(query: str, data: pd.DataFrame) -> pd.Series:
     return mask
 
 
-def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
     """R's ``subset`` of a model frame: positions of the rows it keeps, and which of them it marks NA.
 
     A logical subset keeps its True rows; an NA in it keeps the row with
     every variable missing, as R's ``[.data.frame`` does, for the NA action
-    to handle. Integer positions (0-based, distinct) keep those rows in their order.
+    to handle. Integer positions (0-based, distinct) keep those rows in their
+    order. Without a subset, both are None: every row, in order, none marked.
     """
     n = len(data)
     if subset is None:
-        return np.arange(n), np.zeros(n, dtype=bool)
+        return None, None
     if isinstance(subset, str):
         subset = _query_mask(subset, data)
     if isinstance(subset, dict | set | bytes) or np.isscalar(subset):
@@ -323,7 +345,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     if fixed_part is not parsed.fixed:
         parsed = replace(parsed, fixed=fixed_part)
     base, subset_na = _subset_rows(subset, data)
-    if base.size == 0 and not allow_no_rows:
+    if base is not None and base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed = expand_terms(parsed.fixed, parsed.response)
     slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
@@ -337,34 +359,39 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
 
-    if extras["weights"] is not None and np.isnan(extras["weights"][base]).any():
-        nan = np.isnan(extras["weights"][base])
-        raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
-                        f"{_rows_text(data.index[base], nan, extras['weights'][base])}; weights must be numbers "
-                        ">= 0: give those rows a weight or drop them from the data")
-    missing = {label: is_missing(v)[base] for label, v in full.items()}
-    missing.update({k: np.isnan(v[base]) for k, v in extras.items() if v is not None})
-    if subset_na.any():
+    if extras["weights"] is not None:
+        base_weights = extras["weights"] if base is None else extras["weights"][base]
+        nan = np.isnan(base_weights)
+        if nan.any():
+            raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
+                            f"{_rows_text(data.index if base is None else data.index[base], nan, base_weights)}; "
+                            "weights must be numbers >= 0: give those rows a weight or drop them from the data")
+    # only the variables with a missing value get a mask: most have none
+    missing = {label: m if base is None else m[base] for label, v in [*full.items(), ("offset", extras["offset"])]
+               if v is not None and (m := _missing_rows(v)) is not None}
+    if subset_na is not None and subset_na.any():
         missing["subset"] = subset_na
-    drop = np.logical_or.reduce(list(missing.values()))
-    if drop.any() and NA_ACTIONS[na_action] == "fail":
+    drop = np.logical_or.reduce(list(missing.values())) if missing else None
+    if drop is not None and drop.any() and NA_ACTIONS[na_action] == "fail":
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"missing values in {', '.join(named)} ({int(drop.sum())} rows); "
                         "remove them or use na_action='omit'")
-    kept = base[~drop]
+    kept_input = np.arange(env.n if base is None else base.size) if drop is None else np.flatnonzero(~drop)
+    kept = kept_input if base is None else base[kept_input]
     if kept.size == 0 and not allow_no_rows:
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 
-    every_row = kept.size == env.n and bool((kept == np.arange(env.n)).all())
+    every_row = kept.size == env.n and (base is None or bool((kept == np.arange(env.n)).all()))
     values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
     rows = data.index if every_row else data.index[kept]
     for label, value in values.items():
-        if not isinstance(value, Factor):
-            what = (f"the response {label}" if label == fixed.labels[0]
-                    else f"column {label!r}" if label in data.columns else f"the variable {label}")
-            _check_finite(value, what, rows)
+        if isinstance(value, Factor) or _surely_finite(value):
+            continue
+        what = (f"the response {label}" if label == fixed.labels[0]
+                else f"column {label!r}" if label in data.columns else f"the variable {label}")
+        _check_finite(value, what, rows)
     total_offset = np.zeros(kept.size)
     for i in fixed.offsets:
         part = values[fixed.labels[i]]
@@ -382,14 +409,14 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     groups = []
     for bar in parsed.bars:
         factor = grouping_factor(bar.group, group_env, bar.group_name)
-        if (factor.codes < 0).any():
+        if factor.codes.min(initial=0) < 0:
             raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
                             "it evaluates to missing values")
         groups.append(factor)
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index if subset is None else data.index[base],
-        kept=np.flatnonzero(~drop),
+        rows=rows, n_dropped_na=0 if drop is None else int(drop.sum()),
+        input_rows=data.index if base is None else data.index[base], kept=kept_input,
         na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms() if transforms is None else transforms,
     )

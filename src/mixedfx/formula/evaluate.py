@@ -59,14 +59,14 @@ class Factor:
         """The factor without levels that no row uses (logicals keep both levels)."""
         if self.logical:
             return self
-        valid = self.codes >= 0
-        counted = self.codes if valid.all() else self.codes[valid]
-        used = np.bincount(counted, minlength=len(self.levels)) > 0
-        if used.all():
+        valid = self.codes >= 0 if self.codes.min(initial=0) < 0 else None  # None: no row is missing
+        counts = np.bincount(self.codes if valid is None else self.codes[valid], minlength=len(self.levels))
+        if np.count_nonzero(counts) == len(self.levels):
             return self
+        used = counts > 0
         remap = np.cumsum(used) - 1
-        codes = np.where(valid, remap[np.maximum(self.codes, 0)], -1)
-        return replace(self, codes=codes.astype(np.int64),
+        codes = remap[self.codes] if valid is None else np.where(valid, remap[np.maximum(self.codes, 0)], -1)
+        return replace(self, codes=codes.astype(np.int64, copy=False),
                        levels=tuple(lv for lv, u in zip(self.levels, used) if u))
 
     def recode(self, levels: tuple[str, ...]) -> tuple[Factor, list[str]]:
