@@ -15,7 +15,6 @@ expression is evaluated (``g:h`` is the interaction) and unused levels go.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,7 +27,7 @@ from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
 )
 from mixedfx.formula.syntax import Call, Node
-from mixedfx.formula.terms import Terms, expand_dot, expand_terms
+from mixedfx.formula.terms import Terms, expand_dot
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
 
 __all__ = ["ModelFrame", "model_frame", "grouping_factor", "NA_ACTIONS"]
@@ -94,16 +93,6 @@ class ModelFrame:
     kept: np.ndarray
     na_action: str = "omit"
     transforms: LearnedTransforms = LearnedTransforms()
-
-
-def _frame_variables(formula: MixedFormula, fixed: Terms, slopes: Sequence[Terms]) -> dict[str, Node]:
-    """R's model-frame variables of the formula with bars replaced by '+'."""
-    variables: dict[str, Node] = {}
-    groups = [expand_terms(bar.group) for bar in formula.bars]
-    for terms in [fixed, *slopes, *groups]:
-        for label, node in zip(terms.labels, terms.variables):
-            variables.setdefault(label, node)
-    return variables
 
 
 def _extra_name(value: object, what: str) -> str:
@@ -341,17 +330,15 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
     if len(data) == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
-    fixed_part = expand_dot(parsed.fixed, data.columns, parsed.response)
-    if fixed_part is not parsed.fixed:
-        parsed = replace(parsed, fixed=fixed_part)
+    if parsed.fixed_has_dot:
+        parsed = replace(parsed, fixed=expand_dot(parsed.fixed, data.columns, parsed.response))
     base, subset_na = _subset_rows(subset, data)
     if base is not None and base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
-    fixed = expand_terms(parsed.fixed, parsed.response)
-    slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
+    fixed, slopes = parsed.fixed_terms, parsed.slope_terms
     env = DataEnv(data, fitted=transforms)
     full: dict[str, Value] = {}
-    for label, node in _frame_variables(parsed, fixed, slopes).items():
+    for label, node in parsed.frame_variables:
         full[label] = as_column(evaluate(node, env), env.n, label)
         several = isinstance(full[label], np.ndarray) and full[label].ndim != 1
         if several and label != fixed.labels[0] and not (isinstance(node, Call) and node.fn in MATRIX_FUNCTIONS):

@@ -141,6 +141,12 @@ def _factor_block(value: Factor, spec: MatrixSpec, code: int, label: str) -> np.
     return np.take(with_na, value.codes, axis=0)  # code -1 picks the NaN row; take is 10x faster than indexing
 
 
+def _product(part: np.ndarray, block: np.ndarray, n: int) -> np.ndarray:
+    """The columns of an interaction: each of ``part``'s columns times each of ``block``'s (block's fastest)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
+        return (part[:, :, None] * block[:, None, :]).reshape(n, -1)
+
+
 def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarray:
     """Evaluate the columns described by ``spec`` (R's model.matrix) on values of n rows.
 
@@ -167,25 +173,27 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
     >>> model_matrix(matrix_spec(frame.fixed, frame.values), frame.values, 3)[:, 1].tolist()
     [0.5, 1.0, 2.0]
     """
-    blocks = [np.ones((n, 1))] if spec.terms.intercept else []
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused by name after
-        for term, term_codes in zip(spec.terms.terms, spec.codes):
-            block = None
-            for v, code in zip(term, term_codes):
-                label = spec.terms.labels[v]
-                value = values[label]
-                if isinstance(value, Factor):
-                    part = _factor_block(value, spec, code, label)
-                else:
-                    part = value.reshape(n, -1).astype(np.float64, copy=False)
-                block = part if block is None else (part[:, :, None] * block[:, None, :]).reshape(n, -1)
-            blocks.append(block)
-    if not blocks:
-        return np.zeros((n, 0))
-    return np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)
+    blocks = []
+    for term, term_codes in zip(spec.terms.terms, spec.codes):
+        block = None
+        for v, code in zip(term, term_codes):
+            label = spec.terms.labels[v]
+            value = values[label]
+            part = _factor_block(value, spec, code, label) if isinstance(value, Factor) else value.reshape(n, -1)
+            block = part if block is None else _product(part, block, n)
+        blocks.append(block)
+    start = 1 if spec.terms.intercept else 0
+    out = np.empty((n, start + sum(block.shape[1] for block in blocks)))  # the blocks are copied into their place
+    if start:
+        out[:, 0] = 1.0
+    for block in blocks:
+        out[:, start:start + block.shape[1]] = block
+        start += block.shape[1]
+    return out
 
 
-def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...], rows: object, what: str) -> None:
+def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...], rows: object, what: str,
+                         squares: np.ndarray | None = None) -> None:
     """Refuse a model-matrix column with infinite or undefined values (a product of large values overflowed).
 
     Parameters
@@ -197,6 +205,9 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
         The rows' labels, for the message.
     what : str
         Which matrix (``"fixed-effects"``, or the random-effects term).
+    squares : ndarray, shape (k,), optional
+        The columns' sums of squares where they are already formed (the diagonal
+        of ``matrix' matrix``); formed here otherwise.
 
     Columns whose values overflow or underflow double precision when multiplied
     (beyond 1e150, or all below 1e-150) are refused too.
@@ -216,7 +227,8 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     """
     if not matrix.size:
         return
-    squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
+    if squares is None:
+        squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
     if EXTREME_VALUE**-2 <= squares.min() and squares.max() <= EXTREME_VALUE**2:  # NaN fails both
         return  # the common case, decided by two reductions
     tiny = squares < EXTREME_VALUE**-2  # all zero, or underflowing

@@ -38,16 +38,16 @@ def gram_clearly_independent(gram: np.ndarray) -> bool:
     LAPACK's ``dpotrf`` is called directly: numpy's ``cholesky`` costs five times
     as much on the small matrices every fit screens (twice).
     """
-    norms = np.sqrt(np.diagonal(gram))
-    if not norms.size:
+    squares = np.diagonal(gram)
+    if not squares.size:
         return True
-    if not (norms.min() > 0 and norms.max() < np.inf):  # NaN fails both
+    if not np.isfinite(np.add.reduce(squares)):  # NaN or inf (or a sum beyond double precision): the exact test
         return False
-    factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)
-    return info == 0 and bool(np.all(np.diagonal(factor) >= _GRAM_SCREEN * norms))
+    factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)  # a zero or negative pivot fails it
+    return info == 0 and bool((np.diagonal(factor) >= _GRAM_SCREEN * np.sqrt(squares)).all())
 
 
-def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
+def rank_keep(X: np.ndarray, tol: float = RANK_TOL, gram: np.ndarray | None = None) -> list[int]:
     """Columns kept by R's ``qr(X, tol)`` (LINPACK dqrdc2) rank detection.
 
     Parameters
@@ -57,6 +57,8 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     tol : float
         A column is dependent when its norm after removing its projection on
         the kept earlier columns is below ``tol`` times its original norm.
+    gram : ndarray, shape (p, p), optional
+        ``X'X`` where it is already formed, for the screen before the exact test.
 
     Returns
     -------
@@ -66,7 +68,7 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     n, p = X.shape
     if p == 1 and n:  # one column (an intercept alone): kept unless it is zero, as dqrdc2 decides
         return [0] if np.any(X) else []
-    if p and n >= p and clearly_independent(X):
+    if p and n >= p and (clearly_independent(X) if gram is None else gram_clearly_independent(gram)):
         return list(range(p))
     norms = np.linalg.norm(X, axis=0)
     scale = np.where(norms > 0, norms, 1.0)

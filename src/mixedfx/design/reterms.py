@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +70,14 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     return sorted(range(len(counts)), key=counts.__getitem__)[::-1]
 
 
-def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:
-    """The i-th bar term of the frame's formula as a ReTerm, with the spec of its model matrix."""
+def build_re_term(frame: ModelFrame, i: int, checked: Collection[str] = ()) -> tuple[ReTerm, MatrixSpec]:
+    """The i-th bar term of the frame's formula as a ReTerm, with the spec of its model matrix.
+
+    Its columns are checked for values a model cannot use
+    (:func:`~mixedfx.design.model_matrix.check_finite_columns`) unless named in
+    ``checked``: columns of the same name in this frame's fixed-effects matrix,
+    already checked, hold the same values or R's default contrasts.
+    """
     bar = frame.formula.bars[i]
     spec = matrix_spec(frame.slopes[i], frame.values)
     if not spec.names:
@@ -78,7 +85,10 @@ def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:
     n = frame.y.shape[0]
     group = frame.groups[i]
     z = model_matrix(spec, frame.values, n)
-    check_finite_columns(z, spec.names, frame.rows, f"random-effects term ({bar.text})")
+    unchecked = [j for j, name in enumerate(spec.names) if name not in checked]
+    if unchecked:
+        check_finite_columns(z[:, unchecked] if len(unchecked) < z.shape[1] else z,
+                             [spec.names[j] for j in unchecked], frame.rows, f"random-effects term ({bar.text})")
     term = ReTerm(group=bar.group_name, codes=group.codes, levels=list(group.levels), z=z,
                   z_names=list(spec.names), text=bar.text)
     return term, spec

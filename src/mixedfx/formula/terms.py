@@ -20,7 +20,7 @@ from functools import lru_cache
 from mixedfx.errors import FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse, with_deep_recursion
 
-__all__ = ["Terms", "expand_terms", "expand_dot", "coding"]
+__all__ = ["Terms", "expand_terms", "expand_dot", "has_dot", "coding"]
 
 _FORMULA_OPS = {"+", "-", "*", "/", ":", "^", "%in%"}
 CONTRASTS, INDICATORS = 1, 2
@@ -225,13 +225,20 @@ def _symbols(node: Node | None) -> set[str]:
     return set()
 
 
-def _has_dot(node: Node) -> bool:
-    """Whether ``.`` stands as a term (not inside a call) in a right-hand side."""
+def has_dot(node: Node) -> bool:
+    """Whether ``.`` stands as a term (not inside a call) in a right-hand side.
+
+    Examples
+    --------
+    >>> from mixedfx.formula.syntax import parse_expr
+    >>> has_dot(parse_expr("x + .")), has_dot(parse_expr("log(.)"))
+    (True, False)
+    """
     match node:
         case Binary(op=op, left=left, right=right) if op in _FORMULA_OPS:
-            return _has_dot(left) or _has_dot(right)
+            return has_dot(left) or has_dot(right)
         case Unary(operand=inner) | Paren(inner=inner):
-            return _has_dot(inner)
+            return has_dot(inner)
     return node == DOT
 
 
@@ -285,7 +292,7 @@ def expand_dot(rhs: Node, columns: Sequence[object], response: Node | None = Non
     >>> deparse(expand_dot(parse_expr("Days + ."), ["Reaction", "Days", "Subject"], parse_expr("Reaction")))
     'Days + (Days + Subject)'
     """
-    if not _has_dot(rhs):
+    if not has_dot(rhs):
         return rhs
     odd = [c for c in columns if not isinstance(c, str)]
     if odd:
