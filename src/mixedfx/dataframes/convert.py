@@ -20,7 +20,7 @@ import pandas as pd
 from mixedfx.dataframes.dask_frames import is_dask_frame
 from mixedfx.errors import DataError
 
-__all__ = ["as_pandas", "column_array", "DataFrameLike"]
+__all__ = ["as_pandas", "column_array", "read_only", "DataFrameLike"]
 
 #: What ``data=`` accepts: any object :func:`as_pandas` converts.
 DataFrameLike = Any
@@ -134,7 +134,17 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
     else:
         column = data.iloc[:, int(position)]
         values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
-    if isinstance(values, np.ndarray):
-        values = values.view()
-        values.flags.writeable = False
-    return values
+    return read_only(values) if isinstance(values, np.ndarray) else values
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot write to it (a column's values are the user's data).
+
+    Examples
+    --------
+    >>> read_only(np.zeros(2)).flags.writeable
+    False
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import column_array
+from mixedfx.dataframes.convert import column_array, read_only
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
@@ -162,13 +162,6 @@ _CATEGORY_LABELS: dict[int, tuple[weakref.ref, tuple[str, ...]]] = {}
 """:func:`_category_labels` by the categories' identity (an entry leaves when its categories are freed)."""
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """A view of ``array`` that cannot write to it (a column's values are the user's data)."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
-
 def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArray, name: str) -> Value:
     """Convert a DataFrame column to its R value.
 
@@ -203,7 +196,7 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
         if dtype.kind == "b":
             return Factor(array.astype(np.int64), ("FALSE", "TRUE"), logical=True)
         converted = array.astype(np.float64 if dtype.kind == "f" else np.int64, copy=False)
-        return _read_only(converted) if converted is array else converted
+        return read_only(converted) if converted is array and array.flags.writeable else converted
     series = column if isinstance(column, pd.Series) else pd.Series(values, copy=False)
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
@@ -510,12 +503,14 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return env.transformed(transform_call(node))
     if any(name is not None for name in node.argnames) and fn != "log":
         raise FormulaError(f"named arguments are not supported in {deparse(node)}")
-    args = [evaluate(a, env) for a in node.args]
+    args = [_evaluate(a, env) for a in node.args]
     if fn == "cbind":
         if not args:
             raise FormulaError("cbind() needs at least one argument")
-        cols = [np.broadcast_to(_numeric(a, "cbind"), (env.n,)) for a in args]
-        return np.column_stack(cols).astype(np.float64)
+        columns = np.empty((env.n, len(args)))
+        for j, a in enumerate(args):
+            columns[:, j] = _numeric(a, "cbind")  # a number fills its column
+        return columns
     if fn == "log":
         if len(args) not in (1, 2) or (len(args) == 2 and node.argnames[1] not in (None, "base")):
             raise FormulaError(f"log() takes one value and an optional base: {deparse(node)}")
@@ -568,29 +563,35 @@ def evaluate(node: Node, env: DataEnv) -> Value | float | str:
     FormulaError
         Unsupported functions or operators.
     """
-    match node:  # what computes nothing needs no floating-point state (most variables are plain names)
+    if isinstance(node, Name):  # most variables are plain names, which need no floating-point state
+        return env.lookup(node.id)
+    with np.errstate(all="ignore"):
+        return _evaluate(node, env)
+
+
+def _evaluate(node: Node, env: DataEnv) -> Value | float | str:
+    """:func:`evaluate` within its floating-point state (set once for the whole expression)."""
+    match node:
         case Paren(inner=inner):
-            return evaluate(inner, env)
+            return _evaluate(inner, env)
         case Name(id=ident):
             return env.lookup(ident)
         case Num(value=value) | Str(value=value):
             return value
-    with np.errstate(all="ignore"):
-        match node:
-            case Unary(op="-", operand=operand):
-                return -_numeric(evaluate(operand, env), "-")
-            case Unary(op="+", operand=operand):
-                return _numeric(evaluate(operand, env), "+")
-            case Unary(op="!", operand=operand):
-                return _logic("!", evaluate(operand, env))
-            case Binary(op=op, left=left, right=right) if op in _ARITH:
-                return _ARITH[op](_numeric(evaluate(left, env), op), _numeric(evaluate(right, env), op))
-            case Binary(op=op, left=left, right=right) if op in _COMPARE:
-                return _compare(op, evaluate(left, env), evaluate(right, env))
-            case Binary(op=op, left=left, right=right) if op in {"&", "&&", "|", "||"}:
-                return _logic(op, evaluate(left, env), evaluate(right, env))
-            case Binary(op=":", left=left, right=right):
-                return _interaction(evaluate(left, env), evaluate(right, env), deparse(node))
-            case Call():
-                return _call(node, env)
+        case Unary(op="-", operand=operand):
+            return -_numeric(_evaluate(operand, env), "-")
+        case Unary(op="+", operand=operand):
+            return _numeric(_evaluate(operand, env), "+")
+        case Unary(op="!", operand=operand):
+            return _logic("!", _evaluate(operand, env))
+        case Binary(op=op, left=left, right=right) if op in _ARITH:
+            return _ARITH[op](_numeric(_evaluate(left, env), op), _numeric(_evaluate(right, env), op))
+        case Binary(op=op, left=left, right=right) if op in _COMPARE:
+            return _compare(op, _evaluate(left, env), _evaluate(right, env))
+        case Binary(op=op, left=left, right=right) if op in {"&", "&&", "|", "||"}:
+            return _logic(op, _evaluate(left, env), _evaluate(right, env))
+        case Binary(op=":", left=left, right=right):
+            return _interaction(_evaluate(left, env), _evaluate(right, env), deparse(node))
+        case Call():
+            return _call(node, env)
     raise FormulaError(f"cannot evaluate {deparse(node)} in a model formula")
