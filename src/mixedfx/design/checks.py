@@ -181,8 +181,7 @@ def check_scales(matrices: ModelMatrices, row_sizes: tuple[float, float | None] 
         Naming the response or the weights, their scale and the rescaling that fixes it.
     """
     if row_sizes is None:
-        y = np.asarray(matrices.y, dtype=float)
-        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        largest = float(np.maximum.reduce(np.abs(np.asarray(matrices.y, dtype=float)), axis=None, initial=0.0))
         weights = matrices.weights
         positive = None if weights is None or not np.any(weights > 0) else weights[weights > 0]
         scale = None if positive is None else float(np.exp(np.mean(np.log(positive))))

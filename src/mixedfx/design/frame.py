@@ -108,29 +108,22 @@ def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
     return f"{where.size} row{'s' if where.size > 1 else ''} ({shown} in row {rows[where[0]]})"
 
 
-def _surely_finite(value: np.ndarray) -> bool:
-    """Whether every value is finite, judged by one reduction: a NaN or inf makes the sum non-finite.
-
-    False only means the exact test must decide (a sum of large finite values may overflow).
-    """
-    return value.dtype.kind in "iu" or bool(np.isfinite(np.add.reduce(value, axis=None)))
-
-
 def _missing_rows(value: Value) -> np.ndarray | None:
-    """Rows where R's ``is.na`` is true, None where it is true of none (one reduction decides the common case)."""
+    """Rows where R's ``is.na`` is true; None where every value is present (and numbers finite).
+
+    One reduction decides the common case: a NaN or inf makes a sum non-finite.
+    A numeric mask may mark no row (its values were not all finite, or their
+    sum overflowed: the caller silences that).
+    """
     if isinstance(value, Factor):
-        codes = value.codes
-        return codes < 0 if codes.size and codes.min() < 0 else None
-    if _surely_finite(value):
+        return value.codes < 0 if np.minimum.reduce(value.codes, initial=0) < 0 else None
+    if value.dtype.kind in "iu" or np.isfinite(np.add.reduce(value, axis=None)):
         return None
-    missing = is_missing(value)
-    return missing if missing.any() else None
+    return is_missing(value)
 
 
 def _check_finite(value: np.ndarray, what: str, rows: pd.Index) -> None:
     """Refuse infinite values (missing ones are gone by now), as R's model fitting does."""
-    if _surely_finite(value):
-        return
     finite = np.isfinite(value)
     bad = ~(finite if finite.ndim == 1 else finite.all(axis=1))
     if bad.any():
@@ -353,9 +346,13 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
                             f"{_rows_text(data.index if base is None else data.index[base], nan, base_weights)}; "
                             "weights must be numbers >= 0: give those rows a weight or drop them from the data")
-    # only the variables with a missing value get a mask: most have none
-    missing = {label: m if base is None else m[base] for label, v in [*full.items(), ("offset", extras["offset"])]
-               if v is not None and (m := _missing_rows(v)) is not None}
+    # most variables get no mask: then no value is missing, and numbers are finite on any rows
+    with np.errstate(over="ignore"):  # a sum of huge values may overflow: the exact tests decide then
+        masks = {label: _missing_rows(v) for label, v in full.items()}
+        offset_mask = None if extras["offset"] is None else _missing_rows(extras["offset"])
+    missing = {label: m if base is None else m[base] for label, m in masks.items() if m is not None}
+    if offset_mask is not None:
+        missing["offset"] = offset_mask if base is None else offset_mask[base]
     if subset_na is not None and subset_na.any():
         missing["subset"] = subset_na
     drop = np.logical_or.reduce(list(missing.values())) if missing else None
@@ -374,7 +371,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
     rows = data.index if every_row else data.index[kept]
     for label, value in values.items():
-        if isinstance(value, Factor) or _surely_finite(value):
+        if isinstance(value, Factor) or masks[label] is None:
             continue
         what = (f"the response {label}" if label == fixed.labels[0]
                 else f"column {label!r}" if label in data.columns else f"the variable {label}")
@@ -386,7 +383,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             raise DataError(f"{fixed.labels[i]} must be a numeric vector")
         total_offset = total_offset + part
     if extras["offset"] is not None:
-        _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
+        if offset_mask is not None:
+            _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
         total_offset = total_offset + extras["offset"][kept]
     w = None if extras["weights"] is None else extras["weights"][kept]
     if w is not None:
@@ -396,7 +394,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     groups = []
     for bar in parsed.bars:
         factor = grouping_factor(bar.group, group_env, bar.group_name)
-        if factor.codes.min(initial=0) < 0:
+        if np.minimum.reduce(factor.codes, initial=0) < 0:
             raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
                             "it evaluates to missing values")
         groups.append(factor)

@@ -74,7 +74,7 @@ def matrix_width(terms: Terms, values: dict[str, Value]) -> tuple[int, int]:
             value = values[terms.labels[v]]
             if isinstance(value, Factor):
                 columns *= len(value.levels) - (code == CONTRASTS)
-            elif np.ndim(value) == 2:
+            elif value.ndim == 2:
                 columns *= value.shape[1]
         width += columns
     return width, max(nlevels, default=0)
@@ -109,27 +109,24 @@ def matrix_spec(terms: Terms, values: dict[str, Value],
                             f"they are: {', '.join(terms.labels) or 'none'}")
         if not isinstance(values.get(label), Factor):
             raise DataError(f"contrasts apply only to factors, and {label!r} is not one")
-    nlevels = [len(v.levels) if isinstance(v := values.get(label), Factor) else 0 for label in terms.labels]
-    codes = coding(terms, nlevels)
     factors = {label: v for label in terms.labels if isinstance(v := values.get(label), Factor)}
-    codings = {terms.labels[v]: contrasts(factors[terms.labels[v]], terms.labels[v],
-                                          contrasts_arg.get(terms.labels[v]))
-               for term, term_codes in zip(terms.terms, codes) for v, code in zip(term, term_codes)
-               if code == CONTRASTS and terms.labels[v] in factors}
+    codes = coding(terms, [len(factors[label].levels) if label in factors else 0 for label in terms.labels])
+    codings: dict[str, tuple[np.ndarray, list[str]]] = {}  # by label, in order of first use
     names = ["(Intercept)"] if terms.intercept else []
     for term, term_codes in zip(terms.terms, codes):
         block = [""]
         for v, code in zip(term, term_codes):
             label = terms.labels[v]
             value = values[label]
-            if isinstance(value, Factor):
-                suffixes = codings[label][1] if code == CONTRASTS else list(value.levels)
-            elif value.ndim == 2:
-                suffixes = [str(j + 1) for j in range(value.shape[1])]
+            if isinstance(value, Factor) and code == CONTRASTS:
+                if label not in codings:
+                    codings[label] = contrasts(value, label, contrasts_arg.get(label))
+                suffixes = codings[label][1]
+            elif isinstance(value, Factor):
+                suffixes = value.levels
             else:
-                suffixes = [""]
-            parts = [label + s for s in suffixes]
-            block = [f"{b}:{p}" if b else p for p in parts for b in block]
+                suffixes = [str(j + 1) for j in range(value.shape[1])] if value.ndim == 2 else [""]
+            block = [f"{b}:{label}{s}" if b else label + s for s in suffixes for b in block]
         names.extend(block)
     return MatrixSpec(terms, codes, factors, tuple(names), {label: c[0] for label, c in codings.items()},
                       dict(contrasts_arg))

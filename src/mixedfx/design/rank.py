@@ -7,6 +7,8 @@ wide margin) before any QR.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -38,13 +40,14 @@ def gram_clearly_independent(gram: np.ndarray) -> bool:
     LAPACK's ``dpotrf`` is called directly: numpy's ``cholesky`` costs five times
     as much on the small matrices every fit screens (twice).
     """
-    squares = np.diagonal(gram)
-    if not squares.size:
+    squares = gram.diagonal().tolist()  # a model's few columns: Python compares them faster than numpy
+    if not squares:
         return True
-    if not np.isfinite(np.add.reduce(squares)):  # NaN or inf (or a sum beyond double precision): the exact test
+    if not all(0.0 < square < math.inf for square in squares):  # NaN fails too
         return False
-    factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)  # a zero or negative pivot fails it
-    return info == 0 and bool((np.diagonal(factor) >= _GRAM_SCREEN * np.sqrt(squares)).all())
+    factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)
+    return info == 0 and all(pivot >= _GRAM_SCREEN * math.sqrt(square)
+                             for pivot, square in zip(factor.diagonal().tolist(), squares))
 
 
 def rank_keep(X: np.ndarray, tol: float = RANK_TOL, gram: np.ndarray | None = None) -> list[int]:

@@ -59,9 +59,9 @@ class Factor:
         """The factor without levels that no row uses (logicals keep both levels)."""
         if self.logical:
             return self
-        valid = self.codes >= 0 if self.codes.min(initial=0) < 0 else None  # None: no row is missing
+        valid = self.codes >= 0 if np.minimum.reduce(self.codes, initial=0) < 0 else None  # None: no row is missing
         counts = np.bincount(self.codes if valid is None else self.codes[valid], minlength=len(self.levels))
-        if np.count_nonzero(counts) == len(self.levels):
+        if counts.all():
             return self
         used = counts > 0
         remap = np.cumsum(used) - 1
@@ -224,6 +224,7 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
 # --------------------------------------------------------------------------- environment
 _CONSTANTS: dict[str, float] = {"TRUE": 1.0, "FALSE": 0.0, "Inf": np.inf, "NaN": np.nan, "NA": np.nan}
 _SHADOWABLE: dict[str, float] = {"T": 1.0, "F": 0.0, "pi": float(np.pi)}
+_NOTHING_LEARNED = LearnedTransforms()
 
 
 class DataEnv:
@@ -252,7 +253,7 @@ class DataEnv:
         self.data = data
         self.rows = rows
         self.factorize = factorize
-        self.fitted = LearnedTransforms() if fitted is None else fitted
+        self.fitted = _NOTHING_LEARNED if fitted is None else fitted
         self.n = len(data) if rows is None else len(rows)
         self._cache: dict[str, Value] = {}
         self._columns: dict[str, Value] = {} if shared is None else shared._columns
@@ -283,11 +284,12 @@ class DataEnv:
             return self._cache[name]
         value = self._columns.get(name)
         if value is None:
-            if name not in self.data.columns:
+            try:
+                column = column_array(self.data, name)
+            except KeyError:
                 if name in _SHADOWABLE:
                     return _SHADOWABLE[name]
-                raise unknown_column(name, self.data.columns)
-            column = column_array(self.data, name)
+                raise unknown_column(name, self.data.columns) from None
             value = self._columns[name] = column_value(column if self.rows is None else column[self.rows], name)
         if self.factorize:
             value = as_factor(value, name)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from mixedfx.errors import FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse, with_deep_recursion
@@ -59,6 +59,17 @@ class Terms:
     def term_labels(self) -> list[str]:
         """R's ``attr(terms, "term.labels")``: ``"x"``, ``"recipe:temperature"``."""
         return [":".join(self.labels[v] for v in term) for term in self.terms]
+
+    @cached_property
+    def marginal_coding(self) -> tuple[tuple[int, ...], ...]:
+        """Per term and variable, R's coding by marginality alone: contrasts where the term without
+        the variable is contained in an earlier term (or is empty), else indicators (:func:`coding`)."""
+        codes = []
+        for t, term in enumerate(self.terms):
+            earlier = [set(prev) for prev in self.terms[:t]]
+            codes.append(tuple(CONTRASTS if not (rest := set(term) - {v}) or any(rest <= prev for prev in earlier)
+                               else INDICATORS for v in term))
+        return tuple(codes)
 
 
 def _is_offset(node: Node) -> bool:
@@ -331,17 +342,12 @@ def coding(terms: Terms, nlevels: Sequence[int]) -> tuple[tuple[int, ...], ...]:
         without an intercept, the first factor (of more than one level) in the
         first term holding one gets indicators.
     """
-    codes: list[list[int]] = []
-    for t, term in enumerate(terms.terms):
-        row = []
-        for v in term:
-            rest = set(term) - {v}
-            nested = not rest or any(rest <= set(prev) for prev in terms.terms[:t])
-            row.append(CONTRASTS if nested else INDICATORS)
-        codes.append(row)
-    if not terms.intercept:
-        first = next(((t, k) for t, term in enumerate(terms.terms) for k, v in enumerate(term)
-                      if nlevels[v] > 1), None)
-        if first is not None:
-            codes[first[0]][first[1]] = INDICATORS
-    return tuple(tuple(row) for row in codes)
+    codes = terms.marginal_coding
+    if terms.intercept:
+        return codes
+    first = next(((t, k) for t, term in enumerate(terms.terms) for k, v in enumerate(term) if nlevels[v] > 1), None)
+    if first is None:
+        return codes
+    rows = [list(row) for row in codes]
+    rows[first[0]][first[1]] = INDICATORS
+    return tuple(tuple(row) for row in rows)
