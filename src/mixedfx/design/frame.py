@@ -26,7 +26,7 @@ from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
 )
-from mixedfx.formula.syntax import Call, Node
+from mixedfx.formula.syntax import Call, Name, Node
 from mixedfx.formula.terms import Terms, expand_dot
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
 
@@ -390,9 +390,14 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     if w is not None:
         _check_weights(w, _extra_name(weights, "weights"), rows)
 
-    group_env = DataEnv(data, factorize=True, shared=env) if every_row else DataEnv(data, rows=kept, factorize=True)
-    groups = []
+    groups, group_env = [], None
     for bar in parsed.bars:
+        if isinstance(bar.group, Name):  # a frame variable: on the kept rows, without missing values or unused levels
+            groups.append(as_factor(values[bar.group_name], bar.group_name))
+            continue
+        if group_env is None:
+            group_env = DataEnv(data, factorize=True, shared=env) if every_row else \
+                DataEnv(data, rows=kept, factorize=True)
         factor = grouping_factor(bar.group, group_env, bar.group_name)
         if np.minimum.reduce(factor.codes, initial=0) < 0:
             raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
