@@ -228,10 +228,9 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     check_fixed_matrix(n, width, largest_factor=largest)  # before the contrasts and X are formed
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     X_full = model_matrix(fixed_spec, frame.values, n)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflowing columns are refused by name next
-        gram = cross_product(X_full)  # one pass over the rows: its diagonal checks the columns, its factor the rank
-    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects", squares=np.diagonal(gram))
-    keep = rank_keep(X_full, gram=gram)
+    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects")
+    # the check bounds X's values (1e150), so X'X cannot overflow short of 1e8 rows of such values
+    keep = rank_keep(X_full, gram=cross_product(X_full))
     kept = set(keep)
     dropped = [name for j, name in enumerate(fixed_spec.names) if j not in kept]
     messages = []
@@ -239,7 +238,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         k = len(dropped)
         plural = ("column / coefficient", "columns / coefficients")[k > 1]
         messages.append(f"fixed-effect model matrix is rank deficient so dropping {k} {plural}")
-    re = [build_re_term(frame, i, checked=fixed_spec.names) for i in range(len(parsed.bars))]
+    re = [build_re_term(frame, i, fixed=(X_full, fixed_spec)) for i in range(len(parsed.bars))]
     response = frame.values[frame.fixed.labels[0]]
     return ModelMatrices(
         y=frame.y, X=X_full[:, keep] if dropped else X_full, x_names=[fixed_spec.names[j] for j in keep],
