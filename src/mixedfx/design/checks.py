@@ -217,7 +217,7 @@ def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
     else:
         family.check_response(y, name, matrices.weights, matrices.rows)
     values = np.asarray(y)
-    if not (values != values[:1]).any():  # one distinct value (row): np.unique would sort them all to say so
+    if not (values[1:] != values[:-1]).any():  # one distinct value (row): np.unique would sort them all to say so
         raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
                         "a generalized model needs a response that varies")
 
@@ -250,7 +250,7 @@ def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
     name, y = matrices.response_name, np.asarray(matrices.y, dtype=float)
     if family.name != "binomial":
         raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
-    negative = np.flatnonzero((y < 0).any(axis=1))
-    if negative.size:
+    if np.fmin.reduce(y, axis=None, initial=0.0) < 0:  # fmin passes over NaN
+        negative = np.flatnonzero((y < 0).any(axis=1))
         raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row "
                            f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")

@@ -70,7 +70,7 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL, gram: np.ndarray | None = No
     """
     n, p = X.shape
     if p == 1 and n:  # one column (an intercept alone): kept unless it is zero, as dqrdc2 decides
-        return [0] if np.any(X) else []
+        return [0] if X.any() else []
     if p and n >= p and (clearly_independent(X) if gram is None else gram_clearly_independent(gram)):
         return list(range(p))
     norms = np.linalg.norm(X, axis=0)
