@@ -15,6 +15,7 @@ expression is evaluated (``g:h`` is the interaction) and unused levels go.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -111,13 +112,15 @@ def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
 def _missing_rows(value: Value) -> np.ndarray | None:
     """Rows where R's ``is.na`` is true; None where every value is present (and numbers finite).
 
-    One reduction decides the common case: a NaN or inf makes a sum non-finite.
-    A numeric mask may mark no row (its values were not all finite, or their
-    sum overflowed: the caller silences that).
+    Two reductions decide the common case: a NaN makes the least and the
+    largest value NaN, an infinite value one of them infinite (a sum would
+    decide with one, but may overflow). A numeric mask may mark no row (its
+    values were not all finite).
     """
     if isinstance(value, Factor):
         return value.codes < 0 if np.minimum.reduce(value.codes, initial=0) < 0 else None
-    if value.dtype.kind in "iu" or np.isfinite(np.add.reduce(value, axis=None)):
+    if value.dtype.kind in "iu" or (math.isfinite(np.minimum.reduce(value, axis=None, initial=0.0))
+                                    and math.isfinite(np.maximum.reduce(value, axis=None, initial=0.0))):
         return None
     return is_missing(value)
 
@@ -347,9 +350,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
                             f"{_rows_text(data.index if base is None else data.index[base], nan, base_weights)}; "
                             "weights must be numbers >= 0: give those rows a weight or drop them from the data")
     # most variables get no mask: then no value is missing, and numbers are finite on any rows
-    with np.errstate(over="ignore"):  # a sum of huge values may overflow: the exact tests decide then
-        masks = {label: _missing_rows(v) for label, v in full.items()}
-        offset_mask = None if extras["offset"] is None else _missing_rows(extras["offset"])
+    masks = {label: _missing_rows(v) for label, v in full.items()}
+    offset_mask = None if extras["offset"] is None else _missing_rows(extras["offset"])
     missing = {label: m if base is None else m[base] for label, m in masks.items() if m is not None}
     if offset_mask is not None:
         missing["offset"] = offset_mask if base is None else offset_mask[base]

@@ -228,9 +228,10 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     check_fixed_matrix(n, width, largest_factor=largest)  # before the contrasts and X are formed
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     X_full = model_matrix(fixed_spec, frame.values, n)
-    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects")
-    # the check bounds X's values (1e150), so X'X cannot overflow short of 1e8 rows of such values
-    keep = rank_keep(X_full, gram=cross_product(X_full))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing columns are refused by name next
+        gram = cross_product(X_full)  # one pass over the rows: its diagonal checks the columns, its factor the rank
+    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects", squares=gram.diagonal())
+    keep = rank_keep(X_full, gram=gram)
     kept = set(keep)
     dropped = [name for j, name in enumerate(fixed_spec.names) if j not in kept]
     messages = []

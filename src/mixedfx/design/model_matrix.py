@@ -191,7 +191,8 @@ def model_matrix(spec: MatrixSpec, values: dict[str, Value], n: int) -> np.ndarr
     return out
 
 
-def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...], rows: object, what: str) -> None:
+def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...], rows: object, what: str,
+                         squares: np.ndarray | None = None) -> None:
     """Refuse a model-matrix column with infinite or undefined values (a product of large values overflowed).
 
     Parameters
@@ -203,6 +204,10 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
         The rows' labels, for the message.
     what : str
         Which matrix (``"fixed-effects"``, or the random-effects term).
+    squares : ndarray, shape (k,), optional
+        The columns' sums of squares where they are already formed (the diagonal
+        of ``matrix' matrix``); formed here otherwise (``np.einsum`` costs more
+        than the check's other steps on a small matrix).
 
     Columns whose values overflow or underflow double precision when multiplied
     (beyond 1e150, or all below 1e-150) are refused too.
@@ -222,7 +227,8 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
     """
     if not matrix.size:
         return
-    squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
+    if squares is None:
+        squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
     if EXTREME_VALUE**-2 <= np.minimum.reduce(squares) and np.maximum.reduce(squares) <= EXTREME_VALUE**2:  # NaN fails
         return  # the common case, decided by two reductions
     tiny = squares < EXTREME_VALUE**-2  # all zero, or underflowing
