@@ -274,7 +274,7 @@ class DataEnv:
 
     def learned_transforms(self) -> LearnedTransforms:
         """What the stateful calls evaluated so far learned on these rows, by their deparsed text."""
-        return LearnedTransforms(dict(self._learned))
+        return LearnedTransforms(dict(self._learned)) if self._learned else _NOTHING_LEARNED
 
     def lookup(self, name: str) -> Value | float:
         """The value of a symbol: a column, or one of R's constants."""
