@@ -95,7 +95,9 @@ def build_re_term(frame: ModelFrame, i: int,
         raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
     known = {} if fixed is None or fixed[1].contrasts_arg else {name: j for j, name in enumerate(fixed[1].names)}
     if all(name in known for name in spec.names):
-        z = fixed[0].take([known[name] for name in spec.names], axis=1)  # a C-ordered copy
+        z = np.empty((frame.y.shape[0], len(spec.names)))
+        for j, name in enumerate(spec.names):  # column by column: a gather across columns (take) costs 4x more
+            z[:, j] = fixed[0][:, known[name]]
     else:
         z = model_matrix(spec, frame.values, frame.y.shape[0])
         unchecked = [j for j, name in enumerate(spec.names) if name not in known]
