@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import as_pandas, column_array
+from mixedfx.dataframes.convert import as_pandas, column_array, unknown_column
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
-    DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
+    DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take,
 )
 from mixedfx.formula.syntax import Call, Name, Node
 from mixedfx.formula.terms import Terms, expand_dot
@@ -112,15 +112,15 @@ def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
 def _missing_rows(value: Value) -> np.ndarray | None:
     """Rows where R's ``is.na`` is true; None where every value is present (and numbers finite).
 
-    Two reductions decide the common case: a NaN makes the least and the
-    largest value NaN, an infinite value one of them infinite (a sum would
-    decide with one, but may overflow). A numeric mask may mark no row (its
-    values were not all finite).
+    The least and the largest value decide the common case (numpy's
+    ``argmin`` and ``argmax`` find a NaN first, an infinite value at an
+    end). A numeric mask may mark no row (its values were not all finite).
     """
     if isinstance(value, Factor):
-        return value.codes < 0 if np.minimum.reduce(value.codes, initial=0) < 0 else None
-    if value.dtype.kind in "iu" or (math.isfinite(np.minimum.reduce(value, axis=None, initial=0.0))
-                                    and math.isfinite(np.maximum.reduce(value, axis=None, initial=0.0))):
+        return value.codes < 0 if value.has_missing else None
+    flat = value.reshape(-1)
+    if value.dtype.kind in "iu" or not flat.size or (math.isfinite(flat[flat.argmin()])
+                                                      and math.isfinite(flat[flat.argmax()])):
         return None
     return is_missing(value)
 
@@ -401,7 +401,7 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             group_env = DataEnv(data, factorize=True, shared=env) if every_row else \
                 DataEnv(data, rows=kept, factorize=True)
         factor = grouping_factor(bar.group, group_env, bar.group_name)
-        if np.minimum.reduce(factor.codes, initial=0) < 0:
+        if factor.has_missing:
             raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
                             "it evaluates to missing values")
         groups.append(factor)

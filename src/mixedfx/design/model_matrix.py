@@ -229,7 +229,7 @@ def check_finite_columns(matrix: np.ndarray, names: list[str] | tuple[str, ...],
         return
     if squares is None:
         squares = np.einsum("ij,ij->j", matrix, matrix)  # one pass: NaN, inf and overflow all show here
-    if EXTREME_VALUE**-2 <= np.minimum.reduce(squares) and np.maximum.reduce(squares) <= EXTREME_VALUE**2:  # NaN fails
+    if EXTREME_VALUE**-2 <= squares[squares.argmin()] and squares[squares.argmax()] <= EXTREME_VALUE**2:  # NaN fails
         return  # the common case, decided by two reductions
     tiny = squares < EXTREME_VALUE**-2  # all zero, or underflowing
     if (np.isfinite(squares).all() and squares.max() <= EXTREME_VALUE**2

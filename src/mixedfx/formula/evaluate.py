@@ -14,7 +14,6 @@ and ``ns`` learn their parameters on the rows they first see
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import column_array, read_only
+from mixedfx.dataframes.convert import column_array, read_only, unknown_column
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
@@ -30,7 +29,7 @@ from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, T
 
 __all__ = [
     "Factor", "Value", "DataEnv", "evaluate", "as_factor", "is_missing", "take", "as_column",
-    "column_value", "unknown_column", "transform_argument", "SUPPORTED_FUNCTIONS",
+    "column_value", "transform_argument", "SUPPORTED_FUNCTIONS",
 ]
 
 
@@ -55,13 +54,18 @@ class Factor:
     ordered: bool = False
     logical: bool = False
 
+    @property
+    def has_missing(self) -> bool:
+        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways)."""
+        return self.codes.size > 0 and self.codes[self.codes.argmin()] < 0
+
     def drop_unused(self) -> Factor:
         """The factor without levels that no row uses (logicals keep both levels)."""
         if self.logical:
             return self
-        valid = self.codes >= 0 if np.minimum.reduce(self.codes, initial=0) < 0 else None  # None: no row is missing
+        valid = self.codes >= 0 if self.has_missing else None  # None: every row counts
         counts = np.bincount(self.codes if valid is None else self.codes[valid], minlength=len(self.levels))
-        if counts.all():
+        if np.count_nonzero(counts) == len(self.levels):
             return self
         used = counts > 0
         remap = np.cumsum(used) - 1
@@ -295,33 +299,6 @@ class DataEnv:
             value = as_factor(value, name)
         self._cache[name] = value
         return value
-
-
-def unknown_column(name: str, columns: pd.Index) -> DataError:
-    """A DataError for a missing column, suggesting near matches.
-
-    Parameters
-    ----------
-    name : str
-        The column the formula asked for.
-    columns : pandas.Index
-        The data's columns.
-
-    Returns
-    -------
-    DataError
-        Naming up to three close matches (difflib), or the columns.
-    """
-    names = [str(c) for c in columns]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    lower = [c for c in names if c.lower() == name.lower() and c not in close]
-    close = lower + close
-    if close:
-        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    else:
-        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        hint = f"the columns are: {shown}"
-    return DataError(f"column {name!r} not found in the data; {hint}")
 
 
 # --------------------------------------------------------------------------- values
