@@ -182,7 +182,8 @@ def check_scales(matrices: ModelMatrices, row_sizes: tuple[float, float | None] 
         Naming the response or the weights, their scale and the rescaling that fixes it.
     """
     if row_sizes is None:
-        largest = float(np.maximum.reduce(np.abs(np.asarray(matrices.y, dtype=float)), axis=None, initial=0.0))
+        y = np.asarray(matrices.y, dtype=float).reshape(-1)
+        largest = float(max(-y[y.argmin()], y[y.argmax()])) if y.size else 0.0  # C methods, no ufunc reduction
         weights = matrices.weights
         positive = None if weights is None or not np.any(weights > 0) else weights[weights > 0]
         scale = None if positive is None else float(np.exp(np.mean(np.log(positive))))
