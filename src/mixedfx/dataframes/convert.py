@@ -7,11 +7,13 @@ interchange protocol (``__dataframe__``), both through pyarrow. Categorical
 columns keep their categories' order (a polars Enum's, an Arrow dictionary's),
 which the model reads as a factor's level order; an ordered one (a polars Enum)
 is an ordered factor, with R's polynomial contrasts. :func:`column_array` reads
-one column of a pandas frame as its array, without building a Series.
+one column of a pandas frame as its array, without building a Series;
+:func:`unknown_column` is the error for a name the frame does not have.
 """
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ import pandas as pd
 from mixedfx.dataframes.dask_frames import is_dask_frame
 from mixedfx.errors import DataError
 
-__all__ = ["as_pandas", "column_array", "DataFrameLike"]
+__all__ = ["as_pandas", "column_array", "read_only", "unknown_column", "DataFrameLike"]
 
 #: What ``data=`` accepts: any object :func:`as_pandas` converts.
 DataFrameLike = Any
@@ -134,7 +136,49 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
     else:
         column = data.iloc[:, int(position)]
         values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
-    if isinstance(values, np.ndarray):
-        values = values.view()
-        values.flags.writeable = False
-    return values
+    return read_only(values) if isinstance(values, np.ndarray) else values
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot write to it (a column's values are the user's data).
+
+    Examples
+    --------
+    >>> read_only(np.zeros(2)).flags.writeable
+    False
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def unknown_column(name: str, columns: pd.Index) -> DataError:
+    """A DataError for a missing column, suggesting near matches.
+
+    Parameters
+    ----------
+    name : str
+        The column the formula asked for.
+    columns : pandas.Index
+        The data's columns.
+
+    Returns
+    -------
+    DataError
+        Naming up to three close matches (difflib), or the columns.
+
+    Examples
+    --------
+    >>> str(unknown_column("days", pd.Index(["Days", "Reaction"])))
+    "column 'days' not found in the data; did you mean 'Days'?"
+    """
+    names = [str(c) for c in columns]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    lower = [c for c in names if c.lower() == name.lower() and c not in close]
+    close = lower + close
+    if close:
+        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    else:
+        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+        hint = f"the columns are: {shown}"
+    return DataError(f"column {name!r} not found in the data; {hint}")

@@ -39,7 +39,8 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
     as many (lme4's ``allow.n = TRUE``: an observation-level effect, as cbpp's
     ``(1 | obs)``).
     """
-    too_many = [t.group for t in terms if len(t.levels) > n or (len(t.levels) == n and not allow_n)]
+    counts = [len(t.levels) for t in terms]
+    too_many = [t.group for t, levels in zip(terms, counts) if levels > n or (levels == n and not allow_n)]
     if too_many:
         relation = "<=" if allow_n else "<"
         raise DataError(
@@ -47,12 +48,12 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
             f"(problems: {', '.join(dict.fromkeys(too_many))})"
             + ("" if allow_n else "; a factor with one level per row cannot be told apart from the residual "
                                   "in a linear mixed model"))
-    single = [t.group for t in terms if len(t.levels) < 2]
+    single = [t.group for t, levels in zip(terms, counts) if levels < 2]
     if single:
         raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
                         "a random effect needs a grouping factor with two or more levels in the rows used")
-    for term in terms:
-        q = term.n_levels * term.k
+    for term, levels in zip(terms, counts):
+        q = levels * term.k
         if q > n or (q == n and not allow_n):
             relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
             raise DataError(
@@ -181,8 +182,8 @@ def check_scales(matrices: ModelMatrices, row_sizes: tuple[float, float | None] 
         Naming the response or the weights, their scale and the rescaling that fixes it.
     """
     if row_sizes is None:
-        y = np.asarray(matrices.y, dtype=float)
-        largest = float(np.max(np.abs(y))) if y.size else 0.0
+        y = np.asarray(matrices.y, dtype=float).reshape(-1)
+        largest = float(max(-y[y.argmin()], y[y.argmax()])) if y.size else 0.0  # C methods, no ufunc reduction
         weights = matrices.weights
         positive = None if weights is None or not np.any(weights > 0) else weights[weights > 0]
         scale = None if positive is None else float(np.exp(np.mean(np.log(positive))))
@@ -218,7 +219,7 @@ def check_glmer_response(matrices: ModelMatrices, family: Family) -> None:
     else:
         family.check_response(y, name, matrices.weights, matrices.rows)
     values = np.asarray(y)
-    if not (values != values[:1]).any():  # one distinct value (row): np.unique would sort them all to say so
+    if not (values[1:] != values[:-1]).any():  # one distinct value (row): np.unique would sort them all to say so
         raise DataError(f"Response is constant (lme4's message): every value of {name} is the same in the rows used; "
                         "a generalized model needs a response that varies")
 
@@ -251,7 +252,7 @@ def check_counts_response(matrices: ModelMatrices, family: Family) -> None:
     name, y = matrices.response_name, np.asarray(matrices.y, dtype=float)
     if family.name != "binomial":
         raise DataError(f"a two-column response ({name}) needs the binomial family, not {family.name}")
-    negative = np.flatnonzero((y < 0).any(axis=1))
-    if negative.size:
+    if np.fmin.reduce(y, axis=None, initial=0.0) < 0:  # fmin passes over NaN
+        negative = np.flatnonzero((y < 0).any(axis=1))
         raise DataError(f"negative counts in {name} ({negative.size} rows, e.g. row "
                            f"{matrices.rows[negative[0]]}); cbind(successes, failures) needs counts of 0 or more")

@@ -15,20 +15,20 @@ expression is evaluated (``g:h`` is the interaction) and unused levels go.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import as_pandas, column_array
+from mixedfx.dataframes.convert import as_pandas, column_array, unknown_column
 from mixedfx.errors import DataError, FormulaError, MixedFxError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
-    DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take, unknown_column,
+    DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take,
 )
-from mixedfx.formula.syntax import Call, Node
-from mixedfx.formula.terms import Terms, expand_dot, expand_terms
+from mixedfx.formula.syntax import Call, Name, Node
+from mixedfx.formula.terms import Terms, expand_dot
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
 
 __all__ = ["ModelFrame", "model_frame", "grouping_factor", "NA_ACTIONS"]
@@ -96,16 +96,6 @@ class ModelFrame:
     transforms: LearnedTransforms = LearnedTransforms()
 
 
-def _frame_variables(formula: MixedFormula, fixed: Terms, slopes: Sequence[Terms]) -> dict[str, Node]:
-    """R's model-frame variables of the formula with bars replaced by '+'."""
-    variables: dict[str, Node] = {}
-    groups = [expand_terms(bar.group) for bar in formula.bars]
-    for terms in [fixed, *slopes, *groups]:
-        for label, node in zip(terms.labels, terms.variables):
-            variables.setdefault(label, node)
-    return variables
-
-
 def _extra_name(value: object, what: str) -> str:
     """How messages name the weights or the offset: by column when given one."""
     return f"{what} column {value!r}" if isinstance(value, str) else f"the {what} argument"
@@ -117,6 +107,22 @@ def _rows_text(rows: pd.Index, bad: np.ndarray, values: np.ndarray) -> str:
     first = values[where[0]]
     shown = ", ".join(f"{v:g}" for v in np.atleast_1d(first))
     return f"{where.size} row{'s' if where.size > 1 else ''} ({shown} in row {rows[where[0]]})"
+
+
+def _missing_rows(value: Value) -> np.ndarray | None:
+    """Rows where R's ``is.na`` is true; None where every value is present (and numbers finite).
+
+    The least and the largest value decide the common case (numpy's
+    ``argmin`` and ``argmax`` find a NaN first, an infinite value at an
+    end). A numeric mask may mark no row (its values were not all finite).
+    """
+    if isinstance(value, Factor):
+        return value.codes < 0 if value.has_missing else None
+    flat = value.reshape(-1)
+    if value.dtype.kind in "iu" or not flat.size or (math.isfinite(flat[flat.argmin()])
+                                                      and math.isfinite(flat[flat.argmax()])):
+        return None
+    return is_missing(value)
 
 
 def _check_finite(value: np.ndarray, what: str, rows: pd.Index) -> None:
@@ -176,16 +182,17 @@ def _query_mask(query: str, data: pd.DataFrame) -> pd.Series:
     return mask
 
 
-def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
     """R's ``subset`` of a model frame: positions of the rows it keeps, and which of them it marks NA.
 
     A logical subset keeps its True rows; an NA in it keeps the row with
     every variable missing, as R's ``[.data.frame`` does, for the NA action
-    to handle. Integer positions (0-based, distinct) keep those rows in their order.
+    to handle. Integer positions (0-based, distinct) keep those rows in their
+    order. Without a subset, both are None: every row, in order, none marked.
     """
     n = len(data)
     if subset is None:
-        return np.arange(n), np.zeros(n, dtype=bool)
+        return None, None
     if isinstance(subset, str):
         subset = _query_mask(subset, data)
     if isinstance(subset, dict | set | bytes) or np.isscalar(subset):
@@ -319,17 +326,15 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
     if len(data) == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
-    fixed_part = expand_dot(parsed.fixed, data.columns, parsed.response)
-    if fixed_part is not parsed.fixed:
-        parsed = replace(parsed, fixed=fixed_part)
+    if parsed.fixed_has_dot:
+        parsed = replace(parsed, fixed=expand_dot(parsed.fixed, data.columns, parsed.response))
     base, subset_na = _subset_rows(subset, data)
-    if base.size == 0 and not allow_no_rows:
+    if base is not None and base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
-    fixed = expand_terms(parsed.fixed, parsed.response)
-    slopes = tuple(expand_terms(bar.lhs) for bar in parsed.bars)
+    fixed, slopes = parsed.fixed_terms, parsed.slope_terms
     env = DataEnv(data, fitted=transforms)
     full: dict[str, Value] = {}
-    for label, node in _frame_variables(parsed, fixed, slopes).items():
+    for label, node in parsed.frame_variables:
         full[label] = as_column(evaluate(node, env), env.n, label)
         several = isinstance(full[label], np.ndarray) and full[label].ndim != 1
         if several and label != fixed.labels[0] and not (isinstance(node, Call) and node.fn in MATRIX_FUNCTIONS):
@@ -337,34 +342,42 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
 
-    if extras["weights"] is not None and np.isnan(extras["weights"][base]).any():
-        nan = np.isnan(extras["weights"][base])
-        raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
-                        f"{_rows_text(data.index[base], nan, extras['weights'][base])}; weights must be numbers "
-                        ">= 0: give those rows a weight or drop them from the data")
-    missing = {label: is_missing(v)[base] for label, v in full.items()}
-    missing.update({k: np.isnan(v[base]) for k, v in extras.items() if v is not None})
-    if subset_na.any():
+    if extras["weights"] is not None:
+        base_weights = extras["weights"] if base is None else extras["weights"][base]
+        nan = np.isnan(base_weights)
+        if nan.any():
+            raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
+                            f"{_rows_text(data.index if base is None else data.index[base], nan, base_weights)}; "
+                            "weights must be numbers >= 0: give those rows a weight or drop them from the data")
+    # most variables get no mask: then no value is missing, and numbers are finite on any rows
+    masks = {label: _missing_rows(v) for label, v in full.items()}
+    offset_mask = None if extras["offset"] is None else _missing_rows(extras["offset"])
+    missing = {label: m if base is None else m[base] for label, m in masks.items() if m is not None}
+    if offset_mask is not None:
+        missing["offset"] = offset_mask if base is None else offset_mask[base]
+    if subset_na is not None and subset_na.any():
         missing["subset"] = subset_na
-    drop = np.logical_or.reduce(list(missing.values()))
-    if drop.any() and NA_ACTIONS[na_action] == "fail":
+    drop = np.logical_or.reduce(list(missing.values())) if missing else None
+    if drop is not None and drop.any() and NA_ACTIONS[na_action] == "fail":
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"missing values in {', '.join(named)} ({int(drop.sum())} rows); "
                         "remove them or use na_action='omit'")
-    kept = base[~drop]
+    kept_input = np.arange(env.n if base is None else base.size) if drop is None else np.flatnonzero(~drop)
+    kept = kept_input if base is None else base[kept_input]
     if kept.size == 0 and not allow_no_rows:
         named = [label for label, m in missing.items() if m.any()]
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 
-    every_row = kept.size == env.n and bool((kept == np.arange(env.n)).all())
+    every_row = kept.size == env.n and (base is None or bool((kept == np.arange(env.n)).all()))
     values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
     values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
     rows = data.index if every_row else data.index[kept]
     for label, value in values.items():
-        if not isinstance(value, Factor):
-            what = (f"the response {label}" if label == fixed.labels[0]
-                    else f"column {label!r}" if label in data.columns else f"the variable {label}")
-            _check_finite(value, what, rows)
+        if isinstance(value, Factor) or masks[label] is None:
+            continue
+        what = (f"the response {label}" if label == fixed.labels[0]
+                else f"column {label!r}" if label in data.columns else f"the variable {label}")
+        _check_finite(value, what, rows)
     total_offset = np.zeros(kept.size)
     for i in fixed.offsets:
         part = values[fixed.labels[i]]
@@ -372,24 +385,30 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             raise DataError(f"{fixed.labels[i]} must be a numeric vector")
         total_offset = total_offset + part
     if extras["offset"] is not None:
-        _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
+        if offset_mask is not None:
+            _check_finite(extras["offset"][kept], _extra_name(offset, "offset"), rows)
         total_offset = total_offset + extras["offset"][kept]
     w = None if extras["weights"] is None else extras["weights"][kept]
     if w is not None:
         _check_weights(w, _extra_name(weights, "weights"), rows)
 
-    group_env = DataEnv(data, factorize=True, shared=env) if every_row else DataEnv(data, rows=kept, factorize=True)
-    groups = []
+    groups, group_env = [], None
     for bar in parsed.bars:
+        if isinstance(bar.group, Name):  # a frame variable: on the kept rows, without missing values or unused levels
+            groups.append(as_factor(values[bar.group_name], bar.group_name))
+            continue
+        if group_env is None:
+            group_env = DataEnv(data, factorize=True, shared=env) if every_row else \
+                DataEnv(data, rows=kept, factorize=True)
         factor = grouping_factor(bar.group, group_env, bar.group_name)
-        if (factor.codes < 0).any():
+        if factor.has_missing:
             raise DataError(f"Invalid grouping factor specification, {bar.group_name}: "
                             "it evaluates to missing values")
         groups.append(factor)
     return ModelFrame(
         formula=parsed, fixed=fixed, slopes=slopes, values=values, groups=tuple(groups),
         y=_response(values[fixed.labels[0]]), weights=w, offset=total_offset,
-        rows=rows, n_dropped_na=int(drop.sum()), input_rows=data.index if subset is None else data.index[base],
-        kept=np.flatnonzero(~drop),
+        rows=rows, n_dropped_na=0 if drop is None else int(drop.sum()),
+        input_rows=data.index if base is None else data.index[base], kept=kept_input,
         na_action=NA_ACTIONS[na_action], transforms=env.learned_transforms() if transforms is None else transforms,
     )

@@ -27,6 +27,7 @@ from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
 from mixedfx.formula.transforms import LearnedTransforms
+from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["used_rows", "ModelMatrices", "DesignSpec", "build_model_matrices", "pad_to_input"]
 
@@ -227,8 +228,10 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
     check_fixed_matrix(n, width, largest_factor=largest)  # before the contrasts and X are formed
     fixed_spec = matrix_spec(frame.fixed, frame.values, contrasts)
     X_full = model_matrix(fixed_spec, frame.values, n)
-    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects")
-    keep = rank_keep(X_full)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing columns are refused by name next
+        gram = cross_product(X_full)  # one pass over the rows: its diagonal checks the columns, its factor the rank
+    check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects", squares=gram.diagonal())
+    keep = rank_keep(X_full, gram=gram)
     kept = set(keep)
     dropped = [name for j, name in enumerate(fixed_spec.names) if j not in kept]
     messages = []
@@ -236,7 +239,7 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         k = len(dropped)
         plural = ("column / coefficient", "columns / coefficients")[k > 1]
         messages.append(f"fixed-effect model matrix is rank deficient so dropping {k} {plural}")
-    re = [build_re_term(frame, i) for i in range(len(parsed.bars))]
+    re = [build_re_term(frame, i, fixed=(X_full, fixed_spec)) for i in range(len(parsed.bars))]
     response = frame.values[frame.fixed.labels[0]]
     return ModelMatrices(
         y=frame.y, X=X_full[:, keep] if dropped else X_full, x_names=[fixed_spec.names[j] for j in keep],

@@ -7,6 +7,8 @@ wide margin) before any QR.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.linalg as sla
 
@@ -38,16 +40,17 @@ def gram_clearly_independent(gram: np.ndarray) -> bool:
     LAPACK's ``dpotrf`` is called directly: numpy's ``cholesky`` costs five times
     as much on the small matrices every fit screens (twice).
     """
-    norms = np.sqrt(np.diagonal(gram))
-    if not norms.size:
+    squares = gram.diagonal().tolist()  # a model's few columns: Python compares them faster than numpy
+    if not squares:
         return True
-    if not (norms.min() > 0 and norms.max() < np.inf):  # NaN fails both
+    if not all(0.0 < square < math.inf for square in squares):  # NaN fails too
         return False
     factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)
-    return info == 0 and bool(np.all(np.diagonal(factor) >= _GRAM_SCREEN * norms))
+    return info == 0 and all(pivot >= _GRAM_SCREEN * math.sqrt(square)
+                             for pivot, square in zip(factor.diagonal().tolist(), squares))
 
 
-def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
+def rank_keep(X: np.ndarray, tol: float = RANK_TOL, gram: np.ndarray | None = None) -> list[int]:
     """Columns kept by R's ``qr(X, tol)`` (LINPACK dqrdc2) rank detection.
 
     Parameters
@@ -57,6 +60,8 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     tol : float
         A column is dependent when its norm after removing its projection on
         the kept earlier columns is below ``tol`` times its original norm.
+    gram : ndarray, shape (p, p), optional
+        ``X'X`` where it is already formed, for the screen before the exact test.
 
     Returns
     -------
@@ -65,8 +70,8 @@ def rank_keep(X: np.ndarray, tol: float = RANK_TOL) -> list[int]:
     """
     n, p = X.shape
     if p == 1 and n:  # one column (an intercept alone): kept unless it is zero, as dqrdc2 decides
-        return [0] if np.any(X) else []
-    if p and n >= p and clearly_independent(X):
+        return [0] if X.any() else []
+    if p and n >= p and (clearly_independent(X) if gram is None else gram_clearly_independent(gram)):
         return list(range(p))
     norms = np.linalg.norm(X, axis=0)
     scale = np.where(norms > 0, norms, 1.0)

@@ -69,16 +69,41 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     return sorted(range(len(counts)), key=counts.__getitem__)[::-1]
 
 
-def build_re_term(frame: ModelFrame, i: int) -> tuple[ReTerm, MatrixSpec]:
-    """The i-th bar term of the frame's formula as a ReTerm, with the spec of its model matrix."""
+def build_re_term(frame: ModelFrame, i: int,
+                  fixed: tuple[np.ndarray, MatrixSpec] | None = None) -> tuple[ReTerm, MatrixSpec]:
+    """The i-th bar term of the frame's formula as a ReTerm, with the spec of its model matrix.
+
+    Parameters
+    ----------
+    frame : ModelFrame
+    i : int
+        The term's position in ``frame.formula.bars``.
+    fixed : tuple of (ndarray, MatrixSpec), optional
+        The frame's fixed-effects matrix (before dependent columns are dropped,
+        its columns checked) and its spec. Where it uses R's default contrasts
+        (no ``contrasts`` argument), its columns are this term's columns of the
+        same names: a term whose columns are all there is taken from it, and
+        those columns are not checked again.
+
+    Returns
+    -------
+    ReTerm, MatrixSpec
+    """
     bar = frame.formula.bars[i]
     spec = matrix_spec(frame.slopes[i], frame.values)
     if not spec.names:
         raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
-    n = frame.y.shape[0]
+    known = {} if fixed is None or fixed[1].contrasts_arg else {name: j for j, name in enumerate(fixed[1].names)}
+    if all(name in known for name in spec.names):
+        z = np.empty((frame.y.shape[0], len(spec.names)))
+        for j, name in enumerate(spec.names):  # column by column: a gather across columns (take) costs 4x more
+            z[:, j] = fixed[0][:, known[name]]
+    else:
+        z = model_matrix(spec, frame.values, frame.y.shape[0])
+        unchecked = [j for j, name in enumerate(spec.names) if name not in known]
+        check_finite_columns(z[:, unchecked] if len(unchecked) < z.shape[1] else z,
+                             [spec.names[j] for j in unchecked], frame.rows, f"random-effects term ({bar.text})")
     group = frame.groups[i]
-    z = model_matrix(spec, frame.values, n)
-    check_finite_columns(z, spec.names, frame.rows, f"random-effects term ({bar.text})")
     term = ReTerm(group=bar.group_name, codes=group.codes, levels=list(group.levels), z=z,
                   z_names=list(spec.names), text=bar.text)
     return term, spec

@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from mixedfx.errors import FormulaError
 from mixedfx.formula.syntax import (Binary, Call, Node, Num, Paren, Unary, colon, deparse, with_deep_recursion,
                                     parse_expr)
-from mixedfx.formula.terms import expand_terms
+from mixedfx.formula.terms import Terms, expand_terms, has_dot
 
 __all__ = ["BarTerm", "MixedFormula", "parse_formula", "find_bars", "expand_double_verts"]
 
@@ -74,6 +74,31 @@ class MixedFormula:
     def response_name(self) -> str | None:
         """The response deparsed: ``"Reaction"``, ``"cbind(incidence, size - incidence)"``."""
         return None if self.response is None else deparse(self.response)
+
+    @cached_property
+    def fixed_has_dot(self) -> bool:
+        """Whether ``.`` stands for the data's other columns in the fixed part (:func:`~mixedfx.formula.terms.expand_dot`)."""
+        return has_dot(self.fixed)
+
+    @cached_property
+    def fixed_terms(self) -> Terms:
+        """The fixed part's terms, the response variable 0 (a ``.`` in it must be expanded first)."""
+        return expand_terms(self.fixed, self.response)
+
+    @cached_property
+    def slope_terms(self) -> tuple[Terms, ...]:
+        """Per bar term, the terms of its model (``Days`` in ``(Days | Subject)``)."""
+        return tuple(expand_terms(bar.lhs) for bar in self.bars)
+
+    @cached_property
+    def frame_variables(self) -> tuple[tuple[str, Node], ...]:
+        """R's model-frame variables with bars replaced by ``+``, by label: response, fixed, slopes, grouping."""
+        variables: dict[str, Node] = {}
+        groups = [expand_terms(bar.group) for bar in self.bars]
+        for terms in [self.fixed_terms, *self.slope_terms, *groups]:
+            for label, node in zip(terms.labels, terms.variables):
+                variables.setdefault(label, node)
+        return tuple(variables.items())
 
 
 def _contains_op(node: Node, ops: frozenset[str] | set[str]) -> bool:

@@ -48,9 +48,9 @@ def contr_treatment(n: int, base: int = 1) -> np.ndarray:
     """
     if not 1 <= base <= n:
         raise DataError(f"baseline group number out of range: base = {base} for a factor with {n} levels")
-    matrix = np.zeros((n, n - 1))  # one allocation: a factor may have many levels
-    rows = np.delete(np.arange(n), base - 1)
-    matrix[rows, np.arange(n - 1)] = 1.0
+    matrix = np.eye(n, n - 1, k=-1)  # base 1: level j + 1 in column j (one allocation: a factor may have many levels)
+    if base > 1:  # the levels before the base in the columns before it
+        matrix[:base, :base - 1] = np.eye(base, base - 1)
     return matrix
 
 

@@ -14,7 +14,6 @@ and ``ns`` learn their parameters on the rows they first see
 
 from __future__ import annotations
 
-import difflib
 import weakref
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from mixedfx.dataframes.convert import column_array
+from mixedfx.dataframes.convert import column_array, read_only, unknown_column
 from mixedfx.errors import DataError, FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
@@ -30,7 +29,7 @@ from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, T
 
 __all__ = [
     "Factor", "Value", "DataEnv", "evaluate", "as_factor", "is_missing", "take", "as_column",
-    "column_value", "unknown_column", "transform_argument", "SUPPORTED_FUNCTIONS",
+    "column_value", "transform_argument", "SUPPORTED_FUNCTIONS",
 ]
 
 
@@ -55,18 +54,23 @@ class Factor:
     ordered: bool = False
     logical: bool = False
 
+    @property
+    def has_missing(self) -> bool:
+        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways)."""
+        return self.codes.size > 0 and self.codes[self.codes.argmin()] < 0
+
     def drop_unused(self) -> Factor:
         """The factor without levels that no row uses (logicals keep both levels)."""
         if self.logical:
             return self
-        valid = self.codes >= 0
-        counted = self.codes if valid.all() else self.codes[valid]
-        used = np.bincount(counted, minlength=len(self.levels)) > 0
-        if used.all():
+        valid = self.codes >= 0 if self.has_missing else None  # None: every row counts
+        counts = np.bincount(self.codes if valid is None else self.codes[valid], minlength=len(self.levels))
+        if np.count_nonzero(counts) == len(self.levels):
             return self
+        used = counts > 0
         remap = np.cumsum(used) - 1
-        codes = np.where(valid, remap[np.maximum(self.codes, 0)], -1)
-        return replace(self, codes=codes.astype(np.int64),
+        codes = remap[self.codes] if valid is None else np.where(valid, remap[np.maximum(self.codes, 0)], -1)
+        return replace(self, codes=codes.astype(np.int64, copy=False),
                        levels=tuple(lv for lv, u in zip(self.levels, used) if u))
 
     def recode(self, levels: tuple[str, ...]) -> tuple[Factor, list[str]]:
@@ -162,13 +166,6 @@ _CATEGORY_LABELS: dict[int, tuple[weakref.ref, tuple[str, ...]]] = {}
 """:func:`_category_labels` by the categories' identity (an entry leaves when its categories are freed)."""
 
 
-def _read_only(array: np.ndarray) -> np.ndarray:
-    """A view of ``array`` that cannot write to it (a column's values are the user's data)."""
-    view = array.view()
-    view.flags.writeable = False
-    return view
-
-
 def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArray, name: str) -> Value:
     """Convert a DataFrame column to its R value.
 
@@ -203,7 +200,7 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
         if dtype.kind == "b":
             return Factor(array.astype(np.int64), ("FALSE", "TRUE"), logical=True)
         converted = array.astype(np.float64 if dtype.kind == "f" else np.int64, copy=False)
-        return _read_only(converted) if converted is array else converted
+        return read_only(converted) if converted is array and array.flags.writeable else converted
     series = column if isinstance(column, pd.Series) else pd.Series(values, copy=False)
     if pd.api.types.is_bool_dtype(dtype):
         return _logical(series)
@@ -231,6 +228,7 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
 # --------------------------------------------------------------------------- environment
 _CONSTANTS: dict[str, float] = {"TRUE": 1.0, "FALSE": 0.0, "Inf": np.inf, "NaN": np.nan, "NA": np.nan}
 _SHADOWABLE: dict[str, float] = {"T": 1.0, "F": 0.0, "pi": float(np.pi)}
+_NOTHING_LEARNED = LearnedTransforms()
 
 
 class DataEnv:
@@ -259,7 +257,7 @@ class DataEnv:
         self.data = data
         self.rows = rows
         self.factorize = factorize
-        self.fitted = LearnedTransforms() if fitted is None else fitted
+        self.fitted = _NOTHING_LEARNED if fitted is None else fitted
         self.n = len(data) if rows is None else len(rows)
         self._cache: dict[str, Value] = {}
         self._columns: dict[str, Value] = {} if shared is None else shared._columns
@@ -280,7 +278,7 @@ class DataEnv:
 
     def learned_transforms(self) -> LearnedTransforms:
         """What the stateful calls evaluated so far learned on these rows, by their deparsed text."""
-        return LearnedTransforms(dict(self._learned))
+        return LearnedTransforms(dict(self._learned)) if self._learned else _NOTHING_LEARNED
 
     def lookup(self, name: str) -> Value | float:
         """The value of a symbol: a column, or one of R's constants."""
@@ -290,43 +288,17 @@ class DataEnv:
             return self._cache[name]
         value = self._columns.get(name)
         if value is None:
-            if name not in self.data.columns:
+            try:
+                column = column_array(self.data, name)
+            except KeyError:
                 if name in _SHADOWABLE:
                     return _SHADOWABLE[name]
-                raise unknown_column(name, self.data.columns)
-            column = column_array(self.data, name)
+                raise unknown_column(name, self.data.columns) from None
             value = self._columns[name] = column_value(column if self.rows is None else column[self.rows], name)
         if self.factorize:
             value = as_factor(value, name)
         self._cache[name] = value
         return value
-
-
-def unknown_column(name: str, columns: pd.Index) -> DataError:
-    """A DataError for a missing column, suggesting near matches.
-
-    Parameters
-    ----------
-    name : str
-        The column the formula asked for.
-    columns : pandas.Index
-        The data's columns.
-
-    Returns
-    -------
-    DataError
-        Naming up to three close matches (difflib), or the columns.
-    """
-    names = [str(c) for c in columns]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    lower = [c for c in names if c.lower() == name.lower() and c not in close]
-    close = lower + close
-    if close:
-        hint = "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    else:
-        shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-        hint = f"the columns are: {shown}"
-    return DataError(f"column {name!r} not found in the data; {hint}")
 
 
 # --------------------------------------------------------------------------- values
@@ -510,12 +482,14 @@ def _call(node: Call, env: DataEnv) -> Value | float:
         return env.transformed(transform_call(node))
     if any(name is not None for name in node.argnames) and fn != "log":
         raise FormulaError(f"named arguments are not supported in {deparse(node)}")
-    args = [evaluate(a, env) for a in node.args]
+    args = [_evaluate(a, env) for a in node.args]
     if fn == "cbind":
         if not args:
             raise FormulaError("cbind() needs at least one argument")
-        cols = [np.broadcast_to(_numeric(a, "cbind"), (env.n,)) for a in args]
-        return np.column_stack(cols).astype(np.float64)
+        columns = np.empty((env.n, len(args)))
+        for j, a in enumerate(args):
+            columns[:, j] = _numeric(a, "cbind")  # a number fills its column
+        return columns
     if fn == "log":
         if len(args) not in (1, 2) or (len(args) == 2 and node.argnames[1] not in (None, "base")):
             raise FormulaError(f"log() takes one value and an optional base: {deparse(node)}")
@@ -568,29 +542,35 @@ def evaluate(node: Node, env: DataEnv) -> Value | float | str:
     FormulaError
         Unsupported functions or operators.
     """
-    match node:  # what computes nothing needs no floating-point state (most variables are plain names)
+    if isinstance(node, Name):  # most variables are plain names, which need no floating-point state
+        return env.lookup(node.id)
+    with np.errstate(all="ignore"):
+        return _evaluate(node, env)
+
+
+def _evaluate(node: Node, env: DataEnv) -> Value | float | str:
+    """:func:`evaluate` within its floating-point state (set once for the whole expression)."""
+    match node:
         case Paren(inner=inner):
-            return evaluate(inner, env)
+            return _evaluate(inner, env)
         case Name(id=ident):
             return env.lookup(ident)
         case Num(value=value) | Str(value=value):
             return value
-    with np.errstate(all="ignore"):
-        match node:
-            case Unary(op="-", operand=operand):
-                return -_numeric(evaluate(operand, env), "-")
-            case Unary(op="+", operand=operand):
-                return _numeric(evaluate(operand, env), "+")
-            case Unary(op="!", operand=operand):
-                return _logic("!", evaluate(operand, env))
-            case Binary(op=op, left=left, right=right) if op in _ARITH:
-                return _ARITH[op](_numeric(evaluate(left, env), op), _numeric(evaluate(right, env), op))
-            case Binary(op=op, left=left, right=right) if op in _COMPARE:
-                return _compare(op, evaluate(left, env), evaluate(right, env))
-            case Binary(op=op, left=left, right=right) if op in {"&", "&&", "|", "||"}:
-                return _logic(op, evaluate(left, env), evaluate(right, env))
-            case Binary(op=":", left=left, right=right):
-                return _interaction(evaluate(left, env), evaluate(right, env), deparse(node))
-            case Call():
-                return _call(node, env)
+        case Unary(op="-", operand=operand):
+            return -_numeric(_evaluate(operand, env), "-")
+        case Unary(op="+", operand=operand):
+            return _numeric(_evaluate(operand, env), "+")
+        case Unary(op="!", operand=operand):
+            return _logic("!", _evaluate(operand, env))
+        case Binary(op=op, left=left, right=right) if op in _ARITH:
+            return _ARITH[op](_numeric(_evaluate(left, env), op), _numeric(_evaluate(right, env), op))
+        case Binary(op=op, left=left, right=right) if op in _COMPARE:
+            return _compare(op, _evaluate(left, env), _evaluate(right, env))
+        case Binary(op=op, left=left, right=right) if op in {"&", "&&", "|", "||"}:
+            return _logic(op, _evaluate(left, env), _evaluate(right, env))
+        case Binary(op=":", left=left, right=right):
+            return _interaction(_evaluate(left, env), _evaluate(right, env), deparse(node))
+        case Call():
+            return _call(node, env)
     raise FormulaError(f"cannot evaluate {deparse(node)} in a model formula")

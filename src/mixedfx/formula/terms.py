@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from mixedfx.errors import FormulaError
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Unary, deparse, with_deep_recursion
 
-__all__ = ["Terms", "expand_terms", "expand_dot", "coding"]
+__all__ = ["Terms", "expand_terms", "expand_dot", "has_dot", "coding"]
 
 _FORMULA_OPS = {"+", "-", "*", "/", ":", "^", "%in%"}
 CONTRASTS, INDICATORS = 1, 2
@@ -59,6 +59,17 @@ class Terms:
     def term_labels(self) -> list[str]:
         """R's ``attr(terms, "term.labels")``: ``"x"``, ``"recipe:temperature"``."""
         return [":".join(self.labels[v] for v in term) for term in self.terms]
+
+    @cached_property
+    def marginal_coding(self) -> tuple[tuple[int, ...], ...]:
+        """Per term and variable, R's coding by marginality alone: contrasts where the term without
+        the variable is contained in an earlier term (or is empty), else indicators (:func:`coding`)."""
+        codes = []
+        for t, term in enumerate(self.terms):
+            earlier = [set(prev) for prev in self.terms[:t]]
+            codes.append(tuple(CONTRASTS if not (rest := set(term) - {v}) or any(rest <= prev for prev in earlier)
+                               else INDICATORS for v in term))
+        return tuple(codes)
 
 
 def _is_offset(node: Node) -> bool:
@@ -225,13 +236,20 @@ def _symbols(node: Node | None) -> set[str]:
     return set()
 
 
-def _has_dot(node: Node) -> bool:
-    """Whether ``.`` stands as a term (not inside a call) in a right-hand side."""
+def has_dot(node: Node) -> bool:
+    """Whether ``.`` stands as a term (not inside a call) in a right-hand side.
+
+    Examples
+    --------
+    >>> from mixedfx.formula.syntax import parse_expr
+    >>> has_dot(parse_expr("x + .")), has_dot(parse_expr("log(.)"))
+    (True, False)
+    """
     match node:
         case Binary(op=op, left=left, right=right) if op in _FORMULA_OPS:
-            return _has_dot(left) or _has_dot(right)
+            return has_dot(left) or has_dot(right)
         case Unary(operand=inner) | Paren(inner=inner):
-            return _has_dot(inner)
+            return has_dot(inner)
     return node == DOT
 
 
@@ -285,7 +303,7 @@ def expand_dot(rhs: Node, columns: Sequence[object], response: Node | None = Non
     >>> deparse(expand_dot(parse_expr("Days + ."), ["Reaction", "Days", "Subject"], parse_expr("Reaction")))
     'Days + (Days + Subject)'
     """
-    if not _has_dot(rhs):
+    if not has_dot(rhs):
         return rhs
     odd = [c for c in columns if not isinstance(c, str)]
     if odd:
@@ -324,17 +342,12 @@ def coding(terms: Terms, nlevels: Sequence[int]) -> tuple[tuple[int, ...], ...]:
         without an intercept, the first factor (of more than one level) in the
         first term holding one gets indicators.
     """
-    codes: list[list[int]] = []
-    for t, term in enumerate(terms.terms):
-        row = []
-        for v in term:
-            rest = set(term) - {v}
-            nested = not rest or any(rest <= set(prev) for prev in terms.terms[:t])
-            row.append(CONTRASTS if nested else INDICATORS)
-        codes.append(row)
-    if not terms.intercept:
-        first = next(((t, k) for t, term in enumerate(terms.terms) for k, v in enumerate(term)
-                      if nlevels[v] > 1), None)
-        if first is not None:
-            codes[first[0]][first[1]] = INDICATORS
-    return tuple(tuple(row) for row in codes)
+    codes = terms.marginal_coding
+    if terms.intercept:
+        return codes
+    first = next(((t, k) for t, term in enumerate(terms.terms) for k, v in enumerate(term) if nlevels[v] > 1), None)
+    if first is None:
+        return codes
+    rows = [list(row) for row in codes]
+    rows[first[0]][first[1]] = INDICATORS
+    return tuple(tuple(row) for row in rows)
