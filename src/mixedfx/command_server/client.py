@@ -104,14 +104,19 @@ def forward(argv: list[str]) -> int | None:
         return ended[1]
 
 
-def serving() -> bool:
-    """Whether a server answers this installation's commands."""
+def _answered(message: dict) -> bool:
+    """Send ``message`` (no command) to this installation's server; whether one answered."""
     connection = _connected(socket_path())
     if connection is None:
         return False
     with connection:
-        _request(connection, {"ping": True})
+        _request(connection, message)
         return _reply(connection) is not None
+
+
+def serving() -> bool:
+    """Whether a server answers this installation's commands."""
+    return _answered({"ping": True})
 
 
 def start(idle_minutes: float) -> Path:
@@ -153,10 +158,4 @@ def start(idle_minutes: float) -> Path:
 
 def stop() -> bool:
     """Stop this installation's server; returns whether one was running."""
-    connection = _connected(socket_path())
-    if connection is None:
-        return False
-    with connection:
-        _request(connection, {"stop": True})
-        _reply(connection)
-    return True
+    return _answered({"stop": True})
