@@ -97,8 +97,6 @@ class LaplaceRuns:
         return self._engine.state(self._run(pars), fixed)
 
 
-
-
 def gauss_hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """lme4's GHrule: nodes z, weights w (summing to 1) for the standard normal, and log N(z).
 

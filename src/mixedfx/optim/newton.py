@@ -255,11 +255,18 @@ def _bfgs_update(hessian: np.ndarray, step: np.ndarray, change: np.ndarray) -> n
     the later ones converge superlinearly where that Hessian is off (grouseticks'
     stage-1 start). Skipped where the curvature along the step is not positive.
     """
-    curvature = change @ step
-    along = hessian @ step
-    if not curvature > 1e-12 * math.sqrt((change @ change) * (step @ step)):
+    curvature = _curvature(step, change)
+    if curvature is None:
         return hessian
+    along = hessian @ step
     return hessian - np.outer(along, along) / (step @ along) + np.outer(change, change) / curvature
+
+
+def _curvature(step: np.ndarray, change: np.ndarray) -> float | None:
+    """The curvature along a step (its product with the gradient's change), or None where it is not clearly
+    positive: the BFGS updates skip such a step."""
+    curvature = float(step @ change)
+    return curvature if curvature > 1e-12 * math.sqrt((step @ step) * (change @ change)) else None
 
 
 def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: np.ndarray, *,
@@ -349,8 +356,8 @@ def projected_bfgs(value_and_gradient: ValueAndGradient, x0: np.ndarray, lower: 
         x, fx, slope = candidate, f_candidate, new_slope
         if settled:
             return summary(1)
-        curvature = step @ change
-        if curvature > 1e-12 * math.sqrt((step @ step) * (change @ change)):
+        curvature = _curvature(step, change)
+        if curvature is not None:
             if inverse is None:
                 inverse = identity * (curvature / (change @ change))
             rho = 1.0 / curvature
