@@ -12,18 +12,16 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 import time
 from pathlib import Path
 
 from mixedfx.command_server.address import SOCKET_PATH_LIMIT, socket_path
+from mixedfx.command_server.protocol import HEADER, REPLY, receive_exactly
 
 __all__ = ["START_SECONDS", "forward", "serving", "start", "stop"]
 
 START_SECONDS = 120.0  # the server compiles the first fits' kernels where numba's cache lacks them
-_HEADER = struct.Struct("!I")
-_REPLY = struct.Struct("!ci")
 
 
 def _connected(path: Path) -> socket.socket | None:
@@ -46,20 +44,14 @@ def _connected(path: Path) -> socket.socket | None:
 
 def _request(connection: socket.socket, message: dict) -> None:
     body = json.dumps(message).encode()
-    socket.send_fds(connection, [_HEADER.pack(len(body))], [0, 1, 2])
+    socket.send_fds(connection, [HEADER.pack(len(body))], [0, 1, 2])
     connection.sendall(body)
 
 
 def _reply(connection: socket.socket) -> tuple[bytes, int] | None:
     """The next (kind, number) the server's fork sends, or None where it closed the connection first."""
-    data = b""
-    while len(data) < _REPLY.size:
-        chunk = connection.recv(_REPLY.size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    kind, number = _REPLY.unpack(data)
-    return kind, number
+    data = receive_exactly(connection, REPLY.size)
+    return None if data is None else REPLY.unpack(data)
 
 
 def forward(argv: list[str]) -> int | None:

@@ -18,18 +18,15 @@ import json
 import os
 import signal
 import socket
-import struct
 import sys
 import traceback
 from pathlib import Path
 from typing import NoReturn
 
 from mixedfx.command_server.address import socket_path
+from mixedfx.command_server.protocol import HEADER, REPLY, receive_exactly
 
 __all__ = ["serve"]
-
-_HEADER = struct.Struct("!I")
-_REPLY = struct.Struct("!ci")
 
 
 def _warm() -> None:
@@ -42,16 +39,10 @@ def _warm() -> None:
 
 
 def _received(connection: socket.socket) -> tuple[dict, list[int]]:
-    header, fds, _, _ = socket.recv_fds(connection, _HEADER.size, 3)
-    if len(header) < _HEADER.size:
+    header, fds, _, _ = socket.recv_fds(connection, HEADER.size, 3)
+    body = receive_exactly(connection, HEADER.unpack(header)[0]) if len(header) == HEADER.size else None
+    if body is None:
         raise ConnectionError("a short request")
-    (length,) = _HEADER.unpack(header)
-    body = b""
-    while len(body) < length:
-        chunk = connection.recv(length - len(body))
-        if not chunk:
-            raise ConnectionError("a short request")
-        body += chunk
     return json.loads(body), fds
 
 
@@ -61,7 +52,7 @@ def _answer(connection: socket.socket) -> int:
     if request.get("stop"):
         os.kill(os.getppid(), signal.SIGTERM)
     if "argv" not in request:
-        connection.sendall(_REPLY.pack(b"S", 0))
+        connection.sendall(REPLY.pack(b"S", 0))
         return 0
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -70,7 +61,7 @@ def _answer(connection: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = ["mixedfx", *request["argv"]]
-    connection.sendall(_REPLY.pack(b"P", os.getpid()))
+    connection.sendall(REPLY.pack(b"P", os.getpid()))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from mixedfx.cli import main
 
@@ -88,7 +79,7 @@ def _answer(connection: socket.socket) -> int:
             stream.flush()
         except OSError:
             pass
-    connection.sendall(_REPLY.pack(b"S", status))
+    connection.sendall(REPLY.pack(b"S", status))
     return status
 
 
