@@ -254,12 +254,16 @@ def _on_boundary(segment: list[float], k: int, near: float, collinear: bool) -> 
     it as on the boundary."""
     at = [c * k - c * (c - 1) // 2 - c for c in range(k)]  # entry (r, c) sits at at[c] + r
     diagonal = [segment[at[j] + j] for j in range(k)]
+    bound = near * max(diagonal)
+    # a diagonal entry but the last next to (or at) 0
+    low = [j < k - 1 and d <= bound for j, d in enumerate(diagonal)]
+    if not collinear:
+        return low
+    # or one above 0 (at 0 the edge check, restart_from_edge, decides) whose effect is almost a combination of the
+    # earlier ones
     lengths = [math.sqrt(sum(segment[at[c] + r] ** 2 for c in range(r + 1))) for r in range(k)]
-    largest, longest = max(diagonal), max(lengths)
-    # a diagonal entry but the last next to (or at) 0; or, with collinear, one above 0 (at 0 the edge check,
-    # restart_from_edge, decides) whose effect is almost a combination of the earlier ones
-    return [(j < k - 1 and d <= near * largest)
-            or (collinear and 0.0 < d <= near * length and length > near * longest)
+    longest = max(lengths)
+    return [low[j] or (0.0 < d <= near * length and length > near * longest)
             for j, (d, length) in enumerate(zip(diagonal, lengths))]
 
 

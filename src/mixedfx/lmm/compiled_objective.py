@@ -19,14 +19,12 @@ from functools import cache, partial
 
 import numba
 import numpy as np
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import literal_unroll, types
 
 from mixedfx.linalg.one_term import class_criterion_parts, criterion_parts, scalar_criterion_parts
 from mixedfx.linalg.pivots import OK
 from mixedfx.lmm.criterion import profiled_criterion
-from mixedfx.optim.compiled_bobyqa import CompiledObjective
+from mixedfx.optim.compiled_bobyqa import CompiledObjective, as_pointer
 
 __all__ = ["compiled_objective"]
 
@@ -36,34 +34,25 @@ _SLOTS = 6  # the constants and at most five arrays
 _NLOPT_FUNC = types.double(types.uint32, types.CPointer(types.double), types.CPointer(types.double), types.voidptr)
 
 
-@intrinsic
-def _as_pointer(typingctx, address):
-    """An address held in an int64, as a pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-
-    return types.voidptr(types.int64), codegen
-
-
 @numba.njit(cache=True)
 def _vector(table, i):
-    return numba.carray(_as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1],), np.float64)
+    return numba.carray(as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1],), np.float64)
 
 
 @numba.njit(cache=True)
 def _codes(table, i):
-    return numba.carray(_as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1],), np.int64)
+    return numba.carray(as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1],), np.int64)
 
 
 @numba.njit(cache=True)
 def _matrix(table, i):
-    return numba.carray(_as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1], table[_SLOT * i + 2]), np.float64)
+    return numba.carray(as_pointer(table[_SLOT * i]), (table[_SLOT * i + 1], table[_SLOT * i + 2]), np.float64)
 
 
 @numba.njit(cache=True)
 def _cube(table, i):
     shape = (table[_SLOT * i + 1], table[_SLOT * i + 2], table[_SLOT * i + 3])
-    return numba.carray(_as_pointer(table[_SLOT * i]), shape, np.float64)
+    return numba.carray(as_pointer(table[_SLOT * i]), shape, np.float64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -131,10 +120,21 @@ def compiled_objective(parts: partial, dof: int, log_det_weights: float, reml: b
     >>> compiled.address > 0
     True
     """
-    arrays = (np.array([dof, log_det_weights, 1.0 if reml else 0.0]),
-              *(np.ascontiguousarray(a) for a in parts.args))
+    arrays = tuple(np.ascontiguousarray(a) for a in parts.args)
+    constants = np.array([dof, log_det_weights, 1.0 if reml else 0.0])
+    return CompiledObjective(_compiled_wrapper(parts.func), _address_table(constants, arrays), keep=(constants, arrays))
+
+
+@numba.njit(cache=True)
+def _address_table(constants, arrays):
+    """The ``data`` table: per array (``constants`` first) its address and dimensions. Compiled: through
+    ``ndarray.ctypes`` each address costs a few microseconds."""
     table = np.zeros(_SLOT * _SLOTS, dtype=np.int64)
-    for i, array in enumerate(arrays):
+    table[0], table[1] = constants.ctypes.data, constants.shape[0]
+    i = 1
+    for array in literal_unroll(arrays):
         table[_SLOT * i] = array.ctypes.data
-        table[_SLOT * i + 1: _SLOT * i + 1 + array.ndim] = array.shape
-    return CompiledObjective(_compiled_wrapper(parts.func), table, keep=arrays)
+        for d in range(array.ndim):
+            table[_SLOT * i + 1 + d] = array.shape[d]
+        i += 1
+    return table

@@ -507,7 +507,7 @@ class LinearMixedModel:
         from mixedfx.optim.compiled_bobyqa import compiled_bobyqa  # noqa: PLC0415
 
         compiled = compiled_objective(self.factorizer.compiled_criterion, self._dof, self.log_det_weights, self.reml)
-        return compiled_bobyqa(compiled, objective, x0, self.lower, **options)
+        return compiled_bobyqa(compiled, objective, x0, self.lower, **options, factorizer=self.factorizer.name)
 
     def _inward_restart(self, objective: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray, *,
                         control: LmerControl, **options) -> OptSummary:

@@ -63,7 +63,9 @@ def leave_boundary(summary: OptSummary, objective: Callable[[np.ndarray], float]
     if not settings.restart_edge:
         return summary
     options = settings.optimizer_options
-    if (summary.x == lower).any():  # the edge check steps inward from the parameters on their bounds
+    # a few parameters: Python floats decide faster than numpy's calls
+    if any(x == bound for x, bound in zip(summary.x.tolist(), lower.tolist())):
+        # the edge check steps inward from the parameters on their bounds
         summary = restart_from_edge(summary, objective, lower, optimizer=optimizer, columns=theta_columns(ks),
                                     first_step=first_step, **options)
     n_theta = sum(k * (k + 1) // 2 for k in ks)
@@ -116,13 +118,13 @@ def settle_on_boundary(summary: OptSummary, objective: Callable[[np.ndarray], fl
     if share <= 0 or all(k == 1 for k in ks):  # a scalar term's diagonal is its own largest
         return summary
     start = 0
+    values = summary.x.tolist()  # the template's diagonal, column-major: a few entries, compared as Python floats
     for k in ks:
-        # the template's diagonal, column-major: a few entries, compared as Python floats
         diagonal = [start + c * k - c * (c - 1) // 2 for c in range(k)]
         start += k * (k + 1) // 2
-        largest = max(abs(float(summary.x[j])) for j in diagonal)
+        largest = max(abs(values[j]) for j in diagonal)
         for j in diagonal:
-            if 0.0 < summary.x[j] < share * largest:
+            if 0.0 < values[j] < share * largest:
                 x = summary.x.copy()
                 x[j] = 0.0
                 fval = float(objective(x))

@@ -500,9 +500,10 @@ def snap_to_boundary(summary: OptSummary, objective: Callable[[np.ndarray], floa
 
     lme4's ``check.boundary`` does the same after ``optimizeLmer``.
     """
-    near = (summary.x - lower < tol) & (summary.x != lower)
-    if not near.any():
+    # a few parameters: Python floats decide faster than numpy's calls
+    if not any(x - bound < tol and x != bound for x, bound in zip(summary.x.tolist(), lower.tolist())):
         return summary
+    near = (summary.x - lower < tol) & (summary.x != lower)
     x = np.where(near, lower, summary.x)
     fval = float(objective(x))
     if fval > summary.fval:
