@@ -59,8 +59,10 @@ class MixedModelFit(FitAnalysis, RandomEffects):
             self._beta = np.asarray(beta, dtype=float)
             self._u = u
             self._factor = factor
-        diagonal = model.lower == 0.0  # the model's theta_lower_bounds of these terms
-        self._singular = bool(np.any(self._theta[diagonal] < control.singular_tol))
+        # the diagonal entries (lower bound 0, theta_lower_bounds); a few values: Python floats decide faster
+        tol = control.singular_tol
+        self._singular = any(value < tol for value, bound in zip(self._theta.tolist(), model.lower.tolist())
+                             if bound == 0.0)
 
     # --- the model and its pieces -----------------------------------------------
     @property

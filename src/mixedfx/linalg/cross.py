@@ -121,23 +121,28 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
     """
     from mixedfx.linalg.level_sums import dense_blocks, level_products  # noqa: PLC0415 - numba loads when used
 
-    w = np.ascontiguousarray(np.ones(len(y)) if weights is None else weights, dtype=float)
     first = terms[0]
     codes, z1 = np.asarray(first.codes, dtype=np.int64), np.ascontiguousarray(first.z, dtype=float)
-    wz1 = z1 if weights is None else z1 * w[:, None]
-    xy = np.column_stack([X, y]).astype(float, copy=False)
-    if by_slots(terms, X.shape[1]):
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=float)
+    wz1 = z1 if w is None else z1 * w[:, None]
+    p = X.shape[1]
+    xy = np.empty((len(y), p + 1))  # [X y], filled in place: np.column_stack costs more on small frames
+    xy[:, :p] = X
+    xy[:, p] = y
+    if by_slots(terms, p):
         # small: the coupling is dense anyway, and level sums beat building sparse matrices
+        if w is None:
+            w = np.ones(len(y))
         columns, values = rest_slots(terms[1:])
         a11, a_r1, a_rr = dense_blocks(codes, z1, wz1, columns, values, xy, w, sum(t.q for t in terms[1:]),
                                        int(first.n_levels))
     else:
         a11, xy_z1 = level_products(codes, wz1, z1, xy, int(first.n_levels))  # and [X y]' W Z1
-        xy_xy = cross_product(xy) if weights is None else cross_product(xy, xy * w[:, None])
+        xy_xy = cross_product(xy) if w is None else cross_product(xy, xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
-            wzr = sp.csr_matrix(zr.multiply(w[:, None]))
+            wzr = sp.csr_matrix(zr.multiply((np.ones(len(y)) if w is None else w)[:, None]))
             zr_z1 = (wzr.T @ first.matrix).tocsr()
             a_rr = _rest_gram((zr.T @ wzr).tocoo(), wzr.T @ xy, xy_xy)
             a_r1 = _coupling_block(zr_z1, xy_z1)

@@ -261,7 +261,11 @@ def _on_boundary(segment: list[float], k: int, near: float, collinear: bool) -> 
         return low
     # or one above 0 (at 0 the edge check, restart_from_edge, decides) whose effect is almost a combination of the
     # earlier ones
-    lengths = [math.sqrt(sum(segment[at[c] + r] ** 2 for c in range(r + 1))) for r in range(k)]
+    squares = [0.0] * k  # each row's, summed over its columns in order
+    for c in range(k):
+        for r in range(c, k):
+            squares[r] += segment[at[c] + r] ** 2
+    lengths = [math.sqrt(square) for square in squares]
     longest = max(lengths)
     return [low[j] or (0.0 < d <= near * length and length > near * longest)
             for j, (d, length) in enumerate(zip(diagonal, lengths))]

@@ -84,8 +84,10 @@ def row_statistics(terms: list[TermLayout], y: np.ndarray, weights: np.ndarray |
     ([4.0, 5.0], [2.0, 1.0], 3)
     """
     y = np.asarray(y, dtype=float)
-    with np.errstate(divide="ignore"):  # a zero weight makes the criterion infinite, as in lme4
-        log_weights = 0.0 if weights is None else float(np.log(weights).sum())
+    log_weights = 0.0
+    if weights is not None:
+        with np.errstate(divide="ignore"):  # a zero weight makes the criterion infinite, as in lme4
+            log_weights = float(np.log(weights).sum())
     return RowStatistics(
         n=len(y), response_sum=float(y.sum()), response_squares=float(y @ y),
         level_sums=[np.bincount(t.codes, weights=y, minlength=t.n_levels) for t in terms],

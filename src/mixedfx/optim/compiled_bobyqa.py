@@ -175,3 +175,6 @@ def _nlopt_linked() -> bool:
     for name, address in addresses.items():
         llvmlite.binding.add_symbol(_PREFIX + name, address)
     return True
+
+
+_nlopt_linked()  # at import: the compiled driver's symbols must be registered before numba loads or compiles it
