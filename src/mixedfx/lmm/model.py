@@ -366,9 +366,9 @@ class LinearMixedModel:
             return np.where(self.lower == 0.0, 1.0, 0.0)
         stats = self.statistics
         n, mean = stats.n, stats.response_sum / stats.n
-        # the variance over the rows of each row's group mean, and of the response
-        spreads = [(np.sum(sums[seen] ** 2 / counts[seen]) - n * mean**2) / (n - 1)
-                   for sums, counts in zip(stats.level_sums, stats.level_counts) for seen in [counts > 0]]
+        # the variance over the rows of each row's group mean, and of the response (levels without rows left out)
+        spreads = [(np.sum(sums**2 / counts if counts.min() > 0 else sums[counts > 0] ** 2 / counts[counts > 0])
+                    - n * mean**2) / (n - 1) for sums, counts in zip(stats.level_sums, stats.level_counts)]
         residual = (stats.response_squares - n * mean**2) / (n - 1) - sum(spreads)
         if not residual > 0:
             return np.ones(len(spreads))
