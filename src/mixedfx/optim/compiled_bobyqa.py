@@ -91,11 +91,11 @@ def compiled_bobyqa(compiled: CompiledObjective, objective: Callable[[np.ndarray
     if not _nlopt_linked():
         return bobyqa(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
                       initial_step=initial_step)
+    # new arrays: numba compiles the driver again for a read-only one (a refit's shared first steps)
     x = x0.copy()
-    steps = _NO_STEPS if initial_step is None else np.ascontiguousarray(initial_step, dtype=float)
+    steps = _NO_STEPS if initial_step is None else np.array(initial_step, dtype=float)
     code, least, evaluations = _run_bobyqa(nlopt.LN_BOBYQA, compiled.address, compiled.data, x,
-                                           np.ascontiguousarray(lower, dtype=float), steps, xtol_abs, ftol_abs,
-                                           maxeval)
+                                           np.array(lower, dtype=float), steps, xtol_abs, ftol_abs, maxeval)
     if code < 0:  # a failed run is left to the Python run, which reports it
         return bobyqa(objective, x0, lower, xtol_abs=xtol_abs, ftol_abs=ftol_abs, maxeval=maxeval,
                       initial_step=initial_step)
