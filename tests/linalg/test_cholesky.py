@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 
 from mixedfx.linalg.cholesky import (
+    _BLAS_MIN_PRODUCTS,
     _LAPACK_MIN_ORDER,
     cholesky_in_place,
     lapack_dpotri,
     pattern_cholesky_in_place,
+    subtract_gram_lower,
     zero_upper,
 )
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
@@ -16,6 +18,17 @@ from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK
 def _spd(rng, m):
     base = rng.normal(size=(m, 2 * m))
     return base @ base.T
+
+
+@pytest.mark.parametrize(("m", "k"), [(3, 36), (6, 2 * _BLAS_MIN_PRODUCTS)])  # a loop, then BLAS's dsyrk
+def test_the_schur_update_takes_the_gram_product_off_the_lower_triangle_only(m, k):
+    rng = np.random.default_rng(k)
+    a = rng.normal(size=(m, k))
+    start = _spd(rng, m) + np.triu(np.full((m, m), 99.0), 1)
+    out = start.copy()
+    subtract_gram_lower(a, out)
+    np.testing.assert_allclose(np.tril(out), np.tril(start - a @ a.T), rtol=1e-12, atol=1e-12 * k)
+    np.testing.assert_array_equal(np.triu(out, 1), np.triu(start, 1))
 
 
 @pytest.mark.parametrize("m", [3, _LAPACK_MIN_ORDER + 10])

@@ -208,7 +208,8 @@ def zero_upper(a):
 
 @numba.njit(cache=True, error_model="numpy")
 def subtract_gram_lower(a, out):
-    """``out``'s lower triangle less that of ``a a'`` (a factor's Schur update), in place (BLAS's ``dsyrk``).
+    """``out``'s lower triangle less that of ``a a'`` (a factor's Schur update), in place (BLAS's ``dsyrk``; a loop
+    below ``_BLAS_MIN_PRODUCTS`` products).
 
     Parameters
     ----------
