@@ -27,6 +27,7 @@ from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take,
 )
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.syntax import Call, Name, Node
 from mixedfx.formula.terms import Terms, expand_dot
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
@@ -38,6 +39,7 @@ NA_ACTIONS = {"omit": "omit", "na.omit": "omit", "exclude": "exclude", "na.exclu
 _EXCLUDE_TOO = " (or 'exclude': omit, then pad fitted values and residuals back to the input rows)"
 
 
+@quick_init
 @dataclass(frozen=True)
 class ModelFrame:
     """Variables of a mixed model on the rows it keeps.

@@ -26,12 +26,14 @@ from mixedfx.errors import FormulaError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.transforms import LearnedTransforms
 from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["used_rows", "ModelMatrices", "DesignSpec", "build_model_matrices", "pad_to_input"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class DesignSpec:
     """Everything needed to code new data like the fitted data.
@@ -57,6 +59,7 @@ class DesignSpec:
     transforms: LearnedTransforms = LearnedTransforms()
 
 
+@quick_init
 @dataclass(frozen=True)
 class ModelMatrices:
     """Response, fixed- and random-effects matrices of a mixed model.

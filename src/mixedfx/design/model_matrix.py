@@ -17,11 +17,13 @@ import numpy as np
 from mixedfx.errors import DataError
 from mixedfx.formula.contrasts import ContrastSpec, contrasts
 from mixedfx.formula.evaluate import Factor, Value
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
 __all__ = ["MatrixSpec", "matrix_spec", "model_matrix", "check_finite_columns", "matrix_width"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class MatrixSpec:
     """How R's model.matrix built a set of columns, to rebuild them for new data.

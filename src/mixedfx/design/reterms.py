@@ -9,10 +9,12 @@ import numpy as np
 from mixedfx.design.frame import ModelFrame
 from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, model_matrix
 from mixedfx.errors import FormulaError
+from mixedfx.formula.frozen import quick_init
 
 __all__ = ["ReTerm", "lme4_term_order", "build_re_term"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class ReTerm:
     """One random-effects term after expansion.

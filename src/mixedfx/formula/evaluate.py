@@ -23,6 +23,7 @@ import pandas as pd
 
 from mixedfx.dataframes.convert import column_array, read_only, unknown_column
 from mixedfx.errors import DataError, FormulaError
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
                                         transform_call)
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, eq=False)
 class Factor:
     """An R factor: integer codes (-1 for NA) into level labels.
