@@ -153,7 +153,7 @@ def check_lmer_response(matrices: ModelMatrices, row_sizes: tuple[float, float |
     ------
     DataError
     """
-    if np.ndim(matrices.y) != 1:
+    if matrices.y.ndim != 1:
         raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
     if matrices.response_levels is not None:
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "

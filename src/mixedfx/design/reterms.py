@@ -65,8 +65,8 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     >>> lme4_term_order([10, 30])
     [1, 0]
     """
-    counts = [int(n) for n in n_levels]  # a few terms: Python's stable sort, without numpy's per-call costs
-    if not any(later > earlier for earlier, later in zip(counts, counts[1:])):
+    counts = list(map(int, n_levels))  # a few terms: Python's stable sort, without numpy's per-call costs
+    if counts == sorted(counts, reverse=True):  # never increasing
         return list(range(len(counts)))
     return sorted(range(len(counts)), key=counts.__getitem__)[::-1]
 
