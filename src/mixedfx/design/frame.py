@@ -326,7 +326,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
-    if len(data) == 0 and not allow_no_rows:
+    env = DataEnv(data, fitted=transforms)
+    if env.n == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
     if parsed.fixed_has_dot:
         parsed = replace(parsed, fixed=expand_dot(parsed.fixed, data.columns, parsed.response))
@@ -334,7 +335,6 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     if base is not None and base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed, slopes = parsed.fixed_terms, parsed.slope_terms
-    env = DataEnv(data, fitted=transforms)
     full: dict[str, Value] = {}
     masks: dict[str, np.ndarray | None] = {}  # most variables get no mask: no value is missing, numbers are finite
     for label, node in parsed.frame_variables:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from mixedfx.dataframes.convert import column_array, read_only, unknown_column
 from mixedfx.errors import DataError, FormulaError
-from mixedfx.formula.frozen import quick_init
+from mixedfx.formula.frozen import computed_once, quick_init
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
                                         transform_call)
@@ -56,9 +56,12 @@ class Factor:
     ordered: bool = False
     logical: bool = False
 
-    @property
+    @computed_once
     def has_missing(self) -> bool:
-        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways)."""
+        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways).
+
+        Read once per factor: the frame's missing-value screen and :meth:`drop_unused` both ask.
+        """
         return self.codes.size > 0 and self.codes[self.codes.argmin()] < 0
 
     def drop_unused(self) -> Factor:
