@@ -95,11 +95,11 @@ def build_re_term(frame: ModelFrame, i: int,
     spec = matrix_spec(frame.slopes[i], frame.values)
     if not spec.names:
         raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
-    known = {} if fixed is None or fixed[1].contrasts_arg else {name: j for j, name in enumerate(fixed[1].names)}
-    if all(name in known for name in spec.names):
+    known = () if fixed is None or fixed[1].contrasts_arg else fixed[1].names
+    if known and set(spec.names).issubset(known):
         z = np.empty((frame.y.shape[0], len(spec.names)))
         for j, name in enumerate(spec.names):  # column by column: a gather across columns (take) costs 4x more
-            z[:, j] = fixed[0][:, known[name]]
+            z[:, j] = fixed[0][:, known.index(name)]
     else:
         z = model_matrix(spec, frame.values, frame.y.shape[0])
         unchecked = [j for j, name in enumerate(spec.names) if name not in known]
