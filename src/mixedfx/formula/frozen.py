@@ -82,17 +82,13 @@ class computed_once(Generic[V]):  # noqa: N801 - used as a decorator, like cache
 
     Examples
     --------
-    >>> @quick_init
-    ... @dataclasses.dataclass(frozen=True)
-    ... class Box:
-    ...     side: float
-    ...
-    ...     @computed_once
-    ...     def volume(self) -> float:
-    ...         return self.side**3
-    >>> box = Box(2.0)
-    >>> box.volume, "volume" in box.__dict__
-    (8.0, True)
+    >>> class Cube:
+    ...     def __init__(self, side: float) -> None:
+    ...         self.side = side
+    ...     volume = computed_once(lambda cube: cube.side**3)
+    >>> cube = Cube(2.0)
+    >>> cube.volume, cube.__dict__["volume"]
+    (8.0, 8.0)
     """
 
     def __init__(self, compute: Callable[[Any], V]) -> None:
