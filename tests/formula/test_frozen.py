@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mixedfx.formula.evaluate import Factor
-from mixedfx.formula.frozen import quick_init
+from mixedfx.formula.frozen import computed_once, quick_init
 
 
 @quick_init
@@ -64,3 +64,22 @@ def test_a_factor_made_so_is_frozen_with_its_defaults():
     assert factor.ordered is False and factor.logical is False
     with pytest.raises(dataclasses.FrozenInstanceError):
         factor.levels = ("b", "a")
+
+
+def test_computed_once_computes_on_first_read_only_and_on_frozen_instances():
+    calls = []
+
+    @quick_init
+    @dataclasses.dataclass(frozen=True)
+    class Squared:
+        x: float
+
+        @computed_once
+        def square(self) -> float:
+            calls.append(self.x)
+            return self.x**2
+
+    value = Squared(3.0)
+    assert value.square == 9.0 and value.square == 9.0 and calls == [3.0]
+    assert Squared(2.0).square == 4.0 and calls == [3.0, 2.0]
+    assert isinstance(Squared.square, computed_once)

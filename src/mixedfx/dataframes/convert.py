@@ -131,11 +131,11 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
     array([1., 2.])
     """
     columns = data.columns
-    if isinstance(columns, pd.MultiIndex):  # a first-level label names all the columns under it
+    if type(columns) is pd.Index:  # plain labels: looked up as a dictionary would
+        position = _column_positions(columns)[name]
+    else:  # a MultiIndex's first-level label, a DatetimeIndex's date text... as pandas reads them
         found = columns.get_loc(name)
         position = int(found) if isinstance(found, int | np.integer) else -1
-    else:
-        position = _column_positions(columns)[name]
     if position < 0:
         raise DataError(f"the data have more than one column named {name!r}")
     read = getattr(data, "_get_column_array", None)
