@@ -112,3 +112,26 @@ def test_column_array_refuses_a_repeated_name():
     frame = pd.DataFrame(np.zeros((2, 2)), columns=["a", "a"])
     with pytest.raises(DataError, match="more than one column named 'a'"):
         column_array(frame, "a")
+
+
+def test_column_array_follows_columns_added_renamed_and_removed():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    assert column_array(frame, "b").tolist() == [3.0, 4.0]
+    frame.insert(0, "c", [5.0, 6.0])  # every later column moves one place
+    assert column_array(frame, "b").tolist() == [3.0, 4.0] and column_array(frame, "c").tolist() == [5.0, 6.0]
+    frame = frame.rename(columns={"a": "z"})
+    assert column_array(frame, "z").tolist() == [1.0, 2.0]
+    with pytest.raises(KeyError):
+        column_array(frame, "a")
+    del frame["c"]
+    assert column_array(frame, "b").tolist() == [3.0, 4.0]
+    frame["b2"] = frame["b"]
+    frame.columns = ["z", "b", "b"]
+    with pytest.raises(DataError, match="more than one column named 'b'"):
+        column_array(frame, "b")
+
+
+def test_column_array_refuses_a_first_level_label_of_several_columns():
+    frame = pd.DataFrame(np.zeros((1, 2)), columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")]))
+    with pytest.raises(DataError, match="more than one column named 'a'"):
+        column_array(frame, "a")

@@ -14,6 +14,7 @@ one column of a pandas frame as its array, without building a Series;
 from __future__ import annotations
 
 import difflib
+import weakref
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,9 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
     ``data[name]`` builds a Series (about 20 us with pandas 3, more than a small
     model's whole frame needs otherwise); pandas' ``_get_column_array`` reads the
     block's array directly, and is used where pandas has it (2.1 and later),
-    ``data.iloc[:, j].array`` elsewhere.
+    ``data.iloc[:, j].array`` elsewhere. The column's position comes from a
+    table of the column labels kept for the labels' lifetime (see
+    :func:`_column_positions`).
 
     Parameters
     ----------
@@ -127,8 +130,13 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
     >>> column_array(pd.DataFrame({"x": [1.0, 2.0]}), "x")
     array([1., 2.])
     """
-    position = data.columns.get_loc(name)
-    if not isinstance(position, int | np.integer):
+    columns = data.columns
+    if type(columns) is pd.Index:  # plain labels: looked up as a dictionary would
+        position = _column_positions(columns)[name]
+    else:  # a MultiIndex's first-level label, a DatetimeIndex's date text... as pandas reads them
+        found = columns.get_loc(name)
+        position = int(found) if isinstance(found, int | np.integer) else -1
+    if position < 0:
         raise DataError(f"the data have more than one column named {name!r}")
     read = getattr(data, "_get_column_array", None)
     if read is not None:
@@ -137,6 +145,29 @@ def column_array(data: pd.DataFrame, name: str) -> np.ndarray | pd.api.extension
         column = data.iloc[:, int(position)]
         values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
     return read_only(values) if isinstance(values, np.ndarray) else values
+
+
+def _column_positions(columns: pd.Index) -> dict[Any, int]:
+    """Each column label's position, -1 for a label that several columns share.
+
+    A frame's column labels are an immutable Index, replaced when columns are
+    added or renamed; the table is kept while that Index lives, as
+    ``Index.get_loc`` costs four times a dictionary lookup on every column a
+    formula reads.
+    """
+    kept = _POSITIONS.get(id(columns))
+    if kept is not None and kept[0]() is columns:
+        return kept[1]
+    positions: dict[Any, int] = {}
+    for j, label in enumerate(columns):
+        positions[label] = -1 if label in positions else j
+    key = id(columns)
+    _POSITIONS[key] = (weakref.ref(columns, lambda _, key=key: _POSITIONS.pop(key, None)), positions)
+    return positions
+
+
+_POSITIONS: dict[int, tuple[weakref.ref, dict[Any, int]]] = {}
+""":func:`_column_positions` by the column Index's identity (an entry leaves when the Index is freed)."""
 
 
 def read_only(array: np.ndarray) -> np.ndarray:
@@ -148,7 +179,7 @@ def read_only(array: np.ndarray) -> np.ndarray:
     False
     """
     view = array.view()
-    view.flags.writeable = False
+    view.setflags(write=False)
     return view
 
 

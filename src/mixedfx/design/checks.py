@@ -39,8 +39,13 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
     as many (lme4's ``allow.n = TRUE``: an observation-level effect, as cbpp's
     ``(1 | obs)``).
     """
-    counts = [len(t.levels) for t in terms]
-    too_many = [t.group for t, levels in zip(terms, counts) if levels > n or (levels == n and not allow_n)]
+    too_many, single = [], []
+    for term in terms:  # one pass finds every problem; the messages follow lme4's order of checks
+        levels = len(term.levels)
+        if levels > n or (levels == n and not allow_n):
+            too_many.append(term.group)
+        if levels < 2:
+            single.append(term.group)
     if too_many:
         relation = "<=" if allow_n else "<"
         raise DataError(
@@ -48,12 +53,11 @@ def check_grouping_factors(terms: list[ReTerm], n: int, allow_n: bool) -> None:
             f"(problems: {', '.join(dict.fromkeys(too_many))})"
             + ("" if allow_n else "; a factor with one level per row cannot be told apart from the residual "
                                   "in a linear mixed model"))
-    single = [t.group for t, levels in zip(terms, counts) if levels < 2]
     if single:
         raise DataError(f"grouping factors must have > 1 sampled level (problems: {', '.join(dict.fromkeys(single))}); "
                         "a random effect needs a grouping factor with two or more levels in the rows used")
-    for term, levels in zip(terms, counts):
-        q = levels * term.k
+    for term in terms:
+        q = len(term.levels) * term.k
         if q > n or (q == n and not allow_n):
             relation, residual = ("<", "") if allow_n else ("<=", " and the residual variance (or scale parameter)")
             raise DataError(
@@ -153,7 +157,7 @@ def check_lmer_response(matrices: ModelMatrices, row_sizes: tuple[float, float |
     ------
     DataError
     """
-    if np.ndim(matrices.y) != 1:
+    if matrices.y.ndim != 1:
         raise DataError(f"the response {matrices.response_name} must be a single numeric column for lmer")
     if matrices.response_levels is not None:
         raise factor_response_error(matrices, "lmer needs numbers; for a binary response use "

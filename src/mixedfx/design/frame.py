@@ -27,6 +27,7 @@ from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.evaluate import (
     DataEnv, Factor, Value, as_column, as_factor, column_value, evaluate, is_missing, take,
 )
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.syntax import Call, Name, Node
 from mixedfx.formula.terms import Terms, expand_dot
 from mixedfx.formula.transforms import MATRIX_FUNCTIONS, LearnedTransforms
@@ -38,6 +39,7 @@ NA_ACTIONS = {"omit": "omit", "na.omit": "omit", "exclude": "exclude", "na.exclu
 _EXCLUDE_TOO = " (or 'exclude': omit, then pad fitted values and residuals back to the input rows)"
 
 
+@quick_init
 @dataclass(frozen=True)
 class ModelFrame:
     """Variables of a mixed model on the rows it keeps.
@@ -190,9 +192,9 @@ def _subset_rows(subset: object, data: pd.DataFrame) -> tuple[np.ndarray | None,
     to handle. Integer positions (0-based, distinct) keep those rows in their
     order. Without a subset, both are None: every row, in order, none marked.
     """
-    n = len(data)
     if subset is None:
         return None, None
+    n = len(data)
     if isinstance(subset, str):
         subset = _query_mask(subset, data)
     if isinstance(subset, dict | set | bytes) or np.isscalar(subset):
@@ -324,7 +326,8 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     parsed = formula if isinstance(formula, MixedFormula) else parse_formula(formula)
     if parsed.response is None:
         raise FormulaError(f"the formula {parsed.text} has no response: write it as 'y ~ ...'")
-    if len(data) == 0 and not allow_no_rows:
+    env = DataEnv(data, fitted=transforms)
+    if env.n == 0 and not allow_no_rows:
         raise DataError("the data have no rows")
     if parsed.fixed_has_dot:
         parsed = replace(parsed, fixed=expand_dot(parsed.fixed, data.columns, parsed.response))
@@ -332,13 +335,14 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
     if base is not None and base.size == 0 and not allow_no_rows:
         raise DataError(f"the subset keeps no rows of the data ({len(data)} rows)")
     fixed, slopes = parsed.fixed_terms, parsed.slope_terms
-    env = DataEnv(data, fitted=transforms)
     full: dict[str, Value] = {}
+    masks: dict[str, np.ndarray | None] = {}  # most variables get no mask: no value is missing, numbers are finite
     for label, node in parsed.frame_variables:
-        full[label] = as_column(evaluate(node, env), env.n, label)
-        several = isinstance(full[label], np.ndarray) and full[label].ndim != 1
-        if several and label != fixed.labels[0] and not (isinstance(node, Call) and node.fn in MATRIX_FUNCTIONS):
+        value = full[label] = as_column(evaluate(node, env), env.n, label)
+        if (isinstance(value, np.ndarray) and value.ndim != 1 and label != fixed.labels[0]
+                and not (isinstance(node, Call) and node.fn in MATRIX_FUNCTIONS)):
             raise FormulaError(f"{label} has several columns; only the response may (cbind(successes, failures))")
+        masks[label] = _missing_rows(value)
     extras = {"weights": None if weights is None else _extra_column(weights, data, "weights"),
               "offset": None if offset is None else _extra_column(offset, data, "offset")}
 
@@ -349,8 +353,6 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
             raise DataError(f"{_extra_name(weights, 'weights')} has missing (NaN) values in "
                             f"{_rows_text(data.index if base is None else data.index[base], nan, base_weights)}; "
                             "weights must be numbers >= 0: give those rows a weight or drop them from the data")
-    # most variables get no mask: then no value is missing, and numbers are finite on any rows
-    masks = {label: _missing_rows(v) for label, v in full.items()}
     offset_mask = None if extras["offset"] is None else _missing_rows(extras["offset"])
     missing = {label: m if base is None else m[base] for label, m in masks.items() if m is not None}
     if offset_mask is not None:
@@ -369,8 +371,10 @@ def model_frame(formula: str | MixedFormula, data: pd.DataFrame, *, weights: obj
         raise DataError(f"no rows left after removing rows with missing values (in {', '.join(named)})")
 
     every_row = kept.size == env.n and (base is None or bool((kept == np.arange(env.n)).all()))
-    values = dict(full) if every_row else {label: take(v, kept) for label, v in full.items()}
-    values = {label: v.drop_unused() if isinstance(v, Factor) else v for label, v in values.items()}
+    values: dict[str, Value] = {}
+    for label, value in full.items():
+        value = value if every_row else take(value, kept)
+        values[label] = value.drop_unused() if isinstance(value, Factor) else value
     rows = data.index if every_row else data.index[kept]
     for label, value in values.items():
         if isinstance(value, Factor) or masks[label] is None:

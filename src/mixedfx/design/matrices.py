@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,12 +25,14 @@ from mixedfx.errors import FormulaError
 from mixedfx.formula.bars import MixedFormula, parse_formula
 from mixedfx.formula.contrasts import ContrastSpec, check_contrasts
 from mixedfx.formula.evaluate import Factor
+from mixedfx.formula.frozen import computed_once, quick_init
 from mixedfx.formula.transforms import LearnedTransforms
 from mixedfx.linalg.row_products import cross_product
 
 __all__ = ["used_rows", "ModelMatrices", "DesignSpec", "build_model_matrices", "pad_to_input"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class DesignSpec:
     """Everything needed to code new data like the fitted data.
@@ -57,6 +58,7 @@ class DesignSpec:
     transforms: LearnedTransforms = LearnedTransforms()
 
 
+@quick_init
 @dataclass(frozen=True)
 class ModelMatrices:
     """Response, fixed- and random-effects matrices of a mixed model.
@@ -134,7 +136,7 @@ class ModelMatrices:
     kept: np.ndarray | None = None
     remote_x_gram: np.ndarray | None = None
 
-    @cached_property
+    @computed_once
     def x_gram(self) -> np.ndarray:
         """X'X (unweighted)."""
         if self.remote_x_gram is not None:
@@ -142,7 +144,7 @@ class ModelMatrices:
         X = np.asarray(self.X, dtype=float)
         return X.T @ X
 
-    @cached_property
+    @computed_once
     def term_order(self) -> list[int]:
         """lme4's order of the random-effects terms (positions in ``re_terms``)."""
         return lme4_term_order([len(t.levels) for t in self.re_terms])
@@ -232,21 +234,21 @@ def build_model_matrices(formula: str, data: pd.DataFrame, *, weights: object = 
         gram = cross_product(X_full)  # one pass over the rows: its diagonal checks the columns, its factor the rank
     check_finite_columns(X_full, fixed_spec.names, frame.rows, "fixed-effects", squares=gram.diagonal())
     keep = rank_keep(X_full, gram=gram)
-    kept = set(keep)
-    dropped = [name for j, name in enumerate(fixed_spec.names) if j not in kept]
+    dropped = [fixed_spec.names[j] for j in sorted(set(range(len(fixed_spec.names))) - set(keep))]
     messages = []
     if dropped:
         k = len(dropped)
         plural = ("column / coefficient", "columns / coefficients")[k > 1]
         messages.append(f"fixed-effect model matrix is rank deficient so dropping {k} {plural}")
-    re = [build_re_term(frame, i, fixed=(X_full, fixed_spec)) for i in range(len(parsed.bars))]
+    re_terms, slopes = zip(*[build_re_term(frame, i, fixed=(X_full, fixed_spec)) for i in range(len(parsed.bars))])
     response = frame.values[frame.fixed.labels[0]]
     return ModelMatrices(
-        y=frame.y, X=X_full[:, keep] if dropped else X_full, x_names=[fixed_spec.names[j] for j in keep],
-        dropped=dropped, offset=frame.offset, weights=frame.weights, re_terms=[t for t, _ in re],
+        y=frame.y, X=X_full[:, keep] if dropped else X_full,
+        x_names=[fixed_spec.names[j] for j in keep] if dropped else list(fixed_spec.names),
+        dropped=dropped, offset=frame.offset, weights=frame.weights, re_terms=list(re_terms),
         response_name=str(parsed.response_name), formula_text=parsed.text, n_dropped_na=frame.n_dropped_na,
         rows=frame.rows, messages=messages,
-        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=tuple(s for _, s in re), formula=frame.formula,
+        spec=DesignSpec(fixed=fixed_spec, keep=tuple(keep), slopes=slopes, formula=frame.formula,
                         transforms=frame.transforms),
         response_levels=tuple(response.levels) if isinstance(response, Factor) and not response.logical else None,
         data_name=data.attrs.get("name"),

@@ -17,11 +17,13 @@ import numpy as np
 from mixedfx.errors import DataError
 from mixedfx.formula.contrasts import ContrastSpec, contrasts
 from mixedfx.formula.evaluate import Factor, Value
+from mixedfx.formula.frozen import quick_init
 from mixedfx.formula.terms import CONTRASTS, Terms, coding
 
 __all__ = ["MatrixSpec", "matrix_spec", "model_matrix", "check_finite_columns", "matrix_width"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class MatrixSpec:
     """How R's model.matrix built a set of columns, to rebuild them for new data.
@@ -66,6 +68,9 @@ def matrix_width(terms: Terms, values: dict[str, Value]) -> tuple[int, int]:
     >>> matrix_width(frame.fixed, frame.values)
     (6, 3)
     """
+    numeric = _numeric_spec(terms, values)
+    if numeric is not None:
+        return len(numeric.names), 0
     nlevels = [len(v.levels) if isinstance(v := values.get(label), Factor) else 0 for label in terms.labels]
     width = 1 if terms.intercept else 0
     for term, term_codes in zip(terms.terms, coding(terms, nlevels)):
@@ -102,7 +107,12 @@ def matrix_spec(terms: Terms, values: dict[str, Value],
     DataError
         ``contrasts_arg`` names a variable these terms do not have, or one that is not a factor.
     """
-    contrasts_arg = contrasts_arg or {}
+    numeric = None if contrasts_arg else _numeric_spec(terms, values)
+    return numeric if numeric is not None else _coded_spec(terms, values, contrasts_arg or {})
+
+
+def _coded_spec(terms: Terms, values: dict[str, Value], contrasts_arg: Mapping[str, ContrastSpec]) -> MatrixSpec:
+    """:func:`matrix_spec`, formed."""
     for label in contrasts_arg:
         if label not in terms.labels:
             raise DataError(f"contrasts were given for {label!r}, which is not a variable of the fixed effects; "
@@ -130,6 +140,36 @@ def matrix_spec(terms: Terms, values: dict[str, Value],
         names.extend(block)
     return MatrixSpec(terms, codes, factors, tuple(names), {label: c[0] for label, c in codings.items()},
                       dict(contrasts_arg))
+
+
+_NUMERIC_SPECS: dict[tuple[int, tuple[int, ...]], tuple[Terms, MatrixSpec]] = {}
+"""Specs of terms without factors, by the terms' identity and their variables' widths (see :func:`_numeric_spec`)."""
+_NUMERIC_SPECS_KEPT = 64
+
+
+def _numeric_spec(terms: Terms, values: dict[str, Value]) -> MatrixSpec | None:
+    """The spec of terms whose variables are all numeric (R's default coding), None where one is a factor.
+
+    Such a spec depends only on the terms and how many columns each variable
+    has, not on the rows: it is formed once and kept (a formula's terms are
+    one object for as long as its parse is cached; the entry holds them, so
+    their identity is not reused). Its dictionaries are empty.
+    """
+    widths = []
+    for label in terms.labels:
+        value = values.get(label)
+        if isinstance(value, Factor):
+            return None
+        widths.append(1 if value is None or value.ndim == 1 else value.shape[1])
+    key = (id(terms), tuple(widths))
+    kept = _NUMERIC_SPECS.get(key)
+    if kept is not None and kept[0] is terms:
+        return kept[1]
+    spec = _coded_spec(terms, values, {})
+    if len(_NUMERIC_SPECS) >= _NUMERIC_SPECS_KEPT:
+        _NUMERIC_SPECS.clear()
+    _NUMERIC_SPECS[key] = (terms, spec)
+    return spec
 
 
 def _factor_block(value: Factor, spec: MatrixSpec, code: int, label: str) -> np.ndarray:

@@ -9,10 +9,12 @@ import numpy as np
 from mixedfx.design.frame import ModelFrame
 from mixedfx.design.model_matrix import MatrixSpec, check_finite_columns, matrix_spec, model_matrix
 from mixedfx.errors import FormulaError
+from mixedfx.formula.frozen import quick_init
 
 __all__ = ["ReTerm", "lme4_term_order", "build_re_term"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class ReTerm:
     """One random-effects term after expansion.
@@ -63,8 +65,8 @@ def lme4_term_order(n_levels: list[int]) -> list[int]:
     >>> lme4_term_order([10, 30])
     [1, 0]
     """
-    counts = [int(n) for n in n_levels]  # a few terms: Python's stable sort, without numpy's per-call costs
-    if not any(later > earlier for earlier, later in zip(counts, counts[1:])):
+    counts = list(map(int, n_levels))  # a few terms: Python's stable sort, without numpy's per-call costs
+    if counts == sorted(counts, reverse=True):  # never increasing
         return list(range(len(counts)))
     return sorted(range(len(counts)), key=counts.__getitem__)[::-1]
 
@@ -93,11 +95,11 @@ def build_re_term(frame: ModelFrame, i: int,
     spec = matrix_spec(frame.slopes[i], frame.values)
     if not spec.names:
         raise FormulaError(f"random-effects term ({bar.text}) has no columns: it needs an intercept or a variable")
-    known = {} if fixed is None or fixed[1].contrasts_arg else {name: j for j, name in enumerate(fixed[1].names)}
-    if all(name in known for name in spec.names):
+    known = () if fixed is None or fixed[1].contrasts_arg else fixed[1].names
+    if known and set(spec.names).issubset(known):
         z = np.empty((frame.y.shape[0], len(spec.names)))
         for j, name in enumerate(spec.names):  # column by column: a gather across columns (take) costs 4x more
-            z[:, j] = fixed[0][:, known[name]]
+            z[:, j] = fixed[0][:, known.index(name)]
     else:
         z = model_matrix(spec, frame.values, frame.y.shape[0])
         unchecked = [j for j, name in enumerate(spec.names) if name not in known]

@@ -23,6 +23,7 @@ import pandas as pd
 
 from mixedfx.dataframes.convert import column_array, read_only, unknown_column
 from mixedfx.errors import DataError, FormulaError
+from mixedfx.formula.frozen import computed_once, quick_init
 from mixedfx.formula.syntax import Binary, Call, Name, Node, Num, Paren, Str, Unary, deparse, format_number
 from mixedfx.formula.transforms import (STATEFUL_FUNCTIONS, LearnedTransforms, TransformCall, TransformParams,
                                         transform_call)
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, eq=False)
 class Factor:
     """An R factor: integer codes (-1 for NA) into level labels.
@@ -54,9 +56,12 @@ class Factor:
     ordered: bool = False
     logical: bool = False
 
-    @property
+    @computed_once
     def has_missing(self) -> bool:
-        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways)."""
+        """Whether a row is missing (code -1), judged by the least code (``argmin`` costs least of numpy's ways).
+
+        Read once per factor: the frame's missing-value screen and :meth:`drop_unused` both ask.
+        """
         return self.codes.size > 0 and self.codes[self.codes.argmin()] < 0
 
     def drop_unused(self) -> Factor:
@@ -193,7 +198,8 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
     values = column.array if isinstance(column, pd.Series) else column
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        codes = np.asarray(values.codes, dtype=np.int64)
+        raw = getattr(values, "_codes", None)  # pandas' own array: ``.codes`` builds a read-only view of it first
+        codes = (values.codes if raw is None else raw).astype(np.int64)  # a copy: never the data's memory
         return Factor(codes, _category_labels(dtype.categories, name), ordered=bool(dtype.ordered))
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":  # numpy's own types: no missing values but NaN
         array = np.asarray(values)
