@@ -198,8 +198,7 @@ def column_value(column: pd.Series | np.ndarray | pd.api.extensions.ExtensionArr
     values = column.array if isinstance(column, pd.Series) else column
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        raw = getattr(values, "_codes", None)  # pandas' own array: ``.codes`` builds a read-only view of it first
-        codes = (values.codes if raw is None else raw).astype(np.int64)  # a copy: never the data's memory
+        codes = values.codes.astype(np.int64)  # a copy: never the data's memory
         return Factor(codes, _category_labels(dtype.categories, name), ordered=bool(dtype.ordered))
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":  # numpy's own types: no missing values but NaN
         array = np.asarray(values)
