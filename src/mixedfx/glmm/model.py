@@ -53,6 +53,15 @@ def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, w
     return log_likelihood_terms(family, y, n_trials, weights)
 
 
+HESSIAN_FORMS_AGREE = 0.015
+"""lme4's Hessian over (theta, beta) takes log|L|^2 at the weights PIRLS started its last iteration from. Where
+PIRLS from stage 1's end stops after two iterations, that is one Newton step from stage 1's modes, and its
+Hessian is :func:`~mixedfx.glmm.scalar_laplace.laplace_derivatives`' lme4 form (cbpp); where it takes more, it
+is nearly the exact one. Where their standard errors differ by more than this share, which lme4 reports depends
+on where its stage 1 ended, and the fit takes lme4's two stages (in random models, mostly where theta is above
+about 1; cbpp's differ by 1.3%)."""
+
+
 RESCALE_RATIO = 1e3
 """A generalized model is optimised on rescaled columns where their scales differ by more than this (lme4's
 ``check.scaleX`` tolerance): rebuilding it costs 10-15% of a small fit, worth it only on such scales."""
@@ -332,6 +341,10 @@ class GeneralizedLinearMixedModel:
             z_scales, x_scales = rescaling
             return self._fit_rescaled(self.rescaled(z_scales, x_scales), theta_entry_scales(z_scales), x_scales,
                                       theta0, optimizer, beta0)
+        if self.scalar_newton is not None and optimizer is None:  # one compiled call: BLAS's threads stay idle
+            optimum = self._fit_scalar_newton(theta0, beta0)
+            if optimum is not None:
+                return optimum
         with limited_blas(self.blas_threads):
             if optimizer is not None:
                 return self._fit(theta0, optimizer, optimizer, beta0)
@@ -390,10 +403,6 @@ class GeneralizedLinearMixedModel:
         ctrl = self.control
         options = ctrl.optimizer_options
         start = np.where(self.lower == 0.0, 1.0, 0.0) if theta0 is None else np.asarray(theta0, dtype=float)
-        if self.scalar_newton is not None and optimizer is None and stage2_optimizer is None:
-            optimum = self._fit_scalar_newton(start, beta0)
-            if optimum is not None:
-                return optimum
         lp0 = self.pirls(start, None, self.eta_start).eta
         stage1 = traced(self.stage1_objective(lp0), ctrl.verbose)
         if self.n_agq > 0 and optimizer is None and ctrl.stage2_newton:
@@ -411,17 +420,19 @@ class GeneralizedLinearMixedModel:
         beta = state1.beta if beta0 is None else np.asarray(beta0, dtype=float)
         return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer, state1)
 
-    def _fit_scalar_newton(self, start: np.ndarray, beta0: np.ndarray | None) -> GlmmOptimum | None:
+    def _fit_scalar_newton(self, theta0: np.ndarray | None, beta0: np.ndarray | None) -> GlmmOptimum | None:
         """Both stages as Newton steps on theta and beta together (:attr:`scalar_newton`); None where they do not
-        converge, or end with theta below ``singular_tol`` (the general fit then settles the boundary).
+        converge, end with theta below ``singular_tol`` (the general fit then settles the boundary), or where
+        lme4's standard errors depend on where its stage 1 ended (:data:`HESSIAN_FORMS_AGREE`).
 
         Stage 1 is not run: its record keeps the starting theta, and says so.
         """
         from mixedfx.glmm.scalar_laplace import CONVERGED  # noqa: PLC0415 - loaded with scalar_newton
 
         newton, ctrl = self.scalar_newton, self.control
+        start = np.ones(1) if theta0 is None else np.asarray(theta0, dtype=float).reshape(1)
         out = newton.fit(self.eta_start, float(start[0]), beta0)
-        if out.status != CONVERGED or out.pars[0] < ctrl.singular_tol:
+        if out.status != CONVERGED or out.pars[0] < ctrl.singular_tol or not out.standard_error_gap <= HESSIAN_FORMS_AGREE:
             return None
         theta, beta = self.split(out.pars)
         state = PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet,

@@ -78,7 +78,10 @@ class ScalarLaplaceFit(NamedTuple):
     gradient : ndarray, shape (1 + p,)
         The exact gradient of the deviance at ``pars``.
     hessian : ndarray, shape (1 + p, 1 + p)
-        The Hessian of lme4's deviance function at ``pars`` (see :func:`laplace_derivatives`).
+        The Hessian of lme4's deviance function there (see :func:`laplace_derivatives`).
+    standard_error_gap : float
+        The largest relative difference of the standard errors from the exact Hessian and from lme4's (inf where
+        either is not positive definite).
     steps, evaluations : int
         Newton steps, and deviance evaluations (the line searches' included).
     """
@@ -95,6 +98,7 @@ class ScalarLaplaceFit(NamedTuple):
     deviance: float
     gradient: np.ndarray
     hessian: np.ndarray
+    standard_error_gap: float
     steps: int
     evaluations: int
 
@@ -323,14 +327,14 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
     Each trial's modes start from their first-order prediction along the step. The deviance is even in theta
     (u_j flips with it), so a step through 0 is taken to |theta|. Converged where the decrement is below ``tol``
     on a positive definite Hessian. Returns the status, deviance at the start and at the end, gradient,
-    lme4's Hessian, steps and evaluations."""
+    exact and lme4's Hessian, steps and evaluations."""
     m = pars.shape[0]
     base, trial_base = np.empty(codes.shape[0]), np.empty(codes.shape[0])
     _bases(X, offset, pars[1:], base)
     deviance = _modes(code, a, b, z, codes, base, pars[0], u)
     evaluations = 1
     if not math.isfinite(deviance):
-        return _MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), 0, evaluations
+        return _MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), np.zeros((m, m)), 0, evaluations
     start_deviance = deviance
     trial, trial_u = np.empty(m), np.empty(u.shape[0])
     for steps in range(_MAX_NEWTON):
@@ -338,7 +342,7 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
         direction, shifted = _newton_direction(hessian, gradient)
         decrement = -np.dot(gradient, direction)
         if decrement < tol and not shifted:
-            return CONVERGED, start_deviance, deviance, gradient, lme4_hessian, steps, evaluations
+            return CONVERGED, start_deviance, deviance, gradient, hessian, lme4_hessian, steps, evaluations
         mode_step = mode_slope @ direction
         share = 1.0
         for _ in range(_MAX_HALVINGS):
@@ -353,9 +357,25 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
                 break
             share *= 0.5
         else:
-            return _LINE_SEARCH_FAILED, start_deviance, deviance, gradient, lme4_hessian, steps, evaluations
+            return _LINE_SEARCH_FAILED, start_deviance, deviance, gradient, hessian, lme4_hessian, steps, evaluations
         pars[:], u[:], base[:], deviance = trial, trial_u, trial_base, value
-    return _ITERATIONS_RAN_OUT, start_deviance, deviance, gradient, lme4_hessian, _MAX_NEWTON, evaluations
+    return _ITERATIONS_RAN_OUT, start_deviance, deviance, gradient, hessian, lme4_hessian, _MAX_NEWTON, evaluations
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _standard_error_gap(hessian, other):
+    """The largest relative difference of the standard errors (the square roots of the inverses' diagonals) the
+    two Hessians give; inf where either is not positive definite."""
+    m = hessian.shape[0]
+    gap = 0.0
+    for k in range(m):
+        unit = np.zeros(m)
+        unit[k] = 1.0
+        first, second = _solve_shifted(hessian, unit, 0.0), _solve_shifted(other, unit, 0.0)
+        if first is None or second is None:
+            return np.inf
+        gap = max(gap, abs(math.sqrt(second[k] / first[k]) - 1.0))
+    return gap
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -365,8 +385,8 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u):
     if X.shape[1] > 0 and np.isnan(pars[1]):
         pars[1:] = np.linalg.lstsq(X, eta_start - offset)[0]
     start = pars.copy()
-    status, start_deviance, deviance, gradient, hessian, steps, evaluations = _newton(code, a, b, z, codes, X, offset,
-                                                                                      pars, u, DECREMENT_TOL)
+    status, start_deviance, deviance, gradient, exact_hessian, hessian, steps, evaluations = _newton(
+        code, a, b, z, codes, X, offset, pars, u, DECREMENT_TOL)
     n_rows, n_levels = codes.shape[0], u.shape[0]
     eta, mu, dev_resids = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     _bases(X, offset, pars[1:], eta)
@@ -378,7 +398,7 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u):
         dev_resids[i] = dev_resid(code, y[i], mu[i], weights[i])
         curvature[j] += 0.5 * (pars[0] * z[i]) ** 2 * _row_terms(code, a[i], b[i], eta[i])[2]
     return (status, start, pars, u, eta, mu, dev_resids, np.sum(np.log(curvature)), start_deviance, deviance,
-            gradient, hessian, steps, evaluations)
+            gradient, hessian, _standard_error_gap(exact_hessian, hessian), steps, evaluations)
 
 
 class ScalarLaplaceNewton:
