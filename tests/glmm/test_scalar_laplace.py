@@ -43,7 +43,8 @@ def _both(formula, data, family):
 def _kernel_deviance(newton, pars):
     u, base = np.zeros(newton.n_levels), np.empty(len(newton.codes))
     scalar_laplace._bases(newton.X, newton.offset, pars[1:], base)
-    value = scalar_laplace._modes(newton.code, newton.a, newton.b, newton.z, newton.codes, base, pars[0], u)
+    value = scalar_laplace._modes(newton.code, newton.a, newton.b, newton.z, newton.codes, base, pars[0], u,
+                                  np.empty((scalar_laplace._MODE_WORK_ROWS, newton.n_levels)))
     return value, u, base
 
 

@@ -432,7 +432,8 @@ class GeneralizedLinearMixedModel:
         newton, ctrl = self.scalar_newton, self.control
         start = np.ones(1) if theta0 is None else np.asarray(theta0, dtype=float).reshape(1)
         out = newton.fit(self.eta_start, float(start[0]), beta0)
-        if out.status != CONVERGED or out.pars[0] < ctrl.singular_tol or not out.standard_error_gap <= HESSIAN_FORMS_AGREE:
+        if (out.status != CONVERGED or out.pars[0] < ctrl.singular_tol
+                or not out.standard_error_gap <= HESSIAN_FORMS_AGREE):
             return None
         theta, beta = self.split(out.pars)
         state = PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet,

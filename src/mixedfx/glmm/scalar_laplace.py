@@ -50,8 +50,10 @@ _MAX_NEWTON = 60
 """Newton steps per stage; a fit from lme4's start takes 5-10."""
 _MAX_MODE_STEPS = 100
 """Newton steps per level's mode (lme4's ``maxit`` for PIRLS)."""
-_MODE_STEP_TOL = 1e-11
-"""A level's mode has settled when its Newton step is below this, relative to 1 + |u_j|."""
+_MODE_STEP_TOL = 1e-7
+"""A level's mode has settled when its Newton step is below this, relative to 1 + |u_j|: the step taken, the
+mode is then within about its square, and its F_j and log h_j follow from their derivatives at the step's
+start to that order."""
 _MAX_HALVINGS = 40
 """Step-halvings of a level's mode step, and of the line search."""
 _ARMIJO = 1e-4
@@ -128,52 +130,65 @@ def _row_terms(code, a, b, eta):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _level_sums(code, a, b, z, codes, base, theta, u, value, slope, curvature):
-    """Per level: F_j(u_j) in ``value``, F_j'(u_j) / 2 in ``slope``, h_j = F_j''(u_j) / 2 in ``curvature``."""
-    value[:] = u * u
-    slope[:] = u
-    curvature[:] = 1.0
+def _level_sums(code, a, b, z, codes, base, theta, u, value, slope, curvature, lean):
+    """Per level: F_j(u_j) in ``value``, F_j'(u_j) / 2 in ``slope``, h_j = F_j''(u_j) / 2 in ``curvature`` and
+    dh_j / du_j in ``lean``."""
+    for j in range(u.shape[0]):
+        value[j], slope[j], curvature[j], lean[j] = u[j] * u[j], u[j], 1.0, 0.0
     for i in range(codes.shape[0]):
         j = codes[i]
         tz = theta * z[i]
-        d, d1, d2, _, _ = _row_terms(code, a[i], b[i], base[i] + tz * u[j])
+        d, d1, d2, d3, _ = _row_terms(code, a[i], b[i], base[i] + tz * u[j])
         value[j] += d
         slope[j] += 0.5 * tz * d1
         curvature[j] += 0.5 * tz * tz * d2
+        lean[j] += 0.5 * tz * tz * tz * d3
+
+
+_MODE_WORK_ROWS = 11
+"""Rows of :func:`_modes`' workspace, one value per level each (allocated once per fit: a small fit's evaluations
+cost little more than their allocations otherwise)."""
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _modes(code, a, b, z, codes, base, theta, u):
+def _modes(code, a, b, z, codes, base, theta, u, work):
     """The levels' modes at theta and the rows' ``base`` (in place in ``u``, from its values): Newton steps per
     level, halved where F_j rose (F_j is convex), one pass over the rows each. Returns the deviance (less the
-    family's constant; its terms at the last step's start, which is within :data:`_MODE_STEP_TOL` of the mode),
-    or inf where a mode does not settle."""
+    family's constant) at the modes, or inf where a mode does not settle. ``work``: shape
+    (:data:`_MODE_WORK_ROWS`, J)."""
+    value, slope, curvature, lean, kept, kept_log = work[0], work[1], work[2], work[3], work[4], work[5]
+    start, step, at_start, share, halvings = work[6], work[7], work[8], work[9], work[10]
     n_levels = u.shape[0]
-    value, slope, curvature = np.empty(n_levels), np.empty(n_levels), np.empty(n_levels)
-    kept, kept_log, start, step = np.full(n_levels, np.inf), np.empty(n_levels), u.copy(), np.zeros(n_levels)
-    share, halvings = np.ones(n_levels), np.zeros(n_levels, dtype=np.int64)
+    for j in range(n_levels):
+        start[j], step[j], at_start[j], share[j], halvings[j] = u[j], 0.0, np.inf, 1.0, 0.0
     for _ in range(_MAX_MODE_STEPS):
-        _level_sums(code, a, b, z, codes, base, theta, u, value, slope, curvature)
+        _level_sums(code, a, b, z, codes, base, theta, u, value, slope, curvature, lean)
         settled = True
         for j in range(n_levels):
-            if not value[j] <= kept[j] + 1e-12 * abs(kept[j]):  # rose, or left the finite numbers
-                if not math.isfinite(kept[j]) or halvings[j] == _MAX_HALVINGS:
+            if not value[j] <= at_start[j] + 1e-12 * abs(at_start[j]):  # rose, or left the finite numbers
+                if not math.isfinite(at_start[j]) or halvings[j] == _MAX_HALVINGS:
                     return np.inf
                 share[j] *= 0.5
-                halvings[j] += 1
+                halvings[j] += 1.0
                 u[j] = start[j] + share[j] * step[j]
                 settled = False
                 continue
-            kept[j], kept_log[j], start[j] = value[j], math.log(curvature[j]), u[j]
+            start[j], at_start[j] = u[j], value[j]
             step[j] = -slope[j] / curvature[j]
-            share[j], halvings[j] = 1.0, 0
+            share[j], halvings[j] = 1.0, 0.0
             if not math.isfinite(step[j]):
                 return np.inf
+            # F_j and log h_j at the step's end, to second order in it (exact at a settled mode's step)
+            kept[j] = value[j] - curvature[j] * step[j] * step[j]
+            kept_log[j] = math.log(curvature[j]) + lean[j] / curvature[j] * step[j]
             u[j] += step[j]
             if abs(step[j]) > _MODE_STEP_TOL * (1.0 + abs(start[j])):
                 settled = False
         if settled:
-            return np.sum(kept) + np.sum(kept_log)
+            total = 0.0
+            for j in range(n_levels):
+                total += kept[j] + kept_log[j]
+            return total
     return np.inf
 
 
@@ -203,7 +218,9 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
     total derivatives of eta, E_i = de_i/dp + theta z_i du_j/dp, the modes' second
     derivatives (implicit differentiation of F_j'(u_j) = 0 twice) and the rows' third and
     fourth derivatives of d_i. The parts that are sums over rows of E_i E_i' go straight
-    into the Hessian.
+    into the Hessian; F_pp's sum of d_i'' e_i e_i' over the partial derivatives e_i too,
+    as sum d_i'' E_i E_i' less theta (du_j R_j' + R_j du_j') and plus 2 theta^2 S_j du_j du_j',
+    which with F_pu F_uu^-1 F_up = 2 h_j du_j du_j' leaves -2 du_j du_j' per level.
     """
     n_rows, n_levels, m = codes.shape[0], u.shape[0], X.shape[1] + 1
     gradient, hessian, modes_third = np.zeros(m), np.zeros((m, m)), np.zeros((m, m))
@@ -225,15 +242,11 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         for k in range(m):
             coupling[j, k] += 0.5 * theta * zi * d2 * e[k]
             gradient[k] += d1 * e[k]
-            for l in range(k + 1):
-                hessian[k, l] += d2 * e[k] * e[l]
     h = 1.0 + theta * theta * weight_sum
     mode_slope = np.empty((n_levels, m))  # du_j / dp_k
     for j in range(n_levels):
         for k in range(m):
             mode_slope[j, k] = -coupling[j, k] / h[j]
-            for l in range(k + 1):
-                hessian[k, l] -= 2.0 * coupling[j, k] * coupling[j, l] / h[j]
     tilt = np.zeros((n_levels, m))  # T_jk = sum z^2 d3/2 E_k
     bend = np.zeros((n_levels, m))  # R_jk = sum z d2 E_k
     for i in range(n_rows):
@@ -244,7 +257,7 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         for k in range(m):
             e[k] += theta * zi * mode_slope[j, k]
         # log h_j's curvature through d4, and through the d3 part of the modes' second derivatives
-        weight = theta * theta / h[j] * 0.5 * zi * zi * fourth[i]
+        weight = second[i] + theta * theta / h[j] * 0.5 * zi * zi * fourth[i]
         weight_third = -0.5 * (theta * theta / h[j]) ** 2 * cubic[j] * zi * third[i]
         for k in range(m):
             tilt[j, k] += 0.5 * zi * zi * third[i] * e[k]
@@ -261,6 +274,7 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         for k in range(m):
             gradient[k] += slope_h[k] / hj
             for l in range(k + 1):
+                hessian[k, l] -= theta * (up[k] * bend[j, l] + bend[j, k] * up[l]) + 2.0 * up[k] * up[l]
                 mixed = (up[l] if k == 0 else 0.0) + (up[k] if l == 0 else 0.0)
                 mode_curve = -(2.0 * theta * s * mixed + (bend[j, k] if l == 0 else 0.0)
                                + (bend[j, l] if k == 0 else 0.0)) / (2.0 * hj)
@@ -330,8 +344,9 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
     exact and lme4's Hessian, steps and evaluations."""
     m = pars.shape[0]
     base, trial_base = np.empty(codes.shape[0]), np.empty(codes.shape[0])
+    work = np.empty((_MODE_WORK_ROWS, u.shape[0]))
     _bases(X, offset, pars[1:], base)
-    deviance = _modes(code, a, b, z, codes, base, pars[0], u)
+    deviance = _modes(code, a, b, z, codes, base, pars[0], u, work)
     evaluations = 1
     if not math.isfinite(deviance):
         return _MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), np.zeros((m, m)), 0, evaluations
@@ -351,7 +366,7 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
             if trial[0] < 0.0:
                 trial[0], trial_u[:] = -trial[0], -trial_u
             _bases(X, offset, trial[1:], trial_base)
-            value = _modes(code, a, b, z, codes, trial_base, trial[0], trial_u)
+            value = _modes(code, a, b, z, codes, trial_base, trial[0], trial_u, work)
             evaluations += 1
             if value <= deviance - _ARMIJO * share * decrement:
                 break
