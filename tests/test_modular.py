@@ -48,7 +48,7 @@ def test_glmer_in_stages_is_glmer(cbpp):
     assert fit.loglik == pytest.approx(direct.loglik, abs=1e-4)
     np.testing.assert_allclose(fit.fixef, direct.fixef, rtol=1e-3)
     assert fit.opt_summary.factorizer == "PIRLS (Python)"
-    assert direct.opt_summary.factorizer == "Newton steps on the exact Laplace deviance (one scalar term)"
+    assert direct.opt_summary.factorizer.startswith("PIRLS (compiled")
 
 
 def test_the_design_stage_runs_lme4s_checks(sleep, cbpp):

@@ -12,6 +12,7 @@ from mixedfx.glmm.model import HESSIAN_FORMS_AGREE, GeneralizedLinearMixedModel
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 NEWTON = scalar_laplace.ScalarLaplaceNewton.name
+ON = {"scalar_newton": True}
 
 
 def _data(seed, family, n_levels, per_level, sd, offset=False):
@@ -36,8 +37,8 @@ def _both(formula, data, family):
     """The fit by Newton steps where it takes them, and by lme4's two stages."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return (mfx.glmer(formula, data, family=family),
-                mfx.glmer(formula, data, family=family, control={"scalar_newton": False}))
+        return (mfx.glmer(formula, data, family=family, control=ON),
+                mfx.glmer(formula, data, family=family))
 
 
 def _kernel_deviance(newton, pars):
@@ -51,7 +52,7 @@ def _kernel_deviance(newton, pars):
 @pytest.mark.parametrize("family", ["binomial", "poisson"])
 def test_gradient_and_hessian_are_those_of_the_deviance(family):
     formula, data = _data(3, family, 12, 6, 0.8)
-    model = mfx.glmer_model(mfx.glmer_design(formula, data, family=family), family=family)
+    model = mfx.glmer_model(mfx.glmer_design(formula, data, family=family), family=family, control=ON)
     newton = model.scalar_newton
     pars = np.array([0.9, -0.3, 0.5, 0.1, 0.2])
     _, u, base = _kernel_deviance(newton, pars)
@@ -121,18 +122,21 @@ def test_a_variance_near_zero_falls_back_to_the_two_stages():
 def test_the_path_is_chosen_with_the_model():
     matrices = build_model_matrices(CBPP, mfx.datasets.load("cbpp"))
     binomial = mfx.families.binomial
-    assert GeneralizedLinearMixedModel(matrices, binomial()).scalar_newton is not None
-    assert GeneralizedLinearMixedModel(matrices, binomial(), n_agq=3).scalar_newton is None
-    assert GeneralizedLinearMixedModel(matrices, binomial("probit")).scalar_newton is None
-    for control in ({"scalar_newton": False}, {"use_gradient": False}, {"optimizer": "bobyqa"}):
-        assert GeneralizedLinearMixedModel(matrices, binomial(), control=GlmerControl(**control)).scalar_newton is None
+    on = GlmerControl(**ON)
+    assert GeneralizedLinearMixedModel(matrices, binomial(), control=on).scalar_newton is not None
+    assert GeneralizedLinearMixedModel(matrices, binomial()).scalar_newton is None  # off by default
+    assert GeneralizedLinearMixedModel(matrices, binomial(), n_agq=3, control=on).scalar_newton is None
+    assert GeneralizedLinearMixedModel(matrices, binomial("probit"), control=on).scalar_newton is None
+    for control in ({"use_gradient": False}, {"optimizer": "bobyqa"}):
+        model = GeneralizedLinearMixedModel(matrices, binomial(), control=GlmerControl(**ON, **control))
+        assert model.scalar_newton is None
     two_terms = build_model_matrices("cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)",
                                      mfx.datasets.load("cbpp").assign(obs=lambda d: d.index.astype(str)))
-    assert GeneralizedLinearMixedModel(two_terms, binomial()).scalar_newton is None
+    assert GeneralizedLinearMixedModel(two_terms, binomial(), control=on).scalar_newton is None
 
 
 def test_a_newton_fit_refits_and_reports_its_factor():
-    fit = mfx.glmer(CBPP, mfx.datasets.load("cbpp"), family="binomial")
+    fit = mfx.glmer(CBPP, mfx.datasets.load("cbpp"), family="binomial", control=ON)
     assert fit.opt_summary.factorizer == NEWTON
     # the factor, formed on first read, is PIRLS's at the estimates: its log-determinant is the fit's
     assert 2 * np.log(np.abs(fit.optimum.state.factor.l11[:, 0, 0])).sum() == pytest.approx(fit.optimum.state.logdet_re,
