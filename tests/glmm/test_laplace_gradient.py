@@ -228,8 +228,8 @@ def test_control_can_keep_finite_differences():
     from mixedfx.glmm.control import GlmerControl
     from mixedfx.optim.optimize import finite_difference_derivatives  # noqa: PLC0415
 
-    model, _ = _model("cbpp")
-    model.control = GlmerControl(use_gradient=False)
+    matrices = build_model_matrices(MODELS["cbpp"][0], mfx.datasets.load("cbpp"))
+    model = GeneralizedLinearMixedModel(matrices, mfx.families.binomial(), 1, GlmerControl(use_gradient=False))
     optimum = model.fit()
     assert optimum.stage1.optimizer == "nloptwrap" and optimum.opt.optimizer == "newton"
     assert optimum.opt.feval > 20  # Newton steps on finite differences of values

@@ -16,6 +16,7 @@ from mixedfx.optim.convergence import convergence_checks
 from mixedfx.glmm.families import Family
 from mixedfx.glmm.model import GeneralizedLinearMixedModel, GlmmOptimum
 from mixedfx.linalg.cross import cross_products
+from mixedfx.linalg.factor import BlockedFactor
 from mixedfx.linalg.factorizer import factorize
 from mixedfx.design.checks import check_glmer_response
 from mixedfx.design.matrices import pad_to_input
@@ -38,10 +39,16 @@ class GlmerFit(MixedModelFit):
     """
 
     def __init__(self, model: GeneralizedLinearMixedModel, optimum: GlmmOptimum, call: FitCall | None = None) -> None:
-        state = optimum.state
-        super().__init__(model, optimum.opt, optimum.theta, optimum.beta, state.u, state.factor, model.control,
-                         call)
+        super().__init__(model, optimum.opt, optimum.theta, None, None, None, model.control, call)
+        self._beta = np.asarray(optimum.beta, dtype=float)
+        self._u = optimum.state.u
         self._optimum = optimum
+
+    @cached_property
+    def _factor(self) -> BlockedFactor:
+        """PIRLS's factor at the estimates, formed when first read (a fit by Newton steps on one scalar term
+        never needed it)."""
+        return self._optimum.state.factor
 
     # --- the optimisation -------------------------------------------------------
     @property

@@ -64,6 +64,17 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         stage 1's start, one run per Newton step and the Hessian from gradient
         differences. False keeps finite differences of the deviance throughout,
         lme4's ``deriv12`` for the Hessian included.
+    scalar_newton : bool
+        Fit a model with one scalar random-effects term on the binomial logit or
+        Poisson log link (nAGQ = 1) by Newton steps on its exact Laplace deviance,
+        theta and beta together, in one compiled call
+        (:mod:`mixedfx.glmm.scalar_laplace`); it falls back to the two stages below
+        where they do not converge or theta ends below ``singular_tol``. It needs
+        ``stage2_newton``, ``use_gradient`` and ``compiled_pirls``. Off by default
+        for now: its optimum is the exact Laplace deviance's, which differs from
+        lme4's (that of PIRLS stopped at its tolerance, from stage 1's end) by
+        about 5e-4 in cbpp's beta, as good or better in logLik but outside
+        several reference tests' 1e-3 on derived quantities.
     compiled_pirls : bool
         Run PIRLS compiled where the model allows it (scalar terms; binomial logit
         or Poisson log): no Python between iterations. False runs the Python loop,
@@ -93,6 +104,7 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     calc_derivs: bool = True
     stage2_newton: bool = True
     use_gradient: bool = True
+    scalar_newton: bool = False
     compiled_pirls: bool = True
     stage1_start_tol: float = 1e-3
     stage1_first_step: float = 0.3

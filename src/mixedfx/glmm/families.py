@@ -36,8 +36,8 @@ from mixedfx.rbase.nmath import dbinom_log, dgamma_log, dpois_log
 from mixedfx.rbase.rformat import format_num
 from mixedfx.rbase.rmath import r_round
 
-__all__ = ["Family", "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian", "negative_binomial",
-           "get_family"]
+__all__ = ["Family", "family_response", "binomial", "poisson", "Gamma", "inverse_gaussian", "gaussian",
+           "negative_binomial", "get_family"]
 
 
 def _finite_positive(mu: np.ndarray) -> bool:
@@ -372,3 +372,39 @@ def get_family(family: str | Family | Callable[..., Family], link: str | Link | 
     if callable(family) and family in _FACTORIES.values():
         return family(link)
     raise TypeError(f"family must be a family name, a Family or a family function, not {type(family).__name__}")
+
+
+def family_response(family: Family, y: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray,
+                                                                                       np.ndarray, np.ndarray]:
+    """The response, prior weights, binomial trials and starting means as R's family initialize leaves them.
+
+    Row by row, so the rows may come in parts (a Dask frame's partitions).
+
+    Parameters
+    ----------
+    family : Family
+    y : ndarray
+        The model's response, shape (n,), or (n, 2) successes and failures for ``cbind``.
+    weights : ndarray or None
+        Prior weights (ones when None).
+
+    Returns
+    -------
+    y, weights, n_trials, mustart : ndarray
+
+    Examples
+    --------
+    >>> y, w, trials, mustart = family_response(binomial(), np.array([[1.0, 3.0]]), None)
+    >>> float(y[0]), float(w[0]), float(trials[0]), float(mustart[0])
+    (0.25, 4.0, 4.0, 0.3)
+    """
+    y = np.asarray(y, dtype=float)
+    n = y.shape[0]
+    prior = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if y.ndim == 2:
+        trials = y.sum(axis=1)
+        proportion = np.divide(y[:, 0], trials, out=np.zeros(n), where=trials > 0)
+        y_adj, w_adj, mustart = family.initialize(proportion, prior * trials)
+        return y_adj, w_adj, trials, mustart
+    y_adj, w_adj, mustart = family.initialize(y, prior)
+    return y_adj, w_adj, np.ones(n), mustart

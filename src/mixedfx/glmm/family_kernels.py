@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-from scipy.special import gammaln
 
 from mixedfx.glmm import link_clamps
 from mixedfx.glmm.families import Family
@@ -187,36 +186,57 @@ def log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray,
     """
     code = compiled_family(family)
     if code == BINOMIAL_LOGIT:
-        m = n_trials if np.any(n_trials > 1) else weights
-        share = np.divide(weights, m, out=np.zeros_like(weights), where=m > 0)
-        size, successes = np.round(m), np.round(m * y)
-        constant = float(np.sum(share * (gammaln(size + 1.0) - gammaln(successes + 1.0)
-                                         - gammaln(size - successes + 1.0))))
-        a, b = share * successes, share * (size - successes)
-        shift = None
-        if _close(a, weights * y) and _close(b, weights * (1 - y)):
-            # aic = deviance - 2 (constant + sum w (y log y + (1 - y) log(1 - y)))
-            shift = -2.0 * (constant + float(np.sum(weights * (_x_log_x(y) + _x_log_x(1.0 - y)))))
-        return LogLikelihoodTerms(code, a, b, constant, shift)
+        a, b, constant, deviance_like, entropy = _binomial_terms(y, n_trials, weights)
+        # aic = deviance - 2 (constant + sum w (y log y + (1 - y) log(1 - y))) where a, b are w y, w (1 - y)
+        return LogLikelihoodTerms(code, a, b, constant, -2.0 * (constant + entropy) if deviance_like else None)
     if code == POISSON_LOG:
-        if np.any(np.abs(y - np.rint(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) or np.any(y < 0):
-            return None
-        constant = -float(np.sum(weights * gammaln(y + 1.0)))
+        whole, constant, entropy = _poisson_terms(y, weights)
         # aic = deviance - 2 (constant + sum w (y log y - y))
-        shift = -2.0 * (constant + float(np.sum(weights * (_x_log_x(y) - y))))
-        return LogLikelihoodTerms(code, weights * y, weights, constant, shift)
+        return LogLikelihoodTerms(code, weights * y, weights, constant, -2.0 * (constant + entropy)) if whole else None
     return None
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
-    """``np.allclose(a, b, rtol=1e-12, atol=0)`` for finite arrays, without its broadcasting and checks (a
-    fifth of a small model's construction)."""
-    return bool(np.all(np.abs(a - b) <= 1e-12 * np.abs(b)))
-
-
-def _x_log_x(x: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, error_model="numpy")
+def _x_log_x(x):
     """x log x, 0 at 0."""
-    return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0)
+    return x * math.log(x) if x > 0.0 else 0.0
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _binomial_terms(y, n_trials, weights):
+    """The binomial family's a, b and constant (R's rounded successes and trials, by the trials where any row has
+    more than one, else by the weights); whether a and b are w y and w (1 - y) to 1e-12 relative; and
+    sum w (y log y + (1 - y) log(1 - y))."""
+    n = y.shape[0]
+    by_trials = False
+    for r in range(n):
+        by_trials |= n_trials[r] > 1.0
+    a, b = np.empty(n), np.empty(n)
+    constant, entropy, deviance_like = 0.0, 0.0, True
+    for r in range(n):
+        m = n_trials[r] if by_trials else weights[r]
+        share = weights[r] / m if m > 0.0 else 0.0
+        size, successes = np.round(m), np.round(m * y[r])
+        constant += share * (math.lgamma(size + 1.0) - math.lgamma(successes + 1.0)
+                             - math.lgamma(size - successes + 1.0))
+        a[r], b[r] = share * successes, share * (size - successes)
+        wy, wf = weights[r] * y[r], weights[r] * (1.0 - y[r])
+        deviance_like &= abs(a[r] - wy) <= 1e-12 * abs(wy) and abs(b[r] - wf) <= 1e-12 * abs(wf)
+        entropy += weights[r] * (_x_log_x(y[r]) + _x_log_x(1.0 - y[r]))
+    return a, b, constant, deviance_like, entropy
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _poisson_terms(y, weights):
+    """Whether every y is a whole number at least 0 (to 1e-7 relative); the Poisson family's constant; and
+    sum w (y log y - y)."""
+    constant, entropy = 0.0, 0.0
+    for r in range(y.shape[0]):
+        if abs(y[r] - np.rint(y[r])) > 1e-7 * max(1.0, abs(y[r])) or y[r] < 0.0:
+            return False, 0.0, 0.0
+        constant -= weights[r] * math.lgamma(y[r] + 1.0)
+        entropy += weights[r] * (_x_log_x(y[r]) - y[r])
+    return True, constant, entropy
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -12,7 +12,9 @@ import copy
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +22,11 @@ from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.reterms import ReTerm
 from mixedfx.errors import MixedFxError
 from mixedfx.glmm.control import GlmerControl
-from mixedfx.glmm.families import Family
+from mixedfx.glmm.families import Family, family_response
 from mixedfx.glmm.laplace import LaplaceRuns, agq_deviance
-from mixedfx.glmm.pirls import CompiledPirls, PirlsError, PirlsResult, pirls_engines, working_response
+from mixedfx.glmm.optimum import GlmmOptimum
+from mixedfx.glmm.pirls import (CompiledPirls, PirlsError, PirlsResult, PythonPirls, pirls_engines,
+                               working_response)
 from mixedfx.linalg.layout import (BlockLayout, TermLayout, column_scales, rescaled_terms, root_mean_squares,
                                    term_layouts, theta_entry_scales, theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
@@ -33,62 +37,13 @@ from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near
 
+if TYPE_CHECKING:
+    from mixedfx.glmm.scalar_laplace import ScalarLaplaceNewton
+
 __all__ = ["GeneralizedLinearMixedModel", "GlmmOptimum", "family_response"]
 
 # a batch of derivative runs longer than this goes to threads (starting them costs about a millisecond)
 _THREADED_BATCH_SECONDS = 1e-2
-
-
-@dataclass(frozen=True)
-class GlmmOptimum:
-    """The outcome of lme4's two-stage fit.
-
-    Attributes
-    ----------
-    opt : OptSummary
-        The last stage's optimisation (stage 1 when nAGQ = 0); ``x`` is theta, or
-        theta then beta.
-    stage1 : OptSummary
-        The nAGQ = 0 stage.
-    theta, beta : ndarray
-        Estimates.
-    state : PirlsResult
-        PIRLS at the estimates.
-    hessian : ndarray or None
-        Finite-difference Hessian of the stage-2 deviance over (theta, beta).
-    gradient : ndarray or None
-        Its gradient.
-    eta_start : ndarray or None
-        The linear predictor each PIRLS run of the last stage started from (what
-        its deviance function, lme4's ``devfun``, restarts from).
-    """
-
-    opt: OptSummary
-    stage1: OptSummary
-    theta: np.ndarray
-    beta: np.ndarray
-    state: PirlsResult
-    hessian: np.ndarray | None
-    gradient: np.ndarray | None
-    eta_start: np.ndarray | None = None
-
-    def unscaled(self, scales: np.ndarray, x_scales: np.ndarray) -> GlmmOptimum:
-        """This optimum of a model on rescaled columns of Z and X, in the original model's parameters.
-
-        theta = theta' / scales and beta = beta' / x_scales; the penalised system
-        and PIRLS's means are the same; the Hessian and gradient over
-        (theta, beta) change with the parameters' scales.
-        """
-        full = np.concatenate([scales, x_scales])
-
-        def back(summary: OptSummary) -> OptSummary:
-            return replace(summary, x0=summary.x0 / full[: summary.x0.size], x=summary.x / full[: summary.x.size])
-
-        hessian = None if self.hessian is None else self.hessian * np.outer(full, full)
-        gradient = None if self.gradient is None else self.gradient * full
-        return replace(self, opt=back(self.opt), stage1=back(self.stage1), theta=self.theta / scales,
-                       beta=self.beta / x_scales, state=replace(self.state, beta=self.state.beta / x_scales),
-                       hessian=hessian, gradient=gradient)
 
 
 def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, weights: np.ndarray):
@@ -98,41 +53,13 @@ def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, w
     return log_likelihood_terms(family, y, n_trials, weights)
 
 
-def family_response(family: Family, y: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray,
-                                                                                       np.ndarray, np.ndarray]:
-    """The response, prior weights, binomial trials and starting means as R's family initialize leaves them.
-
-    Row by row, so the rows may come in parts (a Dask frame's partitions).
-
-    Parameters
-    ----------
-    family : Family
-    y : ndarray
-        The model's response, shape (n,), or (n, 2) successes and failures for ``cbind``.
-    weights : ndarray or None
-        Prior weights (ones when None).
-
-    Returns
-    -------
-    y, weights, n_trials, mustart : ndarray
-
-    Examples
-    --------
-    >>> from mixedfx.glmm.families import binomial
-    >>> y, w, trials, mustart = family_response(binomial(), np.array([[1.0, 3.0]]), None)
-    >>> float(y[0]), float(w[0]), float(trials[0]), float(mustart[0])
-    (0.25, 4.0, 4.0, 0.3)
-    """
-    y = np.asarray(y, dtype=float)
-    n = y.shape[0]
-    prior = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if y.ndim == 2:
-        trials = y.sum(axis=1)
-        proportion = np.divide(y[:, 0], trials, out=np.zeros(n), where=trials > 0)
-        y_adj, w_adj, mustart = family.initialize(proportion, prior * trials)
-        return y_adj, w_adj, trials, mustart
-    y_adj, w_adj, mustart = family.initialize(y, prior)
-    return y_adj, w_adj, np.ones(n), mustart
+HESSIAN_FORMS_AGREE = 0.015
+"""lme4's Hessian over (theta, beta) takes log|L|^2 at the weights PIRLS started its last iteration from. Where
+PIRLS from stage 1's end stops after two iterations, that is one Newton step from stage 1's modes, and its
+Hessian is :func:`~mixedfx.glmm.scalar_laplace.laplace_derivatives`' lme4 form (cbpp); where it takes more, it
+is nearly the exact one. Where their standard errors differ by more than this share, which lme4 reports depends
+on where its stage 1 ended, and the fit takes lme4's two stages (in random models, mostly where theta is above
+about 1; cbpp's differ by 1.3%)."""
 
 
 RESCALE_RATIO = 1e3
@@ -163,7 +90,7 @@ class GeneralizedLinearMixedModel:
         self.y, self.weights, self.n_trials, mustart = self._response(matrices)
         self.log_likelihood = _log_likelihood_terms(family, self.y, self.n_trials, self.weights)
         self.eta_start = family.link.linkfun(mustart) + 0.0
-        self.pirls_engines = pirls_engines(family, self.y, self.weights, self.layouts, self.X, self.control)
+        self.scalar_newton = self._scalar_newton()
         layout = BlockLayout(ks=self.ks, n_levels=self.n_levels, p=self.p)
         # small models too: the optimisers' own LAPACK calls (the BFGS and Newton steps') wake BLAS's threads,
         # a wait of several milliseconds where another process holds the second core
@@ -210,8 +137,33 @@ class GeneralizedLinearMixedModel:
         other.y, other.weights, other.n_trials, mustart = other._response(other.matrices)
         other.log_likelihood = _log_likelihood_terms(self.family, other.y, other.n_trials, other.weights)
         other.eta_start = self.family.link.linkfun(mustart) + 0.0
-        other.pirls_engines = tuple(engine.with_response(other.y, other.weights) for engine in self.pirls_engines)
+        other.scalar_newton = other._scalar_newton()
+        if "pirls_engines" in vars(self):  # built already: the new response's share their compiled structure
+            other.pirls_engines = tuple(engine.with_response(other.y, other.weights) for engine in self.pirls_engines)
         return other
+
+    @cached_property
+    def pirls_engines(self) -> tuple[CompiledPirls | PythonPirls, CompiledPirls | PythonPirls]:
+        """The PIRLS engines of the two stages, beta solved for and beta held (:func:`mixedfx.glmm.pirls.pirls_engines`),
+        built on first use: a fit by :attr:`scalar_newton` needs them only for its factor."""
+        return pirls_engines(self.family, self.y, self.weights, self.layouts, self.X, self.control)
+
+    scalar_newton = None
+    """The Newton fit of a model with one scalar term (:mod:`mixedfx.glmm.scalar_laplace`) where the model takes
+    it, chosen when the model is built; None otherwise."""
+
+    def _scalar_newton(self) -> ScalarLaplaceNewton | None:
+        """The one-scalar-term Newton fit, for the Laplace deviance (nAGQ = 1) on a canonical link whose
+        ``family$aic`` is the deviance plus a constant, where the control asks for it (``scalar_newton``; and not
+        for BOBYQA, finite differences or the Python PIRLS) and prints no evaluations; None otherwise."""
+        ctrl, terms = self.control, self.log_likelihood
+        if (self.n_agq != 1 or self.ks != [1] or terms is None or terms.deviance_shift is None or ctrl.verbose
+                or ctrl.optimizer is not None
+                or not (ctrl.scalar_newton and ctrl.stage2_newton and ctrl.use_gradient and ctrl.compiled_pirls)):
+            return None
+        from mixedfx.glmm.scalar_laplace import ScalarLaplaceNewton  # noqa: PLC0415 - numba loads with the first fit
+
+        return ScalarLaplaceNewton(terms.code, terms, self.y, self.weights, self.layouts[0], self.X, self.offset)
 
     # --- PIRLS ---------------------------------------------------------------
     def working_response(self, eta: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -389,6 +341,10 @@ class GeneralizedLinearMixedModel:
             z_scales, x_scales = rescaling
             return self._fit_rescaled(self.rescaled(z_scales, x_scales), theta_entry_scales(z_scales), x_scales,
                                       theta0, optimizer, beta0)
+        if self.scalar_newton is not None and optimizer is None:  # one compiled call: BLAS's threads stay idle
+            optimum = self._fit_scalar_newton(theta0, beta0)
+            if optimum is not None:
+                return optimum
         with limited_blas(self.blas_threads):
             if optimizer is not None:
                 return self._fit(theta0, optimizer, optimizer, beta0)
@@ -463,6 +419,32 @@ class GeneralizedLinearMixedModel:
             return GlmmOptimum(opt1, opt1, opt1.x, state1.beta, state1, None, None, lp0)
         beta = state1.beta if beta0 is None else np.asarray(beta0, dtype=float)
         return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer, state1)
+
+    def _fit_scalar_newton(self, theta0: np.ndarray | None, beta0: np.ndarray | None) -> GlmmOptimum | None:
+        """Both stages as Newton steps on theta and beta together (:attr:`scalar_newton`); None where they do not
+        converge, end with theta below ``singular_tol`` (the general fit then settles the boundary), or where
+        lme4's standard errors depend on where its stage 1 ended (:data:`HESSIAN_FORMS_AGREE`).
+
+        Stage 1 is not run: its record keeps the starting theta, and says so.
+        """
+        from mixedfx.glmm.scalar_laplace import CONVERGED  # noqa: PLC0415 - loaded with scalar_newton
+
+        newton, ctrl = self.scalar_newton, self.control
+        start = np.ones(1) if theta0 is None else np.asarray(theta0, dtype=float).reshape(1)
+        out = newton.fit(self.eta_start, float(start[0]), beta0)
+        if (out.status != CONVERGED or out.pars[0] < ctrl.singular_tol
+                or not out.standard_error_gap <= HESSIAN_FORMS_AGREE):
+            return None
+        theta, beta = self.split(out.pars)
+        state = PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet,
+                            lambda: self.pirls(theta, beta, out.eta).factor)
+        constant = self.laplace_deviance(state) - out.deviance  # the family's
+        opt = OptSummary("newton", out.start, out.pars, out.deviance + constant, out.evaluations, 3,
+                         factorizer=newton.name)
+        stage1 = OptSummary("newton", start, start, out.start_deviance + constant, 0, 3, factorizer=newton.name,
+                            messages=["stage 1 not run: the Newton steps take theta and beta together from here"])
+        gradient, hessian = (out.gradient, out.hessian) if ctrl.calc_derivs else (None, None)
+        return GlmmOptimum(opt, stage1, theta, beta, state, hessian, gradient, out.eta)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:
