@@ -142,7 +142,7 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
-            wzr = sp.csr_matrix(zr.multiply((np.ones(len(y)) if w is None else w)[:, None]))
+            wzr = zr if w is None else sp.csr_matrix(zr.multiply(w[:, None]))
             zr_z1 = (wzr.T @ first.matrix).tocsr()
             a_rr = _rest_gram((zr.T @ wzr).tocoo(), wzr.T @ xy, xy_xy)
             a_r1 = _coupling_block(zr_z1, xy_z1)
