@@ -28,7 +28,9 @@ class GlmmOptimum:
     state : PirlsResult
         PIRLS at the estimates.
     hessian : ndarray or None
-        Finite-difference Hessian of the stage-2 deviance over (theta, beta).
+        Hessian of the stage-2 deviance over (theta, beta): by finite differences,
+        or the exact one of the Newton steps on one scalar term
+        (:mod:`mixedfx.glmm.scalar_laplace`).
     gradient : ndarray or None
         Its gradient.
     eta_start : ndarray or None
