@@ -49,7 +49,7 @@ def test_commands_import_only_what_their_fit_needs():
     after_lmer, after_glmer = result["loaded"]
     assert after_lmer == []  # no generalized models, Dask passes, lmerTest tables or scipy.special for lmer
     assert not [m for m in after_glmer if m.startswith(("mixedfx.partitioned", "mixedfx.inference", "dask"))]
-    assert "mixedfx.glmm.scalar_pirls" in after_glmer  # the check sees what a command loads
+    assert "mixedfx.glmm.scalar_laplace" in after_glmer  # the check sees what a command loads
     # main leaves the collector as it found it: on, nothing frozen
     assert result["status"] == 0 and result["collecting"] and result["frozen"] == 0
 

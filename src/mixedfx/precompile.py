@@ -11,8 +11,9 @@ these differ (a wheel built elsewhere), numba compiles on first use as before.
 The fits are chosen by the kernels they compile: a scalar term (Dyestuff) covers
 every one-term and nested lmer (sleepstudy's ``(Days | Subject)`` too), crossed
 scalar terms (Penicillin) the sparse Schur kernels, and cbpp's binomial fit the
-compiled PIRLS of scalar terms with its gradient (Poisson fits too). Other
-models compile what they need on first use.
+Newton path of one scalar term and, by lme4's two stages, the compiled PIRLS of
+scalar terms with its gradient (Poisson fits too). Other models compile what
+they need on first use.
 
 ``python -m mixedfx.precompile`` builds the cache again, for example after
 installing a wheel built on another machine.
@@ -30,6 +31,9 @@ FIRST_FITS: tuple[tuple[str, str, str, dict], ...] = (
     ("lmer", "Yield ~ 1 + (1 | Batch)", "Dyestuff", {}),
     ("lmer", "diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", {}),
     ("glmer", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", {"family": "binomial"}),
+    # lme4's two stages through PIRLS, which models with other terms take (one scalar term takes the Newton path)
+    ("glmer", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
+     {"family": "binomial", "control": {"scalar_newton": False}}),
 )
 
 

@@ -11,8 +11,9 @@ from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.model import HESSIAN_FORMS_AGREE, GeneralizedLinearMixedModel
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
-NEWTON = scalar_laplace.ScalarLaplaceNewton.name
-ON = {"scalar_newton": True}
+NEWTON = "Newton steps on the exact Laplace deviance (one scalar term)"
+ON = {"exact_laplace": True}
+TWO_STAGES = {"scalar_newton": False}
 
 
 def _data(seed, family, n_levels, per_level, sd, offset=False):
@@ -34,11 +35,11 @@ def _data(seed, family, n_levels, per_level, sd, offset=False):
 
 
 def _both(formula, data, family):
-    """The fit by Newton steps where it takes them, and by lme4's two stages."""
+    """The fit by Newton steps on the exact Laplace deviance where it takes them, and by lme4's two stages."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return (mfx.glmer(formula, data, family=family, control=ON),
-                mfx.glmer(formula, data, family=family))
+                mfx.glmer(formula, data, family=family, control=TWO_STAGES))
 
 
 def _kernel_deviance(newton, pars):
@@ -56,7 +57,7 @@ def test_gradient_and_hessian_are_those_of_the_deviance(family):
     newton = model.scalar_newton
     pars = np.array([0.9, -0.3, 0.5, 0.1, 0.2])
     _, u, base = _kernel_deviance(newton, pars)
-    gradient, hessian, lme4_hessian, _ = scalar_laplace.laplace_derivatives(
+    gradient, hessian, lme4_hessian, _, _ = scalar_laplace.laplace_derivatives(
         newton.code, newton.a, newton.b, newton.z, newton.codes, newton.X, base, pars[0], u)
     step, eye = 1e-5, np.eye(len(pars))
     central = np.array([(_kernel_deviance(newton, pars + step * e)[0] - _kernel_deviance(newton, pars - step * e)[0])
@@ -124,7 +125,9 @@ def test_the_path_is_chosen_with_the_model():
     binomial = mfx.families.binomial
     on = GlmerControl(**ON)
     assert GeneralizedLinearMixedModel(matrices, binomial(), control=on).scalar_newton is not None
-    assert GeneralizedLinearMixedModel(matrices, binomial()).scalar_newton is None  # off by default
+    assert GeneralizedLinearMixedModel(matrices, binomial()).scalar_newton.lme4_stages  # lme4's, by default
+    assert not GeneralizedLinearMixedModel(matrices, binomial(), control=on).scalar_newton.lme4_stages
+    assert GeneralizedLinearMixedModel(matrices, binomial(), control=GlmerControl(**TWO_STAGES)).scalar_newton is None
     assert GeneralizedLinearMixedModel(matrices, binomial(), n_agq=3, control=on).scalar_newton is None
     assert GeneralizedLinearMixedModel(matrices, binomial("probit"), control=on).scalar_newton is None
     for control in ({"use_gradient": False}, {"optimizer": "bobyqa"}):

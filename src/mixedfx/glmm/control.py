@@ -66,15 +66,20 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         lme4's ``deriv12`` for the Hessian included.
     scalar_newton : bool
         Fit a model with one scalar random-effects term on the binomial logit or
-        Poisson log link (nAGQ = 1) by Newton steps on its exact Laplace deviance,
-        theta and beta together, in one compiled call
-        (:mod:`mixedfx.glmm.scalar_laplace`); it falls back to the two stages below
-        where they do not converge or theta ends below ``singular_tol``. It needs
-        ``stage2_newton``, ``use_gradient`` and ``compiled_pirls``. Off by default:
-        it lands on the exact Laplace optimum (cbpp: 0.56 ms instead of 2-3.5 ms,
-        logLik as high or higher), while lme4's estimates are those of PIRLS
-        stopped at its tolerance; cbpp's fixed effects then differ from lme4's
-        by up to 6e-4 (0.002 standard errors). The default keeps lme4's numbers.
+        Poisson log link (nAGQ = 1) in one compiled call: lme4's stage 1 over
+        theta, then Newton steps on theta and beta together on lme4's stage-2
+        deviance, whose optimum and Hessian are lme4's
+        (:mod:`mixedfx.glmm.scalar_laplace`; cbpp in about 1 ms). It falls back to
+        the two stages below where the steps do not converge, where lme4's PIRLS
+        would take more than two iterations at the optimum, or where theta ends
+        below ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
+        ``compiled_pirls``.
+    exact_laplace : bool
+        With ``scalar_newton``: Newton steps on the exact Laplace deviance
+        instead, skipping stage 1. They land on its optimum (glmmTMB's), whose
+        logLik is as high as lme4's or higher, while lme4's estimates are those
+        of PIRLS stopped at its tolerance: cbpp's fixed effects then differ from
+        lme4's by up to 6e-4 (0.002 standard errors).
     compiled_pirls : bool
         Run PIRLS compiled where the model allows it (scalar terms; binomial logit
         or Poisson log): no Python between iterations. False runs the Python loop,
@@ -104,7 +109,8 @@ class GlmerControl(OptimizerSettings, CheckSettings):
     calc_derivs: bool = True
     stage2_newton: bool = True
     use_gradient: bool = True
-    scalar_newton: bool = False
+    scalar_newton: bool = True
+    exact_laplace: bool = False
     compiled_pirls: bool = True
     stage1_start_tol: float = 1e-3
     stage1_first_step: float = 0.3

@@ -26,7 +26,7 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.link_clamps import LOGIT_THRESHOLD
 
 __all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
-           "PirlsResponse", "means_into", "working_values", "penalised_deviance", "LogLikelihoodTerms",
+           "PirlsResponse", "means_into", "working_values", "row_deviance_terms", "penalised_deviance", "LogLikelihoodTerms",
            "log_likelihood_terms", "aic"]
 
 BINOMIAL_LOGIT = 1
@@ -134,6 +134,30 @@ def working_values(response, eta, mu, base, w, wy):
         w[r] = wts[r] * mu_eta * mu_eta / var
         finite &= np.isfinite(wy[r]) & np.isfinite(w[r])
     return finite
+
+
+@numba.njit(cache=True, error_model="numpy")
+def row_deviance_terms(code, a, b, eta):
+    """A row's -2 log-likelihood in eta (less its constant) and its first four derivatives.
+
+    ``a`` and ``b`` are :class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`' (the prior weight times the
+    successes' and failures' shares, or times y and 1 for the Poisson family)."""
+    mu = mean(code, eta)[0]
+    if code == BINOMIAL_LOGIT:
+        total = a + b
+        value = 0.0
+        if a != 0.0:
+            value -= 2.0 * a * math.log(mu)
+        if b != 0.0:
+            value -= 2.0 * b * math.log(1.0 - mu)
+        variance = mu * (1.0 - mu)
+        second = 2.0 * total * variance
+        return value, -2.0 * (a - total * mu), second, second * (1.0 - 2.0 * mu), second * (1.0 - 6.0 * variance)
+    value = 2.0 * b * mu
+    if a != 0.0:
+        value -= 2.0 * a * math.log(mu)
+    second = 2.0 * b * mu
+    return value, -2.0 * (a - b * mu), second, second, second
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,9 @@ class GeneralizedLinearMixedModel:
             return None
         from mixedfx.glmm.scalar_laplace import ScalarLaplaceNewton  # noqa: PLC0415 - numba loads with the first fit
 
-        return ScalarLaplaceNewton(terms.code, terms, self.y, self.weights, self.layouts[0], self.X, self.offset)
+        return ScalarLaplaceNewton(terms.code, terms, self.y, self.weights, self.layouts[0], self.X, self.offset,
+                                   lme4_stages=not ctrl.exact_laplace,
+                                   pirls_settings=(ctrl.tol_pwrss, ctrl.max_pirls, ctrl.max_halvings))
 
     # --- PIRLS ---------------------------------------------------------------
     def working_response(self, eta: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -421,11 +423,13 @@ class GeneralizedLinearMixedModel:
         return self._fit_stage2(np.concatenate([opt1.x, beta]), state1.eta, opt1, stage2_optimizer, state1)
 
     def _fit_scalar_newton(self, theta0: np.ndarray | None, beta0: np.ndarray | None) -> GlmmOptimum | None:
-        """Both stages as Newton steps on theta and beta together (:attr:`scalar_newton`); None where they do not
-        converge, end with theta below ``singular_tol`` (the general fit then settles the boundary), or where
-        lme4's standard errors depend on where its stage 1 ended (:data:`HESSIAN_FORMS_AGREE`).
+        """The fit in one compiled call (:attr:`scalar_newton`): lme4's stage 1, then Newton steps on theta and
+        beta together on lme4's stage-2 deviance, or on the exact Laplace deviance (``exact_laplace``). None
+        where they do not converge, where lme4's PIRLS would not stop after two iterations at the optimum, where
+        theta ends below ``singular_tol`` (the general fit then settles the boundary), or, for the exact Laplace
+        optimum, where lme4's standard errors depend on where its stage 1 ended (:data:`HESSIAN_FORMS_AGREE`).
 
-        Stage 1 is not run: its record keeps the starting theta, and says so.
+        Without lme4's stage 1 (``exact_laplace``), its record keeps the starting theta, and says so.
         """
         from mixedfx.glmm.scalar_laplace import CONVERGED  # noqa: PLC0415 - loaded with scalar_newton
 
@@ -438,13 +442,17 @@ class GeneralizedLinearMixedModel:
         theta, beta = self.split(out.pars)
         state = PirlsResult(out.eta, out.mu, out.u, beta, out.dev_resids, out.logdet,
                             lambda: self.pirls(theta, beta, out.eta).factor)
-        constant = self.laplace_deviance(state) - out.deviance  # the family's
+        constant = self.laplace_deviance(state) - out.laplace_deviance  # the family's
         opt = OptSummary("newton", out.start, out.pars, out.deviance + constant, out.evaluations, 3,
                          factorizer=newton.name)
-        stage1 = OptSummary("newton", start, start, out.start_deviance + constant, 0, 3, factorizer=newton.name,
-                            messages=["stage 1 not run: the Newton steps take theta and beta together from here"])
+        if newton.lme4_stages:
+            stage1 = OptSummary("brent", start, np.array([out.stage1_theta]), out.stage1_deviance + constant,
+                                out.stage1_evaluations, 4, factorizer=newton.name)
+        else:
+            stage1 = OptSummary("newton", start, start, out.start_deviance + constant, 0, 3, factorizer=newton.name,
+                                messages=["stage 1 not run: the Newton steps take theta and beta together from here"])
         gradient, hessian = (out.gradient, out.hessian) if ctrl.calc_derivs else (None, None)
-        return GlmmOptimum(opt, stage1, theta, beta, state, hessian, gradient, out.eta)
+        return GlmmOptimum(opt, stage1, theta, beta, state, hessian, gradient, out.eta_start)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:

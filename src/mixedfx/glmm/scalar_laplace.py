@@ -11,12 +11,18 @@ gradient and Hessian in (theta, beta) are sums over the levels: implicit
 differentiation of ``F_j'(u_j) = 0`` gives the modes' first and second
 derivatives, and the rows' third and fourth derivatives of ``d_i`` are simple.
 
-So lme4's two stages become one: Newton steps with a line search on theta and
-beta together, from lme4's starting theta and beta from least squares of the
-starting linear predictor, until the Newton decrement (about twice the distance
-to the optimum in deviance) is below :data:`DECREMENT_TOL` on a positive definite
-Hessian (cbpp: 5 steps, 7 evaluations). Every step's deviance, gradient and
-Hessian are exact, so the optimum is lme4's to its tolerance or better.
+Newton steps with a line search on theta and beta together optimise one of two
+deviances, until the Newton decrement (about twice the distance to the optimum
+in deviance) is below :data:`DECREMENT_TOL` on a positive definite Hessian:
+
+- lme4's (the default): after lme4's stage 1, its stage-2 deviance, which takes
+  log|L|^2 at PIRLS's first iterate rather than at the modes
+  (:mod:`mixedfx.glmm.scalar_lme4`); the Laplace deviance's Hessian steers the
+  steps, and the Hessian reported is lme4's function's, by forward differences
+  of its exact gradient. So the fit ends where lme4's does, at its tolerance.
+- the exact Laplace deviance (glmmTMB's optimum), from lme4's starting theta and
+  beta from least squares of the starting linear predictor (cbpp: 5 steps,
+  7 evaluations); its logLik is as high as lme4's or higher.
 
 numba is imported here, so import this module only where it is used.
 """
@@ -29,8 +35,23 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from mixedfx.glmm.family_kernels import BINOMIAL_LOGIT, POISSON_LOG, LogLikelihoodTerms, dev_resid, mean
+from mixedfx.glmm.family_kernels import (
+    POISSON_LOG,
+    LogLikelihoodTerms,
+    dev_resid,
+    mean,
+    row_deviance_terms,
+)
+from mixedfx.glmm.scalar_lme4 import (
+    STAGE1_CONVERGED,
+    first_iterate_logdet,
+    first_iterate_terms,
+    pirls_takes_two_iterations,
+    stage1,
+)
 from mixedfx.linalg.layout import TermLayout
+from mixedfx.linalg.small_solve import newton_direction, solve_shifted
+from mixedfx.optim.newton import GRADIENT_DELTA
 
 __all__ = ["ScalarLaplaceNewton", "ScalarLaplaceFit", "laplace_derivatives", "CONVERGED", "DECREMENT_TOL"]
 
@@ -42,6 +63,11 @@ _LINE_SEARCH_FAILED = 2
 """No step along the Newton direction lowered the deviance."""
 _ITERATIONS_RAN_OUT = 3
 """The Newton steps ran out before the decrement fell below its tolerance."""
+_STAGE1_FAILED = 4
+"""lme4's stage 1 did not converge (:func:`mixedfx.glmm.scalar_lme4.stage1`)."""
+_NOT_TWO_ITERATIONS = 5
+"""At the optimum PIRLS would take more than two iterations (or halve a step): lme4's deviance there is not the
+one optimised (:func:`mixedfx.glmm.scalar_lme4.pirls_takes_two_iterations`)."""
 
 DECREMENT_TOL = 1e-12
 """Newton stops where g' H^-1 g, about twice the deviance above the optimum, is below this: the parameters are
@@ -76,16 +102,27 @@ class ScalarLaplaceFit(NamedTuple):
     logdet : float
         log|L|^2 there.
     start_deviance, deviance : float
-        The Laplace deviance at the start and at ``pars``, less the family's constant.
+        The deviance optimised (lme4's stage 2, or the Laplace deviance) at the start and at ``pars``, less the
+        family's constant.
+    laplace_deviance : float
+        The Laplace deviance at ``pars`` (the modes settled there), less the family's constant.
     gradient : ndarray, shape (1 + p,)
-        The exact gradient of the deviance at ``pars``.
+        Its exact gradient at ``pars``.
     hessian : ndarray, shape (1 + p, 1 + p)
-        The Hessian of lme4's deviance function there (see :func:`laplace_derivatives`).
+        The Hessian of lme4's deviance function there: by forward differences of its exact gradient after lme4's
+        stages, as lme4's fit takes it, else :func:`laplace_derivatives`' lme4 form.
     standard_error_gap : float
         The largest relative difference of the standard errors from the exact Hessian and from lme4's (inf where
-        either is not positive definite).
+        either is not positive definite); 0 after lme4's stages, whose Hessian is lme4's function's own.
     steps, evaluations : int
-        Newton steps, and deviance evaluations (the line searches' included).
+        Newton steps, and deviance evaluations (the line searches' and the Hessian's included).
+    stage1_theta, stage1_deviance : float
+        Where lme4's stage 1 ended and its deviance there, less the family's constant (the starting theta and
+        NaN without lme4's stages).
+    stage1_evaluations : int
+        Stage 1's evaluations.
+    eta_start : ndarray, shape (n,)
+        The linear predictor stage 2's PIRLS starts from: stage 1's end (the one given without lme4's stages).
     """
 
     status: int
@@ -98,35 +135,16 @@ class ScalarLaplaceFit(NamedTuple):
     logdet: float
     start_deviance: float
     deviance: float
+    laplace_deviance: float
     gradient: np.ndarray
     hessian: np.ndarray
     standard_error_gap: float
     steps: int
     evaluations: int
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _row_terms(code, a, b, eta):
-    """A row's -2 log-likelihood in eta (less its constant) and its first four derivatives.
-
-    ``a`` and ``b`` are :class:`mixedfx.glmm.family_kernels.LogLikelihoodTerms`' (the prior weight times the
-    successes' and failures' shares, or times y and 1 for the Poisson family)."""
-    mu = mean(code, eta)[0]
-    if code == BINOMIAL_LOGIT:
-        total = a + b
-        value = 0.0
-        if a != 0.0:
-            value -= 2.0 * a * math.log(mu)
-        if b != 0.0:
-            value -= 2.0 * b * math.log(1.0 - mu)
-        variance = mu * (1.0 - mu)
-        second = 2.0 * total * variance
-        return value, -2.0 * (a - total * mu), second, second * (1.0 - 2.0 * mu), second * (1.0 - 6.0 * variance)
-    value = 2.0 * b * mu
-    if a != 0.0:
-        value -= 2.0 * a * math.log(mu)
-    second = 2.0 * b * mu
-    return value, -2.0 * (a - b * mu), second, second, second
+    stage1_theta: float
+    stage1_deviance: float
+    stage1_evaluations: int
+    eta_start: np.ndarray
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -138,7 +156,7 @@ def _level_sums(code, a, b, z, codes, base, theta, u, value, slope, curvature, l
     for i in range(codes.shape[0]):
         j = codes[i]
         tz = theta * z[i]
-        d, d1, d2, d3, _ = _row_terms(code, a[i], b[i], base[i] + tz * u[j])
+        d, d1, d2, d3, _ = row_deviance_terms(code, a[i], b[i], base[i] + tz * u[j])
         value[j] += d
         slope[j] += 0.5 * tz * d1
         curvature[j] += 0.5 * tz * tz * d2
@@ -205,7 +223,7 @@ def _bases(X, offset, beta, base):
 @numba.njit(cache=True, error_model="numpy")
 def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
     """The exact gradient and Hessian of the Laplace deviance in (theta, beta) at the modes ``u``, the Hessian of
-    lme4's deviance function there, and the modes' derivatives, shape (J, 1 + p).
+    lme4's deviance function there, the modes' derivatives, shape (J, 1 + p), and the gradient of F alone.
 
     lme4's deviance function takes log|L|^2 at the weights of PIRLS's last iteration's
     start, one Newton step from where it started: there the modes' second derivatives
@@ -234,7 +252,7 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         e[0] = zi * u[j]
         for k in range(1, m):
             e[k] = X[i, k - 1]
-        _, d1, d2, d3, d4 = _row_terms(code, a[i], b[i], base[i] + theta * zi * u[j])
+        _, d1, d2, d3, d4 = row_deviance_terms(code, a[i], b[i], base[i] + theta * zi * u[j])
         second[i], third[i], fourth[i] = d2, d3, d4
         weight_sum[j] += 0.5 * zi * zi * d2
         cubic[j] += 0.5 * zi * zi * zi * d3
@@ -265,6 +283,7 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
             for l in range(k + 1):
                 hessian[k, l] += weight * e[k] * e[l]
                 modes_third[k, l] += weight_third * e[k] * e[l]
+    penalised_gradient = gradient.copy()
     slope_h = np.empty(m)
     for j in range(n_levels):
         s, hj, up = weight_sum[j], h[j], mode_slope[j]
@@ -287,56 +306,41 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         for l in range(k):
             hessian[l, k] = hessian[k, l]
             modes_third[l, k] = modes_third[k, l]
-    return gradient, hessian + modes_third, hessian, mode_slope
+    return gradient, hessian + modes_third, hessian, mode_slope, penalised_gradient
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _solve_shifted(matrix, rhs, shift):
-    """(matrix + shift I)^-1 rhs by Cholesky, or None where that is not positive definite (m is small: loops beat
-    LAPACK's call overhead)."""
-    m = rhs.shape[0]
-    factor = np.zeros((m, m))
-    for k in range(m):
-        for l in range(k + 1):
-            total = matrix[k, l] + (shift if k == l else 0.0)
-            for r in range(l):
-                total -= factor[k, r] * factor[l, r]
-            if k == l:
-                if not total > 0.0:
-                    return None
-                factor[k, k] = math.sqrt(total)
-            else:
-                factor[k, l] = total / factor[l, l]
-    x = rhs.copy()
-    for k in range(m):
-        for r in range(k):
-            x[k] -= factor[k, r] * x[r]
-        x[k] /= factor[k, k]
-    for k in range(m - 1, -1, -1):
-        for r in range(k + 1, m):
-            x[k] -= factor[r, k] * x[r]
-        x[k] /= factor[k, k]
-    return x
+def _deviance(code, a, b, z, codes, X, base, pars, u, work, first_iterate):
+    """The deviance optimised at ``pars`` (less the family's constant; ``base`` = offset + X beta), its modes in
+    place in ``u`` from their values: the Laplace deviance, or where ``first_iterate`` holds stage 2's terms
+    (:func:`mixedfx.glmm.scalar_lme4.first_iterate_terms`, J > 0) lme4's, log|L|^2 at PIRLS's first iterate."""
+    value = _modes(code, a, b, z, codes, base, pars[0], u, work)
+    a0, sums, border = first_iterate
+    if a0.shape[0] == 0 or not math.isfinite(value):
+        return value
+    for j in range(u.shape[0]):
+        value -= work[5, j]  # log h_j at the modes, as _modes kept it
+    return value + first_iterate_logdet(code, a, b, z, codes, X, base, pars[0], pars[1:], a0, sums, border,
+                                        np.zeros(pars.shape[0]))
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _newton_direction(hessian, gradient):
-    """-H^-1 g, and whether H had to be shifted towards its diagonal's scale to be positive definite (a step
-    that still descends)."""
-    m = gradient.shape[0]
-    scale = np.max(np.abs(np.diag(hessian)))
-    shift = 0.0
-    for _ in range(80):
-        x = _solve_shifted(hessian, -gradient, shift)
-        if x is not None:
-            return x, shift > 0.0
-        shift = max(2.0 * shift, 1e-8 * scale)
-    return np.zeros(m), True
+def _derivatives(code, a, b, z, codes, X, base, pars, u, first_iterate):
+    """At ``pars`` (modes ``u``): the gradient of :func:`_deviance`'s deviance, the Newton steps' Hessian, lme4's
+    form of it and the modes' derivatives. For lme4's deviance the Hessian is the Laplace deviance's: the two
+    differ only by where log h_j is taken, which changes the Newton steps' speed, not where they end."""
+    gradient, hessian, lme4_hessian, mode_slope, penalised = laplace_derivatives(code, a, b, z, codes, X, base,
+                                                                                 pars[0], u)
+    a0, sums, border = first_iterate
+    if a0.shape[0]:
+        gradient = penalised
+        first_iterate_logdet(code, a, b, z, codes, X, base, pars[0], pars[1:], a0, sums, border, gradient)
+    return gradient, hessian, lme4_hessian, mode_slope
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
-    """Newton steps with a backtracking line search, in place in ``pars`` and ``u``.
+def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
+    """Newton steps with a backtracking line search on :func:`_deviance`, in place in ``pars`` and ``u``.
 
     Each trial's modes start from their first-order prediction along the step. The deviance is even in theta
     (u_j flips with it), so a step through 0 is taken to |theta|. Converged where the decrement is below ``tol``
@@ -346,15 +350,16 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
     base, trial_base = np.empty(codes.shape[0]), np.empty(codes.shape[0])
     work = np.empty((_MODE_WORK_ROWS, u.shape[0]))
     _bases(X, offset, pars[1:], base)
-    deviance = _modes(code, a, b, z, codes, base, pars[0], u, work)
+    deviance = _deviance(code, a, b, z, codes, X, base, pars, u, work, first_iterate)
     evaluations = 1
     if not math.isfinite(deviance):
         return _MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), np.zeros((m, m)), 0, evaluations
     start_deviance = deviance
     trial, trial_u = np.empty(m), np.empty(u.shape[0])
     for steps in range(_MAX_NEWTON):
-        gradient, hessian, lme4_hessian, mode_slope = laplace_derivatives(code, a, b, z, codes, X, base, pars[0], u)
-        direction, shifted = _newton_direction(hessian, gradient)
+        gradient, hessian, lme4_hessian, mode_slope = _derivatives(code, a, b, z, codes, X, base, pars, u,
+                                                                   first_iterate)
+        direction, shifted = newton_direction(hessian, gradient)
         decrement = -np.dot(gradient, direction)
         if decrement < tol and not shifted:
             return CONVERGED, start_deviance, deviance, gradient, hessian, lme4_hessian, steps, evaluations
@@ -366,7 +371,7 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
             if trial[0] < 0.0:
                 trial[0], trial_u[:] = -trial[0], -trial_u
             _bases(X, offset, trial[1:], trial_base)
-            value = _modes(code, a, b, z, codes, trial_base, trial[0], trial_u, work)
+            value = _deviance(code, a, b, z, codes, X, trial_base, trial, trial_u, work, first_iterate)
             evaluations += 1
             if value <= deviance - _ARMIJO * share * decrement:
                 break
@@ -378,6 +383,23 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol):
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta):
+    """The Hessian at ``pars`` by forward differences of :func:`_derivatives`' gradient (``gradient`` there, the
+    modes ``u``), made symmetric: as :func:`mixedfx.optim.newton.gradient_hessian` takes lme4's."""
+    m = pars.shape[0]
+    columns = np.empty((m, m))
+    base, work = np.empty(codes.shape[0]), np.empty((_MODE_WORK_ROWS, u.shape[0]))
+    point, modes = np.empty(m), np.empty(u.shape[0])
+    for k in range(m):
+        point[:], modes[:] = pars, u
+        point[k] += delta
+        _bases(X, offset, point[1:], base)
+        _deviance(code, a, b, z, codes, X, base, point, modes, work, first_iterate)
+        columns[:, k] = (_derivatives(code, a, b, z, codes, X, base, point, modes, first_iterate)[0] - gradient) / delta
+    return 0.5 * (columns + columns.T)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def _standard_error_gap(hessian, other):
     """The largest relative difference of the standard errors (the square roots of the inverses' diagonals) the
     two Hessians give; inf where either is not positive definite."""
@@ -386,7 +408,7 @@ def _standard_error_gap(hessian, other):
     for k in range(m):
         unit = np.zeros(m)
         unit[k] = 1.0
-        first, second = _solve_shifted(hessian, unit, 0.0), _solve_shifted(other, unit, 0.0)
+        first, second = solve_shifted(hessian, unit, 0.0), solve_shifted(other, unit, 0.0)
         if first is None or second is None:
             return np.inf
         gap = max(gap, abs(math.sqrt(second[k] / first[k]) - 1.0))
@@ -394,26 +416,63 @@ def _standard_error_gap(hessian, other):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u):
-    """Newton steps from ``pars`` (theta, and beta or NaN for least squares of the starting linear predictor on
-    X) and ``u``, in place; the start, and PIRLS's state at the end: eta, mu, deviance residuals, log|L|^2."""
-    if X.shape[1] > 0 and np.isnan(pars[1]):
-        pars[1:] = np.linalg.lstsq(X, eta_start - offset)[0]
+def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_stages, pirls_settings, delta):
+    """Newton steps from ``pars`` (theta, and beta or NaN for the default start) and ``u``, in place; with
+    ``lme4_stages`` on lme4's deviance after lme4's stage 1 from theta (the default beta: stage 1's), else on
+    the Laplace deviance (the default beta: least squares of ``eta_start`` less the offset on X).
+    ``pirls_settings``: PIRLS's tol, max_iter and max_halvings. Returns :class:`ScalarLaplaceFit`'s fields."""
+    m, p, n_rows, n_levels = pars.shape[0], X.shape[1], codes.shape[0], u.shape[0]
+    given_beta = p == 0 or not np.isnan(pars[1])
+    beta = pars[1:].copy()
+    if p and not (given_beta or lme4_stages):
+        beta = np.linalg.lstsq(X, eta_start - offset)[0]
+    status = CONVERGED
+    stage1_theta, stage1_deviance, stage1_evaluations = pars[0], np.nan, 0
+    start_eta = eta_start.copy()
+    first_iterate = (np.zeros(0), np.zeros(0), np.zeros((0, p)))
+    if lme4_stages:
+        stage1_status, stage1_theta, stage1_deviance, stage1_evaluations = stage1(
+            code, y, weights, a, b, z, codes, X, offset, eta_start, pars[0], pirls_settings, u, beta)
+        if stage1_status != STAGE1_CONVERGED:
+            status = _STAGE1_FAILED
+        pars[0] = stage1_theta
+        _bases(X, offset, beta, start_eta)
+        for i in range(n_rows):
+            start_eta[i] += stage1_theta * z[i] * u[codes[i]]
+        first_iterate = first_iterate_terms(code, a, b, z, codes, X, offset, start_eta, n_levels)
+    if not given_beta:
+        pars[1:] = beta
     start = pars.copy()
-    status, start_deviance, deviance, gradient, exact_hessian, hessian, steps, evaluations = _newton(
-        code, a, b, z, codes, X, offset, pars, u, DECREMENT_TOL)
-    n_rows, n_levels = codes.shape[0], u.shape[0]
-    eta, mu, dev_resids = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    start_deviance = deviance = np.nan
+    gradient, hessian, exact_hessian = np.zeros(m), np.zeros((m, m)), np.zeros((m, m))
+    steps = evaluations = 0
+    if status == CONVERGED:
+        status, start_deviance, deviance, gradient, exact_hessian, hessian, steps, evaluations = _newton(
+            code, a, b, z, codes, X, offset, pars, u, DECREMENT_TOL, first_iterate)
+    gap = _standard_error_gap(exact_hessian, hessian)
+    eta = np.empty(n_rows)
     _bases(X, offset, pars[1:], eta)
+    if lme4_stages and status == CONVERGED:  # lme4's Hessian as lme4's fit takes it; and whether PIRLS agrees
+        hessian = _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta)
+        evaluations += m
+        gap = 0.0
+        if not pirls_takes_two_iterations(code, y, weights, a, b, z, codes, eta, pars[0], pars[1:], first_iterate[0],
+                                          first_iterate[1], first_iterate[2], pirls_settings[0]):
+            status = _NOT_TWO_ITERATIONS
+    mu, dev_resids = np.empty(n_rows), np.empty(n_rows)
     curvature = np.ones(n_levels)
+    laplace = np.sum(u * u)
     for i in range(n_rows):
         j = codes[i]
         eta[i] += pars[0] * z[i] * u[j]
         mu[i] = mean(code, eta[i])[0]
         dev_resids[i] = dev_resid(code, y[i], mu[i], weights[i])
-        curvature[j] += 0.5 * (pars[0] * z[i]) ** 2 * _row_terms(code, a[i], b[i], eta[i])[2]
-    return (status, start, pars, u, eta, mu, dev_resids, np.sum(np.log(curvature)), start_deviance, deviance,
-            gradient, hessian, _standard_error_gap(exact_hessian, hessian), steps, evaluations)
+        row = row_deviance_terms(code, a[i], b[i], eta[i])
+        laplace += row[0]
+        curvature[j] += 0.5 * (pars[0] * z[i]) ** 2 * row[2]
+    logdet = np.sum(np.log(curvature))
+    return (status, start, pars, u, eta, mu, dev_resids, logdet, start_deviance, deviance, laplace + logdet,
+            gradient, hessian, gap, steps, evaluations, stage1_theta, stage1_deviance, stage1_evaluations, start_eta)
 
 
 class ScalarLaplaceNewton:
@@ -431,6 +490,11 @@ class ScalarLaplaceNewton:
         The one term.
     X : ndarray, shape (n, p)
     offset : ndarray, shape (n,)
+    lme4_stages : bool
+        lme4's stage 1, then Newton steps on lme4's stage-2 deviance
+        (:mod:`mixedfx.glmm.scalar_lme4`); False: Newton steps on the exact Laplace deviance.
+    pirls_settings : tuple of (float, int, int)
+        PIRLS's ``tol_pwrss``, ``max_pirls`` and ``max_halvings``, as lme4's stages run it.
 
     Examples
     --------
@@ -444,19 +508,26 @@ class ScalarLaplaceNewton:
     ...                              np.zeros(60))
     >>> fit = newton.fit(np.log(y + 0.1), 1.0)
     >>> fit.status == CONVERGED, round(float(fit.pars[0]), 2)
-    (True, 1.55)
+    (True, 1.54)
     """
 
-    name = "Newton steps on the exact Laplace deviance (one scalar term)"
-
     def __init__(self, code: int, log_likelihood: LogLikelihoodTerms, y: np.ndarray, weights: np.ndarray,
-                 layout: TermLayout, X: np.ndarray, offset: np.ndarray) -> None:
+                 layout: TermLayout, X: np.ndarray, offset: np.ndarray, lme4_stages: bool = True,
+                 pirls_settings: tuple[float, int, int] = (1e-7, 100, 10)) -> None:
         self.code, self.a, self.b, self.y, self.weights = code, log_likelihood.a, log_likelihood.b, y, weights
         self.z, self.codes, self.n_levels = np.ascontiguousarray(layout.z[:, 0]), layout.codes, layout.n_levels
         self.X, self.offset = np.ascontiguousarray(X, dtype=float), np.ascontiguousarray(offset, dtype=float)
+        self.lme4_stages, self.pirls_settings = lme4_stages, pirls_settings
+
+    @property
+    def name(self) -> str:
+        """What the fit optimises, for the optimiser's record."""
+        target = "lme4's deviance after its stage 1" if self.lme4_stages else "the exact Laplace deviance"
+        return f"Newton steps on {target} (one scalar term)"
 
     def fit(self, eta_start: np.ndarray, theta0: float, beta0: np.ndarray | None = None) -> ScalarLaplaceFit:
-        """Newton steps from theta0 and beta0 (by default least squares of ``eta_start`` less the offset on X).
+        """Newton steps from theta0 and beta0: after lme4's stage 1 from theta0 (beta0 by default stage 1's), or
+        on the Laplace deviance (beta0 by default least squares of ``eta_start`` less the offset on X).
 
         Returns
         -------
@@ -468,4 +539,4 @@ class ScalarLaplaceNewton:
             pars[1:] = beta0
         return ScalarLaplaceFit(*_fit(self.code, self.a, self.b, self.y, self.weights, self.z, self.codes, self.X,
                                       self.offset, np.ascontiguousarray(eta_start, dtype=float), pars,
-                                      np.zeros(self.n_levels)))
+                                      np.zeros(self.n_levels), self.lme4_stages, self.pirls_settings, GRADIENT_DELTA))

@@ -21,17 +21,17 @@ from scipy.linalg import lapack
 
 from mixedfx.optim.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
-__all__ = ["CachedObjective", "ValueAndGradient", "gradient_hessian", "hessian_columns", "newton_minimise",
+__all__ = ["CachedObjective", "ValueAndGradient", "GRADIENT_DELTA", "gradient_hessian", "hessian_columns", "newton_minimise",
            "projected_bfgs"]
 
 ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 # lme4's deriv12 step: the final derivatives then reuse the last gradient's points
 _DELTA = 1e-4
-# Forward differences of an exact gradient err by O(delta) times third derivatives, which are large
-# along unscaled covariates (grouseticks with HEIGHT uncentred: 4% in an SE at 1e-4, 1e-4 at 1e-7);
-# the gradient's rounding error over delta stays far below that
-_GRADIENT_DELTA = 1e-7
+GRADIENT_DELTA = 1e-7
+"""The step of forward differences of an exact gradient (:func:`gradient_hessian`). They err by O(delta) times
+third derivatives, which are large along unscaled covariates (grouseticks with HEIGHT uncentred: 4% in an SE at
+1e-4, 1e-4 at 1e-7); the gradient's rounding error over delta stays far below that."""
 # a step predicted to lower the deviance by less than this ends the iteration
 _DECREASE_TOL = 1e-8
 _MAX_STEPS = 12
@@ -161,7 +161,7 @@ def newton_minimise(objective: Callable[[np.ndarray], float], x0: np.ndarray, lo
 
 
 def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, *,
-                     delta: float = _GRADIENT_DELTA, workers: int = 1,
+                     delta: float = GRADIENT_DELTA, workers: int = 1,
                      gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
     """Hessian by forward differences of an exact gradient (k evaluations), made symmetric.
 
@@ -191,7 +191,7 @@ def gradient_hessian(value_and_gradient: ValueAndGradient, x: np.ndarray, slope:
 
 
 def hessian_columns(value_and_gradient: ValueAndGradient, x: np.ndarray, slope: np.ndarray, columns: np.ndarray, *,
-                    delta: float = _GRADIENT_DELTA, workers: int = 1,
+                    delta: float = GRADIENT_DELTA, workers: int = 1,
                     gradients: Callable[[list[np.ndarray]], np.ndarray] | None = None) -> np.ndarray:
     """Some of the Hessian's columns by forward differences of an exact gradient (an evaluation each).
 
