@@ -36,14 +36,16 @@ def _scipy_function_address(module: str, name: str) -> int:
 
     The module is loaded from its file (the package's folder holds it), not
     imported by name, which would import ``scipy.linalg``; it is kept in
-    ``sys.modules``, where a later ``import scipy.linalg`` finds it.
+    ``sys.modules``, where a later ``import scipy.linalg`` finds it. Where no
+    such file is found (a scipy laid out otherwise), it is imported by name.
     """
     qualified = f"scipy.linalg.{module}"
     if qualified not in sys.modules:
         spec = PathFinder.find_spec(qualified, [os.path.join(scipy.__path__[0], "linalg")])
-        loaded = module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-        sys.modules.setdefault(qualified, loaded)
+        if spec is not None:
+            loaded = module_from_spec(spec)
+            spec.loader.exec_module(loaded)
+            sys.modules.setdefault(qualified, loaded)
     return get_cython_function_address(qualified, name)
 
 
