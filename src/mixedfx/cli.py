@@ -74,6 +74,8 @@ def _uncollected_imports() -> Iterator[None]:
 
 def _fit(args: argparse.Namespace) -> None:
     with _uncollected_imports():
+        import numba  # noqa: F401, PLC0415 - the fit's kernels import it; here what it makes is frozen too
+
         from mixedfx.api import glmer, glmer_nb, lmer
         from mixedfx.datasets.readers import read_data
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.row_products import cross_product
 
@@ -45,7 +44,9 @@ def gram_clearly_independent(gram: np.ndarray) -> bool:
         return True
     if not all(0.0 < square < math.inf for square in squares):  # NaN fails too
         return False
-    factor, info = sla.lapack.dpotrf(gram, lower=1, clean=0)
+    from mixedfx.linalg.lapack import lower_cholesky  # noqa: PLC0415 - numba's import, where a model is built
+
+    factor, info = lower_cholesky(gram)
     return info == 0 and all(pivot >= _GRAM_SCREEN * math.sqrt(square)
                              for pivot, square in zip(factor.diagonal().tolist(), squares))
 

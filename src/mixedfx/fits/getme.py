@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from mixedfx.design.frame import model_frame as design_model_frame
 from mixedfx.design.matrices import used_rows
@@ -34,6 +33,8 @@ from mixedfx.lmm.model import LinearMixedModel
 from mixedfx.report.rtext import make_unique
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from mixedfx.fits.base import MixedModelFit
 
 __all__ = ["GETME_NAMES", "ModelTerms", "get_me", "model_frame", "model_matrix", "terms"]
@@ -73,6 +74,8 @@ class _Pieces:
 
     @cached_property
     def z(self) -> sp.csc_matrix:
+        import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
         z = sp.hstack([t.matrix for t in self.layouts], format="csc")
         z.eliminate_zeros()
         return z
@@ -80,6 +83,8 @@ class _Pieces:
     @cached_property
     def lambdat(self) -> tuple[sp.csc_matrix, np.ndarray]:
         """Lambda' with lme4's structure (the template's lower triangle, zeros kept) and theta's index per entry."""
+        import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
         data, rows, counts, lind = [], [], [], []
         offsets = _theta_offsets(self.ks)
         for start, t, tmpl, first in zip(self.gp[:-1], self.layouts, templates(self.theta, self.ks), offsets):
@@ -113,6 +118,8 @@ class _Pieces:
     @cached_property
     def l_blocks(self) -> tuple[sp.csc_matrix, np.ndarray]:
         """The random effects' factor L (lower, q x q) and the rows of the whole factor for X (p x q)."""
+        import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
         f = self.factor
         qr, p = f.q_rest, f.p
         l_r1 = f.l_r1

@@ -7,7 +7,6 @@ from functools import cached_property, partial
 
 import numpy as np
 import pandas as pd
-import scipy.linalg as sla
 
 from mixedfx.dataframes.dask_frames import is_dask_frame, map_partition_rows
 from mixedfx.optim.convergence import convergence_checks
@@ -88,7 +87,9 @@ class LmerFit(MixedModelFit):
 
     @cached_property
     def _vcov_array(self) -> np.ndarray:
-        r_x_inv = sla.solve_triangular(self._factor.r_x, np.eye(self._model.p), lower=True, check_finite=False)
+        from mixedfx.linalg.lapack import solve_triangular  # noqa: PLC0415 - numba's import, where a fit is read
+
+        r_x_inv = solve_triangular(self._factor.r_x, np.eye(self._model.p), lower=True)
         return self.sigma**2 * (r_x_inv.T @ r_x_inv)
 
     @property

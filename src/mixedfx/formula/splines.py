@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import qr
 
 from mixedfx.rbase.rmath import quantile7
 
@@ -108,6 +107,8 @@ def spline_values(x: np.ndarray, basis: SplineBasis) -> np.ndarray:
     if not basis.intercept:
         full = full[:, 1:]
     if basis.kind == "ns":
+        from scipy.linalg import qr  # noqa: PLC0415 - a model without ns() does not load scipy.linalg
+
         constraints = _design(basis, np.asarray(basis.boundary, dtype=float), 2)
         if not basis.intercept:
             constraints = constraints[:, 1:]

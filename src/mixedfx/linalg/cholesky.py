@@ -11,7 +11,8 @@ other pivot must clear :func:`mixedfx.linalg.pivots.pivot_floor`.
 :func:`cholesky_in_place` does this for a dense block (a compiled loop for small
 blocks, LAPACK's ``dpotrf`` above ``_LAPACK_MIN_ORDER``);
 :func:`pattern_cholesky_in_place` for a block whose factor's sparsity pattern
-is known (nested terms: only the pattern's entries are visited).
+is known (nested terms: only the pattern's entries are visited). LAPACK and BLAS
+are scipy's, by symbol (:mod:`mixedfx.linalg.lapack`).
 
 numba is imported here, so import this module only where it is used.
 """
@@ -20,25 +21,14 @@ from __future__ import annotations
 
 import math
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
-from numba.extending import get_cython_function_address
 
+from mixedfx.linalg.lapack import dpotrf, dpotri, dsyrk
 from mixedfx.linalg.pivots import NOT_POSITIVE_DEFINITE, OK, pivot_floor
 
 __all__ = ["cholesky_in_place", "pattern_cholesky_in_place", "lapack_dpotri", "compiled_pivot_floor", "zero_upper",
            "subtract_gram_lower"]
-
-# LAPACK and BLAS (scipy's build), called from compiled code by symbol names, which keeps that code cacheable;
-# every argument by pointer: dpotrf/dpotri (uplo, n, a, lda, info),
-# dsyrk (uplo, trans, n, k, alpha, a, lda, beta, c, ldc)
-llvm.add_symbol("mixedfx_dpotrf", get_cython_function_address("scipy.linalg.cython_lapack", "dpotrf"))
-llvm.add_symbol("mixedfx_dpotri", get_cython_function_address("scipy.linalg.cython_lapack", "dpotri"))
-llvm.add_symbol("mixedfx_dsyrk", get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"))
-_dpotrf = numba.types.ExternalFunction("mixedfx_dpotrf", numba.types.void(*[numba.types.voidptr] * 5))
-_dpotri = numba.types.ExternalFunction("mixedfx_dpotri", numba.types.void(*[numba.types.voidptr] * 5))
-_dsyrk = numba.types.ExternalFunction("mixedfx_dsyrk", numba.types.void(*[numba.types.voidptr] * 10))
 
 compiled_pivot_floor = numba.njit(cache=True)(pivot_floor)
 
@@ -130,7 +120,7 @@ def _lapack_leading(a, lead, reference, order):
     size = np.array([lead], dtype=np.int32)
     stride = np.array([a.shape[0]], dtype=np.int32)
     info = np.zeros(1, dtype=np.int32)
-    _dpotrf(uplo.ctypes, size.ctypes, a.ctypes, stride.ctypes, info.ctypes)
+    dpotrf(uplo.ctypes, size.ctypes, a.ctypes, stride.ctypes, info.ctypes)
     if info[0] != 0:
         return NOT_POSITIVE_DEFINITE
     for j in range(lead):
@@ -194,7 +184,7 @@ def lapack_dpotri(a, size):
     n = np.array([size], dtype=np.int32)
     stride = np.array([a.shape[0]], dtype=np.int32)
     info = np.zeros(1, dtype=np.int32)
-    _dpotri(uplo.ctypes, n.ctypes, a.ctypes, stride.ctypes, info.ctypes)
+    dpotri(uplo.ctypes, n.ctypes, a.ctypes, stride.ctypes, info.ctypes)
     return info[0]
 
 
@@ -238,5 +228,5 @@ def subtract_gram_lower(a, out):
     beta = np.array([1.0])
     lda = np.array([k], dtype=np.int32)
     ldc = np.array([m], dtype=np.int32)
-    _dsyrk(uplo.ctypes, trans.ctypes, n_rows.ctypes, inner.ctypes, alpha.ctypes, a.ctypes, lda.ctypes, beta.ctypes,
+    dsyrk(uplo.ctypes, trans.ctypes, n_rows.ctypes, inner.ctypes, alpha.ctypes, a.ctypes, lda.ctypes, beta.ctypes,
            out.ctypes, ldc.ctypes)

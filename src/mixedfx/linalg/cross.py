@@ -13,12 +13,16 @@ stored sparse when that pays, and its own block (``a_rr``) is dense. After
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
+from mixedfx.linalg.factor import is_sparse
 from mixedfx.linalg.layout import BlockLayout, TermLayout
 from mixedfx.linalg.row_products import cross_product
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["CrossProducts", "cross_products", "by_slots", "rest_slots", "response_map", "with_response",
            "transform_dense", "scale_columns", "add_cross_products", "coupling_is_sparse", "settle_coupling"]
@@ -60,7 +64,7 @@ class CrossProducts:
     @property
     def sparse_coupling(self) -> bool:
         """Whether the coupling block is stored sparse (crossed or nested terms with many levels)."""
-        return sp.issparse(self.a_r1)
+        return is_sparse(self.a_r1)
 
     def times(self, w: np.ndarray) -> np.ndarray:
         """``[Z X]' W [Z X] w``: the blocks' product with columns over the random and fixed effects.
@@ -96,7 +100,7 @@ class CrossProducts:
     def response_products(self) -> np.ndarray:
         """``[Z X]' W y``, shape (q + p,), in :meth:`times`' order."""
         a_r1 = self.a_r1
-        last = a_r1[-1].toarray().ravel() if sp.issparse(a_r1) else np.asarray(a_r1[-1], dtype=float)
+        last = a_r1[-1].toarray().ravel() if is_sparse(a_r1) else np.asarray(a_r1[-1], dtype=float)
         return np.concatenate([last, self.a_rr[:-1, -1]])
 
 
@@ -141,6 +145,8 @@ def cross_products(terms: list[TermLayout], X: np.ndarray, y: np.ndarray,
         xy_xy = cross_product(xy) if w is None else cross_product(xy, xy * w[:, None])
         a_r1, a_rr = xy_z1, xy_xy
         if len(terms) > 1:
+            import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
             zr = sp.hstack([t.matrix for t in terms[1:]], format="csr")
             wzr = zr if w is None else sp.csr_matrix(zr.multiply(w[:, None]))
             zr_z1 = (wzr.T @ first.matrix).tocsr()
@@ -221,6 +227,8 @@ def response_map(terms: list[TermLayout], X: np.ndarray, weights: np.ndarray | N
         where it holds at most ``_DENSE_MAP_MAX`` numbers (a small model's refit:
         numpy's product costs a fraction of scipy's call), sparse otherwise.
     """
+    import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
     n = X.shape[0]
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     zx = sp.hstack([t.matrix for t in terms] + [sp.csr_matrix(X)], format="csr")
@@ -246,7 +254,8 @@ def with_response(cp: CrossProducts, products: np.ndarray, yy: float) -> CrossPr
     """
     q1 = cp.a11.shape[0] * cp.a11.shape[1]
     first, rest = products[:q1], products[q1:]
-    if sp.issparse(cp.a_r1):
+    if is_sparse(cp.a_r1):
+        import scipy.sparse as sp  # noqa: PLC0415 - only a sparse coupling loads scipy.sparse
         a_r1 = sp.vstack([cp.a_r1[:-1], sp.csr_matrix(first)], format="csr")
     else:
         a_r1 = cp.a_r1.copy()
@@ -276,7 +285,8 @@ def transform_dense(cp: CrossProducts, T: np.ndarray) -> CrossProducts:
     """
     qr = cp.layout.q_rest
     dense_rows = T.T @ cp.a_r1[qr:]
-    if sp.issparse(cp.a_r1):
+    if is_sparse(cp.a_r1):
+        import scipy.sparse as sp  # noqa: PLC0415 - only a sparse coupling loads scipy.sparse
         a_r1 = sp.vstack([cp.a_r1[:qr], sp.csr_matrix(dense_rows)], format="csr")
     else:
         a_r1 = np.vstack([cp.a_r1[:qr], dense_rows])
@@ -306,7 +316,8 @@ def scale_columns(cp: CrossProducts, scales: list[np.ndarray]) -> CrossProducts:
     first = 1.0 / np.asarray(scales[0], dtype=float)
     rest = np.concatenate(per_column[1:] + [np.ones(layout.p + 1)])
     a11 = cp.a11 * first[None, :, None] * first[None, None, :]
-    if sp.issparse(cp.a_r1):
+    if is_sparse(cp.a_r1):
+        import scipy.sparse as sp  # noqa: PLC0415 - only a sparse coupling loads scipy.sparse
         a_r1 = sp.csr_matrix(sp.diags(rest) @ cp.a_r1 @ sp.diags(per_column[0]))
     else:
         a_r1 = rest[:, None] * cp.a_r1 * per_column[0][None, :]
@@ -319,7 +330,8 @@ def add_cross_products(a: CrossProducts, b: CrossProducts) -> CrossProducts:
     Follow a sum of many with :func:`settle_coupling`, which stores the coupling as one
     pass over all the rows would.
     """
-    if sp.issparse(a.a_r1) or sp.issparse(b.a_r1):
+    if is_sparse(a.a_r1) or is_sparse(b.a_r1):
+        import scipy.sparse as sp  # noqa: PLC0415 - only a sparse coupling loads scipy.sparse
         a_r1 = sp.csr_matrix(a.a_r1) + sp.csr_matrix(b.a_r1)
     else:
         a_r1 = a.a_r1 + b.a_r1
@@ -337,8 +349,10 @@ def settle_coupling(cp: CrossProducts, terms: list[TermLayout]) -> CrossProducts
         The blocks' terms (internal order); only their sizes are read.
     """
     if len(terms) == 1 or by_slots(terms, cp.layout.p):
-        dense = cp.a_r1.toarray() if sp.issparse(cp.a_r1) else cp.a_r1
+        dense = cp.a_r1.toarray() if is_sparse(cp.a_r1) else cp.a_r1
         return CrossProducts(a11=cp.a11, a_r1=dense, a_rr=cp.a_rr, layout=cp.layout)
+    import scipy.sparse as sp  # noqa: PLC0415 - only a sparse coupling loads scipy.sparse
+
     coupling = sp.csr_matrix(cp.a_r1)
     qr = cp.layout.q_rest
     dense_rows = coupling[qr:].toarray()
@@ -352,6 +366,8 @@ def coupling_is_sparse(size: int, nnz: int) -> bool:
 
 def _coupling_block(zr_z1: sp.csr_matrix, xy_z1: np.ndarray) -> np.ndarray | sp.csr_matrix:
     """Stack the random-effects and dense rows of the coupling block in the cheaper form."""
+    import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
     size = (zr_z1.shape[0] + xy_z1.shape[0]) * zr_z1.shape[1]
     if coupling_is_sparse(size, zr_z1.nnz + xy_z1.size):
         return sp.vstack([zr_z1, sp.csr_matrix(xy_z1)], format="csr")

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-import scipy.linalg as sla
 
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.factor import BlockedFactor, as_dense
@@ -194,6 +193,8 @@ def rest_inverse_lower(l_rr: np.ndarray, size: int, single: bool = False,
     >>> rest_inverse_lower(low, 2, single=True).dtype
     dtype('float32')
     """
+    import scipy.linalg as sla  # noqa: PLC0415 - a fit that takes no derivatives does not load scipy.linalg
+
     if not size:
         return np.zeros((0, 0))
     square = square or (lambda n, dtype: np.empty((n, n), dtype=dtype, order="F"))

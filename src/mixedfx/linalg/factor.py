@@ -8,18 +8,21 @@ The factorisers of :mod:`mixedfx.linalg.factorizer` make it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.linalg as sla
-import scipy.sparse as sp
 
 from mixedfx.linalg.layout import BlockLayout
 from mixedfx.linalg.lazy import state_with_formed
 
-__all__ = ["BlockedFactor", "block_diagonal", "as_dense"]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+__all__ = ["BlockedFactor", "block_diagonal", "as_dense", "is_sparse"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,7 @@ class BlockedFactor:
         """
         rhs = self.l_rr[-1].copy()
         rhs[-1] = 0.0
-        # LAPACK's dtrtrs itself: scipy's solve_triangular checks its input for longer than a small solve takes
-        solution, info = sla.lapack.dtrtrs(self.l_rr.T, rhs, lower=0)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"singular matrix: the rest's pivot {info} is zero")
-        return solution[:-1]
+        return _solve_triangular(self.l_rr.T, rhs)[:-1]
 
     def solve_coefficients(self) -> tuple[np.ndarray, np.ndarray]:
         """Fixed effects and spherical random effects at this theta.
@@ -130,7 +129,7 @@ class BlockedFactor:
         rest[:-1] = rhs[q1:] - np.asarray(self.l_r1[:-1] @ first)
         # with the response's row (zero on the right) the C-ordered factor is read as its Fortran transpose:
         # no copy of the rest's leading block
-        rest = sla.solve_triangular(self.l_rr.T, rest, lower=False, trans="T", check_finite=False)
+        rest = _solve_triangular(self.l_rr.T, rest, trans=True)
         return np.vstack([first, rest[:-1]])
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
@@ -160,7 +159,7 @@ class BlockedFactor:
         rest = np.zeros((self.l_rr.shape[0], 1))
         rest[:-1] = y[q1:]
         # with a zero in the response's slot, L_rr' is solved whole (the C-ordered factor read as its transpose)
-        rest = sla.solve_triangular(self.l_rr.T, rest, lower=False, check_finite=False)[:-1]
+        rest = _solve_triangular(self.l_rr.T, rest)[:-1]
         first = _block_solve_transposed(self.l11, y[:q1, 0] - np.asarray(self.l_r1[:-1].T @ rest).ravel())
         return np.concatenate([first, rest[:, 0]])
 
@@ -177,7 +176,7 @@ class BlockedFactor:
         qr = self.q_rest
         if not qr:
             return [blocks1]
-        lzz_inv = sla.solve_triangular(self.l_rr[:qr, :qr], np.eye(qr), lower=True, check_finite=False)
+        lzz_inv = _solve_triangular(self.l_rr[:qr, :qr], np.eye(qr), lower=True)
         g = lzz_inv @ as_dense(self.l_r1[:qr] @ block_diagonal(l11_inv))
         ks, n_levels_all = self.layout.ks, self.layout.n_levels
         g3 = g.reshape(qr, n_levels_all[0], ks[0])
@@ -192,6 +191,8 @@ class BlockedFactor:
 
 def block_diagonal(blocks: np.ndarray) -> sp.bsr_matrix:
     """A sparse block-diagonal matrix from an (l, k, k) stack of blocks."""
+    import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit and summary do not load scipy.sparse
+
     n_blocks, k, _ = blocks.shape
     return sp.bsr_matrix((blocks, np.arange(n_blocks), np.arange(n_blocks + 1)),
                          shape=(n_blocks * k, n_blocks * k))
@@ -199,7 +200,26 @@ def block_diagonal(blocks: np.ndarray) -> sp.bsr_matrix:
 
 def as_dense(a: np.ndarray | sp.spmatrix) -> np.ndarray:
     """A dense array from a dense or sparse matrix."""
-    return a.toarray() if sp.issparse(a) else np.asarray(a)
+    return a.toarray() if is_sparse(a) else np.asarray(a)
+
+
+def is_sparse(a: object) -> bool:
+    """``scipy.sparse.issparse(a)``, without importing scipy.sparse: where it is not loaded, nothing is sparse.
+
+    Examples
+    --------
+    >>> is_sparse(np.eye(2))
+    False
+    """
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(a)
+
+
+def _solve_triangular(a: np.ndarray, b: np.ndarray, lower: bool = False, trans: bool = False) -> np.ndarray:
+    """:func:`mixedfx.linalg.lapack.solve_triangular`, whose module (and numba) is imported on the first solve."""
+    from mixedfx.linalg.lapack import solve_triangular  # noqa: PLC0415 - numba's import, only where solved
+
+    return solve_triangular(a, b, lower=lower, trans=trans)
 
 
 def _dense_row(a: np.ndarray | sp.spmatrix, row: int) -> np.ndarray:

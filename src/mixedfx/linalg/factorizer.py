@@ -38,17 +38,18 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 
 from mixedfx.linalg.cross import CrossProducts
 from mixedfx.linalg.derivatives import TemplateDerivatives, dense_derivatives
-from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal
+from mixedfx.linalg.factor import BlockedFactor, as_dense, block_diagonal, is_sparse
 from mixedfx.linalg.layout import kernel_theta, scalar_row_scales, templates
 from mixedfx.linalg.lazy import as_is
 from mixedfx.linalg.pivots import OK
 from mixedfx.linalg.threads import blas_threads
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from mixedfx.linalg.one_term import LevelGrouping
 
 __all__ = ["Factorizer", "OneTermFactorizer", "ScalarFactorizer", "SmallScalarFactorizer",
@@ -515,6 +516,8 @@ def _factor_rest(cp: CrossProducts, reference: np.ndarray, rest: np.ndarray, add
 
 def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dense: int) -> sp.csr_matrix:
     """Lambda' for the rest: the other terms' block-diagonal templates, identity for X and y."""
+    import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
     blocks = [block_diagonal(np.broadcast_to(t.T, (n, *t.shape)).copy()) for t, n in zip(tmpls, n_levels)]
     blocks.append(sp.identity(n_dense, format="csr"))
     return sp.block_diag(blocks, format="csr")
@@ -523,12 +526,14 @@ def _rest_lambda_transposed(tmpls: list[np.ndarray], n_levels: list[int], n_dens
 def _vector_rest_coupling(a_r1: sp.spmatrix, tmpls: list[np.ndarray], n_levels: list[int], n_dense: int,
                           cols: np.ndarray) -> sp.csr_matrix:
     """``L_r1 = Lambda_r' A_r1 diag(cols)`` after a scalar first term (:class:`VectorRestFactorizer`'s, on first use)."""
+    import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
     return (_rest_lambda_transposed(tmpls, n_levels, n_dense) @ a_r1 @ sp.diags(cols)).tocsr()
 
 
 def _scale_rows_cols(a: np.ndarray | sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | sp.spmatrix:
     """diag(rows) a diag(cols), keeping a's form (dense or CSR)."""
-    if sp.issparse(a):
+    if is_sparse(a):
         csr = a.tocsr(copy=True)
         csr.data *= rows[np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))] * cols[csr.indices]
         return csr

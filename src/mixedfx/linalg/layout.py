@@ -16,9 +16,10 @@ from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from mixedfx.design.reterms import ReTerm
 
 __all__ = ["TermLayout", "term_layouts", "BlockLayout", "lambda_template", "templates", "theta_lower_bounds",
@@ -58,6 +59,8 @@ class TermLayout:
     @cached_property
     def matrix(self) -> sp.csr_matrix:
         """The term's sparse n x q block of Z (level-major columns)."""
+        import scipy.sparse as sp  # noqa: PLC0415 - a one-term model's fit does not load scipy.sparse
+
         n, k = self.z.shape
         cols = (self.codes[:, None] * k + np.arange(k)[None, :]).ravel()
         rows = np.repeat(np.arange(n), k)

@@ -6,13 +6,13 @@ they slow the scipy LAPACK calls that follow (the Cholesky factorisations of a
 fit): ratings_200k's first factorisation took twice as long after the model's
 row-sized products, a whole fit a quarter longer. The products over rows that
 every fit forms go through scipy's BLAS, whose threads the factorisations then
-reuse.
+reuse. They are called through :mod:`mixedfx.linalg.lapack`, without
+importing ``scipy.linalg``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
 
 __all__ = ["cross_product"]
 
@@ -30,20 +30,21 @@ def cross_product(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray | fl
     ndarray, shape (p, q) or (p,), or float
         A float when both are vectors.
     """
+    from mixedfx.linalg.lapack import dot, gram, matrix_product, matrix_vector  # noqa: PLC0415 - numba's import
+
     a = np.ascontiguousarray(a, dtype=float)
     if a.ndim == 1:
-        return float(sla.blas.ddot(a, a if b is None else np.ascontiguousarray(b, dtype=float)))
+        return dot(a, a if b is None else np.ascontiguousarray(b, dtype=float))
     if a.size == 0 or (b is not None and np.size(b) == 0):
         return a.T @ (a if b is None else np.asarray(b, dtype=float))  # BLAS refuses empty operands
     if b is None:
         # the Fortran view a' (p, n): its a' a upper triangle (zeros below), mirrored; the diagonal,
         # doubled by the sum, halved exactly (np.triu costs more than the product on small matrices)
-        upper = sla.blas.dsyrk(1.0, a.T)
+        upper = gram(a)
         full = upper + upper.T
         full.flat[:: full.shape[0] + 1] *= 0.5
         return full
     b = np.ascontiguousarray(b, dtype=float)
     if b.ndim == 1:
-        return sla.blas.dgemv(1.0, a.T, b)
-    # (b' a)' from the Fortran views b' (q, n) and a' (p, n): no copies
-    return sla.blas.dgemm(1.0, b.T, a.T, trans_b=True).T
+        return matrix_vector(a, b)
+    return matrix_product(a, b)

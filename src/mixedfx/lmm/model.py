@@ -7,9 +7,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from mixedfx.design.matrices import ModelMatrices
 from mixedfx.design.remote_rows import RemoteRows
@@ -32,6 +32,9 @@ from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
 from mixedfx.optim.optimize import OptSummary, bobyqa, lbfgsb
 from mixedfx.lmm.gradient import GradientWorkspace, criterion_gradient, spherical_effects, template_gradient
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["ModelBlocks", "LinearMixedModel"]
 
@@ -96,13 +99,11 @@ class LinearMixedModel:
         if merge is not None:
             self.factorizer = MergedFactorizer(self.factorizer, merge)
         self.blas_threads = self.factorizer.blas_threads
-        """BLAS threads for optimising and differentiating the criterion (None: BLAS's own;
-        :mod:`mixedfx.linalg.threads`)."""
+        """BLAS threads for the criterion and its derivatives (None: BLAS's own; :mod:`mixedfx.linalg.threads`)."""
         self.last_factor: tuple[CrossProducts, bytes, BlockedFactor] | None = None
-        """Where the last gradient-path optimisation ended on the point it evaluated last: that
-        point's blocks, theta (as bytes) and factor, which :meth:`factor` returns there instead of
-        factoring again. The factor lives in that optimisation's workspace, which nothing writes
-        to once it has ended."""
+        """Where the last gradient-path optimisation ended on the point it evaluated last: that point's blocks,
+        theta (as bytes) and factor, which :meth:`factor` returns there instead of factoring again. The factor
+        lives in that optimisation's workspace, which nothing writes to once it has ended."""
         self.ks = [t.k for t in self.terms]
         self.lower = theta_lower_bounds(self.ks)
         self.log_det_weights = self.statistics.log_weights
@@ -500,8 +501,7 @@ class LinearMixedModel:
 
         return self._checked_at_boundary(summary, twin_objective, twin_restart, True, control), spent
 
-    def _compiled_bobyqa(self, objective: Callable[[np.ndarray], float], x0: np.ndarray,
-                         options: dict) -> OptSummary:
+    def _compiled_bobyqa(self, objective: Callable[[np.ndarray], float], x0: np.ndarray, options: dict) -> OptSummary:
         """BOBYQA with nlopt calling the compiled criterion itself (:mod:`mixedfx.optim.compiled_bobyqa`)."""
         from mixedfx.lmm.compiled_objective import compiled_objective  # noqa: PLC0415 - numba loads when used
         from mixedfx.optim.compiled_bobyqa import compiled_bobyqa  # noqa: PLC0415
