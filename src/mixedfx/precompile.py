@@ -10,7 +10,8 @@ these differ (a wheel built elsewhere), numba compiles on first use as before.
 
 The fits are chosen by the kernels they compile: a scalar term (Dyestuff) covers
 every one-term and nested lmer (sleepstudy's ``(Days | Subject)`` too), crossed
-scalar terms (Penicillin) the sparse Schur kernels, and cbpp's binomial fit the
+scalar terms (Penicillin) the sparse Schur kernels, a weighted lmer the weighted
+cross-products' BLAS kernel, and cbpp's binomial fit the
 Newton path of one scalar term and, by lme4's two stages, the compiled PIRLS of
 scalar terms with its gradient (Poisson fits too). Other models compile what
 they need on first use.
@@ -30,6 +31,8 @@ __all__ = ["FIRST_FITS", "precompile"]
 FIRST_FITS: tuple[tuple[str, str, str, dict], ...] = (
     ("lmer", "Yield ~ 1 + (1 | Batch)", "Dyestuff", {}),
     ("lmer", "diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin", {}),
+    # prior weights: the weighted columns' product with the rows by BLAS's dgemm (mixedfx.linalg.lapack)
+    ("lmer", "incidence ~ period + (1 | herd)", "cbpp", {"weights": "size"}),
     ("glmer", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp", {"family": "binomial"}),
     # lme4's two stages through PIRLS, which models with other terms take (one scalar term takes the Newton path)
     ("glmer", "cbind(incidence, size - incidence) ~ period + (1 | herd)", "cbpp",
