@@ -71,8 +71,8 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         deviance, whose optimum and Hessian are lme4's
         (:mod:`mixedfx.glmm.scalar_laplace`; cbpp in about 1 ms). It falls back to
         the two stages below where the steps do not converge, where lme4's PIRLS
-        would take more than two iterations at the optimum, or where theta ends
-        below ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
+        at the optimum comes within a tenth of its tolerance of a third iteration
+        (its deviance changes form there), or where theta ends below ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
         ``compiled_pirls``.
     exact_laplace : bool
         With ``scalar_newton``: Newton steps on the exact Laplace deviance

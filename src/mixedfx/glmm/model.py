@@ -425,7 +425,8 @@ class GeneralizedLinearMixedModel:
     def _fit_scalar_newton(self, theta0: np.ndarray | None, beta0: np.ndarray | None) -> GlmmOptimum | None:
         """The fit in one compiled call (:attr:`scalar_newton`): lme4's stage 1, then Newton steps on theta and
         beta together on lme4's stage-2 deviance, or on the exact Laplace deviance (``exact_laplace``). None
-        where they do not converge, where lme4's PIRLS would not stop after two iterations at the optimum, where
+        where they do not converge, where lme4's PIRLS at the optimum would not stop clearly after two iterations
+        (:func:`mixedfx.glmm.scalar_lme4.pirls_takes_two_iterations`), where
         theta ends below ``singular_tol`` (the general fit then settles the boundary), or, for the exact Laplace
         optimum, where lme4's standard errors depend on where its stage 1 ended (:data:`HESSIAN_FORMS_AGREE`).
 
@@ -452,7 +453,9 @@ class GeneralizedLinearMixedModel:
             stage1 = OptSummary("newton", start, start, out.start_deviance + constant, 0, 3, factorizer=newton.name,
                                 messages=["stage 1 not run: the Newton steps take theta and beta together from here"])
         gradient, hessian = (out.gradient, out.hessian) if ctrl.calc_derivs else (None, None)
-        return GlmmOptimum(opt, stage1, theta, beta, state, hessian, gradient, out.eta_start)
+        # lme4's deviance function restarts PIRLS from stage 1's end; the exact Laplace fit's, from its own end
+        devfun_start = out.eta_start if newton.lme4_stages else out.eta
+        return GlmmOptimum(opt, stage1, theta, beta, state, hessian, gradient, devfun_start)
 
     def _stage1_start(self, stage1: Callable[[np.ndarray], float], lp0: np.ndarray, start: np.ndarray,
                       options: dict) -> tuple[OptSummary, PirlsResult]:
