@@ -90,7 +90,7 @@ def test_cbpp_reaches_lme4s_optimum_with_deriv12s_standard_errors():
     assert newton.optimum.stage1.feval == 0 and "not run" in newton.optimum.stage1.messages[0]
 
 
-@pytest.mark.parametrize(("seed", "family", "n_levels", "per_level", "sd", "offset"), [
+RANDOM_MODELS = ("seed", "family", "n_levels", "per_level", "sd", "offset"), [
     (11, "binomial", 30, 2, 0.5, False),
     (12, "binomial", 200, 20, 0.05, False),
     (13, "poisson", 30, 20, 0.5, True),
@@ -98,7 +98,11 @@ def test_cbpp_reaches_lme4s_optimum_with_deriv12s_standard_errors():
     (15, "binomial", 3, 20, 1.5, False),
     (16, "poisson", 8, 5, 3.0, False),
     (17, "binomial", 30, 5, 3.0, False),
-])
+]
+"""Random one-term models (:func:`_data`'s arguments), for pytest.mark.parametrize."""
+
+
+@pytest.mark.parametrize(*RANDOM_MODELS)
 def test_random_models_reach_the_two_stage_optimum_or_fall_back(seed, family, n_levels, per_level, sd, offset):
     formula, data = _data(seed, family, n_levels, per_level, sd, offset)
     newton, two_stage = _both(formula, data, family)
