@@ -66,8 +66,8 @@ _ITERATIONS_RAN_OUT = 3
 _STAGE1_FAILED = 4
 """lme4's stage 1 did not converge (:func:`mixedfx.glmm.scalar_lme4.stage1`)."""
 _NOT_TWO_ITERATIONS = 5
-"""At the optimum PIRLS would take more than two iterations (or halve a step): lme4's deviance there is not the
-one optimised (:func:`mixedfx.glmm.scalar_lme4.pirls_takes_two_iterations`)."""
+"""At the optimum PIRLS would not stop clearly after two iterations (or would halve a step): lme4's deviance is
+not, or may not be for long, the one optimised (:func:`mixedfx.glmm.scalar_lme4.pirls_takes_two_iterations`)."""
 
 DECREMENT_TOL = 1e-12
 """Newton stops where g' H^-1 g, about twice the deviance above the optimum, is below this: the parameters are
