@@ -22,6 +22,8 @@ installing a wheel built on another machine.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
 import time
 
@@ -43,6 +45,10 @@ FIRST_FITS: tuple[tuple[str, str, str, dict], ...] = (
 def precompile(verbose: bool = False) -> float:
     """Fit :data:`FIRST_FITS` and form their summaries, which compiles their kernels into numba's cache.
 
+    The fits run in up to two processes (numba compiles on one core; its cache
+    files are written whole and replaced, so two processes may write them): the
+    longest first.
+
     Parameters
     ----------
     verbose : bool
@@ -53,16 +59,30 @@ def precompile(verbose: bool = False) -> float:
     float
         The seconds taken.
     """
+    start = time.perf_counter()
+    order = sorted(range(len(FIRST_FITS)), key=lambda i: FIRST_FITS[i][0] != "glmer")  # glmer's compile longest
+    workers = min(2, os.cpu_count() or 1)
+    if workers > 1:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            timings = list(pool.imap_unordered(_fit_one, order))
+    else:
+        timings = [_fit_one(i) for i in order]
+    if verbose:
+        for i, seconds in sorted(timings):
+            function, formula = FIRST_FITS[i][:2]
+            print(f"mixedfx.precompile: {function}({formula!r}) {seconds:.1f} s", file=sys.stderr)
+    return time.perf_counter() - start
+
+
+def _fit_one(index: int) -> tuple[int, float]:
+    """Fit :data:`FIRST_FITS`' ``index`` and form its summary's text; the index and the seconds taken."""
     from mixedfx import api, datasets
 
-    start = time.perf_counter()
-    for function, formula, data, kwargs in FIRST_FITS:
-        began = time.perf_counter()
-        fit = getattr(api, function)(formula, datasets.load(data), **kwargs)
-        str(fit.summary())  # as the command prints it: the summary reads the factor, which the fit forms lazily
-        if verbose:
-            print(f"mixedfx.precompile: {function}({formula!r}) {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    return time.perf_counter() - start
+    began = time.perf_counter()
+    function, formula, data, kwargs = FIRST_FITS[index]
+    fit = getattr(api, function)(formula, datasets.load(data), **kwargs)
+    str(fit.summary())  # as the command prints it: the summary reads the factor, which the fit forms lazily
+    return index, time.perf_counter() - began
 
 
 if __name__ == "__main__":

@@ -417,15 +417,12 @@ def _standard_error_gap(hessian, other):
 
 @numba.njit(cache=True, error_model="numpy")
 def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_stages, pirls_settings, delta):
-    """Newton steps from ``pars`` (theta, and beta or NaN for the default start) and ``u``, in place; with
-    ``lme4_stages`` on lme4's deviance after lme4's stage 1 from theta (the default beta: stage 1's), else on
-    the Laplace deviance (the default beta: least squares of ``eta_start`` less the offset on X).
+    """Newton steps from ``pars`` (theta, and beta or NaN for stage 1's) and ``u``, in place; with ``lme4_stages``
+    on lme4's deviance after lme4's stage 1 from theta, else on the Laplace deviance.
     ``pirls_settings``: PIRLS's tol, max_iter and max_halvings. Returns :class:`ScalarLaplaceFit`'s fields."""
     m, p, n_rows, n_levels = pars.shape[0], X.shape[1], codes.shape[0], u.shape[0]
     given_beta = p == 0 or not np.isnan(pars[1])
     beta = pars[1:].copy()
-    if p and not (given_beta or lme4_stages):
-        beta = np.linalg.lstsq(X, eta_start - offset)[0]
     status = CONVERGED
     stage1_theta, stage1_deviance, stage1_evaluations = pars[0], np.nan, 0
     start_eta = eta_start.copy()
@@ -537,6 +534,8 @@ class ScalarLaplaceNewton:
         pars[0] = theta0
         if beta0 is not None:
             pars[1:] = beta0
+        elif not self.lme4_stages:  # here, not compiled: numba's lstsq takes seconds to compile
+            pars[1:] = np.linalg.lstsq(self.X, eta_start - self.offset)[0]
         return ScalarLaplaceFit(*_fit(self.code, self.a, self.b, self.y, self.weights, self.z, self.codes, self.X,
                                       self.offset, np.ascontiguousarray(eta_start, dtype=float), pars,
                                       np.zeros(self.n_levels), self.lme4_stages, self.pirls_settings, GRADIENT_DELTA))
