@@ -8,7 +8,7 @@ import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
 from mixedfx.glmm import scalar_laplace
 from mixedfx.glmm.control import GlmerControl
-from mixedfx.glmm.model import HESSIAN_FORMS_AGREE, GeneralizedLinearMixedModel
+from mixedfx.glmm.model import HESSIAN_FORMS_AGREE, SCALAR_NEWTON_MAX_WORK, GeneralizedLinearMixedModel
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
 NEWTON = "Newton steps on the exact Laplace deviance (one scalar term)"
@@ -137,6 +137,10 @@ def test_the_path_is_chosen_with_the_model():
     for control in ({"use_gradient": False}, {"optimizer": "bobyqa"}):
         model = GeneralizedLinearMixedModel(matrices, binomial(), control=GlmerControl(**ON, **control))
         assert model.scalar_newton is None
+    formula, data = _data(3, "binomial", 100, 11, 0.7)  # 1,100 rows x (4 + 1)^2: the two stages are faster
+    large = build_model_matrices(formula, data)
+    assert 1100 * 25 > SCALAR_NEWTON_MAX_WORK
+    assert GeneralizedLinearMixedModel(large, binomial()).scalar_newton is None
     two_terms = build_model_matrices("cbind(incidence, size - incidence) ~ period + (1 | herd) + (1 | obs)",
                                      mfx.datasets.load("cbpp").assign(obs=lambda d: d.index.astype(str)))
     assert GeneralizedLinearMixedModel(two_terms, binomial(), control=on).scalar_newton is None

@@ -65,14 +65,17 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         differences. False keeps finite differences of the deviance throughout,
         lme4's ``deriv12`` for the Hessian included.
     scalar_newton : bool
-        Fit a model with one scalar random-effects term on the binomial logit or
-        Poisson log link (nAGQ = 1) in one compiled call: lme4's stage 1 over
+        Fit a small model (rows x (p + 1)^2 up to
+        :data:`mixedfx.glmm.model.SCALAR_NEWTON_MAX_WORK`) with one scalar
+        random-effects term on the binomial logit or Poisson log link
+        (nAGQ = 1) in one compiled call: lme4's stage 1 over
         theta, then Newton steps on theta and beta together on lme4's stage-2
         deviance, whose optimum and Hessian are lme4's
         (:mod:`mixedfx.glmm.scalar_laplace`; cbpp in about 1 ms). It falls back to
         the two stages below where the steps do not converge, where lme4's PIRLS
         at the optimum comes within a tenth of its tolerance of a third iteration
-        (its deviance changes form there), or where theta ends below ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
+        (its deviance changes form there), or where theta ends below
+        ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
         ``compiled_pirls``.
     exact_laplace : bool
         With ``scalar_newton``: Newton steps on the exact Laplace deviance

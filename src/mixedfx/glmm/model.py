@@ -53,6 +53,12 @@ def _log_likelihood_terms(family: Family, y: np.ndarray, n_trials: np.ndarray, w
     return log_likelihood_terms(family, y, n_trials, weights)
 
 
+SCALAR_NEWTON_MAX_WORK = 25_000
+"""The largest rows x (p + 1)^2 that the one-compiled-call fit (:attr:`scalar_newton`) takes: its passes over the
+rows cost about (p + 1)^2 each, and it makes two to three times as many as the two stages' compiled PIRLS, which
+vectorises them (random one-term models, 4 fixed effects: faster up to about 1,000 rows, level there, 1.5x slower
+at 4,000)."""
+
 HESSIAN_FORMS_AGREE = 0.015
 """lme4's Hessian over (theta, beta) takes log|L|^2 at the weights PIRLS started its last iteration from. Where
 PIRLS from stage 1's end stops after two iterations, that is one Newton step from stage 1's modes, and its
@@ -155,10 +161,11 @@ class GeneralizedLinearMixedModel:
     def _scalar_newton(self) -> ScalarLaplaceNewton | None:
         """The one-scalar-term Newton fit, for the Laplace deviance (nAGQ = 1) on a canonical link whose
         ``family$aic`` is the deviance plus a constant, where the control asks for it (``scalar_newton``; and not
-        for BOBYQA, finite differences or the Python PIRLS) and prints no evaluations; None otherwise."""
+        for BOBYQA, finite differences or the Python PIRLS), prints no evaluations and the model is small
+        (:data:`SCALAR_NEWTON_MAX_WORK`); None otherwise."""
         ctrl, terms = self.control, self.log_likelihood
         if (self.n_agq != 1 or self.ks != [1] or terms is None or terms.deviance_shift is None or ctrl.verbose
-                or ctrl.optimizer is not None
+                or ctrl.optimizer is not None or self.n * (self.p + 1) ** 2 > SCALAR_NEWTON_MAX_WORK
                 or not (ctrl.scalar_newton and ctrl.stage2_newton and ctrl.use_gradient and ctrl.compiled_pirls)):
             return None
         from mixedfx.glmm.scalar_laplace import ScalarLaplaceNewton  # noqa: PLC0415 - numba loads with the first fit
