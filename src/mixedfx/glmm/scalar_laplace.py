@@ -46,6 +46,7 @@ from mixedfx.glmm.scalar_lme4 import (
     STAGE1_CONVERGED,
     first_iterate_logdet,
     first_iterate_terms,
+    linear_predictor,
     pirls_takes_two_iterations,
     stage1,
 )
@@ -433,9 +434,7 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_s
         if stage1_status != STAGE1_CONVERGED:
             status = _STAGE1_FAILED
         pars[0] = stage1_theta
-        _bases(X, offset, beta, start_eta)
-        for i in range(n_rows):
-            start_eta[i] += stage1_theta * z[i] * u[codes[i]]
+        linear_predictor(X, offset, beta, stage1_theta, z, codes, u, start_eta)
         first_iterate = first_iterate_terms(code, a, b, z, codes, X, offset, start_eta, n_levels)
     if not given_beta:
         pars[1:] = beta
@@ -446,13 +445,13 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_s
     if status == CONVERGED:
         status, start_deviance, deviance, gradient, exact_hessian, hessian, steps, evaluations = _newton(
             code, a, b, z, codes, X, offset, pars, u, DECREMENT_TOL, first_iterate)
-    gap = _standard_error_gap(exact_hessian, hessian)
+    # lme4's stages report lme4's own Hessian: no other form's standard errors to compare
+    gap = 0.0 if lme4_stages else _standard_error_gap(exact_hessian, hessian)
     eta = np.empty(n_rows)
     _bases(X, offset, pars[1:], eta)
     if lme4_stages and status == CONVERGED:  # lme4's Hessian as lme4's fit takes it; and whether PIRLS agrees
         hessian = _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta)
         evaluations += m
-        gap = 0.0
         if not pirls_takes_two_iterations(code, y, weights, a, b, z, codes, eta, pars[0], pars[1:], first_iterate[0],
                                           first_iterate[1], first_iterate[2], pirls_settings[0]):
             status = _NOT_TWO_ITERATIONS

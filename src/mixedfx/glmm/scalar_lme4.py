@@ -37,8 +37,8 @@ import numpy as np
 from mixedfx.glmm.family_kernels import dev_resid, mean, row_deviance_terms
 from mixedfx.linalg.small_solve import solve_shifted
 
-__all__ = ["STAGE1_CONVERGED", "STOP_MARGIN", "first_iterate_logdet", "first_iterate_terms", "pirls_takes_two_iterations",
-           "stage1"]
+__all__ = ["STAGE1_CONVERGED", "STOP_MARGIN", "first_iterate_logdet", "first_iterate_terms", "linear_predictor",
+           "pirls_takes_two_iterations", "stage1"]
 
 STAGE1_CONVERGED = 0
 """Brent's method ended within its tolerance."""
@@ -79,14 +79,21 @@ def _pass(code, a, b, z, codes, X, offset, theta, u, beta, slope_u, curve_u, bor
             eta += X[i, k] * beta[k]
         d, d1, d2, _, _ = row_deviance_terms(code, a[i], b[i], eta)
         value += d
-        slope_u[j] += tz * d1
-        curve_u[j] += tz * tz * d2
-        for k in range(p):
-            slope_b[k] += X[i, k] * d1
-            border[j, k] += tz * X[i, k] * d2
-            for m in range(k + 1):
-                curve_b[k, m] += X[i, k] * X[i, m] * d2
+        _add_row(j, tz, X[i], d1, d2, slope_u, curve_u, border, slope_b, curve_b)
     return value
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _add_row(j, tz, x, first, second, slope_u, curve_u, border, slope_b, curve_b):
+    """A row's share of :func:`_pass`' gradient and Hessian: the row of level j (``tz`` = theta z) and fixed
+    covariates ``x`` whose term has first and second derivatives ``first`` and ``second`` in eta."""
+    slope_u[j] += tz * first
+    curve_u[j] += tz * tz * second
+    for k in range(x.shape[0]):
+        slope_b[k] += x[k] * first
+        border[j, k] += tz * x[k] * second
+        for m in range(k + 1):
+            curve_b[k, m] += x[k] * x[m] * second
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -112,6 +119,16 @@ def _arrow_step(slope_u, curve_u, border, slope_b, curve_b, step_u, step_b):
             shift += border[j, k] * solved[k]
         step_u[j] = -shift / curve_u[j]
     return True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def linear_predictor(X, offset, beta, theta, z, codes, u, out):
+    """offset + X beta + theta z u_j, per row, into ``out``."""
+    for i in range(codes.shape[0]):
+        total = offset[i] + theta * z[i] * u[codes[i]]
+        for k in range(beta.shape[0]):
+            total += X[i, k] * beta[k]
+        out[i] = total
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -154,16 +171,10 @@ def _stage1_deviance(code, a, b, z, codes, X, offset, start, theta, settings, u,
     n_levels, p = u.shape[0], beta.shape[0]
     slope_u, curve_u, border = np.zeros(n_levels), np.full(n_levels, 2.0), np.zeros((n_levels, p))
     slope_b, curve_b = np.zeros(p), np.zeros((p, p))
-    old_u, old_beta = np.empty(n_levels), np.empty(p)
+    old_u, old_beta, step_u, step_b = np.empty(n_levels), np.empty(p), np.empty(n_levels), np.empty(p)
     for i in range(codes.shape[0]):  # the first iteration's system: -g is its right-hand side, the step its solution
-        j, tz, weight = codes[i], theta * z[i], curvature[i]
-        slope_u[j] -= tz * weight * response[i]
-        curve_u[j] += tz * tz * weight
-        for k in range(p):
-            slope_b[k] -= X[i, k] * weight * response[i]
-            border[j, k] += tz * X[i, k] * weight
-            for m in range(k + 1):
-                curve_b[k, m] += X[i, k] * X[i, m] * weight
+        _add_row(codes[i], theta * z[i], X[i], -curvature[i] * response[i], curvature[i], slope_u, curve_u, border,
+                 slope_b, curve_b)
     if not _arrow_step(slope_u, curve_u, border, slope_b, curve_b, u, beta):
         return np.inf
     logdet = np.sum(np.log(0.5 * curve_u))
@@ -193,7 +204,6 @@ def _stage1_deviance(code, a, b, z, codes, X, offset, start, theta, settings, u,
             if halved:
                 continue
         halved = False
-        step_u, step_b = np.empty(n_levels), np.empty(p)
         if not _arrow_step(slope_u, curve_u, border, slope_b, curve_b, step_u, step_b):
             return np.inf
         logdet = np.sum(np.log(0.5 * curve_u))
@@ -214,11 +224,7 @@ def stage1(code, y, weights, a, b, z, codes, X, offset, eta_start, theta0, setti
                                           _start_terms(code, y, weights, a, b, offset, eta_start), theta0, settings,
                                           u, beta)):
         return _STAGE1_FAILED, theta0, np.inf, evaluations
-    for i in range(codes.shape[0]):
-        total = offset[i] + theta0 * z[i] * u[codes[i]]
-        for k in range(beta.shape[0]):
-            total += X[i, k] * beta[k]
-        lp0[i] = total
+    linear_predictor(X, offset, beta, theta0, z, codes, u, lp0)
     start = _start_terms(code, y, weights, a, b, offset, lp0)
     best_u, best_beta = u.copy(), beta.copy()
     lower, upper = 0.0, max(theta0, 1e-2)
