@@ -83,7 +83,7 @@ def _pass(code, a, b, z, codes, X, offset, theta, u, beta, slope_u, curve_u, bor
     return value
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _add_row(j, tz, x, first, second, slope_u, curve_u, border, slope_b, curve_b):
     """A row's share of :func:`_pass`' gradient and Hessian: the row of level j (``tz`` = theta z) and fixed
     covariates ``x`` whose term has first and second derivatives ``first`` and ``second`` in eta."""
