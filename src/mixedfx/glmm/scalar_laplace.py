@@ -224,7 +224,7 @@ def _bases(X, offset, beta, base):
 @numba.njit(cache=True, error_model="numpy")
 def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
     """The exact gradient and Hessian of the Laplace deviance in (theta, beta) at the modes ``u``, the Hessian of
-    lme4's deviance function there, the modes' derivatives, shape (J, 1 + p), and the gradient of F alone.
+    lme4's deviance function there, and the modes' derivatives, shape (J, 1 + p).
 
     lme4's deviance function takes log|L|^2 at the weights of PIRLS's last iteration's
     start, one Newton step from where it started: there the modes' second derivatives
@@ -284,7 +284,6 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
             for l in range(k + 1):
                 hessian[k, l] += weight * e[k] * e[l]
                 modes_third[k, l] += weight_third * e[k] * e[l]
-    penalised_gradient = gradient.copy()
     slope_h = np.empty(m)
     for j in range(n_levels):
         s, hj, up = weight_sum[j], h[j], mode_slope[j]
@@ -307,7 +306,7 @@ def laplace_derivatives(code, a, b, z, codes, X, base, theta, u):
         for l in range(k):
             hessian[l, k] = hessian[k, l]
             modes_third[l, k] = modes_third[k, l]
-    return gradient, hessian + modes_third, hessian, mode_slope, penalised_gradient
+    return gradient, hessian + modes_third, hessian, mode_slope
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -330,13 +329,28 @@ def _derivatives(code, a, b, z, codes, X, base, pars, u, first_iterate):
     """At ``pars`` (modes ``u``): the gradient of :func:`_deviance`'s deviance, the Newton steps' Hessian, lme4's
     form of it and the modes' derivatives. For lme4's deviance the Hessian is the Laplace deviance's: the two
     differ only by where log h_j is taken, which changes the Newton steps' speed, not where they end."""
-    gradient, hessian, lme4_hessian, mode_slope, penalised = laplace_derivatives(code, a, b, z, codes, X, base,
-                                                                                 pars[0], u)
-    a0, sums, border = first_iterate
-    if a0.shape[0]:
-        gradient = penalised
-        first_iterate_logdet(code, a, b, z, codes, X, base, pars[0], pars[1:], a0, sums, border, gradient)
+    gradient, hessian, lme4_hessian, mode_slope = laplace_derivatives(code, a, b, z, codes, X, base, pars[0], u)
+    if first_iterate[0].shape[0]:
+        gradient = _lme4_gradient(code, a, b, z, codes, X, base, pars, u, first_iterate)
     return gradient, hessian, lme4_hessian, mode_slope
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _lme4_gradient(code, a, b, z, codes, X, base, pars, u, first_iterate):
+    """The gradient of lme4's stage-2 deviance at ``pars`` (modes ``u``; ``first_iterate`` as for
+    :func:`_deviance`): F's partial derivatives (the modes minimise F in u, so their own moves add nothing) and
+    :func:`first_iterate_logdet`'s."""
+    theta, m = pars[0], pars.shape[0]
+    gradient = np.zeros(m)
+    for i in range(codes.shape[0]):
+        j = codes[i]
+        first = row_deviance_terms(code, a[i], b[i], base[i] + theta * z[i] * u[j])[1]
+        gradient[0] += first * z[i] * u[j]
+        for k in range(1, m):
+            gradient[k] += first * X[i, k - 1]
+    a0, sums, border = first_iterate
+    first_iterate_logdet(code, a, b, z, codes, X, base, theta, pars[1:], a0, sums, border, gradient)
+    return gradient
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -385,8 +399,9 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
 
 @numba.njit(cache=True, error_model="numpy")
 def _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta):
-    """The Hessian at ``pars`` by forward differences of :func:`_derivatives`' gradient (``gradient`` there, the
-    modes ``u``), made symmetric: as :func:`mixedfx.optim.newton.gradient_hessian` takes lme4's."""
+    """The Hessian of lme4's stage-2 deviance at ``pars`` by forward differences of :func:`_lme4_gradient`
+    (``gradient`` there, the modes ``u``), made symmetric: as :func:`mixedfx.optim.newton.gradient_hessian`
+    takes lme4's."""
     m = pars.shape[0]
     columns = np.empty((m, m))
     base, work = np.empty(codes.shape[0]), np.empty((_MODE_WORK_ROWS, u.shape[0]))
@@ -396,7 +411,7 @@ def _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, fi
         point[k] += delta
         _bases(X, offset, point[1:], base)
         _deviance(code, a, b, z, codes, X, base, point, modes, work, first_iterate)
-        columns[:, k] = (_derivatives(code, a, b, z, codes, X, base, point, modes, first_iterate)[0] - gradient) / delta
+        columns[:, k] = (_lme4_gradient(code, a, b, z, codes, X, base, point, modes, first_iterate) - gradient) / delta
     return 0.5 * (columns + columns.T)
 
 
