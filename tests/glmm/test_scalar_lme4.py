@@ -105,6 +105,23 @@ def test_stage1_is_lme4s_stage1():
                                          other, settings, u, beta), abs=1e-8)
 
 
+
+def test_stage1_leaves_a_deviance_falling_towards_zero_to_the_two_stages():
+    """No spread between the levels: stage 1's deviance falls all the way to theta = 0, so the bracket search
+    stops there (a boundary the general fit settles), and the fit takes the two stages to theta 0."""
+    formula, data = _data(114, "binomial", 30, 6, 0.0)
+    model = _model(formula, data, "binomial")
+    newton, control = model.scalar_newton, model.control
+    settings = (control.tol_pwrss, control.max_pirls, control.max_halvings)
+    status, theta, _, evaluations = scalar_lme4.stage1(
+        newton.code, newton.y, newton.weights, newton.a, newton.b, newton.z, newton.codes, newton.X, newton.offset,
+        model.eta_start, 1.0, settings, np.zeros(newton.n_levels), np.zeros(newton.X.shape[1]))
+    assert status != scalar_lme4.STAGE1_CONVERGED and theta < 1e-3 and evaluations < 15
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = mfx.glmer(formula, data, family="binomial")
+    assert fit.opt_summary.factorizer.startswith("PIRLS") and fit.theta[0] == 0.0
+
 def test_cbpp_ends_where_lme4s_two_stages_end():
     data = mfx.datasets.load("cbpp")
     fit = mfx.glmer(CBPP, data, family="binomial")
