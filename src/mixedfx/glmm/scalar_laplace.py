@@ -360,7 +360,7 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
     Each trial's modes start from their first-order prediction along the step. The deviance is even in theta
     (u_j flips with it), so a step through 0 is taken to |theta|. Converged where the decrement is below ``tol``
     on a positive definite Hessian. Returns the status, deviance at the start and at the end, gradient,
-    exact and lme4's Hessian, steps and evaluations."""
+    exact and lme4's Hessian, the modes' derivatives (J, m), steps and evaluations."""
     m = pars.shape[0]
     base, trial_base = np.empty(codes.shape[0]), np.empty(codes.shape[0])
     work = np.empty((_MODE_WORK_ROWS, u.shape[0]))
@@ -368,7 +368,8 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
     deviance = _deviance(code, a, b, z, codes, X, base, pars, u, work, first_iterate)
     evaluations = 1
     if not math.isfinite(deviance):
-        return _MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), np.zeros((m, m)), 0, evaluations
+        return (_MODES_FAILED, deviance, deviance, np.zeros(m), np.zeros((m, m)), np.zeros((m, m)),
+                np.zeros((u.shape[0], m)), 0, evaluations)
     start_deviance = deviance
     trial, trial_u = np.empty(m), np.empty(u.shape[0])
     for steps in range(_MAX_NEWTON):
@@ -377,7 +378,8 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
         direction, shifted = newton_direction(hessian, gradient)
         decrement = -np.dot(gradient, direction)
         if decrement < tol and not shifted:
-            return CONVERGED, start_deviance, deviance, gradient, hessian, lme4_hessian, steps, evaluations
+            return (CONVERGED, start_deviance, deviance, gradient, hessian, lme4_hessian, mode_slope, steps,
+                    evaluations)
         mode_step = mode_slope @ direction
         share = 1.0
         for _ in range(_MAX_HALVINGS):
@@ -392,22 +394,24 @@ def _newton(code, a, b, z, codes, X, offset, pars, u, tol, first_iterate):
                 break
             share *= 0.5
         else:
-            return _LINE_SEARCH_FAILED, start_deviance, deviance, gradient, hessian, lme4_hessian, steps, evaluations
+            return (_LINE_SEARCH_FAILED, start_deviance, deviance, gradient, hessian, lme4_hessian, mode_slope,
+                    steps, evaluations)
         pars[:], u[:], base[:], deviance = trial, trial_u, trial_base, value
-    return _ITERATIONS_RAN_OUT, start_deviance, deviance, gradient, hessian, lme4_hessian, _MAX_NEWTON, evaluations
+    return (_ITERATIONS_RAN_OUT, start_deviance, deviance, gradient, hessian, lme4_hessian, mode_slope, _MAX_NEWTON,
+            evaluations)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta):
+def _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, mode_slope, first_iterate, delta):
     """The Hessian of lme4's stage-2 deviance at ``pars`` by forward differences of :func:`_lme4_gradient`
-    (``gradient`` there, the modes ``u``), made symmetric: as :func:`mixedfx.optim.newton.gradient_hessian`
-    takes lme4's."""
+    (``gradient`` there, the modes ``u`` and their derivatives ``mode_slope``, from which each step's modes
+    start), made symmetric: as :func:`mixedfx.optim.newton.gradient_hessian` takes lme4's."""
     m = pars.shape[0]
     columns = np.empty((m, m))
     base, work = np.empty(codes.shape[0]), np.empty((_MODE_WORK_ROWS, u.shape[0]))
     point, modes = np.empty(m), np.empty(u.shape[0])
     for k in range(m):
-        point[:], modes[:] = pars, u
+        point[:], modes[:] = pars, u + delta * mode_slope[:, k]
         point[k] += delta
         _bases(X, offset, point[1:], base)
         _deviance(code, a, b, z, codes, X, base, point, modes, work, first_iterate)
@@ -458,14 +462,15 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_s
     gradient, hessian, exact_hessian = np.zeros(m), np.zeros((m, m)), np.zeros((m, m))
     steps = evaluations = 0
     if status == CONVERGED:
-        status, start_deviance, deviance, gradient, exact_hessian, hessian, steps, evaluations = _newton(
+        status, start_deviance, deviance, gradient, exact_hessian, hessian, mode_slope, steps, evaluations = _newton(
             code, a, b, z, codes, X, offset, pars, u, DECREMENT_TOL, first_iterate)
     # lme4's stages report lme4's own Hessian: no other form's standard errors to compare
     gap = 0.0 if lme4_stages else _standard_error_gap(exact_hessian, hessian)
     eta = np.empty(n_rows)
     _bases(X, offset, pars[1:], eta)
     if lme4_stages and status == CONVERGED:  # lme4's Hessian as lme4's fit takes it; and whether PIRLS agrees
-        hessian = _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, first_iterate, delta)
+        hessian = _gradient_differences(code, a, b, z, codes, X, offset, pars, u, gradient, mode_slope, first_iterate,
+                                        delta)
         evaluations += m
         if not pirls_takes_two_iterations(code, y, weights, a, b, z, codes, eta, pars[0], pars[1:], first_iterate[0],
                                           first_iterate[1], first_iterate[2], pirls_settings[0]):
