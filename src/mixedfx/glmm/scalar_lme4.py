@@ -41,7 +41,7 @@ __all__ = ["STAGE1_CONVERGED", "STOP_MARGIN", "first_iterate_logdet", "first_ite
            "pirls_takes_two_iterations", "stage1"]
 
 STAGE1_CONVERGED = 0
-"""Brent's method ended within its tolerance."""
+"""Brent's method ended within its tolerance, or after a parabolic step under :data:`_THETA_STOP`."""
 _STAGE1_FAILED = 1
 """PIRLS failed at lme4's start, Brent's iterations ran out, or the bracket search did (or found the deviance
 still falling towards theta = 0)."""
