@@ -206,5 +206,6 @@ def test_random_models_land_on_lme4s_fits(seed):
     assert fit.opt_summary.factorizer == LME4
     assert fit.theta[0] == pytest.approx(lme4["theta"][0], rel=2e-4)
     assert np.all(np.abs(fit.fixef.to_numpy() - lme4["fixef"]) <= 3e-4 * lme4["se"])
-    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), lme4["se"], rtol=1e-3)
+    # the Hessian by forward differences from modes that follow each step: SEs within about 1e-5 of lme4's
+    np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), lme4["se"], rtol=1e-4)
     assert fit.loglik == pytest.approx(lme4["loglik"][0], abs=2e-3)  # mixedfx's is the Laplace deviance's at the modes
