@@ -42,7 +42,7 @@ FIRST_FITS: tuple[tuple[str, str, str, dict], ...] = (
 )
 
 
-def precompile(verbose: bool = False) -> float:
+def precompile(verbose: bool = False, here: bool = False) -> float:
     """Fit :data:`FIRST_FITS` and form their summaries, which compiles their kernels into numba's cache.
 
     The fits run in up to two processes (numba compiles on one core; its cache
@@ -53,6 +53,9 @@ def precompile(verbose: bool = False) -> float:
     ----------
     verbose : bool
         Print each fit's seconds to stderr.
+    here : bool
+        Fit in this process instead, which keeps their kernels loaded in it (the
+        command server's warm-up: each call's fork then finds them loaded).
 
     Returns
     -------
@@ -61,7 +64,7 @@ def precompile(verbose: bool = False) -> float:
     """
     start = time.perf_counter()
     order = sorted(range(len(FIRST_FITS)), key=lambda i: FIRST_FITS[i][0] != "glmer")  # glmer's compile longest
-    workers = min(2, os.cpu_count() or 1)
+    workers = 1 if here else min(2, os.cpu_count() or 1)
     if workers > 1:
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             timings = list(pool.imap_unordered(_fit_one, order))

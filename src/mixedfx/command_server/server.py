@@ -30,12 +30,13 @@ __all__ = ["serve"]
 
 
 def _warm() -> None:
-    """Import the command's modules and load the common fits' kernels (:mod:`mixedfx.precompile`)."""
+    """Import the command's modules and load the common fits' kernels (:mod:`mixedfx.precompile`) into this
+    process, which every call's fork shares."""
     import mixedfx.cli  # noqa: F401 - loaded here so every fork has it
     from mixedfx.datasets.readers import read_data  # noqa: F401
     from mixedfx.precompile import precompile
 
-    precompile()
+    precompile(here=True)
 
 
 def _received(connection: socket.socket) -> tuple[dict, list[int]]:
