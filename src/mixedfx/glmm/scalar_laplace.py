@@ -460,6 +460,7 @@ def _fit(code, a, b, y, weights, z, codes, X, offset, eta_start, pars, u, lme4_s
     start = pars.copy()
     start_deviance = deviance = np.nan
     gradient, hessian, exact_hessian = np.zeros(m), np.zeros((m, m)), np.zeros((m, m))
+    mode_slope = np.zeros((n_levels, m))
     steps = evaluations = 0
     if status == CONVERGED:
         status, start_deviance, deviance, gradient, exact_hessian, hessian, mode_slope, steps, evaluations = _newton(
