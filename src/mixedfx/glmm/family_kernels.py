@@ -26,8 +26,8 @@ from mixedfx.glmm.families import Family
 from mixedfx.glmm.link_clamps import LOGIT_THRESHOLD
 
 __all__ = ["BINOMIAL_LOGIT", "POISSON_LOG", "LOGIT_THRESHOLD", "compiled_family", "mean", "derivatives", "dev_resid",
-           "PirlsResponse", "means_into", "working_values", "row_deviance_terms", "penalised_deviance", "LogLikelihoodTerms",
-           "log_likelihood_terms", "aic"]
+           "PirlsResponse", "means_into", "working_values", "row_deviance_terms", "penalised_deviance",
+           "LogLikelihoodTerms", "log_likelihood_terms", "aic"]
 
 BINOMIAL_LOGIT = 1
 POISSON_LOG = 2

@@ -362,9 +362,9 @@ def first_iterate_logdet(code, a, b, z, codes, X, base, theta, beta, a0, sums, b
     :func:`first_iterate_terms`; ``base`` is offset + X beta); its gradient in (theta, beta) added to
     ``gradient``.
 
-    eta1_i = base_i + z_i phi_j r_j with phi_j = theta^2 / (1 + theta^2 a0_j), so d eta1_i / d theta = z_i phi_j' r_j (phi_j' =
-    2 theta / (1 + theta^2 a0_j)^2) and d eta1_i / d beta_k = x_ik - z_i phi_j C_jk;
-    w_i' = d_i''' / 2 carries them into H_j."""
+    eta1_i = base_i + z_i phi_j r_j with phi_j = theta^2 / (1 + theta^2 a0_j), so
+    d eta1_i / d theta = z_i phi_j' r_j (phi_j' = 2 theta / (1 + theta^2 a0_j)^2) and
+    d eta1_i / d beta_k = x_ik - z_i phi_j C_jk; w_i' = d_i''' / 2 carries them into H_j."""
     n_levels, p = a0.shape[0], beta.shape[0]
     r = _working_sums(beta, sums, border)
     theta2 = theta * theta

@@ -57,5 +57,3 @@ def newton_direction(hessian, gradient):
             return x, shift > 0.0
         shift = max(2.0 * shift, 1e-8 * scale)
     return np.zeros(m), True
-
-

@@ -21,8 +21,8 @@ from scipy.linalg import lapack
 
 from mixedfx.optim.optimize import OptSummary, axis_derivatives, axis_points, evaluate_points
 
-__all__ = ["CachedObjective", "ValueAndGradient", "GRADIENT_DELTA", "gradient_hessian", "hessian_columns", "newton_minimise",
-           "projected_bfgs"]
+__all__ = ["CachedObjective", "ValueAndGradient", "GRADIENT_DELTA", "gradient_hessian", "hessian_columns",
+           "newton_minimise", "projected_bfgs"]
 
 ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
