@@ -27,15 +27,15 @@ from mixedfx.glmm.laplace import LaplaceRuns, agq_deviance
 from mixedfx.glmm.optimum import GlmmOptimum
 from mixedfx.glmm.pirls import (CompiledPirls, PirlsError, PirlsResult, PythonPirls, pirls_engines,
                                working_response)
+from mixedfx.glmm.stage2_hessian import optimum_derivatives, start_hessian
 from mixedfx.linalg.layout import (BlockLayout, TermLayout, column_scales, rescaled_terms, root_mean_squares,
                                    term_layouts, theta_entry_scales, theta_lower_bounds, theta_scales)
 from mixedfx.linalg.threads import blas_threads, limited_blas
-from mixedfx.optim.newton import (CachedObjective, ValueAndGradient, gradient_hessian, hessian_columns,
-                                  newton_minimise, projected_bfgs)
+from mixedfx.optim.newton import CachedObjective, newton_minimise, projected_bfgs
 from mixedfx.optim.boundary import leave_boundary, settle_on_boundary
 from mixedfx.optim.choice import optimizer_named
 from mixedfx.optim.trace import traced
-from mixedfx.optim.optimize import OptSummary, bobyqa, finite_difference_derivatives, first_steps_near
+from mixedfx.optim.optimize import OptSummary, bobyqa, first_steps_near
 
 if TYPE_CHECKING:
     from mixedfx.glmm.scalar_laplace import ScalarLaplaceNewton
@@ -529,10 +529,10 @@ class GeneralizedLinearMixedModel:
         batched = getattr(exact, "gradients", None) if workers == 1 and not ctrl.verbose else None
         opt2 = None
         if optimizer is None and ctrl.stage2_newton:
-            start_hessian = (None if exact is None or stage1_state is None
-                             else self._start_hessian(exact, x0, stage1_state, workers, batched))
-            opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact, hessian=start_hessian)
-            if opt2 is not None and start_hessian is not None:  # and its theta columns' evaluations
+            first_hessian = (None if exact is None or stage1_state is None
+                             else start_hessian(exact, x0, len(self.lower), stage1_state.factor.r_x, workers, batched))
+            opt2 = newton_minimise(stage2, x0, lower, workers=workers, gradient=exact, hessian=first_hessian)
+            if opt2 is not None and first_hessian is not None:  # and its theta columns' evaluations
                 opt2 = replace(opt2, feval=opt2.feval + len(self.lower))
         if opt2 is None:
             spent = stage2.evaluations
@@ -551,40 +551,8 @@ class GeneralizedLinearMixedModel:
         state = self.pirls(theta, beta, state.eta)
         gradient = hessian = None
         if ctrl.calc_derivs:
-            gradient, hessian = self._derivatives(stage2, exact, opt2, workers, batched)
+            gradient, hessian = optimum_derivatives(stage2, exact, opt2, workers, batched)
         return GlmmOptimum(opt2, stage1, theta, beta, state, hessian, gradient, eta_start)
-
-    def _start_hessian(self, exact: ValueAndGradient, x0: np.ndarray, stage1_state: PirlsResult, workers: int,
-                       batched: Callable[[list[np.ndarray]], np.ndarray] | None) -> np.ndarray:
-        """The stage-2 Newton steps' start Hessian over (theta, beta): theta's columns by forward differences of the
-        exact gradient, beta's block 2 R_X R_X' from stage 1's factor, saving p evaluations. R_X R_X' is the
-        penalised deviance's curvature in beta; the Laplace deviance adds log|L|^2's, small against it (cbpp: 1-5%),
-        which the BFGS updates take up."""
-        k = len(self.lower)
-        columns = hessian_columns(exact, x0, exact(x0)[1], np.arange(k), workers=workers, gradients=batched)
-        r_x = stage1_state.factor.r_x
-        hessian = np.empty((len(x0), len(x0)))
-        hessian[k:, k:] = 2.0 * (r_x @ r_x.T)
-        hessian[:, :k], hessian[:k, :] = columns, columns.T
-        hessian[:k, :k] = 0.5 * (columns[:k] + columns[:k].T)
-        return hessian
-
-    @staticmethod
-    def _derivatives(objective: Callable[[np.ndarray], float], exact: ValueAndGradient | None, opt: OptSummary,
-                     workers: int, batched: Callable | None) -> tuple[np.ndarray, np.ndarray]:
-        """Gradient and Hessian at the optimum: from the exact gradient where there is one, else lme4's deriv12.
-
-        Forward differences of the exact gradient need k runs where deriv12 needs
-        2 k^2; both approximate the same function's Hessian (to about 1e-4
-        relative at lme4's step), so the standard errors agree.
-        """
-        if exact is not None:
-            slope = exact(opt.x)[1]
-            if np.all(np.isfinite(slope)):
-                hessian = gradient_hessian(exact, opt.x, slope, workers=workers, gradients=batched)
-                if np.all(np.isfinite(hessian)):
-                    return slope, hessian
-        return finite_difference_derivatives(objective, opt.x, opt.fval, workers=workers)
 
     def _derivative_workers(self, seconds: float, batch: int) -> int:
         """Threads for finite differences, given how long one evaluation took and how many go together.
