@@ -1,14 +1,20 @@
 """PIRLS, the Laplace and AGQ deviance, and the two-stage fit of generalized mixed models."""
 
+import json
+import warnings
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 import mixedfx as mfx
 from mixedfx.design.matrices import build_model_matrices
 from mixedfx.glmm.control import GlmerControl
 from mixedfx.glmm.laplace import gauss_hermite_rule
-from mixedfx.glmm.model import GeneralizedLinearMixedModel
+from mixedfx.glmm.model import EXACT_SLACK, GeneralizedLinearMixedModel
 from mixedfx.glmm.pirls import PirlsError
+from mixedfx.glmm.scalar_laplace import CONVERGED
 from mixedfx.optim import optimize
 
 CBPP = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
@@ -170,3 +176,45 @@ def test_a_fit_rescaled_for_x_alone_reports_theta_on_z_as_it_is():
     assert plain.model.rescaling() is None and x_scales.max() > 1e3 and z_scales[0][1] != 1.0
     assert -2 * spread.loglik == pytest.approx(-2 * plain.loglik, rel=1e-9)
     np.testing.assert_allclose(spread.theta[[0, 2]], plain.theta[[0, 2]], rtol=1e-3)
+
+
+_REFERENCE = Path(__file__).parents[1] / "reference"
+_FORM_FITS = json.loads((_REFERENCE / "stage2_forms_r.json").read_text())["fits"]
+
+
+@pytest.fixture(scope="module")
+def stage2_form_fits():
+    """The models of tests/reference/stage2_forms.csv fitted, by model number."""
+    rows = pd.read_csv(_REFERENCE / "stage2_forms.csv")
+    fits = {}
+    for model, reference in _FORM_FITS.items():
+        data = rows[rows["model"] == int(model)].dropna(axis=1, how="all")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[model] = mfx.glmer(reference["formula"], data, family=reference["family"])
+    return fits
+
+
+@pytest.mark.parametrize("model", list(_FORM_FITS))
+def test_stage2_ends_no_lower_than_lme4_where_its_deviance_changes_form(stage2_form_fits, model):
+    """lme4 1.1-31's fits (tests/reference/scalar_glmer_r.R stage2_forms). The two stages stopped on a local
+    optimum of one form of lme4's stage-2 deviance, 3.9e-3 and 3.3e-4 below lme4's log-likelihood; from there the
+    fit moves to the exact Laplace deviance's optimum, which lme4's fits lie near."""
+    fit, lme4 = stage2_form_fits[model], _FORM_FITS[model]
+    se = np.array(lme4["se"], dtype=float)
+    assert EXACT_SLACK < 1e-3
+    assert "then Newton steps on the exact Laplace deviance" in fit.opt_summary.factorizer
+    assert fit.loglik >= float(lme4["loglik"][0]) - 1e-6
+    assert fit.theta[0] == pytest.approx(float(lme4["theta"][0]), rel=1e-3)
+    if not lme4["messages"]:  # where lme4 warned, its Hessian is not to be trusted
+        assert np.all(np.abs(fit.fixef.to_numpy() - np.array(lme4["fixef"], dtype=float)) <= 0.01 * se)
+        np.testing.assert_allclose(np.sqrt(np.diag(fit.vcov)), se, rtol=5e-3)
+
+
+@pytest.mark.parametrize("model", list(_FORM_FITS))
+def test_stage2_ends_within_its_slack_of_the_exact_optimum(stage2_form_fits, model):
+    fit = stage2_form_fits[model]
+    exact = fit.model.scalar_newton.on_exact_laplace()
+    further = exact.fit(fit.model.eta_start, float(fit.theta[0]), fit.fixef.to_numpy().copy())
+    assert further.status == CONVERGED
+    assert further.start_deviance - further.deviance <= EXACT_SLACK

@@ -154,3 +154,11 @@ def test_a_newton_fit_refits_and_reports_its_factor():
                                                                                        rel=1e-8)
     refit = fit.refit(fit.simulate(1, seed=4)["sim_1"])
     assert refit.nobs == fit.nobs and np.isfinite(refit.loglik)
+
+
+def test_the_fit_on_the_exact_laplace_deviance_shares_the_models_arrays():
+    lme4s = GeneralizedLinearMixedModel(build_model_matrices(CBPP, mfx.datasets.load("cbpp")),
+                                        mfx.families.binomial()).scalar_newton
+    exact = lme4s.on_exact_laplace()
+    assert lme4s.lme4_stages and not exact.lme4_stages
+    assert exact.X is lme4s.X and exact.y is lme4s.y and exact.name == NEWTON

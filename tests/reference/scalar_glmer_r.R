@@ -1,22 +1,26 @@
-## lme4's fits of the random one-term glmer models in tests/reference/scalar_glmer.csv (written by
-## scalar_glmer.py), for tests/glmm/test_scalar_lme4.py. Run from the repository root:
-##     Rscript tests/reference/scalar_glmer_r.R
-## It writes tests/reference/scalar_glmer_r.json: per model, lme4's theta, fixed effects, their standard
-## errors and logLik (numbers as strings with 17 significant digits).
+## lme4's fits of random one-term glmer models, for the tests: those in tests/reference/scalar_glmer.csv
+## (written by scalar_glmer.py, for tests/glmm/test_scalar_lme4.py) by default, or those in
+## tests/reference/<name>.csv given a name (stage2_forms, written by stage2_forms.py, for
+## tests/glmm/test_model.py). Run from the repository root:
+##     Rscript tests/reference/scalar_glmer_r.R [name]
+## It writes tests/reference/<name>_r.json: per model, lme4's theta, fixed effects, their standard
+## errors, logLik and convergence messages (numbers as strings with 17 significant digits).
 suppressPackageStartupMessages({
   library(jsonlite)
   library(lme4)
 })
 
-rows <- read.csv("tests/reference/scalar_glmer.csv", stringsAsFactors = FALSE)
+args <- commandArgs(trailingOnly = TRUE)
+name <- if (length(args)) args[1] else "scalar_glmer"
+rows <- read.csv(sprintf("tests/reference/%s.csv", name), stringsAsFactors = FALSE)
 num <- function(x) I(sprintf("%.17g", x))
 fits <- list()
 for (seed in unique(rows$model)) {
   d <- rows[rows$model == seed, ]
-  d$g <- factor(d$g)
-  d$f <- factor(d$f)
+  d <- d[, colSums(is.na(d)) < nrow(d)]  # a model's rows leave other models' covariates empty
+  for (factor_column in intersect(c("g", "f"), names(d))) d[[factor_column]] <- factor(d[[factor_column]])
   formula <- d$formula[1]
-  fit <- glmer(as.formula(formula), d, family = d$family[1])
+  fit <- suppressWarnings(glmer(as.formula(formula), d, family = d$family[1]))
   fits[[as.character(seed)]] <- list(
     formula = formula, family = d$family[1],
     theta = num(unname(getME(fit, "theta"))),
@@ -26,4 +30,4 @@ for (seed in unique(rows$model)) {
     messages = fit@optinfo$conv$lme4$messages)
 }
 writeLines(toJSON(list(lme4_version = as.character(packageVersion("lme4")), fits = fits),
-                  auto_unbox = TRUE, pretty = TRUE, digits = NA), "tests/reference/scalar_glmer_r.json")
+                  auto_unbox = TRUE, pretty = TRUE, digits = NA), sprintf("tests/reference/%s_r.json", name))

@@ -75,8 +75,10 @@ class GlmerControl(OptimizerSettings, CheckSettings):
         the two stages below where the steps do not converge, where lme4's PIRLS
         at the optimum comes within a tenth of its tolerance of a third iteration
         (its deviance changes form there), or where theta ends below
-        ``singular_tol``. It needs ``stage2_newton``, ``use_gradient`` and
-        ``compiled_pirls``.
+        ``singular_tol``; the two stages' end then moves to the exact Laplace
+        deviance's optimum where that is lower by more than
+        :data:`mixedfx.glmm.model.EXACT_SLACK`. It needs ``stage2_newton``,
+        ``use_gradient`` and ``compiled_pirls``.
     exact_laplace : bool
         With ``scalar_newton``: Newton steps on the exact Laplace deviance
         instead, skipping stage 1. They land on its optimum (glmmTMB's), whose

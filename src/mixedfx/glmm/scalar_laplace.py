@@ -29,6 +29,7 @@ numba is imported here, so import this module only where it is used.
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import NamedTuple
 
@@ -535,6 +536,12 @@ class ScalarLaplaceNewton:
         self.z, self.codes, self.n_levels = np.ascontiguousarray(layout.z[:, 0]), layout.codes, layout.n_levels
         self.X, self.offset = np.ascontiguousarray(X, dtype=float), np.ascontiguousarray(offset, dtype=float)
         self.lme4_stages, self.pirls_settings = lme4_stages, pirls_settings
+
+    def on_exact_laplace(self) -> ScalarLaplaceNewton:
+        """This fit on the exact Laplace deviance (``lme4_stages`` False), sharing the model's arrays."""
+        exact = copy.copy(self)
+        exact.lme4_stages = False
+        return exact
 
     @property
     def name(self) -> str:
