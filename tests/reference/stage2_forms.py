@@ -22,7 +22,7 @@ KEEP = (28, 35)
 
 
 def random_models(count: int = 60, seed: int = 20261204):
-    """The random models in order, as (family, formula, rows); the draws of every model are made, kept or not."""
+    """The random models in order, as (number, family, formula, rows); every model's draws are made, kept or not."""
     rng = np.random.default_rng(seed)
     for i in range(count):
         kind = ["binomial", "poisson", "bernoulli"][i % 3]

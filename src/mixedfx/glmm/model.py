@@ -550,7 +550,7 @@ class GeneralizedLinearMixedModel:
                               optimizer=optimizer or bobyqa)
         opt2 = settle_on_boundary(opt2, stage2, lower, self.ks, ctrl.boundary_tol, ctrl.boundary_share)
         opt2 = replace(opt2, factorizer=self.pirls_engines[1].name)
-        if self.scalar_newton is not None and optimizer is None:  # the one compiled call did not converge
+        if self.scalar_newton is not None and optimizer is None:  # after a failed compiled call, or in a refit
             opt2 = self._toward_exact_optimum(opt2, stage2)
         theta, beta = self.split(opt2.x)
         state = exact.state(opt2.x) if exact is not None else self.pirls(theta, beta, eta_start)
