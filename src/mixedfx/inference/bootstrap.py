@@ -202,7 +202,9 @@ def _map_on_cluster(tasks: list[tuple], client: Any, bar: tqdm) -> list[Draws]:
     """:func:`_run` on each task on a Dask cluster's workers, the fit sent to each worker once."""
     from distributed import as_completed as completed_on_cluster
 
-    fit = client.scatter(tasks[0][0], broadcast=True)
+    # a key of its own: under the fit's content hash, a bootstrap right after another of the same fit can be
+    # handed the key the first is releasing, and its tasks fail with "lost dependencies"
+    fit = client.scatter(tasks[0][0], broadcast=True, hash=False)
     futures = [client.submit(_run, fit, *task[1:], pure=False) for task in tasks]
     return _in_task_order(futures, completed_on_cluster, bar)
 
